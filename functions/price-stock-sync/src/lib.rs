@@ -1,0 +1,206 @@
+//! Price, stock and customer sync (contract section 2): applies `stock.changed`,
+//! `price.changed` and `customer.changed` from their queues to DynamoDB under the
+//! revision guard. Lower or equal revisions change nothing and count as stale; what cannot
+//! be applied goes to the source queue's dead-letter queue with its reason.
+
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
+use bridge_contract::{Envelope, Payload, parse_event};
+use bridge_domain::error::cause_chain;
+use bridge_domain::ports::{CustomerStore, MessageQueue, ObjectStore, PriceStore, StockStore};
+use bridge_domain::{ApplyOutcome, DomainEvent, ErrorClass, PortError};
+use bridge_lambda::batch::BatchFailed;
+use bridge_lambda::{BatchSettings, Config, ConfigError, MessageError, MessageOutcome, Metrics};
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::sync::Arc;
+use tracing::{Instrument, error, info};
+
+pub const FUNCTION_NAME: &str = "price-stock-sync";
+
+pub const STOCK_TABLE: &str = "STOCK_TABLE";
+pub const PRICE_TABLE: &str = "PRICE_TABLE";
+pub const CUSTOMER_TABLE: &str = "CUSTOMER_TABLE";
+pub const PAYLOAD_BUCKET: &str = "PAYLOAD_BUCKET";
+pub const MAX_RECEIVE_COUNT: &str = "MAX_RECEIVE_COUNT";
+/// Pairs of (source queue ARN variable, its dead-letter queue URL variable).
+pub const QUEUE_VARIABLES: [(&str, &str); 2] = [
+    ("STOCK_PRICE_QUEUE_ARN", "STOCK_PRICE_DLQ_URL"),
+    ("CUSTOMER_QUEUE_ARN", "CUSTOMER_DLQ_URL"),
+];
+
+#[derive(Debug, Clone)]
+pub struct SyncSettings {
+    pub stock_table: String,
+    pub price_table: String,
+    pub customer_table: String,
+    pub payload_bucket: String,
+    /// Source queue ARN → its dead-letter queue URL.
+    pub dead_letter_queues: HashMap<String, String>,
+    pub max_receive_count: u32,
+}
+
+impl SyncSettings {
+    pub fn from_config(config: &Config) -> Result<Self, ConfigError> {
+        let dead_letter_queues = QUEUE_VARIABLES
+            .iter()
+            .map(|(arn, dlq)| Ok((config.required(arn)?, config.required(dlq)?)))
+            .collect::<Result<_, ConfigError>>()?;
+        Ok(Self {
+            stock_table: config.required(STOCK_TABLE)?,
+            price_table: config.required(PRICE_TABLE)?,
+            customer_table: config.required(CUSTOMER_TABLE)?,
+            payload_bucket: config.required(PAYLOAD_BUCKET)?,
+            dead_letter_queues,
+            max_receive_count: config.parsed(MAX_RECEIVE_COUNT, 5)?,
+        })
+    }
+}
+
+#[derive(Clone)]
+pub struct SyncPorts {
+    pub stock: Arc<dyn StockStore>,
+    pub prices: Arc<dyn PriceStore>,
+    pub customers: Arc<dyn CustomerStore>,
+    pub objects: Arc<dyn ObjectStore>,
+    pub queue: Arc<dyn MessageQueue>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    #[error("messages from {0} arrived, but no dead-letter queue is configured for that queue")]
+    UnknownSourceQueue(String),
+    #[error(transparent)]
+    BatchFailed(#[from] BatchFailed),
+}
+
+impl From<SyncError> for lambda_runtime::Diagnostic {
+    fn from(err: SyncError) -> Self {
+        let error_type = match &err {
+            SyncError::UnknownSourceQueue(_) => "Permanent.UnknownSourceQueue",
+            SyncError::BatchFailed(_) => "Retryable.BatchFailed",
+        };
+        lambda_runtime::Diagnostic {
+            error_type: error_type.to_string(),
+            error_message: err.to_string(),
+        }
+    }
+}
+
+pub struct PriceStockSync {
+    settings: SyncSettings,
+    ports: SyncPorts,
+}
+
+fn port_failure(err: PortError) -> MessageError {
+    let code = if err.class == ErrorClass::Retryable {
+        "store_unavailable"
+    } else {
+        "store_rejected"
+    };
+    MessageError {
+        class: err.class,
+        code: code.to_string(),
+        message: cause_chain(&err),
+    }
+}
+
+impl PriceStockSync {
+    pub fn new(settings: SyncSettings, ports: SyncPorts) -> Self {
+        Self { settings, ports }
+    }
+
+    /// Handles one SQS batch (all from one queue) and reports its partial failures.
+    pub async fn handle_batch(&self, event: SqsEvent) -> Result<SqsBatchResponse, SyncError> {
+        let span = tracing::info_span!("batch", function = FUNCTION_NAME, size = event.records.len());
+        async {
+            let Some(first) = event.records.first() else {
+                return Ok(SqsBatchResponse::default());
+            };
+            let source_queue = first.event_source_arn.clone().unwrap_or_default();
+            let dead_letter_queue = self
+                .settings
+                .dead_letter_queues
+                .get(&source_queue)
+                .ok_or_else(|| SyncError::UnknownSourceQueue(source_queue.clone()))?;
+            let settings = BatchSettings {
+                function: FUNCTION_NAME,
+                dead_letter_queue,
+                max_receive_count: self.settings.max_receive_count,
+                queue: self.ports.queue.as_ref(),
+            };
+            let mut metrics = Metrics::new(FUNCTION_NAME);
+            let result = bridge_lambda::process_batch(event, &settings, &mut metrics, |message| {
+                self.handle_message(message)
+            })
+            .await;
+            metrics.flush();
+            if let Err(err) = &result {
+                error!(error = %err, "batch failed");
+            }
+            Ok(result?)
+        }
+        .instrument(span)
+        .await
+    }
+
+    async fn handle_message(&self, message: SqsMessage) -> Result<MessageOutcome, MessageError> {
+        let body = message.body.as_deref().unwrap_or_default();
+        let envelope = Envelope::from_json(body).map_err(|e| {
+            MessageError::permanent("invalid_envelope", format!("not a bridge envelope: {e}"))
+        })?;
+        let bytes = self.payload(&envelope).await?;
+        let parsed = parse_event(envelope.source, &bytes).map_err(|e| {
+            MessageError::permanent(
+                "invalid_event",
+                format!("{} (field {})", e.message, e.field.as_deref().unwrap_or("-")),
+            )
+        })?;
+        let record = parsed.event.record_key();
+        let outcome = match &parsed.event {
+            DomainEvent::StockChanged(stock) => self.ports.stock.apply_stock(stock).await,
+            DomainEvent::PriceChanged(price) => self.ports.prices.apply_price(price).await,
+            DomainEvent::CustomerChanged(customer) => {
+                self.ports.customers.apply_customer(customer).await
+            }
+            other => {
+                return Err(MessageError::permanent(
+                    "unexpected_event_type",
+                    format!("{} does not belong on this queue", other.event_type()),
+                ));
+            }
+        }
+        .map_err(port_failure)?;
+        Ok(match outcome {
+            ApplyOutcome::Applied => {
+                info!(event_type = %parsed.event_type, %record, "applied");
+                "Applied"
+            }
+            ApplyOutcome::Stale { stored } => {
+                info!(event_type = %parsed.event_type, %record, stored_revision = %stored, "stale revision ignored");
+                "Stale"
+            }
+        })
+    }
+
+    /// The webhook body, inline or fetched from its claim check and checked against its hash.
+    async fn payload(&self, envelope: &Envelope) -> Result<Vec<u8>, MessageError> {
+        match &envelope.payload {
+            Payload::Inline { body } => Ok(serde_json::to_vec(body).expect("a JSON value serializes")),
+            Payload::ClaimCheck { key, sha256, .. } => {
+                let bytes = self.ports.objects.get(key).await.map_err(|e| MessageError {
+                    class: e.class,
+                    code: "claim_check_unreadable".into(),
+                    message: cause_chain(&e),
+                })?;
+                let actual: String = Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
+                if &actual != sha256 {
+                    return Err(MessageError::permanent(
+                        "claim_check_mismatch",
+                        format!("the object {key} does not match the hash the intake recorded"),
+                    ));
+                }
+                Ok(bytes)
+            }
+        }
+    }
+}

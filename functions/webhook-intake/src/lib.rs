@@ -1,0 +1,315 @@
+//! Webhook intake (contract section 1): verify the Standard Webhooks signature, validate
+//! the event, dedupe by webhook id, route it to its queue, and answer 202 only once the
+//! event is durably enqueued.
+//!
+//! The handler works on a plain [`IntakeRequest`]; `lambda.rs` converts API Gateway HTTP
+//! API (payload 2.0) events into it, and the local stack converts real HTTP requests.
+
+pub mod config;
+pub mod lambda;
+
+use bridge_contract::envelope::attributes;
+use bridge_contract::{ContractError, Envelope, Payload, SigningSecret, parse_event, verify};
+use bridge_domain::error::cause_chain;
+use bridge_domain::ports::{MessageQueue, ObjectStore, OutboundMessage, ReceiptClaim, ReceiptStore};
+use bridge_domain::Source;
+use bridge_lambda::Metrics;
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use tracing::{Instrument, error, info, warn};
+
+pub use config::IntakeSettings;
+
+pub const FUNCTION_NAME: &str = "webhook-intake";
+
+/// An HTTP request as the intake needs it. Header names are lower case.
+#[derive(Debug, Clone, Default)]
+pub struct IntakeRequest {
+    pub method: String,
+    /// The `{source}` path segment.
+    pub source: String,
+    pub headers: HashMap<String, String>,
+    pub body: Vec<u8>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct IntakeResponse {
+    pub status: u16,
+    pub body: Value,
+    /// Extra headers (`retry-after`).
+    pub headers: Vec<(&'static str, String)>,
+}
+
+impl IntakeResponse {
+    fn json(status: u16, body: Value) -> Self {
+        Self {
+            status,
+            body,
+            headers: Vec::new(),
+        }
+    }
+
+    fn error(status: u16, code: &str, message: &str) -> Self {
+        Self::json(status, json!({"error": code, "message": message}))
+    }
+
+    fn unavailable(message: &str) -> Self {
+        let mut response = Self::error(503, "unavailable", message);
+        response.headers.push(("retry-after", "5".to_string()));
+        response
+    }
+
+    fn invalid(err: &ContractError) -> Self {
+        Self::json(
+            400,
+            json!({"error": err.code, "message": err.message, "field": err.field}),
+        )
+    }
+}
+
+/// The ports the intake writes through.
+#[derive(Clone)]
+pub struct IntakePorts {
+    pub queue: Arc<dyn MessageQueue>,
+    pub receipts: Arc<dyn ReceiptStore>,
+    pub objects: Arc<dyn ObjectStore>,
+}
+
+pub struct Intake {
+    settings: IntakeSettings,
+    ports: IntakePorts,
+}
+
+/// How long a claim on a webhook id blocks concurrent deliveries of the same id; longer
+/// than one enqueue can take, short enough that a crashed claim does not block a retry long.
+const CLAIM_LEASE_SECONDS: i64 = 60;
+const MAX_WEBHOOK_ID_LEN: usize = 256;
+/// Bytes SQS counts for our message attributes on top of the body, rounded up.
+const ATTRIBUTE_ALLOWANCE: usize = 2048;
+
+fn header<'a>(request: &'a IntakeRequest, name: &str) -> Option<&'a str> {
+    request.headers.get(name).map(String::as_str)
+}
+
+fn valid_token(value: &str, max_len: usize) -> bool {
+    !value.is_empty() && value.len() <= max_len && value.bytes().all(|b| b.is_ascii_graphic())
+}
+
+impl Intake {
+    pub fn new(settings: IntakeSettings, ports: IntakePorts) -> Self {
+        Self { settings, ports }
+    }
+
+    /// Handles one webhook delivery; emits its metrics.
+    pub async fn handle(&self, request: IntakeRequest, now: DateTime<Utc>) -> IntakeResponse {
+        let webhook_id = header(&request, "webhook-id").unwrap_or_default().to_string();
+        let correlation_id = header(&request, "x-correlation-id")
+            .filter(|c| valid_token(c, 128))
+            .map(str::to_string)
+            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+        let span = tracing::info_span!(
+            "webhook",
+            function = FUNCTION_NAME,
+            source = %request.source,
+            event_id = %webhook_id.chars().take(MAX_WEBHOOK_ID_LEN).collect::<String>().escape_debug(),
+            correlation_id = %correlation_id,
+        );
+        let mut metrics = Metrics::new(FUNCTION_NAME);
+        let response = self
+            .handle_inner(&request, &correlation_id, now, &mut metrics)
+            .instrument(span.clone())
+            .await;
+        let outcome = response
+            .body
+            .get("status")
+            .or(response.body.get("error"))
+            .and_then(|v| v.as_str())
+            .unwrap_or_default();
+        span.in_scope(|| info!(status = response.status, outcome, "webhook answered"));
+        metrics.flush();
+        response
+    }
+
+    async fn handle_inner(
+        &self,
+        request: &IntakeRequest,
+        correlation_id: &str,
+        now: DateTime<Utc>,
+        metrics: &mut Metrics,
+    ) -> IntakeResponse {
+        if !request.method.eq_ignore_ascii_case("POST") {
+            return IntakeResponse::error(405, "method_not_allowed", "use POST");
+        }
+        let Some(source) = Source::parse(&request.source) else {
+            return IntakeResponse::error(404, "unknown_source", "the source must be erp or shop");
+        };
+        if request.body.len() > self.settings.max_body_bytes {
+            metrics.add("PayloadTooLarge", 1);
+            return IntakeResponse::json(413, json!({"error": "payload_too_large"}));
+        }
+        let secrets: &[SigningSecret] = self.settings.secrets_for(source);
+        if let Err(err) = verify(
+            secrets,
+            header(request, "webhook-id"),
+            header(request, "webhook-timestamp"),
+            header(request, "webhook-signature"),
+            &request.body,
+            now.timestamp(),
+        ) {
+            // The reason stays in our logs; the sender only learns that it failed.
+            warn!(reason = %err, outcome = "unauthorized", "signature verification failed");
+            metrics.add("SignatureFailed", 1);
+            return IntakeResponse::json(401, json!({"error": "invalid_signature"}));
+        }
+        let content_type = header(request, "content-type").unwrap_or_default();
+        let media_type = content_type.split(';').next().unwrap_or_default().trim();
+        if !media_type.eq_ignore_ascii_case("application/json") {
+            metrics.add("Invalid", 1);
+            return IntakeResponse::error(
+                415,
+                "unsupported_media_type",
+                "the body must be application/json",
+            );
+        }
+        let webhook_id = header(request, "webhook-id").unwrap_or_default();
+        if !valid_token(webhook_id, MAX_WEBHOOK_ID_LEN) {
+            metrics.add("Invalid", 1);
+            return IntakeResponse::json(
+                400,
+                json!({"error": "invalid_webhook_id", "message": "webhook-id must be 1 to 256 printable ASCII characters without spaces", "field": null}),
+            );
+        }
+        let parsed = match parse_event(source, &request.body) {
+            Ok(parsed) => parsed,
+            Err(err) => {
+                warn!(code = %err.code, field = ?err.field, reason = %err.message, outcome = "invalid", "event rejected");
+                metrics.add("Invalid", 1);
+                return IntakeResponse::invalid(&err);
+            }
+        };
+        let body_sha256 = hex(&Sha256::digest(&request.body));
+
+        match self
+            .ports
+            .receipts
+            .claim(webhook_id, &body_sha256, now, CLAIM_LEASE_SECONDS)
+            .await
+        {
+            Ok(ReceiptClaim::Claimed) => {}
+            Ok(ReceiptClaim::AlreadyQueued { body_sha256: seen }) if seen == body_sha256 => {
+                metrics.add("Duplicate", 1);
+                return IntakeResponse::json(200, json!({"id": webhook_id, "status": "duplicate"}));
+            }
+            Ok(ReceiptClaim::AlreadyQueued { .. }) => {
+                metrics.add("Invalid", 1);
+                warn!(outcome = "conflict", "webhook id reused for a different body");
+                return IntakeResponse::error(
+                    409,
+                    "webhook_id_conflict",
+                    "this webhook-id was accepted before with a different body",
+                );
+            }
+            Ok(ReceiptClaim::InFlight) => {
+                metrics.add("Unavailable", 1);
+                return IntakeResponse::unavailable(
+                    "the same webhook-id is being processed; retry shortly",
+                );
+            }
+            Err(err) => {
+                error!(error = %cause_chain(&err), outcome = "unavailable", "receipt store unavailable");
+                metrics.add("Unavailable", 1);
+                return IntakeResponse::unavailable("the event could not be made durable");
+            }
+        }
+
+        match self
+            .enqueue(source, webhook_id, correlation_id, parsed.event_type, &request.body, &body_sha256, now, metrics)
+            .await
+        {
+            Ok(message_id) => {
+                let details = BTreeMap::from([
+                    ("message_id".to_string(), message_id),
+                    ("event_type".to_string(), parsed.event_type.to_string()),
+                    ("source".to_string(), source.to_string()),
+                    ("correlation_id".to_string(), correlation_id.to_string()),
+                    ("record".to_string(), parsed.event.record_key()),
+                ]);
+                if let Err(err) = self.ports.receipts.complete(webhook_id, &details, now).await {
+                    // The event is queued, so the answer is 202; a redelivery after the lease
+                    // may enqueue it again, which the consumers' revision guard absorbs.
+                    error!(error = %cause_chain(&err), "could not mark the receipt as queued");
+                    metrics.add("ReceiptNotCompleted", 1);
+                }
+                metrics.add("Accepted", 1);
+                info!(event_type = %parsed.event_type, record = %parsed.event.record_key(), outcome = "queued", "event queued");
+                IntakeResponse::json(202, json!({"id": webhook_id, "status": "queued"}))
+            }
+            Err(err) => {
+                error!(error = %cause_chain(&err), outcome = "unavailable", "could not enqueue the event");
+                if let Err(release) = self.ports.receipts.release(webhook_id).await {
+                    // The lease expires on its own; until then the sender's retry gets 503.
+                    error!(error = %cause_chain(&release), "could not release the claim");
+                }
+                metrics.add("Unavailable", 1);
+                IntakeResponse::unavailable("the event could not be made durable")
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn enqueue(
+        &self,
+        source: Source,
+        webhook_id: &str,
+        correlation_id: &str,
+        event_type: bridge_domain::EventType,
+        body: &[u8],
+        body_sha256: &str,
+        now: DateTime<Utc>,
+        metrics: &mut Metrics,
+    ) -> Result<String, bridge_domain::PortError> {
+        let queue = self.settings.queue_for(event_type.route());
+        let body_value: Value = serde_json::from_slice(body).expect("validated JSON parses again");
+        let mut envelope = Envelope {
+            version: bridge_contract::envelope::ENVELOPE_VERSION,
+            webhook_id: webhook_id.to_string(),
+            source,
+            event_type,
+            correlation_id: correlation_id.to_string(),
+            received_at: now,
+            payload: Payload::Inline { body: body_value },
+        };
+        let mut message_body = envelope.to_json();
+        if message_body.len() + ATTRIBUTE_ALLOWANCE > self.settings.max_message_bytes {
+            let key = Envelope::claim_check_key(webhook_id);
+            self.ports
+                .objects
+                .put(&key, body.to_vec(), "application/json")
+                .await?;
+            envelope.payload = Payload::ClaimCheck {
+                key,
+                sha256: body_sha256.to_string(),
+                bytes: body.len() as u64,
+            };
+            message_body = envelope.to_json();
+            metrics.add("ClaimChecked", 1);
+        }
+        let message = OutboundMessage {
+            body: message_body,
+            attributes: BTreeMap::from([
+                (attributes::EVENT_TYPE.to_string(), event_type.to_string()),
+                (attributes::WEBHOOK_ID.to_string(), webhook_id.to_string()),
+                (attributes::CORRELATION_ID.to_string(), correlation_id.to_string()),
+                (attributes::SOURCE.to_string(), source.to_string()),
+            ]),
+        };
+        self.ports.queue.send(queue, &message).await
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

@@ -1,0 +1,389 @@
+//! DynamoDB adapters: revision-guarded records and webhook receipts.
+
+use crate::classify;
+use async_trait::async_trait;
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
+use bridge_domain::ports::{CustomerStore, PriceStore, ReceiptClaim, ReceiptStore, StockStore};
+use bridge_domain::{
+    ApplyOutcome, CustomerChanged, CustomerId, PortError, PriceChanged, PriceListId, Revision, Sku,
+    StockChanged,
+};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use std::collections::{BTreeMap, HashMap};
+
+type Item = HashMap<String, AttributeValue>;
+
+/// Attribute that every revision-guarded record carries.
+pub const REVISION: &str = "revision";
+/// Sort key of the price table: `{sku}#{valid_from or -}`.
+pub const PRICE_KEY: &str = "price_key";
+
+fn to_item<T: Serialize>(operation: &'static str, value: &T) -> Result<Item, PortError> {
+    serde_dynamo::to_item(value)
+        .map_err(|e| PortError::permanent(operation, format!("cannot encode record: {e}")))
+}
+
+fn from_item<T: DeserializeOwned>(operation: &'static str, item: Item) -> Result<T, PortError> {
+    // A stored record that no longer passes validation is data corruption: permanent.
+    serde_dynamo::from_item(item)
+        .map_err(|e| PortError::permanent(operation, format!("stored record is invalid: {e}")))
+}
+
+fn stored_revision(item: Option<&Item>) -> Option<Revision> {
+    match item?.get(REVISION)? {
+        AttributeValue::N(n) => n.parse().ok().map(Revision::new),
+        _ => None,
+    }
+}
+
+/// Puts `item` only if no record with the same key has a revision at or above `revision`.
+/// The condition makes the revision rule atomic under concurrent writers.
+async fn put_if_newer(
+    client: &Client,
+    table: &str,
+    item: Item,
+    revision: Revision,
+    operation: &'static str,
+) -> Result<ApplyOutcome, PortError> {
+    let result = client
+        .put_item()
+        .table_name(table)
+        .set_item(Some(item))
+        .condition_expression("attribute_not_exists(#rev) OR #rev < :rev")
+        .expression_attribute_names("#rev", REVISION)
+        .expression_attribute_values(":rev", AttributeValue::N(revision.value().to_string()))
+        .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+        .send()
+        .await;
+    match result {
+        Ok(_) => Ok(ApplyOutcome::Applied),
+        Err(err) => match err.as_service_error() {
+            Some(PutItemError::ConditionalCheckFailedException(failed)) => {
+                Ok(ApplyOutcome::Stale {
+                    // Without the old item (an emulator may omit it) the stored revision is at
+                    // least the incoming one, which is all the rule needs.
+                    stored: stored_revision(failed.item()).unwrap_or(revision),
+                })
+            }
+            _ => Err(classify(operation, err)),
+        },
+    }
+}
+
+/// Stock levels: partition key `sku`, sort key `warehouse`.
+#[derive(Clone)]
+pub struct DynamoStockStore {
+    client: Client,
+    table: String,
+}
+
+impl DynamoStockStore {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+        }
+    }
+}
+
+#[async_trait]
+impl StockStore for DynamoStockStore {
+    async fn apply_stock(&self, stock: &StockChanged) -> Result<ApplyOutcome, PortError> {
+        let item = to_item("stock.put", stock)?;
+        put_if_newer(&self.client, &self.table, item, stock.revision, "stock.put").await
+    }
+
+    async fn stock_of(&self, sku: &Sku) -> Result<Vec<StockChanged>, PortError> {
+        let items = query_all(
+            &self.client,
+            &self.table,
+            "sku = :sku",
+            [(":sku", sku.as_str().to_string())],
+            "stock.query",
+        )
+        .await?;
+        items.into_iter().map(|i| from_item("stock.query", i)).collect()
+    }
+}
+
+async fn query_all<const N: usize>(
+    client: &Client,
+    table: &str,
+    key_condition: &str,
+    values: [(&str, String); N],
+    operation: &'static str,
+) -> Result<Vec<Item>, PortError> {
+    let mut request = client
+        .query()
+        .table_name(table)
+        .key_condition_expression(key_condition)
+        .consistent_read(true);
+    for (name, value) in values {
+        request = request.expression_attribute_values(name, AttributeValue::S(value));
+    }
+    let pages: Vec<_> = request
+        .into_paginator()
+        .items()
+        .send()
+        .collect::<Result<Vec<_>, _>>()
+        .await
+        .map_err(|e| classify(operation, e))?;
+    Ok(pages)
+}
+
+/// Prices: partition key `price_list`, sort key `price_key` = `{sku}#{valid_from or -}`,
+/// so one list can hold successive validity windows of one sku.
+#[derive(Clone)]
+pub struct DynamoPriceStore {
+    client: Client,
+    table: String,
+}
+
+impl DynamoPriceStore {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+        }
+    }
+
+    pub fn price_key(price: &PriceChanged) -> String {
+        let from = price
+            .validity
+            .from()
+            .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+            .unwrap_or_else(|| "-".to_string());
+        format!("{}#{from}", price.sku)
+    }
+}
+
+#[async_trait]
+impl PriceStore for DynamoPriceStore {
+    async fn apply_price(&self, price: &PriceChanged) -> Result<ApplyOutcome, PortError> {
+        let mut item = to_item("price.put", price)?;
+        item.insert(PRICE_KEY.into(), AttributeValue::S(Self::price_key(price)));
+        put_if_newer(&self.client, &self.table, item, price.revision, "price.put").await
+    }
+
+    async fn prices_of(
+        &self,
+        lists: &[PriceListId],
+        sku: &Sku,
+    ) -> Result<Vec<PriceChanged>, PortError> {
+        let mut records = Vec::new();
+        for list in lists {
+            let items = query_all(
+                &self.client,
+                &self.table,
+                "price_list = :list AND begins_with(price_key, :sku)",
+                [
+                    (":list", list.as_str().to_string()),
+                    (":sku", format!("{sku}#")),
+                ],
+                "price.query",
+            )
+            .await?;
+            for mut item in items {
+                item.remove(PRICE_KEY);
+                records.push(from_item("price.query", item)?);
+            }
+        }
+        Ok(records)
+    }
+}
+
+/// Customers: partition key `customer_id`.
+#[derive(Clone)]
+pub struct DynamoCustomerStore {
+    client: Client,
+    table: String,
+}
+
+impl DynamoCustomerStore {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+        }
+    }
+}
+
+#[async_trait]
+impl CustomerStore for DynamoCustomerStore {
+    async fn apply_customer(&self, customer: &CustomerChanged) -> Result<ApplyOutcome, PortError> {
+        let item = to_item("customer.put", customer)?;
+        put_if_newer(&self.client, &self.table, item, customer.revision, "customer.put").await
+    }
+
+    async fn customer(&self, id: &CustomerId) -> Result<Option<CustomerChanged>, PortError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("customer_id", AttributeValue::S(id.as_str().to_string()))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| classify("customer.get", e))?;
+        output
+            .item
+            .map(|item| from_item("customer.get", item))
+            .transpose()
+    }
+}
+
+/// Webhook receipts: partition key `webhook_id`, TTL attribute `expires_at`.
+#[derive(Clone)]
+pub struct DynamoReceiptStore {
+    client: Client,
+    table: String,
+    retention_seconds: i64,
+}
+
+const STATUS_IN_FLIGHT: &str = "in_flight";
+const STATUS_QUEUED: &str = "queued";
+
+impl DynamoReceiptStore {
+    /// `retention_seconds`: how long a webhook id is remembered (the dedupe window).
+    pub fn new(client: Client, table: impl Into<String>, retention_seconds: i64) -> Self {
+        Self {
+            client,
+            table: table.into(),
+            retention_seconds,
+        }
+    }
+
+    /// The stored receipt of `webhook_id`, as attribute strings (for support tools).
+    pub async fn receipt(
+        &self,
+        webhook_id: &str,
+    ) -> Result<Option<BTreeMap<String, String>>, PortError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("webhook_id", AttributeValue::S(webhook_id.to_string()))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| classify("receipt.get", e))?;
+        Ok(output.item.map(|item| {
+            item.into_iter()
+                .map(|(k, v)| {
+                    let text = match v {
+                        AttributeValue::S(s) => s,
+                        AttributeValue::N(n) => n,
+                        other => format!("{other:?}"),
+                    };
+                    (k, text)
+                })
+                .collect()
+        }))
+    }
+}
+
+fn s(value: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(value.into())
+}
+
+fn n(value: i64) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}
+
+#[async_trait]
+impl ReceiptStore for DynamoReceiptStore {
+    async fn claim(
+        &self,
+        webhook_id: &str,
+        body_sha256: &str,
+        now: DateTime<Utc>,
+        lease_seconds: i64,
+    ) -> Result<ReceiptClaim, PortError> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item("webhook_id", s(webhook_id))
+            .item("status", s(STATUS_IN_FLIGHT))
+            .item("body_sha256", s(body_sha256))
+            .item("lease_until", n(now.timestamp() + lease_seconds))
+            .item("expires_at", n(now.timestamp() + self.retention_seconds))
+            // A crashed claimant's lease runs out, so its sender's retry is not refused forever.
+            .condition_expression(
+                "attribute_not_exists(webhook_id) OR (#status = :in_flight AND lease_until < :now)",
+            )
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":in_flight", s(STATUS_IN_FLIGHT))
+            .expression_attribute_values(":now", n(now.timestamp()))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(ReceiptClaim::Claimed),
+            Err(err) => match err.as_service_error() {
+                Some(PutItemError::ConditionalCheckFailedException(failed)) => {
+                    let old = failed.item();
+                    let attr = |name: &str| match old.and_then(|i| i.get(name)) {
+                        Some(AttributeValue::S(v)) => Some(v.clone()),
+                        _ => None,
+                    };
+                    match attr("status").as_deref() {
+                        Some(STATUS_QUEUED) => Ok(ReceiptClaim::AlreadyQueued {
+                            body_sha256: attr("body_sha256").unwrap_or_default(),
+                        }),
+                        _ => Ok(ReceiptClaim::InFlight),
+                    }
+                }
+                _ => Err(classify("receipt.claim", err)),
+            },
+        }
+    }
+
+    async fn complete(
+        &self,
+        webhook_id: &str,
+        details: &BTreeMap<String, String>,
+        now: DateTime<Utc>,
+    ) -> Result<(), PortError> {
+        let mut update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("webhook_id", s(webhook_id))
+            .condition_expression("attribute_exists(webhook_id)")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":queued", s(STATUS_QUEUED))
+            .expression_attribute_values(":at", s(now.to_rfc3339()));
+        let mut set = vec!["#status = :queued".to_string(), "queued_at = :at".to_string()];
+        for (index, (name, value)) in details.iter().enumerate() {
+            update = update
+                .expression_attribute_names(format!("#d{index}"), name)
+                .expression_attribute_values(format!(":d{index}"), s(value));
+            set.push(format!("#d{index} = :d{index}"));
+        }
+        update
+            .update_expression(format!("SET {} REMOVE lease_until", set.join(", ")))
+            .send()
+            .await
+            .map_err(|e| classify("receipt.complete", e))?;
+        Ok(())
+    }
+
+    async fn release(&self, webhook_id: &str) -> Result<(), PortError> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .key("webhook_id", s(webhook_id))
+            .condition_expression("#status = :in_flight")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":in_flight", s(STATUS_IN_FLIGHT))
+            .send()
+            .await
+            .map_err(|e| classify("receipt.release", e))?;
+        Ok(())
+    }
+}

@@ -1,0 +1,32 @@
+//! AWS adapters behind the domain's ports.
+//!
+//! **API boundary:** SDK types stop here. Every SDK error becomes a classified
+//! [`PortError`](bridge_domain::PortError): throttling, timeouts and 5xx are retryable,
+//! everything else permanent, decided from the error's kind and code, never its text.
+
+mod classify;
+pub mod dynamo;
+pub mod s3;
+pub mod secrets;
+pub mod sqs;
+
+pub use classify::classify;
+pub use dynamo::{DynamoCustomerStore, DynamoPriceStore, DynamoReceiptStore, DynamoStockStore};
+pub use s3::S3ObjectStore;
+pub use secrets::load_secret_string;
+pub use sqs::SqsQueue;
+
+/// Loads the shared AWS configuration once (region, credentials, `AWS_ENDPOINT_URL`).
+pub async fn load_config() -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .load()
+        .await
+}
+
+/// An S3 client; path-style addressing when an endpoint is overridden (emulators do not
+/// resolve `bucket.127.0.0.1`).
+pub fn s3_client(config: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
+    let builder = aws_sdk_s3::config::Builder::from(config)
+        .force_path_style(config.endpoint_url().is_some());
+    aws_sdk_s3::Client::from_conf(builder.build())
+}

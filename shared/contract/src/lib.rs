@@ -1,0 +1,15 @@
+//! The external contract (`contracts.md` sections 1 and 2) on the wire.
+//!
+//! **API boundary:** this is the only crate that knows the JSON shape of webhook events
+//! and of queue messages. It turns bytes into `bridge_domain` values, reporting every
+//! violation with a JSON pointer to the offending field.
+
+pub mod envelope;
+pub mod json;
+pub mod signature;
+pub mod webhook;
+
+pub use envelope::{Envelope, Payload};
+pub use json::ContractError;
+pub use signature::{SignatureError, SigningSecret, sign, verify};
+pub use webhook::{ParsedEvent, parse_data, parse_event};

@@ -1,0 +1,405 @@
+//! Webhook bodies (`{"type", "timestamp", "data"}`) to domain events.
+
+use crate::json::{ContractError, Field, Obj};
+use bridge_domain::events::{
+    Approval, ApprovalRule, Buyer, Delivery, DeliveryTerms, NextDelivery, OrderLine, OrderLines,
+    OrderStatus, PricePer, PriceTier, PriceTiers, Tracking, UnitPrice, ValidityWindow,
+};
+use bridge_domain::{
+    CostCenter, Currency, CustomerChanged, CustomerId, DomainEvent, EventType, InvalidValue, Money,
+    OrderId, OrderPlaced, OrderStatusChanged, PriceChanged, PriceListId, Quantity, Sku, Source,
+    StockChanged, UnitCode, WarehouseId,
+};
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+
+/// Longest free-text field we accept (names, terms, roles).
+const MAX_TEXT: usize = 512;
+
+/// A webhook body that passed schema validation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParsedEvent {
+    pub event_type: EventType,
+    pub timestamp: DateTime<Utc>,
+    pub event: DomainEvent,
+}
+
+/// Parses and validates a webhook body sent by `source`.
+pub fn parse_event(source: Source, body: &[u8]) -> Result<ParsedEvent, ContractError> {
+    let value: Value = serde_json::from_slice(body).map_err(|e| {
+        ContractError::new("invalid_json", format!("the body is not valid JSON: {e}"), None)
+    })?;
+    let root = Obj::root(&value)?;
+    let event_type = root.required("type", |f| {
+        let name = f.str()?;
+        let event_type = EventType::parse(name).ok_or_else(|| {
+            ContractError::new(
+                "unknown_type",
+                format!("{name:?} is not an event type of the contract"),
+                Some(f.path().to_string()),
+            )
+        })?;
+        if event_type.source() != source {
+            return Err(ContractError::new(
+                "unknown_type",
+                format!("{name} is not accepted from source {source}"),
+                Some(f.path().to_string()),
+            ));
+        }
+        Ok(event_type)
+    })?;
+    let timestamp = root.required("timestamp", |f| f.timestamp())?;
+    let event = root.required("data", |f| parse_data(event_type, f))?;
+    Ok(ParsedEvent {
+        event_type,
+        timestamp,
+        event,
+    })
+}
+
+/// Parses the `data` member of an event of `event_type`.
+pub fn parse_data(event_type: EventType, data: Field<'_>) -> Result<DomainEvent, ContractError> {
+    data.object(|o| {
+        Ok(match event_type {
+            EventType::StockChanged => DomainEvent::StockChanged(stock(o)?),
+            EventType::PriceChanged => DomainEvent::PriceChanged(price(o)?),
+            EventType::CustomerChanged => DomainEvent::CustomerChanged(customer(o)?),
+            EventType::OrderStatusChanged => DomainEvent::OrderStatusChanged(order_status(o)?),
+            EventType::OrderPlaced => DomainEvent::OrderPlaced(order_placed(o)?),
+        })
+    })
+}
+
+fn quantity(f: Field<'_>) -> Result<Quantity, ContractError> {
+    f.decimal_as(Quantity::new)
+}
+
+fn money(f: Field<'_>) -> Result<Money, ContractError> {
+    f.object(|o| {
+        Ok(Money::new(
+            o.required("amount", |f| f.decimal())?,
+            o.required("currency", |f| f.parse(Currency::parse))?,
+        ))
+    })
+}
+
+fn stock(o: &Obj<'_>) -> Result<StockChanged, ContractError> {
+    Ok(StockChanged {
+        sku: o.required("sku", |f| f.parse(Sku::parse))?,
+        warehouse: o.required("warehouse", |f| f.parse(WarehouseId::parse))?,
+        available: o.required("available", quantity)?,
+        revision: o.required("revision", |f| f.revision())?,
+        as_of: o.optional("as_of", |f| f.timestamp())?,
+        next_delivery: o.optional("next_delivery", |f| {
+            f.object(|d| {
+                Ok(NextDelivery {
+                    date: d.required("date", |f| f.date())?,
+                    quantity: d.required("quantity", quantity)?,
+                })
+            })
+        })?,
+    })
+}
+
+fn price(o: &Obj<'_>) -> Result<PriceChanged, ContractError> {
+    let tiers = o.required("tiers", |f| {
+        f.array(|t| {
+            t.object(|t| {
+                Ok(PriceTier {
+                    min_qty: t.required("min_qty", quantity)?,
+                    unit_price: t.required("unit_price", |f| f.decimal_as(UnitPrice::new))?,
+                })
+            })
+        })
+    })?;
+    let tiers = PriceTiers::new(tiers).map_err(|v| ContractError::violation(o.path(), v))?;
+    let valid_from = o.optional("valid_from", |f| f.bound(false))?;
+    let valid_to = o.optional("valid_to", |f| f.bound(true))?;
+    let validity = ValidityWindow::new(valid_from, valid_to)
+        .map_err(|v| ContractError::violation(o.path(), v))?;
+    Ok(PriceChanged {
+        price_list: o.required("price_list", |f| f.parse(PriceListId::parse))?,
+        sku: o.required("sku", |f| f.parse(Sku::parse))?,
+        currency: o.required("currency", |f| f.parse(Currency::parse))?,
+        tiers,
+        revision: o.required("revision", |f| f.revision())?,
+        price_unit: o
+            .optional("price_unit", |f| f.parse(UnitCode::parse))?
+            .unwrap_or_else(UnitCode::piece),
+        price_per: o
+            .optional("price_per", |f| f.decimal_as(PricePer::new))?
+            .unwrap_or(PricePer::ONE),
+        validity,
+    })
+}
+
+fn customer(o: &Obj<'_>) -> Result<CustomerChanged, ContractError> {
+    Ok(CustomerChanged {
+        customer_id: o.required("customer_id", |f| f.parse(CustomerId::parse))?,
+        name: o.required("name", |f| f.text(MAX_TEXT))?,
+        revision: o.required("revision", |f| f.revision())?,
+        blocked: o.optional("blocked", |f| f.bool())?.unwrap_or(false),
+        credit_limit: o.optional("credit_limit", money)?,
+        open_items: o.optional("open_items", money)?,
+        payment_terms: o.optional("payment_terms", |f| f.text(MAX_TEXT))?,
+        delivery_terms: o.optional("delivery_terms", |f| {
+            f.object(|d| {
+                Ok(DeliveryTerms {
+                    incoterm: d.optional("incoterm", |f| f.text(16))?,
+                    place: d.optional("place", |f| f.text(MAX_TEXT))?,
+                })
+            })
+        })?,
+        price_lists: o.list("price_lists", |f| f.parse(PriceListId::parse))?,
+        cost_centers: o.list("cost_centers", |f| f.parse(CostCenter::parse))?,
+        approval_rules: o.list("approval_rules", |f| {
+            f.object(|r| {
+                let above = r.required("above", money)?;
+                if above.amount.is_sign_negative() {
+                    return Err(ContractError::new(
+                        "negative",
+                        "an approval threshold must not be negative",
+                        Some(format!("{}/above/amount", r.path())),
+                    ));
+                }
+                Ok(ApprovalRule {
+                    above,
+                    role: r.required("role", |f| f.text(MAX_TEXT))?,
+                })
+            })
+        })?,
+    })
+}
+
+fn order_status(o: &Obj<'_>) -> Result<OrderStatusChanged, ContractError> {
+    Ok(OrderStatusChanged {
+        order_id: o.required("order_id", |f| f.parse(OrderId::parse))?,
+        status: o.required("status", |f| {
+            f.parse(|s| {
+                OrderStatus::parse(s).ok_or_else(|| {
+                    InvalidValue::new(
+                        "unknown_status",
+                        format!(
+                            "{s:?} is not one of confirmed, shipped, delivered, invoiced, cancelled"
+                        ),
+                    )
+                })
+            })
+        })?,
+        revision: o.required("revision", |f| f.revision())?,
+        erp_order_number: o.optional("erp_order_number", |f| f.text(MAX_TEXT))?,
+        tracking: o.list("tracking", |f| {
+            f.object(|t| {
+                Ok(Tracking {
+                    carrier: t.optional("carrier", |f| f.text(MAX_TEXT))?,
+                    code: t.optional("code", |f| f.text(MAX_TEXT))?,
+                })
+            })
+        })?,
+    })
+}
+
+fn order_placed(o: &Obj<'_>) -> Result<OrderPlaced, ContractError> {
+    let lines = o.required("lines", |f| {
+        f.array(|l| {
+            l.object(|l| {
+                Ok(OrderLine {
+                    line: l.required("line", |f| f.u32())?,
+                    sku: l.required("sku", |f| f.parse(Sku::parse))?,
+                    quantity: l.required("quantity", quantity)?,
+                    unit_price: l.required("unit_price", |f| f.decimal_as(UnitPrice::new))?,
+                })
+            })
+        })
+    })?;
+    let lines = OrderLines::new(lines).map_err(|v| ContractError::violation(o.path(), v))?;
+    Ok(OrderPlaced {
+        order_id: o.required("order_id", |f| f.parse(OrderId::parse))?,
+        customer_id: o.required("customer_id", |f| f.parse(CustomerId::parse))?,
+        currency: o.required("currency", |f| f.parse(Currency::parse))?,
+        lines,
+        placed_at: o.required("placed_at", |f| f.timestamp())?,
+        po_number: o.optional("po_number", |f| f.text(MAX_TEXT))?,
+        cost_center: o.optional("cost_center", |f| f.parse(CostCenter::parse))?,
+        buyer: o.optional("buyer", |f| {
+            f.object(|b| {
+                Ok(Buyer {
+                    user_id: b.optional("user_id", |f| f.text(MAX_TEXT))?,
+                    email: b.optional("email", |f| f.text(MAX_TEXT))?,
+                })
+            })
+        })?,
+        approvals: o.list("approvals", |f| {
+            f.object(|a| {
+                Ok(Approval {
+                    role: a.required("role", |f| f.text(MAX_TEXT))?,
+                    user_id: a.required("user_id", |f| f.text(MAX_TEXT))?,
+                    at: a.optional("at", |f| f.timestamp())?,
+                })
+            })
+        })?,
+        delivery: o.optional("delivery", |f| {
+            f.object(|d| {
+                Ok(Delivery {
+                    address: d
+                        .optional("address", address)?
+                        .unwrap_or_default(),
+                    requested_date: d.optional("requested_date", |f| f.date())?,
+                })
+            })
+        })?,
+    })
+}
+
+/// A delivery address: an object of text lines, or one text.
+fn address(f: Field<'_>) -> Result<std::collections::BTreeMap<String, String>, ContractError> {
+    if let Ok(text) = f.str() {
+        return Ok([("text".to_string(), text.to_string())].into());
+    }
+    f.object(|a| {
+        let mut lines = std::collections::BTreeMap::new();
+        for key in ["name", "street", "postal_code", "city", "region", "country", "text"] {
+            if let Some(value) = a.optional(key, |f| f.text(MAX_TEXT))? {
+                lines.insert(key.to_string(), value);
+            }
+        }
+        Ok(lines)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn parse(source: Source, body: Value) -> Result<ParsedEvent, ContractError> {
+        parse_event(source, body.to_string().as_bytes())
+    }
+
+    fn stock_body(data: Value) -> Value {
+        json!({"type": "stock.changed", "timestamp": "2026-11-26T10:00:00Z", "data": data})
+    }
+
+    #[test]
+    fn a_stock_event_with_string_and_number_decimals_parses() {
+        let parsed = parse(
+            Source::Erp,
+            stock_body(json!({"sku": "A-1", "warehouse": "W1", "available": "12.5", "revision": 7,
+                "next_delivery": {"date": "2026-12-01", "quantity": 40}})),
+        )
+        .unwrap();
+        let DomainEvent::StockChanged(stock) = parsed.event else {
+            panic!()
+        };
+        assert_eq!(stock.available.to_string(), "12.5");
+        assert_eq!(stock.revision.value(), 7);
+        assert_eq!(stock.next_delivery.unwrap().quantity.to_string(), "40");
+    }
+
+    #[test]
+    fn a_missing_required_field_names_its_pointer() {
+        let err = parse(
+            Source::Erp,
+            stock_body(json!({"sku": "A-1", "available": 1, "revision": 1})),
+        )
+        .unwrap_err();
+        assert_eq!(err.code, "missing_field");
+        assert_eq!(err.field.as_deref(), Some("/data/warehouse"));
+    }
+
+    #[test]
+    fn a_negative_quantity_is_rejected_at_its_field() {
+        let err = parse(
+            Source::Erp,
+            stock_body(json!({"sku": "A-1", "warehouse": "W", "available": -1, "revision": 1})),
+        )
+        .unwrap_err();
+        assert_eq!(err.code, "negative");
+        assert_eq!(err.field.as_deref(), Some("/data/available"));
+    }
+
+    #[test]
+    fn a_nested_tier_violation_points_into_the_array() {
+        let body = json!({"type": "price.changed", "timestamp": "2026-11-26T10:00:00Z", "data": {
+            "price_list": "PL1", "sku": "A-1", "currency": "EUR", "revision": 3,
+            "tiers": [{"min_qty": 1, "unit_price": "9.90"}, {"min_qty": 10, "unit_price": "-1"}]}});
+        let err = parse(Source::Erp, body).unwrap_err();
+        assert_eq!(err.field.as_deref(), Some("/data/tiers/1/unit_price"));
+        assert_eq!(err.code, "negative");
+    }
+
+    #[test]
+    fn unordered_tiers_point_at_the_offending_tier() {
+        let body = json!({"type": "price.changed", "timestamp": "2026-11-26T10:00:00Z", "data": {
+            "price_list": "PL1", "sku": "A-1", "currency": "EUR", "revision": 3,
+            "tiers": [{"min_qty": 10, "unit_price": "9"}, {"min_qty": 5, "unit_price": "8"}]}});
+        let err = parse(Source::Erp, body).unwrap_err();
+        assert_eq!(err.field.as_deref(), Some("/data/tiers/1/min_qty"));
+    }
+
+    #[test]
+    fn an_erp_type_from_the_shop_is_an_unknown_type() {
+        let err = parse(
+            Source::Shop,
+            stock_body(json!({"sku": "A-1", "warehouse": "W", "available": 1, "revision": 1})),
+        )
+        .unwrap_err();
+        assert_eq!(err.code, "unknown_type");
+        assert_eq!(err.field.as_deref(), Some("/type"));
+    }
+
+    #[test]
+    fn not_json_is_invalid_json() {
+        let err = parse_event(Source::Erp, b"{not json").unwrap_err();
+        assert_eq!(err.code, "invalid_json");
+    }
+
+    #[test]
+    fn a_date_only_valid_to_includes_that_whole_day() {
+        let body = json!({"type": "price.changed", "timestamp": "2026-11-26T10:00:00Z", "data": {
+            "price_list": "PL1", "sku": "A-1", "currency": "EUR", "revision": 3,
+            "valid_from": "2026-01-01", "valid_to": "2026-01-31",
+            "tiers": [{"min_qty": 0, "unit_price": "9"}]}});
+        let DomainEvent::PriceChanged(price) = parse(Source::Erp, body).unwrap().event else {
+            panic!()
+        };
+        assert_eq!(
+            price.validity.until().unwrap().to_rfc3339(),
+            "2026-02-01T00:00:00+00:00"
+        );
+    }
+
+    #[test]
+    fn every_event_type_parses_from_a_full_example() {
+        let placed = json!({"type": "order.placed", "timestamp": "2026-11-26T10:00:00Z", "data": {
+            "order_id": "SO-1", "customer_id": "C-1", "currency": "EUR", "placed_at": "2026-11-26T09:59:00Z",
+            "po_number": "PO 4711", "cost_center": "CC-10",
+            "buyer": {"user_id": "u1", "email": "buyer@example.com"},
+            "approvals": [{"role": "manager", "user_id": "u2", "at": "2026-11-26T09:00:00Z"}],
+            "delivery": {"address": {"street": "Hauptstr. 1", "city": "Köln"}, "requested_date": "2026-12-01"},
+            "lines": [{"line": 1, "sku": "A-1", "quantity": 3, "unit_price": "9.90"}]}});
+        let placed = parse(Source::Shop, placed).unwrap();
+        let DomainEvent::OrderPlaced(order) = &placed.event else {
+            panic!()
+        };
+        assert_eq!(order.total().amount.to_string(), "29.70");
+        assert_eq!(order.total().currency.code(), "EUR");
+
+        let status = json!({"type": "order.status_changed", "timestamp": "2026-11-26T10:00:00Z", "data": {
+            "order_id": "SO-1", "status": "shipped", "revision": 2, "erp_order_number": "4500001",
+            "tracking": [{"carrier": "DHL", "code": "00340434"}]}});
+        assert_eq!(parse(Source::Erp, status).unwrap().event_type, EventType::OrderStatusChanged);
+
+        let customer = json!({"type": "customer.changed", "timestamp": "2026-11-26T10:00:00Z", "data": {
+            "customer_id": "C-1", "name": "Muster GmbH", "revision": 4, "blocked": false,
+            "credit_limit": {"amount": "50000", "currency": "EUR"}, "open_items": {"amount": 1200.5, "currency": "EUR"},
+            "payment_terms": "30 days net", "delivery_terms": {"incoterm": "DAP", "place": "Köln"},
+            "price_lists": ["CONTRACT-1", "BASE"], "cost_centers": ["CC-10"],
+            "approval_rules": [{"above": {"amount": 10000, "currency": "EUR"}, "role": "manager"}]}});
+        let DomainEvent::CustomerChanged(customer) = parse(Source::Erp, customer).unwrap().event else {
+            panic!()
+        };
+        assert_eq!(customer.price_lists.len(), 2);
+        assert_eq!(customer.open_items.unwrap().amount.to_string(), "1200.5");
+    }
+}

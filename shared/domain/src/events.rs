@@ -1,0 +1,673 @@
+//! The five event types of the contract (section 1) as validated domain values.
+//!
+//! Fields are newtypes that cannot hold invalid values; rules that span fields (tier
+//! order, validity windows, unique order lines) live in the collection types below, so a
+//! value of these types is valid however it was built.
+
+use crate::error::InvalidValue;
+use crate::ids::{CostCenter, CustomerId, OrderId, PriceListId, Sku, WarehouseId};
+use crate::money::{Currency, Money, Quantity, UnitCode};
+use crate::revision::Revision;
+use chrono::{DateTime, NaiveDate, Utc};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+/// The system that pushes an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Source {
+    Erp,
+    Shop,
+}
+
+impl Source {
+    pub const ALL: [Source; 2] = [Source::Erp, Source::Shop];
+
+    pub fn parse(value: &str) -> Option<Self> {
+        match value {
+            "erp" => Some(Source::Erp),
+            "shop" => Some(Source::Shop),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Source::Erp => "erp",
+            Source::Shop => "shop",
+        }
+    }
+}
+
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Where an event type travels after intake: one queue per route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Route {
+    StockPrice,
+    Customers,
+    OrderStatus,
+    OrdersPlaced,
+}
+
+impl Route {
+    pub const ALL: [Route; 4] = [
+        Route::StockPrice,
+        Route::Customers,
+        Route::OrderStatus,
+        Route::OrdersPlaced,
+    ];
+
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Route::StockPrice => "stock_price",
+            Route::Customers => "customers",
+            Route::OrderStatus => "order_status",
+            Route::OrdersPlaced => "orders_placed",
+        }
+    }
+}
+
+/// The event types of the contract.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum EventType {
+    #[serde(rename = "stock.changed")]
+    StockChanged,
+    #[serde(rename = "price.changed")]
+    PriceChanged,
+    #[serde(rename = "customer.changed")]
+    CustomerChanged,
+    #[serde(rename = "order.status_changed")]
+    OrderStatusChanged,
+    #[serde(rename = "order.placed")]
+    OrderPlaced,
+}
+
+impl EventType {
+    pub const ALL: [EventType; 5] = [
+        EventType::StockChanged,
+        EventType::PriceChanged,
+        EventType::CustomerChanged,
+        EventType::OrderStatusChanged,
+        EventType::OrderPlaced,
+    ];
+
+    pub fn parse(value: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|t| t.as_str() == value)
+    }
+
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            EventType::StockChanged => "stock.changed",
+            EventType::PriceChanged => "price.changed",
+            EventType::CustomerChanged => "customer.changed",
+            EventType::OrderStatusChanged => "order.status_changed",
+            EventType::OrderPlaced => "order.placed",
+        }
+    }
+
+    /// The only source allowed to send this type: the ERP owns master data and order
+    /// status, the shop owns placed orders.
+    pub fn source(&self) -> Source {
+        match self {
+            EventType::OrderPlaced => Source::Shop,
+            _ => Source::Erp,
+        }
+    }
+
+    pub fn route(&self) -> Route {
+        match self {
+            EventType::StockChanged | EventType::PriceChanged => Route::StockPrice,
+            EventType::CustomerChanged => Route::Customers,
+            EventType::OrderStatusChanged => Route::OrderStatus,
+            EventType::OrderPlaced => Route::OrdersPlaced,
+        }
+    }
+}
+
+impl fmt::Display for EventType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A rule violation inside an event, with the path of the offending field relative to
+/// the event's `data` object, as JSON-pointer segments.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{path}: {error}")]
+pub struct FieldViolation {
+    pub path: String,
+    pub error: InvalidValue,
+}
+
+impl FieldViolation {
+    pub fn new(path: impl Into<String>, error: InvalidValue) -> Self {
+        Self {
+            path: path.into(),
+            error,
+        }
+    }
+}
+
+/// Stock of one sku in one warehouse.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StockChanged {
+    pub sku: Sku,
+    pub warehouse: WarehouseId,
+    pub available: Quantity,
+    pub revision: Revision,
+    pub as_of: Option<DateTime<Utc>>,
+    pub next_delivery: Option<NextDelivery>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NextDelivery {
+    pub date: NaiveDate,
+    pub quantity: Quantity,
+}
+
+/// A non-negative price per `price_per` units.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "Decimal", into = "Decimal")]
+pub struct UnitPrice(Decimal);
+
+impl UnitPrice {
+    pub fn new(value: Decimal) -> Result<Self, InvalidValue> {
+        if value.is_sign_negative() && !value.is_zero() {
+            return Err(InvalidValue::new(
+                "negative",
+                format!("price {value} must not be negative"),
+            ));
+        }
+        Ok(Self(value))
+    }
+
+    pub fn value(&self) -> Decimal {
+        self.0
+    }
+}
+
+impl TryFrom<Decimal> for UnitPrice {
+    type Error = InvalidValue;
+    fn try_from(value: Decimal) -> Result<Self, Self::Error> {
+        Self::new(value)
+    }
+}
+
+impl From<UnitPrice> for Decimal {
+    fn from(value: UnitPrice) -> Decimal {
+        value.0
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PriceTier {
+    pub min_qty: Quantity,
+    pub unit_price: UnitPrice,
+}
+
+/// Price tiers: at least one, strictly ascending by `min_qty`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "Vec<PriceTier>", into = "Vec<PriceTier>")]
+pub struct PriceTiers(Vec<PriceTier>);
+
+impl PriceTiers {
+    pub fn new(tiers: Vec<PriceTier>) -> Result<Self, FieldViolation> {
+        if tiers.is_empty() {
+            return Err(FieldViolation::new(
+                "/tiers",
+                InvalidValue::new("empty", "at least one price tier is required"),
+            ));
+        }
+        for (index, pair) in tiers.windows(2).enumerate() {
+            if pair[1].min_qty <= pair[0].min_qty {
+                return Err(FieldViolation::new(
+                    format!("/tiers/{}/min_qty", index + 1),
+                    InvalidValue::new(
+                        "not_ascending",
+                        format!(
+                            "tiers must be in strictly ascending min_qty order ({} follows {})",
+                            pair[1].min_qty, pair[0].min_qty
+                        ),
+                    ),
+                ));
+            }
+        }
+        Ok(Self(tiers))
+    }
+
+    pub fn as_slice(&self) -> &[PriceTier] {
+        &self.0
+    }
+
+    /// The tier with the highest `min_qty` not above `quantity`, if any.
+    pub fn tier_for(&self, quantity: Quantity) -> Option<&PriceTier> {
+        self.0.iter().rev().find(|tier| tier.min_qty <= quantity)
+    }
+}
+
+impl TryFrom<Vec<PriceTier>> for PriceTiers {
+    type Error = FieldViolation;
+    fn try_from(value: Vec<PriceTier>) -> Result<Self, Self::Error> {
+        Self::new(value)
+    }
+}
+
+impl From<PriceTiers> for Vec<PriceTier> {
+    fn from(value: PriceTiers) -> Self {
+        value.0
+    }
+}
+
+/// How many units one `unit_price` buys (e.g. 100 for a price per hundred): positive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "Decimal", into = "Decimal")]
+pub struct PricePer(Decimal);
+
+impl PricePer {
+    pub const ONE: PricePer = PricePer(Decimal::ONE);
+
+    pub fn new(value: Decimal) -> Result<Self, InvalidValue> {
+        if value <= Decimal::ZERO {
+            return Err(InvalidValue::new(
+                "not_positive",
+                format!("price_per {value} must be greater than 0"),
+            ));
+        }
+        Ok(Self(value))
+    }
+
+    pub fn value(&self) -> Decimal {
+        self.0
+    }
+}
+
+impl TryFrom<Decimal> for PricePer {
+    type Error = InvalidValue;
+    fn try_from(value: Decimal) -> Result<Self, Self::Error> {
+        Self::new(value)
+    }
+}
+
+impl From<PricePer> for Decimal {
+    fn from(value: PricePer) -> Decimal {
+        value.0
+    }
+}
+
+/// A half-open validity window `[from, until)`; an open end is unbounded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(try_from = "RawWindow", into = "RawWindow")]
+pub struct ValidityWindow {
+    from: Option<DateTime<Utc>>,
+    until: Option<DateTime<Utc>>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct RawWindow {
+    from: Option<DateTime<Utc>>,
+    until: Option<DateTime<Utc>>,
+}
+
+impl ValidityWindow {
+    pub fn new(
+        from: Option<DateTime<Utc>>,
+        until: Option<DateTime<Utc>>,
+    ) -> Result<Self, FieldViolation> {
+        if let (Some(from), Some(until)) = (from, until) {
+            if until <= from {
+                return Err(FieldViolation::new(
+                    "/valid_to",
+                    InvalidValue::new("empty_window", "valid_to must be after valid_from"),
+                ));
+            }
+        }
+        Ok(Self { from, until })
+    }
+
+    pub fn from(&self) -> Option<DateTime<Utc>> {
+        self.from
+    }
+
+    pub fn until(&self) -> Option<DateTime<Utc>> {
+        self.until
+    }
+
+    pub fn contains(&self, at: DateTime<Utc>) -> bool {
+        self.from.is_none_or(|from| from <= at) && self.until.is_none_or(|until| at < until)
+    }
+}
+
+impl TryFrom<RawWindow> for ValidityWindow {
+    type Error = FieldViolation;
+    fn try_from(raw: RawWindow) -> Result<Self, Self::Error> {
+        Self::new(raw.from, raw.until)
+    }
+}
+
+impl From<ValidityWindow> for RawWindow {
+    fn from(window: ValidityWindow) -> Self {
+        RawWindow {
+            from: window.from,
+            until: window.until,
+        }
+    }
+}
+
+/// One price list's prices for one sku, valid within a window.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PriceChanged {
+    pub price_list: PriceListId,
+    pub sku: Sku,
+    pub currency: Currency,
+    pub tiers: PriceTiers,
+    pub revision: Revision,
+    pub price_unit: UnitCode,
+    pub price_per: PricePer,
+    pub validity: ValidityWindow,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct DeliveryTerms {
+    pub incoterm: Option<String>,
+    pub place: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApprovalRule {
+    pub above: Money,
+    pub role: String,
+}
+
+/// Customer master data as the ERP owns it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CustomerChanged {
+    pub customer_id: CustomerId,
+    pub name: String,
+    pub revision: Revision,
+    pub blocked: bool,
+    pub credit_limit: Option<Money>,
+    pub open_items: Option<Money>,
+    pub payment_terms: Option<String>,
+    pub delivery_terms: Option<DeliveryTerms>,
+    /// Highest priority first.
+    pub price_lists: Vec<PriceListId>,
+    pub cost_centers: Vec<CostCenter>,
+    pub approval_rules: Vec<ApprovalRule>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OrderStatus {
+    Confirmed,
+    Shipped,
+    Delivered,
+    Invoiced,
+    Cancelled,
+}
+
+impl OrderStatus {
+    pub const ALL: [OrderStatus; 5] = [
+        OrderStatus::Confirmed,
+        OrderStatus::Shipped,
+        OrderStatus::Delivered,
+        OrderStatus::Invoiced,
+        OrderStatus::Cancelled,
+    ];
+
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            OrderStatus::Confirmed => "confirmed",
+            OrderStatus::Shipped => "shipped",
+            OrderStatus::Delivered => "delivered",
+            OrderStatus::Invoiced => "invoiced",
+            OrderStatus::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == value)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tracking {
+    pub carrier: Option<String>,
+    pub code: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderStatusChanged {
+    pub order_id: OrderId,
+    pub status: OrderStatus,
+    pub revision: Revision,
+    pub erp_order_number: Option<String>,
+    pub tracking: Vec<Tracking>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderLine {
+    pub line: u32,
+    pub sku: Sku,
+    pub quantity: Quantity,
+    pub unit_price: UnitPrice,
+}
+
+/// Order lines: at least one, unique line numbers, positive quantities.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "Vec<OrderLine>", into = "Vec<OrderLine>")]
+pub struct OrderLines(Vec<OrderLine>);
+
+impl OrderLines {
+    pub fn new(lines: Vec<OrderLine>) -> Result<Self, FieldViolation> {
+        if lines.is_empty() {
+            return Err(FieldViolation::new(
+                "/lines",
+                InvalidValue::new("empty", "an order needs at least one line"),
+            ));
+        }
+        let mut seen = BTreeSet::new();
+        for (index, line) in lines.iter().enumerate() {
+            if !seen.insert(line.line) {
+                return Err(FieldViolation::new(
+                    format!("/lines/{index}/line"),
+                    InvalidValue::new(
+                        "duplicate",
+                        format!("line number {} appears twice", line.line),
+                    ),
+                ));
+            }
+            if line.quantity == Quantity::ZERO {
+                return Err(FieldViolation::new(
+                    format!("/lines/{index}/quantity"),
+                    InvalidValue::new("not_positive", "an order line quantity must be above 0"),
+                ));
+            }
+        }
+        Ok(Self(lines))
+    }
+
+    pub fn as_slice(&self) -> &[OrderLine] {
+        &self.0
+    }
+}
+
+impl TryFrom<Vec<OrderLine>> for OrderLines {
+    type Error = FieldViolation;
+    fn try_from(value: Vec<OrderLine>) -> Result<Self, Self::Error> {
+        Self::new(value)
+    }
+}
+
+impl From<OrderLines> for Vec<OrderLine> {
+    fn from(value: OrderLines) -> Self {
+        value.0
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Buyer {
+    pub user_id: Option<String>,
+    pub email: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Approval {
+    pub role: String,
+    pub user_id: String,
+    pub at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Delivery {
+    /// Address lines by name (`street`, `city`, ...), as the shop sends them.
+    pub address: BTreeMap<String, String>,
+    pub requested_date: Option<NaiveDate>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderPlaced {
+    pub order_id: OrderId,
+    pub customer_id: CustomerId,
+    pub currency: Currency,
+    pub lines: OrderLines,
+    pub placed_at: DateTime<Utc>,
+    pub po_number: Option<String>,
+    pub cost_center: Option<CostCenter>,
+    pub buyer: Option<Buyer>,
+    pub approvals: Vec<Approval>,
+    pub delivery: Option<Delivery>,
+}
+
+impl OrderPlaced {
+    /// The order total: sum of quantity × unit price.
+    pub fn total(&self) -> Money {
+        let amount = self
+            .lines
+            .as_slice()
+            .iter()
+            .map(|line| line.quantity.value() * line.unit_price.value())
+            .sum();
+        Money::new(amount, self.currency)
+    }
+}
+
+/// Any event of the contract.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", content = "data")]
+pub enum DomainEvent {
+    #[serde(rename = "stock.changed")]
+    StockChanged(StockChanged),
+    #[serde(rename = "price.changed")]
+    PriceChanged(PriceChanged),
+    #[serde(rename = "customer.changed")]
+    CustomerChanged(CustomerChanged),
+    #[serde(rename = "order.status_changed")]
+    OrderStatusChanged(OrderStatusChanged),
+    #[serde(rename = "order.placed")]
+    OrderPlaced(OrderPlaced),
+}
+
+impl DomainEvent {
+    pub fn event_type(&self) -> EventType {
+        match self {
+            DomainEvent::StockChanged(_) => EventType::StockChanged,
+            DomainEvent::PriceChanged(_) => EventType::PriceChanged,
+            DomainEvent::CustomerChanged(_) => EventType::CustomerChanged,
+            DomainEvent::OrderStatusChanged(_) => EventType::OrderStatusChanged,
+            DomainEvent::OrderPlaced(_) => EventType::OrderPlaced,
+        }
+    }
+
+    /// The record this event is about, for logs and reports (`sku@warehouse`, ...).
+    pub fn record_key(&self) -> String {
+        match self {
+            DomainEvent::StockChanged(e) => format!("{}@{}", e.sku, e.warehouse),
+            DomainEvent::PriceChanged(e) => format!("{}/{}", e.price_list, e.sku),
+            DomainEvent::CustomerChanged(e) => e.customer_id.to_string(),
+            DomainEvent::OrderStatusChanged(e) => e.order_id.to_string(),
+            DomainEvent::OrderPlaced(e) => e.order_id.to_string(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::str::FromStr;
+
+    fn tier(min: &str, price: &str) -> PriceTier {
+        PriceTier {
+            min_qty: Quantity::new(Decimal::from_str(min).unwrap()).unwrap(),
+            unit_price: UnitPrice::new(Decimal::from_str(price).unwrap()).unwrap(),
+        }
+    }
+
+    #[test]
+    fn each_type_belongs_to_one_source_and_one_route() {
+        assert_eq!(EventType::OrderPlaced.source(), Source::Shop);
+        assert_eq!(EventType::StockChanged.source(), Source::Erp);
+        assert_eq!(EventType::PriceChanged.route(), Route::StockPrice);
+        assert_eq!(EventType::CustomerChanged.route(), Route::Customers);
+        for t in EventType::ALL {
+            assert_eq!(EventType::parse(t.as_str()), Some(t));
+        }
+    }
+
+    #[test]
+    fn tiers_must_ascend_strictly() {
+        let err = PriceTiers::new(vec![tier("10", "9"), tier("10", "8")]).unwrap_err();
+        assert_eq!(err.path, "/tiers/1/min_qty");
+        assert_eq!(err.error.code, "not_ascending");
+        assert!(PriceTiers::new(vec![]).is_err());
+    }
+
+    #[test]
+    fn the_tier_is_the_highest_min_qty_not_above_the_quantity() {
+        let tiers = PriceTiers::new(vec![tier("1", "10"), tier("10", "9"), tier("100", "8")])
+            .unwrap();
+        let q = |s: &str| Quantity::new(Decimal::from_str(s).unwrap()).unwrap();
+        assert_eq!(tiers.tier_for(q("0.5")), None);
+        assert_eq!(tiers.tier_for(q("1")).unwrap().unit_price.value().to_string(), "10");
+        assert_eq!(tiers.tier_for(q("99.9")).unwrap().unit_price.value().to_string(), "9");
+        assert_eq!(tiers.tier_for(q("100")).unwrap().unit_price.value().to_string(), "8");
+    }
+
+    #[test]
+    fn a_window_is_half_open() {
+        let at = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
+        let window = ValidityWindow::new(
+            Some(at("2026-01-01T00:00:00Z")),
+            Some(at("2026-02-01T00:00:00Z")),
+        )
+        .unwrap();
+        assert!(window.contains(at("2026-01-01T00:00:00Z")));
+        assert!(!window.contains(at("2026-02-01T00:00:00Z")));
+        assert!(ValidityWindow::new(Some(at("2026-02-01T00:00:00Z")), Some(at("2026-01-01T00:00:00Z"))).is_err());
+    }
+
+    #[test]
+    fn order_lines_need_unique_numbers_and_positive_quantities() {
+        let line = |n: u32, qty: &str| OrderLine {
+            line: n,
+            sku: Sku::parse("A").unwrap(),
+            quantity: Quantity::new(Decimal::from_str(qty).unwrap()).unwrap(),
+            unit_price: UnitPrice::new(Decimal::ONE).unwrap(),
+        };
+        assert_eq!(
+            OrderLines::new(vec![line(1, "1"), line(1, "2")]).unwrap_err().path,
+            "/lines/1/line"
+        );
+        assert_eq!(
+            OrderLines::new(vec![line(1, "0")]).unwrap_err().path,
+            "/lines/0/quantity"
+        );
+    }
+}

@@ -1,0 +1,243 @@
+//! Customer-specific price resolution (contract section 2).
+//!
+//! The effective price for (customer, sku, quantity, date) comes from the customer's price
+//! lists in priority order: the first list with a record for the sku that is valid at the
+//! date and has a tier at or below the quantity wins, and within it the tier with the
+//! highest `min_qty` not above the quantity. Nothing applicable means "price on request",
+//! never zero.
+
+use crate::events::{PriceChanged, PricePer, ValidityWindow};
+use crate::ids::{PriceListId, Sku};
+use crate::money::{Currency, Quantity, UnitCode};
+use crate::revision::Revision;
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use serde::Serialize;
+
+/// A price that applies, and exactly where it came from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ResolvedPrice {
+    pub price_list: PriceListId,
+    /// 1 = the customer's highest-priority list.
+    pub priority: usize,
+    pub tier_min_qty: Quantity,
+    pub unit_price: Decimal,
+    pub currency: Currency,
+    pub price_unit: UnitCode,
+    pub price_per: PricePer,
+    /// quantity × unit_price ÷ price_per, exact.
+    pub line_total: Decimal,
+    pub revision: Revision,
+    pub validity: ValidityWindow,
+}
+
+/// Why a list the customer has did not give a price.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "reason", rename_all = "snake_case")]
+pub enum ListSkipped {
+    /// The list has no price for the sku at all.
+    NotListed { price_list: PriceListId },
+    /// The list prices the sku, but not at that date.
+    NotValidAt { price_list: PriceListId },
+    /// The quantity is below the list's first tier.
+    BelowMinimumQuantity {
+        price_list: PriceListId,
+        min_qty: Quantity,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "result", rename_all = "snake_case")]
+pub enum PriceResolution {
+    Priced(ResolvedPrice),
+    /// No list gives a price: the shop shows "price on request", never 0.
+    OnRequest { skipped: Vec<ListSkipped> },
+}
+
+/// Resolves the price of `sku` × `quantity` at `at` from the customer's `price_lists`
+/// (highest priority first), given every stored price record of that sku in those lists.
+pub fn resolve_price(
+    price_lists: &[PriceListId],
+    records: &[PriceChanged],
+    sku: &Sku,
+    quantity: Quantity,
+    at: DateTime<Utc>,
+) -> PriceResolution {
+    let mut skipped = Vec::new();
+    for (index, list) in price_lists.iter().enumerate() {
+        let in_list: Vec<&PriceChanged> = records
+            .iter()
+            .filter(|r| &r.price_list == list && &r.sku == sku)
+            .collect();
+        if in_list.is_empty() {
+            skipped.push(ListSkipped::NotListed {
+                price_list: list.clone(),
+            });
+            continue;
+        }
+        // Overlapping windows in one list: the one that started last is the most specific.
+        let Some(record) = in_list
+            .into_iter()
+            .filter(|r| r.validity.contains(at))
+            .max_by_key(|r| (r.validity.from(), r.revision))
+        else {
+            skipped.push(ListSkipped::NotValidAt {
+                price_list: list.clone(),
+            });
+            continue;
+        };
+        let Some(tier) = record.tiers.tier_for(quantity) else {
+            skipped.push(ListSkipped::BelowMinimumQuantity {
+                price_list: list.clone(),
+                min_qty: record.tiers.as_slice()[0].min_qty,
+            });
+            continue;
+        };
+        let unit_price = tier.unit_price.value();
+        return PriceResolution::Priced(ResolvedPrice {
+            price_list: list.clone(),
+            priority: index + 1,
+            tier_min_qty: tier.min_qty,
+            unit_price,
+            currency: record.currency,
+            price_unit: record.price_unit.clone(),
+            price_per: record.price_per,
+            line_total: (quantity.value() * unit_price / record.price_per.value()).normalize(),
+            revision: record.revision,
+            validity: record.validity,
+        });
+    }
+    PriceResolution::OnRequest { skipped }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::events::{PriceTier, PriceTiers, UnitPrice};
+    use std::str::FromStr;
+
+    fn d(s: &str) -> Decimal {
+        Decimal::from_str(s).unwrap()
+    }
+    fn q(s: &str) -> Quantity {
+        Quantity::new(d(s)).unwrap()
+    }
+    fn at(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+    fn list(s: &str) -> PriceListId {
+        PriceListId::parse(s).unwrap()
+    }
+
+    fn record(
+        price_list: &str,
+        tiers: &[(&str, &str)],
+        window: (Option<&str>, Option<&str>),
+    ) -> PriceChanged {
+        PriceChanged {
+            price_list: list(price_list),
+            sku: Sku::parse("SKU-1").unwrap(),
+            currency: Currency::parse("EUR").unwrap(),
+            tiers: PriceTiers::new(
+                tiers
+                    .iter()
+                    .map(|(min, price)| PriceTier {
+                        min_qty: q(min),
+                        unit_price: UnitPrice::new(d(price)).unwrap(),
+                    })
+                    .collect(),
+            )
+            .unwrap(),
+            revision: Revision::new(1),
+            price_unit: UnitCode::piece(),
+            price_per: PricePer::ONE,
+            validity: ValidityWindow::new(window.0.map(at), window.1.map(at)).unwrap(),
+        }
+    }
+
+    fn sku() -> Sku {
+        Sku::parse("SKU-1").unwrap()
+    }
+
+    #[test]
+    fn the_highest_priority_list_that_prices_the_sku_wins() {
+        let records = vec![
+            record("BASE", &[("1", "10.00")], (None, None)),
+            record("CONTRACT", &[("1", "8.50"), ("10", "7.90")], (None, None)),
+        ];
+        let lists = [list("CONTRACT"), list("BASE")];
+        let PriceResolution::Priced(price) =
+            resolve_price(&lists, &records, &sku(), q("12"), at("2026-06-01T00:00:00Z"))
+        else {
+            panic!("expected a price");
+        };
+        assert_eq!(price.price_list, list("CONTRACT"));
+        assert_eq!(price.priority, 1);
+        assert_eq!(price.unit_price, d("7.90"));
+        assert_eq!(price.tier_min_qty, q("10"));
+        assert_eq!(price.line_total, d("94.8"));
+    }
+
+    #[test]
+    fn a_list_outside_its_validity_window_falls_through_to_the_next() {
+        let records = vec![
+            record(
+                "PROMO",
+                &[("1", "5")],
+                (Some("2026-01-01T00:00:00Z"), Some("2026-02-01T00:00:00Z")),
+            ),
+            record("BASE", &[("1", "10")], (None, None)),
+        ];
+        let lists = [list("PROMO"), list("BASE")];
+        let in_promo = resolve_price(&lists, &records, &sku(), q("1"), at("2026-01-15T00:00:00Z"));
+        let after = resolve_price(&lists, &records, &sku(), q("1"), at("2026-02-01T00:00:00Z"));
+        assert!(matches!(in_promo, PriceResolution::Priced(p) if p.unit_price == d("5")));
+        assert!(matches!(after, PriceResolution::Priced(p) if p.price_list == list("BASE")));
+    }
+
+    #[test]
+    fn a_quantity_below_every_first_tier_is_price_on_request() {
+        let records = vec![record("BASE", &[("10", "10")], (None, None))];
+        let resolution = resolve_price(&[list("BASE")], &records, &sku(), q("5"), at("2026-01-01T00:00:00Z"));
+        assert_eq!(
+            resolution,
+            PriceResolution::OnRequest {
+                skipped: vec![ListSkipped::BelowMinimumQuantity {
+                    price_list: list("BASE"),
+                    min_qty: q("10")
+                }]
+            }
+        );
+    }
+
+    #[test]
+    fn no_list_covering_the_sku_is_price_on_request_never_zero() {
+        let resolution = resolve_price(&[list("BASE")], &[], &sku(), q("1"), at("2026-01-01T00:00:00Z"));
+        assert!(matches!(resolution, PriceResolution::OnRequest { .. }));
+        let resolution = resolve_price(&[], &[], &sku(), q("1"), at("2026-01-01T00:00:00Z"));
+        assert_eq!(resolution, PriceResolution::OnRequest { skipped: vec![] });
+    }
+
+    #[test]
+    fn price_per_divides_the_line_total() {
+        let mut per_hundred = record("BASE", &[("1", "250.00")], (None, None));
+        per_hundred.price_per = PricePer::new(d("100")).unwrap();
+        let PriceResolution::Priced(price) = resolve_price(
+            &[list("BASE")],
+            &[per_hundred],
+            &sku(),
+            q("30"),
+            at("2026-01-01T00:00:00Z"),
+        ) else {
+            panic!("expected a price")
+        };
+        assert_eq!(price.line_total, d("75"));
+    }
+
+    #[test]
+    fn records_of_lists_the_customer_lacks_are_ignored() {
+        let records = vec![record("OTHER", &[("1", "1")], (None, None))];
+        let resolution = resolve_price(&[list("BASE")], &records, &sku(), q("1"), at("2026-01-01T00:00:00Z"));
+        assert!(matches!(resolution, PriceResolution::OnRequest { .. }));
+    }
+}

@@ -1,0 +1,12 @@
+//! What every function binary shares: structured JSON logs, EMF metrics, the SQS
+//! partial-batch driver and configuration lookup. Knows Lambda event shapes; knows no
+//! business rule.
+
+pub mod batch;
+pub mod config;
+pub mod logging;
+pub mod metrics;
+
+pub use batch::{BatchSettings, MessageError, MessageOutcome, process_batch};
+pub use config::{Config, ConfigError};
+pub use metrics::Metrics;

@@ -1,0 +1,98 @@
+//! Business metrics as CloudWatch Embedded Metric Format: one JSON log line per flush,
+//! which CloudWatch turns into metrics without an API call.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+
+/// The namespace of every metric the product emits.
+pub const NAMESPACE: &str = "B2BBridge";
+
+/// Counters of one invocation, emitted as one EMF document with the `Function` dimension.
+#[derive(Debug)]
+pub struct Metrics {
+    function: String,
+    counters: BTreeMap<String, u64>,
+}
+
+impl Metrics {
+    pub fn new(function: impl Into<String>) -> Self {
+        Self {
+            function: function.into(),
+            counters: BTreeMap::new(),
+        }
+    }
+
+    pub fn add(&mut self, name: &str, count: u64) {
+        *self.counters.entry(name.to_string()).or_default() += count;
+    }
+
+    pub fn count(&self, name: &str) -> u64 {
+        self.counters.get(name).copied().unwrap_or_default()
+    }
+
+    /// The EMF document, or `None` when nothing was counted.
+    pub fn render(&self, timestamp_ms: i64) -> Option<String> {
+        if self.counters.is_empty() {
+            return None;
+        }
+        let metrics: Vec<_> = self
+            .counters
+            .keys()
+            .map(|name| serde_json::json!({"Name": name, "Unit": "Count"}))
+            .collect();
+        let mut document = serde_json::json!({
+            "_aws": {
+                "Timestamp": timestamp_ms,
+                "CloudWatchMetrics": [{
+                    "Namespace": NAMESPACE,
+                    "Dimensions": [["Function"]],
+                    "Metrics": metrics,
+                }],
+            },
+            "Function": self.function,
+        });
+        for (name, value) in &self.counters {
+            document[name.as_str()] = serde_json::json!(value);
+        }
+        Some(document.to_string())
+    }
+
+    /// Writes the document to stdout as one line and resets the counters.
+    pub fn flush(&mut self) {
+        if let Some(line) = self.render(chrono::Utc::now().timestamp_millis()) {
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(out, "{line}");
+        }
+        self.counters.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counters_render_as_one_emf_document() {
+        let mut metrics = Metrics::new("price-stock-sync");
+        metrics.add("Applied", 2);
+        metrics.add("Stale", 1);
+        metrics.add("Applied", 1);
+        let doc: serde_json::Value = serde_json::from_str(&metrics.render(1).unwrap()).unwrap();
+        assert_eq!(doc["Applied"], 3);
+        assert_eq!(doc["Stale"], 1);
+        assert_eq!(doc["Function"], "price-stock-sync");
+        assert_eq!(doc["_aws"]["CloudWatchMetrics"][0]["Namespace"], NAMESPACE);
+        assert_eq!(
+            doc["_aws"]["CloudWatchMetrics"][0]["Metrics"]
+                .as_array()
+                .unwrap()
+                .len(),
+            2
+        );
+    }
+
+    #[test]
+    fn nothing_counted_renders_nothing() {
+        assert!(Metrics::new("f").render(1).is_none());
+    }
+}
