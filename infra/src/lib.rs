@@ -1,1 +1,25 @@
+//! The local stack's infrastructure, from the same `template.yaml` that deploys.
+//!
+//! **Architecture invariant:** there is no second list of queues, tables or buckets. The
+//! local stack reads the template, creates what it declares on the emulator, and resolves
+//! each function's environment and event sources from it.
 
+pub mod moto;
+pub mod provision;
+pub mod template;
+
+pub use moto::MotoServer;
+pub use provision::{ProvisionError, Stack};
+pub use template::{FunctionDef, Template, TemplateError};
+
+/// An SDK configuration for an emulator endpoint: fixed test credentials and region.
+pub async fn local_sdk_config(endpoint: &str, region: &str) -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new(region.to_string()))
+        .endpoint_url(endpoint)
+        .credentials_provider(aws_sdk_sqs::config::Credentials::new(
+            "testing", "testing", None, None, "local-stack",
+        ))
+        .load()
+        .await
+}

@@ -3,6 +3,8 @@
 //! revision guard. Lower or equal revisions change nothing and count as stale; what cannot
 //! be applied goes to the source queue's dead-letter queue with its reason.
 
+pub mod wiring;
+
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use bridge_contract::{Envelope, Payload, parse_event};
 use bridge_domain::error::cause_chain;

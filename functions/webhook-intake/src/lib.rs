@@ -7,6 +7,7 @@
 
 pub mod config;
 pub mod lambda;
+pub mod wiring;
 
 use bridge_contract::envelope::attributes;
 use bridge_contract::{ContractError, Envelope, Payload, SigningSecret, parse_event, verify};

@@ -1,0 +1,40 @@
+//! Builds the intake from its configuration and one AWS configuration: the Lambda binary
+//! and the local stack wire it the same way.
+
+use crate::config::{SecretsError, SigningSecrets, WEBHOOK_SECRET_ID};
+use crate::{Intake, IntakePorts, IntakeSettings};
+use bridge_aws::{DynamoReceiptStore, S3ObjectStore, SqsQueue, load_secret_string};
+use bridge_domain::PortError;
+use bridge_lambda::{Config, ConfigError};
+use std::sync::Arc;
+
+#[derive(Debug, thiserror::Error)]
+pub enum WiringError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("reading the webhook signing secrets: {0}")]
+    Secret(#[from] PortError),
+    #[error(transparent)]
+    Secrets(#[from] SecretsError),
+}
+
+/// Reads the signing secrets (once: this runs per cold start) and builds the clients.
+pub async fn build(config: &Config, aws: &aws_config::SdkConfig) -> Result<Intake, WiringError> {
+    let secret_id = config.required(WEBHOOK_SECRET_ID)?;
+    let secret =
+        load_secret_string(&aws_sdk_secretsmanager::Client::new(aws), &secret_id).await?;
+    let settings = IntakeSettings::from_config(config, SigningSecrets::from_json(&secret)?)?;
+    let ports = IntakePorts {
+        queue: Arc::new(SqsQueue::new(aws_sdk_sqs::Client::new(aws))),
+        receipts: Arc::new(DynamoReceiptStore::new(
+            aws_sdk_dynamodb::Client::new(aws),
+            settings.receipt_table.clone(),
+            settings.receipt_retention_seconds,
+        )),
+        objects: Arc::new(S3ObjectStore::new(
+            bridge_aws::s3_client(aws),
+            settings.payload_bucket.clone(),
+        )),
+    };
+    Ok(Intake::new(settings, ports))
+}

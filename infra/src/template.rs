@@ -1,0 +1,229 @@
+//! Reads the SAM template, normalising the short intrinsic tags (`!Ref`, `!GetAtt`,
+//! `!Sub`) to their long JSON form.
+
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+#[derive(Debug, thiserror::Error)]
+pub enum TemplateError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("template is not valid YAML: {0}")]
+    Yaml(#[from] serde_yaml_ng::Error),
+    #[error("template: {0}")]
+    Shape(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct Resource {
+    pub logical_id: String,
+    pub kind: String,
+    pub properties: Value,
+    pub metadata: Value,
+}
+
+/// A function as the template declares it.
+#[derive(Debug, Clone)]
+pub struct FunctionDef {
+    pub logical_id: String,
+    /// `Metadata.BuildProperties.Binary`: which binary (and handler) it runs.
+    pub binary: String,
+    pub environment: Map<String, Value>,
+    /// Logical ids of the queues it consumes, with their batch sizes.
+    pub sqs_events: Vec<(String, u32)>,
+    /// Paths of its HTTP API routes.
+    pub http_paths: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Template {
+    pub parameters: BTreeMap<String, String>,
+    pub resources: Vec<Resource>,
+    pub globals_environment: Map<String, Value>,
+}
+
+fn normalise(value: serde_yaml_ng::Value) -> Value {
+    use serde_yaml_ng::Value as Y;
+    match value {
+        Y::Null => Value::Null,
+        Y::Bool(b) => Value::Bool(b),
+        Y::Number(n) => serde_json::from_str(&n.to_string()).unwrap_or(Value::Null),
+        Y::String(s) => Value::String(s),
+        Y::Sequence(items) => Value::Array(items.into_iter().map(normalise).collect()),
+        Y::Mapping(map) => Value::Object(
+            map.into_iter()
+                .filter_map(|(k, v)| k.as_str().map(|k| (k.to_string(), normalise(v))))
+                .collect(),
+        ),
+        Y::Tagged(tagged) => {
+            let tag = tagged.tag.to_string();
+            let name = tag.trim_start_matches('!');
+            let inner = normalise(tagged.value);
+            let (key, inner) = match name {
+                "Ref" => ("Ref".to_string(), inner),
+                "GetAtt" => {
+                    let parts = match inner {
+                        Value::String(s) => {
+                            let (resource, attribute) = s.split_once('.').unwrap_or((&s, ""));
+                            Value::Array(vec![resource.into(), attribute.into()])
+                        }
+                        other => other,
+                    };
+                    ("Fn::GetAtt".to_string(), parts)
+                }
+                other => (format!("Fn::{other}"), inner),
+            };
+            Value::Object(Map::from_iter([(key, inner)]))
+        }
+    }
+}
+
+impl Template {
+    pub fn load(path: &Path) -> Result<Self, TemplateError> {
+        let text = std::fs::read_to_string(path).map_err(|source| TemplateError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Self::parse(&text)
+    }
+
+    pub fn parse(text: &str) -> Result<Self, TemplateError> {
+        let root = normalise(serde_yaml_ng::from_str(text)?);
+        let parameters = root
+            .get("Parameters")
+            .and_then(Value::as_object)
+            .map(|params| {
+                params
+                    .iter()
+                    .filter_map(|(name, p)| {
+                        let default = p.get("Default")?;
+                        Some((
+                            name.clone(),
+                            match default {
+                                Value::String(s) => s.clone(),
+                                other => other.to_string(),
+                            },
+                        ))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let resources = root
+            .get("Resources")
+            .and_then(Value::as_object)
+            .ok_or_else(|| TemplateError::Shape("no Resources".into()))?
+            .iter()
+            .map(|(id, r)| Resource {
+                logical_id: id.clone(),
+                kind: r.get("Type").and_then(Value::as_str).unwrap_or_default().to_string(),
+                properties: r.get("Properties").cloned().unwrap_or(Value::Null),
+                metadata: r.get("Metadata").cloned().unwrap_or(Value::Null),
+            })
+            .collect();
+        let globals_environment = root
+            .pointer("/Globals/Function/Environment/Variables")
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default();
+        Ok(Self {
+            parameters,
+            resources,
+            globals_environment,
+        })
+    }
+
+    pub fn resources_of<'a>(&'a self, kind: &'a str) -> impl Iterator<Item = &'a Resource> + 'a {
+        self.resources.iter().filter(move |r| r.kind == kind)
+    }
+
+    pub fn resource(&self, logical_id: &str) -> Option<&Resource> {
+        self.resources.iter().find(|r| r.logical_id == logical_id)
+    }
+
+    /// Every `AWS::Serverless::Function`, with its binary, environment and events.
+    pub fn functions(&self) -> Result<Vec<FunctionDef>, TemplateError> {
+        self.resources_of("AWS::Serverless::Function")
+            .map(|r| {
+                let binary = r
+                    .metadata
+                    .pointer("/BuildProperties/Binary")
+                    .and_then(Value::as_str)
+                    .ok_or_else(|| {
+                        TemplateError::Shape(format!(
+                            "{} has no Metadata.BuildProperties.Binary",
+                            r.logical_id
+                        ))
+                    })?
+                    .to_string();
+                let mut environment = self.globals_environment.clone();
+                if let Some(vars) = r
+                    .properties
+                    .pointer("/Environment/Variables")
+                    .and_then(Value::as_object)
+                {
+                    environment.extend(vars.clone());
+                }
+                let mut sqs_events = Vec::new();
+                let mut http_paths = Vec::new();
+                if let Some(events) = r.properties.get("Events").and_then(Value::as_object) {
+                    for event in events.values() {
+                        let props = event.get("Properties").cloned().unwrap_or(Value::Null);
+                        match event.get("Type").and_then(Value::as_str) {
+                            Some("SQS") => {
+                                let queue = props
+                                    .pointer("/Queue/Fn::GetAtt/0")
+                                    .and_then(Value::as_str)
+                                    .ok_or_else(|| {
+                                        TemplateError::Shape(format!(
+                                            "{}: SQS event without !GetAtt Queue.Arn",
+                                            r.logical_id
+                                        ))
+                                    })?;
+                                let batch = props
+                                    .get("BatchSize")
+                                    .and_then(Value::as_u64)
+                                    .unwrap_or(10) as u32;
+                                sqs_events.push((queue.to_string(), batch));
+                            }
+                            Some("HttpApi") | Some("Api") => {
+                                if let Some(path) = props.get("Path").and_then(Value::as_str) {
+                                    http_paths.push(path.to_string());
+                                }
+                            }
+                            _ => {}
+                        }
+                    }
+                }
+                Ok(FunctionDef {
+                    logical_id: r.logical_id.clone(),
+                    binary,
+                    environment,
+                    sqs_events,
+                    http_paths,
+                })
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn short_tags_become_long_intrinsics() {
+        let t = Template::parse(
+            "Parameters:\n  N: {Type: Number, Default: 5}\nResources:\n  Q:\n    Type: AWS::SQS::Queue\n    Properties:\n      A: !Ref N\n      B: !GetAtt D.Arn\n      C: !Sub \"${D}/x\"\n",
+        )
+        .unwrap();
+        assert_eq!(t.parameters["N"], "5");
+        let props = &t.resource("Q").unwrap().properties;
+        assert_eq!(props["A"], serde_json::json!({"Ref": "N"}));
+        assert_eq!(props["B"], serde_json::json!({"Fn::GetAtt": ["D", "Arn"]}));
+        assert_eq!(props["C"], serde_json::json!({"Fn::Sub": "${D}/x"}));
+    }
+}
