@@ -61,7 +61,7 @@ impl Money {
 
 impl fmt::Display for Money {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {}", self.amount.normalize(), self.currency)
+        write!(f, "{} {}", self.amount, self.currency)
     }
 }
 

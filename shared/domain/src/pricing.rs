@@ -54,6 +54,20 @@ pub enum PriceResolution {
     OnRequest { skipped: Vec<ListSkipped> },
 }
 
+/// quantity × unit price ÷ price_per, keeping the price's scale where the division is exact
+/// (so 12 × 9.80 reads 117.60, not 117.6).
+fn line_total(quantity: Quantity, unit_price: Decimal, price_per: PricePer) -> Decimal {
+    let gross = quantity.value() * unit_price;
+    if price_per.value() == Decimal::ONE {
+        return gross;
+    }
+    let mut total = gross / price_per.value();
+    if total.scale() < unit_price.scale() {
+        total.rescale(unit_price.scale());
+    }
+    total
+}
+
 /// Resolves the price of `sku` × `quantity` at `at` from the customer's `price_lists`
 /// (highest priority first), given every stored price record of that sku in those lists.
 pub fn resolve_price(
@@ -102,7 +116,7 @@ pub fn resolve_price(
             currency: record.currency,
             price_unit: record.price_unit.clone(),
             price_per: record.price_per,
-            line_total: (quantity.value() * unit_price / record.price_per.value()).normalize(),
+            line_total: line_total(quantity, unit_price, record.price_per),
             revision: record.revision,
             validity: record.validity,
         });
@@ -175,7 +189,7 @@ mod tests {
         assert_eq!(price.priority, 1);
         assert_eq!(price.unit_price, d("7.90"));
         assert_eq!(price.tier_min_qty, q("10"));
-        assert_eq!(price.line_total, d("94.8"));
+        assert_eq!(price.line_total.to_string(), "94.80");
     }
 
     #[test]
@@ -231,7 +245,7 @@ mod tests {
         ) else {
             panic!("expected a price")
         };
-        assert_eq!(price.line_total, d("75"));
+        assert_eq!(price.line_total.to_string(), "75.00");
     }
 
     #[test]

@@ -10,10 +10,28 @@ pub fn init() {
     let _ = tracing_subscriber::fmt()
         .json()
         .with_env_filter(filter)
-        .with_current_span(true)
+        .with_current_span(false)
         .with_span_list(true)
         .flatten_event(true)
         .with_target(false)
         .without_time()
+        .try_init();
+}
+
+/// Installs the JSON subscriber writing to `writer` instead of stdout (the local stack
+/// keeps its functions' logs in a file so that its own output stays readable).
+pub fn init_with_writer<W>(writer: W)
+where
+    W: for<'a> tracing_subscriber::fmt::MakeWriter<'a> + Send + Sync + 'static,
+{
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(filter)
+        .with_current_span(false)
+        .with_span_list(true)
+        .flatten_event(true)
+        .with_target(false)
+        .with_writer(writer)
         .try_init();
 }

@@ -3,6 +3,16 @@
 
 use std::collections::BTreeMap;
 use std::io::Write;
+use std::sync::{Mutex, OnceLock};
+
+/// Where EMF documents go: stdout (Lambda ships it to CloudWatch) unless redirected.
+static SINK: OnceLock<Mutex<Box<dyn Write + Send>>> = OnceLock::new();
+
+/// Sends every EMF document to `sink` instead of stdout (the local stack writes them to
+/// a file). Only the first call takes effect.
+pub fn redirect(sink: Box<dyn Write + Send>) {
+    let _ = SINK.set(Mutex::new(sink));
+}
 
 /// The namespace of every metric the product emits.
 pub const NAMESPACE: &str = "B2BBridge";
@@ -60,8 +70,16 @@ impl Metrics {
     /// Writes the document to stdout as one line and resets the counters.
     pub fn flush(&mut self) {
         if let Some(line) = self.render(chrono::Utc::now().timestamp_millis()) {
-            let mut out = std::io::stdout().lock();
-            let _ = writeln!(out, "{line}");
+            match SINK.get() {
+                Some(sink) => {
+                    let mut sink = sink.lock().unwrap_or_else(|p| p.into_inner());
+                    let _ = writeln!(sink, "{line}");
+                    let _ = sink.flush();
+                }
+                None => {
+                    let _ = writeln!(std::io::stdout().lock(), "{line}");
+                }
+            }
         }
         self.counters.clear();
     }

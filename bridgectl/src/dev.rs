@@ -1,0 +1,380 @@
+//! The local stack: the moto server, the template's resources created on it, every
+//! function running in-process and wired to its queues as the template's event sources
+//! say, and the webhook intake served over HTTP.
+
+use crate::stackfile::StackFile;
+use anyhow::Context;
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage, SqsMessageAttribute};
+use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
+use axum::body::Bytes;
+use axum::extract::{Path as UrlPath, State};
+use axum::http::{HeaderMap, Method, StatusCode};
+use axum::response::IntoResponse;
+use bridge_contract::SigningSecret;
+use bridge_domain::Source;
+use bridge_infra::provision::QueueInfo;
+use bridge_infra::{MotoServer, Stack, Template};
+use bridge_lambda::Config;
+use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use webhook_intake::{Intake, IntakeRequest};
+
+pub struct DevOptions {
+    /// Repository root (holds template.yaml and scripts/).
+    pub root: PathBuf,
+    /// An AWS endpoint to use instead of starting a moto server.
+    pub endpoint: Option<String>,
+    /// Port of the webhook server; 0 picks a free one.
+    pub port: u16,
+    pub region: String,
+    /// Prefix of every resource name.
+    pub stack_name: String,
+    /// Where the stack file goes.
+    pub stack_file: PathBuf,
+}
+
+impl DevOptions {
+    pub fn new(root: PathBuf) -> Self {
+        let suffix: u32 = rand::random::<u32>() % 0x10000;
+        Self {
+            stack_file: StackFile::default_path(&root),
+            root,
+            endpoint: None,
+            port: 0,
+            region: "us-east-1".to_string(),
+            stack_name: format!("bridge-{suffix:04x}"),
+        }
+    }
+}
+
+/// Handles one SQS batch the way the function's Lambda handler does.
+type BatchHandler =
+    Arc<dyn Fn(SqsEvent) -> Pin<Box<dyn Future<Output = Result<SqsBatchResponse, String>> + Send>> + Send + Sync>;
+
+pub struct LocalStack {
+    pub info: StackFile,
+    pub sdk: aws_config::SdkConfig,
+    shutdown: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+    _moto: Option<MotoServer>,
+}
+
+impl LocalStack {
+    pub async fn start(options: DevOptions) -> anyhow::Result<Self> {
+        let local = options.root.join(".local");
+        std::fs::create_dir_all(&local)?;
+        let moto = match &options.endpoint {
+            Some(_) => None,
+            None => {
+                let venv = bridge_infra::moto::ensure_venv(&options.root)?;
+                Some(MotoServer::start(&venv, None, &local.join("moto.log"))?)
+            }
+        };
+        let endpoint = options
+            .endpoint
+            .clone()
+            .or_else(|| moto.as_ref().map(|m| m.endpoint.clone()))
+            .expect("an endpoint either way");
+        let sdk = bridge_infra::local_sdk_config(&endpoint, &options.region).await;
+        let template = Template::load(&options.root.join("template.yaml"))?;
+        let functions = template.functions()?;
+
+        // Fresh signing secrets, stored where the deployed intake reads them: Secrets Manager.
+        let signing: BTreeMap<String, Vec<String>> = Source::ALL
+            .iter()
+            .map(|s| (s.as_str().to_string(), vec![SigningSecret::from_bytes(rand::random()).to_whsec()]))
+            .collect();
+        let mut secret_values = BTreeMap::new();
+        for function in &functions {
+            if let Some(id) = function
+                .environment
+                .get(webhook_intake::config::WEBHOOK_SECRET_ID)
+                .and_then(|v| v.get("Ref"))
+                .and_then(|v| v.as_str())
+            {
+                secret_values.insert(id.to_string(), serde_json::to_string(&signing)?);
+            }
+        }
+        let stack = Stack::provision(&template, &sdk, &options.stack_name, &secret_values)
+            .await
+            .context("creating the template's resources on the emulator")?;
+
+        let (shutdown, shutdown_rx) = watch::channel(false);
+        let mut tasks = Vec::new();
+        let mut webhook_url = None;
+        for function in &functions {
+            let config = Config::from_map(stack.function_environment(function)?);
+            match function.binary.as_str() {
+                "webhook-intake" => {
+                    let intake = Arc::new(webhook_intake::wiring::build(&config, &sdk).await?);
+                    for path in &function.http_paths {
+                        let (url, task) = serve_intake(intake.clone(), path, options.port, shutdown_rx.clone()).await?;
+                        webhook_url = Some(url);
+                        tasks.push(task);
+                    }
+                }
+                "price-stock-sync" => {
+                    let sync = Arc::new(price_stock_sync::wiring::build(&config, &sdk)?);
+                    let handler: BatchHandler = Arc::new(move |event| {
+                        let sync = sync.clone();
+                        Box::pin(async move { sync.handle_batch(event).await.map_err(|e| e.to_string()) })
+                    });
+                    for (queue, batch) in &function.sqs_events {
+                        let info = stack
+                            .queues
+                            .get(queue)
+                            .with_context(|| format!("{} consumes unknown queue {queue}", function.logical_id))?
+                            .clone();
+                        tasks.push(tokio::spawn(poll_queue(
+                            aws_sdk_sqs::Client::new(&sdk),
+                            info,
+                            *batch,
+                            options.region.clone(),
+                            handler.clone(),
+                            shutdown_rx.clone(),
+                        )));
+                    }
+                }
+                other => {
+                    tracing::warn!(function = %function.logical_id, binary = other, "no in-process runner for this function; it is not running locally");
+                }
+            }
+        }
+        let info = StackFile {
+            endpoint,
+            region: options.region.clone(),
+            webhook_url: webhook_url.context("the template declares no webhook route")?,
+            signing_secrets: signing,
+            stack,
+        };
+        info.write(&options.stack_file)?;
+        Ok(Self {
+            info,
+            sdk,
+            shutdown,
+            tasks,
+            _moto: moto,
+        })
+    }
+
+    /// The webhook URL of one source.
+    pub fn webhook_url(&self, source: Source) -> String {
+        self.info.webhook_url.replace("{source}", source.as_str())
+    }
+
+    pub fn queue(&self, logical_id: &str) -> &QueueInfo {
+        &self.info.stack.queues[logical_id]
+    }
+
+    /// Waits until every consumed queue is empty (nothing visible or in flight).
+    pub async fn drain(&self, queues: &[&str], timeout: Duration) -> anyhow::Result<()> {
+        let client = aws_sdk_sqs::Client::new(&self.sdk);
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let mut pending = 0;
+            for queue in queues {
+                pending += queue_depth(&client, &self.queue(queue).url).await?;
+            }
+            if pending == 0 {
+                return Ok(());
+            }
+            if tokio::time::Instant::now() > deadline {
+                anyhow::bail!("{pending} messages still pending after {timeout:?}");
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    pub async fn stop(self) {
+        let _ = self.shutdown.send(true);
+        for task in self.tasks {
+            let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
+        }
+    }
+}
+
+/// Messages visible plus in flight.
+pub async fn queue_depth(client: &aws_sdk_sqs::Client, url: &str) -> anyhow::Result<u64> {
+    let attributes = client
+        .get_queue_attributes()
+        .queue_url(url)
+        .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
+        .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
+        .send()
+        .await?
+        .attributes
+        .unwrap_or_default();
+    Ok(attributes
+        .values()
+        .filter_map(|v| v.parse::<u64>().ok())
+        .sum())
+}
+
+async fn serve_intake(
+    intake: Arc<Intake>,
+    path: &str,
+    port: u16,
+    mut shutdown: watch::Receiver<bool>,
+) -> anyhow::Result<(String, JoinHandle<()>)> {
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
+    let address = listener.local_addr()?;
+    let router = axum::Router::new()
+        .route(path, axum::routing::any(intake_route))
+        .with_state(intake);
+    let task = tokio::spawn(async move {
+        let _ = axum::serve(listener, router)
+            .with_graceful_shutdown(async move {
+                let _ = shutdown.changed().await;
+            })
+            .await;
+    });
+    Ok((format!("http://{address}{path}"), task))
+}
+
+async fn intake_route(
+    State(intake): State<Arc<Intake>>,
+    UrlPath(source): UrlPath<String>,
+    method: Method,
+    headers: HeaderMap,
+    body: Bytes,
+) -> impl IntoResponse {
+    let request = IntakeRequest {
+        method: method.to_string(),
+        source,
+        headers: headers
+            .iter()
+            .filter_map(|(k, v)| v.to_str().ok().map(|v| (k.as_str().to_ascii_lowercase(), v.to_string())))
+            .collect(),
+        body: body.to_vec(),
+    };
+    let response = intake.handle(request, chrono::Utc::now()).await;
+    let mut headers = HeaderMap::new();
+    headers.insert("content-type", "application/json".parse().expect("valid"));
+    for (name, value) in response.headers {
+        if let Ok(value) = value.parse() {
+            headers.insert(name, value);
+        }
+    }
+    (
+        StatusCode::from_u16(response.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+        headers,
+        response.body.to_string(),
+    )
+}
+
+/// Emulates Lambda's SQS event source mapping with ReportBatchItemFailures: receive a
+/// batch, invoke, delete what succeeded. Failed messages become visible again after a
+/// short delay here (a deployed queue waits its visibility timeout) and are dead-lettered
+/// by the queue's redrive policy or the handler itself.
+async fn poll_queue(
+    client: aws_sdk_sqs::Client,
+    queue: QueueInfo,
+    batch_size: u32,
+    region: String,
+    handler: BatchHandler,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    const RETRY_DELAY_SECONDS: i32 = 2;
+    loop {
+        if *shutdown.borrow() {
+            return;
+        }
+        let receive = client
+            .receive_message()
+            .queue_url(&queue.url)
+            .max_number_of_messages(batch_size.clamp(1, 10) as i32)
+            .wait_time_seconds(1)
+            .message_system_attribute_names(MessageSystemAttributeName::All)
+            .message_attribute_names("All");
+        let received = tokio::select! {
+            r = receive.send() => r,
+            _ = shutdown.changed() => return,
+        };
+        let messages = match received {
+            Ok(output) => output.messages.unwrap_or_default(),
+            Err(err) => {
+                tracing::warn!(queue = %queue.name, error = %err, "receive failed; retrying");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            }
+        };
+        if messages.is_empty() {
+            continue;
+        }
+        let mut event = SqsEvent::default();
+        let mut handles = HashMap::new();
+        for message in messages {
+            let mut record = SqsMessage::default();
+            record.message_id = message.message_id.clone();
+            record.receipt_handle = message.receipt_handle.clone();
+            record.body = message.body.clone();
+            record.attributes = message
+                .attributes
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(k, v)| (k.as_str().to_string(), v))
+                .collect();
+            record.message_attributes = message
+                .message_attributes
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(k, v)| {
+                    let mut attribute = SqsMessageAttribute::default();
+                    attribute.string_value = v.string_value;
+                    attribute.data_type = Some(v.data_type);
+                    (k, attribute)
+                })
+                .collect();
+            record.event_source_arn = Some(queue.arn.clone());
+            record.event_source = Some("aws:sqs".to_string());
+            record.aws_region = Some(region.clone());
+            handles.insert(
+                message.message_id.unwrap_or_default(),
+                message.receipt_handle.unwrap_or_default(),
+            );
+            event.records.push(record);
+        }
+        let failed: Vec<String> = match handler(event).await {
+            Ok(response) => response
+                .batch_item_failures
+                .into_iter()
+                .map(|f| f.item_identifier)
+                .collect(),
+            Err(err) => {
+                tracing::error!(queue = %queue.name, error = %err, "invocation failed; the whole batch will be retried");
+                handles.keys().cloned().collect()
+            }
+        };
+        for (id, receipt) in handles {
+            let result = if failed.contains(&id) {
+                client
+                    .change_message_visibility()
+                    .queue_url(&queue.url)
+                    .receipt_handle(receipt)
+                    .visibility_timeout(RETRY_DELAY_SECONDS)
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| e.to_string())
+            } else {
+                client
+                    .delete_message()
+                    .queue_url(&queue.url)
+                    .receipt_handle(receipt)
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| e.to_string())
+            };
+            if let Err(err) = result {
+                tracing::warn!(queue = %queue.name, message_id = %id, error = %err, "could not settle the message");
+            }
+        }
+    }
+}

@@ -1,0 +1,6 @@
+//! `bridgectl`: the support engineer's command line and the local stack.
+
+pub mod demo;
+pub mod dev;
+pub mod read;
+pub mod stackfile;

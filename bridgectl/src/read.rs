@@ -1,0 +1,199 @@
+//! Read commands: the resolved price, stock levels and customers, as the functions store
+//! them. Each returns a value that prints as text or JSON.
+
+use bridge_aws::{DynamoCustomerStore, DynamoPriceStore, DynamoStockStore};
+use bridge_domain::ports::{CustomerStore, PriceStore, StockStore};
+use bridge_domain::pricing::{ListSkipped, PriceResolution, resolve_price};
+use bridge_domain::{CustomerChanged, CustomerId, Quantity, Sku, StockChanged};
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::Serialize;
+use std::fmt::Write;
+
+/// The tables the read commands use.
+#[derive(Clone)]
+pub struct Tables {
+    pub stock: DynamoStockStore,
+    pub prices: DynamoPriceStore,
+    pub customers: DynamoCustomerStore,
+}
+
+impl Tables {
+    pub fn new(client: aws_sdk_dynamodb::Client, stock: &str, price: &str, customer: &str) -> Self {
+        Self {
+            stock: DynamoStockStore::new(client.clone(), stock),
+            prices: DynamoPriceStore::new(client.clone(), price),
+            customers: DynamoCustomerStore::new(client, customer),
+        }
+    }
+}
+
+/// `--at`: a date (start of that day, UTC) or an RFC 3339 timestamp.
+pub fn parse_at(text: &str) -> anyhow::Result<DateTime<Utc>> {
+    if let Ok(date) = NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+        return Ok(date.and_hms_opt(0, 0, 0).expect("midnight").and_utc());
+    }
+    DateTime::parse_from_rfc3339(text)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|_| anyhow::anyhow!("--at {text:?} is neither YYYY-MM-DD nor an RFC 3339 timestamp"))
+}
+
+#[derive(Debug, Serialize)]
+pub struct PriceAnswer {
+    pub customer_id: CustomerId,
+    pub sku: Sku,
+    pub quantity: Quantity,
+    pub at: DateTime<Utc>,
+    pub price_lists: Vec<bridge_domain::PriceListId>,
+    pub resolution: PriceResolution,
+}
+
+impl PriceAnswer {
+    pub fn text(&self) -> String {
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "customer {}  sku {}  quantity {}  at {}",
+            self.customer_id,
+            self.sku,
+            self.quantity,
+            self.at.to_rfc3339()
+        );
+        match &self.resolution {
+            PriceResolution::Priced(p) => {
+                let _ = writeln!(
+                    out,
+                    "price        {} {} per {} {}",
+                    p.unit_price, p.currency, p.price_per.value(), p.price_unit
+                );
+                let _ = writeln!(out, "line total   {} {}", p.line_total, p.currency);
+                let _ = writeln!(
+                    out,
+                    "from         price list {} (priority {} of {}), tier from quantity {}, revision {}",
+                    p.price_list,
+                    p.priority,
+                    self.price_lists.len(),
+                    p.tier_min_qty,
+                    p.revision
+                );
+                let bound = |t: Option<DateTime<Utc>>| t.map(|t| t.to_rfc3339()).unwrap_or_else(|| "-".into());
+                let _ = writeln!(
+                    out,
+                    "valid        from {} until {}",
+                    bound(p.validity.from()),
+                    bound(p.validity.until())
+                );
+            }
+            PriceResolution::OnRequest { skipped } => {
+                let _ = writeln!(out, "price        PRICE ON REQUEST (no price list of the customer applies)");
+                if self.price_lists.is_empty() {
+                    let _ = writeln!(out, "             the customer has no price lists");
+                }
+                for skip in skipped {
+                    let line = match skip {
+                        ListSkipped::NotListed { price_list } => format!("{price_list}: does not list the sku"),
+                        ListSkipped::NotValidAt { price_list } => format!("{price_list}: no price valid at that date"),
+                        ListSkipped::BelowMinimumQuantity { price_list, min_qty } => {
+                            format!("{price_list}: quantity below its first tier ({min_qty})")
+                        }
+                    };
+                    let _ = writeln!(out, "             {line}");
+                }
+            }
+        }
+        out
+    }
+}
+
+pub async fn price(
+    tables: &Tables,
+    customer_id: &str,
+    sku: &str,
+    quantity: &str,
+    at: DateTime<Utc>,
+) -> anyhow::Result<PriceAnswer> {
+    let customer_id = CustomerId::parse(customer_id).map_err(|e| anyhow::anyhow!("--customer: {e}"))?;
+    let sku = Sku::parse(sku).map_err(|e| anyhow::anyhow!("--sku: {e}"))?;
+    let quantity = bridge_contract::json::parse_exact_decimal(quantity)
+        .and_then(Quantity::new)
+        .map_err(|e| anyhow::anyhow!("--qty: {e}"))?;
+    let customer = tables
+        .customers
+        .customer(&customer_id)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("customer {customer_id} is not known (no customer.changed applied)"))?;
+    let records = tables.prices.prices_of(&customer.price_lists, &sku).await?;
+    let resolution = resolve_price(&customer.price_lists, &records, &sku, quantity, at);
+    Ok(PriceAnswer {
+        customer_id,
+        sku,
+        quantity,
+        at,
+        price_lists: customer.price_lists,
+        resolution,
+    })
+}
+
+pub async fn stock(tables: &Tables, sku: &str) -> anyhow::Result<Vec<StockChanged>> {
+    let sku = Sku::parse(sku).map_err(|e| anyhow::anyhow!("--sku: {e}"))?;
+    Ok(tables.stock.stock_of(&sku).await?)
+}
+
+pub fn stock_text(sku: &str, levels: &[StockChanged]) -> String {
+    if levels.is_empty() {
+        return format!("no stock recorded for {sku}\n");
+    }
+    let mut out = format!("{:<12} {:>14} {:>9}  {:<25} next delivery\n", "warehouse", "available", "revision", "as of");
+    for level in levels {
+        let _ = writeln!(
+            out,
+            "{:<12} {:>14} {:>9}  {:<25} {}",
+            level.warehouse.as_str(),
+            level.available.to_string(),
+            level.revision.to_string(),
+            level.as_of.map(|t| t.to_rfc3339()).unwrap_or_else(|| "-".into()),
+            level
+                .next_delivery
+                .as_ref()
+                .map(|d| format!("{} on {}", d.quantity, d.date))
+                .unwrap_or_else(|| "-".into())
+        );
+    }
+    out
+}
+
+pub async fn customer(tables: &Tables, id: &str) -> anyhow::Result<CustomerChanged> {
+    let id = CustomerId::parse(id).map_err(|e| anyhow::anyhow!("customer id: {e}"))?;
+    tables
+        .customers
+        .customer(&id)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("customer {id} is not known"))
+}
+
+pub fn customer_text(c: &CustomerChanged) -> String {
+    let money = |m: &Option<bridge_domain::Money>| m.map(|m| m.to_string()).unwrap_or_else(|| "-".into());
+    let list = |items: Vec<String>| if items.is_empty() { "-".to_string() } else { items.join(", ") };
+    let mut out = String::new();
+    let _ = writeln!(out, "customer      {} {}", c.customer_id, c.name);
+    let _ = writeln!(out, "revision      {}", c.revision);
+    let _ = writeln!(out, "blocked       {}", if c.blocked { "YES" } else { "no" });
+    let _ = writeln!(out, "credit limit  {}", money(&c.credit_limit));
+    let _ = writeln!(out, "open items    {}", money(&c.open_items));
+    let _ = writeln!(out, "payment       {}", c.payment_terms.as_deref().unwrap_or("-"));
+    let _ = writeln!(
+        out,
+        "delivery      {}",
+        c.delivery_terms
+            .as_ref()
+            .map(|d| format!("{} {}", d.incoterm.as_deref().unwrap_or("-"), d.place.as_deref().unwrap_or("")))
+            .unwrap_or_else(|| "-".into())
+    );
+    let _ = writeln!(out, "price lists   {}", list(c.price_lists.iter().map(|l| l.to_string()).collect()));
+    let _ = writeln!(out, "cost centers  {}", list(c.cost_centers.iter().map(|l| l.to_string()).collect()));
+    let _ = writeln!(
+        out,
+        "approvals     {}",
+        list(c.approval_rules.iter().map(|r| format!("{} above {}", r.role, r.above)).collect())
+    );
+    out
+}
