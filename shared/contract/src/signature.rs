@@ -23,7 +23,13 @@ impl SigningSecret {
     /// Parses `whsec_<base64>` (the prefix is optional, as in the reference libraries).
     pub fn parse(text: &str) -> Result<Self, SignatureError> {
         let encoded = text.trim().strip_prefix("whsec_").unwrap_or(text.trim());
-        let key = BASE64
+        // Unpadded base64 is accepted too, as the reference libraries do.
+        let lenient = base64::engine::GeneralPurpose::new(
+            &base64::alphabet::STANDARD,
+            base64::engine::GeneralPurposeConfig::new()
+                .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent),
+        );
+        let key = lenient
             .decode(encoded)
             .map_err(|_| SignatureError::InvalidSecret)?;
         // Short keys make HMAC guessable; the reference generator uses 24 bytes or more.
@@ -205,6 +211,8 @@ mod tests {
     fn secrets_round_trip_through_whsec_and_short_ones_are_refused() {
         let s = secret(7);
         assert_eq!(SigningSecret::parse(&s.to_whsec()).unwrap().0, s.0);
+        let unpadded = s.to_whsec().trim_end_matches('=').to_string();
+        assert_eq!(SigningSecret::parse(&unpadded).unwrap().0, s.0);
         assert_eq!(SigningSecret::parse("whsec_AAAA").unwrap_err(), SignatureError::InvalidSecret);
         assert!(!format!("{s:?}").contains('7'));
     }

@@ -1,0 +1,109 @@
+//! The local stack end to end: HTTP webhooks in, tables and dead-letter queues out.
+
+use bridge_domain::Source;
+use bridge_domain::pricing::PriceResolution;
+use bridgectl::dev::{DevOptions, LocalStack};
+use bridgectl::read::{self, Tables};
+use serde_json::json;
+use std::time::Duration;
+
+async fn post_signed(stack: &LocalStack, http: &reqwest::Client, id: &str, body: &serde_json::Value) -> u16 {
+    let secret = &stack.info.signing_secrets["erp"][0];
+    let ts = chrono::Utc::now().timestamp();
+    let body = body.to_string();
+    let signature = bridge_testkit::python_sign(secret, id, ts, &body);
+    http.post(stack.webhook_url(Source::Erp))
+        .header("content-type", "application/json")
+        .header("webhook-id", id)
+        .header("webhook-timestamp", ts.to_string())
+        .header("webhook-signature", signature)
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+#[tokio::test]
+async fn webhooks_over_http_reach_the_tables_and_poison_reaches_the_dlq_with_its_reason() {
+    let root = bridge_testkit::repo_root();
+    let dir = std::env::temp_dir().join(bridge_testkit::unique("stack"));
+    let mut options = DevOptions::new(root);
+    options.endpoint = Some(bridge_testkit::endpoint().to_string());
+    options.stack_name = bridge_testkit::unique("dev");
+    options.stack_file = dir.join("stack.json");
+    let stack = LocalStack::start(options).await.expect("the local stack starts");
+    assert!(stack.info.webhook_url.starts_with("http://127.0.0.1:"));
+    assert!(stack.info.webhook_url.ends_with("/webhooks/{source}"));
+    let written: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("stack.json")).unwrap()).unwrap();
+    assert_eq!(written["webhook_url"], stack.info.webhook_url.as_str());
+    assert!(written["signing_secrets"]["erp"][0].as_str().unwrap().starts_with("whsec_"));
+    assert!(written["stack"]["queues"]["StockPriceQueue"]["url"].is_string());
+
+    let http = reqwest::Client::new();
+    let customer = json!({"type": "customer.changed", "timestamp": "2026-11-26T10:00:00Z",
+        "data": {"customer_id": "C-1", "name": "Kunde", "revision": 2, "price_lists": ["GOLD", "BASE"]}});
+    let gold = json!({"type": "price.changed", "timestamp": "2026-11-26T10:00:00Z",
+        "data": {"price_list": "GOLD", "sku": "SKU-1", "currency": "EUR", "revision": 1,
+                 "tiers": [{"min_qty": 5, "unit_price": "8.00"}, {"min_qty": 50, "unit_price": "7.00"}]}});
+    let base = json!({"type": "price.changed", "timestamp": "2026-11-26T10:00:00Z",
+        "data": {"price_list": "BASE", "sku": "SKU-1", "currency": "EUR", "revision": 1,
+                 "tiers": [{"min_qty": 1, "unit_price": "10.00"}]}});
+    assert_eq!(post_signed(&stack, &http, "e1", &customer).await, 202);
+    assert_eq!(post_signed(&stack, &http, "e2", &gold).await, 202);
+    assert_eq!(post_signed(&stack, &http, "e3", &base).await, 202);
+    for (id, revision) in [("s5", 5), ("s7", 7), ("s6", 6)] {
+        let event = super::support::stock_event("SKU-1", revision, &format!("{revision}0"));
+        assert_eq!(post_signed(&stack, &http, id, &event).await, 202);
+    }
+    assert_eq!(post_signed(&stack, &http, "s7", &super::support::stock_event("SKU-1", 7, "70")).await, 200);
+
+    // Poison put straight on the queue, as a broken producer would.
+    let sqs = aws_sdk_sqs::Client::new(&stack.sdk);
+    sqs.send_message()
+        .queue_url(&stack.queue("StockPriceQueue").url)
+        .message_body("garbage")
+        .send()
+        .await
+        .unwrap();
+
+    stack
+        .drain(&["StockPriceQueue", "CustomerQueue"], Duration::from_secs(60))
+        .await
+        .unwrap();
+    let tables = Tables::new(
+        aws_sdk_dynamodb::Client::new(&stack.sdk),
+        stack.info.table("StockTable").unwrap(),
+        stack.info.table("PriceTable").unwrap(),
+        stack.info.table("CustomerTable").unwrap(),
+    );
+    let levels = read::stock(&tables, "SKU-1").await.unwrap();
+    assert_eq!(levels[0].revision.value(), 7);
+    assert_eq!(levels[0].available.to_string(), "70");
+
+    let at = chrono::Utc::now();
+    let priced = read::price(&tables, "C-1", "SKU-1", "60", at).await.unwrap();
+    assert!(matches!(&priced.resolution, PriceResolution::Priced(p) if p.price_list.as_str() == "GOLD" && p.unit_price.to_string() == "7.00"), "{}", priced.text());
+    // Below GOLD's first tier, BASE (the next list) applies.
+    let fallback = read::price(&tables, "C-1", "SKU-1", "2", at).await.unwrap();
+    assert!(matches!(&fallback.resolution, PriceResolution::Priced(p) if p.price_list.as_str() == "BASE"), "{}", fallback.text());
+    let on_request = read::price(&tables, "C-1", "SKU-404", "1", at).await.unwrap();
+    assert!(matches!(on_request.resolution, PriceResolution::OnRequest { .. }));
+    assert!(on_request.text().contains("PRICE ON REQUEST"));
+
+    let dead = sqs
+        .receive_message()
+        .queue_url(&stack.queue("StockPriceDeadLetterQueue").url)
+        .message_attribute_names("All")
+        .max_number_of_messages(10)
+        .send()
+        .await
+        .unwrap()
+        .messages
+        .unwrap_or_default();
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0].body(), Some("garbage"));
+    assert_eq!(dead[0].message_attributes().unwrap()["failure_code"].string_value(), Some("invalid_envelope"));
+    stack.stop().await;
+}

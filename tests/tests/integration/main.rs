@@ -1,0 +1,9 @@
+//! Integration and end-to-end tests against the moto server, through the ordinary SDK
+//! clients. One test binary (link time on a 2-core machine), one module per area.
+
+mod adapters;
+mod intake;
+mod local_stack;
+mod support;
+mod sync;
+mod template;
