@@ -88,15 +88,69 @@ pub async fn run(stack: &LocalStack) -> anyhow::Result<bool> {
         json!({"sku": "SKU-100", "warehouse": "W1", "available": "-5", "revision": 8}),
     );
     let plan: Vec<(&'static str, String, Value, bool, u16)> = vec![
-        ("customer C-100 (rev 1)", id("customer"), customer, false, 202),
-        ("price BASE/SKU-100 (rev 1)", id("base"), base_price, false, 202),
-        ("price CONTRACT-100/SKU-100 (rev 1)", id("contract"), contract_price, false, 202),
-        ("stock SKU-100@W1 = 120 (rev 5)", id("stock5"), stock(5, "120"), false, 202),
-        ("stock SKU-100@W1 = 80 (rev 7)", id("stock7"), stock(7, "80"), false, 202),
-        ("stock SKU-100@W1 = 95 (rev 6, out of order)", id("stock6"), stock(6, "95"), false, 202),
-        ("the rev 7 webhook again (redelivery)", id("stock7"), stock(7, "80"), false, 200),
-        ("stock with a negative quantity", id("invalid"), invalid, false, 400),
-        ("stock with a tampered signature", id("tampered"), stock(9, "1"), true, 401),
+        (
+            "customer C-100 (rev 1)",
+            id("customer"),
+            customer,
+            false,
+            202,
+        ),
+        (
+            "price BASE/SKU-100 (rev 1)",
+            id("base"),
+            base_price,
+            false,
+            202,
+        ),
+        (
+            "price CONTRACT-100/SKU-100 (rev 1)",
+            id("contract"),
+            contract_price,
+            false,
+            202,
+        ),
+        (
+            "stock SKU-100@W1 = 120 (rev 5)",
+            id("stock5"),
+            stock(5, "120"),
+            false,
+            202,
+        ),
+        (
+            "stock SKU-100@W1 = 80 (rev 7)",
+            id("stock7"),
+            stock(7, "80"),
+            false,
+            202,
+        ),
+        (
+            "stock SKU-100@W1 = 95 (rev 6, out of order)",
+            id("stock6"),
+            stock(6, "95"),
+            false,
+            202,
+        ),
+        (
+            "the rev 7 webhook again (redelivery)",
+            id("stock7"),
+            stock(7, "80"),
+            false,
+            200,
+        ),
+        (
+            "stock with a negative quantity",
+            id("invalid"),
+            invalid,
+            false,
+            400,
+        ),
+        (
+            "stock with a tampered signature",
+            id("tampered"),
+            stock(9, "1"),
+            true,
+            401,
+        ),
     ];
     println!("== webhooks posted to {}", stack.info.webhook_url);
     let mut ok = true;
@@ -109,13 +163,21 @@ pub async fn run(stack: &LocalStack) -> anyhow::Result<bool> {
             .map(|(_, b)| b.clone())
             .unwrap_or(body);
         let (status, answer) = post(&http, stack, Source::Erp, &webhook_id, &body, tamper).await?;
-        let mark = if status == expected { "ok " } else { ok = false; "BAD" };
+        let mark = if status == expected {
+            "ok "
+        } else {
+            ok = false;
+            "BAD"
+        };
         println!("{mark} {status} {label:<45} {answer}");
         sent.push((webhook_id, body));
     }
 
     stack
-        .drain(&["StockPriceQueue", "CustomerQueue"], Duration::from_secs(60))
+        .drain(
+            &["StockPriceQueue", "CustomerQueue"],
+            Duration::from_secs(60),
+        )
         .await?;
     let client = aws_sdk_dynamodb::Client::new(&stack.sdk);
     let tables = Tables::new(
@@ -125,23 +187,35 @@ pub async fn run(stack: &LocalStack) -> anyhow::Result<bool> {
         stack.info.table("CustomerTable").unwrap_or_default(),
     );
 
-    println!("\n== stock table ({})", stack.info.table("StockTable").unwrap_or_default());
+    println!(
+        "\n== stock table ({})",
+        stack.info.table("StockTable").unwrap_or_default()
+    );
     let levels = read::stock(&tables, "SKU-100").await?;
     print!("{}", read::stock_text("SKU-100", &levels));
-    let kept_seven = levels.len() == 1 && levels[0].revision.value() == 7 && levels[0].available.to_string() == "80";
+    let kept_seven = levels.len() == 1
+        && levels[0].revision.value() == 7
+        && levels[0].available.to_string() == "80";
     if !kept_seven {
         ok = false;
         println!("BAD expected revision 7 with 80 available");
     }
 
-    println!("\n== customer table ({})", stack.info.table("CustomerTable").unwrap_or_default());
-    print!("{}", read::customer_text(&read::customer(&tables, "C-100").await?));
+    println!(
+        "\n== customer table ({})",
+        stack.info.table("CustomerTable").unwrap_or_default()
+    );
+    print!(
+        "{}",
+        read::customer_text(&read::customer(&tables, "C-100").await?)
+    );
 
     let at = chrono::Utc::now();
     println!("\n== bridgectl price --customer C-100 --sku SKU-100 --qty 12");
     let answer = read::price(&tables, "C-100", "SKU-100", "12", at).await?;
     print!("{}", answer.text());
-    if !matches!(&answer.resolution, PriceResolution::Priced(p) if p.unit_price.to_string() == "9.80" && p.price_list.as_str() == "CONTRACT-100") {
+    if !matches!(&answer.resolution, PriceResolution::Priced(p) if p.unit_price.to_string() == "9.80" && p.price_list.as_str() == "CONTRACT-100")
+    {
         ok = false;
         println!("BAD expected 9.80 EUR from CONTRACT-100");
     }
@@ -156,11 +230,22 @@ pub async fn run(stack: &LocalStack) -> anyhow::Result<bool> {
     println!("\n== queues");
     let sqs = aws_sdk_sqs::Client::new(&stack.sdk);
     for (logical, queue) in &stack.info.stack.queues {
-        println!("{:<28} {} messages", logical, queue_depth(&sqs, &queue.url).await?);
+        println!(
+            "{:<28} {} messages",
+            logical,
+            queue_depth(&sqs, &queue.url).await?
+        );
     }
     println!(
         "\nfunction logs: .local/functions.log   metrics (EMF): .local/metrics.log   stack: .local/stack.json"
     );
-    println!("{}", if ok { "demo: every expectation held" } else { "demo: SOME EXPECTATIONS FAILED" });
+    println!(
+        "{}",
+        if ok {
+            "demo: every expectation held"
+        } else {
+            "demo: SOME EXPECTATIONS FAILED"
+        }
+    );
     Ok(ok)
 }

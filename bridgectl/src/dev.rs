@@ -54,8 +54,11 @@ impl DevOptions {
 }
 
 /// Handles one SQS batch the way the function's Lambda handler does.
-type BatchHandler =
-    Arc<dyn Fn(SqsEvent) -> Pin<Box<dyn Future<Output = Result<SqsBatchResponse, String>> + Send>> + Send + Sync>;
+type BatchHandler = Arc<
+    dyn Fn(SqsEvent) -> Pin<Box<dyn Future<Output = Result<SqsBatchResponse, String>> + Send>>
+        + Send
+        + Sync,
+>;
 
 pub struct LocalStack {
     pub info: StackFile,
@@ -88,7 +91,12 @@ impl LocalStack {
         // Fresh signing secrets, stored where the deployed intake reads them: Secrets Manager.
         let signing: BTreeMap<String, Vec<String>> = Source::ALL
             .iter()
-            .map(|s| (s.as_str().to_string(), vec![SigningSecret::from_bytes(rand::random()).to_whsec()]))
+            .map(|s| {
+                (
+                    s.as_str().to_string(),
+                    vec![SigningSecret::from_bytes(rand::random()).to_whsec()],
+                )
+            })
             .collect();
         let mut secret_values = BTreeMap::new();
         for function in &functions {
@@ -114,7 +122,9 @@ impl LocalStack {
                 "webhook-intake" => {
                     let intake = Arc::new(webhook_intake::wiring::build(&config, &sdk).await?);
                     for path in &function.http_paths {
-                        let (url, task) = serve_intake(intake.clone(), path, options.port, shutdown_rx.clone()).await?;
+                        let (url, task) =
+                            serve_intake(intake.clone(), path, options.port, shutdown_rx.clone())
+                                .await?;
                         webhook_url = Some(url);
                         tasks.push(task);
                     }
@@ -123,13 +133,17 @@ impl LocalStack {
                     let sync = Arc::new(price_stock_sync::wiring::build(&config, &sdk)?);
                     let handler: BatchHandler = Arc::new(move |event| {
                         let sync = sync.clone();
-                        Box::pin(async move { sync.handle_batch(event).await.map_err(|e| e.to_string()) })
+                        Box::pin(async move {
+                            sync.handle_batch(event).await.map_err(|e| e.to_string())
+                        })
                     });
                     for (queue, batch) in &function.sqs_events {
                         let info = stack
                             .queues
                             .get(queue)
-                            .with_context(|| format!("{} consumes unknown queue {queue}", function.logical_id))?
+                            .with_context(|| {
+                                format!("{} consumes unknown queue {queue}", function.logical_id)
+                            })?
                             .clone();
                         tasks.push(tokio::spawn(poll_queue(
                             aws_sdk_sqs::Client::new(&sdk),
@@ -249,7 +263,11 @@ async fn intake_route(
         source,
         headers: headers
             .iter()
-            .filter_map(|(k, v)| v.to_str().ok().map(|v| (k.as_str().to_ascii_lowercase(), v.to_string())))
+            .filter_map(|(k, v)| {
+                v.to_str()
+                    .ok()
+                    .map(|v| (k.as_str().to_ascii_lowercase(), v.to_string()))
+            })
             .collect(),
         body: body.to_vec(),
     };

@@ -10,7 +10,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "bridgectl", version, about = "Support tool and local stack of the B2B bridge")]
+#[command(
+    name = "bridgectl",
+    version,
+    about = "Support tool and local stack of the B2B bridge"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -79,12 +83,19 @@ enum Command {
 }
 
 async fn tables(target: &Target) -> anyhow::Result<Tables> {
-    if let (Some(stock), Some(price), Some(customer)) =
-        (&target.stock_table, &target.price_table, &target.customer_table)
-    {
+    if let (Some(stock), Some(price), Some(customer)) = (
+        &target.stock_table,
+        &target.price_table,
+        &target.customer_table,
+    ) {
         // A deployed stack: credentials, region and endpoint from the usual AWS settings.
         let aws = bridge_aws::load_config().await;
-        return Ok(Tables::new(aws_sdk_dynamodb::Client::new(&aws), stock, price, customer));
+        return Ok(Tables::new(
+            aws_sdk_dynamodb::Client::new(&aws),
+            stock,
+            price,
+            customer,
+        ));
     }
     let path = match &target.stack_file {
         Some(path) => path.clone(),
@@ -112,13 +123,19 @@ fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Command::Dev { demo, endpoint, port } => {
+        Command::Dev {
+            demo,
+            endpoint,
+            port,
+        } => {
             let root = find_root()?;
             let local = root.join(".local");
             std::fs::create_dir_all(&local)?;
             let log = std::fs::File::create(local.join("functions.log"))?;
             bridge_lambda::logging::init_with_writer(std::sync::Mutex::new(log));
-            bridge_lambda::metrics::redirect(Box::new(std::fs::File::create(local.join("metrics.log"))?));
+            bridge_lambda::metrics::redirect(Box::new(std::fs::File::create(
+                local.join("metrics.log"),
+            )?));
             let mut options = DevOptions::new(root);
             options.endpoint = endpoint;
             options.port = port;
@@ -131,14 +148,24 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             if demo {
                 let ok = bridgectl::demo::run(&stack).await;
                 stack.stop().await;
-                return Ok(if ok? { ExitCode::SUCCESS } else { ExitCode::FAILURE });
+                return Ok(if ok? {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::FAILURE
+                });
             }
             println!("press Ctrl-C to stop");
             tokio::signal::ctrl_c().await?;
             stack.stop().await;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Price { customer, sku, qty, at, target } => {
+        Command::Price {
+            customer,
+            sku,
+            qty,
+            at,
+            target,
+        } => {
             let at = match at {
                 Some(text) => read::parse_at(&text)?,
                 None => chrono::Utc::now(),

@@ -34,7 +34,9 @@ pub fn parse_at(text: &str) -> anyhow::Result<DateTime<Utc>> {
     }
     DateTime::parse_from_rfc3339(text)
         .map(|t| t.with_timezone(&Utc))
-        .map_err(|_| anyhow::anyhow!("--at {text:?} is neither YYYY-MM-DD nor an RFC 3339 timestamp"))
+        .map_err(|_| {
+            anyhow::anyhow!("--at {text:?} is neither YYYY-MM-DD nor an RFC 3339 timestamp")
+        })
 }
 
 #[derive(Debug, Serialize)]
@@ -63,7 +65,10 @@ impl PriceAnswer {
                 let _ = writeln!(
                     out,
                     "price        {} {} per {} {}",
-                    p.unit_price, p.currency, p.price_per.value(), p.price_unit
+                    p.unit_price,
+                    p.currency,
+                    p.price_per.value(),
+                    p.price_unit
                 );
                 let _ = writeln!(out, "line total   {} {}", p.line_total, p.currency);
                 let _ = writeln!(
@@ -75,7 +80,9 @@ impl PriceAnswer {
                     p.tier_min_qty,
                     p.revision
                 );
-                let bound = |t: Option<DateTime<Utc>>| t.map(|t| t.to_rfc3339()).unwrap_or_else(|| "-".into());
+                let bound = |t: Option<DateTime<Utc>>| {
+                    t.map(|t| t.to_rfc3339()).unwrap_or_else(|| "-".into())
+                };
                 let _ = writeln!(
                     out,
                     "valid        from {} until {}",
@@ -84,15 +91,25 @@ impl PriceAnswer {
                 );
             }
             PriceResolution::OnRequest { skipped } => {
-                let _ = writeln!(out, "price        PRICE ON REQUEST (no price list of the customer applies)");
+                let _ = writeln!(
+                    out,
+                    "price        PRICE ON REQUEST (no price list of the customer applies)"
+                );
                 if self.price_lists.is_empty() {
                     let _ = writeln!(out, "             the customer has no price lists");
                 }
                 for skip in skipped {
                     let line = match skip {
-                        ListSkipped::NotListed { price_list } => format!("{price_list}: does not list the sku"),
-                        ListSkipped::NotValidAt { price_list } => format!("{price_list}: no price valid at that date"),
-                        ListSkipped::BelowMinimumQuantity { price_list, min_qty } => {
+                        ListSkipped::NotListed { price_list } => {
+                            format!("{price_list}: does not list the sku")
+                        }
+                        ListSkipped::NotValidAt { price_list } => {
+                            format!("{price_list}: no price valid at that date")
+                        }
+                        ListSkipped::BelowMinimumQuantity {
+                            price_list,
+                            min_qty,
+                        } => {
                             format!("{price_list}: quantity below its first tier ({min_qty})")
                         }
                     };
@@ -111,7 +128,8 @@ pub async fn price(
     quantity: &str,
     at: DateTime<Utc>,
 ) -> anyhow::Result<PriceAnswer> {
-    let customer_id = CustomerId::parse(customer_id).map_err(|e| anyhow::anyhow!("--customer: {e}"))?;
+    let customer_id =
+        CustomerId::parse(customer_id).map_err(|e| anyhow::anyhow!("--customer: {e}"))?;
     let sku = Sku::parse(sku).map_err(|e| anyhow::anyhow!("--sku: {e}"))?;
     let quantity = bridge_contract::json::parse_exact_decimal(quantity)
         .and_then(Quantity::new)
@@ -120,7 +138,9 @@ pub async fn price(
         .customers
         .customer(&customer_id)
         .await?
-        .ok_or_else(|| anyhow::anyhow!("customer {customer_id} is not known (no customer.changed applied)"))?;
+        .ok_or_else(|| {
+            anyhow::anyhow!("customer {customer_id} is not known (no customer.changed applied)")
+        })?;
     let records = tables.prices.prices_of(&customer.price_lists, &sku).await?;
     let resolution = resolve_price(&customer.price_lists, &records, &sku, quantity, at);
     Ok(PriceAnswer {
@@ -142,7 +162,10 @@ pub fn stock_text(sku: &str, levels: &[StockChanged]) -> String {
     if levels.is_empty() {
         return format!("no stock recorded for {sku}\n");
     }
-    let mut out = format!("{:<12} {:>14} {:>9}  {:<25} next delivery\n", "warehouse", "available", "revision", "as of");
+    let mut out = format!(
+        "{:<12} {:>14} {:>9}  {:<25} next delivery\n",
+        "warehouse", "available", "revision", "as of"
+    );
     for level in levels {
         let _ = writeln!(
             out,
@@ -150,7 +173,10 @@ pub fn stock_text(sku: &str, levels: &[StockChanged]) -> String {
             level.warehouse.as_str(),
             level.available.to_string(),
             level.revision.to_string(),
-            level.as_of.map(|t| t.to_rfc3339()).unwrap_or_else(|| "-".into()),
+            level
+                .as_of
+                .map(|t| t.to_rfc3339())
+                .unwrap_or_else(|| "-".into()),
             level
                 .next_delivery
                 .as_ref()
@@ -171,29 +197,61 @@ pub async fn customer(tables: &Tables, id: &str) -> anyhow::Result<CustomerChang
 }
 
 pub fn customer_text(c: &CustomerChanged) -> String {
-    let money = |m: &Option<bridge_domain::Money>| m.map(|m| m.to_string()).unwrap_or_else(|| "-".into());
-    let list = |items: Vec<String>| if items.is_empty() { "-".to_string() } else { items.join(", ") };
+    let money =
+        |m: &Option<bridge_domain::Money>| m.map(|m| m.to_string()).unwrap_or_else(|| "-".into());
+    let list = |items: Vec<String>| {
+        if items.is_empty() {
+            "-".to_string()
+        } else {
+            items.join(", ")
+        }
+    };
     let mut out = String::new();
     let _ = writeln!(out, "customer      {} {}", c.customer_id, c.name);
     let _ = writeln!(out, "revision      {}", c.revision);
-    let _ = writeln!(out, "blocked       {}", if c.blocked { "YES" } else { "no" });
+    let _ = writeln!(
+        out,
+        "blocked       {}",
+        if c.blocked { "YES" } else { "no" }
+    );
     let _ = writeln!(out, "credit limit  {}", money(&c.credit_limit));
     let _ = writeln!(out, "open items    {}", money(&c.open_items));
-    let _ = writeln!(out, "payment       {}", c.payment_terms.as_deref().unwrap_or("-"));
+    let _ = writeln!(
+        out,
+        "payment       {}",
+        c.payment_terms.as_deref().unwrap_or("-")
+    );
     let _ = writeln!(
         out,
         "delivery      {}",
         c.delivery_terms
             .as_ref()
-            .map(|d| format!("{} {}", d.incoterm.as_deref().unwrap_or("-"), d.place.as_deref().unwrap_or("")))
+            .map(|d| format!(
+                "{} {}",
+                d.incoterm.as_deref().unwrap_or("-"),
+                d.place.as_deref().unwrap_or("")
+            ))
             .unwrap_or_else(|| "-".into())
     );
-    let _ = writeln!(out, "price lists   {}", list(c.price_lists.iter().map(|l| l.to_string()).collect()));
-    let _ = writeln!(out, "cost centers  {}", list(c.cost_centers.iter().map(|l| l.to_string()).collect()));
+    let _ = writeln!(
+        out,
+        "price lists   {}",
+        list(c.price_lists.iter().map(|l| l.to_string()).collect())
+    );
+    let _ = writeln!(
+        out,
+        "cost centers  {}",
+        list(c.cost_centers.iter().map(|l| l.to_string()).collect())
+    );
     let _ = writeln!(
         out,
         "approvals     {}",
-        list(c.approval_rules.iter().map(|r| format!("{} above {}", r.role, r.above)).collect())
+        list(
+            c.approval_rules
+                .iter()
+                .map(|r| format!("{} above {}", r.role, r.above))
+                .collect()
+        )
     );
     out
 }

@@ -28,7 +28,10 @@ impl StackFile {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)?;
         }
-        std::fs::write(path, serde_json::to_string_pretty(self).expect("serializes"))
+        std::fs::write(
+            path,
+            serde_json::to_string_pretty(self).expect("serializes"),
+        )
     }
 
     pub fn read(path: &Path) -> anyhow::Result<Self> {

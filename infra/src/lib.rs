@@ -18,7 +18,11 @@ pub async fn local_sdk_config(endpoint: &str, region: &str) -> aws_config::SdkCo
         .region(aws_config::Region::new(region.to_string()))
         .endpoint_url(endpoint)
         .credentials_provider(aws_sdk_sqs::config::Credentials::new(
-            "testing", "testing", None, None, "local-stack",
+            "testing",
+            "testing",
+            None,
+            None,
+            "local-stack",
         ))
         .load()
         .await

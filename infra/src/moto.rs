@@ -29,7 +29,9 @@ pub fn ensure_venv(root: &Path) -> Result<PathBuf, MotoError> {
         .status()
         .map_err(|e| MotoError::Install(e.to_string()))?;
     if !status.success() {
-        return Err(MotoError::Install(format!("scripts/venv.sh exited with {status}")));
+        return Err(MotoError::Install(format!(
+            "scripts/venv.sh exited with {status}"
+        )));
     }
     Ok(venv_dir(root))
 }

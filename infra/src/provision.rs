@@ -90,7 +90,9 @@ impl Stack {
         stack.create_queues(template, config).await?;
         stack.create_tables(template, config).await?;
         stack.create_buckets(template, config).await?;
-        stack.create_secrets(template, config, secret_values).await?;
+        stack
+            .create_secrets(template, config, secret_values)
+            .await?;
         Ok(stack)
     }
 
@@ -117,10 +119,16 @@ impl Stack {
             let mut request = client.create_queue().queue_name(&name);
             for (property, attribute) in [
                 ("VisibilityTimeout", QueueAttributeName::VisibilityTimeout),
-                ("MessageRetentionPeriod", QueueAttributeName::MessageRetentionPeriod),
+                (
+                    "MessageRetentionPeriod",
+                    QueueAttributeName::MessageRetentionPeriod,
+                ),
                 ("MaximumMessageSize", QueueAttributeName::MaximumMessageSize),
                 ("DelaySeconds", QueueAttributeName::DelaySeconds),
-                ("ReceiveMessageWaitTimeSeconds", QueueAttributeName::ReceiveMessageWaitTimeSeconds),
+                (
+                    "ReceiveMessageWaitTimeSeconds",
+                    QueueAttributeName::ReceiveMessageWaitTimeSeconds,
+                ),
             ] {
                 if let Some(value) = int_property(props, property, self)? {
                     request = request.attributes(attribute, value);
@@ -173,7 +181,11 @@ impl Stack {
                 .create_table()
                 .table_name(&name)
                 .billing_mode(BillingMode::PayPerRequest);
-            for attribute in props["AttributeDefinitions"].as_array().into_iter().flatten() {
+            for attribute in props["AttributeDefinitions"]
+                .as_array()
+                .into_iter()
+                .flatten()
+            {
                 request = request.attribute_definitions(
                     AttributeDefinition::builder()
                         .attribute_name(attribute["AttributeName"].as_str().unwrap_or_default())
@@ -194,7 +206,8 @@ impl Stack {
                 );
             }
             if props.pointer("/SSESpecification/SSEEnabled") == Some(&Value::Bool(true)) {
-                request = request.sse_specification(SseSpecification::builder().enabled(true).build());
+                request =
+                    request.sse_specification(SseSpecification::builder().enabled(true).build());
             }
             request
                 .send()
@@ -241,7 +254,10 @@ impl Stack {
                         .build(),
                 );
             }
-            request.send().await.map_err(|e| aws_error(&bucket.logical_id, e))?;
+            request
+                .send()
+                .await
+                .map_err(|e| aws_error(&bucket.logical_id, e))?;
             if props.pointer("/VersioningConfiguration/Status") == Some(&Value::from("Enabled")) {
                 client
                     .put_bucket_versioning()
@@ -382,7 +398,8 @@ impl Stack {
     }
 
     fn attribute(&self, resource: &str, attribute: &str) -> Result<String, ProvisionError> {
-        let unresolvable = || ProvisionError::Unresolvable(format!("GetAtt {resource}.{attribute}"));
+        let unresolvable =
+            || ProvisionError::Unresolvable(format!("GetAtt {resource}.{attribute}"));
         if let Some(queue) = self.queues.get(resource) {
             return match attribute {
                 "Arn" => Ok(queue.arn.clone()),

@@ -119,7 +119,11 @@ impl Template {
             .iter()
             .map(|(id, r)| Resource {
                 logical_id: id.clone(),
-                kind: r.get("Type").and_then(Value::as_str).unwrap_or_default().to_string(),
+                kind: r
+                    .get("Type")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string(),
                 properties: r.get("Properties").cloned().unwrap_or(Value::Null),
                 metadata: r.get("Metadata").cloned().unwrap_or(Value::Null),
             })
@@ -183,10 +187,9 @@ impl Template {
                                             r.logical_id
                                         ))
                                     })?;
-                                let batch = props
-                                    .get("BatchSize")
-                                    .and_then(Value::as_u64)
-                                    .unwrap_or(10) as u32;
+                                let batch =
+                                    props.get("BatchSize").and_then(Value::as_u64).unwrap_or(10)
+                                        as u32;
                                 sqs_events.push((queue.to_string(), batch));
                             }
                             Some("HttpApi") | Some("Api") => {

@@ -49,7 +49,10 @@ pub async fn sdk() -> aws_config::SdkConfig {
 
 /// A unique short name, so that tests running in parallel never share a resource.
 pub fn unique(prefix: &str) -> String {
-    format!("{prefix}-{}", &uuid::Uuid::new_v4().simple().to_string()[..10])
+    format!(
+        "{prefix}-{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..10]
+    )
 }
 
 /// The template's resources, freshly created under a unique name.
@@ -172,5 +175,8 @@ print(Webhook(secret).sign(msg_id, datetime.fromtimestamp(ts, tz=timezone.utc), 
         .expect("write body");
     let output = child.wait_with_output().expect("python finishes");
     assert!(output.status.success(), "the reference signer failed");
-    String::from_utf8(output.stdout).expect("utf-8").trim().to_string()
+    String::from_utf8(output.stdout)
+        .expect("utf-8")
+        .trim()
+        .to_string()
 }

@@ -41,7 +41,10 @@ impl RuntimeApi {
         );
         let app = Router::new()
             .route("/2018-06-01/runtime/invocation/next", get(next))
-            .route("/2018-06-01/runtime/invocation/{id}/response", post(response))
+            .route(
+                "/2018-06-01/runtime/invocation/{id}/response",
+                post(response),
+            )
             .route("/2018-06-01/runtime/invocation/{id}/error", post(error))
             .route("/2018-06-01/runtime/init/error", post(init_error))
             .with_state(shared.clone());
@@ -60,7 +63,9 @@ impl RuntimeApi {
             let notified = self.shared.changed.notified();
             {
                 let outcomes = self.shared.outcomes.lock().unwrap();
-                let init_failed = outcomes.iter().any(|(_, o)| matches!(o, Outcome::InitError(_)));
+                let init_failed = outcomes
+                    .iter()
+                    .any(|(_, o)| matches!(o, Outcome::InitError(_)));
                 if outcomes.len() >= count || init_failed {
                     return outcomes.iter().map(|(_, o)| o.clone()).collect();
                 }
@@ -79,12 +84,20 @@ async fn next(State(shared): State<Arc<Shared>>) -> (StatusCode, HeaderMap, Stri
             let mut headers = HeaderMap::new();
             headers.insert("lambda-runtime-aws-request-id", id.parse().unwrap());
             let deadline = chrono::Utc::now().timestamp_millis() + 30_000;
-            headers.insert("lambda-runtime-deadline-ms", deadline.to_string().parse().unwrap());
+            headers.insert(
+                "lambda-runtime-deadline-ms",
+                deadline.to_string().parse().unwrap(),
+            );
             headers.insert(
                 "lambda-runtime-invoked-function-arn",
-                "arn:aws:lambda:us-east-1:123456789012:function:test".parse().unwrap(),
+                "arn:aws:lambda:us-east-1:123456789012:function:test"
+                    .parse()
+                    .unwrap(),
             );
-            headers.insert("lambda-runtime-trace-id", "Root=1-00000000-000000000000000000000000".parse().unwrap());
+            headers.insert(
+                "lambda-runtime-trace-id",
+                "Root=1-00000000-000000000000000000000000".parse().unwrap(),
+            );
             return (StatusCode::OK, headers, event.to_string());
         }
         // No more events: hold the request as Lambda does between invocations.
@@ -102,11 +115,19 @@ fn parse(body: &str) -> Value {
     serde_json::from_str(body).unwrap_or(Value::String(body.to_string()))
 }
 
-async fn response(State(shared): State<Arc<Shared>>, Path(id): Path<String>, body: String) -> StatusCode {
+async fn response(
+    State(shared): State<Arc<Shared>>,
+    Path(id): Path<String>,
+    body: String,
+) -> StatusCode {
     record(&shared, id, Outcome::Response(parse(&body)))
 }
 
-async fn error(State(shared): State<Arc<Shared>>, Path(id): Path<String>, body: String) -> StatusCode {
+async fn error(
+    State(shared): State<Arc<Shared>>,
+    Path(id): Path<String>,
+    body: String,
+) -> StatusCode {
     record(&shared, id, Outcome::Error(parse(&body)))
 }
 
@@ -122,7 +143,10 @@ pub fn lambda_environment(api: &RuntimeApi, function: &str) -> Vec<(String, Stri
         ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST".to_string()),
         ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256".to_string()),
         ("AWS_LAMBDA_LOG_STREAM_NAME", "test".to_string()),
-        ("AWS_LAMBDA_LOG_GROUP_NAME", format!("/aws/lambda/{function}")),
+        (
+            "AWS_LAMBDA_LOG_GROUP_NAME",
+            format!("/aws/lambda/{function}"),
+        ),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))

@@ -113,7 +113,11 @@ impl PriceStockSync {
 
     /// Handles one SQS batch (all from one queue) and reports its partial failures.
     pub async fn handle_batch(&self, event: SqsEvent) -> Result<SqsBatchResponse, SyncError> {
-        let span = tracing::info_span!("batch", function = FUNCTION_NAME, size = event.records.len());
+        let span = tracing::info_span!(
+            "batch",
+            function = FUNCTION_NAME,
+            size = event.records.len()
+        );
         async {
             let Some(first) = event.records.first() else {
                 return Ok(SqsBatchResponse::default());
@@ -154,7 +158,11 @@ impl PriceStockSync {
         let parsed = parse_event(envelope.source, &bytes).map_err(|e| {
             MessageError::permanent(
                 "invalid_event",
-                format!("{} (field {})", e.message, e.field.as_deref().unwrap_or("-")),
+                format!(
+                    "{} (field {})",
+                    e.message,
+                    e.field.as_deref().unwrap_or("-")
+                ),
             )
         })?;
         let record = parsed.event.record_key();
@@ -187,14 +195,24 @@ impl PriceStockSync {
     /// The webhook body, inline or fetched from its claim check and checked against its hash.
     async fn payload(&self, envelope: &Envelope) -> Result<Vec<u8>, MessageError> {
         match &envelope.payload {
-            Payload::Inline { body } => Ok(serde_json::to_vec(body).expect("a JSON value serializes")),
+            Payload::Inline { body } => {
+                Ok(serde_json::to_vec(body).expect("a JSON value serializes"))
+            }
             Payload::ClaimCheck { key, sha256, .. } => {
-                let bytes = self.ports.objects.get(key).await.map_err(|e| MessageError {
-                    class: e.class,
-                    code: "claim_check_unreadable".into(),
-                    message: cause_chain(&e),
-                })?;
-                let actual: String = Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
+                let bytes = self
+                    .ports
+                    .objects
+                    .get(key)
+                    .await
+                    .map_err(|e| MessageError {
+                        class: e.class,
+                        code: "claim_check_unreadable".into(),
+                        message: cause_chain(&e),
+                    })?;
+                let actual: String = Sha256::digest(&bytes)
+                    .iter()
+                    .map(|b| format!("{b:02x}"))
+                    .collect();
                 if &actual != sha256 {
                     return Err(MessageError::permanent(
                         "claim_check_mismatch",

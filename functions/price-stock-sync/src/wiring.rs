@@ -12,9 +12,18 @@ pub fn build(config: &Config, aws: &aws_config::SdkConfig) -> Result<PriceStockS
     let settings = SyncSettings::from_config(config)?;
     let dynamo = aws_sdk_dynamodb::Client::new(aws);
     let ports = SyncPorts {
-        stock: Arc::new(DynamoStockStore::new(dynamo.clone(), settings.stock_table.clone())),
-        prices: Arc::new(DynamoPriceStore::new(dynamo.clone(), settings.price_table.clone())),
-        customers: Arc::new(DynamoCustomerStore::new(dynamo, settings.customer_table.clone())),
+        stock: Arc::new(DynamoStockStore::new(
+            dynamo.clone(),
+            settings.stock_table.clone(),
+        )),
+        prices: Arc::new(DynamoPriceStore::new(
+            dynamo.clone(),
+            settings.price_table.clone(),
+        )),
+        customers: Arc::new(DynamoCustomerStore::new(
+            dynamo,
+            settings.customer_table.clone(),
+        )),
         objects: Arc::new(S3ObjectStore::new(
             bridge_aws::s3_client(aws),
             settings.payload_bucket.clone(),

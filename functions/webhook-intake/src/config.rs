@@ -24,7 +24,9 @@ pub const RECEIPT_RETENTION_DAYS: &str = "RECEIPT_RETENTION_DAYS";
 
 #[derive(Debug, thiserror::Error)]
 pub enum SecretsError {
-    #[error("the webhook secret is not JSON of the form {{\"erp\": [\"whsec_...\"], \"shop\": [\"whsec_...\"]}}: {0}")]
+    #[error(
+        "the webhook secret is not JSON of the form {{\"erp\": [\"whsec_...\"], \"shop\": [\"whsec_...\"]}}: {0}"
+    )]
     Shape(String),
     #[error("the webhook secret for {origin} is invalid: {reason}")]
     Invalid { origin: Source, reason: String },

@@ -62,7 +62,12 @@ pub fn response_to_event(response: IntakeResponse) -> ApiGatewayV2httpResponse {
 }
 
 /// The Lambda handler: one API event in, one API response out.
-pub async fn handle_event(intake: &Intake, event: ApiGatewayV2httpRequest) -> ApiGatewayV2httpResponse {
-    let response = intake.handle(request_from_event(event), chrono::Utc::now()).await;
+pub async fn handle_event(
+    intake: &Intake,
+    event: ApiGatewayV2httpRequest,
+) -> ApiGatewayV2httpResponse {
+    let response = intake
+        .handle(request_from_event(event), chrono::Utc::now())
+        .await;
     response_to_event(response)
 }

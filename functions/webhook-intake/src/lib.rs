@@ -11,9 +11,11 @@ pub mod wiring;
 
 use bridge_contract::envelope::attributes;
 use bridge_contract::{ContractError, Envelope, Payload, SigningSecret, parse_event, verify};
-use bridge_domain::error::cause_chain;
-use bridge_domain::ports::{MessageQueue, ObjectStore, OutboundMessage, ReceiptClaim, ReceiptStore};
 use bridge_domain::Source;
+use bridge_domain::error::cause_chain;
+use bridge_domain::ports::{
+    MessageQueue, ObjectStore, OutboundMessage, ReceiptClaim, ReceiptStore,
+};
 use bridge_lambda::Metrics;
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
@@ -106,7 +108,9 @@ impl Intake {
 
     /// Handles one webhook delivery; emits its metrics.
     pub async fn handle(&self, request: IntakeRequest, now: DateTime<Utc>) -> IntakeResponse {
-        let webhook_id = header(&request, "webhook-id").unwrap_or_default().to_string();
+        let webhook_id = header(&request, "webhook-id")
+            .unwrap_or_default()
+            .to_string();
         let correlation_id = header(&request, "x-correlation-id")
             .filter(|c| valid_token(c, 128))
             .map(str::to_string)
@@ -206,7 +210,10 @@ impl Intake {
             }
             Ok(ReceiptClaim::AlreadyQueued { .. }) => {
                 metrics.add("Invalid", 1);
-                warn!(outcome = "conflict", "webhook id reused for a different body");
+                warn!(
+                    outcome = "conflict",
+                    "webhook id reused for a different body"
+                );
                 return IntakeResponse::error(
                     409,
                     "webhook_id_conflict",
@@ -227,7 +234,16 @@ impl Intake {
         }
 
         match self
-            .enqueue(source, webhook_id, correlation_id, parsed.event_type, &request.body, &body_sha256, now, metrics)
+            .enqueue(
+                source,
+                webhook_id,
+                correlation_id,
+                parsed.event_type,
+                &request.body,
+                &body_sha256,
+                now,
+                metrics,
+            )
             .await
         {
             Ok(message_id) => {
@@ -238,7 +254,12 @@ impl Intake {
                     ("correlation_id".to_string(), correlation_id.to_string()),
                     ("record".to_string(), parsed.event.record_key()),
                 ]);
-                if let Err(err) = self.ports.receipts.complete(webhook_id, &details, now).await {
+                if let Err(err) = self
+                    .ports
+                    .receipts
+                    .complete(webhook_id, &details, now)
+                    .await
+                {
                     // The event is queued, so the answer is 202; a redelivery after the lease
                     // may enqueue it again, which the consumers' revision guard absorbs.
                     error!(error = %cause_chain(&err), "could not mark the receipt as queued");
@@ -303,7 +324,10 @@ impl Intake {
             attributes: BTreeMap::from([
                 (attributes::EVENT_TYPE.to_string(), event_type.to_string()),
                 (attributes::WEBHOOK_ID.to_string(), webhook_id.to_string()),
-                (attributes::CORRELATION_ID.to_string(), correlation_id.to_string()),
+                (
+                    attributes::CORRELATION_ID.to_string(),
+                    correlation_id.to_string(),
+                ),
                 (attributes::SOURCE.to_string(), source.to_string()),
             ]),
         };

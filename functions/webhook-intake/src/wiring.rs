@@ -21,8 +21,7 @@ pub enum WiringError {
 /// Reads the signing secrets (once: this runs per cold start) and builds the clients.
 pub async fn build(config: &Config, aws: &aws_config::SdkConfig) -> Result<Intake, WiringError> {
     let secret_id = config.required(WEBHOOK_SECRET_ID)?;
-    let secret =
-        load_secret_string(&aws_sdk_secretsmanager::Client::new(aws), &secret_id).await?;
+    let secret = load_secret_string(&aws_sdk_secretsmanager::Client::new(aws), &secret_id).await?;
     let settings = IntakeSettings::from_config(config, SigningSecrets::from_json(&secret)?)?;
     let ports = IntakePorts {
         queue: Arc::new(SqsQueue::new(aws_sdk_sqs::Client::new(aws))),

@@ -106,7 +106,10 @@ impl StockStore for DynamoStockStore {
             "stock.query",
         )
         .await?;
-        items.into_iter().map(|i| from_item("stock.query", i)).collect()
+        items
+            .into_iter()
+            .map(|i| from_item("stock.query", i))
+            .collect()
     }
 }
 
@@ -216,7 +219,14 @@ impl DynamoCustomerStore {
 impl CustomerStore for DynamoCustomerStore {
     async fn apply_customer(&self, customer: &CustomerChanged) -> Result<ApplyOutcome, PortError> {
         let item = to_item("customer.put", customer)?;
-        put_if_newer(&self.client, &self.table, item, customer.revision, "customer.put").await
+        put_if_newer(
+            &self.client,
+            &self.table,
+            item,
+            customer.revision,
+            "customer.put",
+        )
+        .await
     }
 
     async fn customer(&self, id: &CustomerId) -> Result<Option<CustomerChanged>, PortError> {
@@ -358,7 +368,10 @@ impl ReceiptStore for DynamoReceiptStore {
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":queued", s(STATUS_QUEUED))
             .expression_attribute_values(":at", s(now.to_rfc3339()));
-        let mut set = vec!["#status = :queued".to_string(), "queued_at = :at".to_string()];
+        let mut set = vec![
+            "#status = :queued".to_string(),
+            "queued_at = :at".to_string(),
+        ];
         for (index, (name, value)) in details.iter().enumerate() {
             update = update
                 .expression_attribute_names(format!("#d{index}"), name)

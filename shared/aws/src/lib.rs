@@ -26,7 +26,7 @@ pub async fn load_config() -> aws_config::SdkConfig {
 /// An S3 client; path-style addressing when an endpoint is overridden (emulators do not
 /// resolve `bucket.127.0.0.1`).
 pub fn s3_client(config: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
-    let builder = aws_sdk_s3::config::Builder::from(config)
-        .force_path_style(config.endpoint_url().is_some());
+    let builder =
+        aws_sdk_s3::config::Builder::from(config).force_path_style(config.endpoint_url().is_some());
     aws_sdk_s3::Client::from_conf(builder.build())
 }

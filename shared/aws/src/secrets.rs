@@ -12,7 +12,7 @@ pub async fn load_secret_string(
         .send()
         .await
         .map_err(|e| classify("secrets.get", e))?;
-    output
-        .secret_string
-        .ok_or_else(|| PortError::permanent("secrets.get", format!("{secret_id} has no string value")))
+    output.secret_string.ok_or_else(|| {
+        PortError::permanent("secrets.get", format!("{secret_id} has no string value"))
+    })
 }

@@ -60,7 +60,13 @@ impl Envelope {
     pub fn claim_check_key(webhook_id: &str) -> String {
         let safe: String = webhook_id
             .chars()
-            .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                    c
+                } else {
+                    '_'
+                }
+            })
             .take(128)
             .collect();
         format!("claims/{safe}-{}.json", uuid::Uuid::new_v4())

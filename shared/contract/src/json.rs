@@ -27,7 +27,11 @@ impl ContractError {
     }
 
     pub(crate) fn at(path: &str, error: InvalidValue) -> Self {
-        Self::new(error.code, format!("{path}: {}", error.message), Some(path.to_string()))
+        Self::new(
+            error.code,
+            format!("{path}: {}", error.message),
+            Some(path.to_string()),
+        )
     }
 
     /// A cross-field violation reported by the domain, relative to the object at `base`.
@@ -258,12 +262,15 @@ impl<'a> Field<'a> {
 
     pub fn u32(&self) -> Result<u32, ContractError> {
         match self.value {
-            Value::Number(n) => n.as_u64().and_then(|v| u32::try_from(v).ok()).ok_or_else(|| {
-                self.invalid(InvalidValue::new(
-                    "invalid_integer",
-                    format!("expected a positive integer, got {n}"),
-                ))
-            }),
+            Value::Number(n) => n
+                .as_u64()
+                .and_then(|v| u32::try_from(v).ok())
+                .ok_or_else(|| {
+                    self.invalid(InvalidValue::new(
+                        "invalid_integer",
+                        format!("expected a positive integer, got {n}"),
+                    ))
+                }),
             other => Err(wrong_type(self.path, "an integer", other)),
         }
     }
@@ -303,7 +310,10 @@ impl<'a> Field<'a> {
             } else {
                 date
             };
-            return Ok(date.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc());
+            return Ok(date
+                .and_hms_opt(0, 0, 0)
+                .expect("midnight exists")
+                .and_utc());
         }
         self.timestamp()
     }
@@ -378,7 +388,9 @@ mod tests {
 
     #[test]
     fn malformed_decimals_are_invalid() {
-        for bad in ["", "1.", ".5", "1,5", " 1", "+1", "0x10", "NaN", "1e", "e5", "1.2.3"] {
+        for bad in [
+            "", "1.", ".5", "1,5", " 1", "+1", "0x10", "NaN", "1e", "e5", "1.2.3",
+        ] {
             assert_eq!(
                 parse_exact_decimal(bad).unwrap_err().code,
                 "invalid_decimal",

@@ -117,7 +117,13 @@ pub fn verify(
     }
     let expected: Vec<[u8; SIGNATURE_LEN]> = secrets
         .iter()
-        .map(|secret| secret.mac(id, timestamp, body).finalize().into_bytes().into())
+        .map(|secret| {
+            secret
+                .mac(id, timestamp, body)
+                .finalize()
+                .into_bytes()
+                .into()
+        })
         .collect();
     let mut matched = false;
     for entry in signature.split(' ').take(MAX_SIGNATURE_ENTRIES) {
@@ -184,7 +190,11 @@ mod tests {
         let good = sign(&s, "msg_1", NOW, b"{}");
         let short = &good[..good.len() - 8];
         for bad in ["v1,", "v1", short, &good.replace("v1,", "v2,"), "v1,!!!!"] {
-            assert_eq!(check(std::slice::from_ref(&s), NOW, bad), Err(SignatureError::NoMatch), "{bad}");
+            assert_eq!(
+                check(std::slice::from_ref(&s), NOW, bad),
+                Err(SignatureError::NoMatch),
+                "{bad}"
+            );
         }
     }
 
@@ -193,7 +203,10 @@ mod tests {
         let s = secret(1);
         for ts in [NOW - 301, NOW + 301] {
             let sig = sign(&s, "msg_1", ts, b"{}");
-            assert_eq!(check(std::slice::from_ref(&s), ts, &sig), Err(SignatureError::OutsideTolerance));
+            assert_eq!(
+                check(std::slice::from_ref(&s), ts, &sig),
+                Err(SignatureError::OutsideTolerance)
+            );
         }
         let sig = sign(&s, "msg_1", NOW - 300, b"{}");
         assert!(check(&[s], NOW - 300, &sig).is_ok());
@@ -213,7 +226,10 @@ mod tests {
         assert_eq!(SigningSecret::parse(&s.to_whsec()).unwrap().0, s.0);
         let unpadded = s.to_whsec().trim_end_matches('=').to_string();
         assert_eq!(SigningSecret::parse(&unpadded).unwrap().0, s.0);
-        assert_eq!(SigningSecret::parse("whsec_AAAA").unwrap_err(), SignatureError::InvalidSecret);
+        assert_eq!(
+            SigningSecret::parse("whsec_AAAA").unwrap_err(),
+            SignatureError::InvalidSecret
+        );
         assert!(!format!("{s:?}").contains('7'));
     }
 }

@@ -27,7 +27,11 @@ pub struct ParsedEvent {
 /// Parses and validates a webhook body sent by `source`.
 pub fn parse_event(source: Source, body: &[u8]) -> Result<ParsedEvent, ContractError> {
     let value: Value = serde_json::from_slice(body).map_err(|e| {
-        ContractError::new("invalid_json", format!("the body is not valid JSON: {e}"), None)
+        ContractError::new(
+            "invalid_json",
+            format!("the body is not valid JSON: {e}"),
+            None,
+        )
     })?;
     let root = Obj::root(&value)?;
     let event_type = root.required("type", |f| {
@@ -241,9 +245,7 @@ fn order_placed(o: &Obj<'_>) -> Result<OrderPlaced, ContractError> {
         delivery: o.optional("delivery", |f| {
             f.object(|d| {
                 Ok(Delivery {
-                    address: d
-                        .optional("address", address)?
-                        .unwrap_or_default(),
+                    address: d.optional("address", address)?.unwrap_or_default(),
                     requested_date: d.optional("requested_date", |f| f.date())?,
                 })
             })
@@ -258,7 +260,15 @@ fn address(f: Field<'_>) -> Result<std::collections::BTreeMap<String, String>, C
     }
     f.object(|a| {
         let mut lines = std::collections::BTreeMap::new();
-        for key in ["name", "street", "postal_code", "city", "region", "country", "text"] {
+        for key in [
+            "name",
+            "street",
+            "postal_code",
+            "city",
+            "region",
+            "country",
+            "text",
+        ] {
             if let Some(value) = a.optional(key, |f| f.text(MAX_TEXT))? {
                 lines.insert(key.to_string(), value);
             }
@@ -284,8 +294,10 @@ mod tests {
     fn a_stock_event_with_string_and_number_decimals_parses() {
         let parsed = parse(
             Source::Erp,
-            stock_body(json!({"sku": "A-1", "warehouse": "W1", "available": "12.5", "revision": 7,
-                "next_delivery": {"date": "2026-12-01", "quantity": 40}})),
+            stock_body(
+                json!({"sku": "A-1", "warehouse": "W1", "available": "12.5", "revision": 7,
+                "next_delivery": {"date": "2026-12-01", "quantity": 40}}),
+            ),
         )
         .unwrap();
         let DomainEvent::StockChanged(stock) = parsed.event else {
@@ -388,7 +400,10 @@ mod tests {
         let status = json!({"type": "order.status_changed", "timestamp": "2026-11-26T10:00:00Z", "data": {
             "order_id": "SO-1", "status": "shipped", "revision": 2, "erp_order_number": "4500001",
             "tracking": [{"carrier": "DHL", "code": "00340434"}]}});
-        assert_eq!(parse(Source::Erp, status).unwrap().event_type, EventType::OrderStatusChanged);
+        assert_eq!(
+            parse(Source::Erp, status).unwrap().event_type,
+            EventType::OrderStatusChanged
+        );
 
         let customer = json!({"type": "customer.changed", "timestamp": "2026-11-26T10:00:00Z", "data": {
             "customer_id": "C-1", "name": "Muster GmbH", "revision": 4, "blocked": false,
@@ -396,7 +411,8 @@ mod tests {
             "payment_terms": "30 days net", "delivery_terms": {"incoterm": "DAP", "place": "Köln"},
             "price_lists": ["CONTRACT-1", "BASE"], "cost_centers": ["CC-10"],
             "approval_rules": [{"above": {"amount": 10000, "currency": "EUR"}, "role": "manager"}]}});
-        let DomainEvent::CustomerChanged(customer) = parse(Source::Erp, customer).unwrap().event else {
+        let DomainEvent::CustomerChanged(customer) = parse(Source::Erp, customer).unwrap().event
+        else {
             panic!()
         };
         assert_eq!(customer.price_lists.len(), 2);

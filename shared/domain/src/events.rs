@@ -631,13 +631,37 @@ mod tests {
 
     #[test]
     fn the_tier_is_the_highest_min_qty_not_above_the_quantity() {
-        let tiers = PriceTiers::new(vec![tier("1", "10"), tier("10", "9"), tier("100", "8")])
-            .unwrap();
+        let tiers =
+            PriceTiers::new(vec![tier("1", "10"), tier("10", "9"), tier("100", "8")]).unwrap();
         let q = |s: &str| Quantity::new(Decimal::from_str(s).unwrap()).unwrap();
         assert_eq!(tiers.tier_for(q("0.5")), None);
-        assert_eq!(tiers.tier_for(q("1")).unwrap().unit_price.value().to_string(), "10");
-        assert_eq!(tiers.tier_for(q("99.9")).unwrap().unit_price.value().to_string(), "9");
-        assert_eq!(tiers.tier_for(q("100")).unwrap().unit_price.value().to_string(), "8");
+        assert_eq!(
+            tiers
+                .tier_for(q("1"))
+                .unwrap()
+                .unit_price
+                .value()
+                .to_string(),
+            "10"
+        );
+        assert_eq!(
+            tiers
+                .tier_for(q("99.9"))
+                .unwrap()
+                .unit_price
+                .value()
+                .to_string(),
+            "9"
+        );
+        assert_eq!(
+            tiers
+                .tier_for(q("100"))
+                .unwrap()
+                .unit_price
+                .value()
+                .to_string(),
+            "8"
+        );
     }
 
     #[test]
@@ -650,7 +674,13 @@ mod tests {
         .unwrap();
         assert!(window.contains(at("2026-01-01T00:00:00Z")));
         assert!(!window.contains(at("2026-02-01T00:00:00Z")));
-        assert!(ValidityWindow::new(Some(at("2026-02-01T00:00:00Z")), Some(at("2026-01-01T00:00:00Z"))).is_err());
+        assert!(
+            ValidityWindow::new(
+                Some(at("2026-02-01T00:00:00Z")),
+                Some(at("2026-01-01T00:00:00Z"))
+            )
+            .is_err()
+        );
     }
 
     #[test]
@@ -662,7 +692,9 @@ mod tests {
             unit_price: UnitPrice::new(Decimal::ONE).unwrap(),
         };
         assert_eq!(
-            OrderLines::new(vec![line(1, "1"), line(1, "2")]).unwrap_err().path,
+            OrderLines::new(vec![line(1, "1"), line(1, "2")])
+                .unwrap_err()
+                .path,
             "/lines/1/line"
         );
         assert_eq!(

@@ -7,7 +7,10 @@ use std::fmt;
 /// and log lines, so whitespace, control characters and separators we use (`#`) are out.
 fn check_identifier(kind: &str, value: &str, max_len: usize) -> Result<(), InvalidValue> {
     if value.is_empty() {
-        return Err(InvalidValue::new("empty", format!("{kind} must not be empty")));
+        return Err(InvalidValue::new(
+            "empty",
+            format!("{kind} must not be empty"),
+        ));
     }
     if value.len() > max_len {
         return Err(InvalidValue::new(

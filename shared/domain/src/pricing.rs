@@ -51,7 +51,9 @@ pub enum ListSkipped {
 pub enum PriceResolution {
     Priced(ResolvedPrice),
     /// No list gives a price: the shop shows "price on request", never 0.
-    OnRequest { skipped: Vec<ListSkipped> },
+    OnRequest {
+        skipped: Vec<ListSkipped>,
+    },
 }
 
 /// quantity × unit price ÷ price_per, keeping the price's scale where the division is exact
@@ -180,9 +182,13 @@ mod tests {
             record("CONTRACT", &[("1", "8.50"), ("10", "7.90")], (None, None)),
         ];
         let lists = [list("CONTRACT"), list("BASE")];
-        let PriceResolution::Priced(price) =
-            resolve_price(&lists, &records, &sku(), q("12"), at("2026-06-01T00:00:00Z"))
-        else {
+        let PriceResolution::Priced(price) = resolve_price(
+            &lists,
+            &records,
+            &sku(),
+            q("12"),
+            at("2026-06-01T00:00:00Z"),
+        ) else {
             panic!("expected a price");
         };
         assert_eq!(price.price_list, list("CONTRACT"));
@@ -212,7 +218,13 @@ mod tests {
     #[test]
     fn a_quantity_below_every_first_tier_is_price_on_request() {
         let records = vec![record("BASE", &[("10", "10")], (None, None))];
-        let resolution = resolve_price(&[list("BASE")], &records, &sku(), q("5"), at("2026-01-01T00:00:00Z"));
+        let resolution = resolve_price(
+            &[list("BASE")],
+            &records,
+            &sku(),
+            q("5"),
+            at("2026-01-01T00:00:00Z"),
+        );
         assert_eq!(
             resolution,
             PriceResolution::OnRequest {
@@ -226,7 +238,13 @@ mod tests {
 
     #[test]
     fn no_list_covering_the_sku_is_price_on_request_never_zero() {
-        let resolution = resolve_price(&[list("BASE")], &[], &sku(), q("1"), at("2026-01-01T00:00:00Z"));
+        let resolution = resolve_price(
+            &[list("BASE")],
+            &[],
+            &sku(),
+            q("1"),
+            at("2026-01-01T00:00:00Z"),
+        );
         assert!(matches!(resolution, PriceResolution::OnRequest { .. }));
         let resolution = resolve_price(&[], &[], &sku(), q("1"), at("2026-01-01T00:00:00Z"));
         assert_eq!(resolution, PriceResolution::OnRequest { skipped: vec![] });
@@ -251,7 +269,13 @@ mod tests {
     #[test]
     fn records_of_lists_the_customer_lacks_are_ignored() {
         let records = vec![record("OTHER", &[("1", "1")], (None, None))];
-        let resolution = resolve_price(&[list("BASE")], &records, &sku(), q("1"), at("2026-01-01T00:00:00Z"));
+        let resolution = resolve_price(
+            &[list("BASE")],
+            &records,
+            &sku(),
+            q("1"),
+            at("2026-01-01T00:00:00Z"),
+        );
         assert!(matches!(resolution, PriceResolution::OnRequest { .. }));
     }
 }

@@ -14,7 +14,6 @@ use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use tracing::{Instrument, error, info, warn};
 
-
 /// What the handler did with a message: the name of the metric to count it under
 /// (`Applied`, `Stale`, ...).
 pub type MessageOutcome = &'static str;
@@ -315,7 +314,8 @@ mod tests {
     #[tokio::test]
     async fn a_permanent_failure_goes_to_the_dlq_with_its_reason_and_spares_its_neighbours() {
         let queue = RecordingQueue::default();
-        let (result, metrics) = run(&queue, vec![message("1", "ok", 1), message("2", "bad", 1)]).await;
+        let (result, metrics) =
+            run(&queue, vec![message("1", "ok", 1), message("2", "bad", 1)]).await;
         assert!(result.unwrap().batch_item_failures.is_empty());
         let sent = queue.sent.lock().unwrap();
         assert_eq!(sent.len(), 1);
@@ -330,22 +330,36 @@ mod tests {
     #[tokio::test]
     async fn a_retryable_failure_is_reported_for_redelivery_until_the_last_attempt() {
         let queue = RecordingQueue::default();
-        let (result, _) = run(&queue, vec![message("1", "ok", 1), message("2", "later", 1)]).await;
+        let (result, _) = run(
+            &queue,
+            vec![message("1", "ok", 1), message("2", "later", 1)],
+        )
+        .await;
         assert_eq!(failed_ids(&result.unwrap()), vec!["2"]);
         assert!(queue.sent.lock().unwrap().is_empty());
 
         let (result, metrics) = run(&queue, vec![message("2", "later", 3)]).await;
         assert!(result.unwrap().batch_item_failures.is_empty());
-        assert_eq!(queue.sent.lock().unwrap()[0].1.attributes["failure_class"], "retryable");
+        assert_eq!(
+            queue.sent.lock().unwrap()[0].1.attributes["failure_class"],
+            "retryable"
+        );
         assert_eq!(metrics.count("RetriesExhausted"), 1);
     }
 
     #[tokio::test]
     async fn a_panic_fails_only_its_own_message() {
         let queue = RecordingQueue::default();
-        let (result, metrics) = run(&queue, vec![message("1", "panic", 1), message("2", "ok", 1)]).await;
+        let (result, metrics) = run(
+            &queue,
+            vec![message("1", "panic", 1), message("2", "ok", 1)],
+        )
+        .await;
         assert!(result.unwrap().batch_item_failures.is_empty());
-        assert_eq!(queue.sent.lock().unwrap()[0].1.attributes["failure_code"], "panic");
+        assert_eq!(
+            queue.sent.lock().unwrap()[0].1.attributes["failure_code"],
+            "panic"
+        );
         assert_eq!(metrics.count("Applied"), 1);
     }
 
@@ -362,7 +376,11 @@ mod tests {
     #[tokio::test]
     async fn a_batch_that_failed_entirely_fails_the_invocation() {
         let queue = RecordingQueue::default();
-        let (result, _) = run(&queue, vec![message("1", "later", 1), message("2", "later", 1)]).await;
+        let (result, _) = run(
+            &queue,
+            vec![message("1", "later", 1), message("2", "later", 1)],
+        )
+        .await;
         assert_eq!(result.unwrap_err().failed, 2);
     }
 }

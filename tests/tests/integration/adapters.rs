@@ -4,7 +4,7 @@ use bridge_aws::{
     DynamoCustomerStore, DynamoPriceStore, DynamoReceiptStore, DynamoStockStore, S3ObjectStore,
     SqsQueue,
 };
-use bridge_contract::{parse_event, ParsedEvent};
+use bridge_contract::{ParsedEvent, parse_event};
 use bridge_domain::ports::{
     CustomerStore, MessageQueue, ObjectStore, OutboundMessage, PriceStore, ReceiptClaim,
     ReceiptStore, StockStore,
@@ -28,16 +28,29 @@ fn stock(revision: u64, available: &str) -> bridge_domain::StockChanged {
 #[tokio::test]
 async fn stock_revisions_5_7_6_leave_revision_7_and_report_the_rest_stale() {
     let stack = super::support::stack(false).await;
-    let store = DynamoStockStore::new(aws_sdk_dynamodb::Client::new(&stack.sdk), stack.table("StockTable"));
-    assert_eq!(store.apply_stock(&stock(5, "10")).await.unwrap(), ApplyOutcome::Applied);
-    assert_eq!(store.apply_stock(&stock(7, "30")).await.unwrap(), ApplyOutcome::Applied);
+    let store = DynamoStockStore::new(
+        aws_sdk_dynamodb::Client::new(&stack.sdk),
+        stack.table("StockTable"),
+    );
     assert_eq!(
-        store.apply_stock(&stock(6, "20")).await.unwrap(),
-        ApplyOutcome::Stale { stored: Revision::new(7) }
+        store.apply_stock(&stock(5, "10")).await.unwrap(),
+        ApplyOutcome::Applied
     );
     assert_eq!(
         store.apply_stock(&stock(7, "30")).await.unwrap(),
-        ApplyOutcome::Stale { stored: Revision::new(7) }
+        ApplyOutcome::Applied
+    );
+    assert_eq!(
+        store.apply_stock(&stock(6, "20")).await.unwrap(),
+        ApplyOutcome::Stale {
+            stored: Revision::new(7)
+        }
+    );
+    assert_eq!(
+        store.apply_stock(&stock(7, "30")).await.unwrap(),
+        ApplyOutcome::Stale {
+            stored: Revision::new(7)
+        }
     );
     let levels = store.stock_of(&Sku::parse("SKU-1").unwrap()).await.unwrap();
     assert_eq!(levels, vec![stock(7, "30")]);
@@ -46,27 +59,43 @@ async fn stock_revisions_5_7_6_leave_revision_7_and_report_the_rest_stale() {
 #[tokio::test]
 async fn price_records_keep_one_row_per_validity_window_and_round_trip_exactly() {
     let stack = super::support::stack(false).await;
-    let store = DynamoPriceStore::new(aws_sdk_dynamodb::Client::new(&stack.sdk), stack.table("PriceTable"));
+    let store = DynamoPriceStore::new(
+        aws_sdk_dynamodb::Client::new(&stack.sdk),
+        stack.table("PriceTable"),
+    );
     let price = |revision: u64, from: &str| match event(json!({
         "type": "price.changed", "timestamp": "2026-11-26T10:00:00Z",
         "data": {"price_list": "PL-1", "sku": "SKU-1", "currency": "EUR", "revision": revision,
                  "valid_from": from, "price_per": "100", "price_unit": "KGM",
-                 "tiers": [{"min_qty": 0, "unit_price": "0.10"}, {"min_qty": "12.5", "unit_price": 0.095}]}})) {
+                 "tiers": [{"min_qty": 0, "unit_price": "0.10"}, {"min_qty": "12.5", "unit_price": 0.095}]}}))
+    {
         DomainEvent::PriceChanged(p) => p,
         _ => unreachable!(),
     };
     let january = price(1, "2026-01-01");
     let february = price(2, "2026-02-01");
-    assert_eq!(store.apply_price(&january).await.unwrap(), ApplyOutcome::Applied);
-    assert_eq!(store.apply_price(&february).await.unwrap(), ApplyOutcome::Applied);
-    assert!(matches!(store.apply_price(&january).await.unwrap(), ApplyOutcome::Stale { .. }));
+    assert_eq!(
+        store.apply_price(&january).await.unwrap(),
+        ApplyOutcome::Applied
+    );
+    assert_eq!(
+        store.apply_price(&february).await.unwrap(),
+        ApplyOutcome::Applied
+    );
+    assert!(matches!(
+        store.apply_price(&january).await.unwrap(),
+        ApplyOutcome::Stale { .. }
+    ));
     let mut stored = store
         .prices_of(&[january.price_list.clone()], &january.sku)
         .await
         .unwrap();
     stored.sort_by_key(|p| p.revision);
     assert_eq!(stored, vec![january.clone(), february]);
-    assert_eq!(stored[0].tiers.as_slice()[1].unit_price.value().to_string(), "0.095");
+    assert_eq!(
+        stored[0].tiers.as_slice()[1].unit_price.value().to_string(),
+        "0.095"
+    );
     // Another sku whose name starts the same is not mixed in.
     let other = store
         .prices_of(&[january.price_list.clone()], &Sku::parse("SKU").unwrap())
@@ -78,7 +107,10 @@ async fn price_records_keep_one_row_per_validity_window_and_round_trip_exactly()
 #[tokio::test]
 async fn a_customer_round_trips_with_every_field() {
     let stack = super::support::stack(false).await;
-    let store = DynamoCustomerStore::new(aws_sdk_dynamodb::Client::new(&stack.sdk), stack.table("CustomerTable"));
+    let store = DynamoCustomerStore::new(
+        aws_sdk_dynamodb::Client::new(&stack.sdk),
+        stack.table("CustomerTable"),
+    );
     let DomainEvent::CustomerChanged(customer) = event(json!({
         "type": "customer.changed", "timestamp": "2026-11-26T10:00:00Z",
         "data": {"customer_id": "C-9", "name": "Nord GmbH", "revision": 3, "blocked": true,
@@ -89,8 +121,14 @@ async fn a_customer_round_trips_with_every_field() {
     else {
         unreachable!()
     };
-    assert_eq!(store.apply_customer(&customer).await.unwrap(), ApplyOutcome::Applied);
-    assert_eq!(store.customer(&customer.customer_id).await.unwrap(), Some(customer.clone()));
+    assert_eq!(
+        store.apply_customer(&customer).await.unwrap(),
+        ApplyOutcome::Applied
+    );
+    assert_eq!(
+        store.customer(&customer.customer_id).await.unwrap(),
+        Some(customer.clone())
+    );
     let unknown = bridge_domain::CustomerId::parse("C-404").unwrap();
     assert_eq!(store.customer(&unknown).await.unwrap(), None);
 }
@@ -104,32 +142,62 @@ async fn a_receipt_is_claimed_once_then_reports_what_was_queued() {
         86_400,
     );
     let now = chrono::Utc::now();
-    assert_eq!(store.claim("w1", "h1", now, 60).await.unwrap(), ReceiptClaim::Claimed);
-    assert_eq!(store.claim("w1", "h1", now, 60).await.unwrap(), ReceiptClaim::InFlight);
+    assert_eq!(
+        store.claim("w1", "h1", now, 60).await.unwrap(),
+        ReceiptClaim::Claimed
+    );
+    assert_eq!(
+        store.claim("w1", "h1", now, 60).await.unwrap(),
+        ReceiptClaim::InFlight
+    );
     // A lease that ran out can be taken over (the first claimant crashed).
     let later = now + chrono::Duration::seconds(61);
-    assert_eq!(store.claim("w1", "h1", later, 60).await.unwrap(), ReceiptClaim::Claimed);
+    assert_eq!(
+        store.claim("w1", "h1", later, 60).await.unwrap(),
+        ReceiptClaim::Claimed
+    );
     store
-        .complete("w1", &BTreeMap::from([("message_id".to_string(), "m-1".to_string())]), later)
+        .complete(
+            "w1",
+            &BTreeMap::from([("message_id".to_string(), "m-1".to_string())]),
+            later,
+        )
         .await
         .unwrap();
     assert_eq!(
         store.claim("w1", "h1", later, 60).await.unwrap(),
-        ReceiptClaim::AlreadyQueued { body_sha256: "h1".into() }
+        ReceiptClaim::AlreadyQueued {
+            body_sha256: "h1".into()
+        }
     );
-    assert_eq!(store.receipt("w1").await.unwrap().unwrap()["message_id"], "m-1");
+    assert_eq!(
+        store.receipt("w1").await.unwrap().unwrap()["message_id"],
+        "m-1"
+    );
     // A queued receipt cannot be released.
     assert!(store.release("w1").await.is_err());
-    assert_eq!(store.claim("w2", "h2", now, 60).await.unwrap(), ReceiptClaim::Claimed);
+    assert_eq!(
+        store.claim("w2", "h2", now, 60).await.unwrap(),
+        ReceiptClaim::Claimed
+    );
     store.release("w2").await.unwrap();
-    assert_eq!(store.claim("w2", "h2", now, 60).await.unwrap(), ReceiptClaim::Claimed);
+    assert_eq!(
+        store.claim("w2", "h2", now, 60).await.unwrap(),
+        ReceiptClaim::Claimed
+    );
 }
 
 #[tokio::test]
 async fn objects_round_trip_and_a_missing_one_is_a_permanent_error() {
     let stack = super::support::stack(false).await;
-    let store = S3ObjectStore::new(bridge_aws::s3_client(&stack.sdk), stack.bucket("PayloadBucket"));
-    store.put("claims/a.json", b"{\"a\":1}".to_vec(), "application/json").await.unwrap();
+    let store = S3ObjectStore::new(
+        bridge_aws::s3_client(&stack.sdk),
+        stack.bucket("PayloadBucket"),
+    );
+    store
+        .put("claims/a.json", b"{\"a\":1}".to_vec(), "application/json")
+        .await
+        .unwrap();
     assert_eq!(store.get("claims/a.json").await.unwrap(), b"{\"a\":1}");
     let err = store.get("claims/missing.json").await.unwrap_err();
     assert_eq!(err.class, ErrorClass::Permanent, "{err}");
@@ -143,7 +211,10 @@ async fn queue_messages_carry_their_attributes() {
         body: "hello".into(),
         attributes: BTreeMap::from([("event_type".to_string(), "stock.changed".to_string())]),
     };
-    let id = queue.send(stack.queue_url("CustomerQueue"), &message).await.unwrap();
+    let id = queue
+        .send(stack.queue_url("CustomerQueue"), &message)
+        .await
+        .unwrap();
     let received = stack.drain_queue("CustomerQueue").await;
     assert_eq!(received.len(), 1);
     assert_eq!(received[0].message_id(), Some(id.as_str()));

@@ -1,6 +1,8 @@
 //! The webhook intake, wired as deployed, against the moto server.
 
-use super::support::{intake, intake_with, now, request, rust_signed, signed_request, stack, stock_event};
+use super::support::{
+    intake, intake_with, now, request, rust_signed, signed_request, stack, stock_event,
+};
 use bridge_contract::Envelope;
 use serde_json::json;
 use std::collections::HashMap;
@@ -12,10 +14,16 @@ async fn a_webhook_signed_by_the_reference_library_is_queued_once() {
     let body = stock_event("SKU-1", 5, "12.5").to_string();
     let secret = &stack.signing["erp"][0];
     let response = intake
-        .handle(signed_request("erp", secret, "msg_ref_1", now(), &body), chrono::Utc::now())
+        .handle(
+            signed_request("erp", secret, "msg_ref_1", now(), &body),
+            chrono::Utc::now(),
+        )
         .await;
     assert_eq!(response.status, 202, "{}", response.body);
-    assert_eq!(response.body, json!({"id": "msg_ref_1", "status": "queued"}));
+    assert_eq!(
+        response.body,
+        json!({"id": "msg_ref_1", "status": "queued"})
+    );
 
     let messages = stack.drain_queue("StockPriceQueue").await;
     assert_eq!(messages.len(), 1);
@@ -52,13 +60,25 @@ async fn tampered_stale_and_empty_signatures_get_401_and_queue_nothing() {
         ("empty", now(), String::new()),
     ];
     for (label, ts, signature) in cases {
-        let response = intake.handle(request("erp", "msg_bad", ts, &signature, &body), chrono::Utc::now()).await;
+        let response = intake
+            .handle(
+                request("erp", "msg_bad", ts, &signature, &body),
+                chrono::Utc::now(),
+            )
+            .await;
         assert_eq!(response.status, 401, "{label}: {}", response.body);
-        assert_eq!(response.body, json!({"error": "invalid_signature"}), "{label}");
+        assert_eq!(
+            response.body,
+            json!({"error": "invalid_signature"}),
+            "{label}"
+        );
     }
     // The shop's secret does not sign for the ERP.
     let response = intake
-        .handle(signed_request("erp", &stack.signing["shop"][0], "msg_bad", now(), &body), chrono::Utc::now())
+        .handle(
+            signed_request("erp", &stack.signing["shop"][0], "msg_bad", now(), &body),
+            chrono::Utc::now(),
+        )
         .await;
     assert_eq!(response.status, 401);
     assert!(stack.drain_queue("StockPriceQueue").await.is_empty());
@@ -71,7 +91,10 @@ async fn both_secrets_of_a_rotation_are_accepted() {
     for (index, secret) in stack.signing["erp"].iter().enumerate() {
         let body = stock_event("SKU-1", index as u64 + 1, "1").to_string();
         let response = intake
-            .handle(signed_request("erp", secret, &format!("msg_rot_{index}"), now(), &body), chrono::Utc::now())
+            .handle(
+                signed_request("erp", secret, &format!("msg_rot_{index}"), now(), &body),
+                chrono::Utc::now(),
+            )
             .await;
         assert_eq!(response.status, 202, "secret {index}: {}", response.body);
     }
@@ -83,8 +106,18 @@ async fn the_same_webhook_twice_gives_202_then_200_and_one_message() {
     let intake = intake(&stack).await;
     let body = stock_event("SKU-1", 7, "3").to_string();
     let secret = &stack.signing["erp"][0];
-    let first = intake.handle(rust_signed("erp", secret, "msg_dup", &body), chrono::Utc::now()).await;
-    let second = intake.handle(rust_signed("erp", secret, "msg_dup", &body), chrono::Utc::now()).await;
+    let first = intake
+        .handle(
+            rust_signed("erp", secret, "msg_dup", &body),
+            chrono::Utc::now(),
+        )
+        .await;
+    let second = intake
+        .handle(
+            rust_signed("erp", secret, "msg_dup", &body),
+            chrono::Utc::now(),
+        )
+        .await;
     assert_eq!(first.status, 202);
     assert_eq!(second.status, 200);
     assert_eq!(second.body, json!({"id": "msg_dup", "status": "duplicate"}));
@@ -92,7 +125,12 @@ async fn the_same_webhook_twice_gives_202_then_200_and_one_message() {
 
     // The same id for another body is refused, not silently dropped.
     let other = stock_event("SKU-1", 8, "4").to_string();
-    let reused = intake.handle(rust_signed("erp", secret, "msg_dup", &other), chrono::Utc::now()).await;
+    let reused = intake
+        .handle(
+            rust_signed("erp", secret, "msg_dup", &other),
+            chrono::Utc::now(),
+        )
+        .await;
     assert_eq!(reused.status, 409, "{}", reused.body);
     assert!(stack.drain_queue("StockPriceQueue").await.is_empty());
 }
@@ -104,14 +142,42 @@ async fn each_type_goes_to_its_queue() {
     let erp = &stack.signing["erp"][0];
     let shop = &stack.signing["shop"][0];
     let cases = [
-        ("erp", erp, json!({"type": "price.changed", "timestamp": "2026-11-26T10:00:00Z", "data": {"price_list": "PL", "sku": "S", "currency": "EUR", "revision": 1, "tiers": [{"min_qty": 1, "unit_price": "1"}]}}), "StockPriceQueue"),
-        ("erp", erp, json!({"type": "customer.changed", "timestamp": "2026-11-26T10:00:00Z", "data": {"customer_id": "C", "name": "N", "revision": 1}}), "CustomerQueue"),
-        ("erp", erp, json!({"type": "order.status_changed", "timestamp": "2026-11-26T10:00:00Z", "data": {"order_id": "O", "status": "confirmed", "revision": 1}}), "OrderStatusQueue"),
-        ("shop", shop, json!({"type": "order.placed", "timestamp": "2026-11-26T10:00:00Z", "data": {"order_id": "O", "customer_id": "C", "currency": "EUR", "placed_at": "2026-11-26T10:00:00Z", "lines": [{"line": 1, "sku": "S", "quantity": 1, "unit_price": "1"}]}}), "OrderPlacedQueue"),
+        (
+            "erp",
+            erp,
+            json!({"type": "price.changed", "timestamp": "2026-11-26T10:00:00Z", "data": {"price_list": "PL", "sku": "S", "currency": "EUR", "revision": 1, "tiers": [{"min_qty": 1, "unit_price": "1"}]}}),
+            "StockPriceQueue",
+        ),
+        (
+            "erp",
+            erp,
+            json!({"type": "customer.changed", "timestamp": "2026-11-26T10:00:00Z", "data": {"customer_id": "C", "name": "N", "revision": 1}}),
+            "CustomerQueue",
+        ),
+        (
+            "erp",
+            erp,
+            json!({"type": "order.status_changed", "timestamp": "2026-11-26T10:00:00Z", "data": {"order_id": "O", "status": "confirmed", "revision": 1}}),
+            "OrderStatusQueue",
+        ),
+        (
+            "shop",
+            shop,
+            json!({"type": "order.placed", "timestamp": "2026-11-26T10:00:00Z", "data": {"order_id": "O", "customer_id": "C", "currency": "EUR", "placed_at": "2026-11-26T10:00:00Z", "lines": [{"line": 1, "sku": "S", "quantity": 1, "unit_price": "1"}]}}),
+            "OrderPlacedQueue",
+        ),
     ];
     for (index, (source, secret, body, queue)) in cases.into_iter().enumerate() {
         let response = intake
-            .handle(rust_signed(source, secret, &format!("msg_route_{index}"), &body.to_string()), chrono::Utc::now())
+            .handle(
+                rust_signed(
+                    source,
+                    secret,
+                    &format!("msg_route_{index}"),
+                    &body.to_string(),
+                ),
+                chrono::Utc::now(),
+            )
             .await;
         assert_eq!(response.status, 202, "{body}: {}", response.body);
         assert_eq!(stack.drain_queue(queue).await.len(), 1, "{queue}");
@@ -121,12 +187,21 @@ async fn each_type_goes_to_its_queue() {
 #[tokio::test]
 async fn bad_requests_get_specific_answers() {
     let stack = stack(false).await;
-    let intake = intake_with(&stack, HashMap::from([("MAX_BODY_BYTES", "4096".to_string())])).await;
+    let intake = intake_with(
+        &stack,
+        HashMap::from([("MAX_BODY_BYTES", "4096".to_string())]),
+    )
+    .await;
     let secret = &stack.signing["erp"][0];
     let send = |id: &str, body: String| rust_signed("erp", secret, id, &body);
 
-    let response = intake.handle(send("b1", "{\"type\":".into()), chrono::Utc::now()).await;
-    assert_eq!((response.status, response.body["error"].as_str()), (400, Some("invalid_json")));
+    let response = intake
+        .handle(send("b1", "{\"type\":".into()), chrono::Utc::now())
+        .await;
+    assert_eq!(
+        (response.status, response.body["error"].as_str()),
+        (400, Some("invalid_json"))
+    );
 
     let response = intake
         .handle(send("b2", json!({"type": "stock.changed", "timestamp": "2026-11-26T10:00:00Z", "data": {"sku": "S", "warehouse": "W", "available": "1", "revision": "x"}}).to_string()), chrono::Utc::now())
@@ -135,18 +210,36 @@ async fn bad_requests_get_specific_answers() {
     assert_eq!(response.body["field"], "/data/revision");
 
     let response = intake
-        .handle(send("b3", json!({"type": "order.placed", "timestamp": "2026-11-26T10:00:00Z", "data": {}}).to_string()), chrono::Utc::now())
+        .handle(
+            send(
+                "b3",
+                json!({"type": "order.placed", "timestamp": "2026-11-26T10:00:00Z", "data": {}})
+                    .to_string(),
+            ),
+            chrono::Utc::now(),
+        )
         .await;
-    assert_eq!((response.status, response.body["error"].as_str()), (400, Some("unknown_type")));
+    assert_eq!(
+        (response.status, response.body["error"].as_str()),
+        (400, Some("unknown_type"))
+    );
 
     let response = intake
         .handle(send("b4", json!({"type": "stock.changed", "timestamp": "2026-11-26T10:00:00Z", "data": {"sku": "S", "warehouse": "W", "available": "1234567890123456789012345678901234567890", "revision": 1}}).to_string()), chrono::Utc::now())
         .await;
-    assert_eq!((response.status, response.body["error"].as_str()), (400, Some("out_of_range")));
+    assert_eq!(
+        (response.status, response.body["error"].as_str()),
+        (400, Some("out_of_range"))
+    );
 
     let mut wrong_type = send("b5", stock_event("S", 1, "1").to_string());
-    wrong_type.headers.insert("content-type".into(), "text/plain".into());
-    assert_eq!(intake.handle(wrong_type, chrono::Utc::now()).await.status, 415);
+    wrong_type
+        .headers
+        .insert("content-type".into(), "text/plain".into());
+    assert_eq!(
+        intake.handle(wrong_type, chrono::Utc::now()).await.status,
+        415
+    );
 
     let huge = json!({"type": "stock.changed", "pad": "x".repeat(5000)}).to_string();
     let response = intake.handle(send("b6", huge), chrono::Utc::now()).await;
@@ -155,10 +248,24 @@ async fn bad_requests_get_specific_answers() {
 
     let mut unknown_source = send("b7", stock_event("S", 1, "1").to_string());
     unknown_source.source = "crm".into();
-    assert_eq!(intake.handle(unknown_source, chrono::Utc::now()).await.status, 404);
+    assert_eq!(
+        intake
+            .handle(unknown_source, chrono::Utc::now())
+            .await
+            .status,
+        404
+    );
 
-    for queue in ["StockPriceQueue", "CustomerQueue", "OrderStatusQueue", "OrderPlacedQueue"] {
-        assert!(stack.drain_queue(queue).await.is_empty(), "{queue} got a message from a bad request");
+    for queue in [
+        "StockPriceQueue",
+        "CustomerQueue",
+        "OrderStatusQueue",
+        "OrderPlacedQueue",
+    ] {
+        assert!(
+            stack.drain_queue(queue).await.is_empty(),
+            "{queue} got a message from a bad request"
+        );
     }
 }
 
@@ -166,13 +273,20 @@ async fn bad_requests_get_specific_answers() {
 async fn a_body_above_the_queue_limit_travels_as_a_claim_check_and_is_applied() {
     let stack = stack(false).await;
     // A small limit makes any event "large" without sending megabytes.
-    let intake = intake_with(&stack, HashMap::from([("MAX_QUEUE_MESSAGE_BYTES", "2100".to_string())])).await;
+    let intake = intake_with(
+        &stack,
+        HashMap::from([("MAX_QUEUE_MESSAGE_BYTES", "2100".to_string())]),
+    )
+    .await;
     let mut event = stock_event("SKU-BIG", 3, "42");
     event["data"]["as_of"] = json!("2026-11-26T09:00:00Z");
     event["padding"] = json!("p".repeat(600));
     let body = event.to_string();
     let response = intake
-        .handle(rust_signed("erp", &stack.signing["erp"][0], "msg_big", &body), chrono::Utc::now())
+        .handle(
+            rust_signed("erp", &stack.signing["erp"][0], "msg_big", &body),
+            chrono::Utc::now(),
+        )
         .await;
     assert_eq!(response.status, 202, "{}", response.body);
     let messages = stack.drain_queue("StockPriceQueue").await;
@@ -184,14 +298,23 @@ async fn a_body_above_the_queue_limit_travels_as_a_claim_check_and_is_applied() 
 
     let sync = super::support::sync(&stack);
     let result = sync
-        .handle_batch(super::support::sqs_event(stack.queue_arn("StockPriceQueue"), &messages))
+        .handle_batch(super::support::sqs_event(
+            stack.queue_arn("StockPriceQueue"),
+            &messages,
+        ))
         .await
         .unwrap();
     assert!(result.batch_item_failures.is_empty());
-    let store = bridge_aws::DynamoStockStore::new(aws_sdk_dynamodb::Client::new(&stack.sdk), stack.table("StockTable"));
-    let levels = bridge_domain::ports::StockStore::stock_of(&store, &bridge_domain::Sku::parse("SKU-BIG").unwrap())
-        .await
-        .unwrap();
+    let store = bridge_aws::DynamoStockStore::new(
+        aws_sdk_dynamodb::Client::new(&stack.sdk),
+        stack.table("StockTable"),
+    );
+    let levels = bridge_domain::ports::StockStore::stock_of(
+        &store,
+        &bridge_domain::Sku::parse("SKU-BIG").unwrap(),
+    )
+    .await
+    .unwrap();
     assert_eq!(levels[0].available.to_string(), "42");
 }
 
@@ -203,13 +326,26 @@ async fn when_the_queue_is_unavailable_the_answer_is_503_and_a_retry_is_not_bloc
     let body = stock_event("SKU-1", 1, "1").to_string();
     let secret = &stack.signing["erp"][0];
     for attempt in 0..2 {
-        let response = intake.handle(rust_signed("erp", secret, "msg_503", &body), chrono::Utc::now()).await;
+        let response = intake
+            .handle(
+                rust_signed("erp", secret, "msg_503", &body),
+                chrono::Utc::now(),
+            )
+            .await;
         assert_eq!(response.status, 503, "attempt {attempt}: {}", response.body);
         // Released, not "in flight": the retry reached the queue again.
-        assert_eq!(response.body["message"], "the event could not be made durable");
+        assert_eq!(
+            response.body["message"],
+            "the event could not be made durable"
+        );
     }
     // Once the queue is back, the same webhook is accepted.
     let healthy = intake_with(&stack, HashMap::new()).await;
-    let response = healthy.handle(rust_signed("erp", secret, "msg_503", &body), chrono::Utc::now()).await;
+    let response = healthy
+        .handle(
+            rust_signed("erp", secret, "msg_503", &body),
+            chrono::Utc::now(),
+        )
+        .await;
     assert_eq!(response.status, 202);
 }

@@ -7,7 +7,12 @@ use bridgectl::read::{self, Tables};
 use serde_json::json;
 use std::time::Duration;
 
-async fn post_signed(stack: &LocalStack, http: &reqwest::Client, id: &str, body: &serde_json::Value) -> u16 {
+async fn post_signed(
+    stack: &LocalStack,
+    http: &reqwest::Client,
+    id: &str,
+    body: &serde_json::Value,
+) -> u16 {
     let secret = &stack.info.signing_secrets["erp"][0];
     let ts = chrono::Utc::now().timestamp();
     let body = body.to_string();
@@ -33,12 +38,20 @@ async fn webhooks_over_http_reach_the_tables_and_poison_reaches_the_dlq_with_its
     options.endpoint = Some(bridge_testkit::endpoint().to_string());
     options.stack_name = bridge_testkit::unique("dev");
     options.stack_file = dir.join("stack.json");
-    let stack = LocalStack::start(options).await.expect("the local stack starts");
+    let stack = LocalStack::start(options)
+        .await
+        .expect("the local stack starts");
     assert!(stack.info.webhook_url.starts_with("http://127.0.0.1:"));
     assert!(stack.info.webhook_url.ends_with("/webhooks/{source}"));
-    let written: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("stack.json")).unwrap()).unwrap();
+    let written: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("stack.json")).unwrap()).unwrap();
     assert_eq!(written["webhook_url"], stack.info.webhook_url.as_str());
-    assert!(written["signing_secrets"]["erp"][0].as_str().unwrap().starts_with("whsec_"));
+    assert!(
+        written["signing_secrets"]["erp"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("whsec_")
+    );
     assert!(written["stack"]["queues"]["StockPriceQueue"]["url"].is_string());
 
     let http = reqwest::Client::new();
@@ -57,7 +70,16 @@ async fn webhooks_over_http_reach_the_tables_and_poison_reaches_the_dlq_with_its
         let event = super::support::stock_event("SKU-1", revision, &format!("{revision}0"));
         assert_eq!(post_signed(&stack, &http, id, &event).await, 202);
     }
-    assert_eq!(post_signed(&stack, &http, "s7", &super::support::stock_event("SKU-1", 7, "70")).await, 200);
+    assert_eq!(
+        post_signed(
+            &stack,
+            &http,
+            "s7",
+            &super::support::stock_event("SKU-1", 7, "70")
+        )
+        .await,
+        200
+    );
 
     // Poison put straight on the queue, as a broken producer would.
     let sqs = aws_sdk_sqs::Client::new(&stack.sdk);
@@ -69,7 +91,10 @@ async fn webhooks_over_http_reach_the_tables_and_poison_reaches_the_dlq_with_its
         .unwrap();
 
     stack
-        .drain(&["StockPriceQueue", "CustomerQueue"], Duration::from_secs(60))
+        .drain(
+            &["StockPriceQueue", "CustomerQueue"],
+            Duration::from_secs(60),
+        )
         .await
         .unwrap();
     let tables = Tables::new(
@@ -83,13 +108,28 @@ async fn webhooks_over_http_reach_the_tables_and_poison_reaches_the_dlq_with_its
     assert_eq!(levels[0].available.to_string(), "70");
 
     let at = chrono::Utc::now();
-    let priced = read::price(&tables, "C-1", "SKU-1", "60", at).await.unwrap();
-    assert!(matches!(&priced.resolution, PriceResolution::Priced(p) if p.price_list.as_str() == "GOLD" && p.unit_price.to_string() == "7.00"), "{}", priced.text());
+    let priced = read::price(&tables, "C-1", "SKU-1", "60", at)
+        .await
+        .unwrap();
+    assert!(
+        matches!(&priced.resolution, PriceResolution::Priced(p) if p.price_list.as_str() == "GOLD" && p.unit_price.to_string() == "7.00"),
+        "{}",
+        priced.text()
+    );
     // Below GOLD's first tier, BASE (the next list) applies.
     let fallback = read::price(&tables, "C-1", "SKU-1", "2", at).await.unwrap();
-    assert!(matches!(&fallback.resolution, PriceResolution::Priced(p) if p.price_list.as_str() == "BASE"), "{}", fallback.text());
-    let on_request = read::price(&tables, "C-1", "SKU-404", "1", at).await.unwrap();
-    assert!(matches!(on_request.resolution, PriceResolution::OnRequest { .. }));
+    assert!(
+        matches!(&fallback.resolution, PriceResolution::Priced(p) if p.price_list.as_str() == "BASE"),
+        "{}",
+        fallback.text()
+    );
+    let on_request = read::price(&tables, "C-1", "SKU-404", "1", at)
+        .await
+        .unwrap();
+    assert!(matches!(
+        on_request.resolution,
+        PriceResolution::OnRequest { .. }
+    ));
     assert!(on_request.text().contains("PRICE ON REQUEST"));
 
     let dead = sqs
@@ -104,6 +144,9 @@ async fn webhooks_over_http_reach_the_tables_and_poison_reaches_the_dlq_with_its
         .unwrap_or_default();
     assert_eq!(dead.len(), 1);
     assert_eq!(dead[0].body(), Some("garbage"));
-    assert_eq!(dead[0].message_attributes().unwrap()["failure_code"].string_value(), Some("invalid_envelope"));
+    assert_eq!(
+        dead[0].message_attributes().unwrap()["failure_code"].string_value(),
+        Some("invalid_envelope")
+    );
     stack.stop().await;
 }

@@ -48,8 +48,11 @@ pub async fn intake_with(stack: &TestStack, overrides: HashMap<&str, String>) ->
 }
 
 pub fn sync(stack: &TestStack) -> price_stock_sync::PriceStockSync {
-    price_stock_sync::wiring::build(&Config::from_map(stack.environment("price-stock-sync")), &stack.sdk)
-        .expect("the sync wires")
+    price_stock_sync::wiring::build(
+        &Config::from_map(stack.environment("price-stock-sync")),
+        &stack.sdk,
+    )
+    .expect("the sync wires")
 }
 
 pub fn stock_event(sku: &str, revision: u64, available: &str) -> Value {
@@ -62,12 +65,24 @@ pub fn now() -> i64 {
 }
 
 /// A request signed with the reference Python signer.
-pub fn signed_request(source: &str, secret: &str, webhook_id: &str, timestamp: i64, body: &str) -> IntakeRequest {
+pub fn signed_request(
+    source: &str,
+    secret: &str,
+    webhook_id: &str,
+    timestamp: i64,
+    body: &str,
+) -> IntakeRequest {
     let signature = bridge_testkit::python_sign(secret, webhook_id, timestamp, body);
     request(source, webhook_id, timestamp, &signature, body)
 }
 
-pub fn request(source: &str, webhook_id: &str, timestamp: i64, signature: &str, body: &str) -> IntakeRequest {
+pub fn request(
+    source: &str,
+    webhook_id: &str,
+    timestamp: i64,
+    signature: &str,
+    body: &str,
+) -> IntakeRequest {
     IntakeRequest {
         method: "POST".into(),
         source: source.into(),
@@ -90,7 +105,10 @@ pub fn rust_signed(source: &str, secret: &str, webhook_id: &str, body: &str) -> 
 }
 
 /// Builds the SQS event Lambda would deliver for messages received from a queue.
-pub fn sqs_event(queue_arn: &str, messages: &[aws_sdk_sqs::types::Message]) -> aws_lambda_events::event::sqs::SqsEvent {
+pub fn sqs_event(
+    queue_arn: &str,
+    messages: &[aws_sdk_sqs::types::Message],
+) -> aws_lambda_events::event::sqs::SqsEvent {
     let mut event = aws_lambda_events::event::sqs::SqsEvent::default();
     for message in messages {
         event.records.push(sqs_record(
@@ -103,7 +121,12 @@ pub fn sqs_event(queue_arn: &str, messages: &[aws_sdk_sqs::types::Message]) -> a
     event
 }
 
-pub fn sqs_record(queue_arn: &str, id: &str, body: &str, receive_count: u32) -> aws_lambda_events::event::sqs::SqsMessage {
+pub fn sqs_record(
+    queue_arn: &str,
+    id: &str,
+    body: &str,
+    receive_count: u32,
+) -> aws_lambda_events::event::sqs::SqsMessage {
     let mut record = aws_lambda_events::event::sqs::SqsMessage::default();
     record.message_id = Some(id.to_string());
     record.body = Some(body.to_string());

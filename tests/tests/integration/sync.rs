@@ -10,7 +10,12 @@ use bridge_domain::ports::StockStore;
 async fn envelopes(stack: &bridge_testkit::TestStack, events: &[serde_json::Value]) -> Vec<String> {
     let intake = super::support::intake(stack).await;
     for (index, event) in events.iter().enumerate() {
-        let request = rust_signed("erp", &stack.signing["erp"][0], &format!("msg_sync_{index}"), &event.to_string());
+        let request = rust_signed(
+            "erp",
+            &stack.signing["erp"][0],
+            &format!("msg_sync_{index}"),
+            &event.to_string(),
+        );
         assert_eq!(intake.handle(request, chrono::Utc::now()).await.status, 202);
     }
     let mut bodies = Vec::new();
@@ -26,18 +31,37 @@ async fn envelopes(stack: &bridge_testkit::TestStack, events: &[serde_json::Valu
 async fn one_bad_message_goes_to_the_dlq_with_its_reason_and_spares_its_neighbours() {
     let stack = stack(false).await;
     let arn = stack.queue_arn("StockPriceQueue").to_string();
-    let bodies = envelopes(&stack, &[stock_event("SKU-7", 5, "50"), stock_event("SKU-7", 7, "70"), stock_event("SKU-7", 6, "60")]).await;
+    let bodies = envelopes(
+        &stack,
+        &[
+            stock_event("SKU-7", 5, "50"),
+            stock_event("SKU-7", 7, "70"),
+            stock_event("SKU-7", 6, "60"),
+        ],
+    )
+    .await;
     let mut event = SqsEvent::default();
     for (index, body) in bodies.iter().enumerate() {
-        event.records.push(sqs_record(&arn, &format!("m{index}"), body, 1));
+        event
+            .records
+            .push(sqs_record(&arn, &format!("m{index}"), body, 1));
     }
-    event.records.push(sqs_record(&arn, "poison", "{\"not\": \"an envelope\"}", 1));
+    event
+        .records
+        .push(sqs_record(&arn, "poison", "{\"not\": \"an envelope\"}", 1));
 
     let sync = super::support::sync(&stack);
     let response = sync.handle_batch(event).await.unwrap();
-    assert!(response.batch_item_failures.is_empty(), "{:?}", response.batch_item_failures);
+    assert!(
+        response.batch_item_failures.is_empty(),
+        "{:?}",
+        response.batch_item_failures
+    );
 
-    let store = DynamoStockStore::new(aws_sdk_dynamodb::Client::new(&stack.sdk), stack.table("StockTable"));
+    let store = DynamoStockStore::new(
+        aws_sdk_dynamodb::Client::new(&stack.sdk),
+        stack.table("StockTable"),
+    );
     let levels = store.stock_of(&Sku::parse("SKU-7").unwrap()).await.unwrap();
     assert_eq!(levels[0].revision.value(), 7);
     assert_eq!(levels[0].available.to_string(), "70");
@@ -46,9 +70,20 @@ async fn one_bad_message_goes_to_the_dlq_with_its_reason_and_spares_its_neighbou
     assert_eq!(dead.len(), 1);
     assert_eq!(dead[0].body(), Some("{\"not\": \"an envelope\"}"));
     let attributes = dead[0].message_attributes().unwrap();
-    assert_eq!(attributes["failure_code"].string_value(), Some("invalid_envelope"));
-    assert_eq!(attributes["failed_by"].string_value(), Some("price-stock-sync"));
-    assert!(attributes["failure_reason"].string_value().unwrap().contains("not a bridge envelope"));
+    assert_eq!(
+        attributes["failure_code"].string_value(),
+        Some("invalid_envelope")
+    );
+    assert_eq!(
+        attributes["failed_by"].string_value(),
+        Some("price-stock-sync")
+    );
+    assert!(
+        attributes["failure_reason"]
+            .string_value()
+            .unwrap()
+            .contains("not a bridge envelope")
+    );
 }
 
 #[tokio::test]
@@ -62,12 +97,20 @@ async fn an_event_that_fails_validation_at_the_consumer_is_dead_lettered_with_it
         "payload": {"kind": "inline", "body": {"type": "customer.changed", "timestamp": "2026-11-26T10:00:00Z",
             "data": {"customer_id": "C 1", "name": "x", "revision": 1}}}});
     let mut event = SqsEvent::default();
-    event.records.push(sqs_record(&arn, "m1", &envelope.to_string(), 1));
-    let response = super::support::sync(&stack).handle_batch(event).await.unwrap();
+    event
+        .records
+        .push(sqs_record(&arn, "m1", &envelope.to_string(), 1));
+    let response = super::support::sync(&stack)
+        .handle_batch(event)
+        .await
+        .unwrap();
     assert!(response.batch_item_failures.is_empty());
     let dead = stack.drain_queue("CustomerDeadLetterQueue").await;
     assert_eq!(dead.len(), 1);
-    let reason = dead[0].message_attributes().unwrap()["failure_reason"].string_value().unwrap().to_string();
+    let reason = dead[0].message_attributes().unwrap()["failure_reason"]
+        .string_value()
+        .unwrap()
+        .to_string();
     assert!(reason.contains("/data/customer_id"), "{reason}");
 }
 
@@ -75,7 +118,15 @@ async fn an_event_that_fails_validation_at_the_consumer_is_dead_lettered_with_it
 async fn a_batch_from_an_unconfigured_queue_fails_the_invocation() {
     let stack = stack(false).await;
     let mut event = SqsEvent::default();
-    event.records.push(sqs_record("arn:aws:sqs:us-east-1:123456789012:elsewhere", "m1", "{}", 1));
-    let err = super::support::sync(&stack).handle_batch(event).await.unwrap_err();
+    event.records.push(sqs_record(
+        "arn:aws:sqs:us-east-1:123456789012:elsewhere",
+        "m1",
+        "{}",
+        1,
+    ));
+    let err = super::support::sync(&stack)
+        .handle_batch(event)
+        .await
+        .unwrap_err();
     assert!(err.to_string().contains("elsewhere"), "{err}");
 }

@@ -31,11 +31,23 @@ fn every_function_is_a_uniquely_named_cargo_lambda_binary_on_arm64() {
     let t = template();
     let mut binaries = BTreeSet::new();
     for function in t.resources_of("AWS::Serverless::Function") {
-        assert_eq!(function.metadata["BuildMethod"], "rust-cargolambda", "{}", function.logical_id);
-        let binary = function.metadata["BuildProperties"]["Binary"].as_str().unwrap();
-        assert!(binaries.insert(binary.to_string()), "binary {binary} used twice");
+        assert_eq!(
+            function.metadata["BuildMethod"], "rust-cargolambda",
+            "{}",
+            function.logical_id
+        );
+        let binary = function.metadata["BuildProperties"]["Binary"]
+            .as_str()
+            .unwrap();
         assert!(
-            bridge_testkit::repo_root().join("functions").join(binary).is_dir(),
+            binaries.insert(binary.to_string()),
+            "binary {binary} used twice"
+        );
+        assert!(
+            bridge_testkit::repo_root()
+                .join("functions")
+                .join(binary)
+                .is_dir(),
             "no functions/{binary}"
         );
     }
@@ -56,18 +68,38 @@ fn every_queue_has_a_dead_letter_queue_with_an_alarm_and_explicit_limits() {
     let queues: Vec<_> = t.resources_of("AWS::SQS::Queue").collect();
     let dead_letter_targets: BTreeSet<String> = queues
         .iter()
-        .filter_map(|q| q.properties["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0].as_str())
+        .filter_map(|q| {
+            q.properties["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0].as_str()
+        })
         .map(str::to_string)
         .collect();
     for queue in &queues {
         let props = &queue.properties;
-        assert_eq!(props["SqsManagedSseEnabled"], true, "{} is not encrypted", queue.logical_id);
-        assert_eq!(props["MaximumMessageSize"], json!({"Ref": "QueueMaxMessageBytes"}), "{}", queue.logical_id);
+        assert_eq!(
+            props["SqsManagedSseEnabled"], true,
+            "{} is not encrypted",
+            queue.logical_id
+        );
+        assert_eq!(
+            props["MaximumMessageSize"],
+            json!({"Ref": "QueueMaxMessageBytes"}),
+            "{}",
+            queue.logical_id
+        );
         if dead_letter_targets.contains(&queue.logical_id) {
             let alarm = json!({"Fn::GetAtt": [queue.logical_id, "QueueName"]});
-            assert!(dlq_alarms.contains(&alarm), "{} has no alarm", queue.logical_id);
+            assert!(
+                dlq_alarms.contains(&alarm),
+                "{} has no alarm",
+                queue.logical_id
+            );
         } else {
-            assert_eq!(props["RedrivePolicy"]["maxReceiveCount"], json!({"Ref": "MaxReceiveCount"}), "{} has no redrive policy", queue.logical_id);
+            assert_eq!(
+                props["RedrivePolicy"]["maxReceiveCount"],
+                json!({"Ref": "MaxReceiveCount"}),
+                "{} has no redrive policy",
+                queue.logical_id
+            );
         }
     }
     assert_eq!(dead_letter_targets.len(), 4);
@@ -78,13 +110,26 @@ fn every_function_has_an_errors_alarm_and_every_alarm_pages_on_call() {
     let t = template();
     let error_alarms = alarms_on(&t, "AWS/Lambda", "Errors");
     for function in t.resources_of("AWS::Serverless::Function") {
-        assert!(error_alarms.contains(&json!({"Ref": function.logical_id})), "{} has no errors alarm", function.logical_id);
+        assert!(
+            error_alarms.contains(&json!({"Ref": function.logical_id})),
+            "{} has no errors alarm",
+            function.logical_id
+        );
     }
     for alarm in t.resources_of("AWS::CloudWatch::Alarm") {
         let topic = json!([{"Ref": "OnCallTopic"}]);
-        assert_eq!(alarm.properties["AlarmActions"], topic, "{}", alarm.logical_id);
+        assert_eq!(
+            alarm.properties["AlarmActions"], topic,
+            "{}",
+            alarm.logical_id
+        );
         assert_eq!(alarm.properties["OKActions"], topic, "{}", alarm.logical_id);
-        assert!(alarm.properties["AlarmDescription"].as_str().unwrap().contains("docs/runbook.md#"));
+        assert!(
+            alarm.properties["AlarmDescription"]
+                .as_str()
+                .unwrap()
+                .contains("docs/runbook.md#")
+        );
     }
 }
 
@@ -92,11 +137,20 @@ fn every_function_has_an_errors_alarm_and_every_alarm_pages_on_call() {
 fn tables_and_buckets_are_encrypted_and_the_bucket_is_private_and_tls_only() {
     let t = template();
     for table in t.resources_of("AWS::DynamoDB::Table") {
-        assert_eq!(table.properties["SSESpecification"]["SSEEnabled"], true, "{}", table.logical_id);
+        assert_eq!(
+            table.properties["SSESpecification"]["SSEEnabled"], true,
+            "{}",
+            table.logical_id
+        );
     }
     for bucket in t.resources_of("AWS::S3::Bucket") {
         let block = &bucket.properties["PublicAccessBlockConfiguration"];
-        for flag in ["BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets"] {
+        for flag in [
+            "BlockPublicAcls",
+            "BlockPublicPolicy",
+            "IgnorePublicAcls",
+            "RestrictPublicBuckets",
+        ] {
             assert_eq!(block[flag], true, "{} {flag}", bucket.logical_id);
         }
         assert!(bucket.properties["BucketEncryption"].is_object());
@@ -104,7 +158,12 @@ fn tables_and_buckets_are_encrypted_and_the_bucket_is_private_and_tls_only() {
             .resources_of("AWS::S3::BucketPolicy")
             .find(|p| p.properties["Bucket"] == json!({"Ref": bucket.logical_id}))
             .unwrap_or_else(|| panic!("{} has no bucket policy", bucket.logical_id));
-        assert!(policy.properties.to_string().contains("aws:SecureTransport"));
+        assert!(
+            policy
+                .properties
+                .to_string()
+                .contains("aws:SecureTransport")
+        );
     }
 }
 
@@ -119,8 +178,18 @@ fn the_consumers_read_the_same_limits_the_queues_are_created_with() {
             assert_eq!(value, &json!({"Ref": "QueueMaxMessageBytes"}));
         }
     }
-    let intake = t.functions().unwrap().into_iter().find(|f| f.binary == "webhook-intake").unwrap();
-    for variable in ["STOCK_PRICE_QUEUE_URL", "CUSTOMER_QUEUE_URL", "ORDER_STATUS_QUEUE_URL", "ORDER_PLACED_QUEUE_URL"] {
+    let intake = t
+        .functions()
+        .unwrap()
+        .into_iter()
+        .find(|f| f.binary == "webhook-intake")
+        .unwrap();
+    for variable in [
+        "STOCK_PRICE_QUEUE_URL",
+        "CUSTOMER_QUEUE_URL",
+        "ORDER_STATUS_QUEUE_URL",
+        "ORDER_PLACED_QUEUE_URL",
+    ] {
         assert!(intake.environment.contains_key(variable), "{variable}");
     }
 }
