@@ -13,10 +13,12 @@ pub enum ConfigError {
     Invalid { name: String, message: String },
 }
 
+type Lookup = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
+
 /// A function's environment.
 #[derive(Clone)]
 pub struct Config {
-    lookup: Arc<dyn Fn(&str) -> Option<String> + Send + Sync>,
+    lookup: Lookup,
 }
 
 impl Config {

@@ -87,7 +87,7 @@ async fn price_records_keep_one_row_per_validity_window_and_round_trip_exactly()
         ApplyOutcome::Stale { .. }
     ));
     let mut stored = store
-        .prices_of(&[january.price_list.clone()], &january.sku)
+        .prices_of(std::slice::from_ref(&january.price_list), &january.sku)
         .await
         .unwrap();
     stored.sort_by_key(|p| p.revision);
@@ -98,7 +98,10 @@ async fn price_records_keep_one_row_per_validity_window_and_round_trip_exactly()
     );
     // Another sku whose name starts the same is not mixed in.
     let other = store
-        .prices_of(&[january.price_list.clone()], &Sku::parse("SKU").unwrap())
+        .prices_of(
+            std::slice::from_ref(&january.price_list),
+            &Sku::parse("SKU").unwrap(),
+        )
         .await
         .unwrap();
     assert!(other.is_empty());
