@@ -47,4 +47,6 @@ PY
 export BRIDGE_TEST_ENDPOINT="http://127.0.0.1:$port"
 
 step "cargo test --workspace"
-cargo test --workspace
+cargo test --workspace 2>&1 | tee target/test-output.log
+# One closing line over all test binaries (cargo prints one result per binary).
+awk '/^test result:/ { passed += $4; failed += $6 } END { printf "total: %d passed, %d failed\n", passed, failed }' target/test-output.log

@@ -106,9 +106,11 @@ fn every_queue_has_a_dead_letter_queue_with_an_alarm_and_explicit_limits() {
 }
 
 #[test]
-fn every_function_has_an_errors_alarm_and_every_alarm_pages_on_call() {
+fn every_function_has_an_errors_alarm_and_every_alarm_pages_on_call_and_links_its_runbook() {
     let t = template();
     let error_alarms = alarms_on(&t, "AWS/Lambda", "Errors");
+    let runbook =
+        std::fs::read_to_string(bridge_testkit::repo_root().join("docs/runbook.md")).unwrap();
     for function in t.resources_of("AWS::Serverless::Function") {
         assert!(
             error_alarms.contains(&json!({"Ref": function.logical_id})),
@@ -124,11 +126,18 @@ fn every_function_has_an_errors_alarm_and_every_alarm_pages_on_call() {
             alarm.logical_id
         );
         assert_eq!(alarm.properties["OKActions"], topic, "{}", alarm.logical_id);
+        let description = alarm.properties["AlarmDescription"].as_str().unwrap();
+        let anchor: String = description
+            .split("docs/runbook.md#")
+            .nth(1)
+            .unwrap_or_else(|| panic!("{} links no runbook section", alarm.logical_id))
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '-')
+            .collect();
         assert!(
-            alarm.properties["AlarmDescription"]
-                .as_str()
-                .unwrap()
-                .contains("docs/runbook.md#")
+            runbook.lines().any(|l| l == format!("## {anchor}")),
+            "{} links docs/runbook.md#{anchor}, which does not exist",
+            alarm.logical_id
         );
     }
 }
