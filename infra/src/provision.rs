@@ -24,18 +24,11 @@ pub enum ProvisionError {
     Unresolvable(String),
 }
 
-fn aws_error(resource: &str, err: impl std::error::Error) -> ProvisionError {
+fn aws_error(resource: &str, err: impl std::error::Error + 'static) -> ProvisionError {
     // The SDK's Display is terse; the source chain has the service's message.
-    let mut message = err.to_string();
-    let mut next = err.source();
-    while let Some(cause) = next {
-        message.push_str(": ");
-        message.push_str(&cause.to_string());
-        next = cause.source();
-    }
     ProvisionError::Aws {
         resource: resource.to_string(),
-        message,
+        message: bridge_domain::error::cause_chain(&err),
     }
 }
 

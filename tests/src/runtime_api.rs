@@ -152,3 +152,23 @@ pub fn lambda_environment(api: &RuntimeApi, function: &str) -> Vec<(String, Stri
     .map(|(k, v)| (k.to_string(), v))
     .collect()
 }
+
+/// Starts a function binary as Lambda would: the runtime API address, the function's
+/// environment, and AWS settings pointing at the emulator.
+pub fn spawn_function(
+    binary: &str,
+    api: &RuntimeApi,
+    function: &str,
+    environment: std::collections::HashMap<String, String>,
+) -> tokio::process::Child {
+    tokio::process::Command::new(binary)
+        .envs(environment)
+        .envs(lambda_environment(api, function))
+        .env("AWS_ENDPOINT_URL", crate::endpoint())
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_REGION", crate::REGION)
+        .kill_on_drop(true)
+        .spawn()
+        .expect("the function binary starts")
+}

@@ -1,8 +1,8 @@
 //! The built `price-stock-sync` binary starts under a Lambda runtime API and applies one
 //! SQS event, with its AWS calls going to the moto server.
 
-use bridge_testkit::runtime_api::{Outcome, RuntimeApi, lambda_environment};
-use bridge_testkit::{TestStack, endpoint};
+use bridge_testkit::TestStack;
+use bridge_testkit::runtime_api::{Outcome, RuntimeApi, spawn_function};
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -21,16 +21,12 @@ async fn the_binary_applies_an_sqs_batch_and_reports_no_failures() {
         "md5OfBody": "", "eventSource": "aws:sqs",
         "eventSourceARN": stack.queue_arn("StockPriceQueue"), "awsRegion": "us-east-1"}]});
     let api = RuntimeApi::start(vec![event]).await;
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_price-stock-sync"))
-        .envs(stack.environment("price-stock-sync"))
-        .envs(lambda_environment(&api, "price-stock-sync"))
-        .env("AWS_ENDPOINT_URL", endpoint())
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_REGION", bridge_testkit::REGION)
-        .kill_on_drop(true)
-        .spawn()
-        .expect("the binary starts");
+    let mut child = spawn_function(
+        env!("CARGO_BIN_EXE_price-stock-sync"),
+        &api,
+        "price-stock-sync",
+        stack.environment("price-stock-sync"),
+    );
     let outcomes = api.outcomes(1, Duration::from_secs(30)).await;
     child.kill().await.ok();
     let Outcome::Response(response) = &outcomes[0] else {

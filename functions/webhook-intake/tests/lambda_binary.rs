@@ -1,8 +1,8 @@
 //! The built `webhook-intake` binary starts under a Lambda runtime API and answers one
 //! API Gateway HTTP API event, with its AWS calls going to the moto server.
 
-use bridge_testkit::runtime_api::{Outcome, RuntimeApi, lambda_environment};
-use bridge_testkit::{TestStack, endpoint};
+use bridge_testkit::TestStack;
+use bridge_testkit::runtime_api::{Outcome, RuntimeApi, lambda_environment, spawn_function};
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -36,16 +36,12 @@ async fn the_binary_answers_a_signed_webhook_with_202_and_queues_it() {
             "requestId": "r1", "routeKey": "POST /webhooks/{source}", "stage": "$default", "time": "26/Nov/2026:10:00:00 +0000", "timeEpoch": 0}
     });
     let api = RuntimeApi::start(vec![event]).await;
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_webhook-intake"))
-        .envs(stack.environment("webhook-intake"))
-        .envs(lambda_environment(&api, "webhook-intake"))
-        .env("AWS_ENDPOINT_URL", endpoint())
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_REGION", bridge_testkit::REGION)
-        .kill_on_drop(true)
-        .spawn()
-        .expect("the binary starts");
+    let mut child = spawn_function(
+        env!("CARGO_BIN_EXE_webhook-intake"),
+        &api,
+        "webhook-intake",
+        stack.environment("webhook-intake"),
+    );
     let outcomes = api.outcomes(1, Duration::from_secs(30)).await;
     child.kill().await.ok();
     let Outcome::Response(response) = &outcomes[0] else {
