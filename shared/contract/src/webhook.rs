@@ -419,3 +419,25 @@ mod tests {
         assert_eq!(customer.open_items.unwrap().amount.to_string(), "1200.5");
     }
 }
+
+#[cfg(test)]
+mod published_examples {
+    use super::*;
+
+    /// The examples integration teams copy from must stay valid.
+    #[test]
+    fn published_examples_are_accepted() {
+        let dir =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/contract/examples");
+        let mut seen = Vec::new();
+        for event_type in EventType::ALL {
+            let path = dir.join(format!("{}.json", event_type.as_str()));
+            let body = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            let parsed = parse_event(event_type.source(), &body)
+                .unwrap_or_else(|e| panic!("{}: {e:?}", path.display()));
+            assert_eq!(parsed.event_type, event_type);
+            seen.push(event_type);
+        }
+        assert_eq!(seen.len(), 5);
+    }
+}

@@ -1,0 +1,155 @@
+//! `bridgectl`'s read commands as a support engineer runs them: the binary, against a
+//! local stack that the webhooks filled.
+
+use bridge_domain::Source;
+use bridgectl::dev::{DevOptions, LocalStack};
+use serde_json::{Value, json};
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+fn bridgectl(stack_file: &Path, args: &[&str]) -> (i32, String, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_bridgectl"))
+        .args(args)
+        .arg("--stack-file")
+        .arg(stack_file)
+        .output()
+        .expect("bridgectl runs");
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[tokio::test]
+async fn price_stock_and_customer_answer_from_the_tables() {
+    let dir = std::env::temp_dir().join(bridge_testkit::unique("cli"));
+    let mut options = DevOptions::new(bridge_testkit::repo_root());
+    options.endpoint = Some(bridge_testkit::endpoint().to_string());
+    options.stack_name = bridge_testkit::unique("cli");
+    options.stack_file = dir.join("stack.json");
+    let stack = LocalStack::start(options)
+        .await
+        .expect("the local stack starts");
+    let http = reqwest::Client::new();
+    let events: [(&str, Value); 5] = [
+        (
+            "c",
+            json!({"type": "customer.changed", "timestamp": "2026-11-26T10:00:00Z",
+            "data": {"customer_id": "C-7", "name": "Süd AG", "revision": 1, "price_lists": ["SPECIAL", "BASE"],
+                     "credit_limit": {"amount": "900.00", "currency": "EUR"}}}),
+        ),
+        (
+            "p1",
+            json!({"type": "price.changed", "timestamp": "2026-11-26T10:00:00Z",
+            "data": {"price_list": "BASE", "sku": "A-1", "currency": "EUR", "revision": 1,
+                     "tiers": [{"min_qty": 1, "unit_price": "20.00"}]}}),
+        ),
+        (
+            "p2",
+            json!({"type": "price.changed", "timestamp": "2026-11-26T10:00:00Z",
+            "data": {"price_list": "SPECIAL", "sku": "A-1", "currency": "EUR", "revision": 1,
+                     "valid_from": "2026-01-01", "valid_to": "2026-06-30",
+                     "tiers": [{"min_qty": 1, "unit_price": "15.00"}, {"min_qty": 10, "unit_price": "14.00"}]}}),
+        ),
+        (
+            "s1",
+            json!({"type": "stock.changed", "timestamp": "2026-11-26T10:00:00Z",
+            "data": {"sku": "A-1", "warehouse": "W1", "available": "7", "revision": 2}}),
+        ),
+        (
+            "s2",
+            json!({"type": "stock.changed", "timestamp": "2026-11-26T10:00:00Z",
+            "data": {"sku": "A-1", "warehouse": "W2", "available": "0", "revision": 1,
+                     "next_delivery": {"date": "2026-12-01", "quantity": 40}}}),
+        ),
+    ];
+    for (id, event) in &events {
+        let (status, body) = bridgectl::demo::post(&http, &stack, Source::Erp, id, event, false)
+            .await
+            .unwrap();
+        assert_eq!(status, 202, "{body}");
+    }
+    stack
+        .drain(
+            &["StockPriceQueue", "CustomerQueue"],
+            Duration::from_secs(60),
+        )
+        .await
+        .unwrap();
+    let file = dir.join("stack.json");
+
+    // Inside SPECIAL's window its tier applies; after it, BASE (the next list) does.
+    let (code, out, err) = bridgectl(
+        &file,
+        &[
+            "price",
+            "--customer",
+            "C-7",
+            "--sku",
+            "A-1",
+            "--qty",
+            "10",
+            "--at",
+            "2026-03-01",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("14.00 EUR"), "{out}");
+    assert!(
+        out.contains("price list SPECIAL (priority 1 of 2)"),
+        "{out}"
+    );
+    let (code, out, _) = bridgectl(
+        &file,
+        &[
+            "price",
+            "--customer",
+            "C-7",
+            "--sku",
+            "A-1",
+            "--qty",
+            "10",
+            "--at",
+            "2026-07-01",
+            "--json",
+        ],
+    );
+    assert_eq!(code, 0);
+    let answer: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(answer["resolution"]["result"], "priced");
+    assert_eq!(answer["resolution"]["price_list"], "BASE");
+    assert_eq!(answer["resolution"]["unit_price"], "20.00");
+    assert_eq!(answer["resolution"]["line_total"], "200.00");
+
+    let (code, out, _) = bridgectl(
+        &file,
+        &["price", "--customer", "C-7", "--sku", "B-2", "--qty", "1"],
+    );
+    assert_eq!(code, 0);
+    assert!(out.contains("PRICE ON REQUEST"), "{out}");
+    assert!(!out.contains(" 0 EUR"), "{out}");
+
+    let (code, out, _) = bridgectl(&file, &["stock", "--sku", "A-1", "--json"]);
+    assert_eq!(code, 0);
+    let levels: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(levels.as_array().unwrap().len(), 2);
+    let (_, out, _) = bridgectl(&file, &["stock", "--sku", "A-1"]);
+    assert!(out.contains("40 on 2026-12-01"), "{out}");
+
+    let (code, out, _) = bridgectl(&file, &["customer", "C-7"]);
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("Süd AG") && out.contains("900.00 EUR") && out.contains("SPECIAL, BASE"),
+        "{out}"
+    );
+
+    let (code, _, err) = bridgectl(&file, &["customer", "C-404"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("customer C-404 is not known"), "{err}");
+    let (code, _, err) = bridgectl(&file, &["price", "--customer", "C-7", "--sku", "A 1"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("--sku"), "{err}");
+    stack.stop().await;
+}
