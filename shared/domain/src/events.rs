@@ -321,13 +321,13 @@ impl ValidityWindow {
         from: Option<DateTime<Utc>>,
         until: Option<DateTime<Utc>>,
     ) -> Result<Self, FieldViolation> {
-        if let (Some(from), Some(until)) = (from, until) {
-            if until <= from {
-                return Err(FieldViolation::new(
-                    "/valid_to",
-                    InvalidValue::new("empty_window", "valid_to must be after valid_from"),
-                ));
-            }
+        if let (Some(from), Some(until)) = (from, until)
+            && until <= from
+        {
+            return Err(FieldViolation::new(
+                "/valid_to",
+                InvalidValue::new("empty_window", "valid_to must be after valid_from"),
+            ));
         }
         Ok(Self { from, until })
     }

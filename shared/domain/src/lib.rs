@@ -11,6 +11,7 @@ pub mod ids;
 pub mod money;
 pub mod ports;
 pub mod pricing;
+pub mod product;
 pub mod revision;
 
 pub use error::{ErrorClass, InvalidValue, PortError};

@@ -166,13 +166,14 @@ where
             }
         }
     }
-    if total > 0 && retryable_failures == total {
-        if let Some(first) = first_retryable {
-            return Err(BatchFailed {
-                failed: total,
-                first,
-            });
-        }
+    if total > 0
+        && retryable_failures == total
+        && let Some(first) = first_retryable
+    {
+        return Err(BatchFailed {
+            failed: total,
+            first,
+        });
     }
     let mut response = SqsBatchResponse::default();
     response.batch_item_failures = failures

@@ -1,0 +1,517 @@
+//! BMEcat 2005 (`PRODUCT`) and 1.2 (`ARTICLE`) catalogs, read as a stream of XML events:
+//! one product in memory at a time, whatever the file size.
+//!
+//! Real-world quirks handled, not rejected: any (or a non-standard) namespace, since
+//! elements are matched by local name; ISO 639-2 language codes (`deu`, `eng`), mapped to
+//! ISO 639-1; HTML entities escaped twice (`&amp;sup2;`), decoded to the character. DTDs
+//! are never loaded and custom entities never expanded.
+
+use super::{MAX_RECORD_BYTES, ReadError, Record, RecordSource};
+use bridge_domain::product::RawProduct;
+use quick_xml::Reader;
+use quick_xml::events::{BytesStart, Event};
+use std::io::BufRead;
+
+const MAX_DEPTH: usize = 64;
+
+/// ISO 639-2 (B and T) codes of the languages catalogs use, to ISO 639-1.
+fn language(code: &str) -> String {
+    let lower = code.trim().to_ascii_lowercase();
+    let mapped = match lower.as_str() {
+        "deu" | "ger" => "de",
+        "eng" => "en",
+        "fra" | "fre" => "fr",
+        "ita" => "it",
+        "spa" => "es",
+        "nld" | "dut" => "nl",
+        "pol" => "pl",
+        "ces" | "cze" => "cs",
+        "por" => "pt",
+        "swe" => "sv",
+        "dan" => "da",
+        "fin" => "fi",
+        "nor" | "nob" => "no",
+        "hun" => "hu",
+        "rus" => "ru",
+        "tur" => "tr",
+        "jpn" => "ja",
+        "zho" | "chi" => "zh",
+        "kor" => "ko",
+        "slk" | "slo" => "sk",
+        "slv" => "sl",
+        "ron" | "rum" => "ro",
+        "bul" => "bg",
+        "hrv" => "hr",
+        "ell" | "gre" => "el",
+        "est" => "et",
+        "lav" => "lv",
+        "lit" => "lt",
+        "ukr" => "uk",
+        other => other,
+    };
+    mapped.to_string()
+}
+
+/// Decodes entities, twice: exports that escape already-escaped HTML (`&amp;sup2;`) are
+/// common, and one decoding would leave `&sup2;` in the shop.
+fn decode_entities(raw: &str) -> String {
+    let once = html_escape::decode_html_entities(raw);
+    html_escape::decode_html_entities(&once).into_owned()
+}
+
+#[derive(Default)]
+struct Feature {
+    name: Option<String>,
+    id: Option<String>,
+    values: Vec<String>,
+    details: Option<String>,
+    unit: Option<String>,
+}
+
+#[derive(Default)]
+struct Mime {
+    kind: Option<String>,
+    source: Option<String>,
+}
+
+struct Product {
+    line: u64,
+    raw: RawProduct,
+    bytes: usize,
+    feature: Option<Feature>,
+    mime: Option<Mime>,
+    classification_system: Option<String>,
+}
+
+pub struct BmecatSource {
+    reader: Reader<Box<dyn BufRead + Send>>,
+    buffer: Vec<u8>,
+    /// Local names of the open elements.
+    path: Vec<String>,
+    /// `lang` attribute of each open element.
+    langs: Vec<Option<String>>,
+    text: String,
+    line: u64,
+    default_language: Option<String>,
+    product: Option<Product>,
+    transaction_seen: bool,
+    done: bool,
+}
+
+impl BmecatSource {
+    pub fn new(input: Box<dyn BufRead + Send>) -> Self {
+        let mut reader = Reader::from_reader(input);
+        reader.config_mut().trim_text(false);
+        Self {
+            reader,
+            buffer: Vec::new(),
+            path: Vec::new(),
+            langs: Vec::new(),
+            text: String::new(),
+            line: 1,
+            default_language: None,
+            product: None,
+            transaction_seen: false,
+            done: false,
+        }
+    }
+
+    fn count_lines(&mut self, bytes: &[u8]) {
+        self.line += bytes.iter().filter(|&&b| b == b'\n').count() as u64;
+    }
+
+    fn parent(&self) -> &str {
+        self.path
+            .iter()
+            .rev()
+            .nth(1)
+            .map(String::as_str)
+            .unwrap_or_default()
+    }
+
+    fn lang_attribute(&self, start: &BytesStart<'_>) -> Option<String> {
+        start.attributes().flatten().find_map(|a| {
+            (a.key.local_name().as_ref() == b"lang")
+                .then(|| {
+                    a.decode_and_unescape_value(self.reader.decoder())
+                        .ok()
+                        .map(|v| language(&v))
+                })
+                .flatten()
+        })
+    }
+
+    fn attribute(&self, start: &BytesStart<'_>, name: &[u8]) -> Option<String> {
+        start.attributes().flatten().find_map(|a| {
+            (a.key.local_name().as_ref() == name)
+                .then(|| {
+                    a.decode_and_unescape_value(self.reader.decoder())
+                        .ok()
+                        .map(|v| v.into_owned())
+                })
+                .flatten()
+        })
+    }
+
+    fn open(&mut self, start: &BytesStart<'_>, line: u64) -> Result<(), ReadError> {
+        let name = String::from_utf8_lossy(start.local_name().as_ref()).into_owned();
+        if self.path.len() >= MAX_DEPTH {
+            return Err(ReadError::File(format!(
+                "elements nested deeper than {MAX_DEPTH} at line {line}"
+            )));
+        }
+        match name.as_str() {
+            "T_UPDATE_PRICES" => {
+                return Err(ReadError::File(
+                    "T_UPDATE_PRICES carries prices, not product data; send prices through the ERP price events".into(),
+                ));
+            }
+            "T_NEW_CATALOG" | "T_UPDATE_PRODUCTS" => self.transaction_seen = true,
+            "PRODUCT" | "ARTICLE" if self.product.is_none() && self.transaction_seen => {
+                let mut raw = RawProduct::default();
+                if self.attribute(start, b"mode").as_deref() == Some("delete") {
+                    raw.status = Some("inactive".into());
+                }
+                self.product = Some(Product {
+                    line,
+                    raw,
+                    bytes: 0,
+                    feature: None,
+                    mime: None,
+                    classification_system: None,
+                });
+            }
+            "FEATURE" => {
+                if let Some(p) = self.product.as_mut() {
+                    p.feature = Some(Feature::default());
+                }
+            }
+            "MIME" => {
+                if let Some(p) = self.product.as_mut() {
+                    p.mime = Some(Mime::default());
+                }
+            }
+            _ => {}
+        }
+        let lang = self.lang_attribute(start);
+        self.path.push(name);
+        self.langs.push(lang);
+        self.text.clear();
+        Ok(())
+    }
+
+    /// Closes the innermost element; returns a finished product.
+    fn close(&mut self) -> Option<Record> {
+        let name = self.path.last().cloned().unwrap_or_default();
+        let lang = self.langs.last().cloned().flatten();
+        let parent = self.parent().to_string();
+        let text = decode_entities(self.text.trim());
+        self.text.clear();
+        let default_language = self
+            .default_language
+            .clone()
+            .unwrap_or_else(|| "und".to_string());
+        let mut finished = None;
+        if name == "LANGUAGE"
+            && parent == "CATALOG"
+            && self.default_language.is_none()
+            && !text.is_empty()
+        {
+            self.default_language = Some(language(&text));
+        }
+        if let Some(product) = self.product.as_mut() {
+            product.bytes += text.len();
+            let raw = &mut product.raw;
+            let value = || (!text.is_empty()).then(|| text.clone());
+            match name.as_str() {
+                "SUPPLIER_PID" | "SUPPLIER_AID" if parent == "PRODUCT" || parent == "ARTICLE" => {
+                    raw.sku = value()
+                }
+                "DESCRIPTION_SHORT" => raw
+                    .names
+                    .push((lang.unwrap_or(default_language), text.clone())),
+                "DESCRIPTION_LONG" => raw
+                    .descriptions
+                    .push((lang.unwrap_or(default_language), text.clone())),
+                "EAN" if raw.gtin.is_none() => raw.gtin = value(),
+                "INTERNATIONAL_PID" if raw.gtin.is_none() => raw.gtin = value(),
+                "MANUFACTURER_NAME" => raw.brand = value(),
+                "ORDER_UNIT" => raw.unit = value(),
+                "REFERENCE_FEATURE_SYSTEM_NAME" => product.classification_system = value(),
+                "REFERENCE_FEATURE_GROUP_ID" if !text.is_empty() => {
+                    let system = product
+                        .classification_system
+                        .clone()
+                        .unwrap_or_else(|| "group".into());
+                    raw.attributes
+                        .push((format!("classification.{system}"), text.clone()));
+                }
+                "FNAME" | "FT_NAME" => {
+                    if let Some(f) = product.feature.as_mut() {
+                        f.name = value();
+                    }
+                }
+                "FT_ID" => {
+                    if let Some(f) = product.feature.as_mut() {
+                        f.id = value();
+                    }
+                }
+                "FVALUE" => {
+                    if let (Some(f), Some(v)) = (product.feature.as_mut(), value()) {
+                        f.values.push(v);
+                    }
+                }
+                "FVALUE_DETAILS" => {
+                    if let Some(f) = product.feature.as_mut() {
+                        f.details = value();
+                    }
+                }
+                "FUNIT" => {
+                    if let Some(f) = product.feature.as_mut() {
+                        f.unit = value();
+                    }
+                }
+                "FEATURE" => {
+                    if let Some(f) = product.feature.take() {
+                        let key = f.name.or(f.id);
+                        let values = if f.values.is_empty() {
+                            f.details.into_iter().collect()
+                        } else {
+                            f.values
+                        };
+                        if let (Some(key), false) = (key, values.is_empty()) {
+                            let mut joined = values.join("|");
+                            if let Some(unit) = f.unit {
+                                joined.push(' ');
+                                joined.push_str(&unit);
+                            }
+                            raw.attributes.push((key, joined));
+                        }
+                    }
+                }
+                "MIME_TYPE" => {
+                    if let Some(m) = product.mime.as_mut() {
+                        m.kind = value();
+                    }
+                }
+                "MIME_SOURCE" => {
+                    if let Some(m) = product.mime.as_mut() {
+                        m.source = value();
+                    }
+                }
+                "MIME" => {
+                    if let Some(Mime {
+                        kind: Some(kind),
+                        source: Some(source),
+                    }) = product.mime.take()
+                        && kind.starts_with("image/")
+                    {
+                        raw.images.push(source);
+                    }
+                }
+                "PRODUCT" | "ARTICLE" => {
+                    let done = self.product.take().expect("inside a product");
+                    finished = Some(Record {
+                        line: done.line,
+                        raw: done.raw,
+                    });
+                }
+                _ => {}
+            }
+        }
+        self.path.pop();
+        self.langs.pop();
+        finished
+    }
+}
+
+impl RecordSource for BmecatSource {
+    fn next_record(&mut self) -> Option<Result<Record, ReadError>> {
+        loop {
+            if self.done {
+                return None;
+            }
+            self.buffer.clear();
+            let line_before = self.line;
+            let event = match self.reader.read_event_into(&mut self.buffer) {
+                Ok(event) => event.into_owned(),
+                Err(e) => {
+                    self.done = true;
+                    return Some(Err(ReadError::File(format!(
+                        "the XML is not well formed near line {}: {e}",
+                        self.line
+                    ))));
+                }
+            };
+            match &event {
+                Event::Start(start) => {
+                    self.count_lines(start.as_ref());
+                    if let Err(e) = self.open(start, line_before) {
+                        self.done = true;
+                        return Some(Err(e));
+                    }
+                }
+                Event::Empty(start) => {
+                    self.count_lines(start.as_ref());
+                    if let Err(e) = self.open(start, line_before) {
+                        self.done = true;
+                        return Some(Err(e));
+                    }
+                    if let Some(record) = self.close() {
+                        return Some(Ok(record));
+                    }
+                }
+                Event::End(_) => {
+                    if let Some(record) = self.close() {
+                        return Some(Ok(record));
+                    }
+                }
+                Event::Text(text) => {
+                    self.count_lines(text.as_ref());
+                    if self.product.is_some()
+                        || self.path.last().map(String::as_str) == Some("LANGUAGE")
+                    {
+                        let decoded = self
+                            .reader
+                            .decoder()
+                            .decode(text.as_ref())
+                            .unwrap_or_default();
+                        if self.text.len() + decoded.len() > MAX_RECORD_BYTES {
+                            self.done = true;
+                            return Some(Err(ReadError::File(format!(
+                                "an element near line {} holds more than {MAX_RECORD_BYTES} bytes of text",
+                                self.line
+                            ))));
+                        }
+                        self.text.push_str(&decoded);
+                    }
+                }
+                Event::CData(data) => {
+                    self.count_lines(data.as_ref());
+                    if self.product.is_some() {
+                        let decoded = self
+                            .reader
+                            .decoder()
+                            .decode(data.as_ref())
+                            .unwrap_or_default();
+                        // CDATA is literal: escape it so that entity decoding leaves it as is.
+                        self.text.push_str(&html_escape::encode_text(&decoded));
+                    }
+                }
+                Event::Comment(c) => self.count_lines(c.as_ref()),
+                Event::DocType(d) => self.count_lines(d.as_ref()),
+                Event::PI(p) => self.count_lines(p.as_ref()),
+                Event::Decl(d) => self.count_lines(d.as_ref()),
+                Event::Eof => {
+                    self.done = true;
+                    if !self.path.is_empty() {
+                        return Some(Err(ReadError::File(format!(
+                            "the file ends inside <{}>: it is truncated",
+                            self.path.last().cloned().unwrap_or_default()
+                        ))));
+                    }
+                    if !self.transaction_seen {
+                        return Some(Err(ReadError::File(
+                            "no T_NEW_CATALOG or T_UPDATE_PRODUCTS transaction found".into(),
+                        )));
+                    }
+                    return None;
+                }
+            }
+        }
+    }
+
+    fn warnings(&self) -> Vec<String> {
+        Vec::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(xml: &str) -> Vec<Result<Record, ReadError>> {
+        let mut source = BmecatSource::new(Box::new(std::io::Cursor::new(xml.as_bytes().to_vec())));
+        std::iter::from_fn(|| source.next_record()).collect()
+    }
+
+    const CATALOG_2005: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
+<BMECAT version="2005" xmlns="http://www.bmecat.org/bmecat/2005+onto">
+  <HEADER><CATALOG><LANGUAGE>deu</LANGUAGE><LANGUAGE>eng</LANGUAGE></CATALOG></HEADER>
+  <T_NEW_CATALOG>
+    <PRODUCT>
+      <SUPPLIER_PID>1010000000</SUPPLIER_PID>
+      <PRODUCT_DETAILS>
+        <DESCRIPTION_SHORT lang="deu">Reihenklemme</DESCRIPTION_SHORT>
+        <DESCRIPTION_SHORT lang="eng">Terminal</DESCRIPTION_SHORT>
+        <DESCRIPTION_LONG lang="deu">2.5 mm&amp;sup2;, gr&#252;n</DESCRIPTION_LONG>
+        <EAN>4008190143640</EAN>
+        <MANUFACTURER_NAME>Weidmueller</MANUFACTURER_NAME>
+      </PRODUCT_DETAILS>
+      <PRODUCT_FEATURES>
+        <REFERENCE_FEATURE_SYSTEM_NAME>ECLASS-9.0</REFERENCE_FEATURE_SYSTEM_NAME>
+        <REFERENCE_FEATURE_GROUP_ID>27141141</REFERENCE_FEATURE_GROUP_ID>
+        <FEATURE><FNAME>Voltage</FNAME><FVALUE>110</FVALUE><FVALUE>220</FVALUE><FUNIT>VLT</FUNIT></FEATURE>
+      </PRODUCT_FEATURES>
+      <PRODUCT_ORDER_DETAILS><ORDER_UNIT>C62</ORDER_UNIT></PRODUCT_ORDER_DETAILS>
+      <MIME_INFO><MIME><MIME_TYPE>image/jpeg</MIME_TYPE><MIME_SOURCE>a.jpg</MIME_SOURCE></MIME>
+        <MIME><MIME_TYPE>url</MIME_TYPE><MIME_SOURCE>http://x</MIME_SOURCE></MIME></MIME_INFO>
+    </PRODUCT>
+    <PRODUCT mode="delete"><SUPPLIER_PID>OLD-1</SUPPLIER_PID><PRODUCT_DETAILS><DESCRIPTION_SHORT>Alt</DESCRIPTION_SHORT></PRODUCT_DETAILS></PRODUCT>
+  </T_NEW_CATALOG>
+</BMECAT>"#;
+
+    #[test]
+    fn a_2005_product_with_its_quirks() {
+        let records = read(CATALOG_2005);
+        assert_eq!(records.len(), 2);
+        let first = records[0].as_ref().unwrap();
+        assert_eq!(first.line, 5);
+        assert_eq!(first.raw.sku.as_deref(), Some("1010000000"));
+        assert_eq!(
+            first.raw.names,
+            vec![
+                ("de".into(), "Reihenklemme".into()),
+                ("en".into(), "Terminal".into())
+            ]
+        );
+        assert_eq!(first.raw.descriptions[0].1, "2.5 mm², grün");
+        assert_eq!(first.raw.gtin.as_deref(), Some("4008190143640"));
+        assert_eq!(first.raw.unit.as_deref(), Some("C62"));
+        assert_eq!(first.raw.images, vec!["a.jpg"]);
+        assert!(
+            first
+                .raw
+                .attributes
+                .contains(&("Voltage".into(), "110|220 VLT".into()))
+        );
+        assert!(
+            first
+                .raw
+                .attributes
+                .contains(&("classification.ECLASS-9.0".into(), "27141141".into()))
+        );
+        let second = records[1].as_ref().unwrap();
+        assert_eq!(second.raw.status.as_deref(), Some("inactive"));
+        // No lang attribute: the catalog's first language.
+        assert_eq!(second.raw.names[0].0, "de");
+    }
+
+    #[test]
+    fn a_truncated_file_is_a_file_error() {
+        let cut = &CATALOG_2005[..CATALOG_2005.len() / 2];
+        let records = read(cut);
+        assert!(matches!(records.last(), Some(Err(ReadError::File(_)))));
+    }
+
+    #[test]
+    fn price_updates_are_refused_and_dtd_entities_are_not_expanded() {
+        let records = read("<BMECAT><T_UPDATE_PRICES></T_UPDATE_PRICES></BMECAT>");
+        assert!(matches!(&records[0], Err(ReadError::File(m)) if m.contains("T_UPDATE_PRICES")));
+        let laughs = r#"<?xml version="1.0"?><!DOCTYPE BMECAT [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;">]>
+<BMECAT><T_NEW_CATALOG><ARTICLE><SUPPLIER_AID>X</SUPPLIER_AID><ARTICLE_DETAILS><DESCRIPTION_SHORT>&b;</DESCRIPTION_SHORT></ARTICLE_DETAILS></ARTICLE></T_NEW_CATALOG></BMECAT>"#;
+        let records = read(laughs);
+        let record = records[0].as_ref().unwrap();
+        assert_eq!(record.raw.names[0].1, "&b;");
+    }
+}

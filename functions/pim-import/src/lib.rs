@@ -1,0 +1,3 @@
+//! PIM import (contract section 3).
+
+pub mod formats;

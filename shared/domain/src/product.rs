@@ -1,0 +1,476 @@
+//! Products as the PIM owns them (contract section 3), and the quality rules every import
+//! format goes through: a raw record in, a valid product or the list of what is wrong out.
+
+use crate::error::InvalidValue;
+use crate::ids::Sku;
+use crate::money::UnitCode;
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// A GTIN (EAN/UPC): 8, 12, 13 or 14 digits with a valid check digit.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Gtin(String);
+
+impl Gtin {
+    pub fn parse(value: &str) -> Result<Self, InvalidValue> {
+        if !matches!(value.len(), 8 | 12 | 13 | 14) || !value.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(InvalidValue::new(
+                "invalid_gtin",
+                format!("{value:?} is not a GTIN (8, 12, 13 or 14 digits)"),
+            ));
+        }
+        let digits: Vec<u32> = value.bytes().map(|b| u32::from(b - b'0')).collect();
+        let (body, check) = digits.split_at(digits.len() - 1);
+        // Weights 3,1,3,... from the rightmost body digit (GS1 General Specifications 7.9).
+        let sum: u32 = body
+            .iter()
+            .rev()
+            .enumerate()
+            .map(|(i, d)| if i % 2 == 0 { d * 3 } else { *d })
+            .sum();
+        let expected = (10 - sum % 10) % 10;
+        if expected != check[0] {
+            return Err(InvalidValue::new(
+                "gtin_check_digit",
+                format!(
+                    "GTIN {value} has check digit {}, expected {expected}",
+                    check[0]
+                ),
+            ));
+        }
+        Ok(Self(value.to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for Gtin {
+    type Error = InvalidValue;
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        Self::parse(&value)
+    }
+}
+
+impl From<Gtin> for String {
+    fn from(value: Gtin) -> String {
+        value.0
+    }
+}
+
+impl fmt::Display for Gtin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A content language: an ISO 639 language code, optionally with a region (`de`, `de-DE`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Locale(String);
+
+impl Locale {
+    pub fn parse(value: &str) -> Result<Self, InvalidValue> {
+        let mut parts = value.split(['-', '_']);
+        let language = parts.next().unwrap_or_default();
+        let region = parts.next();
+        let well_formed = (2..=3).contains(&language.len())
+            && language.bytes().all(|b| b.is_ascii_alphabetic())
+            && region.is_none_or(|r| {
+                (2..=3).contains(&r.len()) && r.bytes().all(|b| b.is_ascii_alphanumeric())
+            })
+            && parts.next().is_none();
+        if !well_formed {
+            return Err(InvalidValue::new(
+                "invalid_locale",
+                format!("{value:?} is not a locale such as de or de-DE"),
+            ));
+        }
+        let mut canonical = language.to_ascii_lowercase();
+        if let Some(region) = region {
+            canonical.push('-');
+            canonical.push_str(&region.to_ascii_uppercase());
+        }
+        Ok(Self(canonical))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for Locale {
+    type Error = InvalidValue;
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        Self::parse(&value)
+    }
+}
+
+impl From<Locale> for String {
+    fn from(value: Locale) -> String {
+        value.0
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ProductStatus {
+    Active,
+    Inactive,
+}
+
+/// A product as the shop receives it. Maps are ordered, so that the same content always
+/// serializes (and hashes) the same way.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Product {
+    pub sku: Sku,
+    pub gtin: Option<Gtin>,
+    pub names: BTreeMap<Locale, String>,
+    pub descriptions: BTreeMap<Locale, String>,
+    pub brand: Option<String>,
+    /// Category path from the root, e.g. `["Tools", "Drills"]`.
+    pub category: Vec<String>,
+    pub unit: Option<UnitCode>,
+    pub weight_kg: Option<Decimal>,
+    pub images: Vec<String>,
+    pub status: ProductStatus,
+    pub attributes: BTreeMap<String, String>,
+}
+
+/// One record as a reader found it: text fields, not yet checked. Readers of every format
+/// produce this, so the quality rules live in one place.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RawProduct {
+    pub sku: Option<String>,
+    pub gtin: Option<String>,
+    /// (locale, text) pairs as found.
+    pub names: Vec<(String, String)>,
+    pub descriptions: Vec<(String, String)>,
+    pub brand: Option<String>,
+    pub category: Option<String>,
+    pub unit: Option<String>,
+    pub weight_kg: Option<String>,
+    pub images: Vec<String>,
+    pub status: Option<String>,
+    pub attributes: Vec<(String, String)>,
+}
+
+/// Why a record was not imported: every field a PIM team needs to find and fix it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rejection {
+    /// Line (CSV, NDJSON, BMEcat: where the record starts) in the file.
+    pub line: u64,
+    pub sku: Option<String>,
+    pub field: String,
+    pub code: String,
+    pub message: String,
+}
+
+fn non_blank(value: &Option<String>) -> Option<&str> {
+    value.as_deref().map(str::trim).filter(|v| !v.is_empty())
+}
+
+/// Applies the quality rules of contract section 3 to one record.
+pub fn validate_product(raw: &RawProduct, line: u64) -> Result<Product, Vec<Rejection>> {
+    let mut problems = Vec::new();
+    let sku_text = non_blank(&raw.sku).map(str::to_string);
+    let mut reject = |field: &str, error: InvalidValue| {
+        problems.push(Rejection {
+            line,
+            sku: sku_text.clone(),
+            field: field.to_string(),
+            code: error.code.to_string(),
+            message: error.message,
+        })
+    };
+    let sku = match non_blank(&raw.sku) {
+        None => {
+            reject("sku", InvalidValue::new("missing_field", "sku is required"));
+            None
+        }
+        Some(text) => Sku::parse(text).map_err(|e| reject("sku", e)).ok(),
+    };
+    let gtin =
+        non_blank(&raw.gtin).and_then(|g| Gtin::parse(g).map_err(|e| reject("gtin", e)).ok());
+    let mut text_map = |field: &str, pairs: &[(String, String)]| {
+        let mut map = BTreeMap::new();
+        for (locale, text) in pairs {
+            let text = text.trim();
+            if text.is_empty() {
+                continue;
+            }
+            match Locale::parse(locale) {
+                Ok(locale) => {
+                    map.insert(locale, text.to_string());
+                }
+                Err(e) => reject(&format!("{field}.{locale}"), e),
+            }
+        }
+        map
+    };
+    let names = text_map("name", &raw.names);
+    let descriptions = text_map("description", &raw.descriptions);
+    if names.is_empty()
+        && !raw
+            .names
+            .iter()
+            .any(|(l, t)| !t.trim().is_empty() && Locale::parse(l).is_err())
+    {
+        reject(
+            "name",
+            InvalidValue::new("missing_name", "at least one name is required"),
+        );
+    }
+    let unit = non_blank(&raw.unit).and_then(|u| {
+        let known = cefact_units::UnitCode::from_code(u);
+        if known.is_some_and(|code| code.status() != cefact_units::Status::Deleted) {
+            UnitCode::parse(u).map_err(|e| reject("unit", e)).ok()
+        } else if known.is_some() {
+            reject(
+                "unit",
+                InvalidValue::new(
+                    "deleted_unit",
+                    format!("{u:?} was removed from UN/ECE Rec 20"),
+                ),
+            );
+            None
+        } else {
+            reject(
+                "unit",
+                InvalidValue::new(
+                    "unknown_unit",
+                    format!("{u:?} is not a UN/ECE Rec 20 unit code"),
+                ),
+            );
+            None
+        }
+    });
+    let weight_kg =
+        non_blank(&raw.weight_kg).and_then(|w| match w.replace(',', ".").parse::<Decimal>() {
+            Ok(value) if !value.is_sign_negative() => Some(value.normalize()),
+            Ok(_) => {
+                reject(
+                    "weight_kg",
+                    InvalidValue::new("negative", "weight_kg must not be negative"),
+                );
+                None
+            }
+            Err(_) => {
+                reject(
+                    "weight_kg",
+                    InvalidValue::new("invalid_number", format!("{w:?} is not a number")),
+                );
+                None
+            }
+        });
+    let status = match non_blank(&raw.status)
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
+        None | Some("active") => ProductStatus::Active,
+        Some("inactive") => ProductStatus::Inactive,
+        Some(other) => {
+            reject(
+                "status",
+                InvalidValue::new(
+                    "invalid_status",
+                    format!("{other:?} is neither active nor inactive"),
+                ),
+            );
+            ProductStatus::Active
+        }
+    };
+    let category = non_blank(&raw.category)
+        .map(|c| {
+            c.split('>')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default();
+    let images = raw
+        .images
+        .iter()
+        .map(|i| i.trim())
+        .filter(|i| !i.is_empty())
+        .map(str::to_string)
+        .collect();
+    let attributes = raw
+        .attributes
+        .iter()
+        .filter(|(_, v)| !v.trim().is_empty())
+        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        .collect();
+    match sku {
+        Some(sku) if problems.is_empty() => Ok(Product {
+            sku,
+            gtin,
+            names,
+            descriptions,
+            brand: non_blank(&raw.brand).map(str::to_string),
+            category,
+            unit,
+            weight_kg,
+            images,
+            status,
+            attributes,
+        }),
+        _ => Err(problems),
+    }
+}
+
+/// The share thresholds above which an import is quarantined instead of applied.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ImportGuards {
+    /// Largest share of rejected records (0.2 = 20 %).
+    pub max_reject_share: f64,
+    /// Largest share of active products a full catalog may deactivate.
+    pub max_deactivation_share: f64,
+}
+
+impl Default for ImportGuards {
+    fn default() -> Self {
+        Self {
+            max_reject_share: 0.20,
+            max_deactivation_share: 0.10,
+        }
+    }
+}
+
+impl ImportGuards {
+    /// Why the file must be quarantined, judged on the records read.
+    pub fn check_rejections(&self, total: u64, rejected: u64) -> Option<String> {
+        let share = if total == 0 {
+            0.0
+        } else {
+            rejected as f64 / total as f64
+        };
+        (share > self.max_reject_share).then(|| {
+            format!(
+                "{rejected} of {total} records rejected ({:.1} %), above the limit of {:.1} %",
+                share * 100.0,
+                self.max_reject_share * 100.0
+            )
+        })
+    }
+
+    /// Why a full catalog must be quarantined, judged on what it would deactivate.
+    pub fn check_deactivations(&self, active: u64, to_deactivate: u64) -> Option<String> {
+        let share = if active == 0 {
+            0.0
+        } else {
+            to_deactivate as f64 / active as f64
+        };
+        (share > self.max_deactivation_share).then(|| {
+            format!(
+                "the full catalog would deactivate {to_deactivate} of {active} active products ({:.1} %), above the limit of {:.1} %",
+                share * 100.0,
+                self.max_deactivation_share * 100.0
+            )
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn raw(sku: &str) -> RawProduct {
+        RawProduct {
+            sku: Some(sku.into()),
+            names: vec![("de-DE".into(), "Bohrer".into())],
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn gtin_check_digits_are_verified() {
+        assert!(Gtin::parse("4008190143640").is_ok());
+        assert!(Gtin::parse("96385074").is_ok());
+        assert!(Gtin::parse("036000291452").is_ok());
+        assert_eq!(
+            Gtin::parse("4008190143641").unwrap_err().code,
+            "gtin_check_digit"
+        );
+        assert_eq!(Gtin::parse("40081901436").unwrap_err().code, "invalid_gtin");
+        assert_eq!(
+            Gtin::parse("400819014364X").unwrap_err().code,
+            "invalid_gtin"
+        );
+    }
+
+    #[test]
+    fn locales_are_canonicalised() {
+        assert_eq!(Locale::parse("de_de").unwrap().as_str(), "de-DE");
+        assert_eq!(Locale::parse("en").unwrap().as_str(), "en");
+        assert!(Locale::parse("german").is_err());
+    }
+
+    #[test]
+    fn a_good_record_becomes_a_product() {
+        let mut r = raw("A-1");
+        r.gtin = Some("4008190143640".into());
+        r.unit = Some("C62".into());
+        r.weight_kg = Some("0,25".into());
+        r.category = Some("Werkzeug > Bohrer".into());
+        let product = validate_product(&r, 2).unwrap();
+        assert_eq!(product.weight_kg.unwrap().to_string(), "0.25");
+        assert_eq!(product.category, vec!["Werkzeug", "Bohrer"]);
+        assert_eq!(product.status, ProductStatus::Active);
+    }
+
+    #[test]
+    fn every_problem_of_a_record_is_reported_with_line_sku_and_field() {
+        let mut r = raw("A-1");
+        r.names.clear();
+        r.gtin = Some("4008190143641".into());
+        r.unit = Some("stk".into());
+        r.weight_kg = Some("heavy".into());
+        let problems = validate_product(&r, 7).unwrap_err();
+        let fields: Vec<_> = problems
+            .iter()
+            .map(|p| (p.field.as_str(), p.code.as_str()))
+            .collect();
+        assert_eq!(
+            fields,
+            vec![
+                ("gtin", "gtin_check_digit"),
+                ("name", "missing_name"),
+                ("unit", "unknown_unit"),
+                ("weight_kg", "invalid_number")
+            ]
+        );
+        assert!(
+            problems
+                .iter()
+                .all(|p| p.line == 7 && p.sku.as_deref() == Some("A-1"))
+        );
+    }
+
+    #[test]
+    fn a_missing_or_malformed_sku_is_rejected() {
+        let problems = validate_product(&RawProduct::default(), 3).unwrap_err();
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.field == "sku" && p.code == "missing_field")
+        );
+        let problems = validate_product(&raw("A B"), 3).unwrap_err();
+        assert_eq!(problems[0].code, "invalid_character");
+    }
+
+    #[test]
+    fn guards_trip_above_their_share() {
+        let guards = ImportGuards::default();
+        assert!(guards.check_rejections(100, 20).is_none());
+        assert!(guards.check_rejections(100, 21).is_some());
+        assert!(guards.check_deactivations(100, 10).is_none());
+        assert!(guards.check_deactivations(100, 11).is_some());
+        assert!(guards.check_deactivations(0, 0).is_none());
+    }
+}
