@@ -70,7 +70,14 @@ impl PriceAnswer {
                     p.price_per.value(),
                     p.price_unit
                 );
-                let _ = writeln!(out, "line total   {} {}", p.line_total, p.currency);
+                match p.line_total {
+                    Some(total) => {
+                        let _ = writeln!(out, "line total   {total} {}", p.currency);
+                    }
+                    None => {
+                        let _ = writeln!(out, "line total   out of range for an exact decimal");
+                    }
+                }
                 let _ = writeln!(
                     out,
                     "from         price list {} (priority {} of {}), tier from quantity {}, revision {}",

@@ -17,6 +17,7 @@ pub async fn local_sdk_config(endpoint: &str, region: &str) -> aws_config::SdkCo
     aws_config::defaults(aws_config::BehaviorVersion::latest())
         .region(aws_config::Region::new(region.to_string()))
         .endpoint_url(endpoint)
+        .timeout_config(bridge_aws_timeouts())
         .credentials_provider(aws_sdk_sqs::config::Credentials::new(
             "testing",
             "testing",
@@ -26,4 +27,14 @@ pub async fn local_sdk_config(endpoint: &str, region: &str) -> aws_config::SdkCo
         ))
         .load()
         .await
+}
+
+/// The same limits the deployed functions use (see `bridge_aws::timeouts`), a little
+/// wider: the emulator on a loaded 2-core machine is slower than AWS.
+fn bridge_aws_timeouts() -> aws_config::timeout::TimeoutConfig {
+    aws_config::timeout::TimeoutConfig::builder()
+        .connect_timeout(std::time::Duration::from_secs(5))
+        .operation_attempt_timeout(std::time::Duration::from_secs(20))
+        .operation_timeout(std::time::Duration::from_secs(40))
+        .build()
 }

@@ -6,10 +6,11 @@
 pub mod wiring;
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
+use bridge_contract::envelope::ENVELOPE_VERSION;
 use bridge_contract::{Envelope, Payload, parse_event};
 use bridge_domain::error::cause_chain;
 use bridge_domain::ports::{CustomerStore, MessageQueue, ObjectStore, PriceStore, StockStore};
-use bridge_domain::{ApplyOutcome, DomainEvent, ErrorClass, PortError};
+use bridge_domain::{ApplyOutcome, DomainEvent, ErrorClass, PortError, Route};
 use bridge_lambda::batch::BatchFailed;
 use bridge_lambda::{BatchSettings, Config, ConfigError, MessageError, MessageOutcome, Metrics};
 use sha2::{Digest, Sha256};
@@ -24,11 +25,23 @@ pub const PRICE_TABLE: &str = "PRICE_TABLE";
 pub const CUSTOMER_TABLE: &str = "CUSTOMER_TABLE";
 pub const PAYLOAD_BUCKET: &str = "PAYLOAD_BUCKET";
 pub const MAX_RECEIVE_COUNT: &str = "MAX_RECEIVE_COUNT";
-/// Pairs of (source queue ARN variable, its dead-letter queue URL variable).
-pub const QUEUE_VARIABLES: [(&str, &str); 2] = [
-    ("STOCK_PRICE_QUEUE_ARN", "STOCK_PRICE_DLQ_URL"),
-    ("CUSTOMER_QUEUE_ARN", "CUSTOMER_DLQ_URL"),
+/// The queues this function consumes: (queue ARN variable, its dead-letter queue URL
+/// variable, the route whose events belong on it).
+pub const QUEUE_VARIABLES: [(&str, &str, Route); 2] = [
+    (
+        "STOCK_PRICE_QUEUE_ARN",
+        "STOCK_PRICE_DLQ_URL",
+        Route::StockPrice,
+    ),
+    ("CUSTOMER_QUEUE_ARN", "CUSTOMER_DLQ_URL", Route::Customers),
 ];
+
+/// A consumed queue: where its failures go and which events belong on it.
+#[derive(Debug, Clone)]
+pub struct QueueBinding {
+    pub dead_letter_queue: String,
+    pub route: Route,
+}
 
 #[derive(Debug, Clone)]
 pub struct SyncSettings {
@@ -36,23 +49,29 @@ pub struct SyncSettings {
     pub price_table: String,
     pub customer_table: String,
     pub payload_bucket: String,
-    /// Source queue ARN → its dead-letter queue URL.
-    pub dead_letter_queues: HashMap<String, String>,
+    /// Source queue ARN → its binding.
+    pub queues: HashMap<String, QueueBinding>,
     pub max_receive_count: u32,
 }
 
 impl SyncSettings {
     pub fn from_config(config: &Config) -> Result<Self, ConfigError> {
-        let dead_letter_queues = QUEUE_VARIABLES
+        let queues = QUEUE_VARIABLES
             .iter()
-            .map(|(arn, dlq)| Ok((config.required(arn)?, config.required(dlq)?)))
+            .map(|(arn, dlq, route)| {
+                let binding = QueueBinding {
+                    dead_letter_queue: config.required(dlq)?,
+                    route: *route,
+                };
+                Ok((config.required(arn)?, binding))
+            })
             .collect::<Result<_, ConfigError>>()?;
         Ok(Self {
             stock_table: config.required(STOCK_TABLE)?,
             price_table: config.required(PRICE_TABLE)?,
             customer_table: config.required(CUSTOMER_TABLE)?,
             payload_bucket: config.required(PAYLOAD_BUCKET)?,
-            dead_letter_queues,
+            queues,
             max_receive_count: config.parsed(MAX_RECEIVE_COUNT, 5)?,
         })
     }
@@ -111,49 +130,80 @@ impl PriceStockSync {
         Self { settings, ports }
     }
 
-    /// Handles one SQS batch (all from one queue) and reports its partial failures.
+    /// Handles one SQS batch (all from one queue), emits its metrics and reports its
+    /// partial failures.
     pub async fn handle_batch(&self, event: SqsEvent) -> Result<SqsBatchResponse, SyncError> {
+        let (result, mut metrics) = self.process(event).await;
+        metrics.flush();
+        result
+    }
+
+    /// Handles one SQS batch and returns the response with the invocation's counts.
+    pub async fn process(&self, event: SqsEvent) -> (Result<SqsBatchResponse, SyncError>, Metrics) {
+        let mut metrics = Metrics::new(FUNCTION_NAME);
         let span = tracing::info_span!(
             "batch",
             function = FUNCTION_NAME,
             size = event.records.len()
         );
-        async {
+        let result = async {
             let Some(first) = event.records.first() else {
                 return Ok(SqsBatchResponse::default());
             };
             let source_queue = first.event_source_arn.clone().unwrap_or_default();
-            let dead_letter_queue = self
+            let binding = self
                 .settings
-                .dead_letter_queues
+                .queues
                 .get(&source_queue)
                 .ok_or_else(|| SyncError::UnknownSourceQueue(source_queue.clone()))?;
             let settings = BatchSettings {
                 function: FUNCTION_NAME,
-                dead_letter_queue,
+                dead_letter_queue: &binding.dead_letter_queue,
                 max_receive_count: self.settings.max_receive_count,
                 queue: self.ports.queue.as_ref(),
             };
-            let mut metrics = Metrics::new(FUNCTION_NAME);
             let result = bridge_lambda::process_batch(event, &settings, &mut metrics, |message| {
-                self.handle_message(message)
+                self.handle_message(message, binding.route)
             })
             .await;
-            metrics.flush();
             if let Err(err) = &result {
                 error!(error = %err, "batch failed");
             }
             Ok(result?)
         }
         .instrument(span)
-        .await
+        .await;
+        (result, metrics)
     }
 
-    async fn handle_message(&self, message: SqsMessage) -> Result<MessageOutcome, MessageError> {
+    async fn handle_message(
+        &self,
+        message: SqsMessage,
+        route: Route,
+    ) -> Result<MessageOutcome, MessageError> {
         let body = message.body.as_deref().unwrap_or_default();
         let envelope = Envelope::from_json(body).map_err(|e| {
             MessageError::permanent("invalid_envelope", format!("not a bridge envelope: {e}"))
         })?;
+        if envelope.version != ENVELOPE_VERSION {
+            return Err(MessageError::permanent(
+                "unsupported_envelope",
+                format!(
+                    "envelope version {} is not {ENVELOPE_VERSION}",
+                    envelope.version
+                ),
+            ));
+        }
+        if envelope.event_type.route() != route {
+            return Err(MessageError::permanent(
+                "wrong_queue",
+                format!(
+                    "{} does not belong on the {} queue",
+                    envelope.event_type,
+                    route.as_str()
+                ),
+            ));
+        }
         let bytes = self.payload(&envelope).await?;
         let parsed = parse_event(envelope.source, &bytes).map_err(|e| {
             MessageError::permanent(
@@ -165,6 +215,15 @@ impl PriceStockSync {
                 ),
             )
         })?;
+        if parsed.event_type != envelope.event_type {
+            return Err(MessageError::permanent(
+                "type_mismatch",
+                format!(
+                    "the envelope says {}, the event is {}",
+                    envelope.event_type, parsed.event_type
+                ),
+            ));
+        }
         let record = parsed.event.record_key();
         let outcome = match &parsed.event {
             DomainEvent::StockChanged(stock) => self.ports.stock.apply_stock(stock).await,

@@ -73,6 +73,17 @@ impl IntakeResponse {
     }
 }
 
+/// An event that passed every check, on its way to its queue.
+struct Delivery<'a> {
+    source: Source,
+    webhook_id: &'a str,
+    correlation_id: &'a str,
+    event_type: bridge_domain::EventType,
+    body: &'a [u8],
+    body_value: Value,
+    body_sha256: &'a str,
+}
+
 /// The ports the intake writes through.
 #[derive(Clone)]
 pub struct IntakePorts {
@@ -196,32 +207,43 @@ impl Intake {
             }
         };
         let body_sha256 = hex(&Sha256::digest(&request.body));
+        let body_value: Value =
+            serde_json::from_slice(&request.body).expect("validated JSON parses");
+        // What a redelivery must repeat: the event, not the sender's serialization of it
+        // (key order, whitespace, a refreshed top-level timestamp).
+        let content = json!({"type": body_value["type"], "data": body_value["data"]});
+        let content_sha256 = hex(&Sha256::digest(content.to_string().as_bytes()));
+        // Ids are unique per sender only: the shop cannot collide with (or pre-empt) the ERP.
+        let receipt_id = format!("{source}#{webhook_id}");
 
         match self
             .ports
             .receipts
-            .claim(webhook_id, &body_sha256, now, CLAIM_LEASE_SECONDS)
+            .claim(&receipt_id, &content_sha256, now, CLAIM_LEASE_SECONDS)
             .await
         {
             Ok(ReceiptClaim::Claimed) => {}
-            Ok(ReceiptClaim::AlreadyQueued { body_sha256: seen }) if seen == body_sha256 => {
+            Ok(ReceiptClaim::AlreadyQueued {
+                content_sha256: seen,
+            }) if seen == content_sha256 => {
                 metrics.add("Duplicate", 1);
                 return IntakeResponse::json(200, json!({"id": webhook_id, "status": "duplicate"}));
             }
             Ok(ReceiptClaim::AlreadyQueued { .. }) => {
+                // Answering 200 would drop a different event without a trace.
                 metrics.add("Invalid", 1);
                 warn!(
                     outcome = "conflict",
-                    "webhook id reused for a different body"
+                    "webhook id reused for a different event"
                 );
                 return IntakeResponse::error(
                     409,
                     "webhook_id_conflict",
-                    "this webhook-id was accepted before with a different body",
+                    "this webhook-id was accepted before for a different event",
                 );
             }
             Ok(ReceiptClaim::InFlight) => {
-                metrics.add("Unavailable", 1);
+                metrics.add("InFlight", 1);
                 return IntakeResponse::unavailable(
                     "the same webhook-id is being processed; retry shortly",
                 );
@@ -235,12 +257,15 @@ impl Intake {
 
         match self
             .enqueue(
-                source,
-                webhook_id,
-                correlation_id,
-                parsed.event_type,
-                &request.body,
-                &body_sha256,
+                Delivery {
+                    source,
+                    webhook_id,
+                    correlation_id,
+                    event_type: parsed.event_type,
+                    body: &request.body,
+                    body_value,
+                    body_sha256: &body_sha256,
+                },
                 now,
                 metrics,
             )
@@ -257,7 +282,7 @@ impl Intake {
                 if let Err(err) = self
                     .ports
                     .receipts
-                    .complete(webhook_id, &details, now)
+                    .complete(&receipt_id, &details, now)
                     .await
                 {
                     // The event is queued, so the answer is 202; a redelivery after the lease
@@ -271,7 +296,7 @@ impl Intake {
             }
             Err(err) => {
                 error!(error = %cause_chain(&err), outcome = "unavailable", "could not enqueue the event");
-                if let Err(release) = self.ports.receipts.release(webhook_id).await {
+                if let Err(release) = self.ports.receipts.release(&receipt_id).await {
                     // The lease expires on its own; until then the sender's retry gets 503.
                     error!(error = %cause_chain(&release), "could not release the claim");
                 }
@@ -281,20 +306,22 @@ impl Intake {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
     async fn enqueue(
         &self,
-        source: Source,
-        webhook_id: &str,
-        correlation_id: &str,
-        event_type: bridge_domain::EventType,
-        body: &[u8],
-        body_sha256: &str,
+        delivery: Delivery<'_>,
         now: DateTime<Utc>,
         metrics: &mut Metrics,
     ) -> Result<String, bridge_domain::PortError> {
+        let Delivery {
+            source,
+            webhook_id,
+            correlation_id,
+            event_type,
+            body,
+            body_value,
+            body_sha256,
+        } = delivery;
         let queue = self.settings.queue_for(event_type.route());
-        let body_value: Value = serde_json::from_slice(body).expect("validated JSON parses again");
         let mut envelope = Envelope {
             version: bridge_contract::envelope::ENVELOPE_VERSION,
             webhook_id: webhook_id.to_string(),
@@ -305,7 +332,9 @@ impl Intake {
             payload: Payload::Inline { body: body_value },
         };
         let mut message_body = envelope.to_json();
-        if message_body.len() + ATTRIBUTE_ALLOWANCE > self.settings.max_message_bytes {
+        if message_body.len() + ATTRIBUTE_ALLOWANCE > self.settings.max_message_bytes
+            || !sqs_accepts(&message_body)
+        {
             let key = Envelope::claim_check_key(webhook_id);
             self.ports
                 .objects
@@ -333,6 +362,14 @@ impl Intake {
         };
         self.ports.queue.send(queue, &message).await
     }
+}
+
+/// Whether SQS takes the text as a message body: it refuses characters outside
+/// #x9 | #xA | #xD | #x20-#xD7FF | #xE000-#xFFFD | #x10000-#x10FFFF, which JSON may carry.
+fn sqs_accepts(text: &str) -> bool {
+    text.chars().all(|c| {
+        matches!(c, '\u{9}' | '\u{A}' | '\u{D}' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
+    })
 }
 
 fn hex(bytes: &[u8]) -> String {

@@ -1,8 +1,9 @@
+use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use bridge_domain::PortError;
 
 /// Error codes that mean "try again later" across the SDKs we use.
-const RETRYABLE_CODES: &[&str] = &[
+const TRANSIENT_CODES: &[&str] = &[
     "ThrottlingException",
     "Throttling",
     "ProvisionedThroughputExceededException",
@@ -10,18 +11,38 @@ const RETRYABLE_CODES: &[&str] = &[
     "TransactionConflictException",
     "InternalServerError",
     "InternalError",
+    "InternalServiceError",
     "ServiceUnavailable",
+    "RequestTimeout",
     "SlowDown",
     "RequestThrottled",
     "KMSThrottlingException",
     "AWS.SimpleQueueService.RequestThrottled",
 ];
 
-/// Classifies an SDK error by its kind and code.
-pub fn classify<E, R>(operation: &'static str, err: SdkError<E, R>) -> PortError
+/// Codes of a deployment fault (a missing table or queue, a denied permission, an
+/// unusable key). Retrying one message will not help, but neither is the message at
+/// fault: it must not be dead-lettered as "bad data" on its first delivery, so these count
+/// as retryable and surface as failing invocations, which alarm.
+const INFRASTRUCTURE_CODES: &[&str] = &[
+    "AccessDenied",
+    "AccessDeniedException",
+    "UnauthorizedOperation",
+    "ResourceNotFoundException",
+    "AWS.SimpleQueueService.NonExistentQueue",
+    "QueueDoesNotExist",
+    "NoSuchBucket",
+    "KMSAccessDeniedException",
+    "KMSDisabledException",
+    "KMSInvalidStateException",
+    "KMSNotFoundException",
+    "KmsException",
+];
+
+/// Classifies an SDK error by its kind, its HTTP status and its code.
+pub fn classify<E>(operation: &'static str, err: SdkError<E, HttpResponse>) -> PortError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    R: std::fmt::Debug + Send + Sync + 'static,
 {
     let retryable = match &err {
         SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
@@ -29,7 +50,11 @@ where
         }
         SdkError::ServiceError(service) => {
             let code = service.err().code().unwrap_or_default();
-            RETRYABLE_CODES.contains(&code)
+            let status = service.raw().status().as_u16();
+            status >= 500
+                || status == 429
+                || TRANSIENT_CODES.contains(&code)
+                || INFRASTRUCTURE_CODES.contains(&code)
         }
         SdkError::ConstructionFailure(_) => false,
         _ => true,

@@ -19,8 +19,6 @@ type Item = HashMap<String, AttributeValue>;
 
 /// Attribute that every revision-guarded record carries.
 pub const REVISION: &str = "revision";
-/// Sort key of the price table: `{sku}#{valid_from or -}`.
-pub const PRICE_KEY: &str = "price_key";
 
 fn to_item<T: Serialize>(operation: &'static str, value: &T) -> Result<Item, PortError> {
     serde_dynamo::to_item(value)
@@ -138,8 +136,9 @@ async fn query_all<const N: usize>(
     Ok(pages)
 }
 
-/// Prices: partition key `price_list`, sort key `price_key` = `{sku}#{valid_from or -}`,
-/// so one list can hold successive validity windows of one sku.
+/// Prices: partition key `price_list`, sort key `sku`. A price record is identified by
+/// (price list, sku), as its revision is: a newer `price.changed` replaces the record,
+/// validity window included.
 #[derive(Clone)]
 pub struct DynamoPriceStore {
     client: Client,
@@ -153,22 +152,12 @@ impl DynamoPriceStore {
             table: table.into(),
         }
     }
-
-    pub fn price_key(price: &PriceChanged) -> String {
-        let from = price
-            .validity
-            .from()
-            .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
-            .unwrap_or_else(|| "-".to_string());
-        format!("{}#{from}", price.sku)
-    }
 }
 
 #[async_trait]
 impl PriceStore for DynamoPriceStore {
     async fn apply_price(&self, price: &PriceChanged) -> Result<ApplyOutcome, PortError> {
-        let mut item = to_item("price.put", price)?;
-        item.insert(PRICE_KEY.into(), AttributeValue::S(Self::price_key(price)));
+        let item = to_item("price.put", price)?;
         put_if_newer(&self.client, &self.table, item, price.revision, "price.put").await
     }
 
@@ -179,20 +168,18 @@ impl PriceStore for DynamoPriceStore {
     ) -> Result<Vec<PriceChanged>, PortError> {
         let mut records = Vec::new();
         for list in lists {
-            let items = query_all(
-                &self.client,
-                &self.table,
-                "price_list = :list AND begins_with(price_key, :sku)",
-                [
-                    (":list", list.as_str().to_string()),
-                    (":sku", format!("{sku}#")),
-                ],
-                "price.query",
-            )
-            .await?;
-            for mut item in items {
-                item.remove(PRICE_KEY);
-                records.push(from_item("price.query", item)?);
+            let output = self
+                .client
+                .get_item()
+                .table_name(&self.table)
+                .key("price_list", AttributeValue::S(list.as_str().to_string()))
+                .key("sku", AttributeValue::S(sku.as_str().to_string()))
+                .consistent_read(true)
+                .send()
+                .await
+                .map_err(|e| classify("price.get", e))?;
+            if let Some(item) = output.item {
+                records.push(from_item("price.get", item)?);
             }
         }
         Ok(records)
@@ -309,7 +296,7 @@ impl ReceiptStore for DynamoReceiptStore {
     async fn claim(
         &self,
         webhook_id: &str,
-        body_sha256: &str,
+        content_sha256: &str,
         now: DateTime<Utc>,
         lease_seconds: i64,
     ) -> Result<ReceiptClaim, PortError> {
@@ -319,7 +306,7 @@ impl ReceiptStore for DynamoReceiptStore {
             .table_name(&self.table)
             .item("webhook_id", s(webhook_id))
             .item("status", s(STATUS_IN_FLIGHT))
-            .item("body_sha256", s(body_sha256))
+            .item("content_sha256", s(content_sha256))
             .item("lease_until", n(now.timestamp() + lease_seconds))
             .item("expires_at", n(now.timestamp() + self.retention_seconds))
             // A crashed claimant's lease runs out, so its sender's retry is not refused forever.
@@ -343,7 +330,7 @@ impl ReceiptStore for DynamoReceiptStore {
                     };
                     match attr("status").as_deref() {
                         Some(STATUS_QUEUED) => Ok(ReceiptClaim::AlreadyQueued {
-                            body_sha256: attr("body_sha256").unwrap_or_default(),
+                            content_sha256: attr("content_sha256").unwrap_or_default(),
                         }),
                         _ => Ok(ReceiptClaim::InFlight),
                     }

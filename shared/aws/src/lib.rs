@@ -16,9 +16,20 @@ pub use s3::S3ObjectStore;
 pub use secrets::load_secret_string;
 pub use sqs::SqsQueue;
 
+/// Time limits of every AWS call: well inside a function's 30 s, so that one hung call
+/// fails its message (and is retried) instead of timing out the whole invocation.
+pub fn timeouts() -> aws_config::timeout::TimeoutConfig {
+    aws_config::timeout::TimeoutConfig::builder()
+        .connect_timeout(std::time::Duration::from_secs(2))
+        .operation_attempt_timeout(std::time::Duration::from_secs(5))
+        .operation_timeout(std::time::Duration::from_secs(10))
+        .build()
+}
+
 /// Loads the shared AWS configuration once (region, credentials, `AWS_ENDPOINT_URL`).
 pub async fn load_config() -> aws_config::SdkConfig {
     aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .timeout_config(timeouts())
         .load()
         .await
 }

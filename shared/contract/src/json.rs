@@ -356,7 +356,30 @@ pub fn parse_exact_decimal(text: &str) -> Result<Decimal, InvalidValue> {
         if !plain(mantissa) || !exponent_ok {
             return Err(invalid());
         }
-        return Decimal::from_scientific(text).map_err(|_| out_of_range());
+        // The mantissa exactly, then the exponent as a scale change: never rounded.
+        let mut value = Decimal::from_str_exact(mantissa).map_err(|_| out_of_range())?;
+        let exponent: i64 = exponent.parse().map_err(|_| out_of_range())?;
+        if exponent >= 0 {
+            // Move the decimal point first, then multiply for what remains.
+            let scale = i64::from(value.scale());
+            let shift = exponent.min(scale);
+            value
+                .set_scale((scale - shift) as u32)
+                .map_err(|_| out_of_range())?;
+            for _ in 0..(exponent - shift).min(29) {
+                value = value.checked_mul(Decimal::TEN).ok_or_else(out_of_range)?;
+            }
+            if exponent - shift > 28 && !value.is_zero() {
+                return Err(out_of_range());
+            }
+        } else {
+            let scale = i64::from(value.scale()) - exponent;
+            if scale > 28 {
+                return Err(out_of_range());
+            }
+            value.set_scale(scale as u32).map_err(|_| out_of_range())?;
+        }
+        return Ok(value);
     }
     if !plain(text) {
         return Err(invalid());
@@ -382,6 +405,25 @@ mod tests {
         let long_fraction = "0.1234567890123456789012345678901234";
         assert_eq!(
             parse_exact_decimal(long_fraction).unwrap_err().code,
+            "out_of_range"
+        );
+    }
+
+    #[test]
+    fn exponents_are_applied_exactly_or_refused() {
+        assert_eq!(
+            parse_exact_decimal("1.25e-2").unwrap().to_string(),
+            "0.0125"
+        );
+        assert_eq!(parse_exact_decimal("-2E+3").unwrap().to_string(), "-2000");
+        let long = "1.00000000000000000000000000001e0";
+        assert_eq!(parse_exact_decimal(long).unwrap_err().code, "out_of_range");
+        assert_eq!(
+            parse_exact_decimal("1e40").unwrap_err().code,
+            "out_of_range"
+        );
+        assert_eq!(
+            parse_exact_decimal("1e-40").unwrap_err().code,
             "out_of_range"
         );
     }

@@ -42,8 +42,8 @@ pub trait CustomerStore: Send + Sync {
 pub enum ReceiptClaim {
     /// First delivery: the caller owns it until it completes or releases it.
     Claimed,
-    /// Accepted before; `body_sha256` is what was accepted then.
-    AlreadyQueued { body_sha256: String },
+    /// Accepted before; `content_sha256` is what was accepted then.
+    AlreadyQueued { content_sha256: String },
     /// Another delivery of the same id is being enqueued right now.
     InFlight,
 }
@@ -55,7 +55,7 @@ pub trait ReceiptStore: Send + Sync {
     async fn claim(
         &self,
         webhook_id: &str,
-        body_sha256: &str,
+        content_sha256: &str,
         now: DateTime<Utc>,
         lease_seconds: i64,
     ) -> Result<ReceiptClaim, PortError>;

@@ -25,8 +25,9 @@ pub struct ResolvedPrice {
     pub currency: Currency,
     pub price_unit: UnitCode,
     pub price_per: PricePer,
-    /// quantity × unit_price ÷ price_per, exact.
-    pub line_total: Decimal,
+    /// quantity × unit_price ÷ price_per: exact, except that a `price_per` that does not
+    /// divide it is rounded to 28 significant digits; `None` beyond the decimal range.
+    pub line_total: Option<Decimal>,
     pub revision: Revision,
     pub validity: ValidityWindow,
 }
@@ -57,17 +58,17 @@ pub enum PriceResolution {
 }
 
 /// quantity × unit price ÷ price_per, keeping the price's scale where the division is exact
-/// (so 12 × 9.80 reads 117.60, not 117.6).
-fn line_total(quantity: Quantity, unit_price: Decimal, price_per: PricePer) -> Decimal {
-    let gross = quantity.value() * unit_price;
+/// (so 12 × 9.80 reads 117.60, not 117.6); `None` when it leaves the decimal range.
+fn line_total(quantity: Quantity, unit_price: Decimal, price_per: PricePer) -> Option<Decimal> {
+    let gross = quantity.value().checked_mul(unit_price)?;
     if price_per.value() == Decimal::ONE {
-        return gross;
+        return Some(gross);
     }
-    let mut total = gross / price_per.value();
+    let mut total = gross.checked_div(price_per.value())?;
     if total.scale() < unit_price.scale() {
         total.rescale(unit_price.scale());
     }
-    total
+    Some(total)
 }
 
 /// Resolves the price of `sku` × `quantity` at `at` from the customer's `price_lists`
@@ -81,27 +82,23 @@ pub fn resolve_price(
 ) -> PriceResolution {
     let mut skipped = Vec::new();
     for (index, list) in price_lists.iter().enumerate() {
-        let in_list: Vec<&PriceChanged> = records
+        // One record per (list, sku): the store keeps only the newest revision.
+        let Some(record) = records
             .iter()
             .filter(|r| &r.price_list == list && &r.sku == sku)
-            .collect();
-        if in_list.is_empty() {
+            .max_by_key(|r| r.revision)
+        else {
             skipped.push(ListSkipped::NotListed {
                 price_list: list.clone(),
             });
             continue;
-        }
-        // Overlapping windows in one list: the one that started last is the most specific.
-        let Some(record) = in_list
-            .into_iter()
-            .filter(|r| r.validity.contains(at))
-            .max_by_key(|r| (r.validity.from(), r.revision))
-        else {
+        };
+        if !record.validity.contains(at) {
             skipped.push(ListSkipped::NotValidAt {
                 price_list: list.clone(),
             });
             continue;
-        };
+        }
         let Some(tier) = record.tiers.tier_for(quantity) else {
             skipped.push(ListSkipped::BelowMinimumQuantity {
                 price_list: list.clone(),
@@ -195,7 +192,7 @@ mod tests {
         assert_eq!(price.priority, 1);
         assert_eq!(price.unit_price, d("7.90"));
         assert_eq!(price.tier_min_qty, q("10"));
-        assert_eq!(price.line_total.to_string(), "94.80");
+        assert_eq!(price.line_total.unwrap().to_string(), "94.80");
     }
 
     #[test]
@@ -263,7 +260,26 @@ mod tests {
         ) else {
             panic!("expected a price")
         };
-        assert_eq!(price.line_total.to_string(), "75.00");
+        assert_eq!(price.line_total.unwrap().to_string(), "75.00");
+    }
+
+    #[test]
+    fn a_line_total_beyond_the_decimal_range_is_none_not_a_panic() {
+        let records = vec![record(
+            "BASE",
+            &[("1", "79228162514264337593543950335")],
+            (None, None),
+        )];
+        let PriceResolution::Priced(price) = resolve_price(
+            &[list("BASE")],
+            &records,
+            &sku(),
+            q("2"),
+            at("2026-01-01T00:00:00Z"),
+        ) else {
+            panic!("expected a price")
+        };
+        assert_eq!(price.line_total, None);
     }
 
     #[test]

@@ -57,7 +57,7 @@ async fn stock_revisions_5_7_6_leave_revision_7_and_report_the_rest_stale() {
 }
 
 #[tokio::test]
-async fn price_records_keep_one_row_per_validity_window_and_round_trip_exactly() {
+async fn a_price_record_per_list_and_sku_is_replaced_only_by_a_higher_revision() {
     let stack = super::support::stack(false).await;
     let store = DynamoPriceStore::new(
         aws_sdk_dynamodb::Client::new(&stack.sdk),
@@ -72,34 +72,35 @@ async fn price_records_keep_one_row_per_validity_window_and_round_trip_exactly()
         DomainEvent::PriceChanged(p) => p,
         _ => unreachable!(),
     };
-    let january = price(1, "2026-01-01");
-    let february = price(2, "2026-02-01");
+    let march = price(3, "2026-03-01");
+    let april = price(4, "2026-04-01");
     assert_eq!(
-        store.apply_price(&january).await.unwrap(),
+        store.apply_price(&march).await.unwrap(),
         ApplyOutcome::Applied
     );
     assert_eq!(
-        store.apply_price(&february).await.unwrap(),
+        store.apply_price(&april).await.unwrap(),
         ApplyOutcome::Applied
     );
-    assert!(matches!(
-        store.apply_price(&january).await.unwrap(),
-        ApplyOutcome::Stale { .. }
-    ));
-    let mut stored = store
-        .prices_of(std::slice::from_ref(&january.price_list), &january.sku)
+    // The postponed window replaced the first one; the older revision cannot come back.
+    assert_eq!(
+        store.apply_price(&march).await.unwrap(),
+        ApplyOutcome::Stale {
+            stored: Revision::new(4)
+        }
+    );
+    let stored = store
+        .prices_of(std::slice::from_ref(&march.price_list), &march.sku)
         .await
         .unwrap();
-    stored.sort_by_key(|p| p.revision);
-    assert_eq!(stored, vec![january.clone(), february]);
+    assert_eq!(stored, vec![april]);
     assert_eq!(
         stored[0].tiers.as_slice()[1].unit_price.value().to_string(),
         "0.095"
     );
-    // Another sku whose name starts the same is not mixed in.
     let other = store
         .prices_of(
-            std::slice::from_ref(&january.price_list),
+            std::slice::from_ref(&march.price_list),
             &Sku::parse("SKU").unwrap(),
         )
         .await
@@ -170,7 +171,7 @@ async fn a_receipt_is_claimed_once_then_reports_what_was_queued() {
     assert_eq!(
         store.claim("w1", "h1", later, 60).await.unwrap(),
         ReceiptClaim::AlreadyQueued {
-            body_sha256: "h1".into()
+            content_sha256: "h1".into()
         }
     );
     assert_eq!(
@@ -226,7 +227,9 @@ async fn queue_messages_carry_their_attributes() {
         received[0].message_attributes().unwrap()["event_type"].string_value(),
         Some("stock.changed")
     );
+    // A missing queue is a deployment fault, not bad data: retryable, so nothing is
+    // dead-lettered for it.
     let missing = format!("{}-gone", stack.queue_url("CustomerQueue"));
     let err = queue.send(&missing, &message).await.unwrap_err();
-    assert_eq!(err.class, ErrorClass::Permanent, "{err}");
+    assert_eq!(err.class, ErrorClass::Retryable, "{err}");
 }

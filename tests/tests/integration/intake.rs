@@ -123,7 +123,7 @@ async fn the_same_webhook_twice_gives_202_then_200_and_one_message() {
     assert_eq!(second.body, json!({"id": "msg_dup", "status": "duplicate"}));
     assert_eq!(stack.drain_queue("StockPriceQueue").await.len(), 1);
 
-    // The same id for another body is refused, not silently dropped.
+    // The same id for another event is refused, not silently dropped.
     let other = stock_event("SKU-1", 8, "4").to_string();
     let reused = intake
         .handle(
@@ -348,4 +348,148 @@ async fn when_the_queue_is_unavailable_the_answer_is_503_and_a_retry_is_not_bloc
         )
         .await;
     assert_eq!(response.status, 202);
+}
+
+#[tokio::test]
+async fn dedupe_is_per_source_and_compares_the_event_not_its_serialization() {
+    let stack = stack(false).await;
+    let intake = intake(&stack).await;
+    let erp = &stack.signing["erp"][0];
+    let shop = &stack.signing["shop"][0];
+    let body = stock_event("SKU-1", 3, "3");
+    let first = intake
+        .handle(
+            rust_signed("erp", erp, "msg_same", &body.to_string()),
+            chrono::Utc::now(),
+        )
+        .await;
+    assert_eq!(first.status, 202);
+    // The same event re-serialized, with a refreshed timestamp: a redelivery.
+    let mut again = body.clone();
+    again["timestamp"] = json!("2026-11-26T11:00:00Z");
+    let pretty = serde_json::to_string_pretty(&again).unwrap();
+    let second = intake
+        .handle(
+            rust_signed("erp", erp, "msg_same", &pretty),
+            chrono::Utc::now(),
+        )
+        .await;
+    assert_eq!(second.status, 200, "{}", second.body);
+    // The shop may use the same id for its own event.
+    let order = json!({"type": "order.placed", "timestamp": "2026-11-26T10:00:00Z", "data": {"order_id": "O", "customer_id": "C", "currency": "EUR", "placed_at": "2026-11-26T10:00:00Z", "lines": [{"line": 1, "sku": "S", "quantity": 1, "unit_price": "1"}]}});
+    let shop_answer = intake
+        .handle(
+            rust_signed("shop", shop, "msg_same", &order.to_string()),
+            chrono::Utc::now(),
+        )
+        .await;
+    assert_eq!(shop_answer.status, 202, "{}", shop_answer.body);
+    assert_eq!(stack.drain_queue("StockPriceQueue").await.len(), 1);
+    assert_eq!(stack.drain_queue("OrderPlacedQueue").await.len(), 1);
+}
+
+#[tokio::test]
+async fn characters_sqs_refuses_travel_as_a_claim_check() {
+    let stack = stack(false).await;
+    let intake = intake(&stack).await;
+    let mut event = stock_event("SKU-U", 1, "1");
+    event["note"] = json!("noncharacter \u{FFFF} inside");
+    let response = intake
+        .handle(
+            rust_signed(
+                "erp",
+                &stack.signing["erp"][0],
+                "msg_ffff",
+                &event.to_string(),
+            ),
+            chrono::Utc::now(),
+        )
+        .await;
+    assert_eq!(response.status, 202, "{}", response.body);
+    let messages = stack.drain_queue("StockPriceQueue").await;
+    let envelope = Envelope::from_json(messages[0].body().unwrap()).unwrap();
+    assert!(matches!(
+        envelope.payload,
+        bridge_contract::Payload::ClaimCheck { .. }
+    ));
+}
+
+#[tokio::test]
+async fn a_store_or_bucket_that_is_unavailable_gives_503() {
+    let stack = stack(false).await;
+    let secret = &stack.signing["erp"][0];
+    let body = stock_event("SKU-1", 1, "1").to_string();
+    let no_receipts = intake_with(
+        &stack,
+        HashMap::from([("RECEIPT_TABLE", "missing-table".to_string())]),
+    )
+    .await;
+    let response = no_receipts
+        .handle(
+            rust_signed("erp", secret, "msg_r", &body),
+            chrono::Utc::now(),
+        )
+        .await;
+    assert_eq!(response.status, 503, "{}", response.body);
+    let no_bucket = intake_with(
+        &stack,
+        HashMap::from([
+            ("PAYLOAD_BUCKET", "missing-bucket-x".to_string()),
+            ("MAX_QUEUE_MESSAGE_BYTES", "2100".to_string()),
+        ]),
+    )
+    .await;
+    let response = no_bucket
+        .handle(
+            rust_signed("erp", secret, "msg_b", &body),
+            chrono::Utc::now(),
+        )
+        .await;
+    assert_eq!(response.status, 503, "{}", response.body);
+    assert!(stack.drain_queue("StockPriceQueue").await.is_empty());
+}
+
+#[tokio::test]
+async fn checks_run_in_order_size_then_signature_then_media_type_then_schema() {
+    let stack = stack(false).await;
+    let intake = intake_with(
+        &stack,
+        HashMap::from([("MAX_BODY_BYTES", "2048".to_string())]),
+    )
+    .await;
+    let secret = &stack.signing["erp"][0];
+    // Oversized and unsigned: 413 before any signature work.
+    let huge = "x".repeat(3000);
+    assert_eq!(
+        intake
+            .handle(
+                request("erp", "o1", now(), "v1,", &huge),
+                chrono::Utc::now()
+            )
+            .await
+            .status,
+        413
+    );
+    // Unsigned, wrong media type, invalid body: the signature answers first.
+    let mut unsigned = request("erp", "o2", now(), "v1,", "{not json");
+    unsigned
+        .headers
+        .insert("content-type".into(), "text/plain".into());
+    assert_eq!(
+        intake.handle(unsigned, chrono::Utc::now()).await.status,
+        401
+    );
+    // Signed, wrong media type, invalid body: 415 before 400.
+    let mut signed = rust_signed("erp", secret, "o3", "{not json");
+    signed
+        .headers
+        .insert("content-type".into(), "text/plain".into());
+    assert_eq!(intake.handle(signed, chrono::Utc::now()).await.status, 415);
+    // "application/json; charset=utf-8" is JSON.
+    let mut charset = rust_signed("erp", secret, "o4", "{not json");
+    charset.headers.insert(
+        "content-type".into(),
+        "application/json; charset=utf-8".into(),
+    );
+    assert_eq!(intake.handle(charset, chrono::Utc::now()).await.status, 400);
 }

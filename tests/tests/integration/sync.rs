@@ -24,6 +24,16 @@ async fn envelopes(stack: &bridge_testkit::TestStack, events: &[serde_json::Valu
             bodies.push(message.body().unwrap().to_string());
         }
     }
+    // In the order sent (a standard queue does not promise it).
+    let index = |body: &String| {
+        let envelope = bridge_contract::Envelope::from_json(body).unwrap();
+        envelope
+            .webhook_id
+            .trim_start_matches("msg_sync_")
+            .parse::<usize>()
+            .unwrap()
+    };
+    bodies.sort_by_key(index);
     bodies
 }
 
@@ -129,4 +139,71 @@ async fn a_batch_from_an_unconfigured_queue_fails_the_invocation() {
         .await
         .unwrap_err();
     assert!(err.to_string().contains("elsewhere"), "{err}");
+}
+
+#[tokio::test]
+async fn stale_revisions_are_counted_and_change_nothing() {
+    let stack = stack(false).await;
+    let arn = stack.queue_arn("StockPriceQueue").to_string();
+    let sync = super::support::sync(&stack);
+    let bodies = envelopes(
+        &stack,
+        &[
+            stock_event("SKU-S", 7, "70"),
+            stock_event("SKU-S", 6, "60"),
+            stock_event("SKU-S", 7, "71"),
+        ],
+    )
+    .await;
+    let mut counts = Vec::new();
+    // One message per batch, in the order sent: 7 applies, then 6 and the second 7 are stale.
+    for (index, body) in bodies.iter().enumerate() {
+        let mut event = SqsEvent::default();
+        event
+            .records
+            .push(sqs_record(&arn, &format!("m{index}"), body, 1));
+        let (response, metrics) = sync.process(event).await;
+        assert!(response.unwrap().batch_item_failures.is_empty());
+        counts.push((metrics.count("Applied"), metrics.count("Stale")));
+    }
+    assert_eq!(counts, vec![(1, 0), (0, 1), (0, 1)]);
+    let store = DynamoStockStore::new(
+        aws_sdk_dynamodb::Client::new(&stack.sdk),
+        stack.table("StockTable"),
+    );
+    let levels = store.stock_of(&Sku::parse("SKU-S").unwrap()).await.unwrap();
+    assert_eq!(levels[0].available.to_string(), "70");
+}
+
+#[tokio::test]
+async fn an_event_on_the_wrong_queue_is_dead_lettered_not_applied() {
+    let stack = stack(false).await;
+    // A stock event delivered from the customer queue.
+    let bodies = envelopes(&stack, &[stock_event("SKU-W", 1, "1")]).await;
+    let mut event = SqsEvent::default();
+    event.records.push(sqs_record(
+        stack.queue_arn("CustomerQueue"),
+        "m1",
+        &bodies[0],
+        1,
+    ));
+    let (response, metrics) = super::support::sync(&stack).process(event).await;
+    assert!(response.unwrap().batch_item_failures.is_empty());
+    assert_eq!(metrics.count("Rejected"), 1);
+    let dead = stack.drain_queue("CustomerDeadLetterQueue").await;
+    assert_eq!(
+        dead[0].message_attributes().unwrap()["failure_code"].string_value(),
+        Some("wrong_queue")
+    );
+    let store = DynamoStockStore::new(
+        aws_sdk_dynamodb::Client::new(&stack.sdk),
+        stack.table("StockTable"),
+    );
+    assert!(
+        store
+            .stock_of(&Sku::parse("SKU-W").unwrap())
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }

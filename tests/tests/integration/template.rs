@@ -202,3 +202,125 @@ fn the_consumers_read_the_same_limits_the_queues_are_created_with() {
         assert!(intake.environment.contains_key(variable), "{variable}");
     }
 }
+
+#[test]
+fn every_source_queue_has_an_age_alarm_and_keeps_messages_14_days() {
+    let t = template();
+    let age_alarms = alarms_on(&t, "AWS/SQS", "ApproximateAgeOfOldestMessage");
+    for queue in t.resources_of("AWS::SQS::Queue") {
+        assert_eq!(
+            queue.properties["MessageRetentionPeriod"], 1209600,
+            "{}",
+            queue.logical_id
+        );
+        if queue.properties.get("RedrivePolicy").is_some() {
+            let alarm = json!({"Fn::GetAtt": [queue.logical_id, "QueueName"]});
+            assert!(
+                age_alarms.contains(&alarm),
+                "{} has no age alarm",
+                queue.logical_id
+            );
+        }
+    }
+}
+
+#[test]
+fn the_on_call_topic_uses_a_key_cloudwatch_may_use() {
+    let t = template();
+    let topic = t.resource("OnCallTopic").unwrap();
+    let key = &topic.properties["KmsMasterKeyId"];
+    assert_ne!(
+        key, "alias/aws/sns",
+        "CloudWatch cannot publish to a topic under the AWS-managed key"
+    );
+    let key_id = key["Ref"].as_str().expect("a key of the stack");
+    let policy = t.resource(key_id).unwrap().properties["KeyPolicy"].to_string();
+    assert!(policy.contains("cloudwatch.amazonaws.com") && policy.contains("kms:GenerateDataKey*"));
+}
+
+/// What each function's code calls, per resource: if the code gains a call, this list
+/// and the template must both follow.
+#[test]
+fn each_function_is_granted_exactly_the_calls_its_code_makes() {
+    let t = template();
+    let statements = |function: &str| -> Vec<(BTreeSet<String>, String)> {
+        let f = t.resource(function).unwrap();
+        let mut out = Vec::new();
+        for policy in f.properties["Policies"].as_array().unwrap() {
+            for statement in policy["Statement"].as_array().unwrap() {
+                assert_eq!(statement["Effect"], "Allow");
+                let actions: BTreeSet<String> = match &statement["Action"] {
+                    Value::String(a) => [a.clone()].into(),
+                    Value::Array(items) => items
+                        .iter()
+                        .map(|a| a.as_str().unwrap().to_string())
+                        .collect(),
+                    other => panic!("{other}"),
+                };
+                for action in &actions {
+                    assert!(
+                        !action.contains('*'),
+                        "{function}: wildcard action {action}"
+                    );
+                }
+                out.push((actions, statement["Resource"].to_string()));
+            }
+        }
+        out
+    };
+    let grants = |function: &str, action: &str, resource: &str| {
+        statements(function)
+            .iter()
+            .any(|(actions, resources)| actions.contains(action) && resources.contains(resource))
+    };
+    let intake_needs = [
+        ("sqs:SendMessage", "StockPriceQueue"),
+        ("sqs:SendMessage", "CustomerQueue"),
+        ("sqs:SendMessage", "OrderStatusQueue"),
+        ("sqs:SendMessage", "OrderPlacedQueue"),
+        ("dynamodb:PutItem", "WebhookReceiptTable"),
+        ("dynamodb:UpdateItem", "WebhookReceiptTable"),
+        ("dynamodb:DeleteItem", "WebhookReceiptTable"),
+        ("s3:PutObject", "PayloadBucket.Arn}/claims/*"),
+        ("secretsmanager:GetSecretValue", "WebhookSigningSecret"),
+    ];
+    for (action, resource) in intake_needs {
+        assert!(
+            grants("WebhookIntakeFunction", action, resource),
+            "intake lacks {action} on {resource}"
+        );
+    }
+    let sync_needs = [
+        ("dynamodb:PutItem", "StockTable"),
+        ("dynamodb:PutItem", "PriceTable"),
+        ("dynamodb:PutItem", "CustomerTable"),
+        ("s3:GetObject", "PayloadBucket.Arn}/claims/*"),
+        ("sqs:SendMessage", "StockPriceDeadLetterQueue"),
+        ("sqs:SendMessage", "CustomerDeadLetterQueue"),
+    ];
+    for (action, resource) in sync_needs {
+        assert!(
+            grants("PriceStockSyncFunction", action, resource),
+            "sync lacks {action} on {resource}"
+        );
+    }
+    // Nothing beyond: the sync never writes receipts or claim checks, the intake never
+    // touches the record tables.
+    assert!(
+        !statements("PriceStockSyncFunction")
+            .iter()
+            .any(|(_, r)| r.contains("WebhookReceiptTable"))
+    );
+    assert!(
+        !statements("WebhookIntakeFunction")
+            .iter()
+            .any(|(_, r)| r.contains("StockTable")
+                || r.contains("PriceTable")
+                || r.contains("CustomerTable"))
+    );
+    assert!(!grants(
+        "PriceStockSyncFunction",
+        "s3:PutObject",
+        "PayloadBucket"
+    ));
+}
