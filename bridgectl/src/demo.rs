@@ -227,6 +227,9 @@ pub async fn run(stack: &LocalStack) -> anyhow::Result<bool> {
         println!("BAD expected price on request");
     }
 
+    println!("\n== PIM import: bridgectl import demo-catalog.csv (2 bad rows, 1 repeat)");
+    ok &= import_demo(stack).await?;
+
     println!("\n== queues");
     let sqs = aws_sdk_sqs::Client::new(&stack.sdk);
     for (logical, queue) in &stack.info.stack.queues {
@@ -248,4 +251,75 @@ pub async fn run(stack: &LocalStack) -> anyhow::Result<bool> {
         }
     );
     Ok(ok)
+}
+
+/// A GTIN-13 with a valid check digit for a 12-digit body.
+fn gtin13(body: u64) -> String {
+    let digits = format!("{body:012}");
+    let sum: u32 = digits
+        .bytes()
+        .rev()
+        .enumerate()
+        .map(|(i, b)| u32::from(b - b'0') * if i % 2 == 0 { 3 } else { 1 })
+        .sum();
+    format!("{digits}{}", (10 - sum % 10) % 10)
+}
+
+/// Imports a small CSV with some bad rows through the inbox and prints its report.
+async fn import_demo(stack: &LocalStack) -> anyhow::Result<bool> {
+    let mut csv = String::from(
+        "sku;gtin;name.de-DE;name.en;brand;category;unit;weight_kg;status;attr.color\r\n",
+    );
+    for n in 1..=12 {
+        csv.push_str(&format!(
+            "DRILL-{n:03};{};Bohrer {n} mm;Drill {n} mm;Muster;Werkzeug > Bohrer;C62;0,{n:02};active;silber\r\n",
+            gtin13(400_819_014_300 + n)
+        ));
+    }
+    csv.push_str("DRILL-013;4008190143641;Bohrer 13 mm;Drill 13 mm;Muster;Werkzeug > Bohrer;C62;0,13;active;silber\r\n");
+    csv.push_str("DRILL-014;;;;Muster;Werkzeug > Bohrer;C62;0,14;active;silber\r\n");
+    csv.push_str(&format!(
+        "DRILL-001;{};Bohrer 1 mm;Drill 1 mm;Muster;Werkzeug > Bohrer;C62;0,01;active;silber\r\n",
+        gtin13(400_819_014_301)
+    ));
+    let local = std::env::current_dir()?.join(".local");
+    std::fs::create_dir_all(&local)?;
+    let path = local.join("demo-catalog.csv");
+    std::fs::write(&path, csv)?;
+    let catalog = crate::catalog::Catalog {
+        products: std::sync::Arc::new(bridge_aws::DynamoCatalogStore::new(
+            aws_sdk_dynamodb::Client::new(&stack.sdk),
+            stack.info.table("ProductTable").unwrap_or_default(),
+        )),
+        ledger: std::sync::Arc::new(bridge_aws::DynamoImportLedger::new(
+            aws_sdk_dynamodb::Client::new(&stack.sdk),
+            stack.info.table("ImportTable").unwrap_or_default(),
+        )),
+        files: std::sync::Arc::new(bridge_aws::S3FileStore::new(
+            bridge_aws::s3_client(&stack.sdk),
+            stack
+                .info
+                .stack
+                .buckets
+                .get("CatalogBucket")
+                .cloned()
+                .unwrap_or_default(),
+        )),
+    };
+    let report =
+        crate::catalog::upload_and_wait(&catalog, &path, false, Duration::from_secs(120), |line| {
+            println!("   {line}")
+        })
+        .await?;
+    print!("{}", crate::catalog::report_text(&report, 20));
+    let c = &report.counts;
+    let expected =
+        report.status == "applied" && c.created == 12 && c.rejected == 2 && c.duplicates == 1;
+    if !expected {
+        println!("BAD expected 12 created, 2 rejected, 1 repeat");
+    }
+    println!("\n== bridgectl product DRILL-007");
+    let product = crate::catalog::product(&catalog, "DRILL-007").await?;
+    print!("{}", crate::catalog::product_text(&product));
+    Ok(expected)
 }

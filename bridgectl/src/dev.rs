@@ -137,22 +137,39 @@ impl LocalStack {
                             sync.handle_batch(event).await.map_err(|e| e.to_string())
                         })
                     });
-                    for (queue, batch) in &function.sqs_events {
-                        let info = stack
-                            .queues
-                            .get(queue)
-                            .with_context(|| {
-                                format!("{} consumes unknown queue {queue}", function.logical_id)
-                            })?
-                            .clone();
-                        tasks.push(tokio::spawn(poll_queue(
-                            aws_sdk_sqs::Client::new(&sdk),
-                            info,
-                            *batch,
-                            options.region.clone(),
-                            handler.clone(),
-                            shutdown_rx.clone(),
-                        )));
+                    tasks.extend(wire_queues(
+                        &stack,
+                        function,
+                        &sdk,
+                        &options.region,
+                        handler,
+                        &shutdown_rx,
+                    )?);
+                }
+                "pim-import" => {
+                    let import = Arc::new(pim_import::wiring::build(&config, &sdk)?);
+                    let timeout = Duration::from_secs(function.timeout_seconds);
+                    let for_queue = import.clone();
+                    let handler: BatchHandler = Arc::new(move |event| {
+                        let import = for_queue.clone();
+                        Box::pin(async move {
+                            let deadline = std::time::Instant::now() + timeout;
+                            import
+                                .handle_sqs(event, deadline)
+                                .await
+                                .map_err(|e| e.to_string())
+                        })
+                    });
+                    tasks.extend(wire_queues(
+                        &stack,
+                        function,
+                        &sdk,
+                        &options.region,
+                        handler,
+                        &shutdown_rx,
+                    )?);
+                    if !function.schedules.is_empty() {
+                        tasks.push(tokio::spawn(sweep_regularly(import, shutdown_rx.clone())));
                     }
                 }
                 other => {
@@ -209,6 +226,53 @@ impl LocalStack {
         let _ = self.shutdown.send(true);
         for task in self.tasks {
             let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
+        }
+    }
+}
+
+/// A poller per SQS event source of `function`.
+fn wire_queues(
+    stack: &Stack,
+    function: &bridge_infra::FunctionDef,
+    sdk: &aws_config::SdkConfig,
+    region: &str,
+    handler: BatchHandler,
+    shutdown: &watch::Receiver<bool>,
+) -> anyhow::Result<Vec<JoinHandle<()>>> {
+    function
+        .sqs_events
+        .iter()
+        .map(|(queue, batch)| {
+            let info = stack
+                .queues
+                .get(queue)
+                .with_context(|| format!("{} consumes unknown queue {queue}", function.logical_id))?
+                .clone();
+            Ok(tokio::spawn(poll_queue(
+                aws_sdk_sqs::Client::new(sdk),
+                info,
+                *batch,
+                region.to_string(),
+                handler.clone(),
+                shutdown.clone(),
+            )))
+        })
+        .collect()
+}
+
+/// The local stand-in for a Schedule event: the sweep once a minute.
+async fn sweep_regularly(
+    import: Arc<pim_import::handler::ImportHandler>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(60)) => {
+                if let Err(err) = import.sweep().await {
+                    tracing::warn!(error = %err, "sweep failed");
+                }
+            }
+            _ = shutdown.changed() => return,
         }
     }
 }

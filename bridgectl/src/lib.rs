@@ -1,5 +1,6 @@
 //! `bridgectl`: the support engineer's command line and the local stack.
 
+pub mod catalog;
 pub mod demo;
 pub mod dev;
 pub mod read;

@@ -2,12 +2,14 @@
 //! local stack.
 
 use anyhow::Context;
+use bridgectl::catalog::Catalog;
 use bridgectl::dev::{DevOptions, LocalStack};
 use bridgectl::read::{self, Tables};
 use bridgectl::stackfile::{StackFile, find_root};
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 #[derive(Parser)]
 #[command(
@@ -34,6 +36,15 @@ struct Target {
     /// Customer table of a deployed stack.
     #[arg(long, env = "BRIDGE_CUSTOMER_TABLE", global = true)]
     customer_table: Option<String>,
+    /// Product table of a deployed stack.
+    #[arg(long, env = "BRIDGE_PRODUCT_TABLE", global = true)]
+    product_table: Option<String>,
+    /// Import table of a deployed stack.
+    #[arg(long, env = "BRIDGE_IMPORT_TABLE", global = true)]
+    import_table: Option<String>,
+    /// Catalog bucket of a deployed stack.
+    #[arg(long, env = "BRIDGE_CATALOG_BUCKET", global = true)]
+    catalog_bucket: Option<String>,
     /// Print JSON instead of text.
     #[arg(long, global = true)]
     json: bool,
@@ -80,40 +91,125 @@ enum Command {
         #[command(flatten)]
         target: Target,
     },
+    /// A product as the PIM import stored it.
+    Product {
+        sku: String,
+        #[command(flatten)]
+        target: Target,
+    },
+    /// PIM imports: `import FILE` uploads and waits for the report; `list`; `report FILE`.
+    #[command(args_conflicts_with_subcommands = true)]
+    Import {
+        #[command(subcommand)]
+        action: Option<ImportAction>,
+        /// A local file to upload into the inbox.
+        file: Option<PathBuf>,
+        /// Upload as a complete catalog (pim/inbox/full/): absent products become inactive.
+        #[arg(long)]
+        full: bool,
+        /// Seconds to wait for the report.
+        #[arg(long, default_value_t = 600)]
+        wait: u64,
+        #[command(flatten)]
+        target: Target,
+    },
+}
+
+#[derive(Subcommand)]
+enum ImportAction {
+    /// Every import, newest first, with its status.
+    List {
+        #[command(flatten)]
+        target: Target,
+    },
+    /// The report of a file (inbox key or name below pim/inbox/).
+    Report {
+        file: String,
+        /// Rejections to print (--json prints all).
+        #[arg(long, default_value_t = 50)]
+        max: usize,
+        #[command(flatten)]
+        target: Target,
+    },
+}
+
+/// Where the commands read: a deployed stack (names given, usual AWS settings) or the
+/// local stack's file.
+struct Resolved {
+    aws: aws_config::SdkConfig,
+    file: Option<(PathBuf, StackFile)>,
+}
+
+impl Resolved {
+    async fn new(target: &Target, deployed: bool) -> anyhow::Result<Self> {
+        if deployed {
+            return Ok(Self {
+                aws: bridge_aws::load_config().await,
+                file: None,
+            });
+        }
+        let path = match &target.stack_file {
+            Some(path) => path.clone(),
+            None => StackFile::default_path(&find_root()?),
+        };
+        let file = StackFile::read(&path)?;
+        let aws = bridge_infra::local_sdk_config(&file.endpoint, &file.region).await;
+        Ok(Self {
+            aws,
+            file: Some((path, file)),
+        })
+    }
+
+    /// The name given on the command line, else the local stack's resource.
+    fn name(&self, given: &Option<String>, logical_id: &str) -> anyhow::Result<String> {
+        if let Some(name) = given {
+            return Ok(name.clone());
+        }
+        let (path, file) = self.file.as_ref().with_context(|| {
+            format!("no name for {logical_id}: pass it, or run the local stack")
+        })?;
+        file.stack
+            .tables
+            .get(logical_id)
+            .or_else(|| file.stack.buckets.get(logical_id))
+            .cloned()
+            .with_context(|| format!("{} has no {logical_id}", path.display()))
+    }
 }
 
 async fn tables(target: &Target) -> anyhow::Result<Tables> {
-    if let (Some(stock), Some(price), Some(customer)) = (
-        &target.stock_table,
-        &target.price_table,
-        &target.customer_table,
-    ) {
-        // A deployed stack: credentials, region and endpoint from the usual AWS settings.
-        let aws = bridge_aws::load_config().await;
-        return Ok(Tables::new(
-            aws_sdk_dynamodb::Client::new(&aws),
-            stock,
-            price,
-            customer,
-        ));
-    }
-    let path = match &target.stack_file {
-        Some(path) => path.clone(),
-        None => StackFile::default_path(&find_root()?),
-    };
-    let file = StackFile::read(&path)?;
-    let aws = bridge_infra::local_sdk_config(&file.endpoint, &file.region).await;
-    let table = |id: &str| {
-        file.table(id)
-            .map(str::to_string)
-            .with_context(|| format!("{} has no {id}", path.display()))
-    };
+    let deployed = target.stock_table.is_some()
+        && target.price_table.is_some()
+        && target.customer_table.is_some();
+    let r = Resolved::new(target, deployed).await?;
     Ok(Tables::new(
-        aws_sdk_dynamodb::Client::new(&aws),
-        &table("StockTable")?,
-        &table("PriceTable")?,
-        &table("CustomerTable")?,
+        aws_sdk_dynamodb::Client::new(&r.aws),
+        &r.name(&target.stock_table, "StockTable")?,
+        &r.name(&target.price_table, "PriceTable")?,
+        &r.name(&target.customer_table, "CustomerTable")?,
     ))
+}
+
+async fn catalog(target: &Target) -> anyhow::Result<Catalog> {
+    let deployed = target.product_table.is_some()
+        && target.import_table.is_some()
+        && target.catalog_bucket.is_some();
+    let r = Resolved::new(target, deployed).await?;
+    let dynamo = aws_sdk_dynamodb::Client::new(&r.aws);
+    Ok(Catalog {
+        products: Arc::new(bridge_aws::DynamoCatalogStore::new(
+            dynamo.clone(),
+            r.name(&target.product_table, "ProductTable")?,
+        )),
+        ledger: Arc::new(bridge_aws::DynamoImportLedger::new(
+            dynamo,
+            r.name(&target.import_table, "ImportTable")?,
+        )),
+        files: Arc::new(bridge_aws::S3FileStore::new(
+            bridge_aws::s3_client(&r.aws),
+            r.name(&target.catalog_bucket, "CatalogBucket")?,
+        )),
+    })
 }
 
 fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
@@ -186,6 +282,69 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 print!("{}", read::stock_text(&sku, &levels));
             }
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Product { sku, target } => {
+            let product = bridgectl::catalog::product(&catalog(&target).await?, &sku).await?;
+            if target.json {
+                print_json(&product)?;
+            } else {
+                print!("{}", bridgectl::catalog::product_text(&product));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Import {
+            action: Some(ImportAction::List { target }),
+            ..
+        } => {
+            let records = bridgectl::catalog::list(&catalog(&target).await?).await?;
+            if target.json {
+                print_json(&records)?;
+            } else {
+                print!("{}", bridgectl::catalog::list_text(&records));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Import {
+            action: Some(ImportAction::Report { file, max, target }),
+            ..
+        } => {
+            let report = bridgectl::catalog::report(&catalog(&target).await?, &file).await?;
+            if target.json {
+                print_json(&report)?;
+            } else {
+                print!("{}", bridgectl::catalog::report_text(&report, max));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Import {
+            action: None,
+            file,
+            full,
+            wait,
+            target,
+        } => {
+            let file =
+                file.context("name a file to import, or use `import list` / `import report FILE`")?;
+            let catalog = catalog(&target).await?;
+            let report = bridgectl::catalog::upload_and_wait(
+                &catalog,
+                &file,
+                full,
+                std::time::Duration::from_secs(wait),
+                |line| eprintln!("{line}"),
+            )
+            .await?;
+            if target.json {
+                print_json(&report)?;
+            } else {
+                print!("{}", bridgectl::catalog::report_text(&report, 50));
+            }
+            // Scripts can tell a quarantined file from an applied one.
+            Ok(if report.status == "applied" {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(3)
+            })
         }
         Command::Customer { id, target } => {
             let customer = read::customer(&tables(&target).await?, &id).await?;

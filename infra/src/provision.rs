@@ -303,8 +303,68 @@ impl Stack {
                     .await
                     .map_err(|e| aws_error(&bucket.logical_id, e))?;
             }
-            self.buckets.insert(bucket.logical_id.clone(), name);
+            self.buckets.insert(bucket.logical_id.clone(), name.clone());
+            self.configure_notifications(&client, &bucket.logical_id, &name, props)
+                .await?;
         }
+        Ok(())
+    }
+
+    /// S3 event notifications to queues, as the template declares them.
+    async fn configure_notifications(
+        &self,
+        client: &aws_sdk_s3::Client,
+        logical_id: &str,
+        bucket: &str,
+        props: &Value,
+    ) -> Result<(), ProvisionError> {
+        use aws_sdk_s3::types::{
+            Event, FilterRule, FilterRuleName, NotificationConfiguration,
+            NotificationConfigurationFilter, QueueConfiguration, S3KeyFilter,
+        };
+        let Some(queues) = props
+            .pointer("/NotificationConfiguration/QueueConfigurations")
+            .and_then(Value::as_array)
+        else {
+            return Ok(());
+        };
+        let mut configuration = NotificationConfiguration::builder();
+        for entry in queues {
+            let rules = entry
+                .pointer("/Filter/S3Key/Rules")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .map(|rule| {
+                    FilterRule::builder()
+                        .name(FilterRuleName::from(
+                            rule["Name"].as_str().unwrap_or("prefix"),
+                        ))
+                        .value(rule["Value"].as_str().unwrap_or_default())
+                        .build()
+                })
+                .collect::<Vec<_>>();
+            let queue = QueueConfiguration::builder()
+                .queue_arn(self.resolve(&entry["Queue"])?)
+                .events(Event::from(
+                    entry["Event"].as_str().unwrap_or("s3:ObjectCreated:*"),
+                ))
+                .filter(
+                    NotificationConfigurationFilter::builder()
+                        .key(S3KeyFilter::builder().set_filter_rules(Some(rules)).build())
+                        .build(),
+                )
+                .build()
+                .map_err(|e| aws_error(logical_id, e))?;
+            configuration = configuration.queue_configurations(queue);
+        }
+        client
+            .put_bucket_notification_configuration()
+            .bucket(bucket)
+            .notification_configuration(configuration.build())
+            .send()
+            .await
+            .map_err(|e| aws_error(logical_id, e))?;
         Ok(())
     }
 

@@ -37,6 +37,9 @@ pub struct FunctionDef {
     pub sqs_events: Vec<(String, u32)>,
     /// Paths of its HTTP API routes.
     pub http_paths: Vec<String>,
+    /// Schedule expressions of its Schedule events.
+    pub schedules: Vec<String>,
+    pub timeout_seconds: u64,
 }
 
 #[derive(Debug, Clone)]
@@ -44,6 +47,7 @@ pub struct Template {
     pub parameters: BTreeMap<String, String>,
     pub resources: Vec<Resource>,
     pub globals_environment: Map<String, Value>,
+    pub globals_timeout: Option<u64>,
 }
 
 fn normalise(value: serde_yaml_ng::Value) -> Value {
@@ -133,10 +137,14 @@ impl Template {
             .and_then(Value::as_object)
             .cloned()
             .unwrap_or_default();
+        let globals_timeout = root
+            .pointer("/Globals/Function/Timeout")
+            .and_then(Value::as_u64);
         Ok(Self {
             parameters,
             resources,
             globals_environment,
+            globals_timeout,
         })
     }
 
@@ -173,6 +181,7 @@ impl Template {
                 }
                 let mut sqs_events = Vec::new();
                 let mut http_paths = Vec::new();
+                let mut schedules = Vec::new();
                 if let Some(events) = r.properties.get("Events").and_then(Value::as_object) {
                     for event in events.values() {
                         let props = event.get("Properties").cloned().unwrap_or(Value::Null);
@@ -197,16 +206,38 @@ impl Template {
                                     http_paths.push(path.to_string());
                                 }
                             }
+                            Some("Schedule") | Some("ScheduleV2") => {
+                                let expression =
+                                    match props.get("Schedule").or(props.get("ScheduleExpression"))
+                                    {
+                                        Some(Value::Object(reference)) => reference
+                                            .get("Ref")
+                                            .and_then(Value::as_str)
+                                            .and_then(|p| self.parameters.get(p))
+                                            .cloned(),
+                                        Some(Value::String(s)) => Some(s.clone()),
+                                        _ => None,
+                                    };
+                                schedules.extend(expression);
+                            }
                             _ => {}
                         }
                     }
                 }
+                let timeout_seconds = r
+                    .properties
+                    .get("Timeout")
+                    .and_then(Value::as_u64)
+                    .or(self.globals_timeout)
+                    .unwrap_or(3);
                 Ok(FunctionDef {
                     logical_id: r.logical_id.clone(),
                     binary,
                     environment,
                     sqs_events,
                     http_paths,
+                    schedules,
+                    timeout_seconds,
                 })
             })
             .collect()

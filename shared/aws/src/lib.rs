@@ -4,12 +4,14 @@
 //! [`PortError`](bridge_domain::PortError): throttling, timeouts and 5xx are retryable,
 //! everything else permanent, decided from the error's kind and code, never its text.
 
+pub mod catalog;
 mod classify;
 pub mod dynamo;
 pub mod s3;
 pub mod secrets;
 pub mod sqs;
 
+pub use catalog::{DynamoCatalogStore, DynamoImportLedger, S3FileStore};
 pub use classify::classify;
 pub use dynamo::{DynamoCustomerStore, DynamoPriceStore, DynamoReceiptStore, DynamoStockStore};
 pub use s3::S3ObjectStore;

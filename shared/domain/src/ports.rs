@@ -90,3 +90,82 @@ pub trait ObjectStore: Send + Sync {
     async fn put(&self, key: &str, body: Vec<u8>, content_type: &str) -> Result<(), PortError>;
     async fn get(&self, key: &str) -> Result<Vec<u8>, PortError>;
 }
+
+/// A product as stored, with the hash of its content (unchanged products cost no write).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct StoredProduct {
+    #[serde(flatten)]
+    pub product: crate::product::Product,
+    pub content_hash: String,
+    /// The import that wrote it last.
+    pub import_id: String,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// The product catalog.
+#[async_trait]
+pub trait CatalogStore: Send + Sync {
+    /// The content hash of each of `skus` that is stored (batched reads).
+    async fn content_hashes(
+        &self,
+        skus: &[Sku],
+    ) -> Result<std::collections::HashMap<Sku, String>, PortError>;
+    /// Writes products (batched; unprocessed items are retried until written or failed).
+    async fn put_products(&self, products: &[StoredProduct]) -> Result<(), PortError>;
+    /// One page of active skus; `None` cursor starts, a `None` next cursor ends.
+    async fn active_skus(
+        &self,
+        cursor: Option<String>,
+    ) -> Result<(Vec<Sku>, Option<String>), PortError>;
+    /// Marks products inactive (those still active); returns how many changed.
+    async fn deactivate(&self, skus: &[Sku], import_id: &str) -> Result<u64, PortError>;
+    async fn product(&self, sku: &Sku) -> Result<Option<StoredProduct>, PortError>;
+}
+
+/// Files in the catalog bucket. `open` is blocking (a streaming reader for parsers that
+/// read synchronously) and must be called off the async executor.
+#[async_trait]
+pub trait FileStore: Send + Sync {
+    fn open(&self, key: &str) -> Result<Box<dyn std::io::Read + Send>, PortError>;
+    async fn read(&self, key: &str) -> Result<Option<Vec<u8>>, PortError>;
+    async fn write(&self, key: &str, body: Vec<u8>, content_type: &str) -> Result<(), PortError>;
+    /// Moves an object (copy, then delete the source).
+    async fn rename(&self, from: &str, to: &str) -> Result<(), PortError>;
+    async fn delete(&self, key: &str) -> Result<(), PortError>;
+    /// Keys under a prefix with their last-modified time.
+    async fn list(&self, prefix: &str) -> Result<Vec<(String, DateTime<Utc>)>, PortError>;
+}
+
+/// The state of one import, as the ledger keeps it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ImportRecord {
+    /// The inbox key of the file (the ledger's key).
+    pub file: String,
+    pub import_id: String,
+    /// `running`, `applied`, `quarantined`, `failed`.
+    pub status: String,
+    pub started_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// Where a running import stands (`scan`, `apply`, ...), for progress displays.
+    pub phase: String,
+    pub records_done: u64,
+    pub report_key: Option<String>,
+    pub message: Option<String>,
+    pub lease_until: i64,
+}
+
+/// Which imports exist and who works on them.
+#[async_trait]
+pub trait ImportLedger: Send + Sync {
+    /// Takes the lease on `file` unless another invocation holds a live one. Returns the
+    /// current record (new, or the one to continue), or `None` if leased elsewhere.
+    async fn claim(
+        &self,
+        file: &str,
+        now: DateTime<Utc>,
+        lease_seconds: i64,
+    ) -> Result<Option<ImportRecord>, PortError>;
+    async fn save(&self, record: &ImportRecord) -> Result<(), PortError>;
+    async fn get(&self, file: &str) -> Result<Option<ImportRecord>, PortError>;
+    async fn list(&self) -> Result<Vec<ImportRecord>, PortError>;
+}

@@ -51,7 +51,7 @@ fn every_function_is_a_uniquely_named_cargo_lambda_binary_on_arm64() {
             "no functions/{binary}"
         );
     }
-    assert_eq!(binaries.len(), 2);
+    assert_eq!(binaries.len(), 3);
 }
 
 fn alarms_on(t: &Template, namespace: &str, metric: &str) -> Vec<Value> {
@@ -102,7 +102,7 @@ fn every_queue_has_a_dead_letter_queue_with_an_alarm_and_explicit_limits() {
             );
         }
     }
-    assert_eq!(dead_letter_targets.len(), 4);
+    assert_eq!(dead_letter_targets.len(), 5);
 }
 
 #[test]
@@ -302,6 +302,27 @@ fn each_function_is_granted_exactly_the_calls_its_code_makes() {
         assert!(
             grants("PriceStockSyncFunction", action, resource),
             "sync lacks {action} on {resource}"
+        );
+    }
+    let import_needs = [
+        ("s3:GetObject", "CatalogBucket.Arn}/pim/*"),
+        ("s3:PutObject", "CatalogBucket.Arn}/pim/*"),
+        ("s3:DeleteObject", "CatalogBucket.Arn}/pim/*"),
+        ("s3:ListBucket", "CatalogBucket"),
+        ("dynamodb:BatchGetItem", "ProductTable"),
+        ("dynamodb:BatchWriteItem", "ProductTable"),
+        ("dynamodb:Scan", "ProductTable"),
+        ("dynamodb:UpdateItem", "ProductTable"),
+        ("dynamodb:GetItem", "ImportTable"),
+        ("dynamodb:PutItem", "ImportTable"),
+        ("dynamodb:Scan", "ImportTable"),
+        ("sqs:SendMessage", "PimImportQueue"),
+        ("sqs:SendMessage", "PimImportDeadLetterQueue"),
+    ];
+    for (action, resource) in import_needs {
+        assert!(
+            grants("PimImportFunction", action, resource),
+            "import lacks {action} on {resource}"
         );
     }
     // Nothing beyond: the sync never writes receipts or claim checks, the intake never

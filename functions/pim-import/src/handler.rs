@@ -1,0 +1,199 @@
+//! The Lambda side: messages of the import queue (S3 notifications, continuations, sweep
+//! picks) and the schedule's sweep.
+
+use crate::import::{ImportError, Importer, RunOutcome};
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
+use bridge_domain::error::cause_chain;
+use bridge_domain::ports::MessageQueue;
+use bridge_lambda::batch::BatchFailed;
+use bridge_lambda::{BatchSettings, MessageError, MessageOutcome, Metrics};
+use serde_json::Value;
+use std::time::Instant;
+use tracing::{Instrument, info, warn};
+
+pub const FUNCTION_NAME: &str = "pim-import";
+
+/// S3 event keys are form-encoded (`+` for space, `%XX`).
+pub fn decode_s3_key(key: &str) -> String {
+    let bytes = key.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => {
+                match u8::from_str_radix(
+                    std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("zz"),
+                    16,
+                ) {
+                    Ok(byte) => {
+                        out.push(byte);
+                        i += 2;
+                    }
+                    Err(_) => out.push(b'%'),
+                }
+            }
+            other => out.push(other),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The files a queue message asks to import.
+pub fn files_of(body: &str) -> Result<Vec<String>, MessageError> {
+    let value: Value = serde_json::from_str(body)
+        .map_err(|e| MessageError::permanent("invalid_message", format!("not JSON: {e}")))?;
+    if let Some(file) = value.get("import").and_then(Value::as_str) {
+        return Ok(vec![file.to_string()]);
+    }
+    if value.get("Event").and_then(Value::as_str) == Some("s3:TestEvent") {
+        return Ok(Vec::new());
+    }
+    if let Some(records) = value.get("Records").and_then(Value::as_array) {
+        return Ok(records
+            .iter()
+            .filter(|r| {
+                r["eventName"]
+                    .as_str()
+                    .is_none_or(|n| n.starts_with("ObjectCreated"))
+            })
+            .filter_map(|r| r.pointer("/s3/object/key").and_then(Value::as_str))
+            .map(decode_s3_key)
+            .collect());
+    }
+    Err(MessageError::permanent(
+        "invalid_message",
+        "neither an S3 notification nor an import request",
+    ))
+}
+
+pub struct ImportHandler {
+    pub importer: Importer,
+    pub dead_letter_queue: String,
+    pub max_receive_count: u32,
+    pub queue: std::sync::Arc<dyn MessageQueue>,
+}
+
+fn count_report(metrics: &mut Metrics, outcome: &RunOutcome) {
+    match outcome {
+        RunOutcome::Finished(report) => {
+            let c = &report.counts;
+            metrics.add(
+                if report.status == "applied" {
+                    "ImportsApplied"
+                } else {
+                    "ImportsQuarantined"
+                },
+                1,
+            );
+            metrics.add("ProductsCreated", c.created);
+            metrics.add("ProductsUpdated", c.updated);
+            metrics.add("ProductsUnchanged", c.unchanged);
+            metrics.add("ProductsRejected", c.rejected);
+            metrics.add("ProductsDeactivated", c.deactivated);
+        }
+        RunOutcome::Continued { .. } => metrics.add("ImportsContinued", 1),
+        RunOutcome::Busy | RunOutcome::Skipped(_) => {}
+    }
+}
+
+impl ImportHandler {
+    /// Handles the queue's messages (one at a time: an import can take the whole budget).
+    pub async fn handle_sqs(
+        &self,
+        event: SqsEvent,
+        deadline: Instant,
+    ) -> Result<SqsBatchResponse, BatchFailed> {
+        let mut metrics = Metrics::new(FUNCTION_NAME);
+        let settings = BatchSettings {
+            function: FUNCTION_NAME,
+            dead_letter_queue: &self.dead_letter_queue,
+            max_receive_count: self.max_receive_count,
+            queue: self.queue.as_ref(),
+        };
+        let outcomes = std::sync::Mutex::new(Vec::new());
+        let result = bridge_lambda::process_batch(event, &settings, &mut metrics, |message: SqsMessage| {
+            let outcomes = &outcomes;
+            async move {
+                let mut last: MessageOutcome = "Ignored";
+                for file in files_of(message.body.as_deref().unwrap_or_default())? {
+                    let span = tracing::info_span!("import", function = FUNCTION_NAME, file = %file);
+                    let outcome = self.importer.run(&file, deadline).instrument(span.clone()).await.map_err(|e| import_failure(&e))?;
+                    span.in_scope(|| match &outcome {
+                        RunOutcome::Finished(report) => info!(status = %report.status, reason = ?report.reason, created = report.counts.created, updated = report.counts.updated, unchanged = report.counts.unchanged, rejected = report.counts.rejected, "import finished"),
+                        RunOutcome::Continued { phase, records_done } => info!(phase, records_done, "import continues in the next invocation"),
+                        RunOutcome::Busy => info!("another invocation holds this file"),
+                        RunOutcome::Skipped(reason) => warn!(reason = %reason, "skipped"),
+                    });
+                    last = match &outcome {
+                        RunOutcome::Finished(_) => "ImportRuns",
+                        RunOutcome::Continued { .. } => "ImportRuns",
+                        RunOutcome::Busy => "ImportBusy",
+                        RunOutcome::Skipped(_) => "ImportSkipped",
+                    };
+                    outcomes.lock().unwrap_or_else(|p| p.into_inner()).push(outcome);
+                }
+                Ok(last)
+            }
+        })
+        .await;
+        for outcome in outcomes.into_inner().unwrap_or_else(|p| p.into_inner()) {
+            count_report(&mut metrics, &outcome);
+        }
+        metrics.flush();
+        result
+    }
+
+    /// The schedule: queue what the notifications missed.
+    pub async fn sweep(&self) -> Result<Vec<String>, ImportError> {
+        let queued = self.importer.sweep(chrono::Utc::now()).await?;
+        let mut metrics = Metrics::new(FUNCTION_NAME);
+        metrics.add("SweepQueued", queued.len() as u64);
+        metrics.flush();
+        info!(
+            function = FUNCTION_NAME,
+            queued = queued.len(),
+            "sweep finished"
+        );
+        Ok(queued)
+    }
+}
+
+fn import_failure(err: &ImportError) -> MessageError {
+    let message = match err {
+        ImportError::Port(e) => cause_chain(e),
+        other => other.to_string(),
+    };
+    if err.is_retryable() {
+        MessageError::retryable("import_unavailable", message)
+    } else {
+        MessageError::permanent("import_failed", message)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn s3_keys_are_form_decoded() {
+        assert_eq!(
+            decode_s3_key("pim%2Finbox%2Fmy+file%C3%A4.csv"),
+            "pim/inbox/my fileä.csv"
+        );
+        assert_eq!(decode_s3_key("a%zz"), "a%zz");
+    }
+
+    #[test]
+    fn notifications_continuations_and_test_events() {
+        let s3 = r#"{"Records":[{"eventName":"ObjectCreated:Put","s3":{"object":{"key":"pim%2Finbox%2Fa.csv"}}}]}"#;
+        assert_eq!(files_of(s3).unwrap(), vec!["pim/inbox/a.csv"]);
+        assert_eq!(
+            files_of(r#"{"import":"pim/inbox/b.csv"}"#).unwrap(),
+            vec!["pim/inbox/b.csv"]
+        );
+        assert!(files_of(r#"{"Event":"s3:TestEvent"}"#).unwrap().is_empty());
+        assert_eq!(files_of("[]").unwrap_err().code, "invalid_message");
+    }
+}

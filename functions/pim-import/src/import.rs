@@ -1,0 +1,914 @@
+//! The import of one file, in passes that can stop and continue in a later invocation:
+//!
+//! 1. `scan`: read every record, apply the quality rules, find repeats and conflicts;
+//!    nothing is written yet.
+//! 2. guards: too many rejections, or (full catalogs) too many deactivations, quarantine
+//!    the file with nothing applied.
+//! 3. `apply`: read the file again and write the products whose content hash changed.
+//! 4. `deactivate` (full catalogs): mark active products absent from the file inactive.
+//! 5. report beside the file, file moved to `processed/` or `quarantine/`.
+//!
+//! Between invocations the state (pass, records done, sku index, rejections, counts) is a
+//! checkpoint object in the bucket. Re-reading up to the checkpoint costs parsing, never a
+//! write: the apply pass skips what it had written, and rewriting would be a no-op anyway
+//! since unchanged content is not written.
+
+use crate::formats::{self, Format, ReadError, RecordSource};
+use crate::index::{Seen, SkuIndex};
+use crate::report::{Counts, ImportReport};
+use base64::Engine;
+use bridge_domain::error::cause_chain;
+use bridge_domain::ports::{
+    CatalogStore, FileStore, ImportLedger, ImportRecord, MessageQueue, OutboundMessage,
+    StoredProduct,
+};
+use bridge_domain::product::{ImportGuards, Product, Rejection, validate_product};
+use bridge_domain::{PortError, Sku};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Instant;
+use tracing::{info, warn};
+
+pub const INBOX: &str = "pim/inbox/";
+pub const FULL: &str = "pim/inbox/full/";
+
+#[derive(Debug, Clone)]
+pub struct ImportSettings {
+    pub guards: ImportGuards,
+    /// Where continuation messages go (the queue that triggers the function).
+    pub import_queue: String,
+    /// How long one invocation holds a file.
+    pub lease_seconds: i64,
+    /// Stop this long before the invocation's deadline to save the checkpoint.
+    pub safety_margin: std::time::Duration,
+    /// Stop after this many records in one invocation (operations and tests).
+    pub max_records_per_run: Option<u64>,
+    /// The sweep picks up inbox files older than this that no import took.
+    pub sweep_min_age_seconds: i64,
+}
+
+#[derive(Clone)]
+pub struct ImportPorts {
+    pub files: Arc<dyn FileStore>,
+    pub catalog: Arc<dyn CatalogStore>,
+    pub ledger: Arc<dyn ImportLedger>,
+    pub queue: Arc<dyn MessageQueue>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    #[error(transparent)]
+    Port(#[from] PortError),
+    #[error("checkpoint of {0} is unreadable: {1}")]
+    Checkpoint(String, String),
+}
+
+impl ImportError {
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            ImportError::Port(e) => e.is_retryable(),
+            ImportError::Checkpoint(..) => false,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum Phase {
+    Scan,
+    Count,
+    Apply,
+    Deactivate,
+}
+
+impl Phase {
+    fn as_str(self) -> &'static str {
+        match self {
+            Phase::Scan => "scan",
+            Phase::Count => "count",
+            Phase::Apply => "apply",
+            Phase::Deactivate => "deactivate",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Checkpoint {
+    phase: Phase,
+    /// Records consumed in the current pass.
+    records_done: u64,
+    /// Table scan position in `count` and `deactivate`.
+    scan_cursor: Option<String>,
+    /// The sku index, base64 of its bytes.
+    index: String,
+    rejections: Vec<Rejection>,
+    warnings: BTreeSet<String>,
+    counts: Counts,
+    /// Rows rejected (a row with several problems counts once).
+    rejected_lines: u64,
+    started: DateTime<Utc>,
+    runs: u32,
+}
+
+/// What one invocation did with a file.
+#[derive(Debug)]
+pub enum RunOutcome {
+    Finished(Box<ImportReport>),
+    /// Saved a checkpoint and queued a continuation.
+    Continued {
+        phase: &'static str,
+        records_done: u64,
+    },
+    /// Another invocation holds the file.
+    Busy,
+    /// The file is not an import (wrong prefix, unknown format, gone).
+    Skipped(String),
+}
+
+pub struct Importer {
+    settings: ImportSettings,
+    ports: ImportPorts,
+}
+
+/// The key below the inbox (`full/a.csv` for `pim/inbox/full/a.csv`).
+fn relative(file: &str) -> &str {
+    file.strip_prefix(INBOX).unwrap_or(file)
+}
+
+pub fn report_key(file: &str) -> String {
+    format!("pim/reports/{}.json", relative(file))
+}
+
+fn checkpoint_key(import_id: &str) -> String {
+    format!("pim/work/{import_id}.checkpoint.json")
+}
+
+/// The canonical content hash of a product: 128 bits of xxh3 over its JSON (ordered maps).
+pub fn content_hash(product: &Product) -> String {
+    let json = serde_json::to_vec(product).expect("a product serializes");
+    format!("{:032x}", xxhash_rust::xxh3::xxh3_128(&json))
+}
+
+/// Whether to stop this invocation now.
+struct Budget {
+    deadline: Instant,
+    max_records: Option<u64>,
+    records: u64,
+}
+
+impl Budget {
+    fn spent(&self) -> bool {
+        Instant::now() >= self.deadline || self.max_records.is_some_and(|m| self.records >= m)
+    }
+}
+
+enum Pass {
+    Done,
+    Paused,
+}
+
+impl Importer {
+    pub fn new(settings: ImportSettings, ports: ImportPorts) -> Self {
+        Self { settings, ports }
+    }
+
+    /// Imports (or continues importing) `file` until done or until `deadline`.
+    pub async fn run(&self, file: &str, deadline: Instant) -> Result<RunOutcome, ImportError> {
+        if !file.starts_with(INBOX) {
+            return Ok(RunOutcome::Skipped(format!("{file} is not under {INBOX}")));
+        }
+        let Some((format, gzip)) = formats::detect(file) else {
+            // Not ours to judge silently: a report says why, and the file leaves the inbox.
+            return self.reject_unknown_format(file).await;
+        };
+        let now = Utc::now();
+        let Some(mut record) = self
+            .ports
+            .ledger
+            .claim(file, now, self.settings.lease_seconds)
+            .await?
+        else {
+            return Ok(RunOutcome::Busy);
+        };
+        if self
+            .ports
+            .files
+            .list(file)
+            .await?
+            .iter()
+            .all(|(k, _)| k != file)
+        {
+            record.status = "failed".into();
+            record.message = Some("the file is no longer in the inbox".into());
+            record.lease_until = 0;
+            self.ports.ledger.save(&record).await?;
+            return Ok(RunOutcome::Skipped(format!("{file} is gone")));
+        }
+        let mut checkpoint = match self
+            .ports
+            .files
+            .read(&checkpoint_key(&record.import_id))
+            .await?
+        {
+            Some(bytes) => serde_json::from_slice::<Checkpoint>(&bytes)
+                .map_err(|e| ImportError::Checkpoint(file.to_string(), e.to_string()))?,
+            None => Checkpoint {
+                phase: Phase::Scan,
+                records_done: 0,
+                scan_cursor: None,
+                index: String::new(),
+                rejections: Vec::new(),
+                warnings: BTreeSet::new(),
+                counts: Counts::default(),
+                rejected_lines: 0,
+                started: now,
+                runs: 0,
+            },
+        };
+        checkpoint.runs += 1;
+        let mut index = SkuIndex::from_bytes(
+            &base64::engine::general_purpose::STANDARD
+                .decode(&checkpoint.index)
+                .map_err(|e| ImportError::Checkpoint(file.to_string(), e.to_string()))?,
+        )
+        .ok_or_else(|| ImportError::Checkpoint(file.to_string(), "index length".into()))?;
+        let full = file.starts_with(FULL);
+        let mut budget = Budget {
+            deadline: deadline
+                .checked_sub(self.settings.safety_margin)
+                .unwrap_or_else(Instant::now),
+            max_records: self.settings.max_records_per_run,
+            records: 0,
+        };
+        info!(file, import_id = %record.import_id, phase = checkpoint.phase.as_str(), records_done = checkpoint.records_done, "import run starts");
+
+        let result = self
+            .advance(
+                file,
+                format,
+                gzip,
+                full,
+                &record,
+                &mut checkpoint,
+                &mut index,
+                &mut budget,
+            )
+            .await;
+        match result {
+            Ok(Pass::Paused) => {
+                checkpoint.index =
+                    base64::engine::general_purpose::STANDARD.encode(index.to_bytes());
+                self.ports
+                    .files
+                    .write(
+                        &checkpoint_key(&record.import_id),
+                        serde_json::to_vec(&checkpoint).expect("serializes"),
+                        "application/json",
+                    )
+                    .await?;
+                record.phase = checkpoint.phase.as_str().to_string();
+                record.records_done = checkpoint.records_done;
+                record.lease_until = 0;
+                record.updated_at = Utc::now();
+                self.ports.ledger.save(&record).await?;
+                self.continue_later(file).await?;
+                Ok(RunOutcome::Continued {
+                    phase: checkpoint.phase.as_str(),
+                    records_done: checkpoint.records_done,
+                })
+            }
+            Ok(Pass::Done) => {
+                let report = self
+                    .finish(file, format, gzip, full, &mut record, checkpoint, None)
+                    .await?;
+                Ok(RunOutcome::Finished(Box::new(report)))
+            }
+            Err(Stop::Quarantine(reason)) => {
+                let report = self
+                    .finish(
+                        file,
+                        format,
+                        gzip,
+                        full,
+                        &mut record,
+                        checkpoint,
+                        Some(reason),
+                    )
+                    .await?;
+                Ok(RunOutcome::Finished(Box::new(report)))
+            }
+            Err(Stop::Port(err)) => {
+                // Release the lease so that the redelivered message continues at once.
+                warn!(file, error = %cause_chain(&err), "import run failed; it continues from its last checkpoint");
+                record.lease_until = 0;
+                let _ = self.ports.ledger.save(&record).await;
+                Err(err.into())
+            }
+        }
+    }
+
+    async fn continue_later(&self, file: &str) -> Result<(), PortError> {
+        let message = OutboundMessage {
+            body: serde_json::json!({"import": file}).to_string(),
+            attributes: Default::default(),
+        };
+        self.ports
+            .queue
+            .send(&self.settings.import_queue, &message)
+            .await
+            .map(|_| ())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn advance(
+        &self,
+        file: &str,
+        format: Format,
+        gzip: bool,
+        full: bool,
+        record: &ImportRecord,
+        checkpoint: &mut Checkpoint,
+        index: &mut SkuIndex,
+        budget: &mut Budget,
+    ) -> Result<Pass, Stop> {
+        loop {
+            match checkpoint.phase {
+                Phase::Scan => {
+                    if let Pass::Paused = self
+                        .scan(file, format, gzip, checkpoint, index, budget)
+                        .await?
+                    {
+                        return Ok(Pass::Paused);
+                    }
+                    let counts = &checkpoint.counts;
+                    if let Some(reason) = self
+                        .settings
+                        .guards
+                        .check_rejections(counts.total, checkpoint.rejected_lines)
+                    {
+                        return Err(Stop::Quarantine(reason));
+                    }
+                    checkpoint.phase = if full { Phase::Count } else { Phase::Apply };
+                    checkpoint.records_done = 0;
+                    checkpoint.scan_cursor = None;
+                }
+                Phase::Count => {
+                    loop {
+                        if budget.spent() {
+                            return Ok(Pass::Paused);
+                        }
+                        let (skus, next) = self
+                            .ports
+                            .catalog
+                            .active_skus(checkpoint.scan_cursor.clone())
+                            .await?;
+                        checkpoint.counts.active_before += skus.len() as u64;
+                        checkpoint.counts.deactivated +=
+                            skus.iter().filter(|s| !index.contains(s.as_str())).count() as u64;
+                        checkpoint.scan_cursor = next;
+                        budget.records += skus.len() as u64;
+                        if checkpoint.scan_cursor.is_none() {
+                            break;
+                        }
+                    }
+                    let counts = &checkpoint.counts;
+                    if let Some(reason) = self
+                        .settings
+                        .guards
+                        .check_deactivations(counts.active_before, counts.deactivated)
+                    {
+                        return Err(Stop::Quarantine(reason));
+                    }
+                    // Counted again when applied: what the report shows is what was done.
+                    checkpoint.counts.deactivated = 0;
+                    checkpoint.phase = Phase::Apply;
+                    checkpoint.records_done = 0;
+                }
+                Phase::Apply => {
+                    if let Pass::Paused = self
+                        .apply(
+                            file,
+                            format,
+                            gzip,
+                            &record.import_id,
+                            checkpoint,
+                            index,
+                            budget,
+                        )
+                        .await?
+                    {
+                        return Ok(Pass::Paused);
+                    }
+                    checkpoint.records_done = 0;
+                    checkpoint.scan_cursor = None;
+                    if !full {
+                        return Ok(Pass::Done);
+                    }
+                    checkpoint.phase = Phase::Deactivate;
+                }
+                Phase::Deactivate => loop {
+                    if budget.spent() {
+                        return Ok(Pass::Paused);
+                    }
+                    let (skus, next) = self
+                        .ports
+                        .catalog
+                        .active_skus(checkpoint.scan_cursor.clone())
+                        .await?;
+                    let absent: Vec<Sku> = skus
+                        .into_iter()
+                        .filter(|s| !index.contains(s.as_str()))
+                        .collect();
+                    checkpoint.counts.deactivated += self
+                        .ports
+                        .catalog
+                        .deactivate(&absent, &record.import_id)
+                        .await?;
+                    checkpoint.scan_cursor = next;
+                    budget.records += absent.len() as u64;
+                    if checkpoint.scan_cursor.is_none() {
+                        return Ok(Pass::Done);
+                    }
+                },
+            }
+        }
+    }
+
+    /// Opens the file and skips the records a previous run consumed (blocking: call from a
+    /// blocking thread).
+    fn reopen(
+        &self,
+        file: &str,
+        format: Format,
+        gzip: bool,
+        skip: u64,
+    ) -> Result<Box<dyn RecordSource>, Stop> {
+        let input = self.ports.files.open(file)?;
+        let mut source = formats::open(format, gzip, input).map_err(|e| match e {
+            ReadError::File(reason) => {
+                Stop::Quarantine(format!("the file cannot be read: {reason}"))
+            }
+            ReadError::Record(r) => {
+                Stop::Quarantine(format!("the file cannot be read: {}", r.message))
+            }
+        })?;
+        for _ in 0..skip {
+            match source.next_record() {
+                None => break,
+                Some(Err(ReadError::File(reason))) => {
+                    return Err(Stop::Quarantine(format!(
+                        "the file cannot be read: {reason}"
+                    )));
+                }
+                Some(_) => {}
+            }
+        }
+        Ok(source)
+    }
+
+    async fn scan(
+        &self,
+        file: &str,
+        format: Format,
+        gzip: bool,
+        checkpoint: &mut Checkpoint,
+        index: &mut SkuIndex,
+        budget: &mut Budget,
+    ) -> Result<Pass, Stop> {
+        let importer = self.clone_parts();
+        let mut state = std::mem::replace(checkpoint, placeholder());
+        let mut idx = std::mem::take(index);
+        let mut bud = Budget {
+            deadline: budget.deadline,
+            max_records: budget.max_records,
+            records: budget.records,
+        };
+        let file = file.to_string();
+        let (result, state, idx, bud) = tokio::task::spawn_blocking(move || {
+            let result =
+                importer.scan_blocking(&file, format, gzip, &mut state, &mut idx, &mut bud);
+            (result, state, idx, bud)
+        })
+        .await
+        .map_err(|e| {
+            Stop::Port(PortError::retryable(
+                "import.scan",
+                format!("the scan task failed: {e}"),
+            ))
+        })?;
+        *checkpoint = state;
+        *index = idx;
+        budget.records = bud.records;
+        result
+    }
+
+    fn clone_parts(&self) -> Importer {
+        Importer {
+            settings: self.settings.clone(),
+            ports: self.ports.clone(),
+        }
+    }
+
+    fn scan_blocking(
+        &self,
+        file: &str,
+        format: Format,
+        gzip: bool,
+        checkpoint: &mut Checkpoint,
+        index: &mut SkuIndex,
+        budget: &mut Budget,
+    ) -> Result<Pass, Stop> {
+        let mut source = self.reopen(file, format, gzip, checkpoint.records_done)?;
+        loop {
+            if budget.spent() {
+                checkpoint.warnings.extend(source.warnings());
+                return Ok(Pass::Paused);
+            }
+            let Some(next) = source.next_record() else {
+                checkpoint.warnings.extend(source.warnings());
+                return Ok(Pass::Done);
+            };
+            checkpoint.records_done += 1;
+            budget.records += 1;
+            let counts = &mut checkpoint.counts;
+            match next {
+                Err(ReadError::File(reason)) => {
+                    return Err(Stop::Quarantine(format!(
+                        "the file cannot be read: {reason}"
+                    )));
+                }
+                Err(ReadError::Record(rejection)) => {
+                    counts.total += 1;
+                    checkpoint.rejected_lines += 1;
+                    checkpoint.rejections.push(rejection);
+                }
+                Ok(record) => {
+                    counts.total += 1;
+                    match validate_product(&record.raw, record.line) {
+                        Err(problems) => {
+                            checkpoint.rejected_lines += 1;
+                            if let Ok(sku) =
+                                Sku::parse(record.raw.sku.as_deref().unwrap_or_default().trim())
+                            {
+                                index.rejected(sku.as_str(), record.line);
+                            }
+                            checkpoint.rejections.extend(problems);
+                        }
+                        Ok(product) => {
+                            let hash = content_hash(&product);
+                            let short = u64::from_str_radix(&hash[16..], 16).expect("hex");
+                            match index.valid(product.sku.as_str(), short, record.line) {
+                                Seen::First => counts.valid += 1,
+                                Seen::Repeat { first_line } => {
+                                    counts.duplicates += 1;
+                                    checkpoint.warnings.insert(format!(
+                                        "sku {} repeats identically (lines {first_line} and {}); imported once",
+                                        product.sku, record.line
+                                    ));
+                                }
+                                Seen::Conflict {
+                                    first_line,
+                                    first_time,
+                                } => {
+                                    counts.conflicts += 1;
+                                    checkpoint.rejected_lines += 1;
+                                    let message = format!(
+                                        "sku {} appears with different content on lines {first_line} and {}; neither row is imported",
+                                        product.sku, record.line
+                                    );
+                                    if first_time {
+                                        // The first row was counted valid: it is not imported either.
+                                        counts.valid = counts.valid.saturating_sub(1);
+                                        checkpoint.rejected_lines += 1;
+                                        checkpoint.rejections.push(conflict(
+                                            first_line,
+                                            &product.sku,
+                                            &message,
+                                        ));
+                                    }
+                                    checkpoint.rejections.push(conflict(
+                                        record.line,
+                                        &product.sku,
+                                        &message,
+                                    ));
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn apply(
+        &self,
+        file: &str,
+        format: Format,
+        gzip: bool,
+        import_id: &str,
+        checkpoint: &mut Checkpoint,
+        index: &mut SkuIndex,
+        budget: &mut Budget,
+    ) -> Result<Pass, Stop> {
+        let importer = self.clone_parts();
+        let mut state = std::mem::replace(checkpoint, placeholder());
+        let idx = std::mem::take(index);
+        let mut bud = Budget {
+            deadline: budget.deadline,
+            max_records: budget.max_records,
+            records: budget.records,
+        };
+        let file = file.to_string();
+        let import_id = import_id.to_string();
+        let handle = tokio::runtime::Handle::current();
+        let (result, state, idx, bud) = tokio::task::spawn_blocking(move || {
+            let result = importer.apply_blocking(
+                &handle, &file, format, gzip, &import_id, &mut state, &idx, &mut bud,
+            );
+            (result, state, idx, bud)
+        })
+        .await
+        .map_err(|e| {
+            Stop::Port(PortError::retryable(
+                "import.apply",
+                format!("the apply task failed: {e}"),
+            ))
+        })?;
+        *checkpoint = state;
+        *index = idx;
+        budget.records = bud.records;
+        result
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn apply_blocking(
+        &self,
+        handle: &tokio::runtime::Handle,
+        file: &str,
+        format: Format,
+        gzip: bool,
+        import_id: &str,
+        checkpoint: &mut Checkpoint,
+        index: &SkuIndex,
+        budget: &mut Budget,
+    ) -> Result<Pass, Stop> {
+        const BATCH: usize = 100;
+        let mut source = self.reopen(file, format, gzip, checkpoint.records_done)?;
+        let mut batch: Vec<Product> = Vec::with_capacity(BATCH);
+        // Records read but not yet written: the checkpoint only moves past written ones.
+        let mut pending_records = 0u64;
+        loop {
+            let spent = budget.spent();
+            let next = if spent { None } else { source.next_record() };
+            if let Some(next) = &next {
+                pending_records += 1;
+                budget.records += 1;
+                if let Ok(record) = next
+                    && let Ok(product) = validate_product(&record.raw, record.line)
+                    && index.applies(product.sku.as_str(), record.line)
+                {
+                    batch.push(product);
+                }
+            }
+            if batch.len() >= BATCH || next.is_none() {
+                handle.block_on(self.write_changed(
+                    &mut batch,
+                    import_id,
+                    &mut checkpoint.counts,
+                ))?;
+                checkpoint.records_done += pending_records;
+                pending_records = 0;
+            }
+            if next.is_none() {
+                return Ok(if spent { Pass::Paused } else { Pass::Done });
+            }
+        }
+    }
+
+    /// Writes the products of `batch` whose content changed; counts all of them.
+    async fn write_changed(
+        &self,
+        batch: &mut Vec<Product>,
+        import_id: &str,
+        counts: &mut Counts,
+    ) -> Result<(), PortError> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let skus: Vec<Sku> = batch.iter().map(|p| p.sku.clone()).collect();
+        let stored = self.ports.catalog.content_hashes(&skus).await?;
+        let now = Utc::now();
+        let mut writes = Vec::new();
+        for product in batch.drain(..) {
+            let hash = content_hash(&product);
+            match stored.get(&product.sku) {
+                Some(existing) if *existing == hash => counts.unchanged += 1,
+                Some(_) => {
+                    counts.updated += 1;
+                    writes.push(StoredProduct {
+                        product,
+                        content_hash: hash,
+                        import_id: import_id.to_string(),
+                        updated_at: now,
+                    });
+                }
+                None => {
+                    counts.created += 1;
+                    writes.push(StoredProduct {
+                        product,
+                        content_hash: hash,
+                        import_id: import_id.to_string(),
+                        updated_at: now,
+                    });
+                }
+            }
+        }
+        self.ports.catalog.put_products(&writes).await
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn finish(
+        &self,
+        file: &str,
+        format: Format,
+        gzip: bool,
+        full: bool,
+        record: &mut ImportRecord,
+        checkpoint: Checkpoint,
+        quarantine: Option<String>,
+    ) -> Result<ImportReport, PortError> {
+        let finished = Utc::now();
+        let mut counts = checkpoint.counts.clone();
+        counts.rejected = checkpoint.rejected_lines;
+        counts.warnings = checkpoint.warnings.len() as u64;
+        if quarantine.is_some() {
+            // Nothing was applied.
+            counts.created = 0;
+            counts.updated = 0;
+            counts.unchanged = 0;
+            counts.deactivated = 0;
+        }
+        let status = if quarantine.is_some() {
+            "quarantined"
+        } else {
+            "applied"
+        };
+        let destination = format!(
+            "pim/{}/{}",
+            if quarantine.is_some() {
+                "quarantine"
+            } else {
+                "processed"
+            },
+            relative(file)
+        );
+        let report = ImportReport {
+            file: file.to_string(),
+            import_id: record.import_id.clone(),
+            format: match format {
+                Format::Csv => "csv",
+                Format::Ndjson => "ndjson",
+                Format::Bmecat => "bmecat",
+            }
+            .to_string(),
+            compressed: gzip,
+            mode: if full { "full" } else { "delta" }.to_string(),
+            status: status.to_string(),
+            reason: quarantine.clone(),
+            moved_to: destination.clone(),
+            started_at: checkpoint.started,
+            finished_at: finished,
+            duration_ms: (finished - checkpoint.started).num_milliseconds().max(0) as u64,
+            runs: checkpoint.runs,
+            counts,
+            warnings: checkpoint.warnings.into_iter().collect(),
+            rejections: checkpoint.rejections,
+        };
+        let key = report_key(file);
+        self.ports
+            .files
+            .write(
+                &key,
+                serde_json::to_vec_pretty(&report).expect("serializes"),
+                "application/json",
+            )
+            .await?;
+        self.ports.files.rename(file, &destination).await?;
+        let _ = self
+            .ports
+            .files
+            .delete(&checkpoint_key(&record.import_id))
+            .await;
+        record.status = status.to_string();
+        record.phase = "done".into();
+        record.records_done = report.counts.total;
+        record.report_key = Some(key);
+        record.message = quarantine;
+        record.lease_until = 0;
+        record.updated_at = finished;
+        self.ports.ledger.save(record).await?;
+        Ok(report)
+    }
+
+    async fn reject_unknown_format(&self, file: &str) -> Result<RunOutcome, ImportError> {
+        let now = Utc::now();
+        let Some(mut record) = self
+            .ports
+            .ledger
+            .claim(file, now, self.settings.lease_seconds)
+            .await?
+        else {
+            return Ok(RunOutcome::Busy);
+        };
+        let reason =
+            "unknown format: use .csv, .ndjson, .jsonl or .xml, optionally with .gz".to_string();
+        let checkpoint = Checkpoint {
+            phase: Phase::Scan,
+            records_done: 0,
+            scan_cursor: None,
+            index: String::new(),
+            rejections: Vec::new(),
+            warnings: BTreeSet::new(),
+            counts: Counts::default(),
+            rejected_lines: 0,
+            started: now,
+            runs: 1,
+        };
+        let report = self
+            .finish(
+                file,
+                Format::Csv,
+                false,
+                file.starts_with(FULL),
+                &mut record,
+                checkpoint,
+                Some(reason),
+            )
+            .await?;
+        Ok(RunOutcome::Finished(Box::new(report)))
+    }
+
+    /// Queues an import for every inbox file older than the sweep age that has no running
+    /// or finished import: files whose event was lost still get imported.
+    pub async fn sweep(&self, now: DateTime<Utc>) -> Result<Vec<String>, ImportError> {
+        let mut queued = Vec::new();
+        for (key, modified) in self.ports.files.list(INBOX).await? {
+            if key.ends_with('/')
+                || (now - modified).num_seconds() < self.settings.sweep_min_age_seconds
+            {
+                continue;
+            }
+            let running = self
+                .ports
+                .ledger
+                .get(&key)
+                .await?
+                .is_some_and(|r| r.status == "running" && r.lease_until >= now.timestamp());
+            if !running {
+                self.continue_later(&key).await?;
+                queued.push(key);
+            }
+        }
+        Ok(queued)
+    }
+}
+
+fn conflict(line: u64, sku: &Sku, message: &str) -> Rejection {
+    Rejection {
+        line,
+        sku: Some(sku.to_string()),
+        field: "sku".into(),
+        code: "conflict".into(),
+        message: message.to_string(),
+    }
+}
+
+fn placeholder() -> Checkpoint {
+    Checkpoint {
+        phase: Phase::Scan,
+        records_done: 0,
+        scan_cursor: None,
+        index: String::new(),
+        rejections: Vec::new(),
+        warnings: BTreeSet::new(),
+        counts: Counts::default(),
+        rejected_lines: 0,
+        started: Utc::now(),
+        runs: 0,
+    }
+}
+
+/// Why a pass stopped early.
+enum Stop {
+    Quarantine(String),
+    Port(PortError),
+}
+
+impl From<PortError> for Stop {
+    fn from(err: PortError) -> Self {
+        Stop::Port(err)
+    }
+}
