@@ -46,6 +46,11 @@ sys.exit("moto did not start; see target/moto-tests.log")
 PY
 export BRIDGE_TEST_ENDPOINT="http://127.0.0.1:$port"
 
+# The real sample catalogs beside the checkout, when present (the tests skip otherwise).
+if [ -z "${BRIDGE_SAMPLES_DIR:-}" ] && [ -d "$root/../shared/samples/bmecat" ]; then
+  export BRIDGE_SAMPLES_DIR="$root/../shared/samples"
+fi
+
 step "cargo test --workspace"
 cargo test --workspace 2>&1 | tee target/test-output.log
 # One closing line over all test binaries (cargo prints one result per binary).

@@ -22,7 +22,12 @@ use bridge_domain::ports::{
     CatalogStore, FileStore, ImportLedger, ImportRecord, MessageQueue, OutboundMessage,
     StoredProduct,
 };
-use bridge_domain::product::{ImportGuards, Product, Rejection, validate_product};
+use bridge_domain::product::{
+    ImportGuards, Product, Rejection, validate_deletion, validate_product,
+};
+
+/// The content hash a deletion record stands for in the sku index.
+const DELETION: u64 = u64::MAX;
 use bridge_domain::{PortError, Sku};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -544,6 +549,41 @@ impl Importer {
                     checkpoint.rejected_lines += 1;
                     checkpoint.rejections.push(rejection);
                 }
+                Ok(record) if record.raw.deletion => {
+                    counts.total += 1;
+                    match validate_deletion(&record.raw, record.line) {
+                        Err(problems) => {
+                            checkpoint.rejected_lines += 1;
+                            checkpoint.rejections.extend(problems);
+                        }
+                        // A deletion and an update of one sku in one file conflict like two updates.
+                        Ok(sku) => match index.valid(sku.as_str(), DELETION, record.line) {
+                            Seen::First => counts.valid += 1,
+                            Seen::Repeat { .. } => counts.duplicates += 1,
+                            Seen::Conflict {
+                                first_line,
+                                first_time,
+                            } => {
+                                counts.conflicts += 1;
+                                checkpoint.rejected_lines += 1;
+                                let message = format!(
+                                    "sku {sku} is deleted and changed in one file (lines {first_line} and {}); neither is applied",
+                                    record.line
+                                );
+                                if first_time {
+                                    counts.valid = counts.valid.saturating_sub(1);
+                                    checkpoint.rejected_lines += 1;
+                                    checkpoint
+                                        .rejections
+                                        .push(conflict(first_line, &sku, &message));
+                                }
+                                checkpoint
+                                    .rejections
+                                    .push(conflict(record.line, &sku, &message));
+                            }
+                        },
+                    }
+                }
                 Ok(record) => {
                     counts.total += 1;
                     match validate_product(&record.raw, record.line) {
@@ -658,6 +698,7 @@ impl Importer {
         const BATCH: usize = 100;
         let mut source = self.reopen(file, format, gzip, checkpoint.records_done)?;
         let mut batch: Vec<Product> = Vec::with_capacity(BATCH);
+        let mut deletions: Vec<Sku> = Vec::new();
         // Records read but not yet written: the checkpoint only moves past written ones.
         let mut pending_records = 0u64;
         loop {
@@ -666,19 +707,31 @@ impl Importer {
             if let Some(next) = &next {
                 pending_records += 1;
                 budget.records += 1;
-                if let Ok(record) = next
-                    && let Ok(product) = validate_product(&record.raw, record.line)
-                    && index.applies(product.sku.as_str(), record.line)
-                {
-                    batch.push(product);
+                if let Ok(record) = next {
+                    if record.raw.deletion {
+                        if let Ok(sku) = validate_deletion(&record.raw, record.line)
+                            && index.applies(sku.as_str(), record.line)
+                        {
+                            deletions.push(sku);
+                        }
+                    } else if let Ok(product) = validate_product(&record.raw, record.line)
+                        && index.applies(product.sku.as_str(), record.line)
+                    {
+                        batch.push(product);
+                    }
                 }
             }
-            if batch.len() >= BATCH || next.is_none() {
+            if batch.len() + deletions.len() >= BATCH || next.is_none() {
                 handle.block_on(self.write_changed(
                     &mut batch,
                     import_id,
                     &mut checkpoint.counts,
                 ))?;
+                if !deletions.is_empty() {
+                    checkpoint.counts.deactivated +=
+                        handle.block_on(self.ports.catalog.deactivate(&deletions, import_id))?;
+                    deletions.clear();
+                }
                 checkpoint.records_done += pending_records;
                 pending_records = 0;
             }

@@ -157,6 +157,8 @@ pub struct RawProduct {
     pub images: Vec<String>,
     pub status: Option<String>,
     pub attributes: Vec<(String, String)>,
+    /// The record asks to remove the product (BMEcat `mode="delete"`): only its sku matters.
+    pub deletion: bool,
 }
 
 /// Why a record was not imported: every field a PIM team needs to find and fix it.
@@ -172,6 +174,25 @@ pub struct Rejection {
 
 fn non_blank(value: &Option<String>) -> Option<&str> {
     value.as_deref().map(str::trim).filter(|v| !v.is_empty())
+}
+
+/// A deletion record needs only a well-formed sku.
+pub fn validate_deletion(raw: &RawProduct, line: u64) -> Result<Sku, Vec<Rejection>> {
+    let text = non_blank(&raw.sku);
+    let error = match text {
+        None => InvalidValue::new("missing_field", "sku is required"),
+        Some(text) => match Sku::parse(text) {
+            Ok(sku) => return Ok(sku),
+            Err(e) => e,
+        },
+    };
+    Err(vec![Rejection {
+        line,
+        sku: text.map(str::to_string),
+        field: "sku".into(),
+        code: error.code.to_string(),
+        message: error.message,
+    }])
 }
 
 /// Applies the quality rules of contract section 3 to one record.
@@ -462,6 +483,20 @@ mod tests {
         );
         let problems = validate_product(&raw("A B"), 3).unwrap_err();
         assert_eq!(problems[0].code, "invalid_character");
+    }
+
+    #[test]
+    fn a_deletion_needs_only_its_sku() {
+        let raw = RawProduct {
+            sku: Some("OLD-1".into()),
+            deletion: true,
+            ..Default::default()
+        };
+        assert_eq!(validate_deletion(&raw, 4).unwrap().as_str(), "OLD-1");
+        assert_eq!(
+            validate_deletion(&RawProduct::default(), 5).unwrap_err()[0].code,
+            "missing_field"
+        );
     }
 
     #[test]

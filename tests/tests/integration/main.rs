@@ -2,6 +2,7 @@
 //! clients. One test binary (link time on a 2-core machine), one module per area.
 
 mod adapters;
+mod import;
 mod intake;
 mod local_stack;
 mod support;

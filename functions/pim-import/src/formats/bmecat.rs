@@ -168,10 +168,10 @@ impl BmecatSource {
             }
             "T_NEW_CATALOG" | "T_UPDATE_PRODUCTS" => self.transaction_seen = true,
             "PRODUCT" | "ARTICLE" if self.product.is_none() && self.transaction_seen => {
-                let mut raw = RawProduct::default();
-                if self.attribute(start, b"mode").as_deref() == Some("delete") {
-                    raw.status = Some("inactive".into());
-                }
+                let raw = RawProduct {
+                    deletion: self.attribute(start, b"mode").as_deref() == Some("delete"),
+                    ..Default::default()
+                };
                 self.product = Some(Product {
                     line,
                     raw,
@@ -492,7 +492,7 @@ mod tests {
                 .contains(&("classification.ECLASS-9.0".into(), "27141141".into()))
         );
         let second = records[1].as_ref().unwrap();
-        assert_eq!(second.raw.status.as_deref(), Some("inactive"));
+        assert!(second.raw.deletion);
         // No lang attribute: the catalog's first language.
         assert_eq!(second.raw.names[0].0, "de");
     }

@@ -116,6 +116,7 @@ fn to_raw(object: &serde_json::Map<String, Value>) -> RawProduct {
                 .collect(),
             _ => Vec::new(),
         },
+        deletion: false,
     }
 }
 
