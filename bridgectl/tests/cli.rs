@@ -153,3 +153,81 @@ async fn price_stock_and_customer_answer_from_the_tables() {
     assert!(err.contains("--sku"), "{err}");
     stack.stop().await;
 }
+
+#[tokio::test]
+async fn import_uploads_follows_and_reports_and_product_reads_the_result() {
+    let dir = std::env::temp_dir().join(bridge_testkit::unique("cli-import"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut options = DevOptions::new(bridge_testkit::repo_root());
+    options.endpoint = Some(bridge_testkit::endpoint().to_string());
+    options.stack_name = bridge_testkit::unique("cli");
+    options.stack_file = dir.join("stack.json");
+    let stack = LocalStack::start(options)
+        .await
+        .expect("the local stack starts");
+    let file = dir.join("stack.json");
+    let good = dir.join("tools.csv");
+    std::fs::write(
+        &good,
+        "sku,name.de,unit\nT-1,Hammer,C62\nT-2,Zange,C62\nT-3,Säge,XX9\nT-4,Feile,C62\nT-5,Meißel,C62\nT-6,Bohrer,C62\n",
+    )
+    .unwrap();
+    let bad = dir.join("broken.csv");
+    std::fs::write(&bad, "sku,name.de\nB 1,x\nB 2,y\nB-3,z\n").unwrap();
+
+    // The binary waits for the import the stack runs in this process: run it beside.
+    let run = |args: Vec<String>| {
+        let file = file.clone();
+        tokio::task::spawn_blocking(move || {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            bridgectl(&file, &args)
+        })
+    };
+    let (code, out, err) = run(vec![
+        "import".into(),
+        good.display().to_string(),
+        "--wait".into(),
+        "60".into(),
+    ])
+    .await
+    .unwrap();
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("APPLIED") && out.contains("created 5") && out.contains("unknown_unit"),
+        "{out}"
+    );
+    assert!(err.contains("uploaded to pim/inbox/tools.csv"), "{err}");
+
+    let (code, out, err) = run(vec![
+        "import".into(),
+        bad.display().to_string(),
+        "--wait".into(),
+        "60".into(),
+    ])
+    .await
+    .unwrap();
+    assert_eq!(code, 3, "a quarantined file exits 3: {out}{err}");
+    assert!(out.contains("QUARANTINED"), "{out}");
+
+    let (code, out, _) = bridgectl(&file, &["import", "list"]);
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("pim/inbox/tools.csv")
+            && out.contains("applied")
+            && out.contains("quarantined"),
+        "{out}"
+    );
+    let (code, out, _) = bridgectl(&file, &["import", "report", "tools.csv", "--json"]);
+    assert_eq!(code, 0);
+    let report: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(report["counts"]["created"], 5);
+    assert_eq!(report["rejections"][0]["line"], 4);
+    let (code, out, _) = bridgectl(&file, &["product", "T-2", "--json"]);
+    assert_eq!(code, 0);
+    let product: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(product["names"]["de"], "Zange");
+    let (code, _, err) = bridgectl(&file, &["product", "T-3"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("not in the catalog"), "{err}");
+    stack.stop().await;
+}

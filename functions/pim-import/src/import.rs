@@ -28,6 +28,8 @@ use bridge_domain::product::{
 
 /// The content hash a deletion record stands for in the sku index.
 const DELETION: u64 = u64::MAX;
+/// Largest product (as JSON) accepted: DynamoDB items hold 400 KB, with room for the keys.
+const MAX_PRODUCT_BYTES: usize = 350 * 1024;
 use bridge_domain::{PortError, Sku};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -113,6 +115,9 @@ struct Checkpoint {
     counts: Counts,
     /// Rows rejected (a row with several problems counts once).
     rejected_lines: u64,
+    /// Rejected rows whose sku could not be read.
+    #[serde(default)]
+    unkeyed_rejections: u64,
     started: DateTime<Utc>,
     runs: u32,
 }
@@ -184,6 +189,22 @@ impl Importer {
         if !file.starts_with(INBOX) {
             return Ok(RunOutcome::Skipped(format!("{file} is not under {INBOX}")));
         }
+        if file.ends_with('/') {
+            // A folder marker (the S3 console's "create folder"), not a file.
+            return Ok(RunOutcome::Skipped(format!("{file} is a folder")));
+        }
+        // A redelivered notification of a file already imported (and moved) finds nothing,
+        // and must leave the ledger's record of that import alone.
+        let present = self
+            .ports
+            .files
+            .list(file)
+            .await?
+            .iter()
+            .any(|(k, _)| k == file);
+        if !present {
+            return Ok(RunOutcome::Skipped(format!("{file} is not in the inbox")));
+        }
         let Some((format, gzip)) = formats::detect(file) else {
             // Not ours to judge silently: a report says why, and the file leaves the inbox.
             return self.reject_unknown_format(file).await;
@@ -197,20 +218,6 @@ impl Importer {
         else {
             return Ok(RunOutcome::Busy);
         };
-        if self
-            .ports
-            .files
-            .list(file)
-            .await?
-            .iter()
-            .all(|(k, _)| k != file)
-        {
-            record.status = "failed".into();
-            record.message = Some("the file is no longer in the inbox".into());
-            record.lease_until = 0;
-            self.ports.ledger.save(&record).await?;
-            return Ok(RunOutcome::Skipped(format!("{file} is gone")));
-        }
         let mut checkpoint = match self
             .ports
             .files
@@ -228,6 +235,7 @@ impl Importer {
                 warnings: BTreeSet::new(),
                 counts: Counts::default(),
                 rejected_lines: 0,
+                unkeyed_rejections: 0,
                 started: now,
                 runs: 0,
             },
@@ -240,10 +248,12 @@ impl Importer {
         )
         .ok_or_else(|| ImportError::Checkpoint(file.to_string(), "index length".into()))?;
         let full = file.starts_with(FULL);
+        // The margin never takes more than a quarter of the time left, so that a short
+        // invocation still makes progress instead of only handing over.
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        let margin = self.settings.safety_margin.min(remaining / 4);
         let mut budget = Budget {
-            deadline: deadline
-                .checked_sub(self.settings.safety_margin)
-                .unwrap_or_else(Instant::now),
+            deadline: deadline.checked_sub(margin).unwrap_or_else(Instant::now),
             max_records: self.settings.max_records_per_run,
             records: 0,
         };
@@ -286,7 +296,16 @@ impl Importer {
             }
             Ok(Pass::Done) => {
                 let report = self
-                    .finish(file, format, gzip, full, &mut record, checkpoint, None)
+                    .finish(
+                        file,
+                        format,
+                        gzip,
+                        full,
+                        &mut record,
+                        checkpoint,
+                        None,
+                        false,
+                    )
                     .await?;
                 Ok(RunOutcome::Finished(Box::new(report)))
             }
@@ -300,6 +319,25 @@ impl Importer {
                         &mut record,
                         checkpoint,
                         Some(reason),
+                        false,
+                    )
+                    .await?;
+                Ok(RunOutcome::Finished(Box::new(report)))
+            }
+            Err(Stop::Port(err)) if !err.is_retryable() => {
+                // Retrying cannot help: end it visibly, with what was done so far.
+                let reason = format!("the import failed: {}", cause_chain(&err));
+                warn!(file, reason = %reason, "import failed");
+                let report = self
+                    .finish(
+                        file,
+                        format,
+                        gzip,
+                        full,
+                        &mut record,
+                        checkpoint,
+                        Some(reason),
+                        true,
                     )
                     .await?;
                 Ok(RunOutcome::Finished(Box::new(report)))
@@ -355,7 +393,18 @@ impl Importer {
                     {
                         return Err(Stop::Quarantine(reason));
                     }
-                    checkpoint.phase = if full { Phase::Count } else { Phase::Apply };
+                    let deactivates = full && checkpoint.unkeyed_rejections == 0;
+                    if full && !deactivates {
+                        checkpoint.warnings.insert(format!(
+                            "{} rejected rows have no readable sku, so the catalog cannot tell which products it lacks: nothing is deactivated",
+                            checkpoint.unkeyed_rejections
+                        ));
+                    }
+                    checkpoint.phase = if deactivates {
+                        Phase::Count
+                    } else {
+                        Phase::Apply
+                    };
                     checkpoint.records_done = 0;
                     checkpoint.scan_cursor = None;
                 }
@@ -408,7 +457,7 @@ impl Importer {
                     }
                     checkpoint.records_done = 0;
                     checkpoint.scan_cursor = None;
-                    if !full {
+                    if !full || checkpoint.unkeyed_rejections > 0 {
                         return Ok(Pass::Done);
                     }
                     checkpoint.phase = Phase::Deactivate;
@@ -443,6 +492,9 @@ impl Importer {
 
     /// Opens the file and skips the records a previous run consumed (blocking: call from a
     /// blocking thread).
+    /// Opens the file and skips the records a previous run consumed (blocking: call from a
+    /// blocking thread). Skipping parses, it never writes; at several hundred thousand
+    /// records a second it is small beside a run's budget.
     fn reopen(
         &self,
         file: &str,
@@ -451,6 +503,7 @@ impl Importer {
         skip: u64,
     ) -> Result<Box<dyn RecordSource>, Stop> {
         let input = self.ports.files.open(file)?;
+        let first_pass = skip == 0;
         let mut source = formats::open(format, gzip, input).map_err(|e| match e {
             ReadError::File(reason) => {
                 Stop::Quarantine(format!("the file cannot be read: {reason}"))
@@ -458,14 +511,14 @@ impl Importer {
             ReadError::Record(r) => {
                 Stop::Quarantine(format!("the file cannot be read: {}", r.message))
             }
+            ReadError::Io(reason) => Stop::Port(PortError::retryable("import.read", reason)),
         })?;
         for _ in 0..skip {
             match source.next_record() {
                 None => break,
-                Some(Err(ReadError::File(reason))) => {
-                    return Err(Stop::Quarantine(format!(
-                        "the file cannot be read: {reason}"
-                    )));
+                // These records were read before: failing now is the stream's fault.
+                Some(Err(ReadError::File(reason) | ReadError::Io(reason))) if !first_pass => {
+                    return Err(Stop::Port(PortError::retryable("import.read", reason)));
                 }
                 Some(_) => {}
             }
@@ -537,102 +590,96 @@ impl Importer {
             };
             checkpoint.records_done += 1;
             budget.records += 1;
-            let counts = &mut checkpoint.counts;
+            let ordinal = checkpoint.records_done;
             match next {
                 Err(ReadError::File(reason)) => {
                     return Err(Stop::Quarantine(format!(
                         "the file cannot be read: {reason}"
                     )));
                 }
-                Err(ReadError::Record(rejection)) => {
-                    counts.total += 1;
-                    checkpoint.rejected_lines += 1;
-                    checkpoint.rejections.push(rejection);
+                Err(ReadError::Io(reason)) => {
+                    return Err(Stop::Port(PortError::retryable("import.read", reason)));
                 }
-                Ok(record) if record.raw.deletion => {
-                    counts.total += 1;
-                    match validate_deletion(&record.raw, record.line) {
-                        Err(problems) => {
+                Err(ReadError::Record(rejection)) => {
+                    checkpoint.counts.total += 1;
+                    match rejection.sku.as_deref().map(Sku::parse) {
+                        Some(Ok(sku)) => self.reject_row(
+                            checkpoint,
+                            index,
+                            &sku,
+                            ordinal,
+                            rejection.line,
+                            vec![rejection],
+                        ),
+                        // A row without a readable sku: a complete catalog can no longer
+                        // tell what it lacks, so it deactivates nothing.
+                        _ => {
+                            checkpoint.unkeyed_rejections += 1;
                             checkpoint.rejected_lines += 1;
-                            checkpoint.rejections.extend(problems);
+                            checkpoint.rejections.push(rejection);
                         }
-                        // A deletion and an update of one sku in one file conflict like two updates.
-                        Ok(sku) => match index.valid(sku.as_str(), DELETION, record.line) {
-                            Seen::First => counts.valid += 1,
-                            Seen::Repeat { .. } => counts.duplicates += 1,
-                            Seen::Conflict {
-                                first_line,
-                                first_time,
-                            } => {
-                                counts.conflicts += 1;
-                                checkpoint.rejected_lines += 1;
-                                let message = format!(
-                                    "sku {sku} is deleted and changed in one file (lines {first_line} and {}); neither is applied",
-                                    record.line
-                                );
-                                if first_time {
-                                    counts.valid = counts.valid.saturating_sub(1);
-                                    checkpoint.rejected_lines += 1;
-                                    checkpoint
-                                        .rejections
-                                        .push(conflict(first_line, &sku, &message));
-                                }
-                                checkpoint
-                                    .rejections
-                                    .push(conflict(record.line, &sku, &message));
-                            }
-                        },
                     }
                 }
                 Ok(record) => {
-                    counts.total += 1;
-                    match validate_product(&record.raw, record.line) {
-                        Err(problems) => {
-                            checkpoint.rejected_lines += 1;
-                            if let Ok(sku) =
-                                Sku::parse(record.raw.sku.as_deref().unwrap_or_default().trim())
-                            {
-                                index.rejected(sku.as_str(), record.line);
+                    checkpoint.counts.total += 1;
+                    let line = record.line;
+                    let sku_text = record.raw.sku.clone().unwrap_or_default();
+                    let outcome = if record.raw.deletion {
+                        validate_deletion(&record.raw, line).map(|sku| (sku, DELETION, None))
+                    } else {
+                        validate_product(&record.raw, line).and_then(|product| {
+                            let json = serde_json::to_vec(&product).expect("a product serializes");
+                            if json.len() > MAX_PRODUCT_BYTES {
+                                return Err(vec![Rejection {
+                                    line,
+                                    sku: Some(product.sku.to_string()),
+                                    field: "-".into(),
+                                    code: "too_large".into(),
+                                    message: format!(
+                                        "the product takes {} bytes, more than the {MAX_PRODUCT_BYTES} a record may hold",
+                                        json.len()
+                                    ),
+                                }]);
                             }
-                            checkpoint.rejections.extend(problems);
-                        }
-                        Ok(product) => {
-                            let hash = content_hash(&product);
-                            let short = u64::from_str_radix(&hash[16..], 16).expect("hex");
-                            match index.valid(product.sku.as_str(), short, record.line) {
-                                Seen::First => counts.valid += 1,
+                            let short = xxhash_rust::xxh3::xxh3_64(&json);
+                            Ok((product.sku.clone(), short, Some(product)))
+                        })
+                    };
+                    match outcome {
+                        Err(problems) => match Sku::parse(sku_text.trim()) {
+                            Ok(sku) => {
+                                self.reject_row(checkpoint, index, &sku, ordinal, line, problems)
+                            }
+                            Err(_) => {
+                                checkpoint.unkeyed_rejections += 1;
+                                checkpoint.rejected_lines += 1;
+                                checkpoint.rejections.extend(problems);
+                            }
+                        },
+                        Ok((sku, short, _)) => {
+                            match index.valid(sku.as_str(), short, ordinal, line) {
+                                Seen::First => checkpoint.counts.valid += 1,
                                 Seen::Repeat { first_line } => {
-                                    counts.duplicates += 1;
+                                    checkpoint.counts.duplicates += 1;
                                     checkpoint.warnings.insert(format!(
-                                        "sku {} repeats identically (lines {first_line} and {}); imported once",
-                                        product.sku, record.line
-                                    ));
+                                    "sku {sku} repeats identically (lines {first_line} and {line}); imported once"
+                                ));
                                 }
                                 Seen::Conflict {
                                     first_line,
-                                    first_time,
+                                    first_was_valid,
                                 } => {
-                                    counts.conflicts += 1;
-                                    checkpoint.rejected_lines += 1;
                                     let message = format!(
-                                        "sku {} appears with different content on lines {first_line} and {}; neither row is imported",
-                                        product.sku, record.line
+                                        "sku {sku} appears with different content on lines {first_line} and {line}; neither row is imported"
                                     );
-                                    if first_time {
-                                        // The first row was counted valid: it is not imported either.
-                                        counts.valid = counts.valid.saturating_sub(1);
-                                        checkpoint.rejected_lines += 1;
-                                        checkpoint.rejections.push(conflict(
-                                            first_line,
-                                            &product.sku,
-                                            &message,
-                                        ));
-                                    }
-                                    checkpoint.rejections.push(conflict(
-                                        record.line,
-                                        &product.sku,
+                                    self.conflict(
+                                        checkpoint,
+                                        &sku,
+                                        first_line,
+                                        line,
+                                        first_was_valid,
                                         &message,
-                                    ));
+                                    );
                                 }
                             }
                         }
@@ -640,6 +687,57 @@ impl Importer {
                 }
             }
         }
+    }
+
+    /// A rejected row with a readable sku: the sku stays known (not deactivated), and an
+    /// earlier valid row of it is no longer imported either.
+    fn reject_row(
+        &self,
+        checkpoint: &mut Checkpoint,
+        index: &mut SkuIndex,
+        sku: &Sku,
+        ordinal: u64,
+        line: u64,
+        problems: Vec<Rejection>,
+    ) {
+        checkpoint.rejected_lines += 1;
+        checkpoint.rejections.extend(problems);
+        if let Some(first_line) = index.rejected(sku.as_str(), ordinal, line) {
+            checkpoint.counts.valid = checkpoint.counts.valid.saturating_sub(1);
+            checkpoint.counts.conflicts += 1;
+            checkpoint.rejected_lines += 1;
+            checkpoint.rejections.push(conflict(
+                first_line,
+                sku,
+                &format!(
+                    "sku {sku} has a rejected row on line {line}; this row is not imported either"
+                ),
+            ));
+        }
+    }
+
+    /// Two rows of one sku that disagree.
+    fn conflict(
+        &self,
+        checkpoint: &mut Checkpoint,
+        sku: &Sku,
+        first_line: u64,
+        line: u64,
+        first_was_valid: bool,
+        message: &str,
+    ) {
+        checkpoint.counts.conflicts += 1;
+        checkpoint.rejected_lines += 1;
+        if first_was_valid {
+            // The first row had counted as valid: it is not imported either.
+            checkpoint.counts.valid = checkpoint.counts.valid.saturating_sub(1);
+            checkpoint.counts.conflicts += 1;
+            checkpoint.rejected_lines += 1;
+            checkpoint
+                .rejections
+                .push(conflict(first_line, sku, message));
+        }
+        checkpoint.rejections.push(conflict(line, sku, message));
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -707,17 +805,29 @@ impl Importer {
             if let Some(next) = &next {
                 pending_records += 1;
                 budget.records += 1;
-                if let Ok(record) = next {
-                    if record.raw.deletion {
+                let ordinal = checkpoint.records_done + pending_records;
+                match next {
+                    // The scan read this file whole: a failure now is the stream's, retry.
+                    Err(ReadError::File(reason) | ReadError::Io(reason)) => {
+                        return Err(Stop::Port(PortError::retryable(
+                            "import.read",
+                            reason.clone(),
+                        )));
+                    }
+                    Err(ReadError::Record(_)) => {}
+                    Ok(record) if record.raw.deletion => {
                         if let Ok(sku) = validate_deletion(&record.raw, record.line)
-                            && index.applies(sku.as_str(), record.line)
+                            && index.applies(sku.as_str(), ordinal)
                         {
                             deletions.push(sku);
                         }
-                    } else if let Ok(product) = validate_product(&record.raw, record.line)
-                        && index.applies(product.sku.as_str(), record.line)
-                    {
-                        batch.push(product);
+                    }
+                    Ok(record) => {
+                        if let Ok(product) = validate_product(&record.raw, record.line)
+                            && index.applies(product.sku.as_str(), ordinal)
+                        {
+                            batch.push(product);
+                        }
                     }
                 }
             }
@@ -792,13 +902,14 @@ impl Importer {
         record: &mut ImportRecord,
         checkpoint: Checkpoint,
         quarantine: Option<String>,
+        failed: bool,
     ) -> Result<ImportReport, PortError> {
         let finished = Utc::now();
         let mut counts = checkpoint.counts.clone();
         counts.rejected = checkpoint.rejected_lines;
         counts.warnings = checkpoint.warnings.len() as u64;
-        if quarantine.is_some() {
-            // Nothing was applied.
+        if quarantine.is_some() && !failed {
+            // A guard or an unreadable file stops the import before anything is applied.
             counts.created = 0;
             counts.updated = 0;
             counts.unchanged = 0;
@@ -887,6 +998,7 @@ impl Importer {
             warnings: BTreeSet::new(),
             counts: Counts::default(),
             rejected_lines: 0,
+            unkeyed_rejections: 0,
             started: now,
             runs: 1,
         };
@@ -899,6 +1011,7 @@ impl Importer {
                 &mut record,
                 checkpoint,
                 Some(reason),
+                false,
             )
             .await?;
         Ok(RunOutcome::Finished(Box::new(report)))
@@ -949,6 +1062,7 @@ fn placeholder() -> Checkpoint {
         warnings: BTreeSet::new(),
         counts: Counts::default(),
         rejected_lines: 0,
+        unkeyed_rejections: 0,
         started: Utc::now(),
         runs: 0,
     }

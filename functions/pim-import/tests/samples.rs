@@ -60,6 +60,7 @@ fn every_real_bmecat_sample_imports_without_undeserved_rejections() {
                 }
                 Err(ReadError::File(reason)) => refused = Some(reason),
                 Err(ReadError::Record(r)) => panic!("{}: {r:?}", path.display()),
+                Err(ReadError::Io(e)) => panic!("{}: {e}", path.display()),
             }
         }
         if text.contains("<T_UPDATE_PRICES") {

@@ -321,12 +321,17 @@ pub fn validate_product(raw: &RawProduct, line: u64) -> Result<Product, Vec<Reje
         .filter(|i| !i.is_empty())
         .map(str::to_string)
         .collect();
-    let attributes = raw
-        .attributes
-        .iter()
-        .filter(|(_, v)| !v.trim().is_empty())
-        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
-        .collect();
+    // A key given twice keeps both values (`a|b`), in file order; none is dropped.
+    let mut attributes: BTreeMap<String, String> = BTreeMap::new();
+    for (key, value) in raw.attributes.iter().filter(|(_, v)| !v.trim().is_empty()) {
+        attributes
+            .entry(key.trim().to_string())
+            .and_modify(|existing| {
+                existing.push('|');
+                existing.push_str(value.trim());
+            })
+            .or_insert_with(|| value.trim().to_string());
+    }
     match sku {
         Some(sku) if problems.is_empty() => Ok(Product {
             sku,

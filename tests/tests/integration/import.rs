@@ -474,3 +474,105 @@ async fn unreadable_and_unknown_files_are_quarantined_with_a_reason() {
     assert_eq!(statuses["pim/inbox/t.csv.gz"], "quarantined");
     assert_eq!(statuses["pim/inbox/notes.txt"], "quarantined");
 }
+
+#[tokio::test]
+async fn a_redelivered_notification_of_an_imported_file_changes_nothing() {
+    let stack = super::support::stack(false).await;
+    let handler = handler(&stack, &[]);
+    let (report, _) = import(
+        &stack,
+        &handler,
+        "pim/inbox/once.csv",
+        csv(0..3, "Stift").into_bytes(),
+    )
+    .await;
+    assert_eq!(report.status, "applied");
+    let again = handler
+        .importer
+        .run(
+            "pim/inbox/once.csv",
+            Instant::now() + Duration::from_secs(60),
+        )
+        .await
+        .unwrap();
+    assert!(matches!(again, RunOutcome::Skipped(_)), "{again:?}");
+    let ledger = bridge_aws::DynamoImportLedger::new(
+        aws_sdk_dynamodb::Client::new(&stack.sdk),
+        stack.table("ImportTable"),
+    );
+    let record = bridge_domain::ports::ImportLedger::get(&ledger, "pim/inbox/once.csv")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(record.status, "applied");
+}
+
+#[tokio::test]
+async fn a_valid_row_followed_by_a_rejected_row_of_the_same_sku_is_not_imported() {
+    let stack = super::support::stack(false).await;
+    let handler = handler(&stack, &[]);
+    let mut body = csv(0..20, "Keil");
+    // P-00005 again, with a broken GTIN: which row is right cannot be told.
+    body.push_str("P-00005,4000000000050,Keil 5,C62,1.5,x\n");
+    let (report, _) = import(&stack, &handler, "pim/inbox/v.csv", body.into_bytes()).await;
+    assert_eq!(report.status, "applied", "{:?}", report.reason);
+    assert_eq!(report.counts.created, 19);
+    assert!(product(&stack, "P-00005").await.is_none());
+    let lines: Vec<_> = report
+        .rejections
+        .iter()
+        .filter(|r| r.sku.as_deref() == Some("P-00005"))
+        .map(|r| (r.line, r.code.as_str()))
+        .collect();
+    assert!(
+        lines.contains(&(7, "conflict")) && lines.iter().any(|(l, _)| *l == 22),
+        "{lines:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_full_catalog_with_rows_without_a_readable_sku_deactivates_nothing() {
+    let stack = super::support::stack(false).await;
+    let handler = handler(&stack, &[]);
+    import(
+        &stack,
+        &handler,
+        "pim/inbox/full/u.csv",
+        csv(0..20, "Niete").into_bytes(),
+    )
+    .await;
+    // Nineteen good rows and one whose sku cannot be read: P-00019 may be that row.
+    let mut body = csv(0..19, "Niete");
+    body.push_str(",,Niete ohne sku,C62,1,\n");
+    let (report, _) = import(&stack, &handler, "pim/inbox/full/u.csv", body.into_bytes()).await;
+    assert_eq!(report.status, "applied", "{:?}", report.reason);
+    assert_eq!(report.counts.deactivated, 0);
+    assert!(
+        report
+            .warnings
+            .iter()
+            .any(|w| w.contains("nothing is deactivated")),
+        "{:?}",
+        report.warnings
+    );
+    assert_eq!(
+        product(&stack, "P-00019").await.unwrap().product.status,
+        ProductStatus::Active
+    );
+}
+
+#[tokio::test]
+async fn folder_markers_are_skipped_not_quarantined() {
+    let stack = super::support::stack(false).await;
+    let handler = handler(&stack, &[]);
+    files(&stack)
+        .write("pim/inbox/full/", Vec::new(), "application/x-directory")
+        .await
+        .unwrap();
+    let outcome = handler
+        .importer
+        .run("pim/inbox/full/", Instant::now() + Duration::from_secs(60))
+        .await
+        .unwrap();
+    assert!(matches!(outcome, RunOutcome::Skipped(_)), "{outcome:?}");
+}

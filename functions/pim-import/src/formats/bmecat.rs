@@ -52,11 +52,34 @@ fn language(code: &str) -> String {
     mapped.to_string()
 }
 
-/// Decodes entities, twice: exports that escape already-escaped HTML (`&amp;sup2;`) are
-/// common, and one decoding would leave `&sup2;` in the shop.
+/// Decodes the XML entities, then the HTML named entities that exports escape a second time
+/// (`&amp;sup2;` means `²`). The second round leaves the five XML entities alone, so a text
+/// that means a literal `&lt;` keeps it (and no markup appears from nowhere).
 fn decode_entities(raw: &str) -> String {
     let once = html_escape::decode_html_entities(raw);
-    html_escape::decode_html_entities(&once).into_owned()
+    let mut out = String::with_capacity(once.len());
+    let mut rest: &str = &once;
+    while let Some(start) = rest.find('&') {
+        out.push_str(&rest[..start]);
+        let tail = &rest[start..];
+        let end = tail[1..]
+            .find(|c: char| !c.is_ascii_alphanumeric())
+            .map(|i| i + 1)
+            .filter(|&i| tail[i..].starts_with(';') && i > 1);
+        match end {
+            Some(i) if !matches!(&tail[1..i], "amp" | "lt" | "gt" | "quot" | "apos") => {
+                let entity = &tail[..=i];
+                out.push_str(&html_escape::decode_html_entities(entity));
+                rest = &tail[i + 1..];
+            }
+            _ => {
+                out.push('&');
+                rest = &tail[1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 #[derive(Default)]
@@ -238,7 +261,10 @@ impl BmecatSource {
                 "MANUFACTURER_NAME" => raw.brand = value(),
                 "ORDER_UNIT" => raw.unit = value(),
                 "REFERENCE_FEATURE_SYSTEM_NAME" => product.classification_system = value(),
-                "REFERENCE_FEATURE_GROUP_ID" if !text.is_empty() => {
+                "REFERENCE_FEATURE_GROUP_ID"
+                    if !text.is_empty()
+                        && (parent == "PRODUCT_FEATURES" || parent == "ARTICLE_FEATURES") =>
+                {
                     let system = product
                         .classification_system
                         .clone()
@@ -257,7 +283,9 @@ impl BmecatSource {
                     }
                 }
                 "FVALUE" => {
-                    if let (Some(f), Some(v)) = (product.feature.as_mut(), value()) {
+                    // Catalogs repeat a value per language: keep the catalog's own language.
+                    let wanted = lang.as_ref().is_none_or(|l| *l == default_language);
+                    if let (Some(f), Some(v), true) = (product.feature.as_mut(), value(), wanted) {
                         f.values.push(v);
                     }
                 }
@@ -335,6 +363,13 @@ impl RecordSource for BmecatSource {
             let line_before = self.line;
             let event = match self.reader.read_event_into(&mut self.buffer) {
                 Ok(event) => event.into_owned(),
+                Err(quick_xml::Error::Io(io)) => {
+                    self.done = true;
+                    return Some(Err(super::io_error(
+                        &io,
+                        &format!("near line {}", self.line),
+                    )));
+                }
                 Err(e) => {
                     self.done = true;
                     return Some(Err(ReadError::File(format!(
@@ -476,6 +511,10 @@ mod tests {
             ]
         );
         assert_eq!(first.raw.descriptions[0].1, "2.5 mm², grün");
+        assert_eq!(
+            decode_entities("a &amp;lt;b&amp;gt; &amp;amp; &amp;sup2; &amp;unknown; &"),
+            "a &lt;b&gt; &amp; ² &unknown; &"
+        );
         assert_eq!(first.raw.gtin.as_deref(), Some("4008190143640"));
         assert_eq!(first.raw.unit.as_deref(), Some("C62"));
         assert_eq!(first.raw.images, vec!["a.jpg"]);

@@ -133,7 +133,7 @@ pub struct CsvSource {
 
 impl CsvSource {
     pub fn new(mut input: Box<dyn BufRead + Send>) -> Result<Self, ReadError> {
-        let io = |e: std::io::Error| ReadError::File(format!("cannot read the file: {e}"));
+        let io = |e: std::io::Error| super::io_error(&e, "cannot read the file");
         let mut warnings = BTreeSet::new();
         let head = input.fill_buf().map_err(io)?;
         if head.starts_with(&[0xEF, 0xBB, 0xBF]) {
@@ -214,31 +214,40 @@ impl CsvSource {
 
 impl RecordSource for CsvSource {
     fn next_record(&mut self) -> Option<Result<Record, ReadError>> {
+        loop {
+            if let Some(next) = self.read_one() {
+                return next;
+            }
+        }
+    }
+
+    fn warnings(&self) -> Vec<String> {
+        self.warnings.iter().cloned().collect()
+    }
+}
+
+impl CsvSource {
+    /// One row; `None` for a blank row to skip (a loop, not recursion: exports end with
+    /// thousands of `;;;;` rows).
+    fn read_one(&mut self) -> Option<Option<Result<Record, ReadError>>> {
         if self.done {
-            return None;
+            return Some(None);
         }
         match self.reader.read_byte_record(&mut self.record) {
             Ok(false) => {
                 self.done = true;
-                None
+                Some(None)
             }
             Err(e) => {
                 let line = self.record_line(0);
-                match e.kind() {
+                Some(Some(Err(match e.kind() {
                     // A broken row is that row's problem; a broken stream is the file's.
-                    csv::ErrorKind::Io(_) => {
+                    csv::ErrorKind::Io(io) => {
                         self.done = true;
-                        Some(Err(ReadError::File(format!(
-                            "cannot read the file after line {line}: {e}"
-                        ))))
+                        super::io_error(io, &format!("after line {line}"))
                     }
-                    _ => Some(Err(ReadError::record(
-                        line,
-                        "-",
-                        "malformed_row",
-                        e.to_string(),
-                    ))),
-                }
+                    _ => ReadError::record(line, "-", "malformed_row", e.to_string()),
+                })))
             }
             Ok(true) => {
                 let inside = self
@@ -253,10 +262,10 @@ impl RecordSource for CsvSource {
                     .iter()
                     .all(|f| f.iter().all(|b| b.is_ascii_whitespace()))
                 {
-                    return self.next_record();
+                    return None;
                 }
                 if self.record.len() > self.columns.len() {
-                    return Some(Err(ReadError::record(
+                    let mut rejection = ReadError::record(
                         line,
                         "-",
                         "too_many_fields",
@@ -265,46 +274,51 @@ impl RecordSource for CsvSource {
                             self.record.len(),
                             self.columns.len()
                         ),
-                    )));
+                    );
+                    // The sku still counts as present (a full catalog must not deactivate it).
+                    if let ReadError::Record(r) = &mut rejection {
+                        r.sku = self
+                            .columns
+                            .iter()
+                            .position(|c| *c == Column::Sku)
+                            .and_then(|i| self.record.get(i))
+                            .map(|bytes| decode_text(bytes).0.trim().to_string());
+                    }
+                    return Some(Some(Err(rejection)));
                 }
                 let mut raw = RawProduct::default();
                 for (column, bytes) in self.columns.iter().zip(self.record.iter()) {
-                    let (text, fallback) = decode_text(bytes);
+                    let (text, fallback) = decode_text(bytes.trim_ascii());
                     if fallback {
                         self.warnings
                             .insert("the file is not UTF-8; it was read as Windows-1252".into());
                     }
-                    let value = text.trim().to_string();
                     match column {
-                        Column::Sku => raw.sku = Some(value),
-                        Column::Gtin => raw.gtin = Some(value),
-                        Column::Name(locale) => raw.names.push((locale.clone(), value)),
+                        Column::Sku => raw.sku = Some(text),
+                        Column::Gtin => raw.gtin = Some(text),
+                        Column::Name(locale) => raw.names.push((locale.clone(), text)),
                         Column::Description(locale) => {
-                            raw.descriptions.push((locale.clone(), value))
+                            raw.descriptions.push((locale.clone(), text))
                         }
-                        Column::Brand => raw.brand = Some(value),
-                        Column::Category => raw.category = Some(value),
-                        Column::Unit => raw.unit = Some(value),
-                        Column::Weight => raw.weight_kg = Some(value),
+                        Column::Brand => raw.brand = Some(text),
+                        Column::Category => raw.category = Some(text),
+                        Column::Unit => raw.unit = Some(text),
+                        Column::Weight => raw.weight_kg = Some(text),
                         Column::Images => {
-                            raw.images = value
+                            raw.images = text
                                 .split('|')
                                 .map(|s| s.trim().to_string())
                                 .filter(|s| !s.is_empty())
                                 .collect()
                         }
-                        Column::Status => raw.status = Some(value),
-                        Column::Attribute(code) => raw.attributes.push((code.clone(), value)),
+                        Column::Status => raw.status = Some(text),
+                        Column::Attribute(code) => raw.attributes.push((code.clone(), text)),
                         Column::Ignored => {}
                     }
                 }
-                Some(Ok(Record { line, raw }))
+                Some(Some(Ok(Record { line, raw })))
             }
         }
-    }
-
-    fn warnings(&self) -> Vec<String> {
-        self.warnings.iter().cloned().collect()
     }
 }
 

@@ -27,6 +27,21 @@ pub enum ReadError {
     /// no sku column).
     #[error("{0}")]
     File(String),
+    /// Reading the stream failed (a network reset): the file may be fine, try again.
+    #[error("reading the file failed: {0}")]
+    Io(String),
+}
+
+/// An I/O error of the input: a broken archive or encoding is the file's fault, anything
+/// else (the S3 stream) is transient.
+pub fn io_error(error: &std::io::Error, context: &str) -> ReadError {
+    use std::io::ErrorKind::{InvalidData, InvalidInput, UnexpectedEof};
+    match error.kind() {
+        UnexpectedEof | InvalidData | InvalidInput => {
+            ReadError::File(format!("{context}: {error} (truncated or corrupt)"))
+        }
+        _ => ReadError::Io(format!("{context}: {error}")),
+    }
 }
 
 impl ReadError {
