@@ -140,6 +140,8 @@ pub enum RunOutcome {
 pub struct Importer {
     settings: ImportSettings,
     ports: ImportPorts,
+    /// The object version the passes read (`None`: the current one).
+    pinned: Option<String>,
 }
 
 /// The key below the inbox (`full/a.csv` for `pim/inbox/full/a.csv`).
@@ -181,7 +183,20 @@ enum Pass {
 
 impl Importer {
     pub fn new(settings: ImportSettings, ports: ImportPorts) -> Self {
-        Self { settings, ports }
+        Self {
+            settings,
+            ports,
+            pinned: None,
+        }
+    }
+
+    /// This importer reading one version of the files.
+    fn pinned_to(&self, version: Option<String>) -> Importer {
+        Importer {
+            settings: self.settings.clone(),
+            ports: self.ports.clone(),
+            pinned: version,
+        }
     }
 
     /// Imports (or continues importing) `file` until done or until `deadline`.
@@ -195,16 +210,9 @@ impl Importer {
         }
         // A redelivered notification of a file already imported (and moved) finds nothing,
         // and must leave the ledger's record of that import alone.
-        let present = self
-            .ports
-            .files
-            .list(file)
-            .await?
-            .iter()
-            .any(|(k, _)| k == file);
-        if !present {
+        let Some(current_version) = self.ports.files.current_version(file).await? else {
             return Ok(RunOutcome::Skipped(format!("{file} is not in the inbox")));
-        }
+        };
         let Some((format, gzip)) = formats::detect(file) else {
             // Not ours to judge silently: a report says why, and the file leaves the inbox.
             return self.reject_unknown_format(file).await;
@@ -218,6 +226,12 @@ impl Importer {
         else {
             return Ok(RunOutcome::Busy);
         };
+        if record.phase == "scan" && record.records_done == 0 && record.version.is_none() {
+            // Pin the version now: an upload of the same name during the import is a
+            // file of its own, left in the inbox for its own import.
+            record.version = current_version;
+            self.ports.ledger.save(&record).await?;
+        }
         let mut checkpoint = match self
             .ports
             .files
@@ -380,6 +394,7 @@ impl Importer {
             match checkpoint.phase {
                 Phase::Scan => {
                     if let Pass::Paused = self
+                        .pinned_to(record.version.clone())
                         .scan(file, format, gzip, checkpoint, index, budget)
                         .await?
                     {
@@ -442,6 +457,7 @@ impl Importer {
                 }
                 Phase::Apply => {
                     if let Pass::Paused = self
+                        .pinned_to(record.version.clone())
                         .apply(
                             file,
                             format,
@@ -502,7 +518,7 @@ impl Importer {
         gzip: bool,
         skip: u64,
     ) -> Result<Box<dyn RecordSource>, Stop> {
-        let input = self.ports.files.open(file)?;
+        let input = self.ports.files.open(file, self.pinned.as_deref())?;
         let first_pass = skip == 0;
         let mut source = formats::open(format, gzip, input).map_err(|e| match e {
             ReadError::File(reason) => {
@@ -563,10 +579,7 @@ impl Importer {
     }
 
     fn clone_parts(&self) -> Importer {
-        Importer {
-            settings: self.settings.clone(),
-            ports: self.ports.clone(),
-        }
+        self.pinned_to(self.pinned.clone())
     }
 
     fn scan_blocking(
@@ -960,7 +973,10 @@ impl Importer {
                 "application/json",
             )
             .await?;
-        self.ports.files.rename(file, &destination).await?;
+        self.ports
+            .files
+            .rename(file, record.version.as_deref(), &destination)
+            .await?;
         let _ = self
             .ports
             .files

@@ -282,6 +282,7 @@ impl ImportLedger for DynamoImportLedger {
                 report_key: None,
                 message: None,
                 lease_until: 0,
+                version: None,
             },
         };
         let previous_lease = record.lease_until;
@@ -391,7 +392,11 @@ impl S3FileStore {
 
 #[async_trait]
 impl FileStore for S3FileStore {
-    fn open(&self, key: &str) -> Result<Box<dyn std::io::Read + Send>, PortError> {
+    fn open(
+        &self,
+        key: &str,
+        version: Option<&str>,
+    ) -> Result<Box<dyn std::io::Read + Send>, PortError> {
         let handle = tokio::runtime::Handle::current();
         let output = handle
             .block_on(
@@ -399,6 +404,7 @@ impl FileStore for S3FileStore {
                     .get_object()
                     .bucket(&self.bucket)
                     .key(key)
+                    .set_version_id(version.map(str::to_string))
                     .send(),
             )
             .map_err(|e| classify("files.open", e))?;
@@ -442,8 +448,26 @@ impl FileStore for S3FileStore {
         Ok(())
     }
 
-    async fn rename(&self, from: &str, to: &str) -> Result<(), PortError> {
-        let source = format!("{}/{}", self.bucket, url_encode_path(from));
+    async fn current_version(&self, key: &str) -> Result<Option<Option<String>>, PortError> {
+        match self
+            .client
+            .head_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+        {
+            Ok(output) => Ok(Some(output.version_id.filter(|v| v != "null"))),
+            Err(err) if err.as_service_error().is_some_and(|e| e.is_not_found()) => Ok(None),
+            Err(err) => Err(classify("files.head", err)),
+        }
+    }
+
+    async fn rename(&self, from: &str, version: Option<&str>, to: &str) -> Result<(), PortError> {
+        let mut source = format!("{}/{}", self.bucket, url_encode_path(from));
+        if let Some(version) = version {
+            source.push_str(&format!("?versionId={version}"));
+        }
         self.client
             .copy_object()
             .bucket(&self.bucket)
@@ -452,7 +476,15 @@ impl FileStore for S3FileStore {
             .send()
             .await
             .map_err(|e| classify("files.copy", e))?;
-        self.delete(from).await
+        self.client
+            .delete_object()
+            .bucket(&self.bucket)
+            .key(from)
+            .set_version_id(version.map(str::to_string))
+            .send()
+            .await
+            .map_err(|e| classify("files.delete", e))?;
+        Ok(())
     }
 
     async fn delete(&self, key: &str) -> Result<(), PortError> {

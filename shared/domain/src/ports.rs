@@ -126,11 +126,20 @@ pub trait CatalogStore: Send + Sync {
 /// read synchronously) and must be called off the async executor.
 #[async_trait]
 pub trait FileStore: Send + Sync {
-    fn open(&self, key: &str) -> Result<Box<dyn std::io::Read + Send>, PortError>;
+    /// Streams one version of an object (`None`: the current one).
+    fn open(
+        &self,
+        key: &str,
+        version: Option<&str>,
+    ) -> Result<Box<dyn std::io::Read + Send>, PortError>;
+    /// The current version of an object, `Ok(None)` if it does not exist. An unversioned
+    /// store answers `Some(None)`.
+    async fn current_version(&self, key: &str) -> Result<Option<Option<String>>, PortError>;
     async fn read(&self, key: &str) -> Result<Option<Vec<u8>>, PortError>;
     async fn write(&self, key: &str, body: Vec<u8>, content_type: &str) -> Result<(), PortError>;
-    /// Moves an object (copy, then delete the source).
-    async fn rename(&self, from: &str, to: &str) -> Result<(), PortError>;
+    /// Moves one version of an object (copy it, then delete that version: a newer upload
+    /// under the same key stays where it is).
+    async fn rename(&self, from: &str, version: Option<&str>, to: &str) -> Result<(), PortError>;
     async fn delete(&self, key: &str) -> Result<(), PortError>;
     /// Keys under a prefix with their last-modified time.
     async fn list(&self, prefix: &str) -> Result<Vec<(String, DateTime<Utc>)>, PortError>;
@@ -152,6 +161,9 @@ pub struct ImportRecord {
     pub report_key: Option<String>,
     pub message: Option<String>,
     pub lease_until: i64,
+    /// The object version this import reads: a file uploaded again meanwhile is a new import.
+    #[serde(default)]
+    pub version: Option<String>,
 }
 
 /// Which imports exist and who works on them.

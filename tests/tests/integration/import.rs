@@ -576,3 +576,76 @@ async fn folder_markers_are_skipped_not_quarantined() {
         .unwrap();
     assert!(matches!(outcome, RunOutcome::Skipped(_)), "{outcome:?}");
 }
+
+#[tokio::test]
+async fn a_file_uploaded_again_during_an_import_is_left_for_its_own_import() {
+    let stack = super::support::stack(false).await;
+    let handler = handler(&stack, &[("MAX_RECORDS_PER_RUN", "5")]);
+    let store = files(&stack);
+    store
+        .write(
+            "pim/inbox/again.csv",
+            csv(0..12, "Alt").into_bytes(),
+            "text/csv",
+        )
+        .await
+        .unwrap();
+    let first = handler
+        .importer
+        .run(
+            "pim/inbox/again.csv",
+            Instant::now() + Duration::from_secs(60),
+        )
+        .await
+        .unwrap();
+    assert!(matches!(first, RunOutcome::Continued { .. }), "{first:?}");
+    // The PIM uploads a corrected export under the same name while the first one runs.
+    store
+        .write(
+            "pim/inbox/again.csv",
+            csv(100..103, "Neu").into_bytes(),
+            "text/csv",
+        )
+        .await
+        .unwrap();
+    let report = loop {
+        match handler
+            .importer
+            .run(
+                "pim/inbox/again.csv",
+                Instant::now() + Duration::from_secs(60),
+            )
+            .await
+            .unwrap()
+        {
+            RunOutcome::Finished(report) => break report,
+            RunOutcome::Continued { .. } => continue,
+            other => panic!("{other:?}"),
+        }
+    };
+    // The first import read its own version to the end...
+    assert_eq!(report.counts.created, 12, "{report:?}");
+    assert!(product(&stack, "P-00100").await.is_none());
+    // ...and the second upload is still in the inbox, imported next.
+    assert!(store.read("pim/inbox/again.csv").await.unwrap().is_some());
+    let (second, _) = import_existing(&handler, "pim/inbox/again.csv").await;
+    assert_eq!(second.counts.created, 3);
+    assert!(product(&stack, "P-00101").await.is_some());
+}
+
+async fn import_existing(handler: &ImportHandler, key: &str) -> (ImportReport, u32) {
+    let mut runs = 0;
+    loop {
+        runs += 1;
+        match handler
+            .importer
+            .run(key, Instant::now() + Duration::from_secs(600))
+            .await
+            .unwrap()
+        {
+            RunOutcome::Finished(report) => return (*report, runs),
+            RunOutcome::Continued { .. } => continue,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+}

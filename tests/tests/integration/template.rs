@@ -308,6 +308,8 @@ fn each_function_is_granted_exactly_the_calls_its_code_makes() {
         ("s3:GetObject", "CatalogBucket.Arn}/pim/*"),
         ("s3:PutObject", "CatalogBucket.Arn}/pim/*"),
         ("s3:DeleteObject", "CatalogBucket.Arn}/pim/*"),
+        ("s3:GetObjectVersion", "CatalogBucket.Arn}/pim/*"),
+        ("s3:DeleteObjectVersion", "CatalogBucket.Arn}/pim/*"),
         ("s3:ListBucket", "CatalogBucket"),
         ("dynamodb:BatchGetItem", "ProductTable"),
         ("dynamodb:BatchWriteItem", "ProductTable"),
