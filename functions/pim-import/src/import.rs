@@ -23,7 +23,7 @@ use bridge_domain::ports::{
     StoredProduct,
 };
 use bridge_domain::product::{
-    ImportGuards, Product, Rejection, validate_deletion, validate_product,
+    ImportGuards, Product, ProductStatus, Rejection, validate_deletion, validate_product,
 };
 
 /// The content hash a deletion record stands for in the sku index.
@@ -118,6 +118,10 @@ struct Checkpoint {
     /// Rejected rows whose sku could not be read.
     #[serde(default)]
     unkeyed_rejections: u64,
+    /// Valid rows that switch a product off (`status` inactive, BMEcat deletions): the
+    /// deactivation guard counts them too.
+    #[serde(default)]
+    explicit_deactivations: u64,
     started: DateTime<Utc>,
     runs: u32,
 }
@@ -250,6 +254,7 @@ impl Importer {
                 counts: Counts::default(),
                 rejected_lines: 0,
                 unkeyed_rejections: 0,
+                explicit_deactivations: 0,
                 started: now,
                 runs: 0,
             },
@@ -415,7 +420,7 @@ impl Importer {
                             checkpoint.unkeyed_rejections
                         ));
                     }
-                    checkpoint.phase = if deactivates {
+                    checkpoint.phase = if deactivates || checkpoint.explicit_deactivations > 0 {
                         Phase::Count
                     } else {
                         Phase::Apply
@@ -434,8 +439,16 @@ impl Importer {
                             .active_skus(checkpoint.scan_cursor.clone())
                             .await?;
                         checkpoint.counts.active_before += skus.len() as u64;
+                        let absent_counts = full && checkpoint.unkeyed_rejections == 0;
+                        // What this file would switch off: active products it lacks (complete
+                        // catalogs) and active products it marks inactive or deletes.
                         checkpoint.counts.deactivated +=
-                            skus.iter().filter(|s| !index.contains(s.as_str())).count() as u64;
+                            skus.iter()
+                                .filter(|s| {
+                                    index.switches_off(s.as_str())
+                                        || (absent_counts && !index.contains(s.as_str()))
+                                })
+                                .count() as u64;
                         checkpoint.scan_cursor = next;
                         budget.records += skus.len() as u64;
                         if checkpoint.scan_cursor.is_none() {
@@ -669,9 +682,18 @@ impl Importer {
                                 checkpoint.rejections.extend(problems);
                             }
                         },
-                        Ok((sku, short, _)) => {
+                        Ok((sku, short, product)) => {
                             match index.valid(sku.as_str(), short, ordinal, line) {
-                                Seen::First => checkpoint.counts.valid += 1,
+                                Seen::First => {
+                                    checkpoint.counts.valid += 1;
+                                    let switches_off = product
+                                        .as_ref()
+                                        .is_none_or(|p| p.status == ProductStatus::Inactive);
+                                    if switches_off {
+                                        checkpoint.explicit_deactivations += 1;
+                                        index.mark_switch_off(sku.as_str());
+                                    }
+                                }
                                 Seen::Repeat { first_line } => {
                                     checkpoint.counts.duplicates += 1;
                                     checkpoint.warnings.insert(format!(
@@ -1015,6 +1037,7 @@ impl Importer {
             counts: Counts::default(),
             rejected_lines: 0,
             unkeyed_rejections: 0,
+            explicit_deactivations: 0,
             started: now,
             runs: 1,
         };
@@ -1079,6 +1102,7 @@ fn placeholder() -> Checkpoint {
         counts: Counts::default(),
         rejected_lines: 0,
         unkeyed_rejections: 0,
+        explicit_deactivations: 0,
         started: Utc::now(),
         runs: 0,
     }

@@ -8,6 +8,9 @@ use xxhash_rust::xxh3::xxh3_64;
 
 const CONFLICT: u8 = 1;
 const REJECTED: u8 = 2;
+/// The row switches the product off (status inactive, deletion); not a problem.
+const SWITCH_OFF: u8 = 4;
+const PROBLEM: u8 = CONFLICT | REJECTED;
 const ENTRY_BYTES: usize = 33;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -101,7 +104,7 @@ impl SkuIndex {
                 None
             }
             Some(entry) => {
-                let was_valid = entry.flags == 0;
+                let was_valid = entry.flags & PROBLEM == 0;
                 entry.flags |= REJECTED | CONFLICT;
                 was_valid.then_some(entry.line)
             }
@@ -112,7 +115,21 @@ impl SkuIndex {
     pub fn applies(&self, sku: &str, ordinal: u64) -> bool {
         self.entries
             .get(&sku_key(sku))
-            .is_some_and(|e| e.flags == 0 && e.ordinal == ordinal)
+            .is_some_and(|e| e.flags & PROBLEM == 0 && e.ordinal == ordinal)
+    }
+
+    /// Marks the sku's first row as one that switches the product off.
+    pub fn mark_switch_off(&mut self, sku: &str) {
+        if let Some(entry) = self.entries.get_mut(&sku_key(sku)) {
+            entry.flags |= SWITCH_OFF;
+        }
+    }
+
+    /// Whether the file switches this sku off (and will apply it).
+    pub fn switches_off(&self, sku: &str) -> bool {
+        self.entries
+            .get(&sku_key(sku))
+            .is_some_and(|e| e.flags & SWITCH_OFF != 0 && e.flags & PROBLEM == 0)
     }
 
     pub fn contains(&self, sku: &str) -> bool {

@@ -394,7 +394,7 @@ impl ImportGuards {
         };
         (share > self.max_deactivation_share).then(|| {
             format!(
-                "the full catalog would deactivate {to_deactivate} of {active} active products ({:.1} %), above the limit of {:.1} %",
+                "the file would deactivate {to_deactivate} of {active} active products ({:.1} %), above the limit of {:.1} %",
                 share * 100.0,
                 self.max_deactivation_share * 100.0
             )

@@ -355,7 +355,8 @@ async fn an_import_continued_over_many_runs_equals_an_uninterrupted_one() {
 #[tokio::test]
 async fn gzip_windows_1252_ndjson_and_bmecat_files_import() {
     let stack = super::support::stack(false).await;
-    let handler = handler(&stack, &[]);
+    // A small catalog: one deletion is a large share of it.
+    let handler = handler(&stack, &[("MAX_DEACTIVATION_SHARE", "0.5")]);
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     gz.write_all(csv(0..5, "Gz").as_bytes()).unwrap();
     let (report, _) = import(&stack, &handler, "pim/inbox/z.csv.gz", gz.finish().unwrap()).await;
@@ -648,4 +649,37 @@ async fn import_existing(handler: &ImportHandler, key: &str) -> (ImportReport, u
             other => panic!("unexpected {other:?}"),
         }
     }
+}
+
+#[tokio::test]
+async fn switching_off_many_products_by_status_trips_the_deactivation_guard_too() {
+    let stack = super::support::stack(false).await;
+    let handler = handler(&stack, &[]);
+    import(
+        &stack,
+        &handler,
+        "pim/inbox/base.csv",
+        csv(0..20, "Klammer").into_bytes(),
+    )
+    .await;
+    // A delta that switches off five of twenty active products: 25 %.
+    let mut body = String::from("sku,name.de,status\n");
+    for n in 0..5 {
+        body.push_str(&format!("P-{n:05},Klammer {n},inactive\n"));
+    }
+    let (report, _) = import(&stack, &handler, "pim/inbox/off.csv", body.into_bytes()).await;
+    assert_eq!(report.status, "quarantined", "{report:?}");
+    assert!(
+        report
+            .reason
+            .as_ref()
+            .unwrap()
+            .contains("deactivate 5 of 20"),
+        "{:?}",
+        report.reason
+    );
+    assert_eq!(
+        product(&stack, "P-00001").await.unwrap().product.status,
+        ProductStatus::Active
+    );
 }
