@@ -161,10 +161,34 @@ fn checkpoint_key(import_id: &str) -> String {
     format!("pim/work/{import_id}.checkpoint.json")
 }
 
-/// The canonical content hash of a product: 128 bits of xxh3 over its JSON (ordered maps).
+/// The canonical content hash of a product: 128 bits of xxh3 over its JSON (ordered maps),
+/// streamed into the hasher (no buffer), with the JSON's length.
+pub fn content_digest(product: &Product) -> (u128, usize) {
+    struct Hashing {
+        hasher: xxhash_rust::xxh3::Xxh3,
+        bytes: usize,
+    }
+    impl std::io::Write for Hashing {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.hasher.update(buf);
+            self.bytes += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut out = Hashing {
+        hasher: xxhash_rust::xxh3::Xxh3::new(),
+        bytes: 0,
+    };
+    serde_json::to_writer(&mut out, product).expect("a product serializes");
+    (out.hasher.digest128(), out.bytes)
+}
+
+/// The stored form of [`content_digest`].
 pub fn content_hash(product: &Product) -> String {
-    let json = serde_json::to_vec(product).expect("a product serializes");
-    format!("{:032x}", xxhash_rust::xxh3::xxh3_128(&json))
+    format!("{:032x}", content_digest(product).0)
 }
 
 /// Whether to stop this invocation now.
@@ -649,30 +673,33 @@ impl Importer {
                 Ok(record) => {
                     checkpoint.counts.total += 1;
                     let line = record.line;
-                    let sku_text = record.raw.sku.clone().unwrap_or_default();
                     let outcome = if record.raw.deletion {
                         validate_deletion(&record.raw, line).map(|sku| (sku, DELETION, None))
                     } else {
-                        validate_product(&record.raw, line).and_then(|product| {
-                            let json = serde_json::to_vec(&product).expect("a product serializes");
-                            if json.len() > MAX_PRODUCT_BYTES {
+                        validate_product(record.raw, line).and_then(|product| {
+                            let (digest, bytes) = content_digest(&product);
+                            if bytes > MAX_PRODUCT_BYTES {
                                 return Err(vec![Rejection {
                                     line,
                                     sku: Some(product.sku.to_string()),
                                     field: "-".into(),
                                     code: "too_large".into(),
                                     message: format!(
-                                        "the product takes {} bytes, more than the {MAX_PRODUCT_BYTES} a record may hold",
-                                        json.len()
+                                        "the product takes {bytes} bytes, more than the {MAX_PRODUCT_BYTES} a record may hold"
                                     ),
                                 }]);
                             }
-                            let short = xxhash_rust::xxh3::xxh3_64(&json);
-                            Ok((product.sku.clone(), short, Some(product)))
+                            Ok((product.sku.clone(), digest as u64, Some(product)))
                         })
                     };
                     match outcome {
-                        Err(problems) => match Sku::parse(sku_text.trim()) {
+                        // Every rejection names the row's sku text, when it had one.
+                        Err(problems) => match Sku::parse(
+                            problems
+                                .first()
+                                .and_then(|p| p.sku.as_deref())
+                                .unwrap_or_default(),
+                        ) {
                             Ok(sku) => {
                                 self.reject_row(checkpoint, index, &sku, ordinal, line, problems)
                             }
@@ -837,17 +864,15 @@ impl Importer {
         loop {
             let spent = budget.spent();
             let next = if spent { None } else { source.next_record() };
-            if let Some(next) = &next {
+            let finished = next.is_none();
+            if let Some(next) = next {
                 pending_records += 1;
                 budget.records += 1;
                 let ordinal = checkpoint.records_done + pending_records;
                 match next {
                     // The scan read this file whole: a failure now is the stream's, retry.
                     Err(ReadError::File(reason) | ReadError::Io(reason)) => {
-                        return Err(Stop::Port(PortError::retryable(
-                            "import.read",
-                            reason.clone(),
-                        )));
+                        return Err(Stop::Port(PortError::retryable("import.read", reason)));
                     }
                     Err(ReadError::Record(_)) => {}
                     Ok(record) if record.raw.deletion => {
@@ -858,15 +883,19 @@ impl Importer {
                         }
                     }
                     Ok(record) => {
-                        if let Ok(product) = validate_product(&record.raw, record.line)
-                            && index.applies(product.sku.as_str(), ordinal)
-                        {
+                        // Cheap sku check first: most rows of a pass are applied, but not all.
+                        let applies = record
+                            .raw
+                            .sku
+                            .as_deref()
+                            .is_some_and(|sku| index.applies(sku.trim(), ordinal));
+                        if applies && let Ok(product) = validate_product(record.raw, record.line) {
                             batch.push(product);
                         }
                     }
                 }
             }
-            if batch.len() + deletions.len() >= BATCH || next.is_none() {
+            if batch.len() + deletions.len() >= BATCH || finished {
                 handle.block_on(self.write_changed(
                     &mut batch,
                     import_id,
@@ -880,7 +909,7 @@ impl Importer {
                 checkpoint.records_done += pending_records;
                 pending_records = 0;
             }
-            if next.is_none() {
+            if finished {
                 return Ok(if spent { Pass::Paused } else { Pass::Done });
             }
         }

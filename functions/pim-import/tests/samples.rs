@@ -40,13 +40,20 @@ fn every_real_bmecat_sample_imports_without_undeserved_rejections() {
         let mut products = 0;
         let mut refused = None;
         let mut rejections = Vec::new();
+        let mut first_product = None;
         while let Some(next) = source.next_record() {
             match next {
                 Ok(record) => {
                     let problems = if record.raw.deletion {
                         validate_deletion(&record.raw, record.line).err()
                     } else {
-                        validate_product(&record.raw, record.line).err()
+                        match validate_product(record.raw, record.line) {
+                            Ok(product) => {
+                                first_product.get_or_insert(product);
+                                None
+                            }
+                            Err(problems) => Some(problems),
+                        }
                     };
                     for p in problems.unwrap_or_default() {
                         rejections.push(format!(
@@ -91,6 +98,32 @@ fn every_real_bmecat_sample_imports_without_undeserved_rejections() {
         assert_eq!(rejections, deserved, "{name}");
         assert_eq!(products, expected, "{}: products read", path.display());
         assert!(products > 0, "{}", path.display());
+        if name == "WEI_BMECat_1010000000.xml" {
+            // What the product holds, not only that it was read.
+            let p = first_product.expect("a product");
+            assert_eq!(p.sku.as_str(), "1010000000");
+            assert_eq!(p.gtin.as_ref().map(|g| g.as_str()), Some("4008190143640"));
+            assert_eq!(
+                p.names
+                    .iter()
+                    .map(|(l, n)| (l.as_str(), n.as_str()))
+                    .collect::<Vec<_>>(),
+                vec![("de", "Schutzleiter-Reihenklemme"), ("en", "PE terminal")]
+            );
+            assert!(
+                p.descriptions.values().next().unwrap().contains("2.5 mm²"),
+                "{:?}",
+                p.descriptions
+            );
+            assert_eq!(p.brand.as_deref(), Some("Weidmueller Group"));
+            assert_eq!(p.unit.as_ref().map(|u| u.as_str()), Some("C62"));
+            assert_eq!(
+                p.attributes
+                    .get("classification.ECLASS-9.0")
+                    .map(String::as_str),
+                Some("27141141")
+            );
+        }
         checked += 1;
     }
     eprintln!("{checked} real catalogs imported without rejections");

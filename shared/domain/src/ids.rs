@@ -36,9 +36,11 @@ fn check_identifier(kind: &str, value: &str, max_len: usize) -> Result<(), Inval
 macro_rules! identifier {
     ($(#[$doc:meta])* $name:ident, $kind:literal, $max:literal) => {
         $(#[$doc])*
-        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
-        #[serde(try_from = "String", into = "String")]
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Deserialize)]
+        #[serde(try_from = "String")]
         pub struct $name(String);
+
+        crate::serialize_as_str!($name, |v| v.as_str());
 
         impl $name {
             pub fn parse(value: &str) -> Result<Self, InvalidValue> {

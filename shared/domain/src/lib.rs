@@ -5,6 +5,20 @@
 //! (revision guard, price resolution) and the ports the adapters implement. Everything
 //! here is deterministic and testable without I/O.
 
+/// Serializes a string newtype as its text, without the clone `#[serde(into)]` makes
+/// (products are hashed through their serialization, for every row of an import).
+macro_rules! serialize_as_str {
+    ($name:ty, $text:expr) => {
+        impl serde::Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                let text: fn(&$name) -> &str = $text;
+                serializer.serialize_str(text(self))
+            }
+        }
+    };
+}
+pub(crate) use serialize_as_str;
+
 pub mod error;
 pub mod events;
 pub mod ids;

@@ -5,9 +5,11 @@ use rust_decimal::Decimal;
 use std::fmt;
 
 /// An ISO 4217 currency.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-#[serde(try_from = "String", into = "String")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Deserialize)]
+#[serde(try_from = "String")]
 pub struct Currency(iso_currency::Currency);
+
+crate::serialize_as_str!(Currency, |v| v.code());
 
 impl Currency {
     pub fn parse(code: &str) -> Result<Self, InvalidValue> {
@@ -113,9 +115,11 @@ impl fmt::Display for Quantity {
 ///
 /// Checked for form (2–3 upper-case letters or digits); the PIM import narrows this to the
 /// list of known codes.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-#[serde(try_from = "String", into = "String")]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Deserialize)]
+#[serde(try_from = "String")]
 pub struct UnitCode(String);
+
+crate::serialize_as_str!(UnitCode, |v| v.as_str());
 
 impl UnitCode {
     /// "One" (piece): the contract's default price unit.
@@ -124,6 +128,11 @@ impl UnitCode {
     }
 
     pub fn parse(code: &str) -> Result<Self, InvalidValue> {
+        Self::check(code)?;
+        Ok(Self(code.to_string()))
+    }
+
+    fn check(code: &str) -> Result<(), InvalidValue> {
         let well_formed = (2..=3).contains(&code.len())
             && code
                 .chars()
@@ -134,7 +143,7 @@ impl UnitCode {
                 format!("{code:?} is not a UN/ECE Rec 20 unit code"),
             ));
         }
-        Ok(Self(code.to_string()))
+        Ok(())
     }
 
     pub fn as_str(&self) -> &str {
@@ -145,7 +154,8 @@ impl UnitCode {
 impl TryFrom<String> for UnitCode {
     type Error = InvalidValue;
     fn try_from(value: String) -> Result<Self, Self::Error> {
-        Self::parse(&value)
+        Self::check(&value)?;
+        Ok(Self(value))
     }
 }
 

@@ -10,38 +10,43 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 /// A GTIN (EAN/UPC): 8, 12, 13 or 14 digits with a valid check digit.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Deserialize)]
+#[serde(try_from = "String")]
 pub struct Gtin(String);
+
+crate::serialize_as_str!(Gtin, |v| v.as_str());
 
 impl Gtin {
     pub fn parse(value: &str) -> Result<Self, InvalidValue> {
+        Self::check(value)?;
+        Ok(Self(value.to_string()))
+    }
+
+    fn check(value: &str) -> Result<(), InvalidValue> {
         if !matches!(value.len(), 8 | 12 | 13 | 14) || !value.bytes().all(|b| b.is_ascii_digit()) {
             return Err(InvalidValue::new(
                 "invalid_gtin",
                 format!("{value:?} is not a GTIN (8, 12, 13 or 14 digits)"),
             ));
         }
-        let digits: Vec<u32> = value.bytes().map(|b| u32::from(b - b'0')).collect();
-        let (body, check) = digits.split_at(digits.len() - 1);
+        let digit = |b: u8| u32::from(b - b'0');
+        let (body, last) = value.as_bytes().split_at(value.len() - 1);
+        let check = digit(last[0]);
         // Weights 3,1,3,... from the rightmost body digit (GS1 General Specifications 7.9).
         let sum: u32 = body
             .iter()
             .rev()
             .enumerate()
-            .map(|(i, d)| if i % 2 == 0 { d * 3 } else { *d })
+            .map(|(i, &b)| if i % 2 == 0 { digit(b) * 3 } else { digit(b) })
             .sum();
         let expected = (10 - sum % 10) % 10;
-        if expected != check[0] {
+        if expected != check {
             return Err(InvalidValue::new(
                 "gtin_check_digit",
-                format!(
-                    "GTIN {value} has check digit {}, expected {expected}",
-                    check[0]
-                ),
+                format!("GTIN {value} has check digit {check}, expected {expected}"),
             ));
         }
-        Ok(Self(value.to_string()))
+        Ok(())
     }
 
     pub fn as_str(&self) -> &str {
@@ -52,7 +57,8 @@ impl Gtin {
 impl TryFrom<String> for Gtin {
     type Error = InvalidValue;
     fn try_from(value: String) -> Result<Self, Self::Error> {
-        Self::parse(&value)
+        Self::check(&value)?;
+        Ok(Self(value))
     }
 }
 
@@ -69,9 +75,11 @@ impl fmt::Display for Gtin {
 }
 
 /// A content language: an ISO 639 language code, optionally with a region (`de`, `de-DE`).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize)]
+#[serde(try_from = "String")]
 pub struct Locale(String);
+
+crate::serialize_as_str!(Locale, |v| v.as_str());
 
 impl Locale {
     pub fn parse(value: &str) -> Result<Self, InvalidValue> {
@@ -195,61 +203,90 @@ pub fn validate_deletion(raw: &RawProduct, line: u64) -> Result<Sku, Vec<Rejecti
     }])
 }
 
-/// Applies the quality rules of contract section 3 to one record.
-pub fn validate_product(raw: &RawProduct, line: u64) -> Result<Product, Vec<Rejection>> {
+/// `text` without surrounding whitespace, reusing its allocation when there is none.
+fn trimmed(text: String) -> String {
+    if text.trim().len() == text.len() {
+        text
+    } else {
+        text.trim().to_string()
+    }
+}
+
+fn non_blank_owned(value: Option<String>) -> Option<String> {
+    value.map(trimmed).filter(|v| !v.is_empty())
+}
+
+/// Applies the quality rules of contract section 3 to one record. Takes the record by
+/// value: its strings move into the product (this runs for every row of large files).
+pub fn validate_product(raw: RawProduct, line: u64) -> Result<Product, Vec<Rejection>> {
+    let RawProduct {
+        sku,
+        gtin,
+        names,
+        descriptions,
+        brand,
+        category,
+        unit,
+        weight_kg,
+        images,
+        status,
+        attributes,
+        deletion: _,
+    } = raw;
+    let sku = non_blank_owned(sku);
     let mut problems = Vec::new();
-    let sku_text = non_blank(&raw.sku).map(str::to_string);
     let mut reject = |field: &str, error: InvalidValue| {
         problems.push(Rejection {
             line,
-            sku: sku_text.clone(),
+            sku: sku.clone(),
             field: field.to_string(),
             code: error.code.to_string(),
             message: error.message,
         })
     };
-    let sku = match non_blank(&raw.sku) {
+    let valid_sku = match &sku {
         None => {
             reject("sku", InvalidValue::new("missing_field", "sku is required"));
             None
         }
-        Some(text) => Sku::parse(text).map_err(|e| reject("sku", e)).ok(),
+        Some(text) => Sku::try_from(text.clone())
+            .map_err(|e| reject("sku", e))
+            .ok(),
     };
     let gtin =
-        non_blank(&raw.gtin).and_then(|g| Gtin::parse(g).map_err(|e| reject("gtin", e)).ok());
-    let mut text_map = |field: &str, pairs: &[(String, String)]| {
+        non_blank_owned(gtin).and_then(|g| Gtin::try_from(g).map_err(|e| reject("gtin", e)).ok());
+    let mut invalid_locale = false;
+    let mut text_map = |field: &str, pairs: Vec<(String, String)>| {
         let mut map = BTreeMap::new();
         for (locale, text) in pairs {
-            let text = text.trim();
+            let text = trimmed(text);
             if text.is_empty() {
                 continue;
             }
-            match Locale::parse(locale) {
+            match Locale::parse(&locale) {
                 Ok(locale) => {
-                    map.insert(locale, text.to_string());
+                    map.insert(locale, text);
                 }
-                Err(e) => reject(&format!("{field}.{locale}"), e),
+                Err(e) => {
+                    invalid_locale = true;
+                    reject(&format!("{field}.{locale}"), e);
+                }
             }
         }
         map
     };
-    let names = text_map("name", &raw.names);
-    let descriptions = text_map("description", &raw.descriptions);
-    if names.is_empty()
-        && !raw
-            .names
-            .iter()
-            .any(|(l, t)| !t.trim().is_empty() && Locale::parse(l).is_err())
-    {
+    let names = text_map("name", names);
+    let descriptions = text_map("description", descriptions);
+    if names.is_empty() && !invalid_locale {
         reject(
             "name",
             InvalidValue::new("missing_name", "at least one name is required"),
         );
     }
-    let unit = non_blank(&raw.unit).and_then(|u| {
-        let known = cefact_units::UnitCode::from_code(u);
+    let unit = non_blank_owned(unit).and_then(|u| {
+        let known = cefact_units::UnitCode::from_code(&u);
         if known.is_some_and(|code| code.status() != cefact_units::Status::Deleted) {
-            UnitCode::parse(u).map_err(|e| reject("unit", e)).ok()
+            UnitCode::try_from(u).map_err(|e| reject("unit", e)).ok()
         } else if known.is_some() {
             reject(
                 "unit",
@@ -270,8 +307,14 @@ pub fn validate_product(raw: &RawProduct, line: u64) -> Result<Product, Vec<Reje
             None
         }
     });
-    let weight_kg =
-        non_blank(&raw.weight_kg).and_then(|w| match w.replace(',', ".").parse::<Decimal>() {
+    let weight_kg = non_blank_owned(weight_kg).and_then(|w| {
+        // A decimal comma is common in European exports.
+        let parsed = if w.contains(',') {
+            w.replace(',', ".").parse::<Decimal>()
+        } else {
+            w.parse::<Decimal>()
+        };
+        match parsed {
             Ok(value) if !value.is_sign_negative() => Some(value.normalize()),
             Ok(_) => {
                 reject(
@@ -287,13 +330,12 @@ pub fn validate_product(raw: &RawProduct, line: u64) -> Result<Product, Vec<Reje
                 );
                 None
             }
-        });
-    let status = match non_blank(&raw.status)
-        .map(str::to_ascii_lowercase)
-        .as_deref()
-    {
-        None | Some("active") => ProductStatus::Active,
-        Some("inactive") => ProductStatus::Inactive,
+        }
+    });
+    let status = match non_blank_owned(status) {
+        None => ProductStatus::Active,
+        Some(text) if text.eq_ignore_ascii_case("active") => ProductStatus::Active,
+        Some(text) if text.eq_ignore_ascii_case("inactive") => ProductStatus::Inactive,
         Some(other) => {
             reject(
                 "status",
@@ -305,7 +347,7 @@ pub fn validate_product(raw: &RawProduct, line: u64) -> Result<Product, Vec<Reje
             ProductStatus::Active
         }
     };
-    let category = non_blank(&raw.category)
+    let category = non_blank_owned(category)
         .map(|c| {
             c.split('>')
                 .map(str::trim)
@@ -314,37 +356,42 @@ pub fn validate_product(raw: &RawProduct, line: u64) -> Result<Product, Vec<Reje
                 .collect()
         })
         .unwrap_or_default();
-    let images = raw
-        .images
-        .iter()
-        .map(|i| i.trim())
+    let images = images
+        .into_iter()
+        .map(trimmed)
         .filter(|i| !i.is_empty())
-        .map(str::to_string)
         .collect();
     // A key given twice keeps both values (`a|b`), in file order; none is dropped.
-    let mut attributes: BTreeMap<String, String> = BTreeMap::new();
-    for (key, value) in raw.attributes.iter().filter(|(_, v)| !v.trim().is_empty()) {
-        attributes
-            .entry(key.trim().to_string())
-            .and_modify(|existing| {
+    let mut attribute_map: BTreeMap<String, String> = BTreeMap::new();
+    for (key, value) in attributes {
+        let value = trimmed(value);
+        if value.is_empty() {
+            continue;
+        }
+        match attribute_map.entry(trimmed(key)) {
+            std::collections::btree_map::Entry::Occupied(mut existing) => {
+                let existing = existing.get_mut();
                 existing.push('|');
-                existing.push_str(value.trim());
-            })
-            .or_insert_with(|| value.trim().to_string());
+                existing.push_str(&value);
+            }
+            std::collections::btree_map::Entry::Vacant(slot) => {
+                slot.insert(value);
+            }
+        }
     }
-    match sku {
+    match valid_sku {
         Some(sku) if problems.is_empty() => Ok(Product {
             sku,
             gtin,
             names,
             descriptions,
-            brand: non_blank(&raw.brand).map(str::to_string),
+            brand: non_blank_owned(brand),
             category,
             unit,
             weight_kg,
             images,
             status,
-            attributes,
+            attributes: attribute_map,
         }),
         _ => Err(problems),
     }
@@ -444,7 +491,7 @@ mod tests {
         r.unit = Some("C62".into());
         r.weight_kg = Some("0,25".into());
         r.category = Some("Werkzeug > Bohrer".into());
-        let product = validate_product(&r, 2).unwrap();
+        let product = validate_product(r, 2).unwrap();
         assert_eq!(product.weight_kg.unwrap().to_string(), "0.25");
         assert_eq!(product.category, vec!["Werkzeug", "Bohrer"]);
         assert_eq!(product.status, ProductStatus::Active);
@@ -457,7 +504,7 @@ mod tests {
         r.gtin = Some("4008190143641".into());
         r.unit = Some("stk".into());
         r.weight_kg = Some("heavy".into());
-        let problems = validate_product(&r, 7).unwrap_err();
+        let problems = validate_product(r, 7).unwrap_err();
         let fields: Vec<_> = problems
             .iter()
             .map(|p| (p.field.as_str(), p.code.as_str()))
@@ -480,13 +527,13 @@ mod tests {
 
     #[test]
     fn a_missing_or_malformed_sku_is_rejected() {
-        let problems = validate_product(&RawProduct::default(), 3).unwrap_err();
+        let problems = validate_product(RawProduct::default(), 3).unwrap_err();
         assert!(
             problems
                 .iter()
                 .any(|p| p.field == "sku" && p.code == "missing_field")
         );
-        let problems = validate_product(&raw("A B"), 3).unwrap_err();
+        let problems = validate_product(raw("A B"), 3).unwrap_err();
         assert_eq!(problems[0].code, "invalid_character");
     }
 
