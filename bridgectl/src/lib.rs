@@ -3,5 +3,6 @@
 pub mod catalog;
 pub mod demo;
 pub mod dev;
+pub mod dlq;
 pub mod read;
 pub mod stackfile;

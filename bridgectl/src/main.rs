@@ -7,6 +7,7 @@ use bridgectl::dev::{DevOptions, LocalStack};
 use bridgectl::read::{self, Tables};
 use bridgectl::stackfile::{StackFile, find_root};
 use clap::{Args, Parser, Subcommand};
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -45,6 +46,9 @@ struct Target {
     /// Catalog bucket of a deployed stack.
     #[arg(long, env = "BRIDGE_CATALOG_BUCKET", global = true)]
     catalog_bucket: Option<String>,
+    /// Name prefix of a deployed stack's queues (usually the stack name).
+    #[arg(long, env = "BRIDGE_QUEUE_PREFIX", global = true)]
+    queue_prefix: Option<String>,
     /// Print JSON instead of text.
     #[arg(long, global = true)]
     json: bool,
@@ -97,6 +101,11 @@ enum Command {
         #[command(flatten)]
         target: Target,
     },
+    /// Dead-letter queues: `list`, `show QUEUE`, `redrive QUEUE`.
+    Dlq {
+        #[command(subcommand)]
+        action: DlqAction,
+    },
     /// PIM imports: `import FILE` uploads and waits for the report; `list`; `report FILE`.
     #[command(args_conflicts_with_subcommands = true)]
     Import {
@@ -110,6 +119,33 @@ enum Command {
         /// Seconds to wait for the report.
         #[arg(long, default_value_t = 600)]
         wait: u64,
+        #[command(flatten)]
+        target: Target,
+    },
+}
+
+#[derive(Subcommand)]
+enum DlqAction {
+    /// Every dead-letter queue with its depth and source queue.
+    List {
+        #[command(flatten)]
+        target: Target,
+    },
+    /// The messages of a dead-letter queue with their failure reason, without consuming them.
+    Show {
+        /// Logical id (local stack), queue name or URL.
+        queue: String,
+        #[arg(long, default_value_t = 10)]
+        limit: usize,
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Moves messages back to the queue that failed them, once the cause is fixed.
+    Redrive {
+        queue: String,
+        /// Only messages whose attribute has this value: name=value (e.g. failure_code=store_unavailable).
+        #[arg(long)]
+        filter: Option<String>,
         #[command(flatten)]
         target: Target,
     },
@@ -188,6 +224,55 @@ async fn tables(target: &Target) -> anyhow::Result<Tables> {
         &r.name(&target.price_table, "PriceTable")?,
         &r.name(&target.customer_table, "CustomerTable")?,
     ))
+}
+
+/// The queues by name: the local stack's by logical id, or a deployed stack's by prefix.
+async fn queues(
+    target: &Target,
+) -> anyhow::Result<(aws_sdk_sqs::Client, BTreeMap<String, String>)> {
+    let r = Resolved::new(target, target.queue_prefix.is_some()).await?;
+    let client = aws_sdk_sqs::Client::new(&r.aws);
+    let queues = match (&target.queue_prefix, &r.file) {
+        (Some(prefix), _) => client
+            .list_queues()
+            .queue_name_prefix(prefix)
+            .send()
+            .await?
+            .queue_urls
+            .unwrap_or_default()
+            .into_iter()
+            .map(|url| (url.rsplit('/').next().unwrap_or_default().to_string(), url))
+            .collect(),
+        (None, Some((_, file))) => file
+            .stack
+            .queues
+            .iter()
+            .map(|(id, q)| (id.clone(), q.url.clone()))
+            .collect(),
+        (None, None) => BTreeMap::new(),
+    };
+    Ok((client, queues))
+}
+
+/// A queue the user named: a URL, a known name, or one SQS can look up.
+async fn queue_url(
+    client: &aws_sdk_sqs::Client,
+    queues: &BTreeMap<String, String>,
+    name: &str,
+) -> anyhow::Result<String> {
+    if name.starts_with("http://") || name.starts_with("https://") {
+        return Ok(name.to_string());
+    }
+    if let Some(url) = queues.get(name) {
+        return Ok(url.clone());
+    }
+    let output = client
+        .get_queue_url()
+        .queue_name(name)
+        .send()
+        .await
+        .with_context(|| format!("no queue {name}; `bridgectl dlq list` shows them"))?;
+    output.queue_url.with_context(|| format!("no queue {name}"))
 }
 
 async fn catalog(target: &Target) -> anyhow::Result<Catalog> {
@@ -280,6 +365,59 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 print_json(&levels)?;
             } else {
                 print!("{}", read::stock_text(&sku, &levels));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Dlq {
+            action: DlqAction::List { target },
+        } => {
+            let (client, queues) = queues(&target).await?;
+            let list = bridgectl::dlq::list(&client, &queues).await?;
+            if target.json {
+                print_json(&list)?;
+            } else {
+                print!("{}", bridgectl::dlq::list_text(&list));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Dlq {
+            action:
+                DlqAction::Show {
+                    queue,
+                    limit,
+                    target,
+                },
+        } => {
+            let (client, queues) = queues(&target).await?;
+            let url = queue_url(&client, &queues, &queue).await?;
+            let messages = bridgectl::dlq::show(&client, &url, limit).await?;
+            if target.json {
+                print_json(&messages)?;
+            } else {
+                print!("{}", bridgectl::dlq::show_text(&messages));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Dlq {
+            action:
+                DlqAction::Redrive {
+                    queue,
+                    filter,
+                    target,
+                },
+        } => {
+            let (client, queues) = queues(&target).await?;
+            let url = queue_url(&client, &queues, &queue).await?;
+            let filter = bridgectl::dlq::Filter::parse(filter.as_deref())?;
+            let result =
+                bridgectl::dlq::redrive(&client, &url, &filter, |line| eprintln!("{line}")).await?;
+            if target.json {
+                print_json(&result)?;
+            } else {
+                println!(
+                    "moved {} message(s) back ({}), kept {}",
+                    result.moved, result.method, result.kept
+                );
             }
             Ok(ExitCode::SUCCESS)
         }

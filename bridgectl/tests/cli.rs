@@ -231,3 +231,125 @@ async fn import_uploads_follows_and_reports_and_product_reads_the_result() {
     assert!(err.contains("not in the catalog"), "{err}");
     stack.stop().await;
 }
+
+#[tokio::test]
+async fn dlq_show_explains_and_redrive_brings_back_what_can_now_be_applied() {
+    let dir = std::env::temp_dir().join(bridge_testkit::unique("cli-dlq"));
+    let mut options = DevOptions::new(bridge_testkit::repo_root());
+    options.endpoint = Some(bridge_testkit::endpoint().to_string());
+    options.stack_name = bridge_testkit::unique("dlq");
+    options.stack_file = dir.join("stack.json");
+    let stack = LocalStack::start(options)
+        .await
+        .expect("the local stack starts");
+    let file = dir.join("stack.json");
+    let sqs = aws_sdk_sqs::Client::new(&stack.sdk);
+    let string = |v: &str| {
+        aws_sdk_sqs::types::MessageAttributeValue::builder()
+            .data_type("String")
+            .string_value(v)
+            .build()
+            .unwrap()
+    };
+    // An event that failed during a store outage and ran out of retries...
+    let envelope = json!({
+        "version": 1, "webhook_id": "w-outage", "source": "erp", "event_type": "stock.changed",
+        "correlation_id": "c-9", "received_at": "2026-11-26T10:00:00Z",
+        "payload": {"kind": "inline", "body": {"type": "stock.changed", "timestamp": "2026-11-26T10:00:00Z",
+            "data": {"sku": "OUT-1", "warehouse": "W1", "available": "9", "revision": 4}}}});
+    sqs.send_message()
+        .queue_url(&stack.queue("StockPriceDeadLetterQueue").url)
+        .message_body(envelope.to_string())
+        .message_attributes("failure_code", string("store_unavailable"))
+        .message_attributes("failure_class", string("retryable"))
+        .message_attributes(
+            "failure_reason",
+            string("stock.put failed (retryable): ThrottlingException"),
+        )
+        .message_attributes("webhook_id", string("w-outage"))
+        .send()
+        .await
+        .unwrap();
+    // ...and poison that will never apply.
+    sqs.send_message()
+        .queue_url(&stack.queue("StockPriceQueue").url)
+        .message_body("not an envelope")
+        .send()
+        .await
+        .unwrap();
+    stack
+        .drain(&["StockPriceQueue"], Duration::from_secs(60))
+        .await
+        .unwrap();
+
+    let (code, out, _) = bridgectl(&file, &["dlq", "list"]);
+    assert_eq!(code, 0);
+    let line = out
+        .lines()
+        .find(|l| l.starts_with("StockPriceDeadLetterQueue"))
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(
+        line.contains(" 2 ") && line.contains("StockPriceQueue"),
+        "{line}"
+    );
+
+    for _ in 0..2 {
+        // Showing twice shows the same: nothing is consumed.
+        let (code, out, _) = bridgectl(
+            &file,
+            &["dlq", "show", "StockPriceDeadLetterQueue", "--json"],
+        );
+        assert_eq!(code, 0);
+        let messages: Value = serde_json::from_str(&out).unwrap();
+        let mut codes: Vec<_> = messages
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| {
+                m["attributes"]["failure_code"]
+                    .as_str()
+                    .unwrap()
+                    .to_string()
+            })
+            .collect();
+        codes.sort();
+        assert_eq!(codes, vec!["invalid_envelope", "store_unavailable"]);
+    }
+    let (_, out, _) = bridgectl(&file, &["dlq", "show", "StockPriceDeadLetterQueue"]);
+    assert!(
+        out.contains("not a bridge envelope") && out.contains("ThrottlingException"),
+        "{out}"
+    );
+
+    // The outage is over: move back what failed for it, and only that.
+    let (code, out, err) = bridgectl(
+        &file,
+        &[
+            "dlq",
+            "redrive",
+            "StockPriceDeadLetterQueue",
+            "--filter",
+            "failure_code=store_unavailable",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("moved 1 message(s) back") && out.contains("kept 1"),
+        "{out}{err}"
+    );
+    stack
+        .drain(&["StockPriceQueue"], Duration::from_secs(60))
+        .await
+        .unwrap();
+    let (code, out, _) = bridgectl(&file, &["stock", "--sku", "OUT-1", "--json"]);
+    assert_eq!(code, 0);
+    let levels: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(levels[0]["revision"], 4, "{out}");
+    let (_, out, _) = bridgectl(
+        &file,
+        &["dlq", "show", "StockPriceDeadLetterQueue", "--json"],
+    );
+    let left: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(left.as_array().unwrap().len(), 1);
+    stack.stop().await;
+}
