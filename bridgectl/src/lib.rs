@@ -5,4 +5,5 @@ pub mod demo;
 pub mod dev;
 pub mod dlq;
 pub mod read;
+pub mod replay;
 pub mod stackfile;

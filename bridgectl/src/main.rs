@@ -101,6 +101,21 @@ enum Command {
         #[command(flatten)]
         target: Target,
     },
+    /// Sends an accepted webhook's event again (it must still be within the receipt retention).
+    Replay {
+        webhook_id: String,
+        /// erp or shop (default: whichever sent that id).
+        #[arg(long)]
+        source: Option<String>,
+        /// The queue to send to (a deployed stack; the local stack knows its queues).
+        #[arg(long)]
+        queue_url: Option<String>,
+        /// Receipt table of a deployed stack.
+        #[arg(long, env = "BRIDGE_RECEIPT_TABLE")]
+        receipt_table: Option<String>,
+        #[command(flatten)]
+        target: Target,
+    },
     /// Dead-letter queues: `list`, `show QUEUE`, `redrive QUEUE`.
     Dlq {
         #[command(subcommand)]
@@ -417,6 +432,60 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 println!(
                     "moved {} message(s) back ({}), kept {}",
                     result.moved, result.method, result.kept
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Replay {
+            webhook_id,
+            source,
+            queue_url,
+            receipt_table,
+            target,
+        } => {
+            let source = source
+                .map(|s| bridge_domain::Source::parse(&s).context("--source is erp or shop"))
+                .transpose()?;
+            let r = Resolved::new(&target, receipt_table.is_some()).await?;
+            let receipts = bridge_aws::DynamoReceiptStore::new(
+                aws_sdk_dynamodb::Client::new(&r.aws),
+                r.name(&receipt_table, "WebhookReceiptTable")?,
+                0,
+            );
+            // The local stack: the intake's environment in the template names each route's queue.
+            let template = find_root()
+                .ok()
+                .and_then(|root| bridge_infra::Template::load(&root.join("template.yaml")).ok());
+            let local = r.file.as_ref().map(|(_, f)| f.stack.clone());
+            let queue_for = |route: bridge_domain::Route| -> Option<String> {
+                if let Some(url) = &queue_url {
+                    return Some(url.clone());
+                }
+                let (template, stack) = (template.as_ref()?, local.as_ref()?);
+                let intake = template
+                    .functions()
+                    .ok()?
+                    .into_iter()
+                    .find(|f| f.binary == "webhook-intake")?;
+                let value = intake
+                    .environment
+                    .get(webhook_intake::config::queue_variable(route))?;
+                stack.resolve(value).ok()
+            };
+            let sqs = aws_sdk_sqs::Client::new(&r.aws);
+            let replayed =
+                bridgectl::replay::replay(&receipts, &sqs, &webhook_id, source, queue_for).await?;
+            if target.json {
+                print_json(&replayed)?;
+            } else {
+                println!(
+                    "replayed {} ({} from {}, {}) to {} as message {}",
+                    replayed.webhook_id,
+                    replayed.event_type,
+                    replayed.source,
+                    replayed.record,
+                    replayed.queue,
+                    replayed.message_id
                 );
             }
             Ok(ExitCode::SUCCESS)

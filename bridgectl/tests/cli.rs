@@ -151,6 +151,45 @@ async fn price_stock_and_customer_answer_from_the_tables() {
     let (code, _, err) = bridgectl(&file, &["price", "--customer", "C-7", "--sku", "A 1"]);
     assert_eq!(code, 1);
     assert!(err.contains("--sku"), "{err}");
+
+    // A stock level lost downstream comes back by replaying its webhook.
+    aws_sdk_dynamodb::Client::new(&stack.sdk)
+        .delete_item()
+        .table_name(stack.info.table("StockTable").unwrap())
+        .key(
+            "sku",
+            aws_sdk_dynamodb::types::AttributeValue::S("A-1".into()),
+        )
+        .key(
+            "warehouse",
+            aws_sdk_dynamodb::types::AttributeValue::S("W1".into()),
+        )
+        .send()
+        .await
+        .unwrap();
+    let (code, out, err) = bridgectl(&file, &["replay", "s1"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("replayed s1 (stock.changed from erp, A-1@W1)"),
+        "{out}"
+    );
+    stack
+        .drain(&["StockPriceQueue"], Duration::from_secs(60))
+        .await
+        .unwrap();
+    let (_, out, _) = bridgectl(&file, &["stock", "--sku", "A-1", "--json"]);
+    let levels: Value = serde_json::from_str(&out).unwrap();
+    assert!(
+        levels
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|l| l["warehouse"] == "W1" && l["available"] == "7"),
+        "{out}"
+    );
+    let (code, _, err) = bridgectl(&file, &["replay", "never-sent"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("no receipt for webhook never-sent"), "{err}");
     stack.stop().await;
 }
 

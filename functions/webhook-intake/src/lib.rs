@@ -271,9 +271,15 @@ impl Intake {
             )
             .await
         {
-            Ok(message_id) => {
+            Ok((message_id, envelope)) => {
                 let details = BTreeMap::from([
                     ("message_id".to_string(), message_id),
+                    // What was queued, so that support can replay it (`bridgectl replay`).
+                    ("envelope".to_string(), envelope),
+                    (
+                        "route".to_string(),
+                        parsed.event_type.route().as_str().to_string(),
+                    ),
                     ("event_type".to_string(), parsed.event_type.to_string()),
                     ("source".to_string(), source.to_string()),
                     ("correlation_id".to_string(), correlation_id.to_string()),
@@ -311,7 +317,7 @@ impl Intake {
         delivery: Delivery<'_>,
         now: DateTime<Utc>,
         metrics: &mut Metrics,
-    ) -> Result<String, bridge_domain::PortError> {
+    ) -> Result<(String, String), bridge_domain::PortError> {
         let Delivery {
             source,
             webhook_id,
@@ -360,7 +366,8 @@ impl Intake {
                 (attributes::SOURCE.to_string(), source.to_string()),
             ]),
         };
-        self.ports.queue.send(queue, &message).await
+        let message_id = self.ports.queue.send(queue, &message).await?;
+        Ok((message_id, message.body))
     }
 }
 
