@@ -109,12 +109,18 @@ fn every_queue_has_a_dead_letter_queue_with_an_alarm_and_explicit_limits() {
 fn every_function_has_an_errors_alarm_and_every_alarm_pages_on_call_and_links_its_runbook() {
     let t = template();
     let error_alarms = alarms_on(&t, "AWS/Lambda", "Errors");
+    let throttle_alarms = alarms_on(&t, "AWS/Lambda", "Throttles");
     let runbook =
         std::fs::read_to_string(bridge_testkit::repo_root().join("docs/runbook.md")).unwrap();
     for function in t.resources_of("AWS::Serverless::Function") {
         assert!(
             error_alarms.contains(&json!({"Ref": function.logical_id})),
             "{} has no errors alarm",
+            function.logical_id
+        );
+        assert!(
+            throttle_alarms.contains(&json!({"Ref": function.logical_id})),
+            "{} has no throttles alarm",
             function.logical_id
         );
     }
