@@ -4,6 +4,7 @@ pub mod catalog;
 pub mod demo;
 pub mod dev;
 pub mod dlq;
+pub mod freshness;
 pub mod read;
 pub mod replay;
 pub mod stackfile;

@@ -116,6 +116,17 @@ enum Command {
         #[command(flatten)]
         target: Target,
     },
+    /// Each data category's last success against its SLA (exit 4 when one is stale).
+    Freshness {
+        /// Override an SLA: category=duration (prices=2h, stock=30m).
+        #[arg(long)]
+        sla: Vec<String>,
+        /// Freshness table of a deployed stack.
+        #[arg(long, env = "BRIDGE_FRESHNESS_TABLE")]
+        freshness_table: Option<String>,
+        #[command(flatten)]
+        target: Target,
+    },
     /// Dead-letter queues: `list`, `show QUEUE`, `redrive QUEUE`.
     Dlq {
         #[command(subcommand)]
@@ -435,6 +446,36 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 );
             }
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Freshness {
+            sla,
+            freshness_table,
+            target,
+        } => {
+            let r = Resolved::new(&target, freshness_table.is_some()).await?;
+            let store = bridge_aws::DynamoFreshnessStore::new(
+                aws_sdk_dynamodb::Client::new(&r.aws),
+                r.name(&freshness_table, "FreshnessTable")?,
+            );
+            let template = find_root()
+                .ok()
+                .and_then(|root| bridge_infra::Template::load(&root.join("template.yaml")).ok());
+            let slas = bridgectl::freshness::slas(template.as_ref(), &sla)?;
+            let now = chrono::Utc::now();
+            let rows = bridgectl::freshness::report(&store, &slas, now).await?;
+            if target.json {
+                print_json(&rows)?;
+            } else {
+                print!("{}", bridgectl::freshness::text(&rows, now));
+            }
+            let stale = rows
+                .iter()
+                .any(|r| r.state == bridge_domain::freshness::FreshnessState::Stale);
+            Ok(if stale {
+                ExitCode::from(4)
+            } else {
+                ExitCode::SUCCESS
+            })
         }
         Command::Replay {
             webhook_id,

@@ -152,6 +152,39 @@ async fn price_stock_and_customer_answer_from_the_tables() {
     assert_eq!(code, 1);
     assert!(err.contains("--sku"), "{err}");
 
+    // Freshness: the three flows that ran are fresh, products never flowed.
+    let (code, out, _) = bridgectl(&file, &["freshness", "--json"]);
+    assert_eq!(code, 0, "{out}");
+    let rows: Value = serde_json::from_str(&out).unwrap();
+    let state = |rows: &Value, category: &str| {
+        rows.as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["category"] == category)
+            .unwrap()["state"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(state(&rows, "prices"), "fresh");
+    assert_eq!(state(&rows, "stock"), "fresh");
+    assert_eq!(state(&rows, "customers"), "fresh");
+    assert_eq!(state(&rows, "products"), "never");
+    // The stock flow stops; past its SLA, stock turns stale.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let (code, out, _) = bridgectl(&file, &["freshness", "--sla", "stock=1s"]);
+    assert_eq!(code, 4, "{out}");
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("stock") && l.contains("STALE")),
+        "{out}"
+    );
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("prices") && l.contains("fresh")),
+        "{out}"
+    );
+
     // A stock level lost downstream comes back by replaying its webhook.
     aws_sdk_dynamodb::Client::new(&stack.sdk)
         .delete_item()

@@ -62,6 +62,7 @@ pub struct ImportPorts {
     pub catalog: Arc<dyn CatalogStore>,
     pub ledger: Arc<dyn ImportLedger>,
     pub queue: Arc<dyn MessageQueue>,
+    pub freshness: Arc<dyn bridge_domain::ports::FreshnessStore>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -1041,6 +1042,19 @@ impl Importer {
         record.lease_until = 0;
         record.updated_at = finished;
         self.ports.ledger.save(record).await?;
+        if status == "applied" {
+            // Product data flowed; a failure to say so is logged, the alarm is the safe side.
+            let category = bridge_domain::freshness::Category::Products;
+            if let Err(err) = self
+                .ports
+                .freshness
+                .record(category, finished, "pim-import")
+                .await
+            {
+                warn!(error = %cause_chain(&err), "could not record freshness");
+            }
+            bridge_lambda::metrics::heartbeats([category.as_str()]);
+        }
         Ok(report)
     }
 

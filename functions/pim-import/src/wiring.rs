@@ -14,6 +14,7 @@ pub const IMPORT_TABLE: &str = "IMPORT_TABLE";
 pub const CATALOG_BUCKET: &str = "CATALOG_BUCKET";
 pub const IMPORT_QUEUE_URL: &str = "IMPORT_QUEUE_URL";
 pub const IMPORT_DLQ_URL: &str = "IMPORT_DLQ_URL";
+pub const FRESHNESS_TABLE: &str = "FRESHNESS_TABLE";
 
 pub fn build(config: &Config, aws: &aws_config::SdkConfig) -> Result<ImportHandler, ConfigError> {
     let dynamo = aws_sdk_dynamodb::Client::new(aws);
@@ -56,8 +57,12 @@ pub fn build(config: &Config, aws: &aws_config::SdkConfig) -> Result<ImportHandl
             config.required(PRODUCT_TABLE)?,
         )),
         ledger: Arc::new(DynamoImportLedger::new(
-            dynamo,
+            dynamo.clone(),
             config.required(IMPORT_TABLE)?,
+        )),
+        freshness: Arc::new(bridge_aws::DynamoFreshnessStore::new(
+            dynamo,
+            config.required(FRESHNESS_TABLE)?,
         )),
         queue: queue.clone(),
     };

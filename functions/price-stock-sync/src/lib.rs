@@ -9,7 +9,10 @@ use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use bridge_contract::envelope::ENVELOPE_VERSION;
 use bridge_contract::{Envelope, Payload, parse_event};
 use bridge_domain::error::cause_chain;
-use bridge_domain::ports::{CustomerStore, MessageQueue, ObjectStore, PriceStore, StockStore};
+use bridge_domain::freshness::Category;
+use bridge_domain::ports::{
+    CustomerStore, FreshnessStore, MessageQueue, ObjectStore, PriceStore, StockStore,
+};
 use bridge_domain::{ApplyOutcome, DomainEvent, ErrorClass, PortError, Route};
 use bridge_lambda::batch::BatchFailed;
 use bridge_lambda::{BatchSettings, Config, ConfigError, MessageError, MessageOutcome, Metrics};
@@ -25,6 +28,7 @@ pub const PRICE_TABLE: &str = "PRICE_TABLE";
 pub const CUSTOMER_TABLE: &str = "CUSTOMER_TABLE";
 pub const PAYLOAD_BUCKET: &str = "PAYLOAD_BUCKET";
 pub const MAX_RECEIVE_COUNT: &str = "MAX_RECEIVE_COUNT";
+pub const FRESHNESS_TABLE: &str = "FRESHNESS_TABLE";
 /// The queues this function consumes: (queue ARN variable, its dead-letter queue URL
 /// variable, the route whose events belong on it).
 pub const QUEUE_VARIABLES: [(&str, &str, Route); 2] = [
@@ -49,6 +53,7 @@ pub struct SyncSettings {
     pub price_table: String,
     pub customer_table: String,
     pub payload_bucket: String,
+    pub freshness_table: String,
     /// Source queue ARN → its binding.
     pub queues: HashMap<String, QueueBinding>,
     pub max_receive_count: u32,
@@ -71,6 +76,7 @@ impl SyncSettings {
             price_table: config.required(PRICE_TABLE)?,
             customer_table: config.required(CUSTOMER_TABLE)?,
             payload_bucket: config.required(PAYLOAD_BUCKET)?,
+            freshness_table: config.required(FRESHNESS_TABLE)?,
             queues,
             max_receive_count: config.parsed(MAX_RECEIVE_COUNT, 5)?,
         })
@@ -84,6 +90,7 @@ pub struct SyncPorts {
     pub customers: Arc<dyn CustomerStore>,
     pub objects: Arc<dyn ObjectStore>,
     pub queue: Arc<dyn MessageQueue>,
+    pub freshness: Arc<dyn FreshnessStore>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -162,13 +169,19 @@ impl PriceStockSync {
                 max_receive_count: self.settings.max_receive_count,
                 queue: self.ports.queue.as_ref(),
             };
+            let flowed = std::sync::Mutex::new(std::collections::BTreeSet::new());
             let result = bridge_lambda::process_batch(event, &settings, &mut metrics, |message| {
-                self.handle_message(message, binding.route)
+                self.handle_message(message, binding.route, &flowed)
             })
             .await;
             if let Err(err) = &result {
                 error!(error = %err, "batch failed");
             }
+            self.record_freshness(
+                flowed.into_inner().unwrap_or_else(|p| p.into_inner()),
+                &mut metrics,
+            )
+            .await;
             Ok(result?)
         }
         .instrument(span)
@@ -176,10 +189,34 @@ impl PriceStockSync {
         (result, metrics)
     }
 
+    /// A category flowed when one of its events was applied or found stale: its data is as
+    /// new as the sender's. Failing to record it must not fail the batch: it is logged and
+    /// counted, and the freshness alarm is the safe side.
+    async fn record_freshness(
+        &self,
+        categories: std::collections::BTreeSet<Category>,
+        metrics: &mut Metrics,
+    ) {
+        let now = chrono::Utc::now();
+        for category in &categories {
+            if let Err(err) = self
+                .ports
+                .freshness
+                .record(*category, now, FUNCTION_NAME)
+                .await
+            {
+                error!(category = %category, error = %cause_chain(&err), "could not record freshness");
+                metrics.add("FreshnessNotRecorded", 1);
+            }
+        }
+        bridge_lambda::metrics::heartbeats(categories.iter().map(|c| c.as_str()));
+    }
+
     async fn handle_message(
         &self,
         message: SqsMessage,
         route: Route,
+        flowed: &std::sync::Mutex<std::collections::BTreeSet<Category>>,
     ) -> Result<MessageOutcome, MessageError> {
         let body = message.body.as_deref().unwrap_or_default();
         let envelope = Envelope::from_json(body).map_err(|e| {
@@ -239,6 +276,18 @@ impl PriceStockSync {
             }
         }
         .map_err(port_failure)?;
+        let category = match &parsed.event {
+            DomainEvent::StockChanged(_) => Some(Category::Stock),
+            DomainEvent::PriceChanged(_) => Some(Category::Prices),
+            DomainEvent::CustomerChanged(_) => Some(Category::Customers),
+            _ => None,
+        };
+        if let Some(category) = category {
+            flowed
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(category);
+        }
         Ok(match outcome {
             ApplyOutcome::Applied => {
                 info!(event_type = %parsed.event_type, %record, "applied");

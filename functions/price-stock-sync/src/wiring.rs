@@ -3,7 +3,8 @@
 
 use crate::{PriceStockSync, SyncPorts, SyncSettings};
 use bridge_aws::{
-    DynamoCustomerStore, DynamoPriceStore, DynamoStockStore, S3ObjectStore, SqsQueue,
+    DynamoCustomerStore, DynamoFreshnessStore, DynamoPriceStore, DynamoStockStore, S3ObjectStore,
+    SqsQueue,
 };
 use bridge_lambda::{Config, ConfigError};
 use std::sync::Arc;
@@ -29,6 +30,10 @@ pub fn build(config: &Config, aws: &aws_config::SdkConfig) -> Result<PriceStockS
             settings.payload_bucket.clone(),
         )),
         queue: Arc::new(SqsQueue::new(aws_sdk_sqs::Client::new(aws))),
+        freshness: Arc::new(DynamoFreshnessStore::new(
+            aws_sdk_dynamodb::Client::new(aws),
+            settings.freshness_table.clone(),
+        )),
     };
     Ok(PriceStockSync::new(settings, ports))
 }

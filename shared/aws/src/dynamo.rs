@@ -387,3 +387,86 @@ impl ReceiptStore for DynamoReceiptStore {
         Ok(())
     }
 }
+
+/// Freshness: partition key `category`.
+#[derive(Clone)]
+pub struct DynamoFreshnessStore {
+    client: Client,
+    table: String,
+}
+
+impl DynamoFreshnessStore {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+        }
+    }
+}
+
+#[async_trait]
+impl bridge_domain::ports::FreshnessStore for DynamoFreshnessStore {
+    async fn record(
+        &self,
+        category: bridge_domain::freshness::Category,
+        at: DateTime<Utc>,
+        function: &str,
+    ) -> Result<(), PortError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("category", s(category.as_str()))
+            .update_expression("SET last_success_at = :at, #function = :function")
+            // RFC 3339 in UTC with a fixed format orders as text.
+            .condition_expression("attribute_not_exists(last_success_at) OR last_success_at < :at")
+            .expression_attribute_names("#function", "function")
+            .expression_attribute_values(
+                ":at",
+                s(at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
+            )
+            .expression_attribute_values(":function", s(function))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(())
+            }
+            Err(err) => Err(classify("freshness.record", err)),
+        }
+    }
+
+    async fn all(
+        &self,
+    ) -> Result<Vec<(bridge_domain::freshness::Category, DateTime<Utc>, String)>, PortError> {
+        let items: Vec<Item> = self
+            .client
+            .scan()
+            .table_name(&self.table)
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<Vec<_>, _>>()
+            .await
+            .map_err(|e| classify("freshness.all", e))?;
+        Ok(items
+            .into_iter()
+            .filter_map(|item| {
+                let text = |k: &str| match item.get(k) {
+                    Some(AttributeValue::S(v)) => Some(v.clone()),
+                    _ => None,
+                };
+                let category = bridge_domain::freshness::Category::parse(&text("category")?)?;
+                let at = DateTime::parse_from_rfc3339(&text("last_success_at")?)
+                    .ok()?
+                    .with_timezone(&Utc);
+                Some((category, at, text("function").unwrap_or_default()))
+            })
+            .collect())
+    }
+}

@@ -13,7 +13,10 @@ pub mod sqs;
 
 pub use catalog::{DynamoCatalogStore, DynamoImportLedger, S3FileStore};
 pub use classify::classify;
-pub use dynamo::{DynamoCustomerStore, DynamoPriceStore, DynamoReceiptStore, DynamoStockStore};
+pub use dynamo::{
+    DynamoCustomerStore, DynamoFreshnessStore, DynamoPriceStore, DynamoReceiptStore,
+    DynamoStockStore,
+};
 pub use s3::S3ObjectStore;
 pub use secrets::load_secret_string;
 pub use sqs::SqsQueue;

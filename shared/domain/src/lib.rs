@@ -21,6 +21,7 @@ pub(crate) use serialize_as_str;
 
 pub mod error;
 pub mod events;
+pub mod freshness;
 pub mod ids;
 pub mod money;
 pub mod ports;

@@ -181,3 +181,19 @@ pub trait ImportLedger: Send + Sync {
     async fn get(&self, file: &str) -> Result<Option<ImportRecord>, PortError>;
     async fn list(&self) -> Result<Vec<ImportRecord>, PortError>;
 }
+
+/// When each data category last flowed successfully.
+#[async_trait]
+pub trait FreshnessStore: Send + Sync {
+    /// Records a success (a later one never goes back in time).
+    async fn record(
+        &self,
+        category: crate::freshness::Category,
+        at: DateTime<Utc>,
+        function: &str,
+    ) -> Result<(), PortError>;
+    /// The last success of every category that had one, with the function that recorded it.
+    async fn all(
+        &self,
+    ) -> Result<Vec<(crate::freshness::Category, DateTime<Utc>, String)>, PortError>;
+}

@@ -70,18 +70,48 @@ impl Metrics {
     /// Writes the document to stdout as one line and resets the counters.
     pub fn flush(&mut self) {
         if let Some(line) = self.render(chrono::Utc::now().timestamp_millis()) {
-            match SINK.get() {
-                Some(sink) => {
-                    let mut sink = sink.lock().unwrap_or_else(|p| p.into_inner());
-                    let _ = writeln!(sink, "{line}");
-                    let _ = sink.flush();
-                }
-                None => {
-                    let _ = writeln!(std::io::stdout().lock(), "{line}");
-                }
-            }
+            write_line(&line);
         }
         self.counters.clear();
+    }
+}
+
+fn write_line(line: &str) {
+    match SINK.get() {
+        Some(sink) => {
+            let mut sink = sink.lock().unwrap_or_else(|p| p.into_inner());
+            let _ = writeln!(sink, "{line}");
+            let _ = sink.flush();
+        }
+        None => {
+            let _ = writeln!(std::io::stdout().lock(), "{line}");
+        }
+    }
+}
+
+/// The `Heartbeat` metric of a data category (dimension `Category`): one per successful
+/// batch. Freshness alarms fire when a category's heartbeats stop for longer than its SLA.
+pub fn heartbeat_document(category: &str, timestamp_ms: i64) -> String {
+    serde_json::json!({
+        "_aws": {
+            "Timestamp": timestamp_ms,
+            "CloudWatchMetrics": [{
+                "Namespace": NAMESPACE,
+                "Dimensions": [["Category"]],
+                "Metrics": [{"Name": "Heartbeat", "Unit": "Count"}],
+            }],
+        },
+        "Category": category,
+        "Heartbeat": 1,
+    })
+    .to_string()
+}
+
+/// Emits one heartbeat per category.
+pub fn heartbeats<'a>(categories: impl IntoIterator<Item = &'a str>) {
+    let now = chrono::Utc::now().timestamp_millis();
+    for category in categories {
+        write_line(&heartbeat_document(category, now));
     }
 }
 
@@ -106,6 +136,18 @@ mod tests {
                 .unwrap()
                 .len(),
             2
+        );
+    }
+
+    #[test]
+    fn a_heartbeat_carries_its_category_dimension() {
+        let doc: serde_json::Value =
+            serde_json::from_str(&heartbeat_document("prices", 1)).unwrap();
+        assert_eq!(doc["Category"], "prices");
+        assert_eq!(doc["Heartbeat"], 1);
+        assert_eq!(
+            doc["_aws"]["CloudWatchMetrics"][0]["Dimensions"][0][0],
+            "Category"
         );
     }
 

@@ -353,3 +353,42 @@ fn each_function_is_granted_exactly_the_calls_its_code_makes() {
         "PayloadBucket"
     ));
 }
+
+#[test]
+fn every_data_category_has_a_freshness_alarm_on_its_sla_parameter() {
+    let t = template();
+    for category in bridge_domain::freshness::Category::ALL {
+        let alarm = t
+            .resources_of("AWS::CloudWatch::Alarm")
+            .find(|a| {
+                a.properties["MetricName"] == "Heartbeat"
+                    && a.properties["Dimensions"][0]["Value"] == category.as_str()
+            })
+            .unwrap_or_else(|| panic!("no freshness alarm for {category}"));
+        let mut name = category.as_str().to_string();
+        name[..1].make_ascii_uppercase();
+        let parameter = format!("FreshnessSla{name}Hours");
+        assert_eq!(
+            alarm.properties["EvaluationPeriods"],
+            json!({"Ref": parameter})
+        );
+        assert_eq!(
+            alarm.properties["TreatMissingData"], "breaching",
+            "silence is staleness"
+        );
+        let default: i64 = t.parameters[&parameter].parse().unwrap();
+        assert_eq!(
+            default * 3600,
+            category.default_sla().num_seconds(),
+            "{parameter} default"
+        );
+    }
+    // The functions that make data flow may record it.
+    for function in ["PriceStockSyncFunction", "PimImportFunction"] {
+        let text = t.resource(function).unwrap().properties["Policies"].to_string();
+        assert!(
+            text.contains("FreshnessTable"),
+            "{function} cannot record freshness"
+        );
+    }
+}

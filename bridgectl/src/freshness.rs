@@ -1,0 +1,141 @@
+//! `bridgectl freshness`: each data category, its last success, its SLA and its state.
+
+use bridge_domain::freshness::{Category, FreshnessState, freshness};
+use bridge_domain::ports::FreshnessStore;
+use chrono::{DateTime, Duration, Utc};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+#[derive(Debug, Serialize)]
+pub struct CategoryFreshness {
+    pub category: Category,
+    pub last_success: Option<DateTime<Utc>>,
+    pub recorded_by: Option<String>,
+    pub sla_seconds: i64,
+    pub state: FreshnessState,
+}
+
+/// `30s`, `15m`, `2h`, `1d`.
+pub fn parse_duration(text: &str) -> anyhow::Result<Duration> {
+    let text = text.trim();
+    let (number, unit) = text.split_at(
+        text.find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(text.len()),
+    );
+    let n: i64 = number
+        .parse()
+        .map_err(|_| anyhow::anyhow!("{text:?} is not a duration like 30s, 15m, 2h or 1d"))?;
+    Ok(match unit {
+        "s" => Duration::seconds(n),
+        "m" => Duration::minutes(n),
+        "h" | "" => Duration::hours(n),
+        "d" => Duration::days(n),
+        _ => anyhow::bail!("{text:?} is not a duration like 30s, 15m, 2h or 1d"),
+    })
+}
+
+/// The SLAs: the template's parameter defaults where known, `--sla` overrides on top.
+pub fn slas(
+    template: Option<&bridge_infra::Template>,
+    overrides: &[String],
+) -> anyhow::Result<BTreeMap<Category, Duration>> {
+    let mut slas: BTreeMap<Category, Duration> = Category::ALL
+        .iter()
+        .map(|c| (*c, c.default_sla()))
+        .collect();
+    if let Some(template) = template {
+        for category in Category::ALL {
+            let mut name = category.as_str().to_string();
+            name[..1].make_ascii_uppercase();
+            if let Some(hours) = template
+                .parameters
+                .get(&format!("FreshnessSla{name}Hours"))
+                .and_then(|h| h.parse::<i64>().ok())
+            {
+                slas.insert(category, Duration::hours(hours));
+            }
+        }
+    }
+    for entry in overrides {
+        let (name, value) = entry
+            .split_once('=')
+            .ok_or_else(|| anyhow::anyhow!("--sla takes category=duration, e.g. prices=2h"))?;
+        let category = Category::parse(name.trim()).ok_or_else(|| {
+            anyhow::anyhow!("unknown category {name:?}: prices, stock, customers or products")
+        })?;
+        slas.insert(category, parse_duration(value)?);
+    }
+    Ok(slas)
+}
+
+pub async fn report(
+    store: &dyn FreshnessStore,
+    slas: &BTreeMap<Category, Duration>,
+    now: DateTime<Utc>,
+) -> anyhow::Result<Vec<CategoryFreshness>> {
+    let recorded: BTreeMap<Category, (DateTime<Utc>, String)> = store
+        .all()
+        .await?
+        .into_iter()
+        .map(|(c, at, f)| (c, (at, f)))
+        .collect();
+    Ok(Category::ALL
+        .iter()
+        .map(|category| {
+            let sla = slas
+                .get(category)
+                .copied()
+                .unwrap_or_else(|| category.default_sla());
+            let last = recorded.get(category);
+            CategoryFreshness {
+                category: *category,
+                last_success: last.map(|(at, _)| *at),
+                recorded_by: last.map(|(_, f)| f.clone()),
+                sla_seconds: sla.num_seconds(),
+                state: freshness(last.map(|(at, _)| *at), sla, now),
+            }
+        })
+        .collect())
+}
+
+pub fn text(rows: &[CategoryFreshness], now: DateTime<Utc>) -> String {
+    let mut out = format!(
+        "{:<10} {:<7} {:<26} {:>10} {:>9}  {}\n",
+        "category", "state", "last success", "age", "sla", "by"
+    );
+    for row in rows {
+        let age = row
+            .last_success
+            .map(|at| human(now - at))
+            .unwrap_or_else(|| "-".into());
+        let state = match row.state {
+            FreshnessState::Fresh => "fresh",
+            FreshnessState::Stale => "STALE",
+            FreshnessState::Never => "never",
+        };
+        let _ = writeln!(
+            out,
+            "{:<10} {:<7} {:<26} {:>10} {:>9}  {}",
+            row.category.as_str(),
+            state,
+            row.last_success
+                .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+                .unwrap_or_else(|| "-".into()),
+            age,
+            human(Duration::seconds(row.sla_seconds)),
+            row.recorded_by.as_deref().unwrap_or("-")
+        );
+    }
+    out
+}
+
+fn human(d: Duration) -> String {
+    let s = d.num_seconds().max(0);
+    match s {
+        0..=119 => format!("{s}s"),
+        120..=7199 => format!("{}m", s / 60),
+        7200..=172_799 => format!("{}h", s / 3600),
+        _ => format!("{}d", s / 86_400),
+    }
+}
