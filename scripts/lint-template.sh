@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Lints template.yaml twice: as SAM source and translated to CloudFormation (which is
-# where broken function, event-source and IAM properties show up).
+# Lints template.yaml: cfn-lint on the SAM source and on its translation to CloudFormation
+# (where broken function, event-source and IAM properties show up), and `sam validate --lint`.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 venv="${BRIDGE_VENV:-$root/.venv}"
@@ -13,4 +13,8 @@ echo "cfn-lint: template.yaml translated to CloudFormation"
 "$venv/bin/python" "$root/scripts/sam_translate.py" "$root/template.yaml" "$out/translated.json"
 # W3037: SAM's generated poller policies name actions cfn-lint does not know.
 "$venv/bin/cfn-lint" --ignore-checks W3037 -- "$out/translated.json"
+echo "sam validate --lint"
+"$root/scripts/venv.sh" sam
+SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION="${AWS_DEFAULT_REGION:-eu-central-1}" \
+  "$root/.venv-sam/bin/sam" validate --lint --template "$root/template.yaml"
 echo "template checks passed"

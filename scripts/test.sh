@@ -18,6 +18,10 @@ venv="${BRIDGE_VENV:-$root/.venv}"
 step "template: cfn-lint on SAM and on the translated CloudFormation"
 scripts/lint-template.sh
 
+step "packaging: every function built with cargo-lambda, template pointed at the binaries"
+PACKAGE_ARCH=x86_64 scripts/package.sh
+"$venv/bin/cfn-lint" build/template.yaml
+
 step "cargo fmt --check"
 cargo fmt --all -- --check
 

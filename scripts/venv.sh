@@ -1,11 +1,17 @@
 #!/usr/bin/env bash
 # Creates or refreshes the project's Python venv (.venv) with the pinned dev tools:
-# the moto server (AWS emulator), cfn-lint, the SAM translator and the reference
-# Standard Webhooks signer. Idempotent: reinstalls only when the pins change.
+# the moto server (AWS emulator), cfn-lint, the SAM translator, the reference Standard
+# Webhooks signer and cargo-lambda; `scripts/venv.sh sam` does the same for the SAM CLI
+# (.venv-sam). Idempotent: reinstalls only when the pins change.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 venv="${BRIDGE_VENV:-$root/.venv}"
 req="$root/scripts/requirements-dev.txt"
+# `scripts/venv.sh sam`: the SAM CLI in .venv-sam.
+if [ "${1:-}" = "sam" ]; then
+  venv="$root/.venv-sam"
+  req="$root/scripts/requirements-sam.txt"
+fi
 stamp="$venv/.requirements.sha256"
 want="$(sha256sum "$req" | cut -d' ' -f1)"
 if [ -x "$venv/bin/python" ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
