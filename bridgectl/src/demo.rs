@@ -253,18 +253,6 @@ pub async fn run(stack: &LocalStack) -> anyhow::Result<bool> {
     Ok(ok)
 }
 
-/// A GTIN-13 with a valid check digit for a 12-digit body.
-fn gtin13(body: u64) -> String {
-    let digits = format!("{body:012}");
-    let sum: u32 = digits
-        .bytes()
-        .rev()
-        .enumerate()
-        .map(|(i, b)| u32::from(b - b'0') * if i % 2 == 0 { 3 } else { 1 })
-        .sum();
-    format!("{digits}{}", (10 - sum % 10) % 10)
-}
-
 /// Imports a small CSV with some bad rows through the inbox and prints its report.
 async fn import_demo(stack: &LocalStack) -> anyhow::Result<bool> {
     let mut csv = String::from(
@@ -273,14 +261,14 @@ async fn import_demo(stack: &LocalStack) -> anyhow::Result<bool> {
     for n in 1..=12 {
         csv.push_str(&format!(
             "DRILL-{n:03};{};Bohrer {n} mm;Drill {n} mm;Muster;Werkzeug > Bohrer;C62;0,{n:02};active;silber\r\n",
-            gtin13(400_819_014_300 + n)
+            bridge_domain::product::Gtin::gtin13(400_819_014_300 + n)
         ));
     }
     csv.push_str("DRILL-013;4008190143641;Bohrer 13 mm;Drill 13 mm;Muster;Werkzeug > Bohrer;C62;0,13;active;silber\r\n");
     csv.push_str("DRILL-014;;;;Muster;Werkzeug > Bohrer;C62;0,14;active;silber\r\n");
     csv.push_str(&format!(
         "DRILL-001;{};Bohrer 1 mm;Drill 1 mm;Muster;Werkzeug > Bohrer;C62;0,01;active;silber\r\n",
-        gtin13(400_819_014_301)
+        bridge_domain::product::Gtin::gtin13(400_819_014_301)
     ));
     let local = std::env::current_dir()?.join(".local");
     std::fs::create_dir_all(&local)?;

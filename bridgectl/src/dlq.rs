@@ -28,19 +28,6 @@ pub struct DeadLetter {
     pub body: String,
 }
 
-async fn count(client: &Client, url: &str) -> anyhow::Result<u64> {
-    let attrs = client
-        .get_queue_attributes()
-        .queue_url(url)
-        .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
-        .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
-        .send()
-        .await?
-        .attributes
-        .unwrap_or_default();
-    Ok(attrs.values().filter_map(|v| v.parse::<u64>().ok()).sum())
-}
-
 /// The queue that sends its failures to `dlq_url` (its redrive policy names the DLQ).
 async fn source_of(client: &Client, dlq_url: &str) -> anyhow::Result<Option<String>> {
     let output = client
@@ -66,7 +53,7 @@ pub async fn list(
             name: name.clone(),
             url: url.clone(),
             source_url: sources,
-            messages: count(client, url).await?,
+            messages: crate::dev::queue_depth(client, url).await?,
         });
     }
     Ok(out)
@@ -256,7 +243,7 @@ pub async fn redrive(
             }
         };
         if let (Some(from), Some(to)) = (arn(dlq_url).await, arn(&source).await) {
-            let waiting = count(client, dlq_url).await?;
+            let waiting = crate::dev::queue_depth(client, dlq_url).await?;
             let task = client
                 .start_message_move_task()
                 .source_arn(from)

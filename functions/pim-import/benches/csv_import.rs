@@ -53,17 +53,6 @@ fn measure<T>(f: impl FnOnce() -> T) -> (T, f64, usize) {
     )
 }
 
-fn gtin13(body: u64) -> String {
-    let digits = format!("{body:012}");
-    let sum: u32 = digits
-        .bytes()
-        .rev()
-        .enumerate()
-        .map(|(i, b)| u32::from(b - b'0') * if i % 2 == 0 { 3 } else { 1 })
-        .sum();
-    format!("{digits}{}", (10 - sum % 10) % 10)
-}
-
 /// A realistic PIM export: two languages, GTIN, unit, weight, category, images, attributes.
 fn generate(path: &std::path::Path, rows: u64) {
     let mut out = BufWriter::new(std::fs::File::create(path).unwrap());
@@ -72,7 +61,7 @@ fn generate(path: &std::path::Path, rows: u64) {
         writeln!(
             out,
             "SKU-{n:08};{};Sechskantschraube M{} x {};Hex bolt M{} x {};\"Verzinkt, DIN 933; Festigkeit 8.8\";Muster;Befestigung > Schrauben > Sechskant;C62;0,{:03};https://img.example/{n}.jpg|https://img.example/{n}-2.jpg;active;silber;Stahl",
-            gtin13(400_000_000_000 + n),
+            bridge_domain::product::Gtin::gtin13(400_000_000_000 + n),
             n % 24 + 3,
             n % 200 + 10,
             n % 24 + 3,

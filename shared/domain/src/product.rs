@@ -52,6 +52,18 @@ impl Gtin {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The GTIN-13 with this 12-digit body and its check digit (fixtures, demos).
+    pub fn gtin13(body: u64) -> Self {
+        let digits = format!("{:012}", body % 1_000_000_000_000);
+        let sum: u32 = digits
+            .bytes()
+            .rev()
+            .enumerate()
+            .map(|(i, b)| u32::from(b - b'0') * if i % 2 == 0 { 3 } else { 1 })
+            .sum();
+        Self(format!("{digits}{}", (10 - sum % 10) % 10))
+    }
 }
 
 impl TryFrom<String> for Gtin {
@@ -464,6 +476,8 @@ mod tests {
     #[test]
     fn gtin_check_digits_are_verified() {
         assert!(Gtin::parse("4008190143640").is_ok());
+        assert_eq!(Gtin::gtin13(400819014364).as_str(), "4008190143640");
+        assert!(Gtin::parse(Gtin::gtin13(123).as_str()).is_ok());
         assert!(Gtin::parse("96385074").is_ok());
         assert!(Gtin::parse("036000291452").is_ok());
         assert_eq!(

@@ -33,24 +33,13 @@ fn catalog(stack: &TestStack) -> bridge_aws::DynamoCatalogStore {
     )
 }
 
-fn gtin13(body: u64) -> String {
-    let digits = format!("{body:012}");
-    let sum: u32 = digits
-        .bytes()
-        .rev()
-        .enumerate()
-        .map(|(i, b)| u32::from(b - b'0') * if i % 2 == 0 { 3 } else { 1 })
-        .sum();
-    format!("{digits}{}", (10 - sum % 10) % 10)
-}
-
 /// A CSV of `skus` products (`P-<n>`), `name` varying the content.
 fn csv(skus: std::ops::Range<u64>, name: &str) -> String {
     let mut out = String::from("sku,gtin,name.de,unit,weight_kg,attr.size\n");
     for n in skus {
         out.push_str(&format!(
             "P-{n:05},{},{name} {n},C62,1.{n},\"{n} mm, lang\"\n",
-            gtin13(400_000_000_000 + n)
+            bridge_domain::product::Gtin::gtin13(400_000_000_000 + n)
         ));
     }
     out
@@ -171,11 +160,11 @@ async fn conflicting_rows_are_both_rejected_and_identical_repeats_import_once() 
     let mut body = csv(0..20, "Mutter");
     body.push_str(&format!(
         "P-00002,{},Mutter anders,C62,1.2,x\n",
-        gtin13(400_000_000_002)
+        bridge_domain::product::Gtin::gtin13(400_000_000_002)
     ));
     body.push_str(&format!(
         "P-00004,{},Mutter 4,C62,1.4,\"4 mm, lang\"\n",
-        gtin13(400_000_000_004)
+        bridge_domain::product::Gtin::gtin13(400_000_000_004)
     ));
     let (report, _) = import(&stack, &handler, "pim/inbox/c.csv", body.into_bytes()).await;
     assert_eq!(report.status, "applied");
