@@ -24,6 +24,7 @@ pub mod events;
 pub mod freshness;
 pub mod ids;
 pub mod money;
+pub mod orders;
 pub mod ports;
 pub mod pricing;
 pub mod product;

@@ -1,0 +1,449 @@
+//! Orders (contract section 4): the B2B checks an order must pass before it may reach the
+//! ERP, and the states an order goes through. Pure rules, for the order writeback.
+
+use crate::CustomerChanged;
+use crate::events::{OrderPlaced, OrderStatus, OrderStatusChanged, PriceChanged};
+use crate::ids::Sku;
+use crate::money::Money;
+use crate::pricing::{PriceResolution, resolve_price};
+use crate::revision::Revision;
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+/// Why an order waits instead of going to the ERP. Each is a named state, not an error:
+/// it is recorded, counted, and released when its cause clears.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "reason", rename_all = "snake_case")]
+pub enum HoldReason {
+    /// No `customer.changed` for this customer has been applied.
+    CustomerUnknown,
+    CustomerBlocked,
+    /// The order total is above a threshold that needs this role's approval.
+    ApprovalMissing {
+        role: String,
+        above: Money,
+    },
+    /// The order names no cost center, or one the customer does not have.
+    CostCenterInvalid {
+        cost_center: Option<String>,
+    },
+    /// Open items plus this order exceed the credit limit.
+    CreditHold {
+        open_items: Money,
+        order_total: Money,
+        credit_limit: Money,
+    },
+    /// Amounts in different currencies cannot be compared.
+    CurrencyMismatch {
+        order: String,
+        customer: String,
+    },
+    /// A line's price is not what the customer's price lists give (or they give none).
+    PriceMismatch {
+        line: u32,
+        sku: Sku,
+        ordered: Decimal,
+        /// `None`: price on request.
+        resolved: Option<Decimal>,
+    },
+}
+
+impl HoldReason {
+    /// The state name the contract uses (`credit_hold`, `price_mismatch`, ...).
+    pub fn code(&self) -> &'static str {
+        match self {
+            HoldReason::CustomerUnknown => "customer_unknown",
+            HoldReason::CustomerBlocked => "customer_blocked",
+            HoldReason::ApprovalMissing { .. } => "approval_missing",
+            HoldReason::CostCenterInvalid { .. } => "cost_center_invalid",
+            HoldReason::CreditHold { .. } => "credit_hold",
+            HoldReason::CurrencyMismatch { .. } => "currency_mismatch",
+            HoldReason::PriceMismatch { .. } => "price_mismatch",
+        }
+    }
+}
+
+/// Runs every B2B check; all reasons are reported at once, so a held order shows everything
+/// that must change. `prices` are the stored price records of the ordered skus in the
+/// customer's lists.
+pub fn check_order(
+    order: &OrderPlaced,
+    customer: Option<&CustomerChanged>,
+    prices: &[PriceChanged],
+) -> Vec<HoldReason> {
+    let Some(customer) = customer else {
+        return vec![HoldReason::CustomerUnknown];
+    };
+    let mut reasons = Vec::new();
+    if customer.blocked {
+        reasons.push(HoldReason::CustomerBlocked);
+    }
+    let total = order.total();
+    for rule in &customer.approval_rules {
+        if rule.above.currency != total.currency {
+            reasons.push(HoldReason::CurrencyMismatch {
+                order: total.currency.to_string(),
+                customer: rule.above.currency.to_string(),
+            });
+            continue;
+        }
+        let approved = order.approvals.iter().any(|a| a.role == rule.role);
+        if total.amount > rule.above.amount && !approved {
+            reasons.push(HoldReason::ApprovalMissing {
+                role: rule.role.clone(),
+                above: rule.above,
+            });
+        }
+    }
+    if !customer.cost_centers.is_empty() {
+        let known = order
+            .cost_center
+            .as_ref()
+            .is_some_and(|c| customer.cost_centers.contains(c));
+        if !known {
+            reasons.push(HoldReason::CostCenterInvalid {
+                cost_center: order.cost_center.as_ref().map(|c| c.to_string()),
+            });
+        }
+    }
+    // No credit limit on record: credit is not checked (the ERP's own credit check applies).
+    if let Some(limit) = customer.credit_limit {
+        let open = customer
+            .open_items
+            .unwrap_or(Money::new(Decimal::ZERO, limit.currency));
+        if limit.currency != total.currency || open.currency != total.currency {
+            reasons.push(HoldReason::CurrencyMismatch {
+                order: total.currency.to_string(),
+                customer: limit.currency.to_string(),
+            });
+        } else if open.amount + total.amount > limit.amount {
+            reasons.push(HoldReason::CreditHold {
+                open_items: open,
+                order_total: total,
+                credit_limit: limit,
+            });
+        }
+    }
+    for line in order.lines.as_slice() {
+        let resolved = match resolve_price(
+            &customer.price_lists,
+            prices,
+            &line.sku,
+            line.quantity,
+            order.placed_at,
+        ) {
+            // The order carries a price per piece; a list may price per 100.
+            PriceResolution::Priced(p) if p.currency == order.currency => {
+                p.unit_price.checked_div(p.price_per.value())
+            }
+            _ => None,
+        };
+        if resolved != Some(line.unit_price.value()) {
+            reasons.push(HoldReason::PriceMismatch {
+                line: line.line,
+                sku: line.sku.clone(),
+                ordered: line.unit_price.value(),
+                resolved,
+            });
+        }
+    }
+    reasons
+}
+
+/// Where an order stands in the writeback.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum OrderState {
+    Received,
+    Held {
+        reasons: Vec<HoldReason>,
+    },
+    /// Sent to the ERP (or being sent): from here on, never sent again without first asking
+    /// the ERP whether it has it.
+    Submitted,
+    /// The ERP accepted it under this number.
+    Accepted {
+        erp_order_number: String,
+    },
+    /// The ERP refused it for good.
+    Rejected {
+        errors: Vec<String>,
+    },
+    /// Status reported by the ERP (`order.status_changed`), with the revision it came with.
+    Erp {
+        status: OrderStatus,
+        revision: Revision,
+        erp_order_number: Option<String>,
+    },
+}
+
+impl OrderState {
+    pub fn name(&self) -> &'static str {
+        match self {
+            OrderState::Received => "received",
+            OrderState::Held { .. } => "held",
+            OrderState::Submitted => "submitted",
+            OrderState::Accepted { .. } => "accepted",
+            OrderState::Rejected { .. } => "rejected",
+            OrderState::Erp { status, .. } => status.as_str(),
+        }
+    }
+
+    /// Whether the order may (still) be sent to the ERP from this state.
+    pub fn may_submit(&self) -> bool {
+        matches!(self, OrderState::Received | OrderState::Held { .. })
+    }
+
+    /// The state after an ERP status event: newer revisions win, older ones change nothing.
+    pub fn with_status(&self, event: &OrderStatusChanged) -> Option<OrderState> {
+        if let OrderState::Erp { revision, .. } = self
+            && !event.revision.supersedes(Some(*revision))
+        {
+            return None;
+        }
+        let erp_order_number = event.erp_order_number.clone().or(match self {
+            OrderState::Accepted { erp_order_number } => Some(erp_order_number.clone()),
+            OrderState::Erp {
+                erp_order_number, ..
+            } => erp_order_number.clone(),
+            _ => None,
+        });
+        Some(OrderState::Erp {
+            status: event.status,
+            revision: event.revision,
+            erp_order_number,
+        })
+    }
+}
+
+/// One step of an order's history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderTransition {
+    pub at: DateTime<Utc>,
+    pub state: OrderState,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::events::{
+        Approval, ApprovalRule, OrderLine, OrderLines, PricePer, PriceTier, PriceTiers, UnitPrice,
+        ValidityWindow,
+    };
+    use crate::ids::{CostCenter, CustomerId, OrderId, PriceListId};
+    use crate::money::{Currency, Quantity, UnitCode};
+    use std::str::FromStr;
+
+    fn d(s: &str) -> Decimal {
+        Decimal::from_str(s).unwrap()
+    }
+    fn eur(s: &str) -> Money {
+        Money::new(d(s), Currency::parse("EUR").unwrap())
+    }
+    fn at() -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339("2026-11-26T10:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc)
+    }
+
+    fn customer() -> CustomerChanged {
+        CustomerChanged {
+            customer_id: CustomerId::parse("C-1").unwrap(),
+            name: "Kunde".into(),
+            revision: Revision::new(1),
+            blocked: false,
+            credit_limit: Some(eur("1000")),
+            open_items: Some(eur("200")),
+            payment_terms: None,
+            delivery_terms: None,
+            price_lists: vec![PriceListId::parse("BASE").unwrap()],
+            cost_centers: vec![CostCenter::parse("CC-1").unwrap()],
+            approval_rules: vec![ApprovalRule {
+                above: eur("500"),
+                role: "manager".into(),
+            }],
+        }
+    }
+
+    fn price(sku: &str, unit: &str, per: &str) -> PriceChanged {
+        PriceChanged {
+            price_list: PriceListId::parse("BASE").unwrap(),
+            sku: Sku::parse(sku).unwrap(),
+            currency: Currency::parse("EUR").unwrap(),
+            tiers: PriceTiers::new(vec![PriceTier {
+                min_qty: Quantity::new(d("1")).unwrap(),
+                unit_price: UnitPrice::new(d(unit)).unwrap(),
+            }])
+            .unwrap(),
+            revision: Revision::new(1),
+            price_unit: UnitCode::piece(),
+            price_per: PricePer::new(d(per)).unwrap(),
+            validity: ValidityWindow::default(),
+        }
+    }
+
+    fn order(lines: &[(&str, &str, &str)]) -> OrderPlaced {
+        OrderPlaced {
+            order_id: OrderId::parse("SO-1").unwrap(),
+            customer_id: CustomerId::parse("C-1").unwrap(),
+            currency: Currency::parse("EUR").unwrap(),
+            lines: OrderLines::new(
+                lines
+                    .iter()
+                    .enumerate()
+                    .map(|(i, (sku, qty, price))| OrderLine {
+                        line: i as u32 + 1,
+                        sku: Sku::parse(sku).unwrap(),
+                        quantity: Quantity::new(d(qty)).unwrap(),
+                        unit_price: UnitPrice::new(d(price)).unwrap(),
+                    })
+                    .collect(),
+            )
+            .unwrap(),
+            placed_at: at(),
+            po_number: None,
+            cost_center: Some(CostCenter::parse("CC-1").unwrap()),
+            buyer: None,
+            approvals: Vec::new(),
+            delivery: None,
+        }
+    }
+
+    #[test]
+    fn an_order_within_every_rule_passes() {
+        let prices = [price("A", "10.00", "1")];
+        assert_eq!(
+            check_order(&order(&[("A", "3", "10.00")]), Some(&customer()), &prices),
+            vec![]
+        );
+    }
+
+    #[test]
+    fn an_unknown_or_blocked_customer_holds_the_order() {
+        assert_eq!(
+            check_order(&order(&[("A", "1", "10")]), None, &[]),
+            vec![HoldReason::CustomerUnknown]
+        );
+        let mut blocked = customer();
+        blocked.blocked = true;
+        let reasons = check_order(
+            &order(&[("A", "1", "10")]),
+            Some(&blocked),
+            &[price("A", "10", "1")],
+        );
+        assert_eq!(reasons, vec![HoldReason::CustomerBlocked]);
+    }
+
+    #[test]
+    fn a_total_above_a_threshold_needs_the_role_s_approval() {
+        let prices = [price("A", "100", "1")];
+        let big = order(&[("A", "6", "100")]);
+        let mut generous = customer();
+        generous.credit_limit = Some(eur("5000"));
+        let reasons = check_order(&big, Some(&generous), &prices);
+        assert_eq!(
+            reasons.iter().map(HoldReason::code).collect::<Vec<_>>(),
+            vec!["approval_missing"]
+        );
+        let mut approved = big.clone();
+        approved.approvals.push(Approval {
+            role: "manager".into(),
+            user_id: "u".into(),
+            at: None,
+        });
+        assert!(check_order(&approved, Some(&generous), &prices).is_empty());
+    }
+
+    #[test]
+    fn open_items_plus_the_order_above_the_limit_is_a_credit_hold() {
+        let prices = [price("A", "100", "1")];
+        let mut customer = customer();
+        customer.approval_rules.clear();
+        // 200 open + 900 ordered > 1000.
+        let ordered = order(&[("A", "9", "100")]);
+        let reasons = check_order(&ordered, Some(&customer), &prices);
+        assert_eq!(
+            reasons,
+            vec![HoldReason::CreditHold {
+                open_items: eur("200"),
+                order_total: ordered.total(),
+                credit_limit: eur("1000"),
+            }]
+        );
+        // Exactly at the limit is fine.
+        assert!(check_order(&order(&[("A", "8", "100")]), Some(&customer), &prices).is_empty());
+    }
+
+    #[test]
+    fn a_cost_center_the_customer_lacks_holds_the_order() {
+        let mut wrong = order(&[("A", "1", "10")]);
+        wrong.cost_center = Some(CostCenter::parse("CC-9").unwrap());
+        let reasons = check_order(&wrong, Some(&customer()), &[price("A", "10", "1")]);
+        assert_eq!(
+            reasons.iter().map(HoldReason::code).collect::<Vec<_>>(),
+            vec!["cost_center_invalid"]
+        );
+    }
+
+    #[test]
+    fn a_line_priced_differently_from_the_customer_s_lists_is_a_price_mismatch() {
+        let reasons = check_order(
+            &order(&[("A", "1", "9.99")]),
+            Some(&customer()),
+            &[price("A", "10.00", "1")],
+        );
+        assert_eq!(
+            reasons,
+            vec![HoldReason::PriceMismatch {
+                line: 1,
+                sku: Sku::parse("A").unwrap(),
+                ordered: d("9.99"),
+                resolved: Some(d("10.00"))
+            }]
+        );
+        // Price on request is never a match.
+        let reasons = check_order(&order(&[("B", "1", "0")]), Some(&customer()), &[]);
+        assert_eq!(reasons[0].code(), "price_mismatch");
+        // A list priced per 100 compares per piece.
+        assert!(
+            check_order(
+                &order(&[("C", "1", "0.25")]),
+                Some(&customer()),
+                &[price("C", "25", "100")]
+            )
+            .is_empty()
+        );
+    }
+
+    #[test]
+    fn status_updates_keep_the_newest_revision() {
+        let event = |status, revision| OrderStatusChanged {
+            order_id: OrderId::parse("SO-1").unwrap(),
+            status,
+            revision: Revision::new(revision),
+            erp_order_number: None,
+            tracking: Vec::new(),
+        };
+        let accepted = OrderState::Accepted {
+            erp_order_number: "4711".into(),
+        };
+        let shipped = accepted
+            .with_status(&event(OrderStatus::Shipped, 3))
+            .unwrap();
+        assert_eq!(shipped.name(), "shipped");
+        assert!(
+            matches!(&shipped, OrderState::Erp { erp_order_number: Some(n), .. } if n == "4711")
+        );
+        assert_eq!(shipped.with_status(&event(OrderStatus::Confirmed, 2)), None);
+        assert_eq!(shipped.with_status(&event(OrderStatus::Confirmed, 3)), None);
+        assert_eq!(
+            shipped
+                .with_status(&event(OrderStatus::Delivered, 4))
+                .unwrap()
+                .name(),
+            "delivered"
+        );
+        assert!(!shipped.may_submit() && OrderState::Received.may_submit());
+    }
+}
