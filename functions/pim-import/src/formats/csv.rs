@@ -2,7 +2,7 @@
 //! with or without BOM, or Windows-1252 (detected per field, reported as a warning);
 //! RFC 4180 quoting; CRLF or LF.
 
-use super::{ReadError, Record, RecordSource, decode_text};
+use super::{MAX_RECORD_BYTES, ReadError, Record, RecordSource, decode_text};
 use bridge_domain::product::RawProduct;
 use std::collections::{BTreeSet, VecDeque};
 use std::io::{BufRead, Read};
@@ -17,6 +17,8 @@ struct Newlines {
     before: u64,
     positions: VecDeque<u64>,
     delivered: u64,
+    /// Where the record being parsed starts: the parser may buffer a record whole.
+    record_start: u64,
 }
 
 impl Newlines {
@@ -24,6 +26,7 @@ impl Newlines {
     /// after an LF terminator but before the LF of a CRLF one, so a newline just before
     /// `end` is the record's own terminator.
     fn line_ending_before(&mut self, end: u64) -> u64 {
+        self.record_start = end;
         let mut terminator = false;
         while let Some(&p) = self.positions.front() {
             if p >= end {
@@ -44,6 +47,18 @@ struct CountingReader {
 
 impl Read for CountingReader {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        {
+            let newlines = self.newlines.lock().unwrap_or_else(|p| p.into_inner());
+            // One record may not take the rest of the file into memory (an unclosed quote).
+            if newlines.delivered - newlines.record_start > (MAX_RECORD_BYTES + buf.len()) as u64 {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    format!(
+                        "a record is longer than {MAX_RECORD_BYTES} bytes (an unclosed quote?)"
+                    ),
+                ));
+            }
+        }
         let n = self.inner.read(buf)?;
         let mut newlines = self.newlines.lock().unwrap_or_else(|p| p.into_inner());
         let start = newlines.delivered;
@@ -365,6 +380,18 @@ mod tests {
         let (records, warnings) = read(b"sku\tname.de\nA-1\tGr\xf6\xdfe 10\n");
         assert_eq!(records[0].as_ref().unwrap().raw.names[0].1, "Größe 10");
         assert!(warnings.iter().any(|w| w.contains("Windows-1252")));
+    }
+
+    #[test]
+    fn an_unclosed_quote_does_not_take_the_file_into_memory() {
+        let mut file = b"sku,name.de\nA,\"unclosed\n".to_vec();
+        file.extend(std::iter::repeat_n(b"x,y\n".as_slice(), 3 * 1024 * 1024).flatten());
+        let (records, _) = read(&file);
+        assert!(
+            matches!(records.last(), Some(Err(ReadError::File(m))) if m.contains("unclosed quote")),
+            "{:?}",
+            records.last()
+        );
     }
 
     #[test]
