@@ -6,8 +6,6 @@
 pub mod wiring;
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
-use bridge_contract::envelope::ENVELOPE_VERSION;
-use bridge_contract::{Envelope, Payload, parse_event};
 use bridge_domain::error::cause_chain;
 use bridge_domain::freshness::Category;
 use bridge_domain::ports::{
@@ -16,7 +14,6 @@ use bridge_domain::ports::{
 use bridge_domain::{ApplyOutcome, DomainEvent, ErrorClass, PortError, Route};
 use bridge_lambda::batch::BatchFailed;
 use bridge_lambda::{BatchSettings, Config, ConfigError, MessageError, MessageOutcome, Metrics};
-use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::sync::Arc;
 use tracing::{Instrument, error, info};
@@ -219,48 +216,8 @@ impl PriceStockSync {
         flowed: &std::sync::Mutex<std::collections::BTreeSet<Category>>,
     ) -> Result<MessageOutcome, MessageError> {
         let body = message.body.as_deref().unwrap_or_default();
-        let envelope = Envelope::from_json(body).map_err(|e| {
-            MessageError::permanent("invalid_envelope", format!("not a bridge envelope: {e}"))
-        })?;
-        if envelope.version != ENVELOPE_VERSION {
-            return Err(MessageError::permanent(
-                "unsupported_envelope",
-                format!(
-                    "envelope version {} is not {ENVELOPE_VERSION}",
-                    envelope.version
-                ),
-            ));
-        }
-        if envelope.event_type.route() != route {
-            return Err(MessageError::permanent(
-                "wrong_queue",
-                format!(
-                    "{} does not belong on the {} queue",
-                    envelope.event_type,
-                    route.as_str()
-                ),
-            ));
-        }
-        let bytes = self.payload(&envelope).await?;
-        let parsed = parse_event(envelope.source, &bytes).map_err(|e| {
-            MessageError::permanent(
-                "invalid_event",
-                format!(
-                    "{} (field {})",
-                    e.message,
-                    e.field.as_deref().unwrap_or("-")
-                ),
-            )
-        })?;
-        if parsed.event_type != envelope.event_type {
-            return Err(MessageError::permanent(
-                "type_mismatch",
-                format!(
-                    "the envelope says {}, the event is {}",
-                    envelope.event_type, parsed.event_type
-                ),
-            ));
-        }
+        let parsed =
+            bridge_lambda::envelope::read_event(body, route, self.ports.objects.as_ref()).await?;
         let record = parsed.event.record_key();
         let outcome = match &parsed.event {
             DomainEvent::StockChanged(stock) => self.ports.stock.apply_stock(stock).await,
@@ -298,37 +255,5 @@ impl PriceStockSync {
                 "Stale"
             }
         })
-    }
-
-    /// The webhook body, inline or fetched from its claim check and checked against its hash.
-    async fn payload(&self, envelope: &Envelope) -> Result<Vec<u8>, MessageError> {
-        match &envelope.payload {
-            Payload::Inline { body } => {
-                Ok(serde_json::to_vec(body).expect("a JSON value serializes"))
-            }
-            Payload::ClaimCheck { key, sha256, .. } => {
-                let bytes = self
-                    .ports
-                    .objects
-                    .get(key)
-                    .await
-                    .map_err(|e| MessageError {
-                        class: e.class,
-                        code: "claim_check_unreadable".into(),
-                        message: cause_chain(&e),
-                    })?;
-                let actual: String = Sha256::digest(&bytes)
-                    .iter()
-                    .map(|b| format!("{b:02x}"))
-                    .collect();
-                if &actual != sha256 {
-                    return Err(MessageError::permanent(
-                        "claim_check_mismatch",
-                        format!("the object {key} does not match the hash the intake recorded"),
-                    ));
-                }
-                Ok(bytes)
-            }
-        }
     }
 }

@@ -7,6 +7,7 @@
 pub mod catalog;
 mod classify;
 pub mod dynamo;
+pub mod orders;
 pub mod s3;
 pub mod secrets;
 pub mod sqs;
@@ -17,6 +18,7 @@ pub use dynamo::{
     DynamoCustomerStore, DynamoFreshnessStore, DynamoPriceStore, DynamoReceiptStore,
     DynamoStockStore,
 };
+pub use orders::DynamoOrderStore;
 pub use s3::S3ObjectStore;
 pub use secrets::load_secret_string;
 pub use sqs::SqsQueue;

@@ -197,3 +197,76 @@ pub trait FreshnessStore: Send + Sync {
         &self,
     ) -> Result<Vec<(crate::freshness::Category, DateTime<Utc>, String)>, PortError>;
 }
+
+/// An order as the writeback keeps it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct StoredOrder {
+    pub order: crate::events::OrderPlaced,
+    pub state: crate::orders::OrderState,
+    pub history: Vec<crate::orders::OrderTransition>,
+    /// Grows with every save: saves are conditional on it (no lost updates).
+    pub version: u64,
+}
+
+impl StoredOrder {
+    pub fn new(order: crate::events::OrderPlaced, at: DateTime<Utc>) -> Self {
+        let state = crate::orders::OrderState::Received;
+        Self {
+            order,
+            history: vec![crate::orders::OrderTransition {
+                at,
+                state: state.clone(),
+            }],
+            state,
+            version: 1,
+        }
+    }
+
+    /// Moves to `state`, recording it in the history.
+    pub fn transition(&mut self, state: crate::orders::OrderState, at: DateTime<Utc>) {
+        self.history.push(crate::orders::OrderTransition {
+            at,
+            state: state.clone(),
+        });
+        self.state = state;
+    }
+}
+
+/// Orders by id, saved under optimistic concurrency.
+#[async_trait]
+pub trait OrderStore: Send + Sync {
+    async fn get(&self, id: &crate::ids::OrderId) -> Result<Option<StoredOrder>, PortError>;
+    /// Stores a new order; `false` if one with that id exists.
+    async fn insert(&self, order: &StoredOrder) -> Result<bool, PortError>;
+    /// Saves `order` (its version already incremented) if the stored one still has
+    /// `order.version - 1`; `false` if someone saved in between.
+    async fn save(&self, order: &StoredOrder) -> Result<bool, PortError>;
+    /// Orders in the `held` state.
+    async fn held(&self) -> Result<Vec<StoredOrder>, PortError>;
+}
+
+/// What can go wrong talking to the ERP.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ErpError {
+    /// Throttled, unavailable, 5xx: nothing happened, try later.
+    #[error("the ERP is unavailable: {0}")]
+    Transient(String),
+    /// A timeout or a lost response: the ERP may or may not have the order.
+    #[error("the ERP did not answer: {0}")]
+    Ambiguous(String),
+    /// 422: the ERP refuses the order for good.
+    #[error("the ERP rejected the order: {}", .errors.join("; "))]
+    Rejected { errors: Vec<String> },
+    /// 409: the reference exists under another idempotency key.
+    #[error("the ERP has this order under another key: {0}")]
+    Conflict(String),
+}
+
+/// The ERP's sales orders (contract section 4).
+#[async_trait]
+pub trait ErpOrders: Send + Sync {
+    /// Creates the order with its id as idempotency key; the ERP's order number.
+    async fn create(&self, order: &crate::events::OrderPlaced) -> Result<String, ErpError>;
+    /// The ERP's order number for an external reference, if it has the order.
+    async fn find(&self, order_id: &crate::ids::OrderId) -> Result<Option<String>, ErpError>;
+}

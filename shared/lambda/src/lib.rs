@@ -4,6 +4,7 @@
 
 pub mod batch;
 pub mod config;
+pub mod envelope;
 pub mod logging;
 pub mod metrics;
 

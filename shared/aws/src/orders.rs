@@ -1,0 +1,129 @@
+//! Orders of the writeback: partition key `order_id`, saves conditional on `version`.
+
+use crate::classify;
+use async_trait::async_trait;
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::types::AttributeValue;
+use bridge_domain::PortError;
+use bridge_domain::ids::OrderId;
+use bridge_domain::ports::{OrderStore, StoredOrder};
+use std::collections::HashMap;
+
+type Item = HashMap<String, AttributeValue>;
+
+#[derive(Clone)]
+pub struct DynamoOrderStore {
+    client: Client,
+    table: String,
+}
+
+impl DynamoOrderStore {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+        }
+    }
+
+    fn item(order: &StoredOrder) -> Result<Item, PortError> {
+        let mut item: Item = serde_dynamo::to_item(order)
+            .map_err(|e| PortError::permanent("orders.encode", e.to_string()))?;
+        item.insert(
+            "order_id".into(),
+            AttributeValue::S(order.order.order_id.to_string()),
+        );
+        item.insert(
+            "state_name".into(),
+            AttributeValue::S(order.state.name().to_string()),
+        );
+        Ok(item)
+    }
+
+    fn decode(mut item: Item) -> Result<StoredOrder, PortError> {
+        item.remove("order_id");
+        item.remove("state_name");
+        serde_dynamo::from_item(item).map_err(|e| {
+            PortError::permanent("orders.decode", format!("stored order is invalid: {e}"))
+        })
+    }
+}
+
+#[async_trait]
+impl OrderStore for DynamoOrderStore {
+    async fn get(&self, id: &OrderId) -> Result<Option<StoredOrder>, PortError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("order_id", AttributeValue::S(id.to_string()))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| classify("orders.get", e))?;
+        output.item.map(Self::decode).transpose()
+    }
+
+    async fn insert(&self, order: &StoredOrder) -> Result<bool, PortError> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(Self::item(order)?))
+            .condition_expression("attribute_not_exists(order_id)")
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(err) => Err(classify("orders.insert", err)),
+        }
+    }
+
+    async fn save(&self, order: &StoredOrder) -> Result<bool, PortError> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(Self::item(order)?))
+            .condition_expression("version = :previous")
+            .expression_attribute_values(
+                ":previous",
+                AttributeValue::N((order.version - 1).to_string()),
+            )
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(err) => Err(classify("orders.save", err)),
+        }
+    }
+
+    async fn held(&self) -> Result<Vec<StoredOrder>, PortError> {
+        let items: Vec<Item> = self
+            .client
+            .scan()
+            .table_name(&self.table)
+            .filter_expression("state_name = :held")
+            .expression_attribute_values(":held", AttributeValue::S("held".into()))
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<Vec<_>, _>>()
+            .await
+            .map_err(|e| classify("orders.held", e))?;
+        items.into_iter().map(Self::decode).collect()
+    }
+}
