@@ -5,6 +5,7 @@ mod adapters;
 mod import;
 mod intake;
 mod local_stack;
+mod orders;
 mod support;
 mod sync;
 mod template;

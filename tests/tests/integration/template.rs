@@ -51,7 +51,7 @@ fn every_function_is_a_uniquely_named_cargo_lambda_binary_on_arm64() {
             "no functions/{binary}"
         );
     }
-    assert_eq!(binaries.len(), 3);
+    assert_eq!(binaries.len(), 4);
 }
 
 fn alarms_on(t: &Template, namespace: &str, metric: &str) -> Vec<Value> {
@@ -331,6 +331,23 @@ fn each_function_is_granted_exactly_the_calls_its_code_makes() {
         assert!(
             grants("PimImportFunction", action, resource),
             "import lacks {action} on {resource}"
+        );
+    }
+    let writeback_needs = [
+        ("dynamodb:GetItem", "OrderTable"),
+        ("dynamodb:PutItem", "OrderTable"),
+        ("dynamodb:Scan", "OrderTable"),
+        ("dynamodb:GetItem", "CustomerTable"),
+        ("dynamodb:GetItem", "PriceTable"),
+        ("s3:GetObject", "PayloadBucket.Arn}/claims/*"),
+        ("sqs:SendMessage", "OrderPlacedDeadLetterQueue"),
+        ("sqs:SendMessage", "OrderStatusDeadLetterQueue"),
+        ("secretsmanager:GetSecretValue", "ErpTokenSecret"),
+    ];
+    for (action, resource) in writeback_needs {
+        assert!(
+            grants("OrderWritebackFunction", action, resource),
+            "writeback lacks {action} on {resource}"
         );
     }
     // Nothing beyond: the sync never writes receipts or claim checks, the intake never

@@ -1,0 +1,429 @@
+//! Order writeback (contract section 4): placed orders go to the ERP once the B2B checks
+//! allow it, exactly once in effect; ERP status events update the order.
+//!
+//! Exactly once: the order is saved as `submitted` before the ERP is called; an attempt that
+//! finds it `submitted` (a retry, a redelivery, a crash after the call) first asks the ERP
+//! whether it has it, and the ERP call itself carries the order id as its idempotency key.
+//! Transient failures retry through the message's visibility timeout, not by sleeping.
+
+pub mod erp;
+pub mod wiring;
+
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
+use bridge_domain::error::cause_chain;
+use bridge_domain::events::{OrderPlaced, OrderStatusChanged};
+use bridge_domain::orders::{OrderState, check_order};
+use bridge_domain::ports::{
+    CustomerStore, ErpError, ErpOrders, MessageQueue, ObjectStore, OrderStore, PriceStore,
+    StoredOrder,
+};
+use bridge_domain::{DomainEvent, ErrorClass, PortError, Route};
+use bridge_lambda::batch::BatchFailed;
+use bridge_lambda::{BatchSettings, Config, ConfigError, MessageError, MessageOutcome, Metrics};
+use chrono::Utc;
+use std::collections::HashMap;
+use std::sync::Arc;
+use tracing::{Instrument, error, info, warn};
+
+pub const FUNCTION_NAME: &str = "order-writeback";
+
+/// The queues this function consumes: (queue ARN variable, DLQ URL variable, route).
+pub const QUEUE_VARIABLES: [(&str, &str, Route); 2] = [
+    (
+        "ORDER_PLACED_QUEUE_ARN",
+        "ORDER_PLACED_DLQ_URL",
+        Route::OrdersPlaced,
+    ),
+    (
+        "ORDER_STATUS_QUEUE_ARN",
+        "ORDER_STATUS_DLQ_URL",
+        Route::OrderStatus,
+    ),
+];
+
+#[derive(Debug, Clone)]
+pub struct WritebackSettings {
+    pub order_table: String,
+    pub customer_table: String,
+    pub price_table: String,
+    pub payload_bucket: String,
+    pub erp_base_url: String,
+    pub erp_token_secret: String,
+    /// Source queue ARN → (its DLQ URL, its route).
+    pub queues: HashMap<String, (String, Route)>,
+    pub max_receive_count: u32,
+}
+
+impl WritebackSettings {
+    pub fn from_config(config: &Config) -> Result<Self, ConfigError> {
+        let queues = QUEUE_VARIABLES
+            .iter()
+            .map(|(arn, dlq, route)| Ok((config.required(arn)?, (config.required(dlq)?, *route))))
+            .collect::<Result<_, ConfigError>>()?;
+        Ok(Self {
+            order_table: config.required("ORDER_TABLE")?,
+            customer_table: config.required("CUSTOMER_TABLE")?,
+            price_table: config.required("PRICE_TABLE")?,
+            payload_bucket: config.required("PAYLOAD_BUCKET")?,
+            erp_base_url: config.required("ERP_BASE_URL")?,
+            erp_token_secret: config.required("ERP_TOKEN_SECRET_ID")?,
+            queues,
+            max_receive_count: config.parsed("MAX_RECEIVE_COUNT", 5)?,
+        })
+    }
+}
+
+#[derive(Clone)]
+pub struct WritebackPorts {
+    pub orders: Arc<dyn OrderStore>,
+    pub customers: Arc<dyn CustomerStore>,
+    pub prices: Arc<dyn PriceStore>,
+    pub objects: Arc<dyn ObjectStore>,
+    pub queue: Arc<dyn MessageQueue>,
+    pub erp: Arc<dyn ErpOrders>,
+    /// Whether the ERP circuit is open (for the metric and alarm).
+    pub circuit_open: Arc<dyn Fn() -> bool + Send + Sync>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum WritebackError {
+    #[error("messages from {0} arrived, but no dead-letter queue is configured for that queue")]
+    UnknownSourceQueue(String),
+    #[error(transparent)]
+    BatchFailed(#[from] BatchFailed),
+}
+
+impl From<WritebackError> for lambda_runtime::Diagnostic {
+    fn from(err: WritebackError) -> Self {
+        let error_type = match &err {
+            WritebackError::UnknownSourceQueue(_) => "Permanent.UnknownSourceQueue",
+            WritebackError::BatchFailed(_) => "Retryable.BatchFailed",
+        };
+        lambda_runtime::Diagnostic {
+            error_type: error_type.to_string(),
+            error_message: err.to_string(),
+        }
+    }
+}
+
+fn store_failure(err: PortError) -> MessageError {
+    MessageError {
+        class: err.class,
+        code: if err.class == ErrorClass::Retryable {
+            "store_unavailable"
+        } else {
+            "store_rejected"
+        }
+        .into(),
+        message: cause_chain(&err),
+    }
+}
+
+fn erp_failure(err: ErpError) -> MessageError {
+    match err {
+        ErpError::Ambiguous(m) => MessageError::retryable("erp_ambiguous", m),
+        other => MessageError::retryable("erp_unavailable", other.to_string()),
+    }
+}
+
+/// What releasing held orders did.
+#[derive(Debug, Default, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Release {
+    pub submitted: u64,
+    pub still_held: u64,
+    pub failed: u64,
+}
+
+pub struct OrderWriteback {
+    settings: WritebackSettings,
+    ports: WritebackPorts,
+}
+
+impl OrderWriteback {
+    pub fn new(settings: WritebackSettings, ports: WritebackPorts) -> Self {
+        Self { settings, ports }
+    }
+
+    pub async fn handle_batch(&self, event: SqsEvent) -> Result<SqsBatchResponse, WritebackError> {
+        let (result, mut metrics) = self.process(event).await;
+        metrics.flush();
+        result
+    }
+
+    /// One SQS batch (all from one queue), with the invocation's counts.
+    pub async fn process(
+        &self,
+        event: SqsEvent,
+    ) -> (Result<SqsBatchResponse, WritebackError>, Metrics) {
+        let mut metrics = Metrics::new(FUNCTION_NAME);
+        let span = tracing::info_span!(
+            "batch",
+            function = FUNCTION_NAME,
+            size = event.records.len()
+        );
+        let result = async {
+            let Some(first) = event.records.first() else {
+                return Ok(SqsBatchResponse::default());
+            };
+            let source = first.event_source_arn.clone().unwrap_or_default();
+            let (dead_letter_queue, route) = self
+                .settings
+                .queues
+                .get(&source)
+                .ok_or_else(|| WritebackError::UnknownSourceQueue(source.clone()))?;
+            let settings = BatchSettings {
+                function: FUNCTION_NAME,
+                dead_letter_queue,
+                max_receive_count: self.settings.max_receive_count,
+                queue: self.ports.queue.as_ref(),
+            };
+            let result = bridge_lambda::process_batch(event, &settings, &mut metrics, |message| {
+                self.handle_message(message, *route)
+            })
+            .await;
+            Ok(result?)
+        }
+        .instrument(span)
+        .await;
+        if (self.ports.circuit_open)() {
+            metrics.add("CircuitOpen", 1);
+        }
+        (result, metrics)
+    }
+
+    async fn handle_message(
+        &self,
+        message: SqsMessage,
+        route: Route,
+    ) -> Result<MessageOutcome, MessageError> {
+        let body = message.body.as_deref().unwrap_or_default();
+        let parsed =
+            bridge_lambda::envelope::read_event(body, route, self.ports.objects.as_ref()).await?;
+        match parsed.event {
+            DomainEvent::OrderPlaced(order) => self.place(order).await,
+            DomainEvent::OrderStatusChanged(status) => self.status(status).await,
+            other => Err(MessageError::permanent(
+                "unexpected_event_type",
+                format!("{} does not belong on this queue", other.event_type()),
+            )),
+        }
+    }
+
+    /// A placed order: recorded once, checked, and sent when the checks allow it.
+    pub async fn place(&self, order: OrderPlaced) -> Result<MessageOutcome, MessageError> {
+        let id = order.order_id.clone();
+        let stored = match self.ports.orders.get(&id).await.map_err(store_failure)? {
+            Some(stored) => stored,
+            None => {
+                let stored = StoredOrder::new(order, Utc::now());
+                if self
+                    .ports
+                    .orders
+                    .insert(&stored)
+                    .await
+                    .map_err(store_failure)?
+                {
+                    info!(order_id = %id, "order received");
+                    stored
+                } else {
+                    // Another delivery recorded it first.
+                    self.ports
+                        .orders
+                        .get(&id)
+                        .await
+                        .map_err(store_failure)?
+                        .ok_or_else(|| {
+                            MessageError::retryable(
+                                "store_unavailable",
+                                "the order vanished after its insert",
+                            )
+                        })?
+                }
+            }
+        };
+        self.advance(stored).await
+    }
+
+    /// Moves an order as far as it can go now.
+    async fn advance(&self, mut stored: StoredOrder) -> Result<MessageOutcome, MessageError> {
+        let id = stored.order.order_id.clone();
+        match &stored.state {
+            OrderState::Received | OrderState::Held { .. } => {
+                let reasons = self.check(&stored.order).await?;
+                if !reasons.is_empty() {
+                    let held = OrderState::Held { reasons };
+                    if stored.state != held {
+                        info!(order_id = %id, reasons = %serde_json::to_string(&held).unwrap_or_default(), "order held");
+                        self.save(&mut stored, held).await?;
+                    }
+                    return Ok("Held");
+                }
+                self.save(&mut stored, OrderState::Submitted).await?;
+                self.submit(stored).await
+            }
+            OrderState::Submitted => {
+                // An earlier attempt may have reached the ERP: ask before sending again.
+                match self.ports.erp.find(&id).await.map_err(erp_failure)? {
+                    Some(number) => self.accept(stored, number).await,
+                    None => self.submit(stored).await,
+                }
+            }
+            _ => Ok("Duplicate"),
+        }
+    }
+
+    async fn submit(&self, mut stored: StoredOrder) -> Result<MessageOutcome, MessageError> {
+        let id = stored.order.order_id.clone();
+        match self.ports.erp.create(&stored.order).await {
+            Ok(number) => self.accept(stored, number).await,
+            Err(ErpError::Rejected { errors }) => {
+                warn!(order_id = %id, errors = ?errors, outcome = "rejected", "the ERP rejected the order");
+                let message = errors.join("; ");
+                self.save(&mut stored, OrderState::Rejected { errors })
+                    .await?;
+                Err(MessageError::permanent("erp_rejected", message))
+            }
+            Err(ErpError::Conflict(message)) => {
+                match self.ports.erp.find(&id).await.map_err(erp_failure)? {
+                    Some(number) => self.accept(stored, number).await,
+                    None => {
+                        self.save(
+                            &mut stored,
+                            OrderState::Rejected {
+                                errors: vec![message.clone()],
+                            },
+                        )
+                        .await?;
+                        Err(MessageError::permanent("erp_conflict", message))
+                    }
+                }
+            }
+            Err(err) => {
+                warn!(order_id = %id, error = %err, outcome = "retry", "ERP call failed; the order stays submitted");
+                Err(erp_failure(err))
+            }
+        }
+    }
+
+    async fn accept(
+        &self,
+        mut stored: StoredOrder,
+        erp_order_number: String,
+    ) -> Result<MessageOutcome, MessageError> {
+        info!(order_id = %stored.order.order_id, %erp_order_number, outcome = "submitted", "the ERP has the order");
+        self.save(&mut stored, OrderState::Accepted { erp_order_number })
+            .await?;
+        Ok("Submitted")
+    }
+
+    async fn save(&self, stored: &mut StoredOrder, state: OrderState) -> Result<(), MessageError> {
+        stored.transition(state, Utc::now());
+        stored.version += 1;
+        if self
+            .ports
+            .orders
+            .save(stored)
+            .await
+            .map_err(store_failure)?
+        {
+            Ok(())
+        } else {
+            // Someone moved the order meanwhile: the redelivery sees where it stands.
+            Err(MessageError::retryable(
+                "concurrent_update",
+                "the order changed while it was handled",
+            ))
+        }
+    }
+
+    async fn check(
+        &self,
+        order: &OrderPlaced,
+    ) -> Result<Vec<bridge_domain::orders::HoldReason>, MessageError> {
+        let customer = self
+            .ports
+            .customers
+            .customer(&order.customer_id)
+            .await
+            .map_err(store_failure)?;
+        let mut prices = Vec::new();
+        if let Some(customer) = &customer {
+            let mut skus: Vec<_> = order
+                .lines
+                .as_slice()
+                .iter()
+                .map(|l| l.sku.clone())
+                .collect();
+            skus.sort();
+            skus.dedup();
+            for sku in skus {
+                prices.extend(
+                    self.ports
+                        .prices
+                        .prices_of(&customer.price_lists, &sku)
+                        .await
+                        .map_err(store_failure)?,
+                );
+            }
+        }
+        Ok(check_order(order, customer.as_ref(), &prices))
+    }
+
+    /// An ERP status event: newer revisions win.
+    pub async fn status(&self, event: OrderStatusChanged) -> Result<MessageOutcome, MessageError> {
+        for _ in 0..3 {
+            let Some(mut stored) = self
+                .ports
+                .orders
+                .get(&event.order_id)
+                .await
+                .map_err(store_failure)?
+            else {
+                return Err(MessageError::permanent(
+                    "unknown_order",
+                    format!(
+                        "order {} was never placed through the bridge",
+                        event.order_id
+                    ),
+                ));
+            };
+            let Some(state) = stored.state.with_status(&event) else {
+                return Ok("Stale");
+            };
+            match self.save(&mut stored, state).await {
+                Ok(()) => {
+                    info!(order_id = %event.order_id, status = event.status.as_str(), "order status updated");
+                    return Ok("Applied");
+                }
+                Err(err) if err.code == "concurrent_update" => continue,
+                Err(err) => return Err(err),
+            }
+        }
+        Err(MessageError::retryable(
+            "concurrent_update",
+            "the order kept changing",
+        ))
+    }
+
+    /// Re-checks every held order; the ones whose reasons cleared go to the ERP.
+    pub async fn release_held(&self) -> Result<Release, PortError> {
+        let mut release = Release::default();
+        for stored in self.ports.orders.held().await? {
+            let id = stored.order.order_id.clone();
+            match self.advance(stored).await {
+                Ok("Held") => release.still_held += 1,
+                Ok(_) => release.submitted += 1,
+                Err(err) => {
+                    error!(order_id = %id, code = %err.code, reason = %err.message, "releasing a held order failed");
+                    release.failed += 1;
+                }
+            }
+        }
+        let mut metrics = Metrics::new(FUNCTION_NAME);
+        metrics.add("Released", release.submitted);
+        metrics.add("StillHeld", release.still_held);
+        metrics.add("ReleaseFailed", release.failed);
+        metrics.flush();
+        Ok(release)
+    }
+}

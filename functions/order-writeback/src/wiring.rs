@@ -1,0 +1,48 @@
+//! Builds the writeback from its configuration: the Lambda binary and the local stack wire
+//! it the same way. The ERP token is read from Secrets Manager once per cold start.
+
+use crate::erp::{Circuit, HttpErp};
+use crate::{OrderWriteback, WritebackPorts, WritebackSettings};
+use bridge_aws::{
+    DynamoCustomerStore, DynamoOrderStore, DynamoPriceStore, S3ObjectStore, SqsQueue,
+    load_secret_string,
+};
+use bridge_lambda::Config;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub async fn build(config: &Config, aws: &aws_config::SdkConfig) -> anyhow::Result<OrderWriteback> {
+    let settings = WritebackSettings::from_config(config)?;
+    let token = load_secret_string(
+        &aws_sdk_secretsmanager::Client::new(aws),
+        &settings.erp_token_secret,
+    )
+    .await?;
+    let timeout = Duration::from_secs(config.parsed("ERP_TIMEOUT_SECONDS", 10)?);
+    let circuit = Arc::new(Circuit::new(
+        HttpErp::new(&settings.erp_base_url, token.trim(), timeout)?,
+        config.parsed("ERP_CIRCUIT_THRESHOLD", 5)?,
+        Duration::from_secs(config.parsed("ERP_CIRCUIT_COOL_DOWN_SECONDS", 30)?),
+    ));
+    let dynamo = aws_sdk_dynamodb::Client::new(aws);
+    let circuit_state = circuit.clone();
+    let ports = WritebackPorts {
+        orders: Arc::new(DynamoOrderStore::new(
+            dynamo.clone(),
+            settings.order_table.clone(),
+        )),
+        customers: Arc::new(DynamoCustomerStore::new(
+            dynamo.clone(),
+            settings.customer_table.clone(),
+        )),
+        prices: Arc::new(DynamoPriceStore::new(dynamo, settings.price_table.clone())),
+        objects: Arc::new(S3ObjectStore::new(
+            bridge_aws::s3_client(aws),
+            settings.payload_bucket.clone(),
+        )),
+        queue: Arc::new(SqsQueue::new(aws_sdk_sqs::Client::new(aws))),
+        erp: circuit,
+        circuit_open: Arc::new(move || circuit_state.is_open()),
+    };
+    Ok(OrderWriteback::new(settings, ports))
+}
