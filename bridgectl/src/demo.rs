@@ -227,6 +227,11 @@ pub async fn run(stack: &LocalStack) -> anyhow::Result<bool> {
         println!("BAD expected price on request");
     }
 
+    println!(
+        "\n== orders from the shop: one plain, one over the credit limit, one needing an approval"
+    );
+    ok &= orders_demo(stack, &http, &run_id).await?;
+
     println!("\n== PIM import: bridgectl import demo-catalog.csv (2 bad rows, 1 repeat)");
     ok &= import_demo(stack).await?;
 
@@ -310,4 +315,126 @@ async fn import_demo(stack: &LocalStack) -> anyhow::Result<bool> {
     let product = crate::catalog::product(&catalog, "DRILL-007").await?;
     print!("{}", crate::catalog::product_text(&product));
     Ok(expected)
+}
+
+/// Orders through the writeback to the ERP (the bundled simulator unless ERP_BASE_URL).
+async fn orders_demo(
+    stack: &LocalStack,
+    http: &reqwest::Client,
+    run_id: &str,
+) -> anyhow::Result<bool> {
+    let mut ok = true;
+    let order = |id: &str, qty: u32, price: &str, approved: bool| {
+        let mut data = json!({"order_id": id, "customer_id": "C-100", "currency": "EUR",
+            "placed_at": chrono::Utc::now().to_rfc3339(), "po_number": format!("PO-{id}"), "cost_center": "CC-10",
+            "lines": [{"line": 1, "sku": "SKU-100", "quantity": qty, "unit_price": price}]});
+        if approved {
+            data["approvals"] = json!([{"role": "purchasing_manager", "user_id": "u-3"}]);
+        }
+        event("order.placed", data)
+    };
+    let ids = [
+        format!("SO-{run_id}-1"),
+        format!("SO-{run_id}-2"),
+        format!("SO-{run_id}-3"),
+    ];
+    let plan = [
+        (
+            &ids[0],
+            order(&ids[0], 12, "9.80", false),
+            "plain: 117.60 EUR",
+        ),
+        (
+            &ids[1],
+            order(&ids[1], 6000, "9.10", true),
+            "54,600 EUR: above the 50,000 credit limit",
+        ),
+        (
+            &ids[2],
+            order(&ids[2], 2000, "9.10", false),
+            "18,200 EUR: above 10,000 without approval",
+        ),
+    ];
+    for (id, body, label) in &plan {
+        let (status, answer) =
+            post(http, stack, Source::Shop, &format!("msg_{id}"), body, false).await?;
+        let mark = if status == 202 {
+            "ok "
+        } else {
+            ok = false;
+            "BAD"
+        };
+        println!("{mark} {status} {id:<18} {label:<45} {answer}");
+    }
+    stack
+        .drain(&["OrderPlacedQueue"], Duration::from_secs(60))
+        .await?;
+    let store = bridge_aws::DynamoOrderStore::new(
+        aws_sdk_dynamodb::Client::new(&stack.sdk),
+        stack.info.table("OrderTable").unwrap_or_default(),
+    );
+    let first = crate::orders::order(&store, &ids[0]).await?;
+    let number = match &first.state {
+        bridge_domain::orders::OrderState::Accepted { erp_order_number } => {
+            erp_order_number.clone()
+        }
+        other => {
+            println!(
+                "BAD {} should be accepted by the ERP, is {}",
+                ids[0],
+                other.name()
+            );
+            return Ok(false);
+        }
+    };
+    // The ERP confirms: its status webhook comes in.
+    let status = event(
+        "order.status_changed",
+        json!({"order_id": ids[0], "status": "confirmed", "revision": 1, "erp_order_number": number}),
+    );
+    let (code, _) = post(
+        http,
+        stack,
+        Source::Erp,
+        &format!("msg_{}_confirmed", ids[0]),
+        &status,
+        false,
+    )
+    .await?;
+    ok &= code == 202;
+    stack
+        .drain(&["OrderStatusQueue"], Duration::from_secs(60))
+        .await?;
+    let expected = ["confirmed", "held", "held"];
+    for (id, want) in ids.iter().zip(expected) {
+        println!("\n== bridgectl order {id}");
+        let stored = crate::orders::order(&store, id).await?;
+        print!("{}", crate::orders::text(&stored));
+        if stored.state.name() != want {
+            ok = false;
+            println!("BAD expected {want}");
+        }
+    }
+    if let Some(erp) = &stack.erp {
+        let orders: serde_json::Value = http
+            .get(format!("{}/_admin/orders", erp.base_url))
+            .send()
+            .await?
+            .json()
+            .await?;
+        let count = orders["orders"]
+            .as_array()
+            .map(|o| {
+                o.iter()
+                    .filter(|o| o["external_reference"] == ids[0].as_str())
+                    .count()
+            })
+            .unwrap_or(0);
+        println!(
+            "\nERP simulator ({}) holds {} order(s) for {}",
+            erp.base_url, count, ids[0]
+        );
+        ok &= count == 1;
+    }
+    Ok(ok)
 }

@@ -66,6 +66,8 @@ pub struct LocalStack {
     shutdown: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
     _moto: Option<MotoServer>,
+    /// The bundled ERP simulator, unless `ERP_BASE_URL` names another ERP.
+    pub erp: Option<erp_simulator::Simulator>,
 }
 
 impl LocalStack {
@@ -98,15 +100,32 @@ impl LocalStack {
                 )
             })
             .collect();
-        let mut secret_values = BTreeMap::new();
-        for function in &functions {
-            if let Some(id) = function
+        // The ERP: `ERP_BASE_URL` and `ERP_TOKEN` name one that speaks contract section 4;
+        // otherwise the bundled simulator runs with a fresh token.
+        let (erp, erp_base_url, erp_token) = match std::env::var("ERP_BASE_URL") {
+            Ok(url) => (None, url, std::env::var("ERP_TOKEN").unwrap_or_default()),
+            Err(_) => {
+                let token = uuid::Uuid::new_v4().simple().to_string();
+                let simulator = erp_simulator::Simulator::start(0, &token).await?;
+                let url = simulator.base_url.clone();
+                (Some(simulator), url, token)
+            }
+        };
+        let secret_ref = |function: &bridge_infra::FunctionDef, variable: &str| {
+            function
                 .environment
-                .get(webhook_intake::config::WEBHOOK_SECRET_ID)
+                .get(variable)
                 .and_then(|v| v.get("Ref"))
                 .and_then(|v| v.as_str())
-            {
-                secret_values.insert(id.to_string(), serde_json::to_string(&signing)?);
+                .map(str::to_string)
+        };
+        let mut secret_values = BTreeMap::new();
+        for function in &functions {
+            if let Some(id) = secret_ref(function, webhook_intake::config::WEBHOOK_SECRET_ID) {
+                secret_values.insert(id, serde_json::to_string(&signing)?);
+            }
+            if let Some(id) = secret_ref(function, "ERP_TOKEN_SECRET_ID") {
+                secret_values.insert(id, erp_token.clone());
             }
         }
         let stack = Stack::provision(&template, &sdk, &options.stack_name, &secret_values)
@@ -117,7 +136,11 @@ impl LocalStack {
         let mut tasks = Vec::new();
         let mut webhook_url = None;
         for function in &functions {
-            let config = Config::from_map(stack.function_environment(function)?);
+            let mut environment = stack.function_environment(function)?;
+            if environment.contains_key("ERP_BASE_URL") {
+                environment.insert("ERP_BASE_URL".into(), erp_base_url.clone());
+            }
+            let config = Config::from_map(environment);
             match function.binary.as_str() {
                 "webhook-intake" => {
                     let intake = Arc::new(webhook_intake::wiring::build(&config, &sdk).await?);
@@ -172,6 +195,42 @@ impl LocalStack {
                         tasks.push(tokio::spawn(sweep_regularly(import, shutdown_rx.clone())));
                     }
                 }
+                "order-writeback" => {
+                    let writeback = Arc::new(order_writeback::wiring::build(&config, &sdk).await?);
+                    let for_queue = writeback.clone();
+                    let handler: BatchHandler = Arc::new(move |event| {
+                        let writeback = for_queue.clone();
+                        Box::pin(async move {
+                            writeback
+                                .handle_batch(event)
+                                .await
+                                .map_err(|e| e.to_string())
+                        })
+                    });
+                    tasks.extend(wire_queues(
+                        &stack,
+                        function,
+                        &sdk,
+                        &options.region,
+                        handler,
+                        &shutdown_rx,
+                    )?);
+                    if !function.schedules.is_empty() {
+                        let mut shutdown = shutdown_rx.clone();
+                        tasks.push(tokio::spawn(async move {
+                            loop {
+                                tokio::select! {
+                                    _ = tokio::time::sleep(Duration::from_secs(10)) => {
+                                        if let Err(err) = writeback.release_held().await {
+                                            tracing::warn!(error = %err, "releasing held orders failed");
+                                        }
+                                    }
+                                    _ = shutdown.changed() => return,
+                                }
+                            }
+                        }));
+                    }
+                }
                 other => {
                     tracing::warn!(function = %function.logical_id, binary = other, "no in-process runner for this function; it is not running locally");
                 }
@@ -182,6 +241,7 @@ impl LocalStack {
             region: options.region.clone(),
             webhook_url: webhook_url.context("the template declares no webhook route")?,
             signing_secrets: signing,
+            erp_base_url: erp_base_url.clone(),
             stack,
         };
         info.write(&options.stack_file)?;
@@ -191,6 +251,7 @@ impl LocalStack {
             shutdown,
             tasks,
             _moto: moto,
+            erp,
         })
     }
 

@@ -5,6 +5,7 @@ pub mod demo;
 pub mod dev;
 pub mod dlq;
 pub mod freshness;
+pub mod orders;
 pub mod read;
 pub mod replay;
 pub mod stackfile;

@@ -116,6 +116,15 @@ enum Command {
         #[command(flatten)]
         target: Target,
     },
+    /// An order: its state (and why it is held), its history, its ERP order number.
+    Order {
+        id: String,
+        /// Order table of a deployed stack.
+        #[arg(long, env = "BRIDGE_ORDER_TABLE")]
+        order_table: Option<String>,
+        #[command(flatten)]
+        target: Target,
+    },
     /// Each data category's last success against its SLA (exit 4 when one is stale).
     Freshness {
         /// Override an SLA: category=duration (prices=2h, stock=30m).
@@ -444,6 +453,24 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     "moved {} message(s) back ({}), kept {}",
                     result.moved, result.method, result.kept
                 );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Order {
+            id,
+            order_table,
+            target,
+        } => {
+            let r = Resolved::new(&target, order_table.is_some()).await?;
+            let store = bridge_aws::DynamoOrderStore::new(
+                aws_sdk_dynamodb::Client::new(&r.aws),
+                r.name(&order_table, "OrderTable")?,
+            );
+            let stored = bridgectl::orders::order(&store, &id).await?;
+            if target.json {
+                print_json(&stored)?;
+            } else {
+                print!("{}", bridgectl::orders::text(&stored));
             }
             Ok(ExitCode::SUCCESS)
         }

@@ -15,6 +15,9 @@ pub struct StackFile {
     pub webhook_url: String,
     /// Per-source `whsec_` signing secrets.
     pub signing_secrets: BTreeMap<String, Vec<String>>,
+    /// The ERP the order writeback talks to (the bundled simulator unless ERP_BASE_URL).
+    #[serde(default)]
+    pub erp_base_url: String,
     /// Queues (URL, ARN), tables, buckets and secrets by template logical id.
     pub stack: Stack,
 }

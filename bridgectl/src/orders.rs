@@ -1,0 +1,115 @@
+//! `bridgectl order ORDER_ID`: where an order stands, how it got there, its ERP number.
+
+use bridge_domain::OrderId;
+use bridge_domain::orders::{HoldReason, OrderState};
+use bridge_domain::ports::{OrderStore, StoredOrder};
+use std::fmt::Write;
+
+pub async fn order(store: &dyn OrderStore, id: &str) -> anyhow::Result<StoredOrder> {
+    let id = OrderId::parse(id).map_err(|e| anyhow::anyhow!("order id: {e}"))?;
+    store
+        .get(&id)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("order {id} is not known to the bridge"))
+}
+
+fn reason_text(reason: &HoldReason) -> String {
+    match reason {
+        HoldReason::CustomerUnknown => {
+            "customer_unknown: no customer master data for this customer yet".into()
+        }
+        HoldReason::CustomerBlocked => {
+            "customer_blocked: the customer is blocked in the ERP".into()
+        }
+        HoldReason::ApprovalMissing { role, above } => {
+            format!("approval_missing: orders above {above} need the approval of a {role}")
+        }
+        HoldReason::CostCenterInvalid { cost_center } => format!(
+            "cost_center_invalid: {:?} is not one of the customer's cost centers",
+            cost_center.as_deref().unwrap_or("none")
+        ),
+        HoldReason::CreditHold {
+            open_items,
+            order_total,
+            credit_limit,
+        } => {
+            format!(
+                "credit_hold: open items {open_items} + order {order_total} exceed the limit {credit_limit}"
+            )
+        }
+        HoldReason::CurrencyMismatch { order, customer } => {
+            format!("currency_mismatch: order in {order}, customer terms in {customer}")
+        }
+        HoldReason::PriceMismatch {
+            line,
+            sku,
+            ordered,
+            resolved,
+        } => format!(
+            "price_mismatch: line {line} ({sku}) ordered at {ordered}, the customer's price is {}",
+            resolved
+                .map(|r| r.to_string())
+                .unwrap_or_else(|| "on request".into())
+        ),
+    }
+}
+
+fn erp_number(state: &OrderState) -> Option<&str> {
+    match state {
+        OrderState::Accepted { erp_order_number } => Some(erp_order_number),
+        OrderState::Erp {
+            erp_order_number, ..
+        } => erp_order_number.as_deref(),
+        _ => None,
+    }
+}
+
+pub fn text(stored: &StoredOrder) -> String {
+    let o = &stored.order;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "order         {} (customer {}, po {})",
+        o.order_id,
+        o.customer_id,
+        o.po_number.as_deref().unwrap_or("-")
+    );
+    let _ = writeln!(out, "state         {}", stored.state.name().to_uppercase());
+    let _ = writeln!(
+        out,
+        "erp number    {}",
+        stored
+            .history
+            .iter()
+            .rev()
+            .find_map(|t| erp_number(&t.state))
+            .unwrap_or("-")
+    );
+    let _ = writeln!(
+        out,
+        "total         {} in {} line(s)",
+        o.total(),
+        o.lines.as_slice().len()
+    );
+    match &stored.state {
+        OrderState::Held { reasons } => {
+            for reason in reasons {
+                let _ = writeln!(out, "held because  {}", reason_text(reason));
+            }
+        }
+        OrderState::Rejected { errors } => {
+            let _ = writeln!(out, "rejected      {}", errors.join("; "));
+        }
+        _ => {}
+    }
+    let _ = writeln!(out, "history");
+    for t in &stored.history {
+        let _ = writeln!(
+            out,
+            "  {}  {}",
+            t.at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            t.state.name()
+        );
+    }
+    out
+}
