@@ -224,6 +224,9 @@ impl LocalStack {
                                         if let Err(err) = writeback.release_held().await {
                                             tracing::warn!(error = %err, "releasing held orders failed");
                                         }
+                                        if let Err(err) = writeback.reconcile(chrono::Utc::now()).await {
+                                            tracing::warn!(error = %err, "reconciling orders failed");
+                                        }
                                     }
                                     _ = shutdown.changed() => return,
                                 }

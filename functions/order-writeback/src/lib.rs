@@ -52,6 +52,8 @@ pub struct WritebackSettings {
     /// Source queue ARN → (its DLQ URL, its route).
     pub queues: HashMap<String, (String, Route)>,
     pub max_receive_count: u32,
+    /// Orders sent but without an ERP status for longer than this are reconciled.
+    pub unconfirmed_after: chrono::Duration,
 }
 
 impl WritebackSettings {
@@ -69,6 +71,9 @@ impl WritebackSettings {
             erp_token_secret: config.required("ERP_TOKEN_SECRET_ID")?,
             queues,
             max_receive_count: config.parsed("MAX_RECEIVE_COUNT", 5)?,
+            unconfirmed_after: chrono::Duration::minutes(
+                config.parsed("UNCONFIRMED_AFTER_MINUTES", 60)?,
+            ),
         })
     }
 }
@@ -124,6 +129,17 @@ fn erp_failure(err: ErpError) -> MessageError {
         ErpError::Ambiguous(m) => MessageError::retryable("erp_ambiguous", m),
         other => MessageError::retryable("erp_unavailable", other.to_string()),
     }
+}
+
+/// What a reconciliation found.
+#[derive(Debug, Default, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Reconciliation {
+    /// Submitted orders the ERP turned out to have.
+    pub found: u64,
+    /// Orders the ERP does not know although they were sent (or may have been).
+    pub unknown: Vec<String>,
+    /// Orders the ERP has but never confirmed.
+    pub unconfirmed: Vec<String>,
 }
 
 /// What releasing held orders did.
@@ -405,10 +421,48 @@ impl OrderWriteback {
         ))
     }
 
+    /// Asks the ERP about orders sent longer than `unconfirmed_after` ago that have no ERP
+    /// status yet: a submitted one it has is recorded as accepted; one it does not know, or
+    /// one it never confirmed, is counted (and alarms).
+    pub async fn reconcile(&self, now: chrono::DateTime<Utc>) -> Result<Reconciliation, PortError> {
+        let mut result = Reconciliation::default();
+        let cutoff = now - self.settings.unconfirmed_after;
+        for state in ["submitted", "accepted"] {
+            for stored in self.ports.orders.in_state(state).await? {
+                let since = stored.history.last().map(|t| t.at).unwrap_or(now);
+                if since > cutoff {
+                    continue;
+                }
+                let id = stored.order.order_id.clone();
+                match self.ports.erp.find(&id).await {
+                    Ok(Some(number)) if state == "submitted" => {
+                        if self.accept(stored, number).await.is_ok() {
+                            result.found += 1;
+                        }
+                    }
+                    Ok(Some(_)) => result.unconfirmed.push(id.to_string()),
+                    Ok(None) => {
+                        warn!(order_id = %id, state, "the ERP does not know an order the bridge sent");
+                        result.unknown.push(id.to_string());
+                    }
+                    Err(err) => {
+                        warn!(order_id = %id, error = %err, "reconciliation could not reach the ERP");
+                    }
+                }
+            }
+        }
+        let mut metrics = Metrics::new(FUNCTION_NAME);
+        metrics.add("ReconciledFound", result.found);
+        metrics.add("OrdersUnknownToErp", result.unknown.len() as u64);
+        metrics.add("OrdersUnconfirmed", result.unconfirmed.len() as u64);
+        metrics.flush();
+        Ok(result)
+    }
+
     /// Re-checks every held order; the ones whose reasons cleared go to the ERP.
     pub async fn release_held(&self) -> Result<Release, PortError> {
         let mut release = Release::default();
-        for stored in self.ports.orders.held().await? {
+        for stored in self.ports.orders.in_state("held").await? {
             let id = stored.order.order_id.clone();
             match self.advance(stored).await {
                 Ok("Held") => release.still_held += 1,

@@ -19,8 +19,10 @@ async fn main() -> anyhow::Result<()> {
                 let response = writeback.handle_batch(sqs).await?;
                 Ok::<Value, lambda_runtime::Error>(serde_json::to_value(response)?)
             } else {
+                // The schedule: release what cleared, then reconcile what is unconfirmed.
                 let release = writeback.release_held().await?;
-                Ok(serde_json::to_value(release)?)
+                let reconciliation = writeback.reconcile(chrono::Utc::now()).await?;
+                Ok(serde_json::json!({"release": release, "reconciliation": reconciliation}))
             }
         }
     }))

@@ -111,19 +111,19 @@ impl OrderStore for DynamoOrderStore {
         }
     }
 
-    async fn held(&self) -> Result<Vec<StoredOrder>, PortError> {
+    async fn in_state(&self, state: &str) -> Result<Vec<StoredOrder>, PortError> {
         let items: Vec<Item> = self
             .client
             .scan()
             .table_name(&self.table)
-            .filter_expression("state_name = :held")
-            .expression_attribute_values(":held", AttributeValue::S("held".into()))
+            .filter_expression("state_name = :state")
+            .expression_attribute_values(":state", AttributeValue::S(state.to_string()))
             .into_paginator()
             .items()
             .send()
             .collect::<Result<Vec<_>, _>>()
             .await
-            .map_err(|e| classify("orders.held", e))?;
+            .map_err(|e| classify("orders.scan", e))?;
         items.into_iter().map(Self::decode).collect()
     }
 }

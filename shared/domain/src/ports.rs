@@ -241,8 +241,8 @@ pub trait OrderStore: Send + Sync {
     /// Saves `order` (its version already incremented) if the stored one still has
     /// `order.version - 1`; `false` if someone saved in between.
     async fn save(&self, order: &StoredOrder) -> Result<bool, PortError>;
-    /// Orders in the `held` state.
-    async fn held(&self) -> Result<Vec<StoredOrder>, PortError>;
+    /// Orders in a state (`held`, `submitted`, `accepted`, ...).
+    async fn in_state(&self, state: &str) -> Result<Vec<StoredOrder>, PortError>;
 }
 
 /// What can go wrong talking to the ERP.

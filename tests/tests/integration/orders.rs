@@ -19,6 +19,10 @@ struct Setup {
 }
 
 async fn setup() -> Setup {
+    setup_with(&[]).await
+}
+
+async fn setup_with(overrides: &[(&str, &str)]) -> Setup {
     let stack = super::support::stack(false).await;
     let sim = Simulator::start(0, TOKEN).await.unwrap();
     let secret = bridge_testkit::unique("erp-token");
@@ -35,6 +39,9 @@ async fn setup() -> Setup {
     env.insert("ERP_TIMEOUT_SECONDS".into(), "1".into());
     // Tests drive failures on purpose: keep the circuit out of the way unless a test wants it.
     env.insert("ERP_CIRCUIT_THRESHOLD".into(), "1000".into());
+    for (k, v) in overrides {
+        env.insert(k.to_string(), v.to_string());
+    }
     let writeback = order_writeback::wiring::build(&Config::from_map(env), &stack.sdk)
         .await
         .unwrap();
@@ -355,4 +362,32 @@ async fn status_updates_out_of_order_keep_the_newest() {
         s.writeback.status(unknown).await.unwrap_err().code,
         "unknown_order"
     );
+}
+
+#[tokio::test]
+async fn reconciliation_finds_submitted_orders_and_reports_unknown_and_unconfirmed_ones() {
+    let s = setup_with(&[("UNCONFIRMED_AFTER_MINUTES", "0")]).await;
+    // Accepted, never confirmed by a status event.
+    assert_eq!(
+        s.deliver(&s.order("SO-20", "1", "10.00"), 1).await,
+        Ok("Submitted")
+    );
+    // Submitted, the ERP has it (the response was lost and nobody retried yet).
+    s.faults(json!({"script": ["lost_after_commit"]})).await;
+    assert_eq!(
+        s.deliver(&s.order("SO-21", "1", "10.00"), 1).await,
+        Err("erp_ambiguous".into())
+    );
+    // Submitted, the ERP never got it (the request timed out before reaching it... as far as we know).
+    s.faults(json!({"script": ["server_error"]})).await;
+    assert_eq!(
+        s.deliver(&s.order("SO-22", "1", "10.00"), 1).await,
+        Err("erp_ambiguous".into())
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    let result = s.writeback.reconcile(chrono::Utc::now()).await.unwrap();
+    assert_eq!(result.found, 1);
+    assert_eq!(result.unknown, vec!["SO-22".to_string()]);
+    assert_eq!(result.unconfirmed, vec!["SO-20".to_string()]);
+    assert_eq!(s.state("SO-21").await, "accepted");
 }
