@@ -27,19 +27,30 @@ use tracing::{Instrument, error, info, warn};
 
 pub const FUNCTION_NAME: &str = "order-writeback";
 
-/// The queues this function consumes: (queue ARN variable, DLQ URL variable, route).
-pub const QUEUE_VARIABLES: [(&str, &str, Route); 2] = [
+/// The queues this function consumes: (queue ARN variable, queue URL variable, DLQ URL
+/// variable, route).
+pub const QUEUE_VARIABLES: [(&str, &str, &str, Route); 2] = [
     (
         "ORDER_PLACED_QUEUE_ARN",
+        "ORDER_PLACED_QUEUE_URL",
         "ORDER_PLACED_DLQ_URL",
         Route::OrdersPlaced,
     ),
     (
         "ORDER_STATUS_QUEUE_ARN",
+        "ORDER_STATUS_QUEUE_URL",
         "ORDER_STATUS_DLQ_URL",
         Route::OrderStatus,
     ),
 ];
+
+/// A consumed queue.
+#[derive(Debug, Clone)]
+pub struct ConsumedQueue {
+    pub url: String,
+    pub dead_letter_queue: String,
+    pub route: Route,
+}
 
 #[derive(Debug, Clone)]
 pub struct WritebackSettings {
@@ -49,8 +60,10 @@ pub struct WritebackSettings {
     pub payload_bucket: String,
     pub erp_base_url: String,
     pub erp_token_secret: String,
-    /// Source queue ARN → (its DLQ URL, its route).
-    pub queues: HashMap<String, (String, Route)>,
+    /// Source queue ARN → the queue.
+    pub queues: HashMap<String, ConsumedQueue>,
+    /// Retry backoff of ERP failures: base and cap, in seconds.
+    pub backoff: (u32, u32),
     pub max_receive_count: u32,
     /// Orders sent but without an ERP status for longer than this are reconciled.
     pub unconfirmed_after: chrono::Duration,
@@ -60,7 +73,14 @@ impl WritebackSettings {
     pub fn from_config(config: &Config) -> Result<Self, ConfigError> {
         let queues = QUEUE_VARIABLES
             .iter()
-            .map(|(arn, dlq, route)| Ok((config.required(arn)?, (config.required(dlq)?, *route))))
+            .map(|(arn, url, dlq, route)| {
+                let queue = ConsumedQueue {
+                    url: config.required(url)?,
+                    dead_letter_queue: config.required(dlq)?,
+                    route: *route,
+                };
+                Ok((config.required(arn)?, queue))
+            })
             .collect::<Result<_, ConfigError>>()?;
         Ok(Self {
             order_table: config.required("ORDER_TABLE")?,
@@ -71,6 +91,10 @@ impl WritebackSettings {
             erp_token_secret: config.required("ERP_TOKEN_SECRET_ID")?,
             queues,
             max_receive_count: config.parsed("MAX_RECEIVE_COUNT", 5)?,
+            backoff: (
+                config.parsed("RETRY_BASE_SECONDS", 15)?,
+                config.parsed("RETRY_MAX_SECONDS", 900)?,
+            ),
             unconfirmed_after: chrono::Duration::minutes(
                 config.parsed("UNCONFIRMED_AFTER_MINUTES", 60)?,
             ),
@@ -182,19 +206,25 @@ impl OrderWriteback {
                 return Ok(SqsBatchResponse::default());
             };
             let source = first.event_source_arn.clone().unwrap_or_default();
-            let (dead_letter_queue, route) = self
+            let consumed = self
                 .settings
                 .queues
                 .get(&source)
                 .ok_or_else(|| WritebackError::UnknownSourceQueue(source.clone()))?;
             let settings = BatchSettings {
                 function: FUNCTION_NAME,
-                dead_letter_queue,
+                dead_letter_queue: &consumed.dead_letter_queue,
                 max_receive_count: self.settings.max_receive_count,
                 queue: self.ports.queue.as_ref(),
+                // An ERP that is down recovers in minutes, not seconds: back off.
+                backoff: Some(bridge_lambda::Backoff {
+                    queue_url: &consumed.url,
+                    base_seconds: self.settings.backoff.0,
+                    max_seconds: self.settings.backoff.1,
+                }),
             };
             let result = bridge_lambda::process_batch(event, &settings, &mut metrics, |message| {
-                self.handle_message(message, *route)
+                self.handle_message(message, consumed.route)
             })
             .await;
             Ok(result?)

@@ -111,6 +111,7 @@ impl ImportHandler {
             dead_letter_queue: &self.dead_letter_queue,
             max_receive_count: self.max_receive_count,
             queue: self.queue.as_ref(),
+            backoff: None,
         };
         let outcomes = std::sync::Mutex::new(Vec::new());
         let result = bridge_lambda::process_batch(event, &settings, &mut metrics, |message: SqsMessage| {

@@ -165,6 +165,7 @@ impl PriceStockSync {
                 dead_letter_queue: &binding.dead_letter_queue,
                 max_receive_count: self.settings.max_receive_count,
                 queue: self.ports.queue.as_ref(),
+                backoff: None,
             };
             let flowed = std::sync::Mutex::new(std::collections::BTreeSet::new());
             let result = bridge_lambda::process_batch(event, &settings, &mut metrics, |message| {

@@ -36,4 +36,21 @@ impl MessageQueue for SqsQueue {
         let output = request.send().await.map_err(|e| classify("sqs.send", e))?;
         Ok(output.message_id.unwrap_or_default())
     }
+
+    async fn delay(
+        &self,
+        queue: &str,
+        receipt_handle: &str,
+        seconds: i32,
+    ) -> Result<(), PortError> {
+        self.client
+            .change_message_visibility()
+            .queue_url(queue)
+            .receipt_handle(receipt_handle)
+            .visibility_timeout(seconds)
+            .send()
+            .await
+            .map_err(|e| classify("sqs.delay", e))?;
+        Ok(())
+    }
 }

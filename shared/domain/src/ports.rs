@@ -82,6 +82,9 @@ pub struct OutboundMessage {
 pub trait MessageQueue: Send + Sync {
     /// Returns the queue's id for the message once it is durably stored.
     async fn send(&self, queue: &str, message: &OutboundMessage) -> Result<String, PortError>;
+    /// Keeps a received message invisible for `seconds` (a retry's backoff).
+    async fn delay(&self, queue: &str, receipt_handle: &str, seconds: i32)
+    -> Result<(), PortError>;
 }
 
 /// An object store (the claim checks of large events).

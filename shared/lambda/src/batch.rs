@@ -54,6 +54,29 @@ pub struct BatchSettings<'a> {
     /// The source queue's `maxReceiveCount`: on that delivery a retryable failure is final.
     pub max_receive_count: u32,
     pub queue: &'a dyn MessageQueue,
+    /// Backoff of retried messages, through their visibility timeout (no sleeping in the
+    /// function); `None` leaves the queue's visibility timeout.
+    pub backoff: Option<Backoff<'a>>,
+}
+
+/// Exponential backoff with jitter: `base × 2^(attempt-1)`, at most `max`, then a random
+/// 50–100 % of it, so that messages failed together do not come back together.
+#[derive(Debug, Clone, Copy)]
+pub struct Backoff<'a> {
+    /// The URL of the queue the batch came from.
+    pub queue_url: &'a str,
+    pub base_seconds: u32,
+    pub max_seconds: u32,
+}
+
+impl Backoff<'_> {
+    pub fn seconds(&self, attempt: u32, jitter: f64) -> i32 {
+        let exponential = u64::from(self.base_seconds) << attempt.saturating_sub(1).min(20);
+        let capped = exponential.min(u64::from(self.max_seconds)) as f64;
+        (capped * (0.5 + 0.5 * jitter.clamp(0.0, 1.0)))
+            .round()
+            .max(1.0) as i32
+    }
 }
 
 /// The invocation failed as a whole: every message failed with a retryable error, which
@@ -139,6 +162,20 @@ where
                 let attempts = receive_count(&message);
                 let final_attempt = attempts >= settings.max_receive_count;
                 if err.class == ErrorClass::Retryable && !final_attempt {
+                    if let (Some(backoff), Some(handle)) =
+                        (&settings.backoff, message.receipt_handle.as_deref())
+                    {
+                        let seconds =
+                            backoff.seconds(attempts, pseudo_random(&message_id, attempts));
+                        if let Err(delay_err) = settings
+                            .queue
+                            .delay(backoff.queue_url, handle, seconds)
+                            .await
+                        {
+                            // The queue's own visibility timeout applies instead.
+                            warn!(error = %delay_err, "could not set the retry backoff");
+                        }
+                    }
                     warn!(code = %err.code, reason = %err.message, attempts, outcome = "retry", "message will be retried");
                     metrics.add("Retried", 1);
                     retryable_failures += 1;
@@ -185,6 +222,16 @@ where
         })
         .collect();
     Ok(response)
+}
+
+/// A number in [0, 1) that differs per message and attempt (jitter without a RNG crate).
+fn pseudo_random(message_id: &str, attempt: u32) -> f64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    message_id.hash(&mut hasher);
+    attempt.hash(&mut hasher);
+    std::time::SystemTime::now().hash(&mut hasher);
+    (hasher.finish() % 10_000) as f64 / 10_000.0
 }
 
 /// Sends the original body and attributes to the dead-letter queue, with the reason.
@@ -249,6 +296,7 @@ mod tests {
     #[derive(Default)]
     struct RecordingQueue {
         sent: Mutex<Vec<(String, OutboundMessage)>>,
+        delays: Mutex<Vec<(String, i32)>>,
         fail: bool,
     }
 
@@ -264,11 +312,20 @@ mod tests {
                 .push((queue.to_string(), message.clone()));
             Ok("id".into())
         }
+
+        async fn delay(&self, _: &str, handle: &str, seconds: i32) -> Result<(), PortError> {
+            self.delays
+                .lock()
+                .unwrap()
+                .push((handle.to_string(), seconds));
+            Ok(())
+        }
     }
 
     fn message(id: &str, body: &str, receive_count: u32) -> SqsMessage {
         let mut m = SqsMessage::default();
         m.message_id = Some(id.to_string());
+        m.receipt_handle = Some(format!("handle-{id}"));
         m.body = Some(body.to_string());
         m.attributes
             .insert("ApproximateReceiveCount".into(), receive_count.to_string());
@@ -290,6 +347,11 @@ mod tests {
             dead_letter_queue: "dlq",
             max_receive_count: 3,
             queue,
+            backoff: Some(Backoff {
+                queue_url: "source",
+                base_seconds: 10,
+                max_seconds: 300,
+            }),
         };
         let mut metrics = Metrics::new("test");
         let result = process_batch(event(messages), &settings, &mut metrics, |m| async move {
@@ -346,6 +408,35 @@ mod tests {
             "retryable"
         );
         assert_eq!(metrics.count("RetriesExhausted"), 1);
+    }
+
+    #[test]
+    fn backoff_grows_exponentially_with_jitter_up_to_its_cap() {
+        let backoff = Backoff {
+            queue_url: "q",
+            base_seconds: 10,
+            max_seconds: 300,
+        };
+        assert_eq!(backoff.seconds(1, 1.0), 10);
+        assert_eq!(backoff.seconds(2, 1.0), 20);
+        assert_eq!(backoff.seconds(3, 0.0), 20);
+        assert_eq!(backoff.seconds(10, 1.0), 300);
+        assert!((150..=300).contains(&backoff.seconds(10, 0.3)));
+    }
+
+    #[tokio::test]
+    async fn a_retried_message_is_delayed_by_its_backoff() {
+        let queue = RecordingQueue::default();
+        let (result, _) = run(
+            &queue,
+            vec![message("1", "ok", 1), message("2", "later", 2)],
+        )
+        .await;
+        assert_eq!(failed_ids(&result.unwrap()), vec!["2"]);
+        let delays = queue.delays.lock().unwrap();
+        assert_eq!(delays.len(), 1);
+        assert_eq!(delays[0].0, "handle-2");
+        assert!((10..=20).contains(&delays[0].1), "{:?}", delays[0]);
     }
 
     #[tokio::test]

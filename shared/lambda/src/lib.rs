@@ -8,6 +8,6 @@ pub mod envelope;
 pub mod logging;
 pub mod metrics;
 
-pub use batch::{BatchSettings, MessageError, MessageOutcome, process_batch};
+pub use batch::{Backoff, BatchSettings, MessageError, MessageOutcome, process_batch};
 pub use config::{Config, ConfigError};
 pub use metrics::Metrics;

@@ -391,3 +391,39 @@ async fn reconciliation_finds_submitted_orders_and_reports_unknown_and_unconfirm
     assert_eq!(result.unconfirmed, vec!["SO-20".to_string()]);
     assert_eq!(s.state("SO-21").await, "accepted");
 }
+
+#[tokio::test]
+async fn a_rejected_order_reaches_the_dead_letter_queue_with_the_erp_s_errors() {
+    let s = setup().await;
+    s.faults(json!({"reject_customers": ["C-1"]})).await;
+    let envelope = json!({
+        "version": 1, "webhook_id": "w-rej", "source": "shop", "event_type": "order.placed",
+        "correlation_id": "c-rej", "received_at": "2026-11-26T10:00:00Z",
+        "payload": {"kind": "inline", "body": {"type": "order.placed", "timestamp": "2026-11-26T10:00:00Z",
+            "data": {"order_id": "SO-30", "customer_id": "C-1", "currency": "EUR", "placed_at": "2026-11-26T10:00:00Z",
+                     "cost_center": "CC-1", "lines": [{"line": 1, "sku": "A", "quantity": 1, "unit_price": "10.00"}]}}}});
+    let mut event = aws_lambda_events::event::sqs::SqsEvent::default();
+    event.records.push(super::support::sqs_record(
+        s.stack.queue_arn("OrderPlacedQueue"),
+        "m-1",
+        &envelope.to_string(),
+        1,
+    ));
+    let (response, metrics) = s.writeback.process(event).await;
+    assert!(response.unwrap().batch_item_failures.is_empty());
+    assert_eq!(metrics.count("Rejected"), 1);
+    let dead = s.stack.drain_queue("OrderPlacedDeadLetterQueue").await;
+    assert_eq!(dead.len(), 1);
+    let attributes = dead[0].message_attributes().unwrap();
+    assert_eq!(
+        attributes["failure_code"].string_value(),
+        Some("erp_rejected")
+    );
+    assert!(
+        attributes["failure_reason"]
+            .string_value()
+            .unwrap()
+            .contains("C-1 may not order")
+    );
+    assert_eq!(s.state("SO-30").await, "rejected");
+}
