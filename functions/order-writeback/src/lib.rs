@@ -259,6 +259,26 @@ impl OrderWriteback {
     pub async fn place(&self, order: OrderPlaced) -> Result<MessageOutcome, MessageError> {
         let id = order.order_id.clone();
         let stored = match self.ports.orders.get(&id).await.map_err(store_failure)? {
+            // The shop sent the order again with changes (an approval added, a corrected
+            // price) before it reached the ERP: the new version is the one to check and send.
+            Some(mut stored) if stored.state.may_submit() && stored.order != order => {
+                info!(order_id = %id, "order updated by the shop before submission");
+                stored.order = order;
+                stored.version += 1;
+                if !self
+                    .ports
+                    .orders
+                    .save(&stored)
+                    .await
+                    .map_err(store_failure)?
+                {
+                    return Err(MessageError::retryable(
+                        "concurrent_update",
+                        "the order changed while it was handled",
+                    ));
+                }
+                stored
+            }
             Some(stored) => stored,
             None => {
                 let stored = StoredOrder::new(order, Utc::now());

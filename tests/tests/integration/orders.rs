@@ -427,3 +427,30 @@ async fn a_rejected_order_reaches_the_dead_letter_queue_with_the_erp_s_errors() 
     );
     assert_eq!(s.state("SO-30").await, "rejected");
 }
+
+#[tokio::test]
+async fn an_approval_sent_with_the_order_again_releases_it() {
+    let s = setup().await;
+    s.price("B", "250.00").await;
+    s.customer(json!({"revision": 4, "credit_limit": {"amount": "100000", "currency": "EUR"}}))
+        .await;
+    let placed = |approved: bool| {
+        let mut data = json!({"order_id": "SO-40", "customer_id": "C-1", "currency": "EUR", "placed_at": "2026-11-26T10:00:00Z",
+            "cost_center": "CC-1", "lines": [{"line": 1, "sku": "B", "quantity": 4, "unit_price": "250.00"}]});
+        if approved {
+            data["approvals"] = json!([{"role": "manager", "user_id": "u-9"}]);
+        }
+        let DomainEvent::OrderPlaced(o) = event(
+            Source::Shop,
+            json!({"type": "order.placed", "timestamp": "2026-11-26T10:00:00Z", "data": data}),
+        ) else {
+            unreachable!()
+        };
+        o
+    };
+    assert_eq!(s.deliver(&placed(false), 1).await, Ok("Held"));
+    assert_eq!(s.deliver(&placed(true), 1).await, Ok("Submitted"));
+    assert_eq!(s.erp_orders().await.len(), 1);
+    // Once submitted, a changed order no longer changes what went to the ERP.
+    assert_eq!(s.deliver(&placed(false), 1).await, Ok("Duplicate"));
+}
