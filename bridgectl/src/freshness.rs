@@ -45,6 +45,13 @@ pub fn slas(
         .map(|c| (*c, c.default_sla()))
         .collect();
     if let Some(template) = template {
+        if let Some(minutes) = template
+            .parameters
+            .get("OrderUnconfirmedAfterMinutes")
+            .and_then(|m| m.parse::<i64>().ok())
+        {
+            slas.insert(Category::OrderStatus, Duration::minutes(minutes));
+        }
         for category in Category::ALL {
             let mut name = category.as_str().to_string();
             name[..1].make_ascii_uppercase();
@@ -62,16 +69,21 @@ pub fn slas(
             .split_once('=')
             .ok_or_else(|| anyhow::anyhow!("--sla takes category=duration, e.g. prices=2h"))?;
         let category = Category::parse(name.trim()).ok_or_else(|| {
-            anyhow::anyhow!("unknown category {name:?}: prices, stock, customers or products")
+            anyhow::anyhow!(
+                "unknown category {name:?}: prices, stock, customers, products or order_status"
+            )
         })?;
         slas.insert(category, parse_duration(value)?);
     }
     Ok(slas)
 }
 
+/// `oldest_waiting`: when the longest-waiting order without an ERP status was sent, if any
+/// (order status is fresh per order, not by the last event).
 pub async fn report(
     store: &dyn FreshnessStore,
     slas: &BTreeMap<Category, Duration>,
+    oldest_waiting: Option<DateTime<Utc>>,
     now: DateTime<Utc>,
 ) -> anyhow::Result<Vec<CategoryFreshness>> {
     let recorded: BTreeMap<Category, (DateTime<Utc>, String)> = store
@@ -88,15 +100,46 @@ pub async fn report(
                 .copied()
                 .unwrap_or_else(|| category.default_sla());
             let last = recorded.get(category);
+            let state = match category {
+                Category::OrderStatus => match (oldest_waiting, last) {
+                    (Some(sent), _) if freshness(Some(sent), sla, now) == FreshnessState::Stale => {
+                        FreshnessState::Stale
+                    }
+                    (Some(_), _) | (None, Some(_)) => FreshnessState::Fresh,
+                    (None, None) => FreshnessState::Never,
+                },
+                _ => freshness(last.map(|(at, _)| *at), sla, now),
+            };
             CategoryFreshness {
                 category: *category,
                 last_success: last.map(|(at, _)| *at),
                 recorded_by: last.map(|(_, f)| f.clone()),
                 sla_seconds: sla.num_seconds(),
-                state: freshness(last.map(|(at, _)| *at), sla, now),
+                state,
             }
         })
         .collect())
+}
+
+/// When the longest-waiting order without an ERP status was sent.
+pub async fn oldest_waiting_order(
+    orders: &dyn bridge_domain::ports::OrderStore,
+) -> anyhow::Result<Option<DateTime<Utc>>> {
+    let mut oldest: Option<DateTime<Utc>> = None;
+    for state in ["submitted", "accepted"] {
+        for order in orders.in_state(state).await? {
+            let sent = order
+                .history
+                .iter()
+                .find(|t| t.state.name() == "submitted")
+                .map(|t| t.at);
+            oldest = match (oldest, sent) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+        }
+    }
+    Ok(oldest)
 }
 
 pub fn text(rows: &[CategoryFreshness], now: DateTime<Utc>) -> String {

@@ -261,6 +261,11 @@ async fn tables(target: &Target) -> anyhow::Result<Tables> {
     ))
 }
 
+/// The order table of a deployed stack, when named.
+fn target_order_table() -> Option<String> {
+    std::env::var("BRIDGE_ORDER_TABLE").ok()
+}
+
 /// The queues by name: the local stack's by logical id, or a deployed stack's by prefix.
 async fn queues(
     target: &Target,
@@ -489,7 +494,18 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 .and_then(|root| bridge_infra::Template::load(&root.join("template.yaml")).ok());
             let slas = bridgectl::freshness::slas(template.as_ref(), &sla)?;
             let now = chrono::Utc::now();
-            let rows = bridgectl::freshness::report(&store, &slas, now).await?;
+            // Order status is judged per order: the order table says how long they wait.
+            let oldest_waiting = match r.name(&target_order_table(), "OrderTable") {
+                Ok(table) => {
+                    let orders = bridge_aws::DynamoOrderStore::new(
+                        aws_sdk_dynamodb::Client::new(&r.aws),
+                        table,
+                    );
+                    bridgectl::freshness::oldest_waiting_order(&orders).await?
+                }
+                Err(_) => None,
+            };
+            let rows = bridgectl::freshness::report(&store, &slas, oldest_waiting, now).await?;
             if target.json {
                 print_json(&rows)?;
             } else {

@@ -170,6 +170,7 @@ async fn price_stock_and_customer_answer_from_the_tables() {
     assert_eq!(state(&rows, "stock"), "fresh");
     assert_eq!(state(&rows, "customers"), "fresh");
     assert_eq!(state(&rows, "products"), "never");
+    assert_eq!(state(&rows, "order_status"), "never");
     // The stock flow stops; past its SLA, stock turns stale.
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let (code, out, _) = bridgectl(&file, &["freshness", "--sla", "stock=1s"]);

@@ -112,6 +112,7 @@ pub struct WritebackPorts {
     pub erp: Arc<dyn ErpOrders>,
     /// Whether the ERP circuit is open (for the metric and alarm).
     pub circuit_open: Arc<dyn Fn() -> bool + Send + Sync>,
+    pub freshness: Arc<dyn bridge_domain::ports::FreshnessStore>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -459,6 +460,16 @@ impl OrderWriteback {
             match self.save(&mut stored, state).await {
                 Ok(()) => {
                     info!(order_id = %event.order_id, status = event.status.as_str(), "order status updated");
+                    let category = bridge_domain::freshness::Category::OrderStatus;
+                    if let Err(err) = self
+                        .ports
+                        .freshness
+                        .record(category, Utc::now(), FUNCTION_NAME)
+                        .await
+                    {
+                        warn!(error = %cause_chain(&err), "could not record freshness");
+                    }
+                    bridge_lambda::metrics::heartbeats([category.as_str()]);
                     return Ok("Applied");
                 }
                 Err(err) if err.code == "concurrent_update" => continue,

@@ -43,6 +43,10 @@ pub async fn build(config: &Config, aws: &aws_config::SdkConfig) -> anyhow::Resu
         queue: Arc::new(SqsQueue::new(aws_sdk_sqs::Client::new(aws))),
         erp: circuit,
         circuit_open: Arc::new(move || circuit_state.is_open()),
+        freshness: Arc::new(bridge_aws::DynamoFreshnessStore::new(
+            aws_sdk_dynamodb::Client::new(aws),
+            config.required("FRESHNESS_TABLE")?,
+        )),
     };
     Ok(OrderWriteback::new(settings, ports))
 }

@@ -12,14 +12,17 @@ pub enum Category {
     Stock,
     Customers,
     Products,
+    /// Orders sent to the ERP and waiting for its status: per order, since its submission.
+    OrderStatus,
 }
 
 impl Category {
-    pub const ALL: [Category; 4] = [
+    pub const ALL: [Category; 5] = [
         Category::Prices,
         Category::Stock,
         Category::Customers,
         Category::Products,
+        Category::OrderStatus,
     ];
 
     pub fn as_str(&self) -> &'static str {
@@ -28,6 +31,7 @@ impl Category {
             Category::Stock => "stock",
             Category::Customers => "customers",
             Category::Products => "products",
+            Category::OrderStatus => "order_status",
         }
     }
 
@@ -38,7 +42,7 @@ impl Category {
     /// The contract's default SLA (the template's parameters may change it).
     pub fn default_sla(&self) -> Duration {
         match self {
-            Category::Prices | Category::Stock => Duration::hours(1),
+            Category::Prices | Category::Stock | Category::OrderStatus => Duration::hours(1),
             Category::Customers => Duration::hours(24),
             Category::Products => Duration::hours(26),
         }

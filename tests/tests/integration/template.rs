@@ -375,6 +375,21 @@ fn each_function_is_granted_exactly_the_calls_its_code_makes() {
 fn every_data_category_has_a_freshness_alarm_on_its_sla_parameter() {
     let t = template();
     for category in bridge_domain::freshness::Category::ALL {
+        if category == bridge_domain::freshness::Category::OrderStatus {
+            // Per order, since its submission: the reconciliation counts the late ones.
+            let alarm = t
+                .resources_of("AWS::CloudWatch::Alarm")
+                .find(|a| a.properties["MetricName"] == "OrdersUnconfirmed")
+                .expect("no freshness alarm for order status");
+            assert!(
+                alarm.properties["AlarmDescription"]
+                    .as_str()
+                    .unwrap()
+                    .contains("#freshness")
+            );
+            assert_eq!(t.parameters["OrderUnconfirmedAfterMinutes"], "60");
+            continue;
+        }
         let alarm = t
             .resources_of("AWS::CloudWatch::Alarm")
             .find(|a| {
@@ -401,7 +416,11 @@ fn every_data_category_has_a_freshness_alarm_on_its_sla_parameter() {
         );
     }
     // The functions that make data flow may record it.
-    for function in ["PriceStockSyncFunction", "PimImportFunction"] {
+    for function in [
+        "PriceStockSyncFunction",
+        "PimImportFunction",
+        "OrderWritebackFunction",
+    ] {
         let text = t.resource(function).unwrap().properties["Policies"].to_string();
         assert!(
             text.contains("FreshnessTable"),
