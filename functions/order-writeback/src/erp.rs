@@ -45,6 +45,13 @@ pub fn sales_order(order: &OrderPlaced) -> Value {
     })
 }
 
+/// The correlation id of the message being handled (empty outside one).
+fn correlation_id() -> String {
+    crate::CORRELATION_ID
+        .try_with(Clone::clone)
+        .unwrap_or_default()
+}
+
 fn transport(err: reqwest::Error, effect_possible: bool) -> ErpError {
     // A timeout after sending may have created the order; a refused connection did not.
     if err.is_timeout() && effect_possible {
@@ -81,6 +88,7 @@ impl ErpOrders for HttpErp {
             .post(format!("{}/sales-orders", self.base_url))
             .bearer_auth(&self.token)
             .header("Idempotency-Key", order.order_id.as_str())
+            .header("X-Correlation-Id", correlation_id())
             .json(&sales_order(order))
             .send()
             .await
@@ -116,6 +124,7 @@ impl ErpOrders for HttpErp {
             .get(format!("{}/sales-orders", self.base_url))
             .bearer_auth(&self.token)
             .query(&[("external_reference", order_id.as_str())])
+            .header("X-Correlation-Id", correlation_id())
             .send()
             .await
             .map_err(|e| transport(e, false))?;

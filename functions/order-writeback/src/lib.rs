@@ -27,6 +27,12 @@ use tracing::{Instrument, error, info, warn};
 
 pub const FUNCTION_NAME: &str = "order-writeback";
 
+tokio::task_local! {
+    /// The correlation id of the message being handled: the ERP connector sends it on, so
+    /// one id follows an order from the shop's webhook into the ERP's logs.
+    pub static CORRELATION_ID: String;
+}
+
 /// The queues this function consumes: (queue ARN variable, queue URL variable, DLQ URL
 /// variable, route).
 pub const QUEUE_VARIABLES: [(&str, &str, &str, Route); 2] = [
@@ -243,17 +249,27 @@ impl OrderWriteback {
         message: SqsMessage,
         route: Route,
     ) -> Result<MessageOutcome, MessageError> {
-        let body = message.body.as_deref().unwrap_or_default();
-        let parsed =
-            bridge_lambda::envelope::read_event(body, route, self.ports.objects.as_ref()).await?;
-        match parsed.event {
-            DomainEvent::OrderPlaced(order) => self.place(order).await,
-            DomainEvent::OrderStatusChanged(status) => self.status(status).await,
-            other => Err(MessageError::permanent(
-                "unexpected_event_type",
-                format!("{} does not belong on this queue", other.event_type()),
-            )),
-        }
+        let correlation = message
+            .message_attributes
+            .get(bridge_contract::envelope::attributes::CORRELATION_ID)
+            .and_then(|a| a.string_value.clone())
+            .unwrap_or_default();
+        CORRELATION_ID
+            .scope(correlation, async {
+                let body = message.body.as_deref().unwrap_or_default();
+                let parsed =
+                    bridge_lambda::envelope::read_event(body, route, self.ports.objects.as_ref())
+                        .await?;
+                match parsed.event {
+                    DomainEvent::OrderPlaced(order) => self.place(order).await,
+                    DomainEvent::OrderStatusChanged(status) => self.status(status).await,
+                    other => Err(MessageError::permanent(
+                        "unexpected_event_type",
+                        format!("{} does not belong on this queue", other.event_type()),
+                    )),
+                }
+            })
+            .await
     }
 
     /// A placed order: recorded once, checked, and sent when the checks allow it.

@@ -454,3 +454,32 @@ async fn an_approval_sent_with_the_order_again_releases_it() {
     // Once submitted, a changed order no longer changes what went to the ERP.
     assert_eq!(s.deliver(&placed(false), 1).await, Ok("Duplicate"));
 }
+
+#[tokio::test]
+async fn the_webhook_s_correlation_id_reaches_the_erp() {
+    let s = setup().await;
+    let envelope = json!({
+        "version": 1, "webhook_id": "w-corr", "source": "shop", "event_type": "order.placed",
+        "correlation_id": "corr-77", "received_at": "2026-11-26T10:00:00Z",
+        "payload": {"kind": "inline", "body": {"type": "order.placed", "timestamp": "2026-11-26T10:00:00Z",
+            "data": {"order_id": "SO-50", "customer_id": "C-1", "currency": "EUR", "placed_at": "2026-11-26T10:00:00Z",
+                     "cost_center": "CC-1", "lines": [{"line": 1, "sku": "A", "quantity": 1, "unit_price": "10.00"}]}}}});
+    let mut record = super::support::sqs_record(
+        s.stack.queue_arn("OrderPlacedQueue"),
+        "m-1",
+        &envelope.to_string(),
+        1,
+    );
+    let mut attribute = aws_lambda_events::event::sqs::SqsMessageAttribute::default();
+    attribute.string_value = Some("corr-77".into());
+    attribute.data_type = Some("String".into());
+    record
+        .message_attributes
+        .insert("correlation_id".into(), attribute);
+    let mut event = aws_lambda_events::event::sqs::SqsEvent::default();
+    event.records.push(record);
+    let (response, _) = s.writeback.process(event).await;
+    assert!(response.unwrap().batch_item_failures.is_empty());
+    let orders = s.erp_orders().await;
+    assert_eq!(orders[0]["correlation_id"], "corr-77");
+}

@@ -62,6 +62,8 @@ pub struct SalesOrder {
     pub erp_order_number: String,
     pub idempotency_key: String,
     pub external_reference: String,
+    /// The sender's `X-Correlation-Id`, as an ERP would log it.
+    pub correlation_id: Option<String>,
     pub body: Value,
 }
 
@@ -214,6 +216,10 @@ async fn create(
                 erp_order_number: format!("45{:08}", erp.next_number),
                 idempotency_key: key,
                 external_reference: reference.clone(),
+                correlation_id: headers
+                    .get("x-correlation-id")
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_string),
                 body,
             };
             erp.orders.insert(reference, order.clone());
