@@ -19,9 +19,11 @@ use bridge_domain::ports::{
 };
 use bridge_domain::{DomainEvent, ErrorClass, PortError, Route};
 use bridge_lambda::batch::BatchFailed;
-use bridge_lambda::{BatchSettings, Config, ConfigError, MessageError, MessageOutcome, Metrics};
+use bridge_lambda::{
+    BatchSettings, Config, ConfigError, ConsumedQueues, MessageError, MessageOutcome, Metrics,
+    QueueVariables,
+};
 use chrono::Utc;
-use std::collections::HashMap;
 use std::sync::Arc;
 use tracing::{Instrument, error, info, warn};
 
@@ -33,30 +35,21 @@ tokio::task_local! {
     pub static CORRELATION_ID: String;
 }
 
-/// The queues this function consumes: (queue ARN variable, queue URL variable, DLQ URL
-/// variable, route).
-pub const QUEUE_VARIABLES: [(&str, &str, &str, Route); 2] = [
-    (
-        "ORDER_PLACED_QUEUE_ARN",
-        "ORDER_PLACED_QUEUE_URL",
-        "ORDER_PLACED_DLQ_URL",
-        Route::OrdersPlaced,
-    ),
-    (
-        "ORDER_STATUS_QUEUE_ARN",
-        "ORDER_STATUS_QUEUE_URL",
-        "ORDER_STATUS_DLQ_URL",
-        Route::OrderStatus,
-    ),
+/// The queues this function consumes; their URLs carry the retry backoff.
+pub const QUEUES: [QueueVariables; 2] = [
+    QueueVariables {
+        arn: "ORDER_PLACED_QUEUE_ARN",
+        url: Some("ORDER_PLACED_QUEUE_URL"),
+        dead_letter_queue: "ORDER_PLACED_DLQ_URL",
+        route: Route::OrdersPlaced,
+    },
+    QueueVariables {
+        arn: "ORDER_STATUS_QUEUE_ARN",
+        url: Some("ORDER_STATUS_QUEUE_URL"),
+        dead_letter_queue: "ORDER_STATUS_DLQ_URL",
+        route: Route::OrderStatus,
+    },
 ];
-
-/// A consumed queue.
-#[derive(Debug, Clone)]
-pub struct ConsumedQueue {
-    pub url: String,
-    pub dead_letter_queue: String,
-    pub route: Route,
-}
 
 #[derive(Debug, Clone)]
 pub struct WritebackSettings {
@@ -66,8 +59,7 @@ pub struct WritebackSettings {
     pub payload_bucket: String,
     pub erp_base_url: String,
     pub erp_token_secret: String,
-    /// Source queue ARN → the queue.
-    pub queues: HashMap<String, ConsumedQueue>,
+    pub queues: ConsumedQueues,
     /// Retry backoff of ERP failures: base and cap, in seconds.
     pub backoff: (u32, u32),
     pub max_receive_count: u32,
@@ -77,17 +69,7 @@ pub struct WritebackSettings {
 
 impl WritebackSettings {
     pub fn from_config(config: &Config) -> Result<Self, ConfigError> {
-        let queues = QUEUE_VARIABLES
-            .iter()
-            .map(|(arn, url, dlq, route)| {
-                let queue = ConsumedQueue {
-                    url: config.required(url)?,
-                    dead_letter_queue: config.required(dlq)?,
-                    route: *route,
-                };
-                Ok((config.required(arn)?, queue))
-            })
-            .collect::<Result<_, ConfigError>>()?;
+        let queues = ConsumedQueues::from_config(config, &QUEUES)?;
         Ok(Self {
             order_table: config.required("ORDER_TABLE")?,
             customer_table: config.required("CUSTOMER_TABLE")?,
@@ -209,26 +191,25 @@ impl OrderWriteback {
             size = event.records.len()
         );
         let result = async {
-            let Some(first) = event.records.first() else {
-                return Ok(SqsBatchResponse::default());
+            let consumed = match self.settings.queues.of_batch(&event) {
+                Ok(Some(consumed)) => consumed,
+                Ok(None) => return Ok(SqsBatchResponse::default()),
+                Err(arn) => return Err(WritebackError::UnknownSourceQueue(arn)),
             };
-            let source = first.event_source_arn.clone().unwrap_or_default();
-            let consumed = self
-                .settings
-                .queues
-                .get(&source)
-                .ok_or_else(|| WritebackError::UnknownSourceQueue(source.clone()))?;
             let settings = BatchSettings {
                 function: FUNCTION_NAME,
                 dead_letter_queue: &consumed.dead_letter_queue,
                 max_receive_count: self.settings.max_receive_count,
                 queue: self.ports.queue.as_ref(),
                 // An ERP that is down recovers in minutes, not seconds: back off.
-                backoff: Some(bridge_lambda::Backoff {
-                    queue_url: &consumed.url,
-                    base_seconds: self.settings.backoff.0,
-                    max_seconds: self.settings.backoff.1,
-                }),
+                backoff: consumed
+                    .url
+                    .as_deref()
+                    .map(|queue_url| bridge_lambda::Backoff {
+                        queue_url,
+                        base_seconds: self.settings.backoff.0,
+                        max_seconds: self.settings.backoff.1,
+                    }),
             };
             let result = bridge_lambda::process_batch(event, &settings, &mut metrics, |message| {
                 self.handle_message(message, consumed.route)

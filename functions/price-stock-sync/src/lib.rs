@@ -13,8 +13,10 @@ use bridge_domain::ports::{
 };
 use bridge_domain::{ApplyOutcome, DomainEvent, ErrorClass, PortError, Route};
 use bridge_lambda::batch::BatchFailed;
-use bridge_lambda::{BatchSettings, Config, ConfigError, MessageError, MessageOutcome, Metrics};
-use std::collections::HashMap;
+use bridge_lambda::{
+    BatchSettings, Config, ConfigError, ConsumedQueues, MessageError, MessageOutcome, Metrics,
+    QueueVariables,
+};
 use std::sync::Arc;
 use tracing::{Instrument, error, info};
 
@@ -26,23 +28,21 @@ pub const CUSTOMER_TABLE: &str = "CUSTOMER_TABLE";
 pub const PAYLOAD_BUCKET: &str = "PAYLOAD_BUCKET";
 pub const MAX_RECEIVE_COUNT: &str = "MAX_RECEIVE_COUNT";
 pub const FRESHNESS_TABLE: &str = "FRESHNESS_TABLE";
-/// The queues this function consumes: (queue ARN variable, its dead-letter queue URL
-/// variable, the route whose events belong on it).
-pub const QUEUE_VARIABLES: [(&str, &str, Route); 2] = [
-    (
-        "STOCK_PRICE_QUEUE_ARN",
-        "STOCK_PRICE_DLQ_URL",
-        Route::StockPrice,
-    ),
-    ("CUSTOMER_QUEUE_ARN", "CUSTOMER_DLQ_URL", Route::Customers),
+/// The queues this function consumes.
+pub const QUEUES: [QueueVariables; 2] = [
+    QueueVariables {
+        arn: "STOCK_PRICE_QUEUE_ARN",
+        url: None,
+        dead_letter_queue: "STOCK_PRICE_DLQ_URL",
+        route: Route::StockPrice,
+    },
+    QueueVariables {
+        arn: "CUSTOMER_QUEUE_ARN",
+        url: None,
+        dead_letter_queue: "CUSTOMER_DLQ_URL",
+        route: Route::Customers,
+    },
 ];
-
-/// A consumed queue: where its failures go and which events belong on it.
-#[derive(Debug, Clone)]
-pub struct QueueBinding {
-    pub dead_letter_queue: String,
-    pub route: Route,
-}
 
 #[derive(Debug, Clone)]
 pub struct SyncSettings {
@@ -51,23 +51,13 @@ pub struct SyncSettings {
     pub customer_table: String,
     pub payload_bucket: String,
     pub freshness_table: String,
-    /// Source queue ARN → its binding.
-    pub queues: HashMap<String, QueueBinding>,
+    pub queues: ConsumedQueues,
     pub max_receive_count: u32,
 }
 
 impl SyncSettings {
     pub fn from_config(config: &Config) -> Result<Self, ConfigError> {
-        let queues = QUEUE_VARIABLES
-            .iter()
-            .map(|(arn, dlq, route)| {
-                let binding = QueueBinding {
-                    dead_letter_queue: config.required(dlq)?,
-                    route: *route,
-                };
-                Ok((config.required(arn)?, binding))
-            })
-            .collect::<Result<_, ConfigError>>()?;
+        let queues = ConsumedQueues::from_config(config, &QUEUES)?;
         Ok(Self {
             stock_table: config.required(STOCK_TABLE)?,
             price_table: config.required(PRICE_TABLE)?,
@@ -151,15 +141,11 @@ impl PriceStockSync {
             size = event.records.len()
         );
         let result = async {
-            let Some(first) = event.records.first() else {
-                return Ok(SqsBatchResponse::default());
+            let binding = match self.settings.queues.of_batch(&event) {
+                Ok(Some(binding)) => binding,
+                Ok(None) => return Ok(SqsBatchResponse::default()),
+                Err(arn) => return Err(SyncError::UnknownSourceQueue(arn)),
             };
-            let source_queue = first.event_source_arn.clone().unwrap_or_default();
-            let binding = self
-                .settings
-                .queues
-                .get(&source_queue)
-                .ok_or_else(|| SyncError::UnknownSourceQueue(source_queue.clone()))?;
             let settings = BatchSettings {
                 function: FUNCTION_NAME,
                 dead_letter_queue: &binding.dead_letter_queue,

@@ -348,16 +348,9 @@ impl ImportLedger for DynamoImportLedger {
     }
 
     async fn list(&self) -> Result<Vec<ImportRecord>, PortError> {
-        let items: Vec<Item> = self
-            .client
-            .scan()
-            .table_name(&self.table)
-            .into_paginator()
-            .items()
-            .send()
-            .collect::<Result<Vec<_>, _>>()
-            .await
-            .map_err(|e| classify("imports.list", e))?;
+        let items =
+            crate::dynamo::scan_all(self.client.scan().table_name(&self.table), "imports.list")
+                .await?;
         items
             .into_iter()
             .map(|item| {
@@ -416,36 +409,19 @@ impl FileStore for S3FileStore {
     }
 
     async fn read(&self, key: &str) -> Result<Option<Vec<u8>>, PortError> {
-        match self
-            .client
-            .get_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .send()
-            .await
-        {
-            Ok(output) => {
-                let bytes = output.body.collect().await.map_err(|e| {
-                    PortError::retryable("files.read", "reading the body failed").with_source(e)
-                })?;
-                Ok(Some(bytes.into_bytes().to_vec()))
-            }
-            Err(err) if err.as_service_error().is_some_and(|e| e.is_no_such_key()) => Ok(None),
-            Err(err) => Err(classify("files.read", err)),
-        }
+        crate::s3::get_object(&self.client, &self.bucket, key, "files.read").await
     }
 
     async fn write(&self, key: &str, body: Vec<u8>, content_type: &str) -> Result<(), PortError> {
-        self.client
-            .put_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .content_type(content_type)
-            .body(aws_sdk_s3::primitives::ByteStream::from(body))
-            .send()
-            .await
-            .map_err(|e| classify("files.write", e))?;
-        Ok(())
+        crate::s3::put_object(
+            &self.client,
+            &self.bucket,
+            key,
+            body,
+            content_type,
+            "files.write",
+        )
+        .await
     }
 
     async fn current_version(&self, key: &str) -> Result<Option<Option<String>>, PortError> {

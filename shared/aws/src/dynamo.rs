@@ -111,6 +111,20 @@ impl StockStore for DynamoStockStore {
     }
 }
 
+/// Every item a scan returns, over all pages.
+pub(crate) async fn scan_all(
+    request: aws_sdk_dynamodb::operation::scan::builders::ScanFluentBuilder,
+    operation: &'static str,
+) -> Result<Vec<Item>, PortError> {
+    request
+        .into_paginator()
+        .items()
+        .send()
+        .collect::<Result<Vec<_>, _>>()
+        .await
+        .map_err(|e| classify(operation, e))
+}
+
 async fn query_all<const N: usize>(
     client: &Client,
     table: &str,
@@ -444,16 +458,7 @@ impl bridge_domain::ports::FreshnessStore for DynamoFreshnessStore {
     async fn all(
         &self,
     ) -> Result<Vec<(bridge_domain::freshness::Category, DateTime<Utc>, String)>, PortError> {
-        let items: Vec<Item> = self
-            .client
-            .scan()
-            .table_name(&self.table)
-            .into_paginator()
-            .items()
-            .send()
-            .collect::<Result<Vec<_>, _>>()
-            .await
-            .map_err(|e| classify("freshness.all", e))?;
+        let items = scan_all(self.client.scan().table_name(&self.table), "freshness.all").await?;
         Ok(items
             .into_iter()
             .filter_map(|item| {

@@ -39,6 +39,31 @@ impl DynamoOrderStore {
         Ok(item)
     }
 
+    /// Puts `order` if the request's condition holds; `false` when it does not.
+    async fn put_if(
+        &self,
+        request: aws_sdk_dynamodb::operation::put_item::builders::PutItemFluentBuilder,
+        order: &StoredOrder,
+        operation: &'static str,
+    ) -> Result<bool, PortError> {
+        let result = request
+            .table_name(&self.table)
+            .set_item(Some(Self::item(order)?))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(err) => Err(classify(operation, err)),
+        }
+    }
+
     fn decode(mut item: Item) -> Result<StoredOrder, PortError> {
         item.remove("order_id");
         item.remove("state_name");
@@ -64,66 +89,33 @@ impl OrderStore for DynamoOrderStore {
     }
 
     async fn insert(&self, order: &StoredOrder) -> Result<bool, PortError> {
-        let result = self
+        let request = self
             .client
             .put_item()
-            .table_name(&self.table)
-            .set_item(Some(Self::item(order)?))
-            .condition_expression("attribute_not_exists(order_id)")
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(err)
-                if err
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(err) => Err(classify("orders.insert", err)),
-        }
+            .condition_expression("attribute_not_exists(order_id)");
+        self.put_if(request, order, "orders.insert").await
     }
 
     async fn save(&self, order: &StoredOrder) -> Result<bool, PortError> {
-        let result = self
+        let request = self
             .client
             .put_item()
-            .table_name(&self.table)
-            .set_item(Some(Self::item(order)?))
             .condition_expression("version = :previous")
             .expression_attribute_values(
                 ":previous",
                 AttributeValue::N((order.version - 1).to_string()),
-            )
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(err)
-                if err
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(err) => Err(classify("orders.save", err)),
-        }
+            );
+        self.put_if(request, order, "orders.save").await
     }
 
     async fn in_state(&self, state: &str) -> Result<Vec<StoredOrder>, PortError> {
-        let items: Vec<Item> = self
+        let request = self
             .client
             .scan()
             .table_name(&self.table)
             .filter_expression("state_name = :state")
-            .expression_attribute_values(":state", AttributeValue::S(state.to_string()))
-            .into_paginator()
-            .items()
-            .send()
-            .collect::<Result<Vec<_>, _>>()
-            .await
-            .map_err(|e| classify("orders.scan", e))?;
+            .expression_attribute_values(":state", AttributeValue::S(state.to_string()));
+        let items = crate::dynamo::scan_all(request, "orders.scan").await?;
         items.into_iter().map(Self::decode).collect()
     }
 }

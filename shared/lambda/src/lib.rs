@@ -7,7 +7,9 @@ pub mod config;
 pub mod envelope;
 pub mod logging;
 pub mod metrics;
+pub mod queues;
 
 pub use batch::{Backoff, BatchSettings, MessageError, MessageOutcome, process_batch};
 pub use config::{Config, ConfigError};
 pub use metrics::Metrics;
+pub use queues::{ConsumedQueue, ConsumedQueues, QueueVariables};
