@@ -235,6 +235,11 @@ pub async fn run(stack: &LocalStack) -> anyhow::Result<bool> {
     println!("\n== PIM import: bridgectl import demo-catalog.csv (2 bad rows, 1 repeat)");
     ok &= import_demo(stack).await?;
 
+    if stack.erp.is_some() {
+        println!("\n== ERP without webhooks: bridgectl sync pull, then a snapshot with drift");
+        ok &= erp_sync_demo(stack, &http, &run_id).await?;
+    }
+
     println!("\n== queues");
     let sqs = aws_sdk_sqs::Client::new(&stack.sdk);
     for (logical, queue) in &stack.info.stack.queues {
@@ -437,4 +442,139 @@ async fn orders_demo(
         ok &= count == 1;
     }
     Ok(ok)
+}
+
+/// The delta pull and the snapshot reconciliation against the bundled ERP simulator: the
+/// ERP lists changes (one invalid), a pull queues them; then the ERP's export disagrees
+/// with the shop on a record at the same revision and has one the shop never got.
+async fn erp_sync_demo(
+    stack: &LocalStack,
+    http: &reqwest::Client,
+    run_id: &str,
+) -> anyhow::Result<bool> {
+    let erp = &stack.info.erp_base_url;
+    let sku = |n: &str| format!("ERP-{run_id}-{n}");
+    let stock_change = |sku: &str, revision: u64, available: &str| json!({"type": "stock.changed", "data": {"sku": sku, "warehouse": "W1", "available": available, "revision": revision}});
+    let listed = json!({"changes": [
+        stock_change(&sku("1"), 3, "40"),
+        {"type": "price.changed", "data": {"price_list": "BASE", "sku": sku("1"), "currency": "EUR", "revision": 2,
+            "tiers": [{"min_qty": 1, "unit_price": "7.25"}, {"min_qty": 50, "unit_price": "6.90"}]}},
+        stock_change(&sku("2"), 1, "-5"),
+    ]});
+    http.post(format!("{erp}/_admin/changes"))
+        .json(&listed)
+        .send()
+        .await?
+        .error_for_status()?;
+    let pull = crate::sync::local_pull(&stack.info, &stack.sdk).await?;
+    let summary = pull
+        .run(
+            std::time::Instant::now() + Duration::from_secs(120),
+            &mut |s| {
+                println!(
+                    "   page {}: {} changes (accepted {}, rejected {}), cursor {}",
+                    s.pages,
+                    s.changes,
+                    s.accepted,
+                    s.rejected,
+                    s.cursor.as_deref().unwrap_or("-")
+                )
+            },
+        )
+        .await?;
+    let mut ok = summary.accepted == 2 && summary.rejected == 1;
+    println!(
+        "{} pulled {} changes: {} queued, {} refused (negative stock, in StockPriceDeadLetterQueue)",
+        if ok { "ok " } else { "BAD" },
+        summary.changes,
+        summary.accepted,
+        summary.rejected
+    );
+    stack
+        .drain(&["StockPriceQueue"], Duration::from_secs(30))
+        .await?;
+
+    // The shop hears of DRIFT via a webhook; the ERP's export says otherwise at the same
+    // revision, and lists a record no event ever brought.
+    let drift_sku = sku("DRIFT");
+    let (status, _) = post(
+        http,
+        stack,
+        Source::Erp,
+        &format!("msg_{run_id}_drift"),
+        &event(
+            "stock.changed",
+            json!({"sku": drift_sku, "warehouse": "W1", "available": "10", "revision": 5}),
+        ),
+        false,
+    )
+    .await?;
+    ok &= status == 202;
+    http.post(format!("{erp}/_admin/changes"))
+        .json(&json!({"changes": [stock_change(&drift_sku, 5, "12"), stock_change(&sku("LOST"), 4, "8")]}))
+        .send()
+        .await?
+        .error_for_status()?;
+    stack
+        .drain(&["StockPriceQueue"], Duration::from_secs(30))
+        .await?;
+    let snapshot = http
+        .get(format!("{erp}/_admin/snapshot/stock"))
+        .send()
+        .await?
+        .error_for_status()?
+        .bytes()
+        .await?;
+    let name = format!(
+        "stock-{}-{run_id}.csv",
+        chrono::Utc::now().format("%Y-%m-%d")
+    );
+    let files = bridge_aws::S3FileStore::new(
+        bridge_aws::s3_client(&stack.sdk),
+        stack
+            .info
+            .stack
+            .buckets
+            .get("CatalogBucket")
+            .cloned()
+            .unwrap_or_default(),
+    );
+    use bridge_domain::ports::FileStore;
+    files
+        .write(
+            &format!("erp/snapshots/{name}"),
+            snapshot.to_vec(),
+            "text/csv",
+        )
+        .await?;
+    println!("   the ERP dropped erp/snapshots/{name}; waiting for its reconciliation");
+    let key = crate::sync::report_key(&name);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    let report = loop {
+        if let Some(body) = files.read(&key).await? {
+            break serde_json::from_slice::<Value>(&body)?;
+        }
+        if tokio::time::Instant::now() > deadline {
+            println!("BAD no drift report after 120 s");
+            return Ok(false);
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    println!("\n== bridgectl reconcile report {name}");
+    print!("{}", crate::sync::report_text(&report, 10));
+    let drifted = |kind: &str, sku: &str| {
+        report["drift"].as_array().is_some_and(|d| {
+            d.iter()
+                .any(|r| r["kind"] == kind && r["key"]["sku"] == sku)
+        })
+    };
+    let found =
+        drifted("content_mismatch", &drift_sku) && drifted("missing_in_store", &sku("LOST"));
+    if !found {
+        println!(
+            "BAD expected a content mismatch on {drift_sku} and {} missing in the store",
+            sku("LOST")
+        );
+    }
+    Ok(ok && found)
 }

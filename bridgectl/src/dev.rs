@@ -37,6 +37,9 @@ pub struct DevOptions {
     pub stack_name: String,
     /// Where the stack file goes.
     pub stack_file: PathBuf,
+    /// How often the delta pull runs (its schedule is hourly when deployed); `None`: only
+    /// when asked (`bridgectl sync pull`, the demo).
+    pub pull_every: Option<Duration>,
 }
 
 impl DevOptions {
@@ -49,6 +52,12 @@ impl DevOptions {
             port: 0,
             region: "us-east-1".to_string(),
             stack_name: format!("bridge-{suffix:04x}"),
+            pull_every: Some(Duration::from_secs(
+                std::env::var("BRIDGE_PULL_INTERVAL_SECONDS")
+                    .ok()
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(60),
+            )),
         }
     }
 }
@@ -234,6 +243,52 @@ impl LocalStack {
                         }));
                     }
                 }
+                "reconcile" => {
+                    let reconcile = Arc::new(reconcile::wiring::build(&config, &sdk)?);
+                    let for_queue = reconcile.clone();
+                    let handler: BatchHandler = Arc::new(move |event| {
+                        let reconcile = for_queue.clone();
+                        Box::pin(async move {
+                            reconcile.handle_sqs(event).await.map_err(|e| e.to_string())
+                        })
+                    });
+                    tasks.extend(wire_queues(
+                        &stack,
+                        function,
+                        &sdk,
+                        &options.region,
+                        handler,
+                        &shutdown_rx,
+                    )?);
+                    if !function.schedules.is_empty() {
+                        let mut shutdown = shutdown_rx.clone();
+                        tasks.push(tokio::spawn(async move {
+                            // The nightly sweep, once a minute locally.
+                            loop {
+                                tokio::select! {
+                                    _ = tokio::time::sleep(Duration::from_secs(60)) => {
+                                        if let Err(err) = reconcile.sweep().await {
+                                            tracing::warn!(error = %err, "reconciliation sweep failed");
+                                        }
+                                    }
+                                    _ = shutdown.changed() => return,
+                                }
+                            }
+                        }));
+                    }
+                }
+                "delta-pull" => {
+                    let pull = Arc::new(delta_pull::wiring::build(&config, &sdk).await?);
+                    if let Some(interval) = options.pull_every {
+                        let timeout = Duration::from_secs(function.timeout_seconds);
+                        tasks.push(tokio::spawn(pull_regularly(
+                            pull,
+                            interval,
+                            timeout,
+                            shutdown_rx.clone(),
+                        )));
+                    }
+                }
                 other => {
                     tracing::warn!(function = %function.logical_id, binary = other, "no in-process runner for this function; it is not running locally");
                 }
@@ -334,6 +389,27 @@ async fn sweep_regularly(
             _ = tokio::time::sleep(Duration::from_secs(60)) => {
                 if let Err(err) = import.sweep().await {
                     tracing::warn!(error = %err, "sweep failed");
+                }
+            }
+            _ = shutdown.changed() => return,
+        }
+    }
+}
+
+/// The local stand-in for the pull's schedule (hourly when deployed): a run every
+/// `interval`, so that changes listed by the ERP simulator show up within a minute.
+async fn pull_regularly(
+    pull: Arc<delta_pull::DeltaPull>,
+    interval: Duration,
+    timeout: Duration,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(interval) => {
+                let deadline = std::time::Instant::now() + timeout;
+                if let Err(err) = pull.run(deadline, &mut |_| {}).await {
+                    tracing::warn!(error = %err, "delta pull failed");
                 }
             }
             _ = shutdown.changed() => return,

@@ -9,3 +9,4 @@ pub mod orders;
 pub mod read;
 pub mod replay;
 pub mod stackfile;
+pub mod sync;

@@ -136,6 +136,16 @@ enum Command {
         #[command(flatten)]
         target: Target,
     },
+    /// The scheduled delta pull from the ERP: `pull`, `status`.
+    Sync {
+        #[command(subcommand)]
+        action: SyncAction,
+    },
+    /// Snapshot reconciliation: `report FILE`.
+    Reconcile {
+        #[command(subcommand)]
+        action: ReconcileAction,
+    },
     /// Dead-letter queues: `list`, `show QUEUE`, `redrive QUEUE`.
     Dlq {
         #[command(subcommand)]
@@ -154,6 +164,36 @@ enum Command {
         /// Seconds to wait for the report.
         #[arg(long, default_value_t = 600)]
         wait: u64,
+        #[command(flatten)]
+        target: Target,
+    },
+}
+
+#[derive(Subcommand)]
+enum SyncAction {
+    /// Run one delta pull now against the local stack's ERP, printing each page.
+    Pull {
+        #[command(flatten)]
+        target: Target,
+    },
+    /// The pull's cursor, last run and lag.
+    Status {
+        /// Pull state table of a deployed stack.
+        #[arg(long, env = "BRIDGE_PULL_STATE_TABLE")]
+        pull_state_table: Option<String>,
+        #[command(flatten)]
+        target: Target,
+    },
+}
+
+#[derive(Subcommand)]
+enum ReconcileAction {
+    /// The drift report of a snapshot (its name or key under erp/snapshots/).
+    Report {
+        file: String,
+        /// Drifted records to print (--json prints all).
+        #[arg(long, default_value_t = 50)]
+        max: usize,
         #[command(flatten)]
         target: Target,
     },
@@ -360,6 +400,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let mut options = DevOptions::new(root);
             options.endpoint = endpoint;
             options.port = port;
+            if demo {
+                // The demo pulls when its story says so; a timed pull could run in between.
+                options.pull_every = None;
+            }
             eprintln!("starting the local stack (moto, template resources, functions)...");
             let stack = LocalStack::start(options).await?;
             println!("local stack {} is up", stack.info.stack.name);
@@ -636,6 +680,91 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             } else {
                 ExitCode::from(3)
             })
+        }
+        Command::Sync {
+            action:
+                SyncAction::Status {
+                    pull_state_table,
+                    target,
+                },
+        } => {
+            let r = Resolved::new(&target, pull_state_table.is_some()).await?;
+            let store = bridge_aws::DynamoPullStateStore::new(
+                aws_sdk_dynamodb::Client::new(&r.aws),
+                r.name(&pull_state_table, "PullStateTable")?,
+            );
+            let state = bridge_domain::pull::PullStateStore::load(&store, "erp").await?;
+            if target.json {
+                print_json(&state)?;
+            } else {
+                print!(
+                    "{}",
+                    bridgectl::sync::status_text(state.as_ref(), chrono::Utc::now())
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Sync {
+            action: SyncAction::Pull { target },
+        } => {
+            let r = Resolved::new(&target, false).await?;
+            let (_, file) = r.file.as_ref().context("a pull runs against the local stack; for a deployed stack invoke its DeltaPullFunction (aws lambda invoke)")?;
+            let pull = bridgectl::sync::local_pull(file, &r.aws).await?;
+            let json = target.json;
+            let mut progress = move |summary: &delta_pull::RunSummary| {
+                if !json {
+                    println!(
+                        "page {}: {} changes so far (accepted {}, duplicates {}, rejected {}), cursor {}",
+                        summary.pages,
+                        summary.changes,
+                        summary.accepted,
+                        summary.duplicates,
+                        summary.rejected,
+                        summary.cursor.as_deref().unwrap_or("-")
+                    );
+                }
+            };
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(300);
+            let summary = pull.run(deadline, &mut progress).await?;
+            if json {
+                print_json(&serde_json::json!({
+                    "pages": summary.pages, "changes": summary.changes, "accepted": summary.accepted,
+                    "duplicates": summary.duplicates, "rejected": summary.rejected,
+                    "throttled": summary.throttled, "cursor": summary.cursor,
+                }))?;
+            } else {
+                println!(
+                    "pulled {} changes in {} pages: {} queued, {} already known, {} refused (in the dead-letter queues)",
+                    summary.changes,
+                    summary.pages,
+                    summary.accepted,
+                    summary.duplicates,
+                    summary.rejected
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Reconcile {
+            action: ReconcileAction::Report { file, max, target },
+        } => {
+            let r = Resolved::new(&target, target.catalog_bucket.is_some()).await?;
+            let files = bridge_aws::S3FileStore::new(
+                bridge_aws::s3_client(&r.aws),
+                r.name(&target.catalog_bucket, "CatalogBucket")?,
+            );
+            let key = bridgectl::sync::report_key(&file);
+            let body = bridge_domain::ports::FileStore::read(&files, &key)
+                .await?
+                .with_context(|| {
+                    format!("no report {key}: the snapshot was not reconciled (yet)")
+                })?;
+            let report: serde_json::Value = serde_json::from_slice(&body)?;
+            if target.json {
+                print_json(&report)?;
+            } else {
+                print!("{}", bridgectl::sync::report_text(&report, max));
+            }
+            Ok(ExitCode::SUCCESS)
         }
         Command::Customer { id, target } => {
             let customer = read::customer(&tables(&target).await?, &id).await?;

@@ -426,3 +426,89 @@ async fn dlq_show_explains_and_redrive_brings_back_what_can_now_be_applied() {
     assert_eq!(left.as_array().unwrap().len(), 1);
     stack.stop().await;
 }
+
+#[tokio::test]
+async fn sync_pull_shows_progress_status_shows_the_cursor_and_reconcile_report_the_drift() {
+    let dir = std::env::temp_dir().join(bridge_testkit::unique("cli-sync"));
+    let mut options = DevOptions::new(bridge_testkit::repo_root());
+    options.endpoint = Some(bridge_testkit::endpoint().to_string());
+    options.stack_name = bridge_testkit::unique("sync");
+    options.stack_file = dir.join("stack.json");
+    options.pull_every = None;
+    let stack = LocalStack::start(options)
+        .await
+        .expect("the local stack starts");
+    let file = dir.join("stack.json");
+    let (code, out, _) = bridgectl(&file, &["sync", "status"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("no pull has run yet"), "{out}");
+
+    let erp = stack.info.erp_base_url.clone();
+    let http = reqwest::Client::new();
+    let changes: Vec<Value> = (1..=3)
+        .map(|n| json!({"type": "stock.changed", "data": {"sku": format!("Y-{n}"), "warehouse": "W1", "available": n, "revision": 1}}))
+        .collect();
+    http.post(format!("{erp}/_admin/changes"))
+        .json(&json!({ "changes": changes }))
+        .send()
+        .await
+        .unwrap()
+        .error_for_status()
+        .unwrap();
+    let run = |args: &'static [&'static str]| {
+        let file = file.clone();
+        tokio::task::spawn_blocking(move || bridgectl(&file, args))
+    };
+    let (code, out, err) = run(&["sync", "pull"]).await.unwrap();
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("page 1:") && out.contains("pulled 3 changes in 1 pages: 3 queued"),
+        "{out}"
+    );
+    let (code, out, _) = run(&["sync", "status", "--json"]).await.unwrap();
+    assert_eq!(code, 0);
+    let state: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(state["cursor"], "c-3");
+    assert_eq!(state["last_run_status"], "caught_up");
+    stack
+        .drain(&["StockPriceQueue"], Duration::from_secs(60))
+        .await
+        .unwrap();
+
+    // The ERP's export disagrees on Y-2 at the same revision.
+    let snapshot = "sku,warehouse,available,revision\nY-1,W1,1,1\nY-2,W1,9,1\nY-3,W1,3,1\n";
+    let files = bridge_aws::S3FileStore::new(
+        bridge_aws::s3_client(&stack.sdk),
+        stack.info.stack.buckets["CatalogBucket"].clone(),
+    );
+    bridge_domain::ports::FileStore::write(
+        &files,
+        "erp/snapshots/stock-2026-11-26.csv",
+        snapshot.as_bytes().to_vec(),
+        "text/csv",
+    )
+    .await
+    .unwrap();
+    let mut report = (0, String::new(), String::new());
+    for _ in 0..120 {
+        report = run(&["reconcile", "report", "stock-2026-11-26.csv"])
+            .await
+            .unwrap();
+        if report.0 == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let (code, out, err) = report;
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("unchanged 2") && out.contains("content_mismatch") && out.contains("Y-2/W1"),
+        "{out}"
+    );
+    let (code, _, err) = run(&["reconcile", "report", "prices-never.csv"])
+        .await
+        .unwrap();
+    assert_eq!(code, 1);
+    assert!(err.contains("was not reconciled"), "{err}");
+    stack.stop().await;
+}

@@ -13,54 +13,16 @@ use tracing::{Instrument, info, warn};
 
 pub const FUNCTION_NAME: &str = "pim-import";
 
-/// S3 event keys are form-encoded (`+` for space, `%XX`).
-pub fn decode_s3_key(key: &str) -> String {
-    let bytes = key.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < bytes.len() => {
-                match u8::from_str_radix(
-                    std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("zz"),
-                    16,
-                ) {
-                    Ok(byte) => {
-                        out.push(byte);
-                        i += 2;
-                    }
-                    Err(_) => out.push(b'%'),
-                }
-            }
-            other => out.push(other),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-/// The files a queue message asks to import.
+/// The files a queue message asks to import (S3 notifications are read by
+/// `bridge_lambda::s3_events`, shared with reconciliation).
 pub fn files_of(body: &str) -> Result<Vec<String>, MessageError> {
     let value: Value = serde_json::from_str(body)
         .map_err(|e| MessageError::permanent("invalid_message", format!("not JSON: {e}")))?;
     if let Some(file) = value.get("import").and_then(Value::as_str) {
         return Ok(vec![file.to_string()]);
     }
-    if value.get("Event").and_then(Value::as_str) == Some("s3:TestEvent") {
-        return Ok(Vec::new());
-    }
-    if let Some(records) = value.get("Records").and_then(Value::as_array) {
-        return Ok(records
-            .iter()
-            .filter(|r| {
-                r["eventName"]
-                    .as_str()
-                    .is_none_or(|n| n.starts_with("ObjectCreated"))
-            })
-            .filter_map(|r| r.pointer("/s3/object/key").and_then(Value::as_str))
-            .map(decode_s3_key)
-            .collect());
+    if let Some(keys) = bridge_lambda::s3_events::created_keys(&value) {
+        return Ok(keys);
     }
     Err(MessageError::permanent(
         "invalid_message",
@@ -176,15 +138,6 @@ fn import_failure(err: &ImportError) -> MessageError {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn s3_keys_are_form_decoded() {
-        assert_eq!(
-            decode_s3_key("pim%2Finbox%2Fmy+file%C3%A4.csv"),
-            "pim/inbox/my fileä.csv"
-        );
-        assert_eq!(decode_s3_key("a%zz"), "a%zz");
-    }
 
     #[test]
     fn notifications_continuations_and_test_events() {

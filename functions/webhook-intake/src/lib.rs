@@ -191,6 +191,29 @@ impl Intake {
             );
         }
         let webhook_id = header(request, "webhook-id").unwrap_or_default();
+        self.accept(
+            source,
+            webhook_id,
+            correlation_id,
+            &request.body,
+            now,
+            metrics,
+        )
+        .await
+    }
+
+    /// Takes one authenticated event: validates it, deduplicates it on (source, id) and
+    /// content, makes it durable on its route's queue. The webhook path and the delta pull
+    /// both come through here, so pulled changes get the same rules as pushed ones.
+    pub async fn accept(
+        &self,
+        source: Source,
+        webhook_id: &str,
+        correlation_id: &str,
+        body: &[u8],
+        now: DateTime<Utc>,
+        metrics: &mut Metrics,
+    ) -> IntakeResponse {
         if !valid_token(webhook_id, MAX_WEBHOOK_ID_LEN) {
             metrics.add("Invalid", 1);
             return IntakeResponse::json(
@@ -198,7 +221,7 @@ impl Intake {
                 json!({"error": "invalid_webhook_id", "message": "webhook-id must be 1 to 256 printable ASCII characters without spaces", "field": null}),
             );
         }
-        let parsed = match parse_event(source, &request.body) {
+        let parsed = match parse_event(source, body) {
             Ok(parsed) => parsed,
             Err(err) => {
                 warn!(code = %err.code, field = ?err.field, reason = %err.message, outcome = "invalid", "event rejected");
@@ -206,9 +229,8 @@ impl Intake {
                 return IntakeResponse::invalid(&err);
             }
         };
-        let body_sha256 = hex(&Sha256::digest(&request.body));
-        let body_value: Value =
-            serde_json::from_slice(&request.body).expect("validated JSON parses");
+        let body_sha256 = hex(&Sha256::digest(body));
+        let body_value: Value = serde_json::from_slice(body).expect("validated JSON parses");
         // What a redelivery must repeat: the event, not the sender's serialization of it
         // (key order, whitespace, a refreshed top-level timestamp).
         let content = json!({"type": body_value["type"], "data": body_value["data"]});
@@ -262,7 +284,7 @@ impl Intake {
                     webhook_id,
                     correlation_id,
                     event_type: parsed.event_type,
-                    body: &request.body,
+                    body,
                     body_value,
                     body_sha256: &body_sha256,
                 },

@@ -6,7 +6,9 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, PutRequest, WriteRequest};
-use bridge_domain::ports::{CatalogStore, FileStore, ImportLedger, ImportRecord, StoredProduct};
+use bridge_domain::ports::{
+    CatalogStore, FileMetadata, FileStore, ImportLedger, ImportRecord, StoredProduct,
+};
 use bridge_domain::{PortError, Sku};
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
@@ -422,6 +424,58 @@ impl FileStore for S3FileStore {
             "files.write",
         )
         .await
+    }
+
+    async fn upload(
+        &self,
+        key: &str,
+        path: &std::path::Path,
+        content_type: &str,
+    ) -> Result<(), PortError> {
+        let body = aws_sdk_s3::primitives::ByteStream::from_path(path)
+            .await
+            .map_err(|e| {
+                PortError::permanent("files.upload", format!("cannot read {}", path.display()))
+                    .with_source(e)
+            })?;
+        self.client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .content_type(content_type)
+            .body(body)
+            .customize()
+            // A large file takes longer than the 10 s every other call may.
+            .config_override(
+                aws_sdk_s3::config::Config::builder().timeout_config(
+                    aws_config::timeout::TimeoutConfig::builder()
+                        .operation_attempt_timeout(Duration::from_secs(300))
+                        .operation_timeout(Duration::from_secs(600))
+                        .build(),
+                ),
+            )
+            .send()
+            .await
+            .map_err(|e| classify("files.upload", e))?;
+        Ok(())
+    }
+
+    async fn metadata(&self, key: &str) -> Result<Option<FileMetadata>, PortError> {
+        match self
+            .client
+            .head_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+        {
+            Ok(output) => Ok(Some(FileMetadata {
+                version: output.version_id.filter(|v| v != "null"),
+                size: output.content_length.and_then(|n| u64::try_from(n).ok()),
+            })),
+            Err(err) if err.as_service_error().is_some_and(|e| e.is_not_found()) => Ok(None),
+            Err(err) => Err(classify("files.head", err)),
+        }
     }
 
     async fn current_version(&self, key: &str) -> Result<Option<Option<String>>, PortError> {

@@ -109,6 +109,57 @@ impl StockStore for DynamoStockStore {
             .map(|i| from_item("stock.query", i))
             .collect()
     }
+
+    async fn scan_stock(
+        &self,
+        cursor: Option<String>,
+    ) -> Result<(Vec<StockChanged>, Option<String>), PortError> {
+        scan_page(&self.client, &self.table, cursor, "stock.scan").await
+    }
+}
+
+/// One page of a table scan (DynamoDB's, at most 1 MB) as records. The cursor is the
+/// page's `LastEvaluatedKey` as JSON of its (string) key attributes: opaque to callers.
+async fn scan_page<T: DeserializeOwned>(
+    client: &Client,
+    table: &str,
+    cursor: Option<String>,
+    operation: &'static str,
+) -> Result<(Vec<T>, Option<String>), PortError> {
+    let mut request = client.scan().table_name(table).consistent_read(true);
+    if let Some(cursor) = cursor {
+        let key: BTreeMap<String, String> = serde_json::from_str(&cursor)
+            .map_err(|e| PortError::permanent(operation, format!("invalid scan cursor: {e}")))?;
+        request = request.set_exclusive_start_key(Some(
+            key.into_iter()
+                .map(|(name, value)| (name, AttributeValue::S(value)))
+                .collect(),
+        ));
+    }
+    let output = request.send().await.map_err(|e| classify(operation, e))?;
+    let records = output
+        .items
+        .unwrap_or_default()
+        .into_iter()
+        .map(|item| from_item(operation, item))
+        .collect::<Result<Vec<T>, _>>()?;
+    let next = match output.last_evaluated_key.filter(|key| !key.is_empty()) {
+        None => None,
+        Some(key) => {
+            let key = key
+                .into_iter()
+                .map(|(name, value)| match value {
+                    AttributeValue::S(text) => Ok((name, text)),
+                    other => Err(PortError::permanent(
+                        operation,
+                        format!("key attribute {name} is not a string: {other:?}"),
+                    )),
+                })
+                .collect::<Result<BTreeMap<_, _>, _>>()?;
+            Some(serde_json::to_string(&key).expect("a map of strings serializes"))
+        }
+    };
+    Ok((records, next))
 }
 
 /// Every item a scan returns, over all pages.
@@ -197,6 +248,13 @@ impl PriceStore for DynamoPriceStore {
             }
         }
         Ok(records)
+    }
+
+    async fn scan_prices(
+        &self,
+        cursor: Option<String>,
+    ) -> Result<(Vec<PriceChanged>, Option<String>), PortError> {
+        scan_page(&self.client, &self.table, cursor, "price.scan").await
     }
 }
 

@@ -8,6 +8,7 @@ pub mod catalog;
 mod classify;
 pub mod dynamo;
 pub mod orders;
+pub mod pull;
 pub mod s3;
 pub mod secrets;
 pub mod sqs;
@@ -19,6 +20,7 @@ pub use dynamo::{
     DynamoStockStore,
 };
 pub use orders::DynamoOrderStore;
+pub use pull::DynamoPullStateStore;
 pub use s3::S3ObjectStore;
 pub use secrets::load_secret_string;
 pub use sqs::SqsQueue;

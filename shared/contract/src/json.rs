@@ -246,18 +246,7 @@ impl<'a> Field<'a> {
             Value::String(s) => s.clone(),
             other => return Err(wrong_type(self.path, "a non-negative integer", other)),
         };
-        if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(self.invalid(InvalidValue::new(
-                "invalid_revision",
-                format!("revision must be a non-negative integer, got {text:?}"),
-            )));
-        }
-        text.parse::<u64>().map(Revision::new).map_err(|_| {
-            self.invalid(InvalidValue::new(
-                "out_of_range",
-                "revision exceeds 18446744073709551615",
-            ))
-        })
+        parse_revision(&text).map_err(|e| self.invalid(e))
     }
 
     pub fn u32(&self) -> Result<u32, ContractError> {
@@ -276,47 +265,69 @@ impl<'a> Field<'a> {
     }
 
     pub fn timestamp(&self) -> Result<DateTime<Utc>, ContractError> {
-        let s = self.str()?;
-        DateTime::parse_from_rfc3339(s)
-            .map(|t| t.with_timezone(&Utc))
-            .map_err(|e| {
-                self.invalid(InvalidValue::new(
-                    "invalid_timestamp",
-                    format!("{s:?} is not an RFC 3339 timestamp ({e})"),
-                ))
-            })
+        parse_timestamp(self.str()?).map_err(|e| self.invalid(e))
     }
 
     pub fn date(&self) -> Result<NaiveDate, ContractError> {
-        let s = self.str()?;
-        NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| {
-            self.invalid(InvalidValue::new(
-                "invalid_date",
-                format!("{s:?} is not a date (YYYY-MM-DD)"),
-            ))
-        })
+        parse_date(self.str()?).map_err(|e| self.invalid(e))
     }
 
     /// A validity bound: an RFC 3339 timestamp, or a date meaning that whole day
     /// (the start of it for `valid_from`, the end of it for `valid_to`).
     pub fn bound(&self, end_of_day: bool) -> Result<DateTime<Utc>, ContractError> {
-        let s = self.str()?;
-        if s.len() == 10 {
-            let date = self.date()?;
-            let date = if end_of_day {
-                date.succ_opt().ok_or_else(|| {
-                    self.invalid(InvalidValue::new("invalid_date", "date out of range"))
-                })?
-            } else {
-                date
-            };
-            return Ok(date
-                .and_hms_opt(0, 0, 0)
-                .expect("midnight exists")
-                .and_utc());
-        }
-        self.timestamp()
+        parse_bound(self.str()?, end_of_day).map_err(|e| self.invalid(e))
     }
+}
+
+/// A revision from its text: a non-negative integer (the snapshot reader shares it).
+pub fn parse_revision(text: &str) -> Result<Revision, InvalidValue> {
+    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(InvalidValue::new(
+            "invalid_revision",
+            format!("revision must be a non-negative integer, got {text:?}"),
+        ));
+    }
+    text.parse::<u64>()
+        .map(Revision::new)
+        .map_err(|_| InvalidValue::new("out_of_range", "revision exceeds 18446744073709551615"))
+}
+
+/// An RFC 3339 timestamp.
+pub fn parse_timestamp(s: &str) -> Result<DateTime<Utc>, InvalidValue> {
+    DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| {
+            InvalidValue::new(
+                "invalid_timestamp",
+                format!("{s:?} is not an RFC 3339 timestamp ({e})"),
+            )
+        })
+}
+
+/// A calendar date (YYYY-MM-DD).
+pub fn parse_date(s: &str) -> Result<NaiveDate, InvalidValue> {
+    NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .map_err(|_| InvalidValue::new("invalid_date", format!("{s:?} is not a date (YYYY-MM-DD)")))
+}
+
+/// A validity bound from its text: an RFC 3339 timestamp, or a date meaning that whole day
+/// (its start for `valid_from`, the start of the next day for `valid_to`, the window being
+/// half-open).
+pub fn parse_bound(s: &str, end_of_day: bool) -> Result<DateTime<Utc>, InvalidValue> {
+    if s.len() == 10 {
+        let date = parse_date(s)?;
+        let date = if end_of_day {
+            date.succ_opt()
+                .ok_or_else(|| InvalidValue::new("invalid_date", "date out of range"))?
+        } else {
+            date
+        };
+        return Ok(date
+            .and_hms_opt(0, 0, 0)
+            .expect("midnight exists")
+            .and_utc());
+    }
+    parse_timestamp(s)
 }
 
 /// Parses a decimal exactly: plain (`-12.50`) or exponent (`1.5e3`) notation; more digits

@@ -28,6 +28,8 @@ pub mod orders;
 pub mod ports;
 pub mod pricing;
 pub mod product;
+pub mod pull;
+pub mod reconcile;
 pub mod revision;
 
 pub use error::{ErrorClass, InvalidValue, PortError};

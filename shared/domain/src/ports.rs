@@ -16,6 +16,12 @@ pub trait StockStore: Send + Sync {
     async fn apply_stock(&self, stock: &StockChanged) -> Result<ApplyOutcome, PortError>;
     /// Every warehouse's level of one sku.
     async fn stock_of(&self, sku: &Sku) -> Result<Vec<StockChanged>, PortError>;
+    /// One page of every stored level (reconciliation): a `None` cursor starts, a `None`
+    /// next cursor ends. The cursor is opaque.
+    async fn scan_stock(
+        &self,
+        cursor: Option<String>,
+    ) -> Result<(Vec<StockChanged>, Option<String>), PortError>;
 }
 
 /// Price records per (price list, sku, validity start), guarded by revision.
@@ -28,6 +34,12 @@ pub trait PriceStore: Send + Sync {
         lists: &[PriceListId],
         sku: &Sku,
     ) -> Result<Vec<PriceChanged>, PortError>;
+    /// One page of every stored record (reconciliation): a `None` cursor starts, a `None`
+    /// next cursor ends. The cursor is opaque.
+    async fn scan_prices(
+        &self,
+        cursor: Option<String>,
+    ) -> Result<(Vec<PriceChanged>, Option<String>), PortError>;
 }
 
 /// Customer master data, guarded by revision.
@@ -125,6 +137,15 @@ pub trait CatalogStore: Send + Sync {
     async fn product(&self, sku: &Sku) -> Result<Option<StoredProduct>, PortError>;
 }
 
+/// What a store knows about an object without reading it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileMetadata {
+    /// `None` in an unversioned store.
+    pub version: Option<String>,
+    /// Bytes, when the store tells.
+    pub size: Option<u64>,
+}
+
 /// Files in the catalog bucket. `open` is blocking (a streaming reader for parsers that
 /// read synchronously) and must be called off the async executor.
 #[async_trait]
@@ -140,6 +161,33 @@ pub trait FileStore: Send + Sync {
     async fn current_version(&self, key: &str) -> Result<Option<Option<String>>, PortError>;
     async fn read(&self, key: &str) -> Result<Option<Vec<u8>>, PortError>;
     async fn write(&self, key: &str, body: Vec<u8>, content_type: &str) -> Result<(), PortError>;
+    /// Uploads a local file, streaming it (reports too large to hold in memory). The
+    /// default reads it whole and calls `write`: fine for fakes, not for real stores.
+    async fn upload(
+        &self,
+        key: &str,
+        path: &std::path::Path,
+        content_type: &str,
+    ) -> Result<(), PortError> {
+        let body = std::fs::read(path).map_err(|e| {
+            PortError::permanent(
+                "files.upload",
+                format!("cannot read {}: {e}", path.display()),
+            )
+        })?;
+        self.write(key, body, content_type).await
+    }
+    /// The current version and size of an object, `Ok(None)` if it does not exist. The
+    /// default knows the version only.
+    async fn metadata(&self, key: &str) -> Result<Option<FileMetadata>, PortError> {
+        Ok(self
+            .current_version(key)
+            .await?
+            .map(|version| FileMetadata {
+                version,
+                size: None,
+            }))
+    }
     /// Moves one version of an object (copy it, then delete that version: a newer upload
     /// under the same key stays where it is).
     async fn rename(&self, from: &str, version: Option<&str>, to: &str) -> Result<(), PortError>;

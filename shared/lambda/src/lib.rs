@@ -8,6 +8,7 @@ pub mod envelope;
 pub mod logging;
 pub mod metrics;
 pub mod queues;
+pub mod s3_events;
 
 pub use batch::{Backoff, BatchSettings, MessageError, MessageOutcome, process_batch};
 pub use config::{Config, ConfigError};

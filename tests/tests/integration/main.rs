@@ -6,6 +6,8 @@ mod import;
 mod intake;
 mod local_stack;
 mod orders;
+mod pull;
+mod reconcile;
 mod support;
 mod sync;
 mod template;

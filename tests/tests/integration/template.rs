@@ -51,7 +51,7 @@ fn every_function_is_a_uniquely_named_cargo_lambda_binary_on_arm64() {
             "no functions/{binary}"
         );
     }
-    assert_eq!(binaries.len(), 4);
+    assert_eq!(binaries.len(), 6);
 }
 
 fn alarms_on(t: &Template, namespace: &str, metric: &str) -> Vec<Value> {
@@ -102,7 +102,7 @@ fn every_queue_has_a_dead_letter_queue_with_an_alarm_and_explicit_limits() {
             );
         }
     }
-    assert_eq!(dead_letter_targets.len(), 5);
+    assert_eq!(dead_letter_targets.len(), 6);
 }
 
 #[test]
@@ -350,6 +350,57 @@ fn each_function_is_granted_exactly_the_calls_its_code_makes() {
             "writeback lacks {action} on {resource}"
         );
     }
+    let pull_needs = [
+        ("dynamodb:GetItem", "PullStateTable"),
+        ("dynamodb:PutItem", "PullStateTable"),
+        ("dynamodb:PutItem", "WebhookReceiptTable"),
+        ("dynamodb:UpdateItem", "WebhookReceiptTable"),
+        ("dynamodb:DeleteItem", "WebhookReceiptTable"),
+        ("s3:PutObject", "PayloadBucket.Arn}/claims/*"),
+        ("sqs:SendMessage", "StockPriceQueue"),
+        ("sqs:SendMessage", "CustomerQueue"),
+        ("sqs:SendMessage", "OrderStatusQueue"),
+        ("sqs:SendMessage", "StockPriceDeadLetterQueue"),
+        ("sqs:SendMessage", "CustomerDeadLetterQueue"),
+        ("sqs:SendMessage", "OrderStatusDeadLetterQueue"),
+        ("secretsmanager:GetSecretValue", "ErpTokenSecret"),
+        ("dynamodb:UpdateItem", "FreshnessTable"),
+    ];
+    for (action, resource) in pull_needs {
+        assert!(
+            grants("DeltaPullFunction", action, resource),
+            "delta pull lacks {action} on {resource}"
+        );
+    }
+    let reconcile_needs = [
+        ("s3:GetObject", "CatalogBucket.Arn}/erp/snapshots/*"),
+        ("s3:GetObjectVersion", "CatalogBucket.Arn}/erp/snapshots/*"),
+        ("s3:GetObject", "CatalogBucket.Arn}/erp/reports/*"),
+        ("s3:PutObject", "CatalogBucket.Arn}/erp/reports/*"),
+        ("s3:ListBucket", "CatalogBucket"),
+        ("dynamodb:Scan", "StockTable"),
+        ("dynamodb:PutItem", "StockTable"),
+        ("dynamodb:Scan", "PriceTable"),
+        ("dynamodb:PutItem", "PriceTable"),
+        ("sqs:SendMessage", "ReconcileDeadLetterQueue"),
+    ];
+    for (action, resource) in reconcile_needs {
+        assert!(
+            grants("ReconcileFunction", action, resource),
+            "reconcile lacks {action} on {resource}"
+        );
+    }
+    // A pull never places orders, and reconciliation never writes snapshots (the ERP's).
+    assert!(!grants(
+        "DeltaPullFunction",
+        "sqs:SendMessage",
+        "OrderPlacedQueue"
+    ));
+    assert!(!grants(
+        "ReconcileFunction",
+        "s3:PutObject",
+        "erp/snapshots/"
+    ));
     // Nothing beyond: the sync never writes receipts or claim checks, the intake never
     // touches the record tables.
     assert!(

@@ -1,18 +1,35 @@
-//! An ERP that speaks contract section 4, for tests and the local stack:
+//! An ERP that speaks contract sections 4 and 5, for tests and the local stack:
 //!
 //! - `POST /sales-orders` with `Idempotency-Key`: 201 with the new `erp_order_number`; 200
 //!   with the same body for a key seen before; 409 when the `external_reference` exists under
 //!   another key; 422 `{"errors": [...]}` for an order it refuses.
 //! - `GET /sales-orders?external_reference=...`: 200 with the order, or 404.
-//! - `Authorization: Bearer <token>` on both (401 otherwise).
+//! - `GET /changes?since=<cursor>&types=stock,price,customer&limit=<n>` (section 5 delta
+//!   pull): 200 `{"changes": [{"type", "data"}], "next_cursor": "c-<seq>", "has_more": bool}`
+//!   from the change log; 400 `{"errors": ["invalid cursor"]}` (or `"invalid limit"`).
+//!   `types` filters on the part of `type` before the dot; `limit` defaults to 100 and is
+//!   clamped to 1..=1000; the cursor advances past changes the filter skipped.
+//! - `Authorization: Bearer <token>` on all three (401 otherwise).
 //!
 //! Faults are switched through `POST /_admin/faults`: a script of outcomes consumed one per
 //! request (deterministic, for tests), then rates. `GET /_admin/orders` lists what the ERP
-//! holds, `POST /_admin/reset` forgets everything.
+//! holds, `POST /_admin/reset` forgets everything (orders, faults, change log, counters).
+//!
+//! The change log is fed through `POST /_admin/changes` with
+//! `{"changes": [{"type": "stock.changed", "data": {...}}]}` (200
+//! `{"appended": n, "last_sequence": s}`; the data is not validated, so tests can feed invalid
+//! events) and read back by `GET /_admin/changes`
+//! (`{"changes": [{"sequence", "type", "data"}], "change_requests": n}`, n counting the
+//! `/changes` calls answered 200). `GET /_admin/snapshot/stock` and
+//! `GET /_admin/snapshot/prices` export the log's latest state per record as the CSV files
+//! the ERP drops into S3.
+//!
+//! Admin endpoints need no token.
 
 use axum::Json;
+use axum::body::Bytes;
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
@@ -67,6 +84,16 @@ pub struct SalesOrder {
     pub body: Value,
 }
 
+/// One entry of the change log behind `GET /changes`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Change {
+    /// 1-based position in the log; the cursor `c-<sequence>` points after it.
+    pub sequence: u64,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub data: Value,
+}
+
 #[derive(Default)]
 struct Erp {
     faults: Faults,
@@ -74,6 +101,10 @@ struct Erp {
     orders: BTreeMap<String, SalesOrder>,
     next_number: u64,
     requests: u64,
+    /// The change log; `changes[i].sequence == i + 1`.
+    changes: Vec<Change>,
+    /// `/changes` calls answered 200.
+    change_requests: u64,
 }
 
 #[derive(Clone)]
@@ -255,6 +286,252 @@ async fn find(
     }
 }
 
+/// Most changes one `/changes` page returns; larger limits are clamped to it.
+const MAX_LIMIT: usize = 1000;
+/// The page size when the client sends no `limit`.
+const DEFAULT_LIMIT: usize = 100;
+
+fn encode_cursor(sequence: u64) -> String {
+    format!("c-{sequence}")
+}
+
+/// `c-<digits>`; anything else is not a cursor this ERP handed out.
+fn decode_cursor(cursor: &str) -> Option<u64> {
+    let digits = cursor.strip_prefix("c-")?;
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
+}
+
+/// `stock.changed` -> `stock`.
+fn type_family(kind: &str) -> &str {
+    kind.split_once('.').map_or(kind, |(family, _)| family)
+}
+
+#[derive(Deserialize)]
+struct ChangesQuery {
+    since: Option<String>,
+    types: Option<String>,
+    limit: Option<String>,
+}
+
+async fn changes(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(query): Query<ChangesQuery>,
+) -> Response {
+    if !state.authorized(&headers) {
+        return error(StatusCode::UNAUTHORIZED, "bad token");
+    }
+    let (outcome, latency) = state.next_outcome();
+    if let Some(response) = fault(outcome, latency).await {
+        return response;
+    }
+    // A read commits nothing: the page is simply lost on the way back.
+    if outcome == Outcome::LostAfterCommit {
+        return error(StatusCode::INTERNAL_SERVER_ERROR, "connection reset");
+    }
+    let since = match query.since.as_deref() {
+        None => 0,
+        Some(cursor) => match decode_cursor(cursor) {
+            Some(sequence) => sequence,
+            None => return error(StatusCode::BAD_REQUEST, "invalid cursor"),
+        },
+    };
+    let limit = match query.limit.as_deref() {
+        None => DEFAULT_LIMIT,
+        Some(limit) => match limit.trim().parse::<usize>() {
+            Ok(limit) => limit.clamp(1, MAX_LIMIT),
+            Err(_) => return error(StatusCode::BAD_REQUEST, "invalid limit"),
+        },
+    };
+    // Empty entries (`types=` or `types=stock,`) are ignored; no family left means all types.
+    let families: Vec<&str> = query
+        .types
+        .as_deref()
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|family| !family.is_empty())
+        .collect();
+    let wanted =
+        |change: &Change| families.is_empty() || families.contains(&type_family(&change.kind));
+    let mut erp = state.lock();
+    let start = erp.changes.partition_point(|c| c.sequence <= since);
+    let mut page = Vec::new();
+    let mut cursor = since;
+    let mut has_more = false;
+    for change in &erp.changes[start..] {
+        if wanted(change) {
+            if page.len() == limit {
+                has_more = true;
+                break;
+            }
+            page.push(json!({"type": change.kind, "data": change.data}));
+        }
+        // Examined: a skipped change is never looked at again.
+        cursor = change.sequence;
+    }
+    erp.change_requests += 1;
+    Json(json!({"changes": page, "next_cursor": encode_cursor(cursor), "has_more": has_more}))
+        .into_response()
+}
+
+/// `{"changes": [{"type": "...", "data": {...}}]}`: every item is checked before any is
+/// appended; the data itself is not validated.
+async fn append_changes(State(state): State<AppState>, body: Bytes) -> Response {
+    let body: Value = match serde_json::from_slice(&body) {
+        Ok(body) => body,
+        Err(e) => return error(StatusCode::BAD_REQUEST, &format!("not JSON: {e}")),
+    };
+    let Some(items) = body.get("changes").and_then(Value::as_array) else {
+        return error(StatusCode::BAD_REQUEST, "changes must be an array");
+    };
+    let mut parsed = Vec::with_capacity(items.len());
+    for (i, item) in items.iter().enumerate() {
+        let Some(kind) = item.get("type").and_then(Value::as_str) else {
+            return error(
+                StatusCode::BAD_REQUEST,
+                &format!("changes[{i}].type must be a string"),
+            );
+        };
+        let Some(data) = item.get("data").filter(|d| d.is_object()) else {
+            return error(
+                StatusCode::BAD_REQUEST,
+                &format!("changes[{i}].data must be an object"),
+            );
+        };
+        parsed.push((kind.to_string(), data.clone()));
+    }
+    let mut erp = state.lock();
+    let appended = parsed.len();
+    for (kind, data) in parsed {
+        let sequence = erp.changes.len() as u64 + 1;
+        erp.changes.push(Change {
+            sequence,
+            kind,
+            data,
+        });
+    }
+    Json(json!({"appended": appended, "last_sequence": erp.changes.len() as u64})).into_response()
+}
+
+async fn list_changes(State(state): State<AppState>) -> Json<Value> {
+    let erp = state.lock();
+    Json(json!({"changes": erp.changes, "change_requests": erp.change_requests}))
+}
+
+/// A field as a CSV cell: strings as they are, numbers as their JSON text (exact with
+/// `arbitrary_precision`), absent or null as empty, anything else as its JSON.
+fn cell(value: Option<&Value>) -> String {
+    match value {
+        None | Some(Value::Null) => String::new(),
+        Some(Value::String(s)) => s.clone(),
+        Some(other) => other.to_string(),
+    }
+}
+
+/// `revision` as an integer, from a JSON number or a string.
+fn revision(data: &Value) -> Option<u64> {
+    match data.get("revision")? {
+        Value::Number(n) => n.as_u64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+/// The latest change per key among those of `kind`: applied in log order, a change wins
+/// when its revision is at least the one held (so an equal revision later in the log
+/// replaces the earlier one, which lets tests make drift at the same revision). Changes
+/// whose revision is not an integer cannot be ordered and are left out.
+fn latest<'a>(
+    changes: &'a [Change],
+    kind: &str,
+    key: impl Fn(&Value) -> (String, String),
+) -> BTreeMap<(String, String), (u64, &'a Value)> {
+    let mut latest: BTreeMap<(String, String), (u64, &Value)> = BTreeMap::new();
+    for change in changes.iter().filter(|c| c.kind == kind) {
+        let Some(rev) = revision(&change.data) else {
+            continue;
+        };
+        let entry = latest
+            .entry(key(&change.data))
+            .or_insert((rev, &change.data));
+        if rev >= entry.0 {
+            *entry = (rev, &change.data);
+        }
+    }
+    latest
+}
+
+fn csv_response(header_row: &[&str], rows: Vec<Vec<String>>) -> Response {
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    let written = writer
+        .write_record(header_row)
+        .and_then(|()| rows.iter().try_for_each(|row| writer.write_record(row)));
+    let bytes = written
+        .map_err(|e| e.to_string())
+        .and_then(|()| writer.into_inner().map_err(|e| e.to_string()));
+    match bytes {
+        Ok(bytes) => ([(header::CONTENT_TYPE, "text/csv")], bytes).into_response(),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, &e),
+    }
+}
+
+/// `sku,warehouse,available,revision`, one row per (sku, warehouse), sorted by it.
+async fn snapshot_stock(State(state): State<AppState>) -> Response {
+    let erp = state.lock();
+    let latest = latest(&erp.changes, "stock.changed", |data| {
+        (cell(data.get("sku")), cell(data.get("warehouse")))
+    });
+    let rows = latest
+        .into_iter()
+        .map(|((sku, warehouse), (rev, data))| {
+            vec![sku, warehouse, cell(data.get("available")), rev.to_string()]
+        })
+        .collect();
+    csv_response(&["sku", "warehouse", "available", "revision"], rows)
+}
+
+/// `price_list,sku,currency,min_qty,unit_price,valid_from,valid_to,revision`, one row per
+/// tier of the latest price per (price_list, sku), sorted by it, tiers in their given order.
+async fn snapshot_prices(State(state): State<AppState>) -> Response {
+    let erp = state.lock();
+    let latest = latest(&erp.changes, "price.changed", |data| {
+        (cell(data.get("price_list")), cell(data.get("sku")))
+    });
+    let mut rows = Vec::new();
+    for ((price_list, sku), (rev, data)) in latest {
+        let tiers = data.get("tiers").and_then(Value::as_array);
+        for tier in tiers.into_iter().flatten() {
+            rows.push(vec![
+                price_list.clone(),
+                sku.clone(),
+                cell(data.get("currency")),
+                cell(tier.get("min_qty")),
+                cell(tier.get("unit_price")),
+                cell(data.get("valid_from")),
+                cell(data.get("valid_to")),
+                rev.to_string(),
+            ]);
+        }
+    }
+    csv_response(
+        &[
+            "price_list",
+            "sku",
+            "currency",
+            "min_qty",
+            "unit_price",
+            "valid_from",
+            "valid_to",
+            "revision",
+        ],
+        rows,
+    )
+}
+
 async fn set_faults(State(state): State<AppState>, Json(faults): Json<Faults>) -> StatusCode {
     let mut erp = state.lock();
     erp.script = faults.script.iter().copied().collect();
@@ -287,8 +564,12 @@ impl Simulator {
         };
         let app = axum::Router::new()
             .route("/sales-orders", post(create).get(find))
+            .route("/changes", get(changes))
             .route("/_admin/faults", post(set_faults))
             .route("/_admin/orders", get(orders))
+            .route("/_admin/changes", post(append_changes).get(list_changes))
+            .route("/_admin/snapshot/stock", get(snapshot_stock))
+            .route("/_admin/snapshot/prices", get(snapshot_prices))
             .route("/_admin/reset", post(reset))
             .with_state(state);
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;

@@ -1,9 +1,9 @@
-//! `erp-simulator --port 8090 --token secret`: the ERP of contract section 4, with faults.
+//! `erp-simulator --port 8090 --token secret`: the ERP of contract sections 4 and 5 (sales orders, the changes feed, snapshot exports), with faults.
 
 use clap::Parser;
 
 #[derive(Parser)]
-#[command(about = "An ERP speaking contract section 4, with switchable faults")]
+#[command(about = "An ERP speaking contract sections 4 and 5, with switchable faults")]
 struct Args {
     #[arg(long, default_value_t = 8090)]
     port: u16,

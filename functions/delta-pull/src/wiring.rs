@@ -1,0 +1,98 @@
+//! Builds the pull from its configuration and one AWS configuration: the Lambda binary,
+//! the local stack and `bridgectl sync pull` wire it the same way. The intake is built
+//! without signing secrets: pulled changes are authenticated by the pull's own token.
+
+use crate::http::HttpChanges;
+use crate::{DeltaPull, PullPorts, PullSettings};
+use bridge_aws::{DynamoFreshnessStore, DynamoPullStateStore, SqsQueue, load_secret_string};
+use bridge_domain::Route;
+use bridge_lambda::Config;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+use webhook_intake::config::SigningSecrets;
+use webhook_intake::{IntakePorts, IntakeSettings};
+
+pub const PULL_STATE_TABLE: &str = "PULL_STATE_TABLE";
+
+/// The dead-letter queue variable for changes of each route the ERP may list.
+pub const DEAD_LETTER_QUEUES: [(Route, &str); 3] = [
+    (Route::StockPrice, "STOCK_PRICE_DLQ_URL"),
+    (Route::Customers, "CUSTOMER_DLQ_URL"),
+    (Route::OrderStatus, "ORDER_STATUS_DLQ_URL"),
+];
+
+pub fn settings(config: &Config) -> anyhow::Result<PullSettings> {
+    let types: Vec<String> = config
+        .optional("PULL_TYPES")
+        .unwrap_or_else(|| "stock,price,customer".to_string())
+        .split(',')
+        .map(|t| t.trim().to_string())
+        .filter(|t| !t.is_empty())
+        .collect();
+    if types.is_empty() {
+        anyhow::bail!("PULL_TYPES names no type");
+    }
+    Ok(PullSettings {
+        name: config
+            .optional("PULL_NAME")
+            .unwrap_or_else(|| "erp".to_string()),
+        types,
+        page_limit: config.parsed("PULL_PAGE_LIMIT", 500)?,
+        max_pages: config.parsed("PULL_MAX_PAGES", 50)?,
+        max_throttle_waits: config.parsed("PULL_MAX_THROTTLE_WAITS", 5)?,
+        max_retry_after: Duration::from_secs(config.parsed("PULL_MAX_RETRY_AFTER_SECONDS", 60)?),
+        transient_retries: config.parsed("PULL_TRANSIENT_RETRIES", 2)?,
+        safety_margin: Duration::from_secs(config.parsed("SAFETY_MARGIN_SECONDS", 20)?),
+        dead_letter_queues: DEAD_LETTER_QUEUES
+            .iter()
+            .map(|(route, variable)| Ok((*route, config.required(variable)?)))
+            .collect::<Result<HashMap<_, _>, bridge_lambda::ConfigError>>()?,
+    })
+}
+
+pub async fn build(config: &Config, aws: &aws_config::SdkConfig) -> anyhow::Result<DeltaPull> {
+    let settings = settings(config)?;
+    let token = load_secret_string(
+        &aws_sdk_secretsmanager::Client::new(aws),
+        &config.required("ERP_TOKEN_SECRET_ID")?,
+    )
+    .await?;
+    let erp = HttpChanges::new(
+        &config.required("ERP_BASE_URL")?,
+        token.trim(),
+        Duration::from_secs(config.parsed("ERP_TIMEOUT_SECONDS", 10)?),
+    )?;
+    let dynamo = aws_sdk_dynamodb::Client::new(aws);
+    let queue = Arc::new(SqsQueue::new(aws_sdk_sqs::Client::new(aws)));
+    let intake_settings = IntakeSettings::from_config(config, SigningSecrets::default())?;
+    let intake = webhook_intake::Intake::new(
+        intake_settings.clone(),
+        IntakePorts {
+            queue: queue.clone(),
+            receipts: Arc::new(bridge_aws::DynamoReceiptStore::new(
+                dynamo.clone(),
+                intake_settings.receipt_table.clone(),
+                intake_settings.receipt_retention_seconds,
+            )),
+            objects: Arc::new(bridge_aws::S3ObjectStore::new(
+                bridge_aws::s3_client(aws),
+                intake_settings.payload_bucket.clone(),
+            )),
+        },
+    );
+    let ports = PullPorts {
+        erp: Arc::new(erp),
+        state: Arc::new(DynamoPullStateStore::new(
+            dynamo.clone(),
+            config.required(PULL_STATE_TABLE)?,
+        )),
+        intake: Arc::new(intake),
+        queue,
+        freshness: Arc::new(DynamoFreshnessStore::new(
+            dynamo,
+            config.required("FRESHNESS_TABLE")?,
+        )),
+    };
+    Ok(DeltaPull::new(settings, ports))
+}

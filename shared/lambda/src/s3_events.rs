@@ -1,0 +1,85 @@
+//! S3 event notifications as SQS message bodies: which objects they name. Shared by the
+//! functions that S3 triggers through a queue (the PIM import, reconciliation).
+
+use serde_json::Value;
+
+/// S3 event keys are form-encoded (`+` for space, `%XX`).
+pub fn decode_s3_key(key: &str) -> String {
+    let bytes = key.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => {
+                match u8::from_str_radix(
+                    std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("zz"),
+                    16,
+                ) {
+                    Ok(byte) => {
+                        out.push(byte);
+                        i += 2;
+                    }
+                    Err(_) => out.push(b'%'),
+                }
+            }
+            other => out.push(other),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The keys of the objects an S3 notification reports as created (decoded), or `None` if
+/// `message` is not an S3 notification. S3's `s3:TestEvent` names no object.
+pub fn created_keys(message: &Value) -> Option<Vec<String>> {
+    if message.get("Event").and_then(Value::as_str) == Some("s3:TestEvent") {
+        return Some(Vec::new());
+    }
+    let records = message.get("Records")?.as_array()?;
+    Some(
+        records
+            .iter()
+            .filter(|r| {
+                r["eventName"]
+                    .as_str()
+                    .is_none_or(|n| n.starts_with("ObjectCreated"))
+            })
+            .filter_map(|r| r.pointer("/s3/object/key").and_then(Value::as_str))
+            .map(decode_s3_key)
+            .collect(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn s3_keys_are_form_decoded() {
+        assert_eq!(
+            decode_s3_key("pim%2Finbox%2Fmy+file%C3%A4.csv"),
+            "pim/inbox/my fileä.csv"
+        );
+        assert_eq!(decode_s3_key("a%zz"), "a%zz");
+    }
+
+    #[test]
+    fn created_objects_test_events_and_other_messages() {
+        let s3 = json!({"Records": [
+            {"eventName": "ObjectCreated:Put", "s3": {"object": {"key": "erp%2Fsnapshots%2Fstock-1.csv"}}},
+            {"eventName": "ObjectRemoved:Delete", "s3": {"object": {"key": "gone.csv"}}}
+        ]});
+        assert_eq!(
+            created_keys(&s3).unwrap(),
+            vec!["erp/snapshots/stock-1.csv"]
+        );
+        assert_eq!(
+            created_keys(&json!({"Event": "s3:TestEvent"})).unwrap(),
+            Vec::<String>::new()
+        );
+        assert!(created_keys(&json!({"import": "x"})).is_none());
+        assert!(created_keys(&json!([])).is_none());
+    }
+}
