@@ -519,6 +519,9 @@ fn event_body(event_type: &str, data_json: &str, now: DateTime<Utc>) -> String {
 }
 
 #[cfg(test)]
+mod pull_tests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
