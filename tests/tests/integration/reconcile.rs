@@ -13,7 +13,6 @@ use reconcile::handler::ReconcileHandler;
 use reconcile::{ReconcileReport, Status};
 use rust_decimal::Decimal;
 use serde_json::Value;
-use std::collections::HashMap;
 use std::io::Write;
 use std::str::FromStr;
 
