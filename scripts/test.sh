@@ -15,7 +15,7 @@ step "python tools (moto, cfn-lint, SAM translator, standardwebhooks) in .venv"
 scripts/venv.sh
 venv="${BRIDGE_VENV:-$root/.venv}"
 
-step "template: cfn-lint on SAM and on the translated CloudFormation"
+step "template: cfn-lint on SAM and on the translated CloudFormation, checkov, sam validate"
 scripts/lint-template.sh
 
 step "packaging: every function built with cargo-lambda, template pointed at the binaries"

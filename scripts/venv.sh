@@ -2,7 +2,8 @@
 # Creates or refreshes the project's Python venv (.venv) with the pinned dev tools:
 # the moto server (AWS emulator), cfn-lint, the SAM translator, the reference Standard
 # Webhooks signer and cargo-lambda; `scripts/venv.sh sam` does the same for the SAM CLI
-# (.venv-sam). Idempotent: reinstalls only when the pins change.
+# (.venv-sam) and `scripts/venv.sh checkov` for checkov (.venv-checkov). Idempotent:
+# reinstalls only when the pins change.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 venv="${BRIDGE_VENV:-$root/.venv}"
@@ -11,6 +12,11 @@ req="$root/scripts/requirements-dev.txt"
 if [ "${1:-}" = "sam" ]; then
   venv="$root/.venv-sam"
   req="$root/scripts/requirements-sam.txt"
+fi
+# `scripts/venv.sh checkov`: checkov in .venv-checkov.
+if [ "${1:-}" = "checkov" ]; then
+  venv="$root/.venv-checkov"
+  req="$root/scripts/requirements-checkov.txt"
 fi
 stamp="$venv/.requirements.sha256"
 want="$(sha256sum "$req" | cut -d' ' -f1)"

@@ -40,6 +40,35 @@ pub struct DevOptions {
     /// How often the delta pull runs (its schedule is hourly when deployed); `None`: only
     /// when asked (`bridgectl sync pull`, the demo).
     pub pull_every: Option<Duration>,
+    /// Environment set on every function on top of the template's (tests shorten timeouts).
+    pub overrides: BTreeMap<String, String>,
+    /// Invocations killed at random (the chaos test).
+    pub chaos: Option<Chaos>,
+}
+
+/// Kills a share of the SQS invocations part-way: the handler's future is dropped at a
+/// random point, as a crashed or timed-out Lambda stops, and its batch comes back after the
+/// visibility delay with nothing deleted.
+#[derive(Clone, Debug)]
+pub struct Chaos {
+    pub kill_share: f64,
+    /// The longest an invocation runs before it is killed.
+    pub max_run_before_kill: Duration,
+    pub kills: Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl Chaos {
+    pub fn new(kill_share: f64, max_run_before_kill: Duration) -> Self {
+        Self {
+            kill_share,
+            max_run_before_kill,
+            kills: Arc::default(),
+        }
+    }
+
+    pub fn kills(&self) -> u64 {
+        self.kills.load(std::sync::atomic::Ordering::Relaxed)
+    }
 }
 
 impl DevOptions {
@@ -58,6 +87,8 @@ impl DevOptions {
                     .and_then(|v| v.parse().ok())
                     .unwrap_or(60),
             )),
+            overrides: BTreeMap::new(),
+            chaos: None,
         }
     }
 }
@@ -146,6 +177,7 @@ impl LocalStack {
         let mut webhook_url = None;
         for function in &functions {
             let mut environment = stack.function_environment(function)?;
+            environment.extend(options.overrides.clone());
             if environment.contains_key("ERP_BASE_URL") {
                 environment.insert("ERP_BASE_URL".into(), erp_base_url.clone());
             }
@@ -176,6 +208,7 @@ impl LocalStack {
                         &options.region,
                         handler,
                         &shutdown_rx,
+                        options.chaos.clone(),
                     )?);
                 }
                 "pim-import" => {
@@ -199,6 +232,7 @@ impl LocalStack {
                         &options.region,
                         handler,
                         &shutdown_rx,
+                        options.chaos.clone(),
                     )?);
                     if !function.schedules.is_empty() {
                         tasks.push(tokio::spawn(sweep_regularly(import, shutdown_rx.clone())));
@@ -223,6 +257,7 @@ impl LocalStack {
                         &options.region,
                         handler,
                         &shutdown_rx,
+                        options.chaos.clone(),
                     )?);
                     if !function.schedules.is_empty() {
                         let mut shutdown = shutdown_rx.clone();
@@ -259,6 +294,7 @@ impl LocalStack {
                         &options.region,
                         handler,
                         &shutdown_rx,
+                        options.chaos.clone(),
                     )?);
                     if !function.schedules.is_empty() {
                         let mut shutdown = shutdown_rx.clone();
@@ -357,6 +393,7 @@ fn wire_queues(
     region: &str,
     handler: BatchHandler,
     shutdown: &watch::Receiver<bool>,
+    chaos: Option<Chaos>,
 ) -> anyhow::Result<Vec<JoinHandle<()>>> {
     function
         .sqs_events
@@ -374,6 +411,7 @@ fn wire_queues(
                 region.to_string(),
                 handler.clone(),
                 shutdown.clone(),
+                chaos.clone(),
             )))
         })
         .collect()
@@ -501,6 +539,7 @@ async fn poll_queue(
     region: String,
     handler: BatchHandler,
     mut shutdown: watch::Receiver<bool>,
+    chaos: Option<Chaos>,
 ) {
     const RETRY_DELAY_SECONDS: i32 = 2;
     loop {
@@ -562,7 +601,36 @@ async fn poll_queue(
             );
             event.records.push(record);
         }
-        let failed: Vec<String> = match handler(event).await {
+        let kill_after = chaos.as_ref().and_then(|c| {
+            (rand::random::<f64>() < c.kill_share)
+                .then(|| c.max_run_before_kill.mul_f64(rand::random::<f64>()))
+        });
+        let outcome = match kill_after {
+            Some(after) => match tokio::time::timeout(after, handler(event)).await {
+                Ok(outcome) => outcome,
+                Err(_) => {
+                    if let Some(chaos) = &chaos {
+                        chaos
+                            .kills
+                            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    }
+                    tracing::warn!(queue = %queue.name, after_ms = after.as_millis() as u64, "chaos: invocation killed mid-batch");
+                    // Nothing is deleted; the batch returns when its visibility runs out.
+                    for receipt in handles.values() {
+                        let _ = client
+                            .change_message_visibility()
+                            .queue_url(&queue.url)
+                            .receipt_handle(receipt)
+                            .visibility_timeout(RETRY_DELAY_SECONDS)
+                            .send()
+                            .await;
+                    }
+                    continue;
+                }
+            },
+            None => handler(event).await,
+        };
+        let failed: Vec<String> = match outcome {
             Ok(response) => response
                 .batch_item_failures
                 .into_iter()

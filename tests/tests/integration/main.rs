@@ -2,6 +2,9 @@
 //! clients. One test binary (link time on a 2-core machine), one module per area.
 
 mod adapters;
+mod adversarial_import;
+mod adversarial_webhook;
+mod chaos;
 mod import;
 mod intake;
 mod local_stack;

@@ -157,6 +157,12 @@ fn tables_and_buckets_are_encrypted_and_the_bucket_is_private_and_tls_only() {
             "{}",
             table.logical_id
         );
+        assert_eq!(
+            table.properties["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"],
+            true,
+            "{} has no point-in-time recovery",
+            table.logical_id
+        );
     }
     for bucket in t.resources_of("AWS::S3::Bucket") {
         let block = &bucket.properties["PublicAccessBlockConfiguration"];
@@ -254,6 +260,10 @@ fn each_function_is_granted_exactly_the_calls_its_code_makes() {
         let mut out = Vec::new();
         for policy in f.properties["Policies"].as_array().unwrap() {
             for statement in policy["Statement"].as_array().unwrap() {
+                if statement["Effect"] == "Deny" {
+                    // The guard on SAM's SQS policy: see no_grant_is_on_every_resource.
+                    continue;
+                }
                 assert_eq!(statement["Effect"], "Allow");
                 let actions: BTreeSet<String> = match &statement["Action"] {
                     Value::String(a) => [a.clone()].into(),
@@ -478,4 +488,215 @@ fn every_data_category_has_a_freshness_alarm_on_its_sla_parameter() {
             "{function} cannot record freshness"
         );
     }
+}
+
+fn statements_of(function: &bridge_infra::template::Resource) -> Vec<Value> {
+    function.properties["Policies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|p| p["Statement"].as_array().unwrap().clone())
+        .collect()
+}
+
+fn as_set(value: &Value) -> BTreeSet<String> {
+    match value {
+        Value::Array(items) => items.iter().map(Value::to_string).collect(),
+        other => [other.to_string()].into(),
+    }
+}
+
+/// Least privilege: no grant names `*` where the resource is known, and the managed policy
+/// SAM attaches for SQS event sources (receive and delete on every queue) is cut down to
+/// the queues the function consumes.
+#[test]
+fn no_grant_is_on_every_resource() {
+    let t = template();
+    for function in t.functions().unwrap() {
+        let resource = t.resource(&function.logical_id).unwrap();
+        let statements = statements_of(resource);
+        for statement in &statements {
+            for key in ["Resource", "NotResource"] {
+                assert!(
+                    !as_set(&statement[key]).contains("\"*\""),
+                    "{}: {key} \"*\" in {statement}",
+                    function.logical_id
+                );
+            }
+        }
+        let consumed: BTreeSet<String> = function
+            .sqs_events
+            .iter()
+            .map(|(queue, _)| json!({"Fn::GetAtt": [queue, "Arn"]}).to_string())
+            .collect();
+        let guards: Vec<_> = statements
+            .iter()
+            .filter(|s| s["Effect"] == "Deny")
+            .collect();
+        if consumed.is_empty() {
+            assert!(guards.is_empty(), "{}", function.logical_id);
+            continue;
+        }
+        assert_eq!(guards.len(), 1, "{}", function.logical_id);
+        assert_eq!(
+            as_set(&guards[0]["Action"]),
+            as_set(&json!([
+                "sqs:ReceiveMessage",
+                "sqs:DeleteMessage",
+                "sqs:GetQueueAttributes"
+            ])),
+            "{}",
+            function.logical_id
+        );
+        assert_eq!(
+            as_set(&guards[0]["NotResource"]),
+            consumed,
+            "{}: the SQS guard must name exactly the consumed queues",
+            function.logical_id
+        );
+    }
+}
+
+#[test]
+fn every_log_group_is_encrypted_with_the_stacks_logs_key() {
+    let t = template();
+    let key = t.resource("LogsKey").expect("the logs key");
+    assert_eq!(key.properties["EnableKeyRotation"], true);
+    let policy = key.properties["KeyPolicy"].to_string();
+    assert!(
+        policy.contains("logs.${AWS::Region}.amazonaws.com")
+            && policy.contains("kms:GenerateDataKey*")
+            && policy.contains("kms:EncryptionContext:aws:logs:arn"),
+        "CloudWatch Logs may not use the key: {policy}"
+    );
+    let groups: Vec<_> = t.resources_of("AWS::Logs::LogGroup").collect();
+    for group in &groups {
+        assert_eq!(
+            group.properties["KmsKeyId"],
+            json!({"Fn::GetAtt": ["LogsKey", "Arn"]}),
+            "{} is not encrypted with the stack's key",
+            group.logical_id
+        );
+        assert_eq!(
+            group.properties["RetentionInDays"],
+            json!({"Ref": "LogRetentionDays"}),
+            "{}",
+            group.logical_id
+        );
+    }
+    // Each function writes to a group of the stack, not to one Lambda creates unencrypted.
+    for function in t.resources_of("AWS::Serverless::Function") {
+        let name = json!({"Fn::Sub": format!("/aws/lambda/${{{}}}", function.logical_id)});
+        assert!(
+            groups.iter().any(|g| g.properties["LogGroupName"] == name),
+            "{} has no log group of the stack",
+            function.logical_id
+        );
+    }
+}
+
+/// A function that calls the ERP has reserved concurrency, and its event sources fit in it:
+/// a throttled SQS batch counts a delivery toward maxReceiveCount without having run.
+#[test]
+fn functions_calling_the_erp_have_reserved_concurrency_their_event_sources_fit() {
+    let t = template();
+    let mut callers = 0;
+    for function in t.functions().unwrap() {
+        if !function.environment.contains_key("ERP_BASE_URL") {
+            continue;
+        }
+        callers += 1;
+        let resource = t.resource(&function.logical_id).unwrap();
+        let reserved = resource.properties["ReservedConcurrentExecutions"]
+            .as_u64()
+            .unwrap_or_else(|| panic!("{} has no reserved concurrency", function.logical_id));
+        let mut needed = 0;
+        for event in resource.properties["Events"].as_object().unwrap().values() {
+            needed += match event["Type"].as_str().unwrap() {
+                "SQS" => event["Properties"]["ScalingConfig"]["MaximumConcurrency"]
+                    .as_u64()
+                    .unwrap_or_else(|| {
+                        panic!(
+                            "{}: an SQS event without MaximumConcurrency",
+                            function.logical_id
+                        )
+                    }),
+                "Schedule" | "ScheduleV2" => 1,
+                other => panic!("{}: {other} event", function.logical_id),
+            };
+        }
+        assert!(
+            needed <= reserved,
+            "{}: event sources need {needed}, reserved {reserved}",
+            function.logical_id
+        );
+    }
+    assert_eq!(callers, 2, "order writeback and delta pull");
+}
+
+/// Secrets live in Secrets Manager: the environment names them, never holds them.
+#[test]
+fn the_environment_holds_no_secret_only_secret_ids() {
+    let t = template();
+    for function in t.functions().unwrap() {
+        for (name, value) in &function.environment {
+            let upper = name.to_ascii_uppercase();
+            if ["SECRET", "TOKEN", "PASSWORD", "KEY"]
+                .iter()
+                .any(|w| upper.contains(w))
+            {
+                assert!(
+                    name.ends_with("_SECRET_ID"),
+                    "{}: {name}",
+                    function.logical_id
+                );
+                let secret = value["Ref"].as_str().unwrap_or_default();
+                assert_eq!(
+                    t.resource(secret).map(|r| r.kind.as_str()),
+                    Some("AWS::SecretsManager::Secret"),
+                    "{}: {name} is not a secret of the stack",
+                    function.logical_id
+                );
+            }
+        }
+    }
+}
+
+/// cfn-lint and checkov pass with no unexplained suppression.
+#[test]
+fn every_checkov_suppression_states_its_reason() {
+    let t = template();
+    let mut skips = 0;
+    for resource in &t.resources {
+        for skip in resource.metadata["checkov"]["skip"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
+            skips += 1;
+            assert!(skip["id"].as_str().is_some_and(|id| id.starts_with("CKV")));
+            assert!(
+                skip["comment"].as_str().is_some_and(|c| c.len() > 40),
+                "{}: {} without a reason",
+                resource.logical_id,
+                skip["id"]
+            );
+        }
+    }
+    assert!(skips > 0);
+    let config =
+        std::fs::read_to_string(bridge_testkit::repo_root().join(".checkov.yaml")).unwrap();
+    let lines: Vec<&str> = config.lines().map(str::trim).collect();
+    for (i, line) in lines.iter().enumerate() {
+        if line.starts_with("- CKV") {
+            assert!(
+                i > 0 && lines[i - 1].starts_with('#'),
+                ".checkov.yaml skips {line} without a comment above it"
+            );
+        }
+    }
+    assert!(
+        !config.contains("soft-fail"),
+        "checkov must fail on findings"
+    );
 }

