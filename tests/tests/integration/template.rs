@@ -96,7 +96,7 @@ fn every_queue_has_a_dead_letter_queue_with_an_alarm_and_explicit_limits() {
         } else {
             assert_eq!(
                 props["RedrivePolicy"]["maxReceiveCount"],
-                json!({"Ref": "MaxReceiveCount"}),
+                json!({"Ref": "RedriveBackstopReceiveCount"}),
                 "{} has no redrive policy",
                 queue.logical_id
             );
@@ -191,6 +191,14 @@ fn tables_and_buckets_are_encrypted_and_the_bucket_is_private_and_tls_only() {
 #[test]
 fn the_consumers_read_the_same_limits_the_queues_are_created_with() {
     let t = template();
+    // The consumer dead-letters with its reason first; the queue's redrive is the backstop
+    // for invocations that died on every delivery.
+    let consumer: u32 = t.parameters["MaxReceiveCount"].parse().unwrap();
+    let backstop: u32 = t.parameters["RedriveBackstopReceiveCount"].parse().unwrap();
+    assert!(
+        backstop > consumer + 1,
+        "the queue would dead-letter before the consumer could give the reason"
+    );
     for function in t.functions().unwrap() {
         if let Some(value) = function.environment.get("MAX_RECEIVE_COUNT") {
             assert_eq!(value, &json!({"Ref": "MaxReceiveCount"}));
