@@ -8,32 +8,33 @@
 //! 4. `deactivate` (full catalogs): mark active products absent from the file inactive.
 //! 5. report beside the file, file moved to `processed/` or `quarantine/`.
 //!
-//! Between invocations the state (pass, records done, sku index, rejections, counts) is a
-//! checkpoint object in the bucket. Re-reading up to the checkpoint costs parsing, never a
-//! write: the apply pass skips what it had written, and rewriting would be a no-op anyway
-//! since unchanged content is not written.
+//! Between invocations the state (pass, records done, rejections, counts) is a checkpoint
+//! object in the bucket. The sku index (repeats, conflicts, the skus a complete catalog
+//! has) is not part of it: it lives in temporary files of the invocation (bounded memory,
+//! see `index.rs`), and a continuation rebuilds it by reading the file again, which costs
+//! parsing and the quality rules, never a write. The apply pass skips what it had written,
+//! and rewriting would be a no-op anyway since unchanged content is not written.
 
-use crate::formats::{self, Format, ReadError, RecordSource};
-use crate::index::{Seen, SkuIndex};
+use crate::content;
+use crate::formats::{self, Checked, Format, Outcome, Pending, ReadError, RecordSource};
+use crate::index::{IndexBuilder, IndexSettings, Seen, SkuIndex};
 use crate::report::{Counts, ImportReport};
-use base64::Engine;
 use bridge_domain::error::cause_chain;
 use bridge_domain::ports::{
     CatalogStore, FileStore, ImportLedger, ImportRecord, MessageQueue, OutboundMessage,
     StoredProduct,
 };
-use bridge_domain::product::{
-    ImportGuards, Product, ProductStatus, Rejection, validate_deletion, validate_product,
-};
+use bridge_domain::product::{ImportGuards, Product, Rejection};
 
 /// The content hash a deletion record stands for in the sku index.
 const DELETION: u64 = u64::MAX;
-/// Largest product (as JSON) accepted: DynamoDB items hold 400 KB, with room for the keys.
-const MAX_PRODUCT_BYTES: usize = 350 * 1024;
+/// The checkpoint's format: 2 since the sku index is rebuilt instead of carried.
+const CHECKPOINT_VERSION: u32 = 2;
 use bridge_domain::{PortError, Sku};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 use tracing::{info, warn};
@@ -54,6 +55,8 @@ pub struct ImportSettings {
     pub max_records_per_run: Option<u64>,
     /// The sweep picks up inbox files older than this that no import took.
     pub sweep_min_age_seconds: i64,
+    /// Where the sku index keeps its temporary files (`TEMP_DIR`; Lambda's `/tmp`).
+    pub temp_dir: PathBuf,
 }
 
 #[derive(Clone)]
@@ -102,29 +105,112 @@ impl Phase {
     }
 }
 
+/// What the scan found, for the guards and the report.
+#[derive(Debug, Clone, Default)]
+pub struct Tally {
+    pub counts: Counts,
+    pub rejections: Vec<Rejection>,
+    pub warnings: BTreeSet<String>,
+    /// Rows rejected (a row with several problems counts once).
+    pub rejected_lines: u64,
+    /// Rejected rows whose sku could not be read.
+    pub unkeyed_rejections: u64,
+    /// Valid rows that switch a product off (`status` inactive, BMEcat deletions): the
+    /// deactivation guard counts them too.
+    pub explicit_deactivations: u64,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(from = "CheckpointWire", into = "CheckpointWire")]
 struct Checkpoint {
     phase: Phase,
     /// Records consumed in the current pass.
     records_done: u64,
     /// Table scan position in `count` and `deactivate`.
     scan_cursor: Option<String>,
-    /// The sku index, base64 of its bytes.
+    tally: Tally,
+    started: DateTime<Utc>,
+    runs: u32,
+    version: u32,
+}
+
+/// The checkpoint as stored (the fields of earlier versions, flat).
+#[derive(Serialize, Deserialize)]
+struct CheckpointWire {
+    phase: Phase,
+    records_done: u64,
+    scan_cursor: Option<String>,
+    /// Version 1 carried the sku index here; it is rebuilt now.
+    #[serde(default, skip_serializing)]
+    #[allow(dead_code)]
     index: String,
     rejections: Vec<Rejection>,
     warnings: BTreeSet<String>,
     counts: Counts,
-    /// Rows rejected (a row with several problems counts once).
     rejected_lines: u64,
-    /// Rejected rows whose sku could not be read.
     #[serde(default)]
     unkeyed_rejections: u64,
-    /// Valid rows that switch a product off (`status` inactive, BMEcat deletions): the
-    /// deactivation guard counts them too.
     #[serde(default)]
     explicit_deactivations: u64,
     started: DateTime<Utc>,
     runs: u32,
+    #[serde(default)]
+    version: u32,
+}
+
+impl From<CheckpointWire> for Checkpoint {
+    fn from(w: CheckpointWire) -> Self {
+        Checkpoint {
+            phase: w.phase,
+            records_done: w.records_done,
+            scan_cursor: w.scan_cursor,
+            tally: Tally {
+                counts: w.counts,
+                rejections: w.rejections,
+                warnings: w.warnings,
+                rejected_lines: w.rejected_lines,
+                unkeyed_rejections: w.unkeyed_rejections,
+                explicit_deactivations: w.explicit_deactivations,
+            },
+            started: w.started,
+            runs: w.runs,
+            version: w.version,
+        }
+    }
+}
+
+impl From<Checkpoint> for CheckpointWire {
+    fn from(c: Checkpoint) -> Self {
+        CheckpointWire {
+            phase: c.phase,
+            records_done: c.records_done,
+            scan_cursor: c.scan_cursor,
+            index: String::new(),
+            rejections: c.tally.rejections,
+            warnings: c.tally.warnings,
+            counts: c.tally.counts,
+            rejected_lines: c.tally.rejected_lines,
+            unkeyed_rejections: c.tally.unkeyed_rejections,
+            explicit_deactivations: c.tally.explicit_deactivations,
+            started: c.started,
+            runs: c.runs,
+            version: c.version,
+        }
+    }
+}
+
+impl Checkpoint {
+    fn new(started: DateTime<Utc>) -> Self {
+        Checkpoint {
+            phase: Phase::Scan,
+            records_done: 0,
+            scan_cursor: None,
+            tally: Tally::default(),
+            started,
+            runs: 0,
+            version: CHECKPOINT_VERSION,
+        }
+    }
 }
 
 /// What one invocation did with a file.
@@ -162,34 +248,10 @@ fn checkpoint_key(import_id: &str) -> String {
     format!("pim/work/{import_id}.checkpoint.json")
 }
 
-/// The canonical content hash of a product: 128 bits of xxh3 over its JSON (ordered maps),
-/// streamed into the hasher (no buffer), with the JSON's length.
-pub fn content_digest(product: &Product) -> (u128, usize) {
-    struct Hashing {
-        hasher: xxhash_rust::xxh3::Xxh3,
-        bytes: usize,
-    }
-    impl std::io::Write for Hashing {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.hasher.update(buf);
-            self.bytes += buf.len();
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    let mut out = Hashing {
-        hasher: xxhash_rust::xxh3::Xxh3::new(),
-        bytes: 0,
-    };
-    serde_json::to_writer(&mut out, product).expect("a product serializes");
-    (out.hasher.digest128(), out.bytes)
-}
-
-/// The stored form of [`content_digest`].
+/// The content hash of a product as stored: 128 bits of xxh3 over its canonical encoding
+/// (see `content.rs`).
 pub fn content_hash(product: &Product) -> String {
-    format!("{:032x}", content_digest(product).0)
+    content::hash_text(content::digest(product))
 }
 
 /// Whether to stop this invocation now.
@@ -269,28 +331,16 @@ impl Importer {
         {
             Some(bytes) => serde_json::from_slice::<Checkpoint>(&bytes)
                 .map_err(|e| ImportError::Checkpoint(file.to_string(), e.to_string()))?,
-            None => Checkpoint {
-                phase: Phase::Scan,
-                records_done: 0,
-                scan_cursor: None,
-                index: String::new(),
-                rejections: Vec::new(),
-                warnings: BTreeSet::new(),
-                counts: Counts::default(),
-                rejected_lines: 0,
-                unkeyed_rejections: 0,
-                explicit_deactivations: 0,
-                started: now,
-                runs: 0,
-            },
+            None => Checkpoint::new(now),
         };
         checkpoint.runs += 1;
-        let mut index = SkuIndex::from_bytes(
-            &base64::engine::general_purpose::STANDARD
-                .decode(&checkpoint.index)
-                .map_err(|e| ImportError::Checkpoint(file.to_string(), e.to_string()))?,
-        )
-        .ok_or_else(|| ImportError::Checkpoint(file.to_string(), "index length".into()))?;
+        if checkpoint.version < CHECKPOINT_VERSION && checkpoint.phase == Phase::Scan {
+            // A scan paused by the version that carried the index accounted repeats and
+            // conflicts as it went; this one does at the end of the scan: scan again.
+            checkpoint.records_done = 0;
+            checkpoint.tally = Tally::default();
+        }
+        checkpoint.version = CHECKPOINT_VERSION;
         let full = file.starts_with(FULL);
         // The margin never takes more than a quarter of the time left, so that a short
         // invocation still makes progress instead of only handing over.
@@ -311,14 +361,11 @@ impl Importer {
                 full,
                 &record,
                 &mut checkpoint,
-                &mut index,
                 &mut budget,
             )
             .await;
         match result {
             Ok(Pass::Paused) => {
-                checkpoint.index =
-                    base64::engine::general_purpose::STANDARD.encode(index.to_bytes());
                 self.ports
                     .files
                     .write(
@@ -417,35 +464,36 @@ impl Importer {
         full: bool,
         record: &ImportRecord,
         checkpoint: &mut Checkpoint,
-        index: &mut SkuIndex,
         budget: &mut Budget,
     ) -> Result<Pass, Stop> {
+        let pinned = self.pinned_to(record.version.clone());
+        // Built by the scan, or rebuilt by reading the file again in a continuation.
+        let mut index: Option<SkuIndex> = None;
         loop {
             match checkpoint.phase {
                 Phase::Scan => {
-                    if let Pass::Paused = self
-                        .pinned_to(record.version.clone())
-                        .scan(file, format, gzip, checkpoint, index, budget)
-                        .await?
-                    {
-                        return Ok(Pass::Paused);
+                    match pinned.scan(file, format, gzip, checkpoint, budget).await? {
+                        (Pass::Paused, _) => return Ok(Pass::Paused),
+                        (Pass::Done, built) => index = built,
                     }
-                    let counts = &checkpoint.counts;
+                    let tally = &checkpoint.tally;
                     if let Some(reason) = self
                         .settings
                         .guards
-                        .check_rejections(counts.total, checkpoint.rejected_lines)
+                        .check_rejections(tally.counts.total, tally.rejected_lines)
                     {
                         return Err(Stop::Quarantine(reason));
                     }
-                    let deactivates = full && checkpoint.unkeyed_rejections == 0;
+                    let deactivates = full && tally.unkeyed_rejections == 0;
                     if full && !deactivates {
-                        checkpoint.warnings.insert(format!(
+                        let message = format!(
                             "{} rejected rows have no readable sku, so the catalog cannot tell which products it lacks: nothing is deactivated",
-                            checkpoint.unkeyed_rejections
-                        ));
+                            tally.unkeyed_rejections
+                        );
+                        checkpoint.tally.warnings.insert(message);
                     }
-                    checkpoint.phase = if deactivates || checkpoint.explicit_deactivations > 0 {
+                    checkpoint.phase = if deactivates || checkpoint.tally.explicit_deactivations > 0
+                    {
                         Phase::Count
                     } else {
                         Phase::Apply
@@ -454,6 +502,7 @@ impl Importer {
                     checkpoint.scan_cursor = None;
                 }
                 Phase::Count => {
+                    let index = pinned.ready(&mut index, file, format, gzip).await?;
                     loop {
                         if budget.spent() {
                             return Ok(Pass::Paused);
@@ -463,24 +512,24 @@ impl Importer {
                             .catalog
                             .active_skus(checkpoint.scan_cursor.clone())
                             .await?;
-                        checkpoint.counts.active_before += skus.len() as u64;
-                        let absent_counts = full && checkpoint.unkeyed_rejections == 0;
+                        let tally = &mut checkpoint.tally;
+                        tally.counts.active_before += skus.len() as u64;
+                        let absent_counts = full && tally.unkeyed_rejections == 0;
                         // What this file would switch off: active products it lacks (complete
                         // catalogs) and active products it marks inactive or deletes.
-                        checkpoint.counts.deactivated +=
-                            skus.iter()
-                                .filter(|s| {
-                                    index.switches_off(s.as_str())
-                                        || (absent_counts && !index.contains(s.as_str()))
-                                })
-                                .count() as u64;
+                        for sku in &skus {
+                            let off = index.switches_off(sku.as_str()).map_err(index_error)?
+                                || (absent_counts
+                                    && !index.contains(sku.as_str()).map_err(index_error)?);
+                            tally.counts.deactivated += u64::from(off);
+                        }
                         checkpoint.scan_cursor = next;
                         budget.records += skus.len() as u64;
                         if checkpoint.scan_cursor.is_none() {
                             break;
                         }
                     }
-                    let counts = &checkpoint.counts;
+                    let counts = &checkpoint.tally.counts;
                     if let Some(reason) = self
                         .settings
                         .guards
@@ -489,65 +538,70 @@ impl Importer {
                         return Err(Stop::Quarantine(reason));
                     }
                     // Counted again when applied: what the report shows is what was done.
-                    checkpoint.counts.deactivated = 0;
+                    checkpoint.tally.counts.deactivated = 0;
                     checkpoint.phase = Phase::Apply;
                     checkpoint.records_done = 0;
                 }
                 Phase::Apply => {
-                    if let Pass::Paused = self
-                        .pinned_to(record.version.clone())
+                    pinned.ready(&mut index, file, format, gzip).await?;
+                    let taken = index.take().expect("made ready above");
+                    let (pass, taken) = pinned
                         .apply(
                             file,
                             format,
                             gzip,
                             &record.import_id,
                             checkpoint,
-                            index,
+                            taken,
                             budget,
                         )
-                        .await?
-                    {
+                        .await;
+                    index = taken;
+                    if let Pass::Paused = pass? {
                         return Ok(Pass::Paused);
                     }
                     checkpoint.records_done = 0;
                     checkpoint.scan_cursor = None;
-                    if !full || checkpoint.unkeyed_rejections > 0 {
+                    if !full || checkpoint.tally.unkeyed_rejections > 0 {
                         return Ok(Pass::Done);
                     }
                     checkpoint.phase = Phase::Deactivate;
                 }
-                Phase::Deactivate => loop {
-                    if budget.spent() {
-                        return Ok(Pass::Paused);
+                Phase::Deactivate => {
+                    let index = pinned.ready(&mut index, file, format, gzip).await?;
+                    loop {
+                        if budget.spent() {
+                            return Ok(Pass::Paused);
+                        }
+                        let (skus, next) = self
+                            .ports
+                            .catalog
+                            .active_skus(checkpoint.scan_cursor.clone())
+                            .await?;
+                        let mut absent = Vec::new();
+                        for sku in skus {
+                            if !index.contains(sku.as_str()).map_err(index_error)? {
+                                absent.push(sku);
+                            }
+                        }
+                        checkpoint.tally.counts.deactivated += self
+                            .ports
+                            .catalog
+                            .deactivate(&absent, &record.import_id)
+                            .await?;
+                        checkpoint.scan_cursor = next;
+                        budget.records += absent.len() as u64;
+                        if checkpoint.scan_cursor.is_none() {
+                            return Ok(Pass::Done);
+                        }
                     }
-                    let (skus, next) = self
-                        .ports
-                        .catalog
-                        .active_skus(checkpoint.scan_cursor.clone())
-                        .await?;
-                    let absent: Vec<Sku> = skus
-                        .into_iter()
-                        .filter(|s| !index.contains(s.as_str()))
-                        .collect();
-                    checkpoint.counts.deactivated += self
-                        .ports
-                        .catalog
-                        .deactivate(&absent, &record.import_id)
-                        .await?;
-                    checkpoint.scan_cursor = next;
-                    budget.records += absent.len() as u64;
-                    if checkpoint.scan_cursor.is_none() {
-                        return Ok(Pass::Done);
-                    }
-                },
+                }
             }
         }
     }
 
     /// Opens the file and skips the records a previous run consumed (blocking: call from a
-    /// blocking thread).
-    /// Opens the file and skips the records a previous run consumed (blocking: call from a
-    /// blocking thread). Skipping parses, it never writes; at several hundred thousand
+    /// blocking thread). Skipping parses and checks, it never writes; at a few million
     /// records a second it is small beside a run's budget.
     fn reopen(
         &self,
@@ -568,7 +622,7 @@ impl Importer {
             ReadError::Io(reason) => Stop::Port(PortError::retryable("import.read", reason)),
         })?;
         for _ in 0..skip {
-            match source.next_record() {
+            match source.next_checked() {
                 None => break,
                 // These records were read before: failing now is the stream's fault.
                 Some(Err(ReadError::File(reason) | ReadError::Io(reason))) if !first_pass => {
@@ -580,28 +634,81 @@ impl Importer {
         Ok(source)
     }
 
+    fn new_index(&self) -> Result<IndexBuilder, Stop> {
+        IndexBuilder::new(IndexSettings::new(self.settings.temp_dir.clone())).map_err(|e| {
+            Stop::Port(PortError::retryable(
+                "import.index",
+                format!(
+                    "cannot create the sku index under {}: {e}",
+                    self.settings.temp_dir.display()
+                ),
+            ))
+        })
+    }
+
+    /// The index, rebuilt from the file if this run has none (a continuation).
+    async fn ready<'a>(
+        &self,
+        index: &'a mut Option<SkuIndex>,
+        file: &str,
+        format: Format,
+        gzip: bool,
+    ) -> Result<&'a mut SkuIndex, Stop> {
+        if index.is_none() {
+            let importer = self.clone_parts();
+            let file = file.to_string();
+            let started = Instant::now();
+            let built =
+                tokio::task::spawn_blocking(move || importer.rebuild_blocking(&file, format, gzip))
+                    .await
+                    .map_err(|e| {
+                        Stop::Port(PortError::retryable(
+                            "import.index",
+                            format!("the index task failed: {e}"),
+                        ))
+                    })??;
+            info!(
+                skus = built.len(),
+                ms = started.elapsed().as_millis() as u64,
+                "sku index rebuilt from the file"
+            );
+            *index = Some(built);
+        }
+        Ok(index.as_mut().expect("built above"))
+    }
+
+    /// Reads the whole file (scanned before) into a new index, without accounting.
+    fn rebuild_blocking(&self, file: &str, format: Format, gzip: bool) -> Result<SkuIndex, Stop> {
+        let mut index = self.new_index()?;
+        let mut source = self.reopen(file, format, gzip, 0).map_err(read_before)?;
+        let mut ordinal = 0;
+        while let Some(next) = source.next_checked() {
+            ordinal += 1;
+            scan_record(&mut index, None, ordinal, next).map_err(read_before)?;
+        }
+        finish_scan(index, None).map_err(index_error)
+    }
+
+    /// The scan pass; returns the finished index when the scan is done.
     async fn scan(
         &self,
         file: &str,
         format: Format,
         gzip: bool,
         checkpoint: &mut Checkpoint,
-        index: &mut SkuIndex,
         budget: &mut Budget,
-    ) -> Result<Pass, Stop> {
+    ) -> Result<(Pass, Option<SkuIndex>), Stop> {
         let importer = self.clone_parts();
-        let mut state = std::mem::replace(checkpoint, placeholder());
-        let mut idx = std::mem::take(index);
+        let mut state = std::mem::replace(checkpoint, Checkpoint::new(Utc::now()));
         let mut bud = Budget {
             deadline: budget.deadline,
             max_records: budget.max_records,
             records: budget.records,
         };
         let file = file.to_string();
-        let (result, state, idx, bud) = tokio::task::spawn_blocking(move || {
-            let result =
-                importer.scan_blocking(&file, format, gzip, &mut state, &mut idx, &mut bud);
-            (result, state, idx, bud)
+        let (result, state, bud) = tokio::task::spawn_blocking(move || {
+            let result = importer.scan_blocking(&file, format, gzip, &mut state, &mut bud);
+            (result, state, bud)
         })
         .await
         .map_err(|e| {
@@ -611,7 +718,6 @@ impl Importer {
             ))
         })?;
         *checkpoint = state;
-        *index = idx;
         budget.records = bud.records;
         result
     }
@@ -626,181 +732,35 @@ impl Importer {
         format: Format,
         gzip: bool,
         checkpoint: &mut Checkpoint,
-        index: &mut SkuIndex,
         budget: &mut Budget,
-    ) -> Result<Pass, Stop> {
-        let mut source = self.reopen(file, format, gzip, checkpoint.records_done)?;
+    ) -> Result<(Pass, Option<SkuIndex>), Stop> {
+        let mut index = self.new_index()?;
+        let mut source = self.reopen(file, format, gzip, 0)?;
+        // The records an earlier run scanned go into the index again, not into the tally.
+        for ordinal in 1..=checkpoint.records_done {
+            let Some(next) = source.next_checked() else {
+                return Err(Stop::Port(PortError::retryable(
+                    "import.read",
+                    format!("the file ended before record {ordinal}, read before"),
+                )));
+            };
+            scan_record(&mut index, None, ordinal, next).map_err(read_before)?;
+        }
         loop {
             if budget.spent() {
-                checkpoint.warnings.extend(source.warnings());
-                return Ok(Pass::Paused);
+                checkpoint.tally.warnings.extend(source.warnings());
+                return Ok((Pass::Paused, None));
             }
-            let Some(next) = source.next_record() else {
-                checkpoint.warnings.extend(source.warnings());
-                return Ok(Pass::Done);
+            let Some(next) = source.next_checked() else {
+                checkpoint.tally.warnings.extend(source.warnings());
+                let index = finish_scan(index, Some(&mut checkpoint.tally)).map_err(index_error)?;
+                return Ok((Pass::Done, Some(index)));
             };
             checkpoint.records_done += 1;
             budget.records += 1;
             let ordinal = checkpoint.records_done;
-            match next {
-                Err(ReadError::File(reason)) => {
-                    return Err(Stop::Quarantine(format!(
-                        "the file cannot be read: {reason}"
-                    )));
-                }
-                Err(ReadError::Io(reason)) => {
-                    return Err(Stop::Port(PortError::retryable("import.read", reason)));
-                }
-                Err(ReadError::Record(rejection)) => {
-                    checkpoint.counts.total += 1;
-                    match rejection.sku.as_deref().map(Sku::parse) {
-                        Some(Ok(sku)) => self.reject_row(
-                            checkpoint,
-                            index,
-                            &sku,
-                            ordinal,
-                            rejection.line,
-                            vec![rejection],
-                        ),
-                        // A row without a readable sku: a complete catalog can no longer
-                        // tell what it lacks, so it deactivates nothing.
-                        _ => {
-                            checkpoint.unkeyed_rejections += 1;
-                            checkpoint.rejected_lines += 1;
-                            checkpoint.rejections.push(rejection);
-                        }
-                    }
-                }
-                Ok(record) => {
-                    checkpoint.counts.total += 1;
-                    let line = record.line;
-                    let outcome = if record.raw.deletion {
-                        validate_deletion(&record.raw, line).map(|sku| (sku, DELETION, None))
-                    } else {
-                        validate_product(record.raw, line).and_then(|product| {
-                            let (digest, bytes) = content_digest(&product);
-                            if bytes > MAX_PRODUCT_BYTES {
-                                return Err(vec![Rejection {
-                                    line,
-                                    sku: Some(product.sku.to_string()),
-                                    field: "-".into(),
-                                    code: "too_large".into(),
-                                    message: format!(
-                                        "the product takes {bytes} bytes, more than the {MAX_PRODUCT_BYTES} a record may hold"
-                                    ),
-                                }]);
-                            }
-                            Ok((product.sku.clone(), digest as u64, Some(product)))
-                        })
-                    };
-                    match outcome {
-                        // Every rejection names the row's sku text, when it had one.
-                        Err(problems) => match Sku::parse(
-                            problems
-                                .first()
-                                .and_then(|p| p.sku.as_deref())
-                                .unwrap_or_default(),
-                        ) {
-                            Ok(sku) => {
-                                self.reject_row(checkpoint, index, &sku, ordinal, line, problems)
-                            }
-                            Err(_) => {
-                                checkpoint.unkeyed_rejections += 1;
-                                checkpoint.rejected_lines += 1;
-                                checkpoint.rejections.extend(problems);
-                            }
-                        },
-                        Ok((sku, short, product)) => {
-                            match index.valid(sku.as_str(), short, ordinal, line) {
-                                Seen::First => {
-                                    checkpoint.counts.valid += 1;
-                                    let switches_off = product
-                                        .as_ref()
-                                        .is_none_or(|p| p.status == ProductStatus::Inactive);
-                                    if switches_off {
-                                        checkpoint.explicit_deactivations += 1;
-                                        index.mark_switch_off(sku.as_str());
-                                    }
-                                }
-                                Seen::Repeat { first_line } => {
-                                    checkpoint.counts.duplicates += 1;
-                                    checkpoint.warnings.insert(format!(
-                                    "sku {sku} repeats identically (lines {first_line} and {line}); imported once"
-                                ));
-                                }
-                                Seen::Conflict {
-                                    first_line,
-                                    first_was_valid,
-                                } => {
-                                    let message = format!(
-                                        "sku {sku} appears with different content on lines {first_line} and {line}; neither row is imported"
-                                    );
-                                    self.conflict(
-                                        checkpoint,
-                                        &sku,
-                                        first_line,
-                                        line,
-                                        first_was_valid,
-                                        &message,
-                                    );
-                                }
-                            }
-                        }
-                    }
-                }
-            }
+            scan_record(&mut index, Some(&mut checkpoint.tally), ordinal, next)?;
         }
-    }
-
-    /// A rejected row with a readable sku: the sku stays known (not deactivated), and an
-    /// earlier valid row of it is no longer imported either.
-    fn reject_row(
-        &self,
-        checkpoint: &mut Checkpoint,
-        index: &mut SkuIndex,
-        sku: &Sku,
-        ordinal: u64,
-        line: u64,
-        problems: Vec<Rejection>,
-    ) {
-        checkpoint.rejected_lines += 1;
-        checkpoint.rejections.extend(problems);
-        if let Some(first_line) = index.rejected(sku.as_str(), ordinal, line) {
-            checkpoint.counts.valid = checkpoint.counts.valid.saturating_sub(1);
-            checkpoint.counts.conflicts += 1;
-            checkpoint.rejected_lines += 1;
-            checkpoint.rejections.push(conflict(
-                first_line,
-                sku,
-                &format!(
-                    "sku {sku} has a rejected row on line {line}; this row is not imported either"
-                ),
-            ));
-        }
-    }
-
-    /// Two rows of one sku that disagree.
-    fn conflict(
-        &self,
-        checkpoint: &mut Checkpoint,
-        sku: &Sku,
-        first_line: u64,
-        line: u64,
-        first_was_valid: bool,
-        message: &str,
-    ) {
-        checkpoint.counts.conflicts += 1;
-        checkpoint.rejected_lines += 1;
-        if first_was_valid {
-            // The first row had counted as valid: it is not imported either.
-            checkpoint.counts.valid = checkpoint.counts.valid.saturating_sub(1);
-            checkpoint.counts.conflicts += 1;
-            checkpoint.rejected_lines += 1;
-            checkpoint
-                .rejections
-                .push(conflict(first_line, sku, message));
-        }
-        checkpoint.rejections.push(conflict(line, sku, message));
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -811,12 +771,11 @@ impl Importer {
         gzip: bool,
         import_id: &str,
         checkpoint: &mut Checkpoint,
-        index: &mut SkuIndex,
+        index: SkuIndex,
         budget: &mut Budget,
-    ) -> Result<Pass, Stop> {
+    ) -> (Result<Pass, Stop>, Option<SkuIndex>) {
         let importer = self.clone_parts();
-        let mut state = std::mem::replace(checkpoint, placeholder());
-        let idx = std::mem::take(index);
+        let mut state = std::mem::replace(checkpoint, Checkpoint::new(Utc::now()));
         let mut bud = Budget {
             deadline: budget.deadline,
             max_records: budget.max_records,
@@ -825,23 +784,27 @@ impl Importer {
         let file = file.to_string();
         let import_id = import_id.to_string();
         let handle = tokio::runtime::Handle::current();
-        let (result, state, idx, bud) = tokio::task::spawn_blocking(move || {
+        let joined = tokio::task::spawn_blocking(move || {
             let result = importer.apply_blocking(
-                &handle, &file, format, gzip, &import_id, &mut state, &idx, &mut bud,
+                &handle, &file, format, gzip, &import_id, &mut state, &index, &mut bud,
             );
-            (result, state, idx, bud)
+            (result, state, index, bud)
         })
-        .await
-        .map_err(|e| {
-            Stop::Port(PortError::retryable(
-                "import.apply",
-                format!("the apply task failed: {e}"),
-            ))
-        })?;
-        *checkpoint = state;
-        *index = idx;
-        budget.records = bud.records;
-        result
+        .await;
+        match joined {
+            Ok((result, state, index, bud)) => {
+                *checkpoint = state;
+                budget.records = bud.records;
+                (result, Some(index))
+            }
+            Err(e) => (
+                Err(Stop::Port(PortError::retryable(
+                    "import.apply",
+                    format!("the apply task failed: {e}"),
+                ))),
+                None,
+            ),
+        }
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -857,14 +820,15 @@ impl Importer {
         budget: &mut Budget,
     ) -> Result<Pass, Stop> {
         const BATCH: usize = 100;
+        let mut applying = index.applying().map_err(index_error)?;
         let mut source = self.reopen(file, format, gzip, checkpoint.records_done)?;
-        let mut batch: Vec<Product> = Vec::with_capacity(BATCH);
+        let mut batch: Vec<Pending> = Vec::with_capacity(BATCH);
         let mut deletions: Vec<Sku> = Vec::new();
         // Records read but not yet written: the checkpoint only moves past written ones.
         let mut pending_records = 0u64;
         loop {
             let spent = budget.spent();
-            let next = if spent { None } else { source.next_record() };
+            let next = if spent { None } else { source.next_checked() };
             let finished = next.is_none();
             if let Some(next) = next {
                 pending_records += 1;
@@ -876,34 +840,29 @@ impl Importer {
                         return Err(Stop::Port(PortError::retryable("import.read", reason)));
                     }
                     Err(ReadError::Record(_)) => {}
-                    Ok(record) if record.raw.deletion => {
-                        if let Ok(sku) = validate_deletion(&record.raw, record.line)
-                            && index.applies(sku.as_str(), ordinal)
-                        {
-                            deletions.push(sku);
+                    Ok(Checked { line, outcome }) => match outcome {
+                        Outcome::Rejected(_) => {}
+                        Outcome::Deletion(sku) => {
+                            if applying.applies(ordinal).map_err(index_error)? {
+                                deletions.push(sku);
+                            }
                         }
-                    }
-                    Ok(record) => {
-                        // Cheap sku check first: most rows of a pass are applied, but not all.
-                        let applies = record
-                            .raw
-                            .sku
-                            .as_deref()
-                            .is_some_and(|sku| index.applies(sku.trim(), ordinal));
-                        if applies && let Ok(product) = validate_product(record.raw, record.line) {
-                            batch.push(product);
+                        Outcome::Valid(valid) => {
+                            if applying.applies(ordinal).map_err(index_error)? {
+                                batch.push(valid.into_pending(line));
+                            }
                         }
-                    }
+                    },
                 }
             }
             if batch.len() + deletions.len() >= BATCH || finished {
                 handle.block_on(self.write_changed(
                     &mut batch,
                     import_id,
-                    &mut checkpoint.counts,
+                    &mut checkpoint.tally.counts,
                 ))?;
                 if !deletions.is_empty() {
-                    checkpoint.counts.deactivated +=
+                    checkpoint.tally.counts.deactivated +=
                         handle.block_on(self.ports.catalog.deactivate(&deletions, import_id))?;
                     deletions.clear();
                 }
@@ -916,10 +875,11 @@ impl Importer {
         }
     }
 
-    /// Writes the products of `batch` whose content changed; counts all of them.
+    /// Writes the products of `batch` whose content changed (building only those); counts
+    /// all of them.
     async fn write_changed(
         &self,
-        batch: &mut Vec<Product>,
+        batch: &mut Vec<Pending>,
         import_id: &str,
         counts: &mut Counts,
     ) -> Result<(), PortError> {
@@ -930,29 +890,33 @@ impl Importer {
         let stored = self.ports.catalog.content_hashes(&skus).await?;
         let now = Utc::now();
         let mut writes = Vec::new();
-        for product in batch.drain(..) {
-            let hash = content_hash(&product);
-            match stored.get(&product.sku) {
-                Some(existing) if *existing == hash => counts.unchanged += 1,
-                Some(_) => {
-                    counts.updated += 1;
-                    writes.push(StoredProduct {
-                        product,
-                        content_hash: hash,
-                        import_id: import_id.to_string(),
-                        updated_at: now,
-                    });
-                }
-                None => {
-                    counts.created += 1;
-                    writes.push(StoredProduct {
-                        product,
-                        content_hash: hash,
-                        import_id: import_id.to_string(),
-                        updated_at: now,
-                    });
-                }
+        for pending in batch.drain(..) {
+            let hash = content::hash_text(pending.digest);
+            let existing = stored.get(&pending.sku);
+            if existing == Some(&hash) {
+                counts.unchanged += 1;
+                continue;
             }
+            let line = pending.line;
+            let product = pending.into_product().map_err(|problems| {
+                PortError::permanent(
+                    "import.apply",
+                    format!(
+                        "line {line} passed the quality rules in the scan but not when applied: {problems:?}"
+                    ),
+                )
+            })?;
+            if existing.is_some() {
+                counts.updated += 1;
+            } else {
+                counts.created += 1;
+            }
+            writes.push(StoredProduct {
+                product,
+                content_hash: hash,
+                import_id: import_id.to_string(),
+                updated_at: now,
+            });
         }
         self.ports.catalog.put_products(&writes).await
     }
@@ -970,9 +934,10 @@ impl Importer {
         failed: bool,
     ) -> Result<ImportReport, PortError> {
         let finished = Utc::now();
-        let mut counts = checkpoint.counts.clone();
-        counts.rejected = checkpoint.rejected_lines;
-        counts.warnings = checkpoint.warnings.len() as u64;
+        let tally = checkpoint.tally;
+        let mut counts = tally.counts.clone();
+        counts.rejected = tally.rejected_lines;
+        counts.warnings = tally.warnings.len() as u64;
         if quarantine.is_some() && !failed {
             // A guard or an unreadable file stops the import before anything is applied.
             counts.created = 0;
@@ -1013,8 +978,8 @@ impl Importer {
             duration_ms: (finished - checkpoint.started).num_milliseconds().max(0) as u64,
             runs: checkpoint.runs,
             counts,
-            warnings: checkpoint.warnings.into_iter().collect(),
-            rejections: checkpoint.rejections,
+            warnings: tally.warnings.into_iter().collect(),
+            rejections: tally.rejections,
         };
         let key = report_key(file);
         self.ports
@@ -1070,20 +1035,8 @@ impl Importer {
         };
         let reason =
             "unknown format: use .csv, .ndjson, .jsonl or .xml, optionally with .gz".to_string();
-        let checkpoint = Checkpoint {
-            phase: Phase::Scan,
-            records_done: 0,
-            scan_cursor: None,
-            index: String::new(),
-            rejections: Vec::new(),
-            warnings: BTreeSet::new(),
-            counts: Counts::default(),
-            rejected_lines: 0,
-            unkeyed_rejections: 0,
-            explicit_deactivations: 0,
-            started: now,
-            runs: 1,
-        };
+        let mut checkpoint = Checkpoint::new(now);
+        checkpoint.runs = 1;
         let report = self
             .finish(
                 file,
@@ -1124,7 +1077,7 @@ impl Importer {
     }
 }
 
-fn conflict(line: u64, sku: &Sku, message: &str) -> Rejection {
+fn conflict(line: u64, sku: &str, message: &str) -> Rejection {
     Rejection {
         line,
         sku: Some(sku.to_string()),
@@ -1134,26 +1087,155 @@ fn conflict(line: u64, sku: &Sku, message: &str) -> Rejection {
     }
 }
 
-fn placeholder() -> Checkpoint {
-    Checkpoint {
-        phase: Phase::Scan,
-        records_done: 0,
-        scan_cursor: None,
-        index: String::new(),
-        rejections: Vec::new(),
-        warnings: BTreeSet::new(),
-        counts: Counts::default(),
-        rejected_lines: 0,
-        unkeyed_rejections: 0,
-        explicit_deactivations: 0,
-        started: Utc::now(),
-        runs: 0,
+/// The scan's work on one record (the `ordinal`-th of the file): its sku, content hash and
+/// outcome into the index, and, unless the index is only being rebuilt (`tally` `None`),
+/// its count and rejections into the tally. Repeats and conflicts between rows are only
+/// known when the scan ends ([`finish_scan`]).
+pub fn scan_record(
+    index: &mut IndexBuilder,
+    mut tally: Option<&mut Tally>,
+    ordinal: u64,
+    next: Result<Checked<'_>, ReadError>,
+) -> Result<(), Stop> {
+    let (line, outcome) = match next {
+        Err(ReadError::File(reason)) => {
+            return Err(Stop::Quarantine(format!(
+                "the file cannot be read: {reason}"
+            )));
+        }
+        Err(ReadError::Io(reason)) => {
+            return Err(Stop::Port(PortError::retryable("import.read", reason)));
+        }
+        Err(ReadError::Record(rejection)) => (rejection.line, Outcome::Rejected(vec![rejection])),
+        Ok(Checked { line, outcome }) => (line, outcome),
+    };
+    if let Some(tally) = tally.as_deref_mut() {
+        tally.counts.total += 1;
+    }
+    match outcome {
+        Outcome::Valid(valid) => index
+            .valid(valid.sku(), valid.key, valid.inactive, ordinal, line)
+            .map_err(index_error),
+        Outcome::Deletion(sku) => index
+            .valid(sku.as_str(), DELETION, true, ordinal, line)
+            .map_err(index_error),
+        Outcome::Rejected(problems) => {
+            // Every rejection names the row's sku text, when it had one.
+            let keyed = problems
+                .first()
+                .and_then(|p| p.sku.as_deref())
+                .is_some_and(|sku| Sku::parse(sku).is_ok());
+            if keyed {
+                // The sku stays known (not deactivated), and an earlier valid row of it is
+                // no longer imported either.
+                let sku = problems[0].sku.as_deref().expect("keyed");
+                index.rejected(sku, ordinal, line).map_err(index_error)?;
+            }
+            if let Some(tally) = tally {
+                if !keyed {
+                    // A row without a readable sku: a complete catalog can no longer tell
+                    // what it lacks, so it deactivates nothing.
+                    tally.unkeyed_rejections += 1;
+                }
+                tally.rejected_lines += 1;
+                tally.rejections.extend(problems);
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Ends the scan: the index merges its rows by sku, and what it finds (first rows,
+/// identical repeats, conflicts) goes into the tally, whose rejections are then in line
+/// order.
+pub fn finish_scan(index: IndexBuilder, tally: Option<&mut Tally>) -> std::io::Result<SkuIndex> {
+    let Some(tally) = tally else {
+        return index.finish(|_| {});
+    };
+    let finished = index.finish(|seen| account(tally, seen))?;
+    tally.rejections.sort_by_key(|r| r.line);
+    Ok(finished)
+}
+
+/// The counts, warnings and rejections of what the index found about one row.
+fn account(tally: &mut Tally, seen: Seen<'_>) {
+    match seen {
+        Seen::First { switches_off } => {
+            tally.counts.valid += 1;
+            tally.explicit_deactivations += u64::from(switches_off);
+        }
+        Seen::Repeat {
+            sku,
+            first_line,
+            line,
+        } => {
+            tally.counts.duplicates += 1;
+            tally.warnings.insert(format!(
+                "sku {sku} repeats identically (lines {first_line} and {line}); imported once"
+            ));
+        }
+        Seen::Conflict {
+            sku,
+            first_line,
+            line,
+            first_was_valid,
+        } => {
+            let message = format!(
+                "sku {sku} appears with different content on lines {first_line} and {line}; neither row is imported"
+            );
+            tally.counts.conflicts += 1;
+            tally.rejected_lines += 1;
+            if first_was_valid {
+                // The first row had counted as valid: it is not imported either.
+                tally.counts.valid = tally.counts.valid.saturating_sub(1);
+                tally.counts.conflicts += 1;
+                tally.rejected_lines += 1;
+                tally.rejections.push(conflict(first_line, sku, &message));
+            }
+            tally.rejections.push(conflict(line, sku, &message));
+        }
+        Seen::RejectedAfterValid {
+            sku,
+            first_line,
+            line,
+        } => {
+            tally.counts.valid = tally.counts.valid.saturating_sub(1);
+            tally.counts.conflicts += 1;
+            tally.rejected_lines += 1;
+            tally.rejections.push(conflict(
+                first_line,
+                sku,
+                &format!(
+                    "sku {sku} has a rejected row on line {line}; this row is not imported either"
+                ),
+            ));
+        }
+    }
+}
+
+/// The index's temporary files failed (a full or missing `TEMP_DIR`): another invocation
+/// may have the room.
+fn index_error(e: std::io::Error) -> Stop {
+    Stop::Port(PortError::retryable(
+        "import.index",
+        format!("the sku index's temporary files failed: {e}"),
+    ))
+}
+
+/// A failure reading records an earlier pass read whole is the stream's: retry.
+fn read_before(stop: Stop) -> Stop {
+    match stop {
+        Stop::Quarantine(reason) => Stop::Port(PortError::retryable("import.read", reason)),
+        other => other,
     }
 }
 
 /// Why a pass stopped early.
-enum Stop {
+#[derive(Debug)]
+pub enum Stop {
+    /// The file is quarantined with this reason.
     Quarantine(String),
+    /// A port (or the index's temporary files) failed.
     Port(PortError),
 }
 

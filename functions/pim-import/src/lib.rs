@@ -1,6 +1,7 @@
 //! PIM import (contract section 3): catalogs dropped under `pim/inbox/` become products,
 //! with a quality report, guards against broken exports, and bounded memory.
 
+pub mod content;
 pub mod formats;
 pub mod handler;
 pub mod import;

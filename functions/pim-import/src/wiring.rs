@@ -46,6 +46,10 @@ pub fn build(config: &Config, aws: &aws_config::SdkConfig) -> Result<ImportHandl
                 message: e.to_string(),
             })?,
         sweep_min_age_seconds: config.parsed("SWEEP_MIN_AGE_SECONDS", 600)?,
+        temp_dir: config
+            .optional("TEMP_DIR")
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(std::env::temp_dir),
     };
     let ports = ImportPorts {
         files: Arc::new(S3FileStore::new(

@@ -384,7 +384,9 @@ pub fn parse_exact_decimal(text: &str) -> Result<Decimal, InvalidValue> {
                 return Err(out_of_range());
             }
         } else {
-            let scale = i64::from(value.scale()) - exponent;
+            // The exponent can be as low as i64::MIN: subtracting it must saturate, not wrap
+            // (a wrapped scale read `1.5e-9223372036854775807` as 15).
+            let scale = i64::from(value.scale()).saturating_sub(exponent);
             if scale > 28 {
                 return Err(out_of_range());
             }
@@ -437,6 +439,22 @@ mod tests {
             parse_exact_decimal("1e-40").unwrap_err().code,
             "out_of_range"
         );
+    }
+
+    #[test]
+    fn exponents_near_i64_min_are_out_of_range_not_wrapped() {
+        // Found by the contract_values fuzz target (fuzz/seeds/contract_values/crash-*).
+        for text in [
+            "1e-9223372036854775808",
+            "1.5e-9223372036854775807",
+            "-12.50e-9223372036854775806",
+        ] {
+            assert_eq!(
+                parse_exact_decimal(text).unwrap_err().code,
+                "out_of_range",
+                "{text}"
+            );
+        }
     }
 
     #[test]

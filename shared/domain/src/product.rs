@@ -22,23 +22,30 @@ impl Gtin {
         Ok(Self(value.to_string()))
     }
 
-    fn check(value: &str) -> Result<(), InvalidValue> {
-        if !matches!(value.len(), 8 | 12 | 13 | 14) || !value.bytes().all(|b| b.is_ascii_digit()) {
+    /// The GTIN rules over borrowed text: what [`Gtin::parse`] checks, without keeping the
+    /// value (readers that validate fields in place use it).
+    pub fn check(value: &str) -> Result<(), InvalidValue> {
+        let bytes = value.as_bytes();
+        let (digits, sum) = match bytes.split_last() {
+            // Weights 3,1,3,... from the rightmost body digit (GS1 General Specifications
+            // 7.9), in one pass that also finds a byte that is no digit.
+            Some((last, body)) => body.iter().rev().enumerate().fold(
+                (last.is_ascii_digit(), 0u32),
+                |(digits, sum), (from_right, &b)| {
+                    let digit = b.wrapping_sub(b'0');
+                    let weight = 3 - 2 * (from_right as u32 & 1);
+                    (digits & (digit <= 9), sum + u32::from(digit) * weight)
+                },
+            ),
+            None => (false, 0),
+        };
+        if !matches!(bytes.len(), 8 | 12 | 13 | 14) || !digits {
             return Err(InvalidValue::new(
                 "invalid_gtin",
                 format!("{value:?} is not a GTIN (8, 12, 13 or 14 digits)"),
             ));
         }
-        let digit = |b: u8| u32::from(b - b'0');
-        let (body, last) = value.as_bytes().split_at(value.len() - 1);
-        let check = digit(last[0]);
-        // Weights 3,1,3,... from the rightmost body digit (GS1 General Specifications 7.9).
-        let sum: u32 = body
-            .iter()
-            .rev()
-            .enumerate()
-            .map(|(i, &b)| if i % 2 == 0 { digit(b) * 3 } else { digit(b) })
-            .sum();
+        let check = u32::from(bytes[bytes.len() - 1] - b'0');
         let expected = (10 - sum % 10) % 10;
         if expected != check {
             return Err(InvalidValue::new(
@@ -228,6 +235,25 @@ fn non_blank_owned(value: Option<String>) -> Option<String> {
     value.map(trimmed).filter(|v| !v.is_empty())
 }
 
+/// The unit rule: a UN/ECE Rec 20 code that is in the recommendation and not deleted from
+/// it, well formed as a [`UnitCode`]. Over borrowed text, for readers that validate fields
+/// in place; [`validate_product`] applies the same rule.
+pub fn check_unit(code: &str) -> Result<(), InvalidValue> {
+    match cefact_units::UnitCode::from_code(code) {
+        Some(known) if known.status() != cefact_units::Status::Deleted => {
+            UnitCode::parse(code).map(drop)
+        }
+        Some(_) => Err(InvalidValue::new(
+            "deleted_unit",
+            format!("{code:?} was removed from UN/ECE Rec 20"),
+        )),
+        None => Err(InvalidValue::new(
+            "unknown_unit",
+            format!("{code:?} is not a UN/ECE Rec 20 unit code"),
+        )),
+    }
+}
+
 /// Applies the quality rules of contract section 3 to one record. Takes the record by
 /// value: its strings move into the product (this runs for every row of large files).
 pub fn validate_product(raw: RawProduct, line: u64) -> Result<Product, Vec<Rejection>> {
@@ -295,27 +321,10 @@ pub fn validate_product(raw: RawProduct, line: u64) -> Result<Product, Vec<Rejec
             InvalidValue::new("missing_name", "at least one name is required"),
         );
     }
-    let unit = non_blank_owned(unit).and_then(|u| {
-        let known = cefact_units::UnitCode::from_code(&u);
-        if known.is_some_and(|code| code.status() != cefact_units::Status::Deleted) {
-            UnitCode::try_from(u).map_err(|e| reject("unit", e)).ok()
-        } else if known.is_some() {
-            reject(
-                "unit",
-                InvalidValue::new(
-                    "deleted_unit",
-                    format!("{u:?} was removed from UN/ECE Rec 20"),
-                ),
-            );
-            None
-        } else {
-            reject(
-                "unit",
-                InvalidValue::new(
-                    "unknown_unit",
-                    format!("{u:?} is not a UN/ECE Rec 20 unit code"),
-                ),
-            );
+    let unit = non_blank_owned(unit).and_then(|u| match check_unit(&u) {
+        Ok(()) => UnitCode::try_from(u).map_err(|e| reject("unit", e)).ok(),
+        Err(e) => {
+            reject("unit", e);
             None
         }
     });
@@ -489,6 +498,62 @@ mod tests {
             Gtin::parse("400819014364X").unwrap_err().code,
             "invalid_gtin"
         );
+    }
+
+    /// The check digit rule as GS1 states it, written plainly, against `Gtin::check`.
+    #[test]
+    fn the_gtin_check_agrees_with_the_plain_rule() {
+        fn plain(value: &str) -> Option<&'static str> {
+            if !matches!(value.len(), 8 | 12 | 13 | 14)
+                || !value.bytes().all(|b| b.is_ascii_digit())
+            {
+                return Some("invalid_gtin");
+            }
+            let digits: Vec<u32> = value.bytes().map(|b| u32::from(b - b'0')).collect();
+            let (check, body) = digits.split_last().unwrap();
+            let sum: u32 = body
+                .iter()
+                .rev()
+                .enumerate()
+                .map(|(i, d)| if i % 2 == 0 { d * 3 } else { *d })
+                .sum();
+            ((10 - sum % 10) % 10 != *check).then_some("gtin_check_digit")
+        }
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut cases: Vec<String> = [
+            "",
+            "0",
+            "4008190143640",
+            "96385074",
+            "036000291452",
+            "1234567890123x",
+        ]
+        .map(String::from)
+        .to_vec();
+        for _ in 0..20_000 {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let len = [7, 8, 12, 13, 14, 15][(state % 6) as usize];
+            let alphabet = b"0123456789012345678/:a ";
+            cases.push(
+                (0..len)
+                    .map(|i| {
+                        let pick = (state >> (i % 16 * 4)) as usize + i;
+                        let digit_only = !state.is_multiple_of(7);
+                        let n = if digit_only { 10 } else { alphabet.len() };
+                        alphabet[pick % n] as char
+                    })
+                    .collect(),
+            );
+        }
+        for case in cases {
+            assert_eq!(
+                Gtin::check(&case).err().map(|e| e.code),
+                plain(&case),
+                "{case:?}"
+            );
+        }
     }
 
     #[test]

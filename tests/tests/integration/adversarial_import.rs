@@ -171,7 +171,6 @@ fn bmecat_product(n: u64) -> String {
 /// (`formats/csv.rs`) does not ask it whether the input ended inside quotes, so the last,
 /// cut-off row imports with a partial value and the file is applied.
 #[tokio::test]
-#[ignore = "defect in pim-import formats/csv.rs (being rewritten): a CSV ending inside a quoted field is applied, its last row imported with the cut value"]
 async fn a_csv_cut_inside_a_quoted_field_is_quarantined_and_changes_no_product() {
     let stack = super::support::stack(false).await;
     let handler = handler(&stack);
@@ -300,7 +299,6 @@ async fn a_utf8_csv_with_one_windows_1252_row_reads_that_row_as_windows_1252_wit
 /// (`formats::decode_text`), so the UTF-8 part becomes mojibake ("Ã¼") in the table, with
 /// only the file-wide warning.
 #[tokio::test]
-#[ignore = "defect in pim-import formats/mod.rs decode_text (being rewritten): a field mixing UTF-8 and Windows-1252 bytes is stored as mojibake"]
 async fn a_field_mixing_utf8_and_windows_1252_bytes_is_not_stored_as_mojibake() {
     let stack = super::support::stack(false).await;
     let handler = handler(&stack);

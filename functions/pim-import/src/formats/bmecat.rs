@@ -14,9 +14,55 @@ use super::{MAX_RECORD_BYTES, ReadError, Record, RecordSource};
 use bridge_domain::product::RawProduct;
 use quick_xml::Reader;
 use quick_xml::events::{BytesStart, Event};
-use std::io::BufRead;
+use std::io::{BufRead, Read};
 
 const MAX_DEPTH: usize = 64;
+/// What an element costs a product beyond its text and `lang` (the entry it adds), so that
+/// a product of a million empty elements is bounded too.
+const ELEMENT_BYTES: usize = 32;
+
+/// The input, counting the bytes quick-xml takes for the event it is reading: it holds a
+/// whole event (a text, a CDATA section, a comment, a tag with its attributes) in memory,
+/// so one without an end would otherwise take the rest of the file — of a gzip bomb,
+/// gigabytes from a few megabytes.
+struct Budgeted {
+    inner: Box<dyn BufRead + Send>,
+    /// Bytes taken since the event before.
+    taken: usize,
+}
+
+impl Budgeted {
+    fn exceeded(&self) -> bool {
+        self.taken > MAX_RECORD_BYTES
+    }
+}
+
+impl Read for Budgeted {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let available = self.fill_buf()?;
+        let n = available.len().min(buf.len());
+        buf[..n].copy_from_slice(&available[..n]);
+        self.consume(n);
+        Ok(n)
+    }
+}
+
+impl BufRead for Budgeted {
+    fn fill_buf(&mut self) -> std::io::Result<&[u8]> {
+        if self.exceeded() {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("an XML token is longer than {MAX_RECORD_BYTES} bytes"),
+            ));
+        }
+        self.inner.fill_buf()
+    }
+
+    fn consume(&mut self, amount: usize) {
+        self.taken += amount;
+        self.inner.consume(amount);
+    }
+}
 
 /// ISO 639-2 (B and T) codes of the languages catalogs use, to ISO 639-1.
 fn language(code: &str) -> String {
@@ -111,7 +157,7 @@ struct Product {
 }
 
 pub struct BmecatSource {
-    reader: Reader<Box<dyn BufRead + Send>>,
+    reader: Reader<Budgeted>,
     buffer: Vec<u8>,
     /// Local names of the open elements.
     path: Vec<String>,
@@ -122,12 +168,18 @@ pub struct BmecatSource {
     default_language: Option<String>,
     product: Option<Product>,
     transaction_seen: bool,
+    /// Bytes of the open elements' names and `lang` attributes (at most [`MAX_DEPTH`] of
+    /// them, each as long as a token may be: bounded in all too).
+    open_bytes: usize,
     done: bool,
 }
 
 impl BmecatSource {
     pub fn new(input: Box<dyn BufRead + Send>) -> Self {
-        let mut reader = Reader::from_reader(input);
+        let mut reader = Reader::from_reader(Budgeted {
+            inner: input,
+            taken: 0,
+        });
         reader.config_mut().trim_text(false);
         Self {
             reader,
@@ -139,8 +191,32 @@ impl BmecatSource {
             default_language: None,
             product: None,
             transaction_seen: false,
+            open_bytes: 0,
             done: false,
         }
+    }
+
+    /// Adds to the current element's text, up to [`MAX_RECORD_BYTES`].
+    fn push_text(&mut self, piece: &str) -> Result<(), ReadError> {
+        if self.text.len() + piece.len() > MAX_RECORD_BYTES {
+            return Err(ReadError::File(format!(
+                "an element near line {} holds more than {MAX_RECORD_BYTES} bytes of text",
+                self.line
+            )));
+        }
+        self.text.push_str(piece);
+        Ok(())
+    }
+
+    /// A product whose elements hold more than [`MAX_RECORD_BYTES`] in all.
+    fn oversized_product(&self) -> Option<ReadError> {
+        let product = self.product.as_ref()?;
+        (product.bytes > MAX_RECORD_BYTES).then(|| {
+            ReadError::File(format!(
+                "the product at line {} holds more than {MAX_RECORD_BYTES} bytes",
+                product.line
+            ))
+        })
     }
 
     fn count_lines(&mut self, bytes: &[u8]) {
@@ -221,6 +297,14 @@ impl BmecatSource {
             _ => {}
         }
         let lang = self.lang_attribute(start);
+        let cost = name.len() + lang.as_ref().map_or(0, String::len);
+        if self.open_bytes + cost > MAX_RECORD_BYTES {
+            return Err(ReadError::File(format!(
+                "the elements open at line {line} hold more than {MAX_RECORD_BYTES} bytes of \
+                 names and attributes"
+            )));
+        }
+        self.open_bytes += cost;
         self.path.push(name);
         self.langs.push(lang);
         self.text.clear();
@@ -231,6 +315,7 @@ impl BmecatSource {
     fn close(&mut self) -> Option<Record> {
         let name = self.path.last().cloned().unwrap_or_default();
         let lang = self.langs.last().cloned().flatten();
+        let cost = name.len() + lang.as_ref().map_or(0, String::len);
         let parent = self.parent().to_string();
         let text = decode_entities(self.text.trim());
         self.text.clear();
@@ -247,7 +332,7 @@ impl BmecatSource {
             self.default_language = Some(language(&text));
         }
         if let Some(product) = self.product.as_mut() {
-            product.bytes += text.len();
+            product.bytes += text.len() + cost + ELEMENT_BYTES;
             let raw = &mut product.raw;
             let value = || (!text.is_empty()).then(|| text.clone());
             match name.as_str() {
@@ -351,6 +436,7 @@ impl BmecatSource {
                 _ => {}
             }
         }
+        self.open_bytes = self.open_bytes.saturating_sub(cost);
         self.path.pop();
         self.langs.pop();
         finished
@@ -374,8 +460,17 @@ impl RecordSource for BmecatSource {
             }
             self.buffer.clear();
             let line_before = self.line;
+            self.reader.get_mut().taken = 0;
             let event = match self.reader.read_event_into(&mut self.buffer) {
                 Ok(event) => event.into_owned(),
+                Err(quick_xml::Error::Io(_)) if self.reader.get_ref().exceeded() => {
+                    self.done = true;
+                    return Some(Err(ReadError::File(format!(
+                        "an XML token (a text, CDATA section, comment or tag) near line {} \
+                         is longer than {MAX_RECORD_BYTES} bytes",
+                        self.line
+                    ))));
+                }
                 Err(quick_xml::Error::Io(io)) => {
                     self.done = true;
                     return Some(Err(super::io_error(
@@ -408,10 +503,18 @@ impl RecordSource for BmecatSource {
                     if let Some(record) = self.close() {
                         return Some(Ok(record));
                     }
+                    if let Some(e) = self.oversized_product() {
+                        self.done = true;
+                        return Some(Err(e));
+                    }
                 }
                 Event::End(_) => {
                     if let Some(record) = self.close() {
                         return Some(Ok(record));
+                    }
+                    if let Some(e) = self.oversized_product() {
+                        self.done = true;
+                        return Some(Err(e));
                     }
                 }
                 Event::Text(text) => {
@@ -424,14 +527,10 @@ impl RecordSource for BmecatSource {
                             .decoder()
                             .decode(text.as_ref())
                             .unwrap_or_default();
-                        if self.text.len() + decoded.len() > MAX_RECORD_BYTES {
+                        if let Err(e) = self.push_text(&decoded) {
                             self.done = true;
-                            return Some(Err(ReadError::File(format!(
-                                "an element near line {} holds more than {MAX_RECORD_BYTES} bytes of text",
-                                self.line
-                            ))));
+                            return Some(Err(e));
                         }
-                        self.text.push_str(&decoded);
                     }
                 }
                 Event::CData(data) => {
@@ -443,7 +542,11 @@ impl RecordSource for BmecatSource {
                             .decode(data.as_ref())
                             .unwrap_or_default();
                         // CDATA is literal: escape it so that entity decoding leaves it as is.
-                        self.text.push_str(&html_escape::encode_text(&decoded));
+                        let escaped = html_escape::encode_text(&decoded).into_owned();
+                        if let Err(e) = self.push_text(&escaped) {
+                            self.done = true;
+                            return Some(Err(e));
+                        }
                     }
                 }
                 Event::Comment(c) => self.count_lines(c.as_ref()),
@@ -599,5 +702,97 @@ mod tests {
         let records = read(&xml);
         assert_eq!(records.len(), 2);
         assert_eq!(records[0].as_ref().unwrap().line, 6);
+    }
+
+    /// What was read from a stream, to show how far a reader went.
+    struct Counted<R> {
+        inner: R,
+        read: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    }
+
+    impl<R: Read> Read for Counted<R> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let n = self.inner.read(buf)?;
+            self.read.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+            Ok(n)
+        }
+    }
+
+    fn last_error(records: &[Result<Record, ReadError>]) -> String {
+        match records.last() {
+            Some(Err(ReadError::File(message))) => message.clone(),
+            other => panic!("expected a file error, got {other:?}"),
+        }
+    }
+
+    /// Found fuzzing (`fuzz/seeds/pim_bmecat/gzip-bomb-*`, docs/fuzzing.md): quick-xml holds
+    /// a whole token in memory, so a token without end (a few megabytes of gzip make
+    /// gigabytes) took the rest of the file before any limit applied.
+    #[test]
+    fn a_token_without_end_does_not_take_the_file_into_memory() {
+        let catalog = "<BMECAT><T_NEW_CATALOG><PRODUCT><SUPPLIER_PID>";
+        for head in [
+            format!("{catalog}x"),
+            format!("{catalog}<![CDATA["),
+            format!("{catalog}<!--"),
+            "<BMECAT lang=\"".to_string(),
+            "<?pi ".to_string(),
+        ] {
+            let read = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+            let endless = std::io::Cursor::new(head.clone().into_bytes())
+                .chain(std::io::repeat(b'x').take(8 * MAX_RECORD_BYTES as u64));
+            let input = Counted {
+                inner: endless,
+                read: read.clone(),
+            };
+            let mut source = BmecatSource::new(Box::new(std::io::BufReader::new(input)));
+            let records: Vec<_> = std::iter::from_fn(|| source.next_record()).collect();
+            let message = last_error(&records);
+            assert!(message.contains("is longer than"), "{head}: {message}");
+            let read = read.load(std::sync::atomic::Ordering::Relaxed);
+            assert!(
+                read < MAX_RECORD_BYTES + (1 << 20),
+                "{head}: read {read} bytes"
+            );
+        }
+    }
+
+    /// CDATA counted against the text limit as text is (it bypassed it, growing fourfold by
+    /// its escaping on the way).
+    #[test]
+    fn cdata_counts_against_the_text_limit() {
+        let section = format!("<![CDATA[{}]]>", "<".repeat(1 << 20));
+        let xml = format!(
+            "<BMECAT><T_NEW_CATALOG><PRODUCT><SUPPLIER_PID>P</SUPPLIER_PID>\
+             <DESCRIPTION_LONG>{}</DESCRIPTION_LONG></PRODUCT></T_NEW_CATALOG></BMECAT>",
+            section.repeat(3)
+        );
+        let message = last_error(&read(&xml));
+        assert!(message.contains("bytes of text"), "{message}");
+    }
+
+    /// A product is bounded however its elements split it: large texts each under the text
+    /// limit, a quarter of a million empty elements, long `lang` attributes on open ones.
+    #[test]
+    fn a_product_is_bounded_however_its_elements_split_it() {
+        let text = format!(
+            "<DESCRIPTION_LONG>{}</DESCRIPTION_LONG>",
+            "x".repeat(MAX_RECORD_BYTES / 2)
+        );
+        let empty = "<DESCRIPTION_SHORT/>".repeat(MAX_RECORD_BYTES / ELEMENT_BYTES + 1);
+        let lang = "a".repeat(MAX_RECORD_BYTES / 40);
+        let nested = format!("<X lang=\"{lang}\">").repeat(50) + &"</X>".repeat(50);
+        for (body, expected) in [
+            (text.repeat(3), "the product at line 1"),
+            (empty, "the product at line 1"),
+            (nested, "the elements open at line 1"),
+        ] {
+            let xml = format!(
+                "<BMECAT><T_NEW_CATALOG><PRODUCT><SUPPLIER_PID>P</SUPPLIER_PID>{body}\
+                 </PRODUCT></T_NEW_CATALOG></BMECAT>"
+            );
+            let message = last_error(&read(&xml));
+            assert!(message.contains(expected), "{message}");
+        }
     }
 }

@@ -1,27 +1,119 @@
 //! CSV (contract section 3): header row; `,` `;` or tab, detected from the header; UTF-8
 //! with or without BOM, or Windows-1252 (detected per field, reported as a warning);
 //! RFC 4180 quoting; CRLF or LF.
+//!
+//! The import's path through a row ([`RecordSource::next_checked`]) works in place: one
+//! `csv::ByteRecord` reused for every row, the columns mapped once from the header (which
+//! field holds the sku, the names in locale order, the attributes in key order), the
+//! quality rules and the content encoding over `&str` slices of the record. A row that is
+//! not well-formed UTF-8, or that any rule doubts, goes the general way instead (fields
+//! decoded into a `RawProduct`, Windows-1252 where needed, `validate_product`), which is
+//! also where every rejection is worded. Both ways hash the same content the same.
 
-use super::{MAX_RECORD_BYTES, ReadError, Record, RecordSource, decode_text};
-use bridge_domain::product::RawProduct;
-use std::collections::{BTreeSet, VecDeque};
+use super::{
+    Checked, MAX_RECORD_BYTES, Outcome, ReadError, Record, RecordSource, Valid, check_owned,
+    decode_text,
+};
+use crate::content::{self, Encoder};
+use bridge_domain::product::{Gtin, Locale, RawProduct, check_unit};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::io::{BufRead, Read};
-use std::sync::{Arc, Mutex};
+
+const NOT_UTF8: &str = "the file is not UTF-8; it was read as Windows-1252";
 
 /// Newline positions of the bytes handed to the CSV parser, so that each record's line is
 /// exact (the csv crate's own line count is off for CRLF, quoted newlines and blank lines).
 /// Positions behind the last record asked about are folded into a count: memory stays
-/// bounded by the parser's read-ahead.
-#[derive(Default)]
+/// bounded by the parser's read-ahead. Also follows the quoting, to tell whether the input
+/// ended inside a quoted field (the csv crate ends the field there without complaint: a
+/// file cut short would import its last row with a partial value).
 struct Newlines {
     before: u64,
     positions: VecDeque<u64>,
     delivered: u64,
     /// Where the record being parsed starts: the parser may buffer a record whole.
     record_start: u64,
+    quotes: Quotes,
+    /// Quote positions of the delivery being read (kept for its allocation).
+    found: Vec<usize>,
+    /// The input has ended.
+    ended: bool,
+}
+
+/// The quoting state of the bytes delivered, as the csv crate reads it (RFC 4180 with
+/// `""` inside quotes): a quote opens a quoted field only at the start of a field; inside,
+/// a quote followed by another is one quote, any other closes the quotes (the field may go
+/// on unquoted, where quotes are plain characters).
+struct Quotes {
+    delimiter: u8,
+    inside: bool,
+    /// The last byte delivered (a newline before the first).
+    previous: u8,
+    /// A quote inside quotes ended the last delivery: the next byte tells whether it closes.
+    pending: bool,
+}
+
+impl Quotes {
+    fn deliver(&mut self, bytes: &[u8], quotes: impl Iterator<Item = usize>) {
+        let mut skip_to = 0;
+        if self.pending {
+            self.pending = false;
+            match bytes.first() {
+                Some(b'"') => skip_to = 1,
+                _ => self.inside = false,
+            }
+        }
+        for at in quotes {
+            if at < skip_to {
+                continue;
+            }
+            if !self.inside {
+                let before = if at == 0 {
+                    self.previous
+                } else {
+                    bytes[at - 1]
+                };
+                self.inside = matches!(before, b'\n' | b'\r') || before == self.delimiter;
+            } else {
+                match bytes.get(at + 1) {
+                    Some(b'"') => skip_to = at + 2,
+                    Some(_) => self.inside = false,
+                    None => self.pending = true,
+                }
+            }
+        }
+        if let Some(&last) = bytes.last() {
+            self.previous = last;
+        }
+    }
+
+    /// The input ended: a quote pending there closed its field.
+    fn end(&mut self) {
+        if self.pending {
+            self.pending = false;
+            self.inside = false;
+        }
+    }
 }
 
 impl Newlines {
+    fn new(delimiter: u8) -> Self {
+        Newlines {
+            before: 0,
+            positions: VecDeque::new(),
+            delivered: 0,
+            record_start: 0,
+            quotes: Quotes {
+                delimiter,
+                inside: false,
+                previous: b'\n',
+                pending: false,
+            },
+            found: Vec::new(),
+            ended: false,
+        }
+    }
+
     /// The line a record ends on, given the parser's position after it: the parser stops
     /// after an LF terminator but before the LF of a CRLF one, so a newline just before
     /// `end` is the record's own terminator.
@@ -38,40 +130,110 @@ impl Newlines {
         }
         self.before + 1 - u64::from(terminator)
     }
+
+    /// Notes the newlines and quotes of `bytes`, delivered next: blocks of 32 bytes are
+    /// tested for either (vectorized compares), masks of them taken only where they occur.
+    fn deliver(&mut self, bytes: &[u8]) {
+        const BLOCK: usize = 32;
+        if bytes.is_empty() {
+            self.ended = true;
+            self.quotes.end();
+            return;
+        }
+        let start = self.delivered;
+        let mut quotes = std::mem::take(&mut self.found);
+        quotes.clear();
+        let mut blocks = bytes.chunks_exact(BLOCK);
+        let mut offset = 0;
+        for block in &mut blocks {
+            let block: &[u8; BLOCK] = block.try_into().expect("a whole block");
+            let (newline, quote) = block.iter().fold((0u8, 0u8), |(n, q), &b| {
+                (n | u8::from(b == b'\n'), q | u8::from(b == b'"'))
+            });
+            if newline != 0 {
+                let mut mask = byte_mask(block, b'\n');
+                while mask != 0 {
+                    self.positions
+                        .push_back(start + (offset + mask.trailing_zeros() as usize) as u64);
+                    mask &= mask - 1;
+                }
+            }
+            if quote != 0 {
+                let mut mask = byte_mask(block, b'"');
+                while mask != 0 {
+                    quotes.push(offset + mask.trailing_zeros() as usize);
+                    mask &= mask - 1;
+                }
+            }
+            offset += BLOCK;
+        }
+        for (i, &b) in blocks.remainder().iter().enumerate() {
+            if b == b'\n' {
+                self.positions.push_back(start + (offset + i) as u64);
+            } else if b == b'"' {
+                quotes.push(offset + i);
+            }
+        }
+        self.quotes.deliver(bytes, quotes.iter().copied());
+        self.found = quotes;
+        self.delivered += bytes.len() as u64;
+    }
+
+    /// Whether the input ended inside a quoted field.
+    fn ended_in_quotes(&self) -> bool {
+        self.ended && self.quotes.inside
+    }
+}
+
+/// Whether the block holds a newline (vectorized compares).
+#[inline]
+fn has_newline(block: &[u8; 32]) -> bool {
+    block.iter().fold(0u8, |any, &b| any | u8::from(b == b'\n')) != 0
+}
+
+/// Bit `i` set where `block[i]` is `byte`, eight bytes at a time.
+#[inline]
+fn byte_mask(block: &[u8; 32], byte: u8) -> u32 {
+    const LOW7: u64 = 0x7F7F_7F7F_7F7F_7F7F;
+    let pattern = 0x0101_0101_0101_0101u64 * u64::from(byte);
+    let mut mask = 0u32;
+    for (w, word) in block.chunks_exact(8).enumerate() {
+        let x = u64::from_le_bytes(word.try_into().expect("8 bytes")) ^ pattern;
+        // The high bit of each byte set exactly where that byte of `x` is zero...
+        let zero = !(((x & LOW7) + LOW7) | x | LOW7);
+        // ...and those 8 bits gathered into one byte (bit k for byte k).
+        let bits = ((zero >> 7).wrapping_mul(0x0102_0408_1020_4080) >> 56) as u32;
+        mask |= bits << (w * 8);
+    }
+    mask
 }
 
 struct CountingReader {
     inner: Box<dyn BufRead + Send>,
-    newlines: Arc<Mutex<Newlines>>,
+    newlines: Newlines,
 }
 
 impl Read for CountingReader {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        // One record may not take the rest of the file into memory (an unclosed quote).
+        if self.newlines.delivered - self.newlines.record_start
+            > (MAX_RECORD_BYTES + buf.len()) as u64
         {
-            let newlines = self.newlines.lock().unwrap_or_else(|p| p.into_inner());
-            // One record may not take the rest of the file into memory (an unclosed quote).
-            if newlines.delivered - newlines.record_start > (MAX_RECORD_BYTES + buf.len()) as u64 {
-                return Err(std::io::Error::new(
-                    std::io::ErrorKind::InvalidData,
-                    format!(
-                        "a record is longer than {MAX_RECORD_BYTES} bytes (an unclosed quote?)"
-                    ),
-                ));
-            }
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("a record is longer than {MAX_RECORD_BYTES} bytes (an unclosed quote?)"),
+            ));
         }
         let n = self.inner.read(buf)?;
-        let mut newlines = self.newlines.lock().unwrap_or_else(|p| p.into_inner());
-        let start = newlines.delivered;
-        for (i, _) in buf[..n].iter().enumerate().filter(|(_, b)| **b == b'\n') {
-            newlines.positions.push_back(start + i as u64);
+        if n > 0 || !buf.is_empty() {
+            self.newlines.deliver(&buf[..n]);
         }
-        newlines.delivered += n as u64;
         Ok(n)
     }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum Column {
+pub(crate) enum Column {
     Sku,
     Gtin,
     Name(String),
@@ -137,13 +299,422 @@ fn detect_delimiter(header: &[u8]) -> u8 {
         .unwrap_or(b',')
 }
 
+/// Where a field goes when a row is checked in place: a single field's slot, or `Other`
+/// (names, descriptions and attributes are looked up by column; ignored columns).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Slot {
+    Other,
+    Sku,
+    Gtin,
+    Brand,
+    Category,
+    Unit,
+    Weight,
+    Images,
+    Status,
+}
+
+const SLOTS: usize = 9;
+
+/// Columns sharing one key (a canonical locale, an attribute code), in file order.
+#[derive(Debug)]
+struct Group {
+    key: String,
+    columns: Vec<usize>,
+}
+
+/// Where the header puts each field, worked out once per file so that a row is checked
+/// without looking at column names. A field given in several columns resolves as
+/// `validate_product` resolves the `RawProduct` the general path builds: single fields
+/// from their last column in the row, names of one locale from their last non-empty
+/// column, attribute values of one code joined with `|` in column order.
+#[derive(Debug, Default)]
+struct Plan {
+    /// The slot of each column's field.
+    slots: Vec<Slot>,
+    /// By canonical locale, in locale order (the product's map order).
+    names: Vec<Group>,
+    descriptions: Vec<Group>,
+    /// Name and description columns whose locale is not one: any text in them is rejected.
+    bad_locales: Vec<usize>,
+    /// By trimmed code, in code order.
+    attributes: Vec<Group>,
+    /// What the header's keys and the JSON syntax can add to a product's size beyond 8
+    /// bytes per byte of the row (JSON escapes a byte into at most 6).
+    json_overhead: usize,
+}
+
+impl Plan {
+    fn new(columns: &[Column], header_bytes: usize) -> Self {
+        let mut plan = Plan {
+            slots: vec![Slot::Other; columns.len()],
+            json_overhead: 1024 + 8 * header_bytes + 16 * columns.len(),
+            ..Plan::default()
+        };
+        let mut names: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+        let mut descriptions: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+        let mut attributes: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+        for (i, column) in columns.iter().enumerate() {
+            match column {
+                Column::Sku => plan.slots[i] = Slot::Sku,
+                Column::Gtin => plan.slots[i] = Slot::Gtin,
+                Column::Brand => plan.slots[i] = Slot::Brand,
+                Column::Category => plan.slots[i] = Slot::Category,
+                Column::Unit => plan.slots[i] = Slot::Unit,
+                Column::Weight => plan.slots[i] = Slot::Weight,
+                Column::Images => plan.slots[i] = Slot::Images,
+                Column::Status => plan.slots[i] = Slot::Status,
+                Column::Name(locale) | Column::Description(locale) => match Locale::parse(locale) {
+                    Ok(locale) => {
+                        let map = if matches!(column, Column::Name(_)) {
+                            &mut names
+                        } else {
+                            &mut descriptions
+                        };
+                        map.entry(locale.as_str().to_string()).or_default().push(i);
+                    }
+                    Err(_) => plan.bad_locales.push(i),
+                },
+                Column::Attribute(code) => attributes
+                    .entry(code.trim().to_string())
+                    .or_default()
+                    .push(i),
+                Column::Ignored => {}
+            }
+        }
+        let groups = |map: BTreeMap<String, Vec<usize>>| {
+            map.into_iter()
+                .map(|(key, columns)| Group { key, columns })
+                .collect()
+        };
+        plan.names = groups(names);
+        plan.descriptions = groups(descriptions);
+        plan.attributes = groups(attributes);
+        plan
+    }
+}
+
+/// A row as the csv crate parsed it, with the columns that name its fields.
+pub(crate) struct Row<'a> {
+    columns: &'a [Column],
+    record: &'a csv::ByteRecord,
+}
+
+impl Row<'_> {
+    /// The row's fields as text (Windows-1252 for fields that are not UTF-8, reported as
+    /// `true`).
+    pub(crate) fn raw_product(&self) -> (RawProduct, bool) {
+        let mut raw = RawProduct::default();
+        let mut not_utf8 = false;
+        for (column, bytes) in self.columns.iter().zip(self.record.iter()) {
+            let (text, fallback) = decode_text(bytes.trim_ascii());
+            not_utf8 |= fallback;
+            match column {
+                Column::Sku => raw.sku = Some(text),
+                Column::Gtin => raw.gtin = Some(text),
+                Column::Name(locale) => raw.names.push((locale.clone(), text)),
+                Column::Description(locale) => raw.descriptions.push((locale.clone(), text)),
+                Column::Brand => raw.brand = Some(text),
+                Column::Category => raw.category = Some(text),
+                Column::Unit => raw.unit = Some(text),
+                Column::Weight => raw.weight_kg = Some(text),
+                Column::Images => {
+                    raw.images = text
+                        .split('|')
+                        .map(|s| s.trim().to_string())
+                        .filter(|s| !s.is_empty())
+                        .collect()
+                }
+                Column::Status => raw.status = Some(text),
+                Column::Attribute(code) => raw.attributes.push((code.clone(), text)),
+                Column::Ignored => {}
+            }
+        }
+        (raw, not_utf8)
+    }
+}
+
+/// What the in-place check found in a valid row.
+struct InPlace {
+    key: u64,
+    inactive: bool,
+    /// Bytes of the content encoding.
+    encoded: usize,
+}
+
+/// An empty vector of string slices with the allocation of `v`, for slices of another
+/// lifetime (collecting in place keeps the allocation: no allocation per row).
+fn reuse<'b>(v: Vec<&str>) -> Vec<&'b str> {
+    v.into_iter().filter(|_| false).map(|_| "").collect()
+}
+
+/// Unit codes the rules accepted in this file (a catalog uses a handful).
+#[derive(Default)]
+struct Units(Vec<Box<str>>);
+
+impl Units {
+    fn accepts(&mut self, code: &str) -> bool {
+        if self.0.iter().any(|known| **known == *code) {
+            return true;
+        }
+        let ok = check_unit(code).is_ok();
+        if ok && self.0.len() < 32 {
+            self.0.push(code.into());
+        }
+        ok
+    }
+}
+
+/// Whether `sku` certainly passes the identifier rule of `Sku` (1 to 64 ASCII letters,
+/// digits and `-_./:`), checked without building one. Anything else takes the general
+/// path, where `Sku` itself judges it.
+fn plain_sku(sku: &str) -> bool {
+    (1..=64).contains(&sku.len())
+        && sku
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'/' | b':'))
+}
+
+/// How many `\n` the bytes hold (a record's own, inside quotes: rare, so blocks of 32
+/// bytes are only tested for any first).
+fn count_newlines(bytes: &[u8]) -> u64 {
+    const BLOCK: usize = 32;
+    let mut blocks = bytes.chunks_exact(BLOCK);
+    let mut count = 0u64;
+    for block in &mut blocks {
+        let block: &[u8; BLOCK] = block.try_into().expect("a whole block");
+        if has_newline(block) {
+            count += u64::from(byte_mask(block, b'\n').count_ones());
+        }
+    }
+    count + blocks.remainder().iter().filter(|&&b| b == b'\n').count() as u64
+}
+
+/// `str::trim`: nothing to do when both ends are visible ASCII (most fields); else ASCII
+/// whitespace off both ends, and the general (Unicode) trim if an end is then not ASCII.
+#[inline(always)]
+fn trim(text: &str) -> &str {
+    let visible = |b: u8| b > b' ' && b < 0x80;
+    match text.as_bytes() {
+        [] => text,
+        [first, .., last] if visible(*first) && visible(*last) => text,
+        [only] if visible(*only) => text,
+        _ => trim_ends(text),
+    }
+}
+
+#[inline(never)]
+fn trim_ends(text: &str) -> &str {
+    // What `char::is_whitespace` holds in ASCII: tab, LF, VT, FF, CR and space.
+    let space = |b: u8| b == b' ' || (b'\t'..=b'\r').contains(&b);
+    let bytes = text.as_bytes();
+    let (mut start, mut end) = (0, bytes.len());
+    while start < end && space(bytes[start]) {
+        start += 1;
+    }
+    while end > start && space(bytes[end - 1]) {
+        end -= 1;
+    }
+    if start < end && (bytes[start] >= 0x80 || bytes[end - 1] >= 0x80) {
+        return text[start..end].trim();
+    }
+    &text[start..end]
+}
+
+/// Where the byte `needle` first occurs, eight bytes at a time.
+#[inline]
+fn find_byte(haystack: &[u8], needle: u8) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let pattern = ONES * u64::from(needle);
+    let mut words = haystack.chunks_exact(8);
+    let mut at = 0;
+    for word in &mut words {
+        let word = u64::from_le_bytes(word.try_into().expect("8 bytes")) ^ pattern;
+        // The lowest byte that is zero sets its high bit (higher ones may be false hits).
+        let zero = word.wrapping_sub(ONES) & !word & HIGHS;
+        if zero != 0 {
+            return Some(at + zero.trailing_zeros() as usize / 8);
+        }
+        at += 8;
+    }
+    words
+        .remainder()
+        .iter()
+        .position(|&b| b == needle)
+        .map(|p| at + p)
+}
+
+/// Each part of `text` between the ASCII byte `separator`, trimmed, if not empty (splitting
+/// UTF-8 at an ASCII byte leaves whole characters on both sides).
+#[inline]
+fn for_parts<'t>(text: &'t str, separator: u8, mut f: impl FnMut(&'t str)) {
+    let bytes = text.as_bytes();
+    let mut start = 0;
+    loop {
+        let end = find_byte(&bytes[start..], separator).map_or(bytes.len(), |p| start + p);
+        let part = trim(&text[start..end]);
+        if !part.is_empty() {
+            f(part);
+        }
+        if end == bytes.len() {
+            return;
+        }
+        start = end + 1;
+    }
+}
+
+/// The quality rules and the content encoding over the row in place. `None` when the row
+/// is not well-formed UTF-8 or a rule doubts it: the general path decides then.
+fn check_in_place<'a>(
+    plan: &Plan,
+    record: &'a csv::ByteRecord,
+    fields: &mut Vec<&'a str>,
+    buffer: &mut Vec<u8>,
+    units: &mut Units,
+    sku_out: &mut String,
+) -> Option<InPlace> {
+    let bytes = record.as_slice();
+    if plan.json_overhead + 8 * bytes.len() > content::MAX_PRODUCT_BYTES {
+        return None;
+    }
+    let text = std::str::from_utf8(bytes).ok()?;
+    // One pass over the row: each field trimmed, single fields into their slot (a later
+    // column overrides an earlier one, as in the `RawProduct` the general path builds).
+    let base = bytes.as_ptr() as usize;
+    let mut slots: [&str; SLOTS] = [""; SLOTS];
+    for (field, &slot) in record.iter().zip(&plan.slots) {
+        let start = field.as_ptr() as usize - base;
+        // A character split between two fields: not UTF-8 field by field.
+        let field = trim(text.get(start..start + field.len())?);
+        fields.push(field);
+        slots[slot as usize] = field;
+    }
+    let len = fields.len();
+    let present = |slot: Slot| Some(slots[slot as usize]).filter(|t| !t.is_empty());
+
+    let sku = present(Slot::Sku)?;
+    if !plain_sku(sku) {
+        return None;
+    }
+    let mut encoder = Encoder::new(buffer);
+    encoder.text(sku);
+    match present(Slot::Gtin) {
+        Some(gtin) => {
+            Gtin::check(gtin).ok()?;
+            encoder.text(gtin);
+        }
+        None => encoder.end(),
+    }
+    if plan
+        .bad_locales
+        .iter()
+        .any(|&i| i < len && !fields[i].is_empty())
+    {
+        return None;
+    }
+    let mut names = 0;
+    for (groups, is_names) in [(&plan.names, true), (&plan.descriptions, false)] {
+        for group in groups {
+            let value = match group.columns.as_slice() {
+                [only] => fields.get(*only).copied().filter(|t| !t.is_empty()),
+                columns => columns
+                    .iter()
+                    .rev()
+                    .filter(|&&i| i < len)
+                    .map(|&i| fields[i])
+                    .find(|t| !t.is_empty()),
+            };
+            if let Some(value) = value {
+                encoder.text(&group.key);
+                encoder.text(value);
+                names += usize::from(is_names);
+            }
+        }
+        encoder.end();
+        if is_names && names == 0 {
+            return None;
+        }
+    }
+    encoder.optional(present(Slot::Brand));
+    if let Some(category) = present(Slot::Category) {
+        for_parts(category, b'>', |segment| encoder.text(segment));
+    }
+    encoder.end();
+    match present(Slot::Unit) {
+        Some(unit) => {
+            if !units.accepts(unit) {
+                return None;
+            }
+            encoder.text(unit);
+        }
+        None => encoder.end(),
+    }
+    match present(Slot::Weight) {
+        Some(weight) => {
+            if !content::plain_decimal(weight, &mut encoder) {
+                return None;
+            }
+        }
+        None => encoder.end(),
+    }
+    if let Some(images) = present(Slot::Images) {
+        for_parts(images, b'|', |image| encoder.text(image));
+    }
+    encoder.end();
+    let inactive = match present(Slot::Status) {
+        None => false,
+        Some(status) if status.eq_ignore_ascii_case("active") => false,
+        Some(status) if status.eq_ignore_ascii_case("inactive") => true,
+        Some(_) => return None,
+    };
+    encoder.status(if inactive {
+        bridge_domain::product::ProductStatus::Inactive
+    } else {
+        bridge_domain::product::ProductStatus::Active
+    });
+    for group in &plan.attributes {
+        let mut started = false;
+        for &i in group.columns.iter().take_while(|&&i| i < len) {
+            let value = fields[i];
+            if value.is_empty() {
+                continue;
+            }
+            if started {
+                encoder.piece("|");
+            } else {
+                encoder.text(&group.key);
+                started = true;
+            }
+            encoder.piece(value);
+        }
+        if started {
+            encoder.end_text();
+        }
+    }
+    encoder.end();
+    sku_out.clear();
+    sku_out.push_str(sku);
+    Some(InPlace {
+        key: content::key_of(encoder.bytes()),
+        inactive,
+        encoded: encoder.bytes().len(),
+    })
+}
+
 pub struct CsvSource {
     reader: csv::Reader<CountingReader>,
-    newlines: Arc<Mutex<Newlines>>,
     columns: Vec<Column>,
+    plan: Plan,
     record: csv::ByteRecord,
     warnings: BTreeSet<String>,
     done: bool,
+    /// The content encoding and the sku of the current row.
+    encoded: Vec<u8>,
+    sku: String,
+    /// Room for the trimmed fields of a row (empty between rows).
+    fields: Vec<&'static str>,
+    units: Units,
 }
 
 impl CsvSource {
@@ -169,14 +740,13 @@ impl CsvSource {
                 }
             ));
         }
-        let newlines = Arc::new(Mutex::new(Newlines::default()));
         let mut reader = csv::ReaderBuilder::new()
             .delimiter(delimiter)
             .has_headers(false)
             .flexible(true)
             .from_reader(CountingReader {
                 inner: input,
-                newlines: newlines.clone(),
+                newlines: Newlines::new(delimiter),
             });
         let mut header = csv::ByteRecord::new();
         let read = reader
@@ -186,11 +756,13 @@ impl CsvSource {
             return Err(ReadError::File("the file is empty (no header row)".into()));
         }
         let mut columns = Vec::new();
+        let mut header_bytes = 0;
         for field in header.iter() {
             let (name, fallback) = decode_text(field);
             if fallback {
-                warnings.insert("the file is not UTF-8; it was read as Windows-1252".into());
+                warnings.insert(NOT_UTF8.into());
             }
+            header_bytes += name.len();
             let column = column(&name);
             if column == Column::Ignored && !name.trim().is_empty() {
                 warnings.insert(format!(
@@ -203,135 +775,156 @@ impl CsvSource {
         if !columns.contains(&Column::Sku) {
             return Err(ReadError::File("the header has no sku column".into()));
         }
+        let plan = Plan::new(&columns, header_bytes);
         Ok(Self {
             reader,
-            newlines,
             columns,
+            plan,
             record: csv::ByteRecord::new(),
             warnings,
             done: false,
+            encoded: Vec::with_capacity(1024),
+            sku: String::with_capacity(64),
+            fields: Vec::new(),
+            units: Units::default(),
         })
     }
-}
 
-impl CsvSource {
     /// The line the last record started on.
-    fn record_line(&self, newlines_inside: u64) -> u64 {
+    fn record_line(&mut self, newlines_inside: u64) -> u64 {
         let end = self.reader.position().byte();
-        let ends_on = self
-            .newlines
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .line_ending_before(end);
+        let ends_on = self.reader.get_mut().newlines.line_ending_before(end);
         ends_on.saturating_sub(newlines_inside).max(1)
+    }
+
+    fn row(&self) -> Row<'_> {
+        Row {
+            columns: &self.columns,
+            record: &self.record,
+        }
+    }
+
+    /// The next row into `self.record`, skipping blank rows (a loop: exports end with
+    /// thousands of `;;;;` rows); returns its line.
+    fn read_row(&mut self) -> Option<Result<u64, ReadError>> {
+        loop {
+            if self.done {
+                return None;
+            }
+            match self.reader.read_byte_record(&mut self.record) {
+                Ok(false) => {
+                    self.done = true;
+                    return None;
+                }
+                Err(e) => {
+                    let line = self.record_line(0);
+                    return Some(Err(match e.kind() {
+                        // A broken row is that row's problem; a broken stream is the file's.
+                        csv::ErrorKind::Io(io) => {
+                            self.done = true;
+                            super::io_error(io, &format!("after line {line}"))
+                        }
+                        _ => ReadError::record(line, "-", "malformed_row", e.to_string()),
+                    }));
+                }
+                Ok(true) if self.reader.get_ref().newlines.ended_in_quotes() => {
+                    self.done = true;
+                    let line = self.record_line(0);
+                    return Some(Err(ReadError::File(format!(
+                        "the file ends inside a quoted field, at line {line} (an unclosed quote, or the file was cut short)"
+                    ))));
+                }
+                Ok(true) => {
+                    let inside = count_newlines(self.record.as_slice());
+                    let line = self.record_line(inside);
+                    if self
+                        .record
+                        .iter()
+                        .all(|f| f.iter().all(|b| b.is_ascii_whitespace()))
+                    {
+                        continue;
+                    }
+                    if self.record.len() > self.columns.len() {
+                        let mut rejection = ReadError::record(
+                            line,
+                            "-",
+                            "too_many_fields",
+                            format!(
+                                "{} fields, the header has {}",
+                                self.record.len(),
+                                self.columns.len()
+                            ),
+                        );
+                        // The sku still counts as present (a full catalog must not deactivate it).
+                        if let ReadError::Record(r) = &mut rejection {
+                            r.sku = self
+                                .columns
+                                .iter()
+                                .position(|c| *c == Column::Sku)
+                                .and_then(|i| self.record.get(i))
+                                .map(|bytes| decode_text(bytes).0.trim().to_string());
+                        }
+                        return Some(Err(rejection));
+                    }
+                    return Some(Ok(line));
+                }
+            }
+        }
+    }
+
+    /// The current row as an owned record.
+    fn owned_record(&mut self, line: u64) -> Record {
+        let (raw, not_utf8) = self.row().raw_product();
+        if not_utf8 {
+            self.warnings.insert(NOT_UTF8.into());
+        }
+        Record { line, raw }
     }
 }
 
 impl RecordSource for CsvSource {
     fn next_record(&mut self) -> Option<Result<Record, ReadError>> {
-        loop {
-            if let Some(next) = self.read_one() {
-                return next;
-            }
-        }
+        Some(match self.read_row()? {
+            Ok(line) => Ok(self.owned_record(line)),
+            Err(e) => Err(e),
+        })
     }
 
     fn warnings(&self) -> Vec<String> {
         self.warnings.iter().cloned().collect()
     }
-}
 
-impl CsvSource {
-    /// One row; `None` for a blank row to skip (a loop, not recursion: exports end with
-    /// thousands of `;;;;` rows).
-    fn read_one(&mut self) -> Option<Option<Result<Record, ReadError>>> {
-        if self.done {
-            return Some(None);
-        }
-        match self.reader.read_byte_record(&mut self.record) {
-            Ok(false) => {
-                self.done = true;
-                Some(None)
+    fn next_checked(&mut self) -> Option<Result<Checked<'_>, ReadError>> {
+        let line = match self.read_row()? {
+            Ok(line) => line,
+            Err(e) => return Some(Err(e)),
+        };
+        let mut fields = reuse(std::mem::take(&mut self.fields));
+        let found = check_in_place(
+            &self.plan,
+            &self.record,
+            &mut fields,
+            &mut self.encoded,
+            &mut self.units,
+            &mut self.sku,
+        );
+        self.fields = reuse(fields);
+        match found {
+            Some(found) => {
+                let row = Row {
+                    columns: &self.columns,
+                    record: &self.record,
+                };
+                let encoding = &self.encoded[..found.encoded];
+                let valid = Valid::csv(found.key, found.inactive, &self.sku, encoding, row);
+                Some(Ok(Checked {
+                    line,
+                    outcome: Outcome::Valid(valid),
+                }))
             }
-            Err(e) => {
-                let line = self.record_line(0);
-                Some(Some(Err(match e.kind() {
-                    // A broken row is that row's problem; a broken stream is the file's.
-                    csv::ErrorKind::Io(io) => {
-                        self.done = true;
-                        super::io_error(io, &format!("after line {line}"))
-                    }
-                    _ => ReadError::record(line, "-", "malformed_row", e.to_string()),
-                })))
-            }
-            Ok(true) => {
-                let inside = self
-                    .record
-                    .iter()
-                    .flatten()
-                    .filter(|&&b| b == b'\n')
-                    .count() as u64;
-                let line = self.record_line(inside);
-                if self
-                    .record
-                    .iter()
-                    .all(|f| f.iter().all(|b| b.is_ascii_whitespace()))
-                {
-                    return None;
-                }
-                if self.record.len() > self.columns.len() {
-                    let mut rejection = ReadError::record(
-                        line,
-                        "-",
-                        "too_many_fields",
-                        format!(
-                            "{} fields, the header has {}",
-                            self.record.len(),
-                            self.columns.len()
-                        ),
-                    );
-                    // The sku still counts as present (a full catalog must not deactivate it).
-                    if let ReadError::Record(r) = &mut rejection {
-                        r.sku = self
-                            .columns
-                            .iter()
-                            .position(|c| *c == Column::Sku)
-                            .and_then(|i| self.record.get(i))
-                            .map(|bytes| decode_text(bytes).0.trim().to_string());
-                    }
-                    return Some(Some(Err(rejection)));
-                }
-                let mut raw = RawProduct::default();
-                for (column, bytes) in self.columns.iter().zip(self.record.iter()) {
-                    let (text, fallback) = decode_text(bytes.trim_ascii());
-                    if fallback {
-                        self.warnings
-                            .insert("the file is not UTF-8; it was read as Windows-1252".into());
-                    }
-                    match column {
-                        Column::Sku => raw.sku = Some(text),
-                        Column::Gtin => raw.gtin = Some(text),
-                        Column::Name(locale) => raw.names.push((locale.clone(), text)),
-                        Column::Description(locale) => {
-                            raw.descriptions.push((locale.clone(), text))
-                        }
-                        Column::Brand => raw.brand = Some(text),
-                        Column::Category => raw.category = Some(text),
-                        Column::Unit => raw.unit = Some(text),
-                        Column::Weight => raw.weight_kg = Some(text),
-                        Column::Images => {
-                            raw.images = text
-                                .split('|')
-                                .map(|s| s.trim().to_string())
-                                .filter(|s| !s.is_empty())
-                                .collect()
-                        }
-                        Column::Status => raw.status = Some(text),
-                        Column::Attribute(code) => raw.attributes.push((code.clone(), text)),
-                        Column::Ignored => {}
-                    }
-                }
-                Some(Some(Ok(Record { line, raw })))
+            None => {
+                let record = self.owned_record(line);
+                Some(Ok(check_owned(record)))
             }
         }
     }
@@ -340,6 +933,7 @@ impl CsvSource {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::formats::Outcome;
 
     fn read(bytes: &[u8]) -> (Vec<Result<Record, ReadError>>, Vec<String>) {
         let mut source = CsvSource::new(Box::new(std::io::Cursor::new(bytes.to_vec()))).unwrap();
@@ -409,5 +1003,324 @@ mod tests {
             matches!(&records[0], Err(ReadError::Record(r)) if r.code == "too_many_fields" && r.line == 2)
         );
         assert!(records[1].is_ok());
+    }
+
+    #[test]
+    fn the_in_place_check_accepts_exactly_the_skus_that_sku_accepts() {
+        let mut texts: Vec<String> = (0u8..=127).map(|b| format!("A{}B", b as char)).collect();
+        texts.extend(["Ä1", "x\u{202e}y", "\u{a0}", "é"].map(String::from));
+        texts.extend((60..70).map(|n| "A".repeat(n)));
+        for text in texts {
+            if plain_sku(&text) {
+                assert!(bridge_domain::Sku::parse(&text).is_ok(), "{text:?}");
+            }
+            if bridge_domain::Sku::parse(&text).is_ok() {
+                assert!(
+                    plain_sku(&text),
+                    "{text:?} takes the general path needlessly"
+                );
+            }
+        }
+    }
+
+    /// What the import gets for every row, in place or the general way, against the general
+    /// way alone (`validate_product` over the decoded row): the same verdict, the same
+    /// rejections, the same hash, the same product.
+    fn compare(file: &[u8]) -> (usize, usize) {
+        let open = || CsvSource::new(Box::new(std::io::Cursor::new(file.to_vec()))).unwrap();
+        let (mut fast, mut general) = (open(), open());
+        let (mut in_place, mut rows) = (0, 0);
+        loop {
+            let expected = general.next_record().map(|r| r.map(check_owned));
+            let got = fast.next_checked();
+            let (got, expected) = match (got, expected) {
+                (None, None) => break,
+                (Some(Ok(got)), Some(Ok(expected))) => (got, expected),
+                (Some(Err(got)), Some(Err(expected))) => {
+                    assert_eq!(got, expected);
+                    continue;
+                }
+                (got, expected) => panic!(
+                    "{:?} against {:?}",
+                    got.map(|r| r.map(|c| c.line)),
+                    expected.map(|r| r.map(|c| c.line))
+                ),
+            };
+            rows += 1;
+            assert_eq!(got.line, expected.line);
+            match (got.outcome, expected.outcome) {
+                (Outcome::Valid(got), Outcome::Valid(expected)) => {
+                    in_place +=
+                        usize::from(matches!(got.content, super::super::Content::Csv { .. }));
+                    assert_eq!(got.sku(), expected.sku());
+                    assert_eq!(got.inactive, expected.inactive);
+                    assert_eq!(got.key, expected.key);
+                    let got_digest = got.digest();
+                    let expected_digest = expected.digest();
+                    let got = got.into_pending(1).into_product().unwrap();
+                    let expected = expected.into_pending(1).into_product().unwrap();
+                    assert_eq!(got, expected);
+                    assert_eq!(got_digest, expected_digest, "{got:?}");
+                    assert_eq!(got_digest, content::digest(&got));
+                }
+                (Outcome::Rejected(got), Outcome::Rejected(expected)) => {
+                    assert_eq!(got, expected)
+                }
+                (got, expected) => panic!(
+                    "line {}: {} against {}",
+                    got_line(&got),
+                    kind(&got),
+                    kind(&expected)
+                ),
+            }
+        }
+        assert_eq!(fast.warnings(), general.warnings());
+        (in_place, rows)
+    }
+
+    fn kind(outcome: &Outcome<'_>) -> String {
+        match outcome {
+            Outcome::Valid(v) => format!("valid {}", v.sku()),
+            Outcome::Deletion(s) => format!("deletion {s}"),
+            Outcome::Rejected(r) => format!("rejected {r:?}"),
+        }
+    }
+
+    fn got_line(outcome: &Outcome<'_>) -> String {
+        kind(outcome)
+    }
+
+    #[test]
+    fn rows_checked_in_place_come_out_as_the_general_path_makes_them() {
+        let headers: [&[u8]; 4] = [
+            b"sku;gtin;name.de-DE;name.en-GB;description.de-DE;brand;category;unit;weight_kg;images;status;attr.color;attr.material",
+            // Repeated columns, a locale that is none, locales given twice in other spellings,
+            // an attribute code with spaces.
+            b"name.de;sku;name.DE;attr. color;attr.color;name.x1;sku;status;unit;unit;weight_kg;images;images;description.en_gb;gtin;category",
+            // No name column at all.
+            b"sku;gtin;unit;weight_kg",
+            b"sku;name.fr;attr.a;attr.a;attr.b;ean;brand;other",
+        ];
+        let pool: [&[u8]; 40] = [
+            b"",
+            b" ",
+            b"A-1",
+            b" B-2 ",
+            b"C 3",
+            b"\xc2\xa0D-4\xc2\xa0",
+            b"E\xe9",
+            b"4008190143640",
+            b"4008190143641",
+            b"400819014364",
+            b"96385074",
+            b"C62",
+            b"KGM",
+            b"stk",
+            b"05",
+            b" c62",
+            b"0,50",
+            b"1.5",
+            b"-1",
+            b"abc",
+            b"0.000",
+            b"1e3",
+            b"007.10",
+            b"12345678901234567890",
+            b"active",
+            b"INACTIVE",
+            b"Inaktiv",
+            b"http://x/1.jpg| |http://x/2.jpg",
+            b"a > b >> c",
+            b"\"quoted; with delimiter\"",
+            b"\"two\r\nlines\"",
+            b"Gr\xf6\xdfe",
+            b"\xe2\x82\xac 5",
+            b"x|y",
+            b"  padded  ",
+            b"\"\"",
+            b"SKU-9",
+            b"SKU-9",
+            b"0",
+            b"\t",
+        ];
+        let mut state = 0x853c_49e6_748f_ea9bu64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let (mut in_place, mut rows) = (0, 0);
+        for header in headers {
+            let columns = header.split(|&b| b == b';').count();
+            let mut file = header.to_vec();
+            file.extend_from_slice(b"\n");
+            for row in 0..400 {
+                // Mostly good rows (so that both paths are exercised), some of anything.
+                let good = row % 3 != 0;
+                let width = if next() % 10 == 0 {
+                    next() as usize % (columns + 1)
+                } else {
+                    columns
+                };
+                let fields: Vec<Vec<u8>> = (0..width)
+                    .map(|i| {
+                        let name = header.split(|&b| b == b';').nth(i).unwrap_or_default();
+                        if good {
+                            let n = next() % 50;
+                            match name {
+                                b"sku" => format!("SKU-{n}").into_bytes(),
+                                b"gtin" | b"ean" => bridge_domain::product::Gtin::gtin13(n)
+                                    .to_string()
+                                    .into_bytes(),
+                                b"unit" => {
+                                    [b"C62".as_slice(), b"KGM", b""][n as usize % 3].to_vec()
+                                }
+                                b"weight_kg" => format!("{}.{}0", n, n % 7).into_bytes(),
+                                b"status" => [b"active".as_slice(), b"inactive", b""]
+                                    [n as usize % 3]
+                                    .to_vec(),
+                                b"name.x1" => Vec::new(),
+                                _ => format!(" text {n} \u{e4}").into_bytes(),
+                            }
+                        } else {
+                            pool[next() as usize % pool.len()].to_vec()
+                        }
+                    })
+                    .collect();
+                file.extend(fields.join(&b';'));
+                file.extend_from_slice(if next() % 2 == 0 { b"\r\n" } else { b"\n" });
+            }
+            let (fast, all) = compare(&file);
+            in_place += fast;
+            rows += all;
+        }
+        assert!(
+            rows > 1000 && in_place > 300,
+            "{in_place} of {rows} rows checked in place"
+        );
+    }
+
+    #[test]
+    fn reusing_the_fields_vector_keeps_its_allocation() {
+        let mut v: Vec<&str> = Vec::with_capacity(16);
+        v.extend(["a", "b"]);
+        let at = v.as_ptr() as usize;
+        let again: Vec<&str> = reuse(v);
+        assert!(again.is_empty());
+        assert_eq!((again.as_ptr() as usize, again.capacity()), (at, 16));
+    }
+
+    #[test]
+    fn the_byte_helpers_agree_with_the_std_ones() {
+        for text in [
+            "",
+            " ",
+            "a",
+            " a",
+            "a ",
+            "\u{a0}x\u{a0}",
+            "\u{1}x",
+            "x\u{b}",
+            "é",
+            " é ",
+            "a>b> >c>",
+            ">",
+            "\u{3000}ab",
+            "a|b||c |",
+            " \u{a0} x ",
+            "\t\r\n",
+            "\u{85}a",
+            "a\u{2000}",
+            "x\u{c}",
+            " \u{1f} ",
+        ] {
+            assert_eq!(trim(text), text.trim(), "{text:?}");
+            for separator in [b'>', b'|'] {
+                let mut parts = Vec::new();
+                for_parts(text, separator, |p| parts.push(p));
+                let expected: Vec<&str> = text
+                    .split(separator as char)
+                    .map(str::trim)
+                    .filter(|p| !p.is_empty())
+                    .collect();
+                assert_eq!(parts, expected, "{text:?}");
+            }
+        }
+        for text in [
+            &b""[..],
+            b"a",
+            b"abcdefgh|",
+            b"abcdefghijklmnop|x|",
+            b"|",
+            b"0123456789",
+        ] {
+            assert_eq!(find_byte(text, b'|'), text.iter().position(|&b| b == b'|'));
+        }
+        let mut block = [b'a'; 32];
+        for positions in [
+            vec![],
+            vec![0],
+            vec![31],
+            vec![7, 8, 15, 16, 30],
+            (0..32).collect(),
+        ] {
+            block.fill(b'a');
+            block[5] = 0x8A;
+            block[6] = 0x0B;
+            let mut expected = 0u32;
+            for &p in &positions {
+                block[p] = b'\n';
+                expected |= 1 << p;
+            }
+            assert_eq!(byte_mask(&block, b'\n'), expected, "{positions:?}");
+            assert_eq!(has_newline(&block), expected != 0);
+        }
+        let mut bytes = b"x\ny".repeat(40);
+        bytes.extend_from_slice(b"\n\n\r\n");
+        for end in 0..bytes.len() {
+            let expected = bytes[..end].iter().filter(|&&b| b == b'\n').count() as u64;
+            assert_eq!(count_newlines(&bytes[..end]), expected);
+        }
+    }
+
+    #[test]
+    fn a_file_ending_inside_quotes_is_a_file_error() {
+        let (records, _) = read(b"sku,name.de\nA,x\nB,\"cut sho");
+        assert!(records[0].is_ok());
+        assert!(
+            matches!(&records[1], Err(ReadError::File(m)) if m.contains("quoted field") && m.contains("line 3")),
+            "{:?}",
+            records[1]
+        );
+        assert_eq!(records.len(), 2);
+        // Quotes that close, escaped quotes, quotes inside unquoted fields, a closing quote
+        // as the very last byte, CR line ends: all end outside quotes.
+        for file in [
+            &b"sku,name.de\nA,\"x\"\"\"\"y\"\nB,z\"q\"\n"[..],
+            b"sku,name.de\r\nA,\"x,\r\ny\"",
+            b"sku,name.de\rA,\"\"\rB,\"a\"b\"",
+            b"sku;name.de\nA;\"\"\"\"",
+        ] {
+            let (records, _) = read(file);
+            assert!(records.iter().all(Result::is_ok), "{file:?}: {records:?}");
+        }
+        // Quoting followed across deliveries of every size (the quote's neighbours in the
+        // next or previous one).
+        let file = b"sku,name.de\nA,\"a\"\"b\"\nB,\"c\"\n";
+        for size in 1..file.len() {
+            let mut newlines = Newlines::new(b',');
+            for chunk in file.chunks(size) {
+                newlines.deliver(chunk);
+            }
+            newlines.deliver(&[]);
+            assert!(!newlines.ended_in_quotes(), "deliveries of {size}");
+            let mut newlines = Newlines::new(b',');
+            for chunk in file[..file.len() - 2].chunks(size) {
+                newlines.deliver(chunk);
+            }
+            newlines.deliver(&[]);
+            assert!(newlines.ended_in_quotes(), "deliveries of {size}, cut");
+        }
     }
 }

@@ -6,6 +6,40 @@ use bridge_domain::product::RawProduct;
 use serde_json::Value;
 use std::io::BufRead;
 
+/// Most JSON values and keys a line may hold (counted by the `,` `:` `[` `{` outside
+/// strings). A product has a few hundred; each costs about 130 bytes once parsed, so an
+/// 8 MiB line of `0,0,0,...` (8 KB of gzip) took over 500 MB before this bound.
+pub const MAX_JSON_ITEMS: usize = 100_000;
+
+/// Whether `bytes` holds more than `limit` JSON values and keys, by a scan that allocates
+/// nothing (the parser's `Value` would).
+fn more_items_than(bytes: &[u8], limit: usize) -> bool {
+    let (mut count, mut in_string, mut escaped) = (0usize, false, false);
+    for &b in bytes {
+        if in_string {
+            if escaped {
+                escaped = false;
+            } else if b == b'\\' {
+                escaped = true;
+            } else if b == b'"' {
+                in_string = false;
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b',' | b':' | b'[' | b'{' => {
+                count += 1;
+                if count > limit {
+                    return true;
+                }
+            }
+            _ => {}
+        }
+    }
+    false
+}
+
 pub struct NdjsonSource {
     input: Box<dyn BufRead + Send>,
     line: u64,
@@ -158,6 +192,14 @@ impl RecordSource for NdjsonSource {
             if bytes.iter().all(|b| b.is_ascii_whitespace()) {
                 continue;
             }
+            if more_items_than(bytes, MAX_JSON_ITEMS) {
+                return Some(Err(ReadError::record(
+                    line,
+                    "-",
+                    "record_too_large",
+                    format!("the line holds more than {MAX_JSON_ITEMS} JSON values and keys"),
+                )));
+            }
             return Some(match serde_json::from_slice::<Value>(bytes) {
                 Ok(Value::Object(object)) => Ok(Record {
                     line,
@@ -219,5 +261,31 @@ mod tests {
         );
         assert!(matches!(&records[2], Err(ReadError::Record(r)) if r.code == "not_an_object"));
         assert!(records[3].is_ok());
+    }
+
+    /// Found fuzzing (`fuzz/seeds/pim_ndjson/crash-gzip-many-values`, 8 KB of gzip): one
+    /// line of four million values took over 500 MB to parse.
+    #[test]
+    fn a_line_of_too_many_values_is_rejected_before_it_is_parsed() {
+        let many = format!(
+            "{{\"sku\":\"A\",\"attributes\":{{\"a\":[{}0]}}}}",
+            "0,".repeat(MAX_JSON_ITEMS)
+        );
+        let quoted = format!(
+            "{{\"sku\":\"B\",\"name\":{{\"de\":\"{}\\\"\"}}}}",
+            ",:[{".repeat(MAX_JSON_ITEMS)
+        );
+        let records = read(&format!("{many}\n{quoted}\n{{\"sku\":\"C\"}}\n"));
+        assert!(
+            matches!(&records[0], Err(ReadError::Record(r))
+                if r.line == 1 && r.code == "record_too_large" && r.message.contains("JSON values")),
+            "{:?}",
+            records[0]
+        );
+        // Separators inside strings are text, not values.
+        let quoted = records[1].as_ref().unwrap();
+        assert_eq!(quoted.raw.sku.as_deref(), Some("B"));
+        assert_eq!(quoted.raw.names[0].1.len(), 4 * MAX_JSON_ITEMS + 1);
+        assert_eq!(records[2].as_ref().unwrap().raw.sku.as_deref(), Some("C"));
     }
 }
