@@ -59,3 +59,6 @@ step "cargo test --workspace"
 cargo test --workspace 2>&1 | tee target/test-output.log
 # One closing line over all test binaries (cargo prints one result per binary).
 awk '/^test result:/ { passed += $4; failed += $6 } END { printf "total: %d passed, %d failed\n", passed, failed }' target/test-output.log
+
+step "fuzzing: every target for FUZZ_SECONDS (default 20) from its seeds (docs/fuzzing.md)"
+"$root/scripts/fuzz.sh"
