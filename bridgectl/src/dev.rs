@@ -235,7 +235,19 @@ impl LocalStack {
                         options.chaos.clone(),
                     )?);
                     if !function.schedules.is_empty() {
-                        tasks.push(tokio::spawn(sweep_regularly(import, shutdown_rx.clone())));
+                        // The sweep, once a minute locally.
+                        tasks.push(every(
+                            Duration::from_secs(60),
+                            shutdown_rx.clone(),
+                            move || {
+                                let import = import.clone();
+                                async move {
+                                    if let Err(err) = import.sweep().await {
+                                        tracing::warn!(error = %err, "sweep failed");
+                                    }
+                                }
+                            },
+                        ));
                     }
                 }
                 "order-writeback" => {
@@ -260,22 +272,21 @@ impl LocalStack {
                         options.chaos.clone(),
                     )?);
                     if !function.schedules.is_empty() {
-                        let mut shutdown = shutdown_rx.clone();
-                        tasks.push(tokio::spawn(async move {
-                            loop {
-                                tokio::select! {
-                                    _ = tokio::time::sleep(Duration::from_secs(10)) => {
-                                        if let Err(err) = writeback.release_held().await {
-                                            tracing::warn!(error = %err, "releasing held orders failed");
-                                        }
-                                        if let Err(err) = writeback.reconcile(chrono::Utc::now()).await {
-                                            tracing::warn!(error = %err, "reconciling orders failed");
-                                        }
+                        tasks.push(every(
+                            Duration::from_secs(10),
+                            shutdown_rx.clone(),
+                            move || {
+                                let writeback = writeback.clone();
+                                async move {
+                                    if let Err(err) = writeback.release_held().await {
+                                        tracing::warn!(error = %err, "releasing held orders failed");
                                     }
-                                    _ = shutdown.changed() => return,
+                                    if let Err(err) = writeback.reconcile(chrono::Utc::now()).await {
+                                        tracing::warn!(error = %err, "reconciling orders failed");
+                                    }
                                 }
-                            }
-                        }));
+                            },
+                        ));
                     }
                 }
                 "reconcile" => {
@@ -297,32 +308,35 @@ impl LocalStack {
                         options.chaos.clone(),
                     )?);
                     if !function.schedules.is_empty() {
-                        let mut shutdown = shutdown_rx.clone();
-                        tasks.push(tokio::spawn(async move {
-                            // The nightly sweep, once a minute locally.
-                            loop {
-                                tokio::select! {
-                                    _ = tokio::time::sleep(Duration::from_secs(60)) => {
-                                        if let Err(err) = reconcile.sweep().await {
-                                            tracing::warn!(error = %err, "reconciliation sweep failed");
-                                        }
+                        // The nightly sweep, once a minute locally.
+                        tasks.push(every(
+                            Duration::from_secs(60),
+                            shutdown_rx.clone(),
+                            move || {
+                                let reconcile = reconcile.clone();
+                                async move {
+                                    if let Err(err) = reconcile.sweep().await {
+                                        tracing::warn!(error = %err, "reconciliation sweep failed");
                                     }
-                                    _ = shutdown.changed() => return,
                                 }
-                            }
-                        }));
+                            },
+                        ));
                     }
                 }
                 "delta-pull" => {
                     let pull = Arc::new(delta_pull::wiring::build(&config, &sdk).await?);
                     if let Some(interval) = options.pull_every {
                         let timeout = Duration::from_secs(function.timeout_seconds);
-                        tasks.push(tokio::spawn(pull_regularly(
-                            pull,
-                            interval,
-                            timeout,
-                            shutdown_rx.clone(),
-                        )));
+                        // The hourly schedule, every `interval` locally.
+                        tasks.push(every(interval, shutdown_rx.clone(), move || {
+                            let pull = pull.clone();
+                            async move {
+                                let deadline = std::time::Instant::now() + timeout;
+                                if let Err(err) = pull.run(deadline, &mut |_| {}).await {
+                                    tracing::warn!(error = %err, "delta pull failed");
+                                }
+                            }
+                        }));
                     }
                 }
                 other => {
@@ -417,42 +431,24 @@ fn wire_queues(
         .collect()
 }
 
-/// The local stand-in for a Schedule event: the sweep once a minute.
-async fn sweep_regularly(
-    import: Arc<pim_import::handler::ImportHandler>,
-    mut shutdown: watch::Receiver<bool>,
-) {
-    loop {
-        tokio::select! {
-            _ = tokio::time::sleep(Duration::from_secs(60)) => {
-                if let Err(err) = import.sweep().await {
-                    tracing::warn!(error = %err, "sweep failed");
-                }
-            }
-            _ = shutdown.changed() => return,
-        }
-    }
-}
-
-/// The local stand-in for the pull's schedule (hourly when deployed): a run every
-/// `interval`, so that changes listed by the ERP simulator show up within a minute.
-async fn pull_regularly(
-    pull: Arc<delta_pull::DeltaPull>,
+/// The local stand-in for a schedule: `job` every `interval` until shutdown.
+fn every<F, Fut>(
     interval: Duration,
-    timeout: Duration,
     mut shutdown: watch::Receiver<bool>,
-) {
-    loop {
-        tokio::select! {
-            _ = tokio::time::sleep(interval) => {
-                let deadline = std::time::Instant::now() + timeout;
-                if let Err(err) = pull.run(deadline, &mut |_| {}).await {
-                    tracing::warn!(error = %err, "delta pull failed");
-                }
+    mut job: F,
+) -> JoinHandle<()>
+where
+    F: FnMut() -> Fut + Send + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(interval) => job().await,
+                _ = shutdown.changed() => return,
             }
-            _ = shutdown.changed() => return,
         }
-    }
+    })
 }
 
 /// Messages visible plus in flight.
