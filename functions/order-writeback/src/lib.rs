@@ -332,6 +332,11 @@ impl OrderWriteback {
                     None => self.submit(stored).await,
                 }
             }
+            // A delivery that died between saving the rejection and dead-lettering it: the
+            // rejection still goes to the DLQ with its reason, never quietly deleted.
+            OrderState::Rejected { errors } => {
+                Err(MessageError::permanent("erp_rejected", errors.join("; ")))
+            }
             _ => Ok("Duplicate"),
         }
     }

@@ -249,6 +249,10 @@ async fn an_order_the_erp_refuses_ends_rejected_with_its_errors() {
     assert_eq!(s.deliver(&order, 1).await, Err("erp_rejected".into()));
     assert_eq!(s.state("SO-6").await, "rejected");
     assert!(s.erp_orders().await.is_empty());
+    // A redelivery (the first invocation died before dead-lettering, as the chaos run
+    // found) fails again with the reason instead of being deleted as a duplicate.
+    assert_eq!(s.deliver(&order, 1).await, Err("erp_rejected".into()));
+    assert!(s.erp_orders().await.is_empty());
 }
 
 #[tokio::test]
