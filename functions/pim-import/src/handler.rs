@@ -7,7 +7,6 @@ use bridge_domain::error::cause_chain;
 use bridge_domain::ports::MessageQueue;
 use bridge_lambda::batch::BatchFailed;
 use bridge_lambda::{BatchSettings, MessageError, MessageOutcome, Metrics};
-use serde_json::Value;
 use std::time::Instant;
 use tracing::{Instrument, info, warn};
 
@@ -16,18 +15,7 @@ pub const FUNCTION_NAME: &str = "pim-import";
 /// The files a queue message asks to import (S3 notifications are read by
 /// `bridge_lambda::s3_events`, shared with reconciliation).
 pub fn files_of(body: &str) -> Result<Vec<String>, MessageError> {
-    let value: Value = serde_json::from_str(body)
-        .map_err(|e| MessageError::permanent("invalid_message", format!("not JSON: {e}")))?;
-    if let Some(file) = value.get("import").and_then(Value::as_str) {
-        return Ok(vec![file.to_string()]);
-    }
-    if let Some(keys) = bridge_lambda::s3_events::created_keys(&value) {
-        return Ok(keys);
-    }
-    Err(MessageError::permanent(
-        "invalid_message",
-        "neither an S3 notification nor an import request",
-    ))
+    bridge_lambda::s3_events::keys_of_message(body, "import")
 }
 
 pub struct ImportHandler {

@@ -7,7 +7,6 @@ use bridge_domain::error::cause_chain;
 use bridge_domain::ports::MessageQueue;
 use bridge_lambda::batch::BatchFailed;
 use bridge_lambda::{BatchSettings, MessageError, MessageOutcome, Metrics};
-use serde_json::Value;
 use std::sync::Arc;
 use tracing::{Instrument, info, warn};
 
@@ -16,17 +15,7 @@ pub const FUNCTION_NAME: &str = "reconcile";
 /// The snapshot keys a queue message names: an S3 notification, or
 /// `{"reconcile": "<key>"}` (operations).
 pub fn snapshots_of(body: &str) -> Result<Vec<String>, MessageError> {
-    let value: Value = serde_json::from_str(body)
-        .map_err(|e| MessageError::permanent("invalid_message", format!("not JSON: {e}")))?;
-    if let Some(key) = value.get("reconcile").and_then(Value::as_str) {
-        return Ok(vec![key.to_string()]);
-    }
-    bridge_lambda::s3_events::created_keys(&value).ok_or_else(|| {
-        MessageError::permanent(
-            "invalid_message",
-            "neither an S3 notification nor a reconcile request",
-        )
-    })
+    bridge_lambda::s3_events::keys_of_message(body, "reconcile")
 }
 
 pub struct ReconcileHandler {

@@ -30,6 +30,26 @@ pub fn decode_s3_key(key: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// The object keys a queue message names: an S3 notification, or an operator's request
+/// `{"<request_field>": "<key>"}` (a continuation, a manual re-run). Anything else is a
+/// permanent `invalid_message`.
+pub fn keys_of_message(
+    body: &str,
+    request_field: &str,
+) -> Result<Vec<String>, crate::MessageError> {
+    let value: Value = serde_json::from_str(body)
+        .map_err(|e| crate::MessageError::permanent("invalid_message", format!("not JSON: {e}")))?;
+    if let Some(key) = value.get(request_field).and_then(Value::as_str) {
+        return Ok(vec![key.to_string()]);
+    }
+    created_keys(&value).ok_or_else(|| {
+        crate::MessageError::permanent(
+            "invalid_message",
+            format!("neither an S3 notification nor a request {{\"{request_field}\": key}}"),
+        )
+    })
+}
+
 /// The keys of the objects an S3 notification reports as created (decoded), or `None` if
 /// `message` is not an S3 notification. S3's `s3:TestEvent` names no object.
 pub fn created_keys(message: &Value) -> Option<Vec<String>> {

@@ -183,18 +183,28 @@ async fn fault(outcome: Outcome, latency_ms: u64) -> Option<Response> {
     }
 }
 
+/// What every ERP endpoint does first: the bearer token (401), then the fault the script or
+/// the rates choose for this request. `Err` is the answer that ends the request.
+async fn admit(state: &AppState, headers: &HeaderMap) -> Result<Outcome, Response> {
+    if !state.authorized(headers) {
+        return Err(error(StatusCode::UNAUTHORIZED, "bad token"));
+    }
+    let (outcome, latency) = state.next_outcome();
+    match fault(outcome, latency).await {
+        Some(response) => Err(response),
+        None => Ok(outcome),
+    }
+}
+
 async fn create(
     State(state): State<AppState>,
     headers: HeaderMap,
     Json(body): Json<Value>,
 ) -> Response {
-    if !state.authorized(&headers) {
-        return error(StatusCode::UNAUTHORIZED, "bad token");
-    }
-    let (outcome, latency) = state.next_outcome();
-    if let Some(response) = fault(outcome, latency).await {
-        return response;
-    }
+    let outcome = match admit(&state, &headers).await {
+        Ok(outcome) => outcome,
+        Err(response) => return response,
+    };
     let Some(key) = headers
         .get("idempotency-key")
         .and_then(|v| v.to_str().ok())
@@ -273,11 +283,8 @@ async fn find(
     headers: HeaderMap,
     Query(lookup): Query<Lookup>,
 ) -> Response {
-    if !state.authorized(&headers) {
-        return error(StatusCode::UNAUTHORIZED, "bad token");
-    }
-    let (outcome, latency) = state.next_outcome();
-    if let Some(response) = fault(outcome, latency).await {
+    // A lookup has no effect to lose: only the faults that end the request matter.
+    if let Err(response) = admit(&state, &headers).await {
         return response;
     }
     match state.lock().orders.get(&lookup.external_reference) {
@@ -321,13 +328,10 @@ async fn changes(
     headers: HeaderMap,
     Query(query): Query<ChangesQuery>,
 ) -> Response {
-    if !state.authorized(&headers) {
-        return error(StatusCode::UNAUTHORIZED, "bad token");
-    }
-    let (outcome, latency) = state.next_outcome();
-    if let Some(response) = fault(outcome, latency).await {
-        return response;
-    }
+    let outcome = match admit(&state, &headers).await {
+        Ok(outcome) => outcome,
+        Err(response) => return response,
+    };
     // A read commits nothing: the page is simply lost on the way back.
     if outcome == Outcome::LostAfterCommit {
         return error(StatusCode::INTERNAL_SERVER_ERROR, "connection reset");
