@@ -8,6 +8,7 @@ use axum::routing::{get, post};
 use serde_json::Value;
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 use tokio::sync::Notify;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -21,6 +22,10 @@ pub enum Outcome {
 struct Shared {
     pending: Mutex<VecDeque<(String, Value)>>,
     outcomes: Mutex<Vec<(String, Outcome)>>,
+    /// When the function first asked for an invocation (its init ended) and when each
+    /// outcome arrived: what a cold-start measurement reads.
+    first_next_at: Mutex<Option<Instant>>,
+    outcome_times: Mutex<Vec<Instant>>,
     changed: Notify,
 }
 
@@ -56,6 +61,16 @@ impl RuntimeApi {
         Self { address, shared }
     }
 
+    /// When the function first asked for its next invocation: the end of its init.
+    pub fn first_next_at(&self) -> Option<Instant> {
+        *self.shared.first_next_at.lock().unwrap()
+    }
+
+    /// When each outcome was posted, in arrival order.
+    pub fn outcome_times(&self) -> Vec<Instant> {
+        self.shared.outcome_times.lock().unwrap().clone()
+    }
+
     /// Waits until `count` invocations have an outcome (or the init failed).
     pub async fn outcomes(&self, count: usize, timeout: std::time::Duration) -> Vec<Outcome> {
         let deadline = tokio::time::Instant::now() + timeout;
@@ -78,6 +93,11 @@ impl RuntimeApi {
 }
 
 async fn next(State(shared): State<Arc<Shared>>) -> (StatusCode, HeaderMap, String) {
+    shared
+        .first_next_at
+        .lock()
+        .unwrap()
+        .get_or_insert_with(Instant::now);
     loop {
         let notified = shared.changed.notified();
         if let Some((id, event)) = shared.pending.lock().unwrap().pop_front() {
@@ -106,6 +126,7 @@ async fn next(State(shared): State<Arc<Shared>>) -> (StatusCode, HeaderMap, Stri
 }
 
 fn record(shared: &Shared, id: String, outcome: Outcome) -> StatusCode {
+    shared.outcome_times.lock().unwrap().push(Instant::now());
     shared.outcomes.lock().unwrap().push((id, outcome));
     shared.changed.notify_waiters();
     StatusCode::ACCEPTED

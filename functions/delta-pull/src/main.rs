@@ -1,6 +1,7 @@
-//! Lambda entry point: clients once per cold start; each scheduled invocation is one run.
+//! Lambda entry point: configuration checked at init, the ERP token and clients loaded in
+//! the background once per cold start; each scheduled invocation is one run.
 
-use bridge_lambda::Config;
+use bridge_lambda::{Config, Prefetch};
 use delta_pull::wiring;
 use lambda_runtime::{LambdaEvent, service_fn};
 use serde_json::{Value, json};
@@ -9,18 +10,31 @@ use std::time::{Duration, Instant};
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     bridge_lambda::logging::init();
-    let aws = bridge_aws::load_config().await;
-    let pull = wiring::build(&Config::from_env(), &aws).await?;
+    let config = Config::from_env();
+    wiring::check(&config)?;
+    let aws = bridge_aws::load_function_config().await;
+    // The ERP token and the clients load in the background; the first invocation awaits them.
+    let pull = Prefetch::start(move || {
+        let (config, aws) = (config.clone(), aws.clone());
+        async move { wiring::build(&config, &aws).await }
+    });
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
         let pull = &pull;
         async move {
+            let pull = pull.get().await.map_err(|e| lambda_runtime::Diagnostic {
+                error_type: "Retryable.Wiring".into(),
+                error_message: format!("{e:#}"),
+            })?;
             let remaining = event
                 .context
                 .deadline()
                 .duration_since(std::time::SystemTime::now())
                 .unwrap_or(Duration::ZERO);
-            let summary = pull.run(Instant::now() + remaining, &mut |_| {}).await?;
-            Ok::<Value, delta_pull::PullError>(json!({
+            let summary = pull
+                .run(Instant::now() + remaining, &mut |_| {})
+                .await
+                .map_err(lambda_runtime::Diagnostic::from)?;
+            Ok::<Value, lambda_runtime::Diagnostic>(json!({
                 "pages": summary.pages,
                 "changes": summary.changes,
                 "accepted": summary.accepted,

@@ -51,10 +51,25 @@ pub fn settings(config: &Config) -> anyhow::Result<PullSettings> {
     })
 }
 
+/// What needs no network, checked at init: a misconfigured function fails there.
+pub fn check(config: &Config) -> anyhow::Result<()> {
+    settings(config)?;
+    for variable in [
+        "ERP_TOKEN_SECRET_ID",
+        "ERP_BASE_URL",
+        PULL_STATE_TABLE,
+        "FRESHNESS_TABLE",
+    ] {
+        config.required(variable)?;
+    }
+    IntakeSettings::from_config(config, SigningSecrets::default())?;
+    Ok(())
+}
+
 pub async fn build(config: &Config, aws: &aws_config::SdkConfig) -> anyhow::Result<DeltaPull> {
     let settings = settings(config)?;
     let token = load_secret_string(
-        &aws_sdk_secretsmanager::Client::new(aws),
+        &bridge_aws::secrets_client(aws),
         &config.required("ERP_TOKEN_SECRET_ID")?,
     )
     .await?;
@@ -63,8 +78,8 @@ pub async fn build(config: &Config, aws: &aws_config::SdkConfig) -> anyhow::Resu
         token.trim(),
         Duration::from_secs(config.parsed("ERP_TIMEOUT_SECONDS", 10)?),
     )?;
-    let dynamo = aws_sdk_dynamodb::Client::new(aws);
-    let queue = Arc::new(SqsQueue::new(aws_sdk_sqs::Client::new(aws)));
+    let dynamo = bridge_aws::dynamodb_client(aws);
+    let queue = Arc::new(SqsQueue::new(bridge_aws::sqs_client(aws)));
     let intake_settings = IntakeSettings::from_config(config, SigningSecrets::default())?;
     let intake = webhook_intake::Intake::new(
         intake_settings.clone(),

@@ -1,7 +1,7 @@
 //! Lambda entry point: SQS batches (placed orders, status events); the schedule releases
 //! held orders whose reasons cleared.
 
-use bridge_lambda::Config;
+use bridge_lambda::{Config, Prefetch};
 use lambda_runtime::{LambdaEvent, service_fn};
 use order_writeback::wiring;
 use serde_json::Value;
@@ -9,11 +9,21 @@ use serde_json::Value;
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     bridge_lambda::logging::init();
-    let aws = bridge_aws::load_config().await;
-    let writeback = wiring::build(&Config::from_env(), &aws).await?;
+    let config = Config::from_env();
+    wiring::check(&config)?;
+    let aws = bridge_aws::load_function_config().await;
+    // The ERP token and the clients load in the background; the first invocation awaits them.
+    let writeback = Prefetch::start(move || {
+        let (config, aws) = (config.clone(), aws.clone());
+        async move { wiring::build(&config, &aws).await }
+    });
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
         let writeback = &writeback;
         async move {
+            let writeback = writeback
+                .get()
+                .await
+                .map_err(|e| lambda_runtime::Error::from(format!("{e:#}")))?;
             if event.payload.get("Records").is_some() {
                 let sqs = serde_json::from_value(event.payload)?;
                 let response = writeback.handle_batch(sqs).await?;

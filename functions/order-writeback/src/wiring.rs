@@ -11,20 +11,24 @@ use bridge_lambda::Config;
 use std::sync::Arc;
 use std::time::Duration;
 
+/// What needs no network, checked at init: a misconfigured function fails there.
+pub fn check(config: &Config) -> anyhow::Result<()> {
+    WritebackSettings::from_config(config)?;
+    config.parsed::<u64>("ERP_TIMEOUT_SECONDS", 10)?;
+    Ok(())
+}
+
 pub async fn build(config: &Config, aws: &aws_config::SdkConfig) -> anyhow::Result<OrderWriteback> {
     let settings = WritebackSettings::from_config(config)?;
-    let token = load_secret_string(
-        &aws_sdk_secretsmanager::Client::new(aws),
-        &settings.erp_token_secret,
-    )
-    .await?;
+    let token =
+        load_secret_string(&bridge_aws::secrets_client(aws), &settings.erp_token_secret).await?;
     let timeout = Duration::from_secs(config.parsed("ERP_TIMEOUT_SECONDS", 10)?);
     let circuit = Arc::new(Circuit::new(
         HttpErp::new(&settings.erp_base_url, token.trim(), timeout)?,
         config.parsed("ERP_CIRCUIT_THRESHOLD", 5)?,
         Duration::from_secs(config.parsed("ERP_CIRCUIT_COOL_DOWN_SECONDS", 30)?),
     ));
-    let dynamo = aws_sdk_dynamodb::Client::new(aws);
+    let dynamo = bridge_aws::dynamodb_client(aws);
     let circuit_state = circuit.clone();
     let ports = WritebackPorts {
         orders: Arc::new(DynamoOrderStore::new(
@@ -35,16 +39,19 @@ pub async fn build(config: &Config, aws: &aws_config::SdkConfig) -> anyhow::Resu
             dynamo.clone(),
             settings.customer_table.clone(),
         )),
-        prices: Arc::new(DynamoPriceStore::new(dynamo, settings.price_table.clone())),
+        prices: Arc::new(DynamoPriceStore::new(
+            dynamo.clone(),
+            settings.price_table.clone(),
+        )),
         objects: Arc::new(S3ObjectStore::new(
             bridge_aws::s3_client(aws),
             settings.payload_bucket.clone(),
         )),
-        queue: Arc::new(SqsQueue::new(aws_sdk_sqs::Client::new(aws))),
+        queue: Arc::new(SqsQueue::new(bridge_aws::sqs_client(aws))),
         erp: circuit,
         circuit_open: Arc::new(move || circuit_state.is_open()),
         freshness: Arc::new(bridge_aws::DynamoFreshnessStore::new(
-            aws_sdk_dynamodb::Client::new(aws),
+            dynamo,
             config.required("FRESHNESS_TABLE")?,
         )),
     };

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     bridge_lambda::logging::init();
-    let aws = bridge_aws::load_config().await;
+    let aws = bridge_aws::load_function_config().await;
     let handler = wiring::build(&Config::from_env(), &aws)?;
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
         let handler = &handler;

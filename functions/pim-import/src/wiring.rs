@@ -17,8 +17,8 @@ pub const IMPORT_DLQ_URL: &str = "IMPORT_DLQ_URL";
 pub const FRESHNESS_TABLE: &str = "FRESHNESS_TABLE";
 
 pub fn build(config: &Config, aws: &aws_config::SdkConfig) -> Result<ImportHandler, ConfigError> {
-    let dynamo = aws_sdk_dynamodb::Client::new(aws);
-    let queue = Arc::new(SqsQueue::new(aws_sdk_sqs::Client::new(aws)));
+    let dynamo = bridge_aws::dynamodb_client(aws);
+    let queue = Arc::new(SqsQueue::new(bridge_aws::sqs_client(aws)));
     let share = |name: &str, default: f64| -> Result<f64, ConfigError> {
         let value: f64 = config.parsed(name, default)?;
         if !(0.0..=1.0).contains(&value) {

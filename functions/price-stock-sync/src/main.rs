@@ -7,7 +7,7 @@ use price_stock_sync::wiring;
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     bridge_lambda::logging::init();
-    let aws = bridge_aws::load_config().await;
+    let aws = bridge_aws::load_function_config().await;
     let sync = wiring::build(&Config::from_env(), &aws)?;
     lambda_runtime::run(service_fn(|event: LambdaEvent<_>| {
         let sync = &sync;

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 pub fn build(config: &Config, aws: &aws_config::SdkConfig) -> Result<PriceStockSync, ConfigError> {
     let settings = SyncSettings::from_config(config)?;
-    let dynamo = aws_sdk_dynamodb::Client::new(aws);
+    let dynamo = bridge_aws::dynamodb_client(aws);
     let ports = SyncPorts {
         stock: Arc::new(DynamoStockStore::new(
             dynamo.clone(),
@@ -22,16 +22,16 @@ pub fn build(config: &Config, aws: &aws_config::SdkConfig) -> Result<PriceStockS
             settings.price_table.clone(),
         )),
         customers: Arc::new(DynamoCustomerStore::new(
-            dynamo,
+            dynamo.clone(),
             settings.customer_table.clone(),
         )),
         objects: Arc::new(S3ObjectStore::new(
             bridge_aws::s3_client(aws),
             settings.payload_bucket.clone(),
         )),
-        queue: Arc::new(SqsQueue::new(aws_sdk_sqs::Client::new(aws))),
+        queue: Arc::new(SqsQueue::new(bridge_aws::sqs_client(aws))),
         freshness: Arc::new(DynamoFreshnessStore::new(
-            aws_sdk_dynamodb::Client::new(aws),
+            dynamo,
             settings.freshness_table.clone(),
         )),
     };

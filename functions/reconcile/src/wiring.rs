@@ -68,7 +68,7 @@ pub fn build(
     config: &Config,
     aws: &aws_config::SdkConfig,
 ) -> Result<ReconcileHandler, ConfigError> {
-    let dynamo = aws_sdk_dynamodb::Client::new(aws);
+    let dynamo = bridge_aws::dynamodb_client(aws);
     let ports = ReconcilePorts {
         files: Arc::new(S3FileStore::new(
             bridge_aws::s3_client(aws),
@@ -85,7 +85,7 @@ pub fn build(
         config.required(RECONCILE_DLQ_URL)?,
         config.parsed(MAX_RECEIVE_COUNT, 5)?,
         config.parsed(DRIFT_ALARM_THRESHOLD, 0)?,
-        Arc::new(SqsQueue::new(aws_sdk_sqs::Client::new(aws))),
+        Arc::new(SqsQueue::new(bridge_aws::sqs_client(aws))),
     ))
 }
 

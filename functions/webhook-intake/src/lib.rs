@@ -10,7 +10,9 @@ pub mod lambda;
 pub mod wiring;
 
 use bridge_contract::envelope::attributes;
-use bridge_contract::{ContractError, Envelope, Payload, SigningSecret, parse_event, verify};
+use bridge_contract::{
+    ContractError, Envelope, Payload, SigningSecret, parse_event_value, parse_json, verify,
+};
 use bridge_domain::Source;
 use bridge_domain::error::cause_chain;
 use bridge_domain::ports::{
@@ -221,7 +223,9 @@ impl Intake {
                 json!({"error": "invalid_webhook_id", "message": "webhook-id must be 1 to 256 printable ASCII characters without spaces", "field": null}),
             );
         }
-        let parsed = match parse_event(source, body) {
+        let parsed = match parse_json(body)
+            .and_then(|value| parse_event_value(source, &value).map(|parsed| (parsed, value)))
+        {
             Ok(parsed) => parsed,
             Err(err) => {
                 warn!(code = %err.code, field = ?err.field, reason = %err.message, outcome = "invalid", "event rejected");
@@ -229,8 +233,8 @@ impl Intake {
                 return IntakeResponse::invalid(&err);
             }
         };
+        let (parsed, body_value) = parsed;
         let body_sha256 = hex(&Sha256::digest(body));
-        let body_value: Value = serde_json::from_slice(body).expect("validated JSON parses");
         // What a redelivery must repeat: the event, not the sender's serialization of it
         // (key order, whitespace, a refreshed top-level timestamp).
         let content = json!({"type": body_value["type"], "data": body_value["data"]});

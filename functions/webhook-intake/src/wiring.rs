@@ -18,15 +18,22 @@ pub enum WiringError {
     Secrets(#[from] SecretsError),
 }
 
+/// What needs no network, checked at init: a misconfigured function fails there.
+pub fn check(config: &Config) -> Result<(), WiringError> {
+    config.required(WEBHOOK_SECRET_ID)?;
+    IntakeSettings::from_config(config, SigningSecrets::default())?;
+    Ok(())
+}
+
 /// Reads the signing secrets (once: this runs per cold start) and builds the clients.
 pub async fn build(config: &Config, aws: &aws_config::SdkConfig) -> Result<Intake, WiringError> {
     let secret_id = config.required(WEBHOOK_SECRET_ID)?;
-    let secret = load_secret_string(&aws_sdk_secretsmanager::Client::new(aws), &secret_id).await?;
+    let secret = load_secret_string(&bridge_aws::secrets_client(aws), &secret_id).await?;
     let settings = IntakeSettings::from_config(config, SigningSecrets::from_json(&secret)?)?;
     let ports = IntakePorts {
-        queue: Arc::new(SqsQueue::new(aws_sdk_sqs::Client::new(aws))),
+        queue: Arc::new(SqsQueue::new(bridge_aws::sqs_client(aws))),
         receipts: Arc::new(DynamoReceiptStore::new(
-            aws_sdk_dynamodb::Client::new(aws),
+            bridge_aws::dynamodb_client(aws),
             settings.receipt_table.clone(),
             settings.receipt_retention_seconds,
         )),

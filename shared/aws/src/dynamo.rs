@@ -38,15 +38,49 @@ fn stored_revision(item: Option<&Item>) -> Option<Revision> {
     }
 }
 
+/// The stored revision of the record `key` names, from an eventually consistent read of
+/// that one attribute. Such a read may lag a recent write, never run ahead of it, and
+/// revisions only grow: a stored revision it shows at or above an incoming one is there.
+async fn peek_revision(
+    client: &Client,
+    table: &str,
+    key: Item,
+    operation: &'static str,
+) -> Result<Option<Revision>, PortError> {
+    let output = client
+        .get_item()
+        .table_name(table)
+        .set_key(Some(key))
+        .projection_expression("#rev")
+        .expression_attribute_names("#rev", REVISION)
+        .send()
+        .await
+        .map_err(|e| classify(operation, e))?;
+    Ok(stored_revision(output.item.as_ref()))
+}
+
 /// Puts `item` only if no record with the same key has a revision at or above `revision`.
-/// The condition makes the revision rule atomic under concurrent writers.
+/// The condition makes the revision rule atomic under concurrent writers. A read of the
+/// stored revision comes first: a redelivered or unchanged record (the common case of a
+/// re-sent state) then costs half a read unit instead of a failed conditional write,
+/// which DynamoDB bills as a full write.
 async fn put_if_newer(
     client: &Client,
     table: &str,
     item: Item,
+    key_attributes: &[&str],
     revision: Revision,
     operation: &'static str,
 ) -> Result<ApplyOutcome, PortError> {
+    let key: Item = key_attributes
+        .iter()
+        .filter_map(|name| item.get(*name).map(|v| (name.to_string(), v.clone())))
+        .collect();
+    if let Some(stored) = peek_revision(client, table, key, operation).await?
+        && stored >= revision
+    {
+        return Ok(ApplyOutcome::Stale { stored });
+    }
     let result = client
         .put_item()
         .table_name(table)
@@ -92,7 +126,15 @@ impl DynamoStockStore {
 impl StockStore for DynamoStockStore {
     async fn apply_stock(&self, stock: &StockChanged) -> Result<ApplyOutcome, PortError> {
         let item = to_item("stock.put", stock)?;
-        put_if_newer(&self.client, &self.table, item, stock.revision, "stock.put").await
+        put_if_newer(
+            &self.client,
+            &self.table,
+            item,
+            &["sku", "warehouse"],
+            stock.revision,
+            "stock.put",
+        )
+        .await
     }
 
     async fn stock_of(&self, sku: &Sku) -> Result<Vec<StockChanged>, PortError> {
@@ -223,7 +265,15 @@ impl DynamoPriceStore {
 impl PriceStore for DynamoPriceStore {
     async fn apply_price(&self, price: &PriceChanged) -> Result<ApplyOutcome, PortError> {
         let item = to_item("price.put", price)?;
-        put_if_newer(&self.client, &self.table, item, price.revision, "price.put").await
+        put_if_newer(
+            &self.client,
+            &self.table,
+            item,
+            &["price_list", "sku"],
+            price.revision,
+            "price.put",
+        )
+        .await
     }
 
     async fn prices_of(
@@ -282,6 +332,7 @@ impl CustomerStore for DynamoCustomerStore {
             &self.client,
             &self.table,
             item,
+            &["customer_id"],
             customer.revision,
             "customer.put",
         )
@@ -355,6 +406,35 @@ impl DynamoReceiptStore {
     }
 }
 
+fn attribute<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
+    match item.get(name) {
+        Some(AttributeValue::S(v)) => Some(v),
+        _ => None,
+    }
+}
+
+/// What a stored receipt already decides: queued, or claimed under a live lease. `None`
+/// when a claim may be tried (a crashed claimant's lease has run out).
+fn existing_claim(item: &Item, now: DateTime<Utc>) -> Option<ReceiptClaim> {
+    match attribute(item, "status") {
+        Some(STATUS_QUEUED) => Some(ReceiptClaim::AlreadyQueued {
+            content_sha256: attribute(item, "content_sha256")
+                .unwrap_or_default()
+                .to_string(),
+        }),
+        Some(STATUS_IN_FLIGHT) => {
+            let lease_until = match item.get("lease_until") {
+                Some(AttributeValue::N(n)) => n.parse::<i64>().ok(),
+                _ => None,
+            };
+            lease_until
+                .is_some_and(|until| until >= now.timestamp())
+                .then_some(ReceiptClaim::InFlight)
+        }
+        _ => None,
+    }
+}
+
 fn s(value: impl Into<String>) -> AttributeValue {
     AttributeValue::S(value.into())
 }
@@ -372,6 +452,25 @@ impl ReceiptStore for DynamoReceiptStore {
         now: DateTime<Utc>,
         lease_seconds: i64,
     ) -> Result<ReceiptClaim, PortError> {
+        // A redelivery (the sender's retry of an id it already had accepted) is answered
+        // from a read: half a read unit, where a failed conditional put bills a write. The
+        // read is eventually consistent; one that misses a fresh receipt falls through to
+        // the conditional put, which decides.
+        let seen = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("webhook_id", s(webhook_id))
+            .send()
+            .await
+            .map_err(|e| classify("receipt.peek", e))?;
+        if let Some(claim) = seen
+            .item
+            .as_ref()
+            .and_then(|item| existing_claim(item, now))
+        {
+            return Ok(claim);
+        }
         let result = self
             .client
             .put_item()
@@ -395,17 +494,16 @@ impl ReceiptStore for DynamoReceiptStore {
             Ok(_) => Ok(ReceiptClaim::Claimed),
             Err(err) => match err.as_service_error() {
                 Some(PutItemError::ConditionalCheckFailedException(failed)) => {
-                    let old = failed.item();
-                    let attr = |name: &str| match old.and_then(|i| i.get(name)) {
-                        Some(AttributeValue::S(v)) => Some(v.clone()),
-                        _ => None,
-                    };
-                    match attr("status").as_deref() {
-                        Some(STATUS_QUEUED) => Ok(ReceiptClaim::AlreadyQueued {
-                            content_sha256: attr("content_sha256").unwrap_or_default(),
-                        }),
-                        _ => Ok(ReceiptClaim::InFlight),
-                    }
+                    Ok(match failed.item() {
+                        Some(old) if attribute(old, "status") == Some(STATUS_QUEUED) => {
+                            ReceiptClaim::AlreadyQueued {
+                                content_sha256: attribute(old, "content_sha256")
+                                    .unwrap_or_default()
+                                    .to_string(),
+                            }
+                        }
+                        _ => ReceiptClaim::InFlight,
+                    })
                 }
                 _ => Err(classify("receipt.claim", err)),
             },
@@ -465,13 +563,24 @@ impl ReceiptStore for DynamoReceiptStore {
 pub struct DynamoFreshnessStore {
     client: Client,
     table: String,
+    /// What this process last recorded per category: a success recorded less than
+    /// [`FRESHNESS_RESOLUTION`] ago is not written again (every batch succeeds; its
+    /// freshness SLAs are minutes to hours, so one write a minute per container tells
+    /// the same at a fraction of the write units).
+    recorded: std::sync::Arc<
+        std::sync::Mutex<HashMap<bridge_domain::freshness::Category, DateTime<Utc>>>,
+    >,
 }
+
+/// How far apart two recorded successes of one category are at least, per process.
+pub const FRESHNESS_RESOLUTION: chrono::TimeDelta = chrono::TimeDelta::seconds(60);
 
 impl DynamoFreshnessStore {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
         Self {
             client,
             table: table.into(),
+            recorded: Default::default(),
         }
     }
 }
@@ -484,6 +593,10 @@ impl bridge_domain::ports::FreshnessStore for DynamoFreshnessStore {
         at: DateTime<Utc>,
         function: &str,
     ) -> Result<(), PortError> {
+        let last = self.recorded.lock().unwrap().get(&category).copied();
+        if last.is_some_and(|last| at >= last && at - last < FRESHNESS_RESOLUTION) {
+            return Ok(());
+        }
         let result = self
             .client
             .update_item()
@@ -501,16 +614,15 @@ impl bridge_domain::ports::FreshnessStore for DynamoFreshnessStore {
             .send()
             .await;
         match result {
-            Ok(_) => Ok(()),
+            Ok(_) => {}
             Err(err)
                 if err
                     .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(())
-            }
-            Err(err) => Err(classify("freshness.record", err)),
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) => {}
+            Err(err) => return Err(classify("freshness.record", err)),
         }
+        self.recorded.lock().unwrap().insert(category, at);
+        Ok(())
     }
 
     async fn all(

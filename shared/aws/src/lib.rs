@@ -6,6 +6,8 @@
 
 pub mod catalog;
 mod classify;
+pub mod clients;
+pub mod counting;
 pub mod dynamo;
 pub mod orders;
 pub mod pull;
@@ -15,6 +17,10 @@ pub mod sqs;
 
 pub use catalog::{DynamoCatalogStore, DynamoImportLedger, S3FileStore};
 pub use classify::classify;
+pub use clients::{
+    dynamodb_client, https_client, intercept_all, load_function_config, s3_client, secrets_client,
+    sqs_client,
+};
 pub use dynamo::{
     DynamoCustomerStore, DynamoFreshnessStore, DynamoPriceStore, DynamoReceiptStore,
     DynamoStockStore,
@@ -41,12 +47,4 @@ pub async fn load_config() -> aws_config::SdkConfig {
         .timeout_config(timeouts())
         .load()
         .await
-}
-
-/// An S3 client; path-style addressing when an endpoint is overridden (emulators do not
-/// resolve `bucket.127.0.0.1`).
-pub fn s3_client(config: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
-    let builder =
-        aws_sdk_s3::config::Builder::from(config).force_path_style(config.endpoint_url().is_some());
-    aws_sdk_s3::Client::from_conf(builder.build())
 }

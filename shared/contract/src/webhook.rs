@@ -26,14 +26,24 @@ pub struct ParsedEvent {
 
 /// Parses and validates a webhook body sent by `source`.
 pub fn parse_event(source: Source, body: &[u8]) -> Result<ParsedEvent, ContractError> {
-    let value: Value = serde_json::from_slice(body).map_err(|e| {
+    parse_event_value(source, &parse_json(body)?)
+}
+
+/// The body as JSON, or the contract's `invalid_json` error.
+pub fn parse_json(body: &[u8]) -> Result<Value, ContractError> {
+    serde_json::from_slice(body).map_err(|e| {
         ContractError::new(
             "invalid_json",
             format!("the body is not valid JSON: {e}"),
             None,
         )
-    })?;
-    let root = Obj::root(&value)?;
+    })
+}
+
+/// Validates a body already parsed as JSON (the intake keeps the value for the queue
+/// message instead of parsing the body twice).
+pub fn parse_event_value(source: Source, value: &Value) -> Result<ParsedEvent, ContractError> {
+    let root = Obj::root(value)?;
     let event_type = root.required("type", |f| {
         let name = f.str()?;
         let event_type = EventType::parse(name).ok_or_else(|| {

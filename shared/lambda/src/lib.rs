@@ -7,10 +7,12 @@ pub mod config;
 pub mod envelope;
 pub mod logging;
 pub mod metrics;
+pub mod prefetch;
 pub mod queues;
 pub mod s3_events;
 
 pub use batch::{Backoff, BatchSettings, MessageError, MessageOutcome, process_batch};
 pub use config::{Config, ConfigError};
 pub use metrics::Metrics;
+pub use prefetch::Prefetch;
 pub use queues::{ConsumedQueue, ConsumedQueues, QueueVariables};

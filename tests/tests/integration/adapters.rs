@@ -233,3 +233,100 @@ async fn queue_messages_carry_their_attributes() {
     let err = queue.send(&missing, &message).await.unwrap_err();
     assert_eq!(err.class, ErrorClass::Retryable, "{err}");
 }
+
+/// A DynamoDB client whose requests a counting interceptor sees.
+fn counted_dynamodb(
+    sdk: &aws_config::SdkConfig,
+) -> (
+    aws_sdk_dynamodb::Client,
+    bridge_aws::counting::RequestCounter,
+) {
+    let counter = bridge_aws::counting::RequestCounter::default();
+    let config = aws_sdk_dynamodb::config::Builder::from(sdk)
+        .interceptor(counter.clone())
+        .build();
+    (aws_sdk_dynamodb::Client::from_conf(config), counter)
+}
+
+/// Redelivered and unchanged records must cost no write: DynamoDB bills a failed
+/// conditional write like a write, so the adapters read first.
+#[tokio::test]
+async fn a_stale_record_and_a_redelivered_webhook_id_send_no_write() {
+    let stack = super::support::stack(false).await;
+    let (client, counter) = counted_dynamodb(&stack.sdk);
+    let levels = DynamoStockStore::new(client.clone(), stack.table("StockTable"));
+    assert_eq!(
+        levels.apply_stock(&stock(5, "10")).await.unwrap(),
+        ApplyOutcome::Applied
+    );
+    let before = counter.snapshot();
+    for (revision, available) in [(5, "10"), (4, "9")] {
+        assert_eq!(
+            levels
+                .apply_stock(&stock(revision, available))
+                .await
+                .unwrap(),
+            ApplyOutcome::Stale {
+                stored: Revision::new(5)
+            }
+        );
+    }
+    let stale = counter.snapshot().minus(&before);
+    assert_eq!(stale.operation("DynamoDB", "PutItem"), 0, "{stale:?}");
+    assert_eq!(stale.units(|_| true), 0.0);
+    assert_eq!(stale.operation("DynamoDB", "GetItem"), 2);
+
+    let receipts = DynamoReceiptStore::new(client, stack.table("WebhookReceiptTable"), 86_400);
+    let now = chrono::Utc::now();
+    assert_eq!(
+        receipts.claim("w1", "h1", now, 60).await.unwrap(),
+        ReceiptClaim::Claimed
+    );
+    receipts
+        .complete("w1", &BTreeMap::new(), now)
+        .await
+        .unwrap();
+    let before = counter.snapshot();
+    assert_eq!(
+        receipts.claim("w1", "h1", now, 60).await.unwrap(),
+        ReceiptClaim::AlreadyQueued {
+            content_sha256: "h1".into()
+        }
+    );
+    let redelivered = counter.snapshot().minus(&before);
+    assert_eq!(redelivered.units(|_| true), 0.0, "{redelivered:?}");
+    assert_eq!(redelivered.operation("DynamoDB", "GetItem"), 1);
+}
+
+/// Every batch reports success; freshness SLAs are hours, so a container records each
+/// category at most once a minute.
+#[tokio::test]
+async fn freshness_is_written_at_most_once_a_minute_per_category() {
+    use bridge_domain::freshness::Category;
+    use bridge_domain::ports::FreshnessStore;
+    let stack = super::support::stack(false).await;
+    let (client, counter) = counted_dynamodb(&stack.sdk);
+    let store = bridge_aws::DynamoFreshnessStore::new(client, stack.table("FreshnessTable"));
+    let now = chrono::Utc::now();
+    for seconds in [0, 10, 59, 61] {
+        store
+            .record(
+                Category::Prices,
+                now + chrono::Duration::seconds(seconds),
+                "sync",
+            )
+            .await
+            .unwrap();
+    }
+    store.record(Category::Stock, now, "sync").await.unwrap();
+    assert_eq!(counter.snapshot().operation("DynamoDB", "UpdateItem"), 3);
+    let recorded = store.all().await.unwrap();
+    let prices = recorded
+        .iter()
+        .find(|(c, _, _)| *c == Category::Prices)
+        .unwrap();
+    assert_eq!(
+        prices.1.timestamp_millis(),
+        (now + chrono::Duration::seconds(61)).timestamp_millis()
+    );
+}

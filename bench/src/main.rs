@@ -1,0 +1,138 @@
+//! `scripts/bench.sh` (or `cargo run --release -p bridge-bench --bin bench` after building
+//! the function binaries): every benchmark of docs/performance.md, each figure beside its
+//! baseline measured in the same run, printed as one table and written to
+//! `target/bench/results.md`. A bench binary, not a test: it prints figures; only a
+//! broken measurement (a function that fails its event) stops it.
+//!
+//! Settings (environment): `BENCH_SECTIONS` (default `cold,intake,sync,import,requests`),
+//! `BENCH_BIN_DIR` (the release binaries; default `target/release`), `BENCH_ROUNDS` (cold
+//! start rounds, default 15), `BENCH_CSV_ROWS` (default `100000,1000000`),
+//! `BENCH_OTHER_ROWS` (NDJSON and BMEcat records, default 200000), `BENCH_EVENTS` (request
+//! cost scenario, default 2000: moto serves about 100 requests a second here, so the
+//! 10,000 of docs/performance.md take 6 minutes; the figures are per 1,000 events),
+//! `BRIDGE_SAMPLES_DIR` (real BMEcat files), `BENCH_PYTHON` (the Python for the baseline;
+//! default the project's venv, else `python3`).
+
+mod cold;
+mod cpu;
+mod events;
+mod fakes;
+mod import;
+mod inprocess;
+mod memory;
+mod report;
+mod requests;
+
+use report::Report;
+use std::path::PathBuf;
+
+#[global_allocator]
+static ALLOCATOR: memory::Counting = memory::Counting;
+
+fn list(name: &str, default: &str) -> Vec<String> {
+    std::env::var(name)
+        .unwrap_or_else(|_| default.to_string())
+        .split(',')
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
+fn number(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .map(|v| v.parse().unwrap_or_else(|_| panic!("{name}: a number")))
+        .unwrap_or(default)
+}
+
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|info| {
+            info.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|m| m.trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    format!("{cpu}, {cores} cores, {}", std::env::consts::ARCH)
+}
+
+fn main() -> anyhow::Result<()> {
+    let root = bridge_testkit::repo_root();
+    let sections = list("BENCH_SECTIONS", "cold,intake,sync,import,requests");
+    let bin_dir = std::env::var_os("BENCH_BIN_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("target/release"));
+    // The functions' logs and metrics are produced (their cost is part of each figure)
+    // but not printed.
+    bridge_lambda::logging::init_with_writer(std::io::sink);
+    bridge_lambda::metrics::redirect(Box::new(std::io::sink()));
+    let current = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let machine = machine();
+    println!("machine: {machine}\n");
+    println!("{}", Report::HEADER);
+    let mut report = Report::default();
+    let has = |name: &str| sections.iter().any(|s| s == name);
+    if has("cold") {
+        let rounds = number("BENCH_ROUNDS", 15) as usize;
+        // The runtime API server and the moto calls of the scenario run beside the
+        // children: a multi-threaded runtime keeps them answering promptly.
+        let runtime = tokio::runtime::Runtime::new()?;
+        runtime.block_on(cold::run(
+            &mut report,
+            &cold::Binaries { dir: bin_dir },
+            rounds,
+        ));
+    }
+    let mut queued = Vec::new();
+    if has("intake") || has("sync") {
+        queued = inprocess::run(&current, &mut report);
+    }
+    if has("sync") {
+        inprocess::run_sync(&current, &mut report, &queued);
+    }
+    if has("import") {
+        let python = std::env::var_os("BENCH_PYTHON")
+            .map(PathBuf::from)
+            .or_else(|| {
+                let venv = root.join(".venv/bin/python");
+                venv.exists().then_some(venv)
+            })
+            .unwrap_or_else(|| PathBuf::from("python3"));
+        let settings = import::Settings {
+            csv_rows: list("BENCH_CSV_ROWS", "100000,1000000")
+                .iter()
+                .map(|s| s.parse().expect("BENCH_CSV_ROWS: numbers"))
+                .collect(),
+            other_rows: number("BENCH_OTHER_ROWS", 200_000),
+            samples: std::env::var_os("BRIDGE_SAMPLES_DIR").map(PathBuf::from),
+            python: Some(python),
+            python_script: root.join("bench/python/csv_rules.py"),
+        };
+        import::run(&mut report, &settings);
+    }
+    if has("requests") {
+        let runtime = tokio::runtime::Runtime::new()?;
+        runtime.block_on(requests::run(&mut report, number("BENCH_EVENTS", 2_000)));
+    }
+    let out = root.join("target/bench");
+    std::fs::create_dir_all(&out)?;
+    let table = format!("machine: {machine}\n\n{}", report.markdown());
+    std::fs::write(out.join("results.md"), &table)?;
+    println!("\n{table}");
+    let missed = report.missed();
+    if missed.is_empty() {
+        println!("every target met");
+    } else {
+        println!("targets missed:");
+        for row in missed {
+            println!("  {}: {} ({:.2})", row.section, row.figure, row.ratio());
+        }
+    }
+    println!("written to {}", out.join("results.md").display());
+    Ok(())
+}
