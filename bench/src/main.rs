@@ -110,7 +110,8 @@ fn main() -> anyhow::Result<()> {
                 .collect(),
             other_rows: number("BENCH_OTHER_ROWS", 200_000),
             samples: std::env::var_os("BRIDGE_SAMPLES_DIR").map(PathBuf::from),
-            python: Some(python),
+            // `BENCH_PYTHON=none` leaves the Python baseline out.
+            python: (python.as_os_str() != "none").then_some(python),
             python_script: root.join("bench/python/csv_rules.py"),
         };
         import::run(&mut report, &settings);

@@ -186,3 +186,30 @@ impl Intercept for RequestCounter {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn write_units_follow_item_sizes_per_started_kilobyte() {
+        let small = json!({"TableName": "t", "Item": {"sku": {"S": "A"}, "revision": {"N": "7"}}});
+        assert_eq!(write_units("PutItem", &small), vec![("t".to_string(), 1.0)]);
+        let large = json!({"TableName": "t", "Item": {"text": {"S": "x".repeat(1500)}}});
+        assert_eq!(write_units("PutItem", &large), vec![("t".to_string(), 2.0)]);
+        let batch = json!({"RequestItems": {"p": [
+            {"PutRequest": {"Item": {"text": {"S": "x".repeat(3000)}}}},
+            {"DeleteRequest": {"Key": {"sku": {"S": "A"}}}}
+        ]}});
+        assert_eq!(
+            write_units("BatchWriteItem", &batch),
+            vec![("p".to_string(), 3.0), ("p".to_string(), 1.0)]
+        );
+        let update = json!({"TableName": "r", "Key": {"webhook_id": {"S": "w"}}});
+        assert_eq!(
+            write_units("UpdateItem", &update),
+            vec![("r".to_string(), 1.0)]
+        );
+    }
+}
