@@ -305,6 +305,8 @@ fn each_function_is_granted_exactly_the_calls_its_code_makes() {
         ("dynamodb:PutItem", "WebhookReceiptTable"),
         ("dynamodb:UpdateItem", "WebhookReceiptTable"),
         ("dynamodb:DeleteItem", "WebhookReceiptTable"),
+        // A redelivered id is answered from a read of its receipt.
+        ("dynamodb:GetItem", "WebhookReceiptTable"),
         ("s3:PutObject", "PayloadBucket.Arn}/claims/*"),
         ("secretsmanager:GetSecretValue", "WebhookSigningSecret"),
     ];
@@ -318,6 +320,10 @@ fn each_function_is_granted_exactly_the_calls_its_code_makes() {
         ("dynamodb:PutItem", "StockTable"),
         ("dynamodb:PutItem", "PriceTable"),
         ("dynamodb:PutItem", "CustomerTable"),
+        // The revision guard reads the stored revision before it writes.
+        ("dynamodb:GetItem", "StockTable"),
+        ("dynamodb:GetItem", "PriceTable"),
+        ("dynamodb:GetItem", "CustomerTable"),
         ("s3:GetObject", "PayloadBucket.Arn}/claims/*"),
         ("sqs:SendMessage", "StockPriceDeadLetterQueue"),
         ("sqs:SendMessage", "CustomerDeadLetterQueue"),
@@ -374,6 +380,7 @@ fn each_function_is_granted_exactly_the_calls_its_code_makes() {
         ("dynamodb:PutItem", "WebhookReceiptTable"),
         ("dynamodb:UpdateItem", "WebhookReceiptTable"),
         ("dynamodb:DeleteItem", "WebhookReceiptTable"),
+        ("dynamodb:GetItem", "WebhookReceiptTable"),
         ("s3:PutObject", "PayloadBucket.Arn}/claims/*"),
         ("sqs:SendMessage", "StockPriceQueue"),
         ("sqs:SendMessage", "CustomerQueue"),
@@ -398,6 +405,8 @@ fn each_function_is_granted_exactly_the_calls_its_code_makes() {
         ("s3:ListBucket", "CatalogBucket"),
         ("dynamodb:Scan", "StockTable"),
         ("dynamodb:PutItem", "StockTable"),
+        ("dynamodb:GetItem", "StockTable"),
+        ("dynamodb:GetItem", "PriceTable"),
         ("dynamodb:Scan", "PriceTable"),
         ("dynamodb:PutItem", "PriceTable"),
         ("sqs:SendMessage", "ReconcileDeadLetterQueue"),
