@@ -19,23 +19,7 @@ cargo build --release --bins \
   -p delta-pull -p bridge-bench
 
 echo "== moto server"
-port="$("$venv/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
-mkdir -p target
-setsid "$venv/bin/moto_server" -H 127.0.0.1 -p "$port" >target/moto-bench.log 2>&1 &
-moto_pid=$!
-trap 'kill -- -"$moto_pid" 2>/dev/null || kill "$moto_pid" 2>/dev/null || true' EXIT
-"$venv/bin/python" - "$port" <<'PY'
-import sys, time, urllib.request
-url = f"http://127.0.0.1:{sys.argv[1]}/moto-api/"
-for _ in range(300):
-    try:
-        urllib.request.urlopen(url, timeout=1)
-        sys.exit(0)
-    except Exception:
-        time.sleep(0.1)
-sys.exit("moto did not start; see target/moto-bench.log")
-PY
-export BRIDGE_TEST_ENDPOINT="http://127.0.0.1:$port"
+. "$root/scripts/moto.sh" moto-bench.log
 if [ -z "${BRIDGE_SAMPLES_DIR:-}" ] && [ -d "$root/../shared/samples/bmecat" ]; then
   export BRIDGE_SAMPLES_DIR="$root/../shared/samples"
 fi

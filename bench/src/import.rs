@@ -7,8 +7,8 @@
 //! `Importer` runs it. All rates are CPU time of this thread, best of three.
 
 use crate::cpu::best_of;
-use crate::memory::peak_of;
 use crate::report::{Report, Target};
+use bridge_testkit::memory::peak_of;
 use pim_import::formats::{self, Format, Outcome};
 use pim_import::import::{Tally, finish_scan, scan_record};
 use pim_import::index::{IndexBuilder, IndexSettings};

@@ -19,7 +19,6 @@ mod events;
 mod fakes;
 mod import;
 mod inprocess;
-mod memory;
 mod report;
 mod requests;
 
@@ -27,7 +26,7 @@ use report::Report;
 use std::path::PathBuf;
 
 #[global_allocator]
-static ALLOCATOR: memory::Counting = memory::Counting;
+static ALLOCATOR: bridge_testkit::memory::Counting = bridge_testkit::memory::Counting;
 
 fn list(name: &str, default: &str) -> Vec<String> {
     std::env::var(name)

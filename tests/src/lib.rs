@@ -2,6 +2,7 @@
 //! names), a fresh copy of the template's resources per test, the reference Python signer,
 //! and a minimal Lambda runtime API for running the function binaries.
 
+pub mod memory;
 pub mod runtime_api;
 
 use bridge_infra::{MotoServer, Stack, Template};

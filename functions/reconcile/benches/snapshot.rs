@@ -15,37 +15,14 @@ use bridge_domain::{
 };
 use chrono::{DateTime, Utc};
 use reconcile::{ReconcilePorts, ReconcileSettings, Reconciler};
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Instant;
 
-/// Counts live heap bytes and their peak.
-struct Counting;
-
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let ptr = unsafe { System.alloc(layout) };
-        if !ptr.is_null() {
-            let live = LIVE.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
-            PEAK.fetch_max(live, Ordering::Relaxed);
-        }
-        ptr
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) };
-        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
-    }
-}
-
 #[global_allocator]
-static ALLOCATOR: Counting = Counting;
+static ALLOCATOR: bridge_testkit::memory::Counting = bridge_testkit::memory::Counting;
 
 /// The snapshot's record `i`: two warehouses per sku.
 fn key(i: u64) -> (String, &'static str) {
@@ -305,14 +282,13 @@ fn run(runtime: &tokio::runtime::Runtime, dir: &Path, snapshot: &Path, rows: u64
             peak
         })
     };
-    let base = LIVE.load(Ordering::Relaxed);
-    PEAK.store(base, Ordering::Relaxed);
     let start = Instant::now();
-    let report = runtime
-        .block_on(reconciler.reconcile("erp/snapshots/stock-bench.csv"))
-        .expect("the reconciliation runs");
+    let (report, peak_heap) = bridge_testkit::memory::peak_of(|| {
+        runtime
+            .block_on(reconciler.reconcile("erp/snapshots/stock-bench.csv"))
+            .expect("the reconciliation runs")
+    });
     let seconds = start.elapsed().as_secs_f64();
-    let peak_heap = PEAK.load(Ordering::Relaxed).saturating_sub(base);
     stop.store(true, Ordering::Relaxed);
     let peak_disk = sampler.join().unwrap();
 

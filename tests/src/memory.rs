@@ -1,4 +1,5 @@
-//! Live heap bytes and their peak, counted by the bench binary's global allocator.
+//! Live heap bytes and their peak, for benches that install [`Counting`] as their global
+//! allocator (`#[global_allocator] static A: Counting = Counting;`).
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
