@@ -17,10 +17,20 @@ pub fn thread_cpu_time() -> Duration {
 
 /// CPU time of `f` (best of `runs`: the least disturbed run).
 pub fn best_of<T>(runs: usize, mut f: impl FnMut() -> T) -> (T, Duration) {
+    best_of_prepared(runs, || (), |()| f())
+}
+
+/// CPU time of `f` on what `prepare` makes for it (not timed), best of `runs`.
+pub fn best_of_prepared<I, T>(
+    runs: usize,
+    mut prepare: impl FnMut() -> I,
+    mut f: impl FnMut(I) -> T,
+) -> (T, Duration) {
     let mut best: Option<(T, Duration)> = None;
     for _ in 0..runs {
+        let input = prepare();
         let start = thread_cpu_time();
-        let out = f();
+        let out = f(input);
         let spent = thread_cpu_time() - start;
         if best.as_ref().is_none_or(|(_, b)| spent < *b) {
             best = Some((out, spent));

@@ -2,7 +2,7 @@
 //! sync (apply a batch of 10), in-process with in-memory ports, against the floor each
 //! cannot go below: the HMAC and the JSON parse alone, the batch's deserialisation alone.
 
-use crate::cpu::best_of;
+use crate::cpu::{best_of, best_of_prepared};
 use crate::events;
 use crate::fakes::{Freshness, Objects, Queue, Receipts, Stores};
 use crate::report::Report;
@@ -101,18 +101,22 @@ pub fn run(
 ) -> Vec<(String, OutboundMessage)> {
     let requests = requests();
     let now = chrono::Utc::now();
-    let (queued, spent) = best_of(RUNS, || {
-        let queue = Arc::new(Queue::default());
-        let intake = intake(queue.clone());
-        let batch = requests.clone();
-        runtime.block_on(async {
-            for request in batch {
-                let response = intake.handle(request, now).await;
-                assert_eq!(response.status, 202, "{:?}", response.body);
-            }
-        });
-        std::mem::take(&mut *queue.0.lock().unwrap())
-    });
+    let (queued, spent) = best_of_prepared(
+        RUNS,
+        || {
+            let queue = Arc::new(Queue::default());
+            (intake(queue.clone()), queue, requests.clone())
+        },
+        |(intake, queue, batch)| {
+            runtime.block_on(async {
+                for request in batch {
+                    let response = intake.handle(request, now).await;
+                    assert_eq!(response.status, 202, "{:?}", response.body);
+                }
+            });
+            std::mem::take(&mut *queue.0.lock().unwrap())
+        },
+    );
     let (_, floor_spent) = best_of(RUNS, || floor(&requests));
     let per_event = spent.as_secs_f64() * 1e6 / EVENTS as f64;
     let floor_per_event = floor_spent.as_secs_f64() * 1e6 / EVENTS as f64;
@@ -211,8 +215,7 @@ pub fn run_sync(
 ) {
     let batches = batches(queued);
     let messages = queued.len() as f64;
-    let (_, spent) = best_of(RUNS, || {
-        let sync = sync();
+    let (_, spent) = best_of_prepared(RUNS, sync, |sync| {
         runtime.block_on(async {
             for batch in &batches {
                 let event: SqsEvent = serde_json::from_slice(batch).expect("an SQS event");
