@@ -85,19 +85,10 @@ struct Scenario {
 }
 
 fn sqs_event(stack: &TestStack, queue: &str, body: String) -> Value {
-    json!({"Records": [{
-        "messageId": "m-1", "receiptHandle": "r-1", "body": body,
-        "attributes": {"ApproximateReceiveCount": "1"}, "messageAttributes": {},
-        "md5OfBody": "", "eventSource": "aws:sqs",
-        "eventSourceARN": stack.queue_arn(queue), "awsRegion": "us-east-1"}]})
+    json!({"Records": [events::sqs_record("m-1", "r-1", &body, [], stack.queue_arn(queue))]})
 }
 
-fn envelope(id: &str, source: &str, body: Value) -> String {
-    json!({"version": 1, "webhook_id": id, "source": source,
-        "event_type": body["type"], "correlation_id": format!("c-{id}"),
-        "received_at": "2026-11-26T10:00:00Z", "payload": {"kind": "inline", "body": body}})
-    .to_string()
-}
+use events::envelope;
 
 impl Scenario {
     async fn new() -> Self {

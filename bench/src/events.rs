@@ -35,3 +35,35 @@ pub fn body(n: u64, record: u64, revision: u64) -> Value {
 pub fn signature(webhook_id: &str, timestamp: i64, body: &[u8]) -> String {
     bridge_contract::sign(&secret(), webhook_id, timestamp, body)
 }
+
+/// One SQS record as Lambda's event source hands it over. `attributes`: message
+/// attributes as (name, value) pairs of string attributes.
+pub fn sqs_record<'a>(
+    id: &str,
+    receipt_handle: &str,
+    body: &str,
+    attributes: impl IntoIterator<Item = (&'a str, &'a str)>,
+    queue_arn: &str,
+) -> Value {
+    let attributes: serde_json::Map<String, Value> = attributes
+        .into_iter()
+        .map(|(k, v)| {
+            (
+                k.to_string(),
+                json!({"stringValue": v, "dataType": "String"}),
+            )
+        })
+        .collect();
+    json!({"messageId": id, "receiptHandle": receipt_handle, "body": body,
+        "attributes": {"ApproximateReceiveCount": "1"}, "messageAttributes": attributes,
+        "md5OfBody": "", "eventSource": "aws:sqs", "eventSourceARN": queue_arn,
+        "awsRegion": "us-east-1"})
+}
+
+/// An intake queue envelope carrying `body` inline, as if webhook `id` had been accepted.
+pub fn envelope(id: &str, source: &str, body: Value) -> String {
+    json!({"version": 1, "webhook_id": id, "source": source,
+        "event_type": body["type"], "correlation_id": format!("c-{id}"),
+        "received_at": "2026-11-26T10:00:00Z", "payload": {"kind": "inline", "body": body}})
+    .to_string()
+}

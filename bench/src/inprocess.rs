@@ -191,15 +191,17 @@ fn batches(queued: &[(String, OutboundMessage)]) -> Vec<Vec<u8>> {
                 .iter()
                 .enumerate()
                 .map(|(i, message)| {
-                    let attributes: serde_json::Map<String, Value> = message
+                    let attributes = message
                         .attributes
                         .iter()
-                        .map(|(k, v)| (k.clone(), json!({"stringValue": v, "dataType": "String"})))
-                        .collect();
-                    json!({"messageId": format!("{b}-{i}"), "receiptHandle": format!("r-{b}-{i}"),
-                        "body": message.body, "attributes": {"ApproximateReceiveCount": "1"},
-                        "messageAttributes": attributes, "md5OfBody": "", "eventSource": "aws:sqs",
-                        "eventSourceARN": queue_arn(route), "awsRegion": "us-east-1"})
+                        .map(|(k, v)| (k.as_str(), v.as_str()));
+                    events::sqs_record(
+                        &format!("{b}-{i}"),
+                        &format!("r-{b}-{i}"),
+                        &message.body,
+                        attributes,
+                        &queue_arn(route),
+                    )
                 })
                 .collect();
             out.push(json!({"Records": records}).to_string().into_bytes());

@@ -96,23 +96,22 @@ impl Pipeline {
                 .collect();
             futures::stream::iter(mine.chunks(10))
                 .for_each_concurrent(CONSUMERS, |chunk| async move {
-                let records: Vec<Value> = chunk
-                    .iter()
-                    .map(|(id, body)| {
-                        let body: Value = serde_json::from_str(body).expect("JSON");
-                        let envelope = json!({"version": 1, "webhook_id": id, "source": "erp",
-                            "event_type": body["type"], "correlation_id": format!("c-{id}"),
-                            "received_at": "2026-11-26T10:00:00Z",
-                            "payload": {"kind": "inline", "body": body}});
-                        json!({"messageId": id, "receiptHandle": id, "body": envelope.to_string(),
-                            "attributes": {"ApproximateReceiveCount": "1"}, "messageAttributes": {},
-                            "md5OfBody": "", "eventSource": "aws:sqs",
-                            "eventSourceARN": self.stack.queue_arn(queue), "awsRegion": "us-east-1"})
-                    })
-                    .collect();
-                let event = serde_json::from_value(json!({"Records": records})).expect("an SQS event");
-                let response = self.sync.handle_batch(event).await.expect("the seed applies");
-                assert!(response.batch_item_failures.is_empty());
+                    let records: Vec<Value> = chunk
+                        .iter()
+                        .map(|(id, body)| {
+                            let body: Value = serde_json::from_str(body).expect("JSON");
+                            let envelope = events::envelope(id, "erp", body);
+                            events::sqs_record(id, id, &envelope, [], self.stack.queue_arn(queue))
+                        })
+                        .collect();
+                    let event =
+                        serde_json::from_value(json!({"Records": records})).expect("an SQS event");
+                    let response = self
+                        .sync
+                        .handle_batch(event)
+                        .await
+                        .expect("the seed applies");
+                    assert!(response.batch_item_failures.is_empty());
                 })
                 .await;
         }
@@ -140,21 +139,18 @@ impl Pipeline {
             let records: Vec<Value> = messages
                 .iter()
                 .map(|m| {
-                    let attributes: serde_json::Map<String, Value> = m
+                    let attributes = m
                         .message_attributes()
                         .into_iter()
                         .flatten()
-                        .map(|(k, v)| {
-                            (
-                                k.clone(),
-                                json!({"stringValue": v.string_value(), "dataType": v.data_type()}),
-                            )
-                        })
-                        .collect();
-                    json!({"messageId": m.message_id(), "receiptHandle": m.receipt_handle(),
-                        "body": m.body(), "attributes": {"ApproximateReceiveCount": "1"},
-                        "messageAttributes": attributes, "md5OfBody": "", "eventSource": "aws:sqs",
-                        "eventSourceARN": self.stack.queue_arn(queue), "awsRegion": "us-east-1"})
+                        .map(|(k, v)| (k.as_str(), v.string_value().unwrap_or_default()));
+                    events::sqs_record(
+                        m.message_id().unwrap_or_default(),
+                        m.receipt_handle().unwrap_or_default(),
+                        m.body().unwrap_or_default(),
+                        attributes,
+                        self.stack.queue_arn(queue),
+                    )
                 })
                 .collect();
             let event = serde_json::from_value(json!({"Records": records})).expect("an SQS event");
