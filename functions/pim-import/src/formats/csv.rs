@@ -16,217 +16,123 @@ use super::{
 };
 use crate::content::{self, Encoder};
 use bridge_domain::product::{Gtin, Locale, RawProduct, check_unit};
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, Read};
 
 const NOT_UTF8: &str = "the file is not UTF-8; it was read as Windows-1252";
 
-/// Newline positions of the bytes handed to the CSV parser, so that each record's line is
-/// exact (the csv crate's own line count is off for CRLF, quoted newlines and blank lines).
-/// Positions behind the last record asked about are folded into a count: memory stays
-/// bounded by the parser's read-ahead. Also follows the quoting, to tell whether the input
-/// ended inside a quoted field (the csv crate ends the field there without complaint: a
-/// file cut short would import its last row with a partial value).
-struct Newlines {
-    before: u64,
-    positions: VecDeque<u64>,
+/// The most of the first line looked at to find the delimiter.
+const MAX_HEADER_BYTES: u64 = 64 * 1024;
+
+/// Appended to the input at its end: a record that ends inside quotes takes it into its
+/// last field (the csv crate ends such a field at the end of input without complaint: a
+/// file cut short would import its last row with a partial value); after any other
+/// ending it is a record of its own, `\x00` alone.
+const SENTINEL: &[u8] = b"\n\x00";
+
+/// What tells each record's line without a second look at every byte: the parser's own
+/// count of `\n` consumed, and copies of the last two deliveries, to see whether a record
+/// ended on `\n` (LF: consumed with the record) or on `\r` (CRLF: its `\n` is consumed
+/// with the next record). Also counts the bytes delivered and appends [`SENTINEL`].
+struct Lines {
     delivered: u64,
-    /// Where the record being parsed starts: the parser may buffer a record whole.
+    /// Where the parser stopped after the last record (where the next one is read from).
     record_start: u64,
-    quotes: Quotes,
-    /// Quote positions of the delivery being read (kept for its allocation).
-    found: Vec<usize>,
-    /// The input has ended.
-    ended: bool,
+    /// `\n` consumed up to `record_start`.
+    newlines: u64,
+    current: Vec<u8>,
+    current_start: u64,
+    previous: Vec<u8>,
+    previous_start: u64,
+    /// The length of the real input, once the sentinel was delivered after it.
+    input_len: Option<u64>,
 }
 
-/// The quoting state of the bytes delivered, as the csv crate reads it (RFC 4180 with
-/// `""` inside quotes): a quote opens a quoted field only at the start of a field; inside,
-/// a quote followed by another is one quote, any other closes the quotes (the field may go
-/// on unquoted, where quotes are plain characters).
-struct Quotes {
-    delimiter: u8,
-    inside: bool,
-    /// The last byte delivered (a newline before the first).
-    previous: u8,
-    /// A quote inside quotes ended the last delivery: the next byte tells whether it closes.
-    pending: bool,
-}
-
-impl Quotes {
-    fn deliver(&mut self, bytes: &[u8], quotes: impl Iterator<Item = usize>) {
-        let mut skip_to = 0;
-        if self.pending {
-            self.pending = false;
-            match bytes.first() {
-                Some(b'"') => skip_to = 1,
-                _ => self.inside = false,
-            }
-        }
-        for at in quotes {
-            if at < skip_to {
-                continue;
-            }
-            if !self.inside {
-                let before = if at == 0 {
-                    self.previous
-                } else {
-                    bytes[at - 1]
-                };
-                self.inside = matches!(before, b'\n' | b'\r') || before == self.delimiter;
-            } else {
-                match bytes.get(at + 1) {
-                    Some(b'"') => skip_to = at + 2,
-                    Some(_) => self.inside = false,
-                    None => self.pending = true,
-                }
-            }
-        }
-        if let Some(&last) = bytes.last() {
-            self.previous = last;
-        }
-    }
-
-    /// The input ended: a quote pending there closed its field.
-    fn end(&mut self) {
-        if self.pending {
-            self.pending = false;
-            self.inside = false;
-        }
-    }
-}
-
-impl Newlines {
-    fn new(delimiter: u8) -> Self {
-        Newlines {
-            before: 0,
-            positions: VecDeque::new(),
+impl Lines {
+    fn new() -> Self {
+        Lines {
             delivered: 0,
             record_start: 0,
-            quotes: Quotes {
-                delimiter,
-                inside: false,
-                previous: b'\n',
-                pending: false,
-            },
-            found: Vec::new(),
-            ended: false,
+            newlines: 0,
+            current: Vec::new(),
+            current_start: 0,
+            previous: Vec::new(),
+            previous_start: 0,
+            input_len: None,
         }
     }
 
-    /// The line a record ends on, given the parser's position after it: the parser stops
-    /// after an LF terminator but before the LF of a CRLF one, so a newline just before
-    /// `end` is the record's own terminator.
-    fn line_ending_before(&mut self, end: u64) -> u64 {
-        self.record_start = end;
-        let mut terminator = false;
-        while let Some(&p) = self.positions.front() {
-            if p >= end {
-                break;
-            }
-            terminator = p + 1 == end;
-            self.positions.pop_front();
-            self.before += 1;
-        }
-        self.before + 1 - u64::from(terminator)
-    }
-
-    /// Notes the newlines and quotes of `bytes`, delivered next: blocks of 32 bytes are
-    /// tested for either (vectorized compares), masks of them taken only where they occur.
+    /// Notes the bytes delivered next.
     fn deliver(&mut self, bytes: &[u8]) {
-        const BLOCK: usize = 32;
-        if bytes.is_empty() {
-            self.ended = true;
-            self.quotes.end();
-            return;
-        }
-        let start = self.delivered;
-        let mut quotes = std::mem::take(&mut self.found);
-        quotes.clear();
-        let mut blocks = bytes.chunks_exact(BLOCK);
-        let mut offset = 0;
-        for block in &mut blocks {
-            let block: &[u8; BLOCK] = block.try_into().expect("a whole block");
-            let (newline, quote) = block.iter().fold((0u8, 0u8), |(n, q), &b| {
-                (n | u8::from(b == b'\n'), q | u8::from(b == b'"'))
-            });
-            if newline != 0 {
-                let mut mask = byte_mask(block, b'\n');
-                while mask != 0 {
-                    self.positions
-                        .push_back(start + (offset + mask.trailing_zeros() as usize) as u64);
-                    mask &= mask - 1;
-                }
-            }
-            if quote != 0 {
-                let mut mask = byte_mask(block, b'"');
-                while mask != 0 {
-                    quotes.push(offset + mask.trailing_zeros() as usize);
-                    mask &= mask - 1;
-                }
-            }
-            offset += BLOCK;
-        }
-        for (i, &b) in blocks.remainder().iter().enumerate() {
-            if b == b'\n' {
-                self.positions.push_back(start + (offset + i) as u64);
-            } else if b == b'"' {
-                quotes.push(offset + i);
-            }
-        }
-        self.quotes.deliver(bytes, quotes.iter().copied());
-        self.found = quotes;
+        std::mem::swap(&mut self.current, &mut self.previous);
+        self.previous_start = self.current_start;
+        self.current.clear();
+        self.current.extend_from_slice(bytes);
+        self.current_start = self.delivered;
         self.delivered += bytes.len() as u64;
     }
 
-    /// Whether the input ended inside a quoted field.
-    fn ended_in_quotes(&self) -> bool {
-        self.ended && self.quotes.inside
+    fn byte_at(&self, at: u64) -> Option<u8> {
+        let within = |bytes: &Vec<u8>, start: u64| {
+            at.checked_sub(start)
+                .and_then(|i| bytes.get(usize::try_from(i).ok()?).copied())
+        };
+        within(&self.current, self.current_start)
+            .or_else(|| within(&self.previous, self.previous_start))
     }
-}
 
-/// Whether the block holds a newline (vectorized compares).
-#[inline]
-fn has_newline(block: &[u8; 32]) -> bool {
-    block.iter().fold(0u8, |any, &b| any | u8::from(b == b'\n')) != 0
-}
-
-/// Bit `i` set where `block[i]` is `byte`, eight bytes at a time.
-#[inline]
-fn byte_mask(block: &[u8; 32], byte: u8) -> u32 {
-    const LOW7: u64 = 0x7F7F_7F7F_7F7F_7F7F;
-    let pattern = 0x0101_0101_0101_0101u64 * u64::from(byte);
-    let mut mask = 0u32;
-    for (w, word) in block.chunks_exact(8).enumerate() {
-        let x = u64::from_le_bytes(word.try_into().expect("8 bytes")) ^ pattern;
-        // The high bit of each byte set exactly where that byte of `x` is zero...
-        let zero = !(((x & LOW7) + LOW7) | x | LOW7);
-        // ...and those 8 bits gathered into one byte (bit k for byte k).
-        let bits = ((zero >> 7).wrapping_mul(0x0102_0408_1020_4080) >> 56) as u32;
-        mask |= bits << (w * 8);
+    /// The line a record starts on, given where the parser stopped after it and its count
+    /// of `\n` consumed by then (`Reader::position`): the `\n` consumed with the record
+    /// (blank lines before it, a CRLF's `\n` left by the record before, its own `\n`s
+    /// inside quotes and its LF) less those not before its first byte.
+    fn record_line(&mut self, end: u64, line: u64, record: &csv::ByteRecord) -> u64 {
+        let newlines = line.saturating_sub(1);
+        let consumed = newlines.saturating_sub(self.newlines);
+        let own = u64::from(end > 0 && self.byte_at(end - 1) == Some(b'\n'));
+        // A `\n` right where the record's read began is not its own (records do not start
+        // with one): a CRLF's, or a blank line.
+        let before = u64::from(self.byte_at(self.record_start) == Some(b'\n'));
+        let inside = if consumed <= own + before {
+            0
+        } else {
+            count_newlines(record.as_slice())
+        };
+        self.record_start = end;
+        self.newlines = newlines;
+        (1 + newlines).saturating_sub(inside + own).max(1)
     }
-    mask
+
+    /// Whether the record that ended at `end` is the sentinel (`Some(true)`), or ran into
+    /// it: the input ended inside a quoted field (`Some(false)`).
+    fn at_sentinel(&self, end: u64, record: &csv::ByteRecord) -> Option<bool> {
+        let input_len = self.input_len?;
+        (end >= input_len + SENTINEL.len() as u64)
+            .then(|| record.len() == 1 && record.get(0) == Some(&SENTINEL[1..]))
+    }
 }
 
 struct CountingReader {
     inner: Box<dyn BufRead + Send>,
-    newlines: Newlines,
+    lines: Lines,
 }
 
 impl Read for CountingReader {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         // One record may not take the rest of the file into memory (an unclosed quote).
-        if self.newlines.delivered - self.newlines.record_start
-            > (MAX_RECORD_BYTES + buf.len()) as u64
-        {
+        if self.lines.delivered - self.lines.record_start > (MAX_RECORD_BYTES + buf.len()) as u64 {
             return Err(std::io::Error::new(
                 std::io::ErrorKind::InvalidData,
                 format!("a record is longer than {MAX_RECORD_BYTES} bytes (an unclosed quote?)"),
             ));
         }
-        let n = self.inner.read(buf)?;
-        if n > 0 || !buf.is_empty() {
-            self.newlines.deliver(&buf[..n]);
+        let mut n = self.inner.read(buf)?;
+        if n == 0 && buf.len() >= SENTINEL.len() && self.lines.input_len.is_none() {
+            self.lines.input_len = Some(self.lines.delivered);
+            buf[..SENTINEL.len()].copy_from_slice(SENTINEL);
+            n = SENTINEL.len();
+        }
+        if n > 0 {
+            self.lines.deliver(&buf[..n]);
         }
         Ok(n)
     }
@@ -292,11 +198,16 @@ fn detect_delimiter(header: &[u8]) -> u8 {
             _ => {}
         }
     }
+    // The first of the most frequent: `,` when none occurs.
     counts
         .iter()
-        .max_by_key(|(_, count)| *count)
-        .map(|(d, _)| *d)
-        .unwrap_or(b',')
+        .fold(
+            (b',', 0),
+            |best, &(d, count)| {
+                if count > best.1 { (d, count) } else { best }
+            },
+        )
+        .0
 }
 
 /// Where a field goes when a row is checked in place: a single field's slot, or `Other`
@@ -444,8 +355,10 @@ struct InPlace {
 
 /// An empty vector of string slices with the allocation of `v`, for slices of another
 /// lifetime (collecting in place keeps the allocation: no allocation per row).
-fn reuse<'b>(v: Vec<&str>) -> Vec<&'b str> {
-    v.into_iter().filter(|_| false).map(|_| "").collect()
+fn reuse<'b>(mut v: Vec<&str>) -> Vec<&'b str> {
+    // Emptied first: the collect below then has nothing to walk.
+    v.clear();
+    v.into_iter().map(|_| "").collect()
 }
 
 /// Unit codes the rules accepted in this file (a catalog uses a handful).
@@ -475,19 +388,9 @@ fn plain_sku(sku: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'/' | b':'))
 }
 
-/// How many `\n` the bytes hold (a record's own, inside quotes: rare, so blocks of 32
-/// bytes are only tested for any first).
+/// How many `\n` the bytes hold (a record's own, inside quotes: rare).
 fn count_newlines(bytes: &[u8]) -> u64 {
-    const BLOCK: usize = 32;
-    let mut blocks = bytes.chunks_exact(BLOCK);
-    let mut count = 0u64;
-    for block in &mut blocks {
-        let block: &[u8; BLOCK] = block.try_into().expect("a whole block");
-        if has_newline(block) {
-            count += u64::from(byte_mask(block, b'\n').count_ones());
-        }
-    }
-    count + blocks.remainder().iter().filter(|&&b| b == b'\n').count() as u64
+    bytes.iter().filter(|&&b| b == b'\n').count() as u64
 }
 
 /// `str::trim`: nothing to do when both ends are visible ASCII (most fields); else ASCII
@@ -553,7 +456,16 @@ fn for_parts<'t>(text: &'t str, separator: u8, mut f: impl FnMut(&'t str)) {
     let mut start = 0;
     loop {
         let end = find_byte(&bytes[start..], separator).map_or(bytes.len(), |p| start + p);
-        let part = trim(&text[start..end]);
+        // Spaces around a separator (`a > b`) are the rule: off by index, then the trim's
+        // fast path holds.
+        let (mut first, mut last) = (start, end);
+        while first < last && bytes[first] == b' ' {
+            first += 1;
+        }
+        while last > first && bytes[last - 1] == b' ' {
+            last -= 1;
+        }
+        let part = trim(&text[first..last]);
         if !part.is_empty() {
             f(part);
         }
@@ -581,12 +493,14 @@ fn check_in_place<'a>(
     let text = std::str::from_utf8(bytes).ok()?;
     // One pass over the row: each field trimmed, single fields into their slot (a later
     // column overrides an earlier one, as in the `RawProduct` the general path builds).
-    let base = bytes.as_ptr() as usize;
     let mut slots: [&str; SLOTS] = [""; SLOTS];
+    // The record's fields lie end to end in its bytes.
+    let mut rest = text;
     for (field, &slot) in record.iter().zip(&plan.slots) {
-        let start = field.as_ptr() as usize - base;
         // A character split between two fields: not UTF-8 field by field.
-        let field = trim(text.get(start..start + field.len())?);
+        let (field, after) = rest.split_at_checked(field.len())?;
+        rest = after;
+        let field = trim(field);
         fields.push(field);
         slots[slot as usize] = field;
     }
@@ -721,15 +635,22 @@ impl CsvSource {
     pub fn new(mut input: Box<dyn BufRead + Send>) -> Result<Self, ReadError> {
         let io = |e: std::io::Error| super::io_error(&e, "cannot read the file");
         let mut warnings = BTreeSet::new();
-        let head = input.fill_buf().map_err(io)?;
+        // The first line whole (a stream's first read may hold less), then put back.
+        let mut head = Vec::new();
+        input
+            .by_ref()
+            .take(MAX_HEADER_BYTES)
+            .read_until(b'\n', &mut head)
+            .map_err(io)?;
         if head.starts_with(&[0xEF, 0xBB, 0xBF]) {
-            input.consume(3);
+            head.drain(..3);
         } else if head.starts_with(&[0xFF, 0xFE]) || head.starts_with(&[0xFE, 0xFF]) {
             return Err(ReadError::File(
                 "the file is UTF-16; export it as UTF-8 (or Windows-1252)".into(),
             ));
         }
-        let delimiter = detect_delimiter(input.fill_buf().map_err(io)?);
+        let delimiter = detect_delimiter(&head);
+        let input: Box<dyn BufRead + Send> = Box::new(std::io::Cursor::new(head).chain(input));
         if delimiter != b',' {
             warnings.insert(format!(
                 "delimiter detected: {}",
@@ -746,15 +667,24 @@ impl CsvSource {
             .flexible(true)
             .from_reader(CountingReader {
                 inner: input,
-                newlines: Newlines::new(delimiter),
+                lines: Lines::new(),
             });
         let mut header = csv::ByteRecord::new();
         let read = reader
             .read_byte_record(&mut header)
             .map_err(|e| ReadError::File(format!("cannot read the header row: {e}")))?;
-        if !read {
-            return Err(ReadError::File("the file is empty (no header row)".into()));
-        }
+        let position = reader.position().clone();
+        let lines = &mut reader.get_mut().lines;
+        match lines.at_sentinel(position.byte(), &header) {
+            _ if !read => return Err(ReadError::File("the file is empty (no header row)".into())),
+            Some(true) => return Err(ReadError::File("the file is empty (no header row)".into())),
+            Some(false) => {
+                return Err(ReadError::File(
+                    "the file ends inside a quoted field of the header row".into(),
+                ));
+            }
+            None => lines.record_line(position.byte(), position.line(), &header),
+        };
         let mut columns = Vec::new();
         let mut header_bytes = 0;
         for field in header.iter() {
@@ -791,10 +721,13 @@ impl CsvSource {
     }
 
     /// The line the last record started on.
-    fn record_line(&mut self, newlines_inside: u64) -> u64 {
-        let end = self.reader.position().byte();
-        let ends_on = self.reader.get_mut().newlines.line_ending_before(end);
-        ends_on.saturating_sub(newlines_inside).max(1)
+    fn record_line(&mut self) -> u64 {
+        let position = self.reader.position();
+        let (end, line) = (position.byte(), position.line());
+        self.reader
+            .get_mut()
+            .lines
+            .record_line(end, line, &self.record)
     }
 
     fn row(&self) -> Row<'_> {
@@ -817,7 +750,7 @@ impl CsvSource {
                     return None;
                 }
                 Err(e) => {
-                    let line = self.record_line(0);
+                    let line = self.record_line();
                     return Some(Err(match e.kind() {
                         // A broken row is that row's problem; a broken stream is the file's.
                         csv::ErrorKind::Io(io) => {
@@ -827,16 +760,23 @@ impl CsvSource {
                         _ => ReadError::record(line, "-", "malformed_row", e.to_string()),
                     }));
                 }
-                Ok(true) if self.reader.get_ref().newlines.ended_in_quotes() => {
-                    self.done = true;
-                    let line = self.record_line(0);
-                    return Some(Err(ReadError::File(format!(
-                        "the file ends inside a quoted field, at line {line} (an unclosed quote, or the file was cut short)"
-                    ))));
-                }
                 Ok(true) => {
-                    let inside = count_newlines(self.record.as_slice());
-                    let line = self.record_line(inside);
+                    let end = self.reader.position().byte();
+                    match self.reader.get_ref().lines.at_sentinel(end, &self.record) {
+                        Some(true) => {
+                            self.done = true;
+                            return None;
+                        }
+                        Some(false) => {
+                            self.done = true;
+                            let line = self.record_line();
+                            return Some(Err(ReadError::File(format!(
+                                "the file ends inside a quoted field, at line {line} (an unclosed quote, or the file was cut short)"
+                            ))));
+                        }
+                        None => {}
+                    }
+                    let line = self.record_line();
                     if self
                         .record
                         .iter()
@@ -942,6 +882,44 @@ mod tests {
             out.push(r);
         }
         (out, source.warnings())
+    }
+
+    /// A reader handing out at most `size` bytes per read.
+    struct Trickle {
+        bytes: Vec<u8>,
+        at: usize,
+        size: usize,
+    }
+
+    impl Read for Trickle {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let n = self.size.min(buf.len()).min(self.bytes.len() - self.at);
+            buf[..n].copy_from_slice(&self.bytes[self.at..self.at + n]);
+            self.at += n;
+            Ok(n)
+        }
+    }
+
+    /// The lines of a file's records read in deliveries of `size` bytes, or the file error.
+    fn lines_of(file: &[u8], size: usize) -> Result<Vec<u64>, String> {
+        let input = std::io::BufReader::with_capacity(
+            size,
+            Trickle {
+                bytes: file.to_vec(),
+                at: 0,
+                size,
+            },
+        );
+        let mut source = CsvSource::new(Box::new(input)).map_err(|e| format!("{e:?}"))?;
+        let mut lines = Vec::new();
+        while let Some(record) = source.next_record() {
+            match record {
+                Ok(record) => lines.push(record.line),
+                Err(ReadError::File(message)) => return Err(message),
+                Err(e) => return Err(format!("{e:?}")),
+            }
+        }
+        Ok(lines)
     }
 
     #[test]
@@ -1257,25 +1235,6 @@ mod tests {
         ] {
             assert_eq!(find_byte(text, b'|'), text.iter().position(|&b| b == b'|'));
         }
-        let mut block = [b'a'; 32];
-        for positions in [
-            vec![],
-            vec![0],
-            vec![31],
-            vec![7, 8, 15, 16, 30],
-            (0..32).collect(),
-        ] {
-            block.fill(b'a');
-            block[5] = 0x8A;
-            block[6] = 0x0B;
-            let mut expected = 0u32;
-            for &p in &positions {
-                block[p] = b'\n';
-                expected |= 1 << p;
-            }
-            assert_eq!(byte_mask(&block, b'\n'), expected, "{positions:?}");
-            assert_eq!(has_newline(&block), expected != 0);
-        }
         let mut bytes = b"x\ny".repeat(40);
         bytes.extend_from_slice(b"\n\n\r\n");
         for end in 0..bytes.len() {
@@ -1305,22 +1264,18 @@ mod tests {
             let (records, _) = read(file);
             assert!(records.iter().all(Result::is_ok), "{file:?}: {records:?}");
         }
-        // Quoting followed across deliveries of every size (the quote's neighbours in the
-        // next or previous one).
-        let file = b"sku,name.de\nA,\"a\"\"b\"\nB,\"c\"\n";
+        // Deliveries of every size (a record's last byte, or the byte before it, in
+        // another delivery than the rest): the same lines, the same ending.
+        let file = b"sku,name.de\r\nA,\"a\"\"b\r\nc\"\r\n\r\nB,\"c\"\nC,d\n\n\nD,e\r\n";
+        let expected = vec![2, 5, 6, 9];
         for size in 1..file.len() {
-            let mut newlines = Newlines::new(b',');
-            for chunk in file.chunks(size) {
-                newlines.deliver(chunk);
-            }
-            newlines.deliver(&[]);
-            assert!(!newlines.ended_in_quotes(), "deliveries of {size}");
-            let mut newlines = Newlines::new(b',');
-            for chunk in file[..file.len() - 2].chunks(size) {
-                newlines.deliver(chunk);
-            }
-            newlines.deliver(&[]);
-            assert!(newlines.ended_in_quotes(), "deliveries of {size}, cut");
+            assert_eq!(
+                lines_of(file, size).unwrap(),
+                expected,
+                "deliveries of {size}"
+            );
+            let cut = lines_of(&file[..17], size).unwrap_err();
+            assert!(cut.contains("line 2"), "deliveries of {size}, cut: {cut}");
         }
     }
 }
