@@ -938,6 +938,33 @@ mod tests {
         assert_eq!(second.line, 3);
         assert_eq!(second.raw.names[0].1, "Sägeblatt \"Pro\"\r\nzweite Zeile");
         assert!(warnings.iter().any(|w| w.contains("delimiter detected: ;")));
+        // The same when the input comes in short reads, the first shorter than the header
+        // (an S3 stream's first read is not always a whole line): the BOM, the delimiter.
+        for size in [1, 2, 5, 17] {
+            assert_eq!(
+                lines_of(file.as_bytes(), size).unwrap(),
+                vec![2, 3],
+                "{size}"
+            );
+            let input = std::io::BufReader::with_capacity(
+                64 * 1024,
+                Trickle {
+                    bytes: file.as_bytes().to_vec(),
+                    at: 0,
+                    size,
+                },
+            );
+            let mut source = CsvSource::new(Box::new(input)).unwrap();
+            let first = source.next_record().unwrap().unwrap();
+            assert_eq!(first.raw.sku.as_deref(), Some("A-1"), "{size}");
+            assert!(
+                source
+                    .warnings()
+                    .iter()
+                    .any(|w| w.contains("delimiter detected: ;")),
+                "{size}"
+            );
+        }
     }
 
     #[test]
