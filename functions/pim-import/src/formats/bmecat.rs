@@ -106,23 +106,35 @@ fn language(code: &str) -> String {
 /// (`&amp;sup2;` means `²`). The second round leaves the five XML entities alone, so a text
 /// that means a literal `&lt;` keeps it (and no markup appears from nowhere).
 fn decode_entities(raw: &str) -> String {
-    let once = html_escape::decode_html_entities(raw);
-    let mut out = String::with_capacity(once.len());
-    let mut rest: &str = &once;
+    let once = decode_references(raw, Round::First);
+    decode_references(&once, Round::Second)
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Round {
+    /// Every reference: named (HTML5 names, the XML ones among them) and numeric.
+    First,
+    /// Named ones only, but not the five of XML.
+    Second,
+}
+
+/// `text` with its character references decoded; anything that is not an exact reference
+/// ending in `;` is left as it is (no legacy forms without `;`).
+fn decode_references(text: &str, round: Round) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
     while let Some(start) = rest.find('&') {
         out.push_str(&rest[..start]);
         let tail = &rest[start..];
-        let end = tail[1..]
-            .find(|c: char| !c.is_ascii_alphanumeric())
-            .map(|i| i + 1)
-            .filter(|&i| tail[i..].starts_with(';') && i > 1);
-        match end {
-            Some(i) if !matches!(&tail[1..i], "amp" | "lt" | "gt" | "quot" | "apos") => {
-                let entity = &tail[..=i];
-                out.push_str(&html_escape::decode_html_entities(entity));
-                rest = &tail[i + 1..];
+        match reference(tail, round) {
+            Some((decoded, length)) => {
+                match decoded {
+                    Decoded::Text(text) => out.push_str(text),
+                    Decoded::Char(c) => out.push(c),
+                }
+                rest = &tail[length..];
             }
-            _ => {
+            None => {
                 out.push('&');
                 rest = &tail[1..];
             }
@@ -130,6 +142,47 @@ fn decode_entities(raw: &str) -> String {
     }
     out.push_str(rest);
     out
+}
+
+enum Decoded {
+    Text(&'static str),
+    Char(char),
+}
+
+/// The reference `text` starts with (`&name;`, `&#digits;` or `&#xhex;`) and its length.
+/// A numeric one must be a Unicode scalar value and no C0 control but whitespace (as an
+/// HTML parser takes them).
+fn reference(text: &str, round: Round) -> Option<(Decoded, usize)> {
+    let body = text.strip_prefix('&')?;
+    let end = body.find([';', '&'])?;
+    let name = body.get(..end).filter(|_| body.as_bytes()[end] == b';')?;
+    let decoded = match name.strip_prefix('#') {
+        Some(number) if round == Round::First => {
+            let value = match number.strip_prefix(['x', 'X']) {
+                Some(hex) if hex.starts_with(|c: char| c.is_ascii_hexdigit()) => {
+                    u32::from_str_radix(hex, 16).ok()?
+                }
+                None if number.starts_with(|c: char| c.is_ascii_digit()) => number.parse().ok()?,
+                _ => return None,
+            };
+            let c = char::from_u32(value)?;
+            if c < ' ' && !matches!(c, '\t' | '\n' | '\u{c}' | '\r') {
+                return None;
+            }
+            Decoded::Char(c)
+        }
+        Some(_) => return None,
+        None => {
+            if round == Round::Second
+                && (!name.bytes().all(|b| b.is_ascii_alphanumeric())
+                    || matches!(name, "amp" | "lt" | "gt" | "quot" | "apos"))
+            {
+                return None;
+            }
+            Decoded::Text(quick_xml::escape::resolve_html5_entity(name)?)
+        }
+    };
+    Some((decoded, end + 2))
 }
 
 #[derive(Default)]
@@ -542,7 +595,8 @@ impl RecordSource for BmecatSource {
                             .decode(data.as_ref())
                             .unwrap_or_default();
                         // CDATA is literal: escape it so that entity decoding leaves it as is.
-                        let escaped = html_escape::encode_text(&decoded).into_owned();
+                        let escaped =
+                            quick_xml::escape::partial_escape(decoded.as_ref()).into_owned();
                         if let Err(e) = self.push_text(&escaped) {
                             self.done = true;
                             return Some(Err(e));
@@ -641,6 +695,24 @@ mod tests {
             decode_entities("a &amp;lt;b&amp;gt; &amp;amp; &amp;sup2; &amp;unknown; &"),
             "a &lt;b&gt; &amp; ² &unknown; &"
         );
+        // Numeric references once (a second escape keeps them literal); nothing that is not
+        // an exact reference is touched.
+        for (raw, decoded) in [
+            ("&#176;C &#x2300; &#X41;", "°C ⌀ A"),
+            ("&amp;#176;", "&#176;"),
+            ("&#0; &#1; &#x9;&#10;", "&#0; &#1; \t\n"),
+            (
+                "&#xD800; &#1114112; &#-1; &#x+1; &#;",
+                "&#xD800; &#1114112; &#-1; &#x+1; &#;",
+            ),
+            (
+                "&sup2 &sup2&sup2; &; &&amp; &amp",
+                "&sup2 &sup2² &; && &amp",
+            ),
+            ("&Auml;&auml;&szlig;&euro;&nbsp;", "Ääß€\u{a0}"),
+        ] {
+            assert_eq!(decode_entities(raw), decoded, "{raw}");
+        }
         assert_eq!(first.raw.gtin.as_deref(), Some("4008190143640"));
         assert_eq!(first.raw.unit.as_deref(), Some("C62"));
         assert_eq!(first.raw.images, vec!["a.jpg"]);
