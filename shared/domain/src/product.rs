@@ -239,19 +239,44 @@ fn non_blank_owned(value: Option<String>) -> Option<String> {
 /// it, well formed as a [`UnitCode`]. Over borrowed text, for readers that validate fields
 /// in place; [`validate_product`] applies the same rule.
 pub fn check_unit(code: &str) -> Result<(), InvalidValue> {
-    match cefact_units::UnitCode::from_code(code) {
-        Some(known) if known.status() != cefact_units::Status::Deleted => {
-            UnitCode::parse(code).map(drop)
-        }
-        Some(_) => Err(InvalidValue::new(
+    if listed(units::UNITS_IN_FORCE, code) {
+        UnitCode::parse(code).map(drop)
+    } else if listed(units::UNITS_DELETED, code) {
+        Err(InvalidValue::new(
             "deleted_unit",
             format!("{code:?} was removed from UN/ECE Rec 20"),
-        )),
-        None => Err(InvalidValue::new(
+        ))
+    } else {
+        Err(InvalidValue::new(
             "unknown_unit",
             format!("{code:?} is not a UN/ECE Rec 20 unit code"),
-        )),
+        ))
     }
+}
+
+mod units {
+    include!(concat!(env!("OUT_DIR"), "/units.rs"));
+}
+
+/// Whether `code` is in a table of sorted 3-byte codes (padded with spaces) written by the
+/// build script from `cefact-units`.
+fn listed(table: &str, code: &str) -> bool {
+    if !(1..=3).contains(&code.len()) {
+        return false;
+    }
+    let mut key = [b' '; 3];
+    key[..code.len()].copy_from_slice(code.as_bytes());
+    let table = table.as_bytes();
+    let (mut low, mut high) = (0, table.len() / 3);
+    while low < high {
+        let middle = (low + high) / 2;
+        match table[3 * middle..3 * middle + 3].cmp(&key) {
+            std::cmp::Ordering::Less => low = middle + 1,
+            std::cmp::Ordering::Greater => high = middle,
+            std::cmp::Ordering::Equal => return true,
+        }
+    }
+    false
 }
 
 /// Applies the quality rules of contract section 3 to one record. Takes the record by
@@ -473,6 +498,34 @@ impl ImportGuards {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_unit_rule_agrees_with_rec_20_for_every_code() {
+        let mut deleted = 0;
+        for unit in cefact_units::UnitCode::ALL {
+            let code = unit.as_str();
+            let result = check_unit(code);
+            if unit.status() == cefact_units::Status::Deleted {
+                deleted += 1;
+                assert_eq!(result.unwrap_err().code, "deleted_unit", "{code}");
+            } else {
+                assert_eq!(result.is_ok(), UnitCode::parse(code).is_ok(), "{code}");
+            }
+        }
+        assert!(deleted > 0 && cefact_units::UnitCode::ALL.len() > 1000);
+        for unknown in ["", "c62", "C622", "Q9Z", " C6", "C62 ", "\u{e4}", "A"] {
+            assert!(
+                cefact_units::UnitCode::from_code(unknown).is_none(),
+                "{unknown:?}"
+            );
+            assert_eq!(
+                check_unit(unknown).unwrap_err().code,
+                "unknown_unit",
+                "{unknown:?}"
+            );
+        }
+        assert!(check_unit("C62").is_ok() && check_unit("KGM").is_ok());
+    }
 
     fn raw(sku: &str) -> RawProduct {
         RawProduct {
