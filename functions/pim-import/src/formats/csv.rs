@@ -2,8 +2,10 @@
 //! with or without BOM, or Windows-1252 (detected per field, reported as a warning);
 //! RFC 4180 quoting; CRLF or LF.
 //!
+//! Parsed by csv-core (the csv crate's parser) straight from the buffered input, which
+//! also gives each record's exact line without a second look at its bytes (`Parser`).
 //! The import's path through a row ([`RecordSource::next_checked`]) works in place: one
-//! `csv::ByteRecord` reused for every row, the columns mapped once from the header (which
+//! `Fields` buffer reused for every row, the columns mapped once from the header (which
 //! field holds the sku, the names in locale order, the attributes in key order), the
 //! quality rules and the content encoding over `&str` slices of the record. A row that is
 //! not well-formed UTF-8, or that any rule doubts, goes the general way instead (fields
@@ -24,117 +26,173 @@ const NOT_UTF8: &str = "the file is not UTF-8; it was read as Windows-1252";
 /// The most of the first line looked at to find the delimiter.
 const MAX_HEADER_BYTES: u64 = 64 * 1024;
 
-/// Appended to the input at its end: a record that ends inside quotes takes it into its
-/// last field (the csv crate ends such a field at the end of input without complaint: a
-/// file cut short would import its last row with a partial value); after any other
-/// ending it is a record of its own, `\x00` alone.
+/// Parsed after the input's end: a record that ends inside quotes takes it into its last
+/// field (csv-core ends such a field at the end of input without complaint: a file cut
+/// short would import its last row with a partial value); after any other ending it is a
+/// record of its own, `\x00` alone.
 const SENTINEL: &[u8] = b"\n\x00";
 
-/// What tells each record's line without a second look at every byte: the parser's own
-/// count of `\n` consumed, and copies of the last two deliveries, to see whether a record
-/// ended on `\n` (LF: consumed with the record) or on `\r` (CRLF: its `\n` is consumed
-/// with the next record). Also counts the bytes delivered and appends [`SENTINEL`].
-struct Lines {
-    delivered: u64,
-    /// Where the parser stopped after the last record (where the next one is read from).
-    record_start: u64,
-    /// `\n` consumed up to `record_start`.
-    newlines: u64,
-    current: Vec<u8>,
-    current_start: u64,
-    previous: Vec<u8>,
-    previous_start: u64,
-    /// The length of the real input, once the sentinel was delivered after it.
-    input_len: Option<u64>,
+/// One parsed record, reused for every row: its fields' bytes end to end and where each
+/// ends, as csv-core writes them.
+#[derive(Default)]
+pub(crate) struct Fields {
+    bytes: Vec<u8>,
+    ends: Vec<usize>,
+    len: usize,
 }
 
-impl Lines {
-    fn new() -> Self {
-        Lines {
-            delivered: 0,
-            record_start: 0,
+impl Fields {
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    /// The fields' bytes end to end.
+    fn as_slice(&self) -> &[u8] {
+        let end = self.ends[..self.len].last().copied().unwrap_or(0);
+        &self.bytes[..end]
+    }
+
+    fn get(&self, i: usize) -> Option<&[u8]> {
+        let end = *self.ends[..self.len].get(i)?;
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        Some(&self.bytes[start..end])
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &[u8]> {
+        let mut start = 0;
+        self.ends[..self.len].iter().map(move |&end| {
+            let field = &self.bytes[start..end];
+            start = end;
+            field
+        })
+    }
+}
+
+/// A record read, with the line it starts on.
+enum Parsed {
+    Record(u64),
+    /// The record ran into the sentinel: the input ended inside a quoted field.
+    EndsInQuotes(u64),
+    End,
+}
+
+/// csv-core over the buffered input (RFC 4180, `""` inside quotes, CRLF, LF or CR). Each
+/// record's line comes from the parser's own count of `\n` consumed and the first and last
+/// byte of the record's read: a record that ended on `\n` (LF) consumed it, one that ended
+/// on `\r` (CRLF) leaves its `\n` to the next read, and a `\n` first in a read is not the
+/// record's own (a CRLF's, or a blank line). Only when more `\n` were consumed than those
+/// (blank lines, quoted newlines) are the record's own counted.
+struct Parser {
+    input: Box<dyn BufRead + Send>,
+    core: csv_core::Reader,
+    /// Bytes consumed so far, the sentinel's included.
+    consumed: u64,
+    /// `\n` consumed up to the end of the last record.
+    newlines: u64,
+    /// Once the input has ended: its length, and the sentinel's bytes still to parse.
+    ended: Option<(u64, &'static [u8])>,
+}
+
+impl Parser {
+    fn new(input: Box<dyn BufRead + Send>, delimiter: u8) -> Self {
+        Parser {
+            input,
+            core: csv_core::ReaderBuilder::new().delimiter(delimiter).build(),
+            consumed: 0,
             newlines: 0,
-            current: Vec::new(),
-            current_start: 0,
-            previous: Vec::new(),
-            previous_start: 0,
-            input_len: None,
+            ended: None,
         }
     }
 
-    /// Notes the bytes delivered next.
-    fn deliver(&mut self, bytes: &[u8]) {
-        std::mem::swap(&mut self.current, &mut self.previous);
-        self.previous_start = self.current_start;
-        self.current.clear();
-        self.current.extend_from_slice(bytes);
-        self.current_start = self.delivered;
-        self.delivered += bytes.len() as u64;
+    /// The next record into `fields`.
+    fn next(&mut self, fields: &mut Fields) -> Result<Parsed, ReadError> {
+        if fields.bytes.len() < 1024 {
+            fields.bytes.resize(1024, 0);
+        }
+        if fields.ends.len() < 64 {
+            fields.ends.resize(64, 0);
+        }
+        let started = self.consumed;
+        let (mut written, mut ends) = (0, 0);
+        let (mut first, mut last) = (None, None);
+        loop {
+            let input: &[u8] = match self.ended {
+                Some((_, rest)) => rest,
+                None => self.input.fill_buf().map_err(|e| {
+                    super::io_error(&e, &format!("after line {}", self.newlines + 1))
+                })?,
+            };
+            if input.is_empty() && self.ended.is_none() {
+                self.ended = Some((self.consumed, SENTINEL));
+                continue;
+            }
+            let (result, read, wrote, ended) = self.core.read_record(
+                input,
+                &mut fields.bytes[written..],
+                &mut fields.ends[ends..],
+            );
+            if read > 0 {
+                first.get_or_insert(input[0]);
+                last = Some(input[read - 1]);
+            }
+            match &mut self.ended {
+                Some((_, rest)) => *rest = &rest[read..],
+                None => self.input.consume(read),
+            }
+            self.consumed += read as u64;
+            written += wrote;
+            ends += ended;
+            // One record may not take the rest of the file into memory (an unclosed quote).
+            if self.consumed - started > MAX_RECORD_BYTES as u64 {
+                return Err(ReadError::File(format!(
+                    "a record is longer than {MAX_RECORD_BYTES} bytes (an unclosed quote?), after line {}",
+                    self.newlines + 1
+                )));
+            }
+            match result {
+                csv_core::ReadRecordResult::InputEmpty => {}
+                csv_core::ReadRecordResult::OutputFull => {
+                    let size = 2 * fields.bytes.len();
+                    fields.bytes.resize(size, 0);
+                }
+                csv_core::ReadRecordResult::OutputEndsFull => {
+                    let size = 2 * fields.ends.len();
+                    fields.ends.resize(size, 0);
+                }
+                csv_core::ReadRecordResult::Record => {
+                    fields.len = ends;
+                    let line = self.record_line(fields, first, last);
+                    return Ok(match self.ended {
+                        Some((input_len, _))
+                            if self.consumed >= input_len + SENTINEL.len() as u64 =>
+                        {
+                            if fields.len() == 1 && fields.get(0) == Some(&SENTINEL[1..]) {
+                                Parsed::End
+                            } else {
+                                Parsed::EndsInQuotes(line)
+                            }
+                        }
+                        _ => Parsed::Record(line),
+                    });
+                }
+                csv_core::ReadRecordResult::End => return Ok(Parsed::End),
+            }
+        }
     }
 
-    fn byte_at(&self, at: u64) -> Option<u8> {
-        let within = |bytes: &Vec<u8>, start: u64| {
-            at.checked_sub(start)
-                .and_then(|i| bytes.get(usize::try_from(i).ok()?).copied())
-        };
-        within(&self.current, self.current_start)
-            .or_else(|| within(&self.previous, self.previous_start))
-    }
-
-    /// The line a record starts on, given where the parser stopped after it and its count
-    /// of `\n` consumed by then (`Reader::position`): the `\n` consumed with the record
-    /// (blank lines before it, a CRLF's `\n` left by the record before, its own `\n`s
-    /// inside quotes and its LF) less those not before its first byte.
-    fn record_line(&mut self, end: u64, line: u64, record: &csv::ByteRecord) -> u64 {
-        let newlines = line.saturating_sub(1);
+    /// The line the record just read starts on, given the first and last byte of its read.
+    fn record_line(&mut self, fields: &Fields, first: Option<u8>, last: Option<u8>) -> u64 {
+        let newlines = self.core.line().saturating_sub(1);
         let consumed = newlines.saturating_sub(self.newlines);
-        let own = u64::from(end > 0 && self.byte_at(end - 1) == Some(b'\n'));
-        // A `\n` right where the record's read began is not its own (records do not start
-        // with one): a CRLF's, or a blank line.
-        let before = u64::from(self.byte_at(self.record_start) == Some(b'\n'));
+        let own = u64::from(last == Some(b'\n'));
+        let before = u64::from(first == Some(b'\n'));
         let inside = if consumed <= own + before {
             0
         } else {
-            count_newlines(record.as_slice())
+            count_newlines(fields.as_slice())
         };
-        self.record_start = end;
         self.newlines = newlines;
         (1 + newlines).saturating_sub(inside + own).max(1)
-    }
-
-    /// Whether the record that ended at `end` is the sentinel (`Some(true)`), or ran into
-    /// it: the input ended inside a quoted field (`Some(false)`).
-    fn at_sentinel(&self, end: u64, record: &csv::ByteRecord) -> Option<bool> {
-        let input_len = self.input_len?;
-        (end >= input_len + SENTINEL.len() as u64)
-            .then(|| record.len() == 1 && record.get(0) == Some(&SENTINEL[1..]))
-    }
-}
-
-struct CountingReader {
-    inner: Box<dyn BufRead + Send>,
-    lines: Lines,
-}
-
-impl Read for CountingReader {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        // One record may not take the rest of the file into memory (an unclosed quote).
-        if self.lines.delivered - self.lines.record_start > (MAX_RECORD_BYTES + buf.len()) as u64 {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::InvalidData,
-                format!("a record is longer than {MAX_RECORD_BYTES} bytes (an unclosed quote?)"),
-            ));
-        }
-        let mut n = self.inner.read(buf)?;
-        if n == 0 && buf.len() >= SENTINEL.len() && self.lines.input_len.is_none() {
-            self.lines.input_len = Some(self.lines.delivered);
-            buf[..SENTINEL.len()].copy_from_slice(SENTINEL);
-            n = SENTINEL.len();
-        }
-        if n > 0 {
-            self.lines.deliver(&buf[..n]);
-        }
-        Ok(n)
     }
 }
 
@@ -308,7 +366,7 @@ impl Plan {
 /// A row as the csv crate parsed it, with the columns that name its fields.
 pub(crate) struct Row<'a> {
     columns: &'a [Column],
-    record: &'a csv::ByteRecord,
+    record: &'a Fields,
 }
 
 impl Row<'_> {
@@ -480,7 +538,7 @@ fn for_parts<'t>(text: &'t str, separator: u8, mut f: impl FnMut(&'t str)) {
 /// is not well-formed UTF-8 or a rule doubts it: the general path decides then.
 fn check_in_place<'a>(
     plan: &Plan,
-    record: &'a csv::ByteRecord,
+    record: &'a Fields,
     fields: &mut Vec<&'a str>,
     buffer: &mut Vec<u8>,
     units: &mut Units,
@@ -617,10 +675,10 @@ fn check_in_place<'a>(
 }
 
 pub struct CsvSource {
-    reader: csv::Reader<CountingReader>,
+    parser: Parser,
     columns: Vec<Column>,
     plan: Plan,
-    record: csv::ByteRecord,
+    record: Fields,
     warnings: BTreeSet<String>,
     done: bool,
     /// The content encoding and the sku of the current row.
@@ -661,30 +719,17 @@ impl CsvSource {
                 }
             ));
         }
-        let mut reader = csv::ReaderBuilder::new()
-            .delimiter(delimiter)
-            .has_headers(false)
-            .flexible(true)
-            .from_reader(CountingReader {
-                inner: input,
-                lines: Lines::new(),
-            });
-        let mut header = csv::ByteRecord::new();
-        let read = reader
-            .read_byte_record(&mut header)
-            .map_err(|e| ReadError::File(format!("cannot read the header row: {e}")))?;
-        let position = reader.position().clone();
-        let lines = &mut reader.get_mut().lines;
-        match lines.at_sentinel(position.byte(), &header) {
-            _ if !read => return Err(ReadError::File("the file is empty (no header row)".into())),
-            Some(true) => return Err(ReadError::File("the file is empty (no header row)".into())),
-            Some(false) => {
+        let mut parser = Parser::new(input, delimiter);
+        let mut header = Fields::default();
+        match parser.next(&mut header)? {
+            Parsed::Record(_) => {}
+            Parsed::End => return Err(ReadError::File("the file is empty (no header row)".into())),
+            Parsed::EndsInQuotes(_) => {
                 return Err(ReadError::File(
                     "the file ends inside a quoted field of the header row".into(),
                 ));
             }
-            None => lines.record_line(position.byte(), position.line(), &header),
-        };
+        }
         let mut columns = Vec::new();
         let mut header_bytes = 0;
         for field in header.iter() {
@@ -707,10 +752,10 @@ impl CsvSource {
         }
         let plan = Plan::new(&columns, header_bytes);
         Ok(Self {
-            reader,
+            parser,
             columns,
             plan,
-            record: csv::ByteRecord::new(),
+            record: Fields::default(),
             warnings,
             done: false,
             encoded: Vec::with_capacity(1024),
@@ -718,16 +763,6 @@ impl CsvSource {
             fields: Vec::new(),
             units: Units::default(),
         })
-    }
-
-    /// The line the last record started on.
-    fn record_line(&mut self) -> u64 {
-        let position = self.reader.position();
-        let (end, line) = (position.byte(), position.line());
-        self.reader
-            .get_mut()
-            .lines
-            .record_line(end, line, &self.record)
     }
 
     fn row(&self) -> Row<'_> {
@@ -744,71 +779,54 @@ impl CsvSource {
             if self.done {
                 return None;
             }
-            match self.reader.read_byte_record(&mut self.record) {
-                Ok(false) => {
+            let line = match self.parser.next(&mut self.record) {
+                Ok(Parsed::Record(line)) => line,
+                Ok(Parsed::End) => {
                     self.done = true;
                     return None;
                 }
+                Ok(Parsed::EndsInQuotes(line)) => {
+                    self.done = true;
+                    return Some(Err(ReadError::File(format!(
+                        "the file ends inside a quoted field, at line {line} (an unclosed quote, or the file was cut short)"
+                    ))));
+                }
                 Err(e) => {
-                    let line = self.record_line();
-                    return Some(Err(match e.kind() {
-                        // A broken row is that row's problem; a broken stream is the file's.
-                        csv::ErrorKind::Io(io) => {
-                            self.done = true;
-                            super::io_error(io, &format!("after line {line}"))
-                        }
-                        _ => ReadError::record(line, "-", "malformed_row", e.to_string()),
-                    }));
+                    // A broken stream is the file's problem.
+                    self.done = true;
+                    return Some(Err(e));
                 }
-                Ok(true) => {
-                    let end = self.reader.position().byte();
-                    match self.reader.get_ref().lines.at_sentinel(end, &self.record) {
-                        Some(true) => {
-                            self.done = true;
-                            return None;
-                        }
-                        Some(false) => {
-                            self.done = true;
-                            let line = self.record_line();
-                            return Some(Err(ReadError::File(format!(
-                                "the file ends inside a quoted field, at line {line} (an unclosed quote, or the file was cut short)"
-                            ))));
-                        }
-                        None => {}
-                    }
-                    let line = self.record_line();
-                    if self
-                        .record
-                        .iter()
-                        .all(|f| f.iter().all(|b| b.is_ascii_whitespace()))
-                    {
-                        continue;
-                    }
-                    if self.record.len() > self.columns.len() {
-                        let mut rejection = ReadError::record(
-                            line,
-                            "-",
-                            "too_many_fields",
-                            format!(
-                                "{} fields, the header has {}",
-                                self.record.len(),
-                                self.columns.len()
-                            ),
-                        );
-                        // The sku still counts as present (a full catalog must not deactivate it).
-                        if let ReadError::Record(r) = &mut rejection {
-                            r.sku = self
-                                .columns
-                                .iter()
-                                .position(|c| *c == Column::Sku)
-                                .and_then(|i| self.record.get(i))
-                                .map(|bytes| decode_text(bytes).0.trim().to_string());
-                        }
-                        return Some(Err(rejection));
-                    }
-                    return Some(Ok(line));
-                }
+            };
+            if self
+                .record
+                .iter()
+                .all(|f| f.iter().all(|b| b.is_ascii_whitespace()))
+            {
+                continue;
             }
+            if self.record.len() > self.columns.len() {
+                let mut rejection = ReadError::record(
+                    line,
+                    "-",
+                    "too_many_fields",
+                    format!(
+                        "{} fields, the header has {}",
+                        self.record.len(),
+                        self.columns.len()
+                    ),
+                );
+                // The sku still counts as present (a full catalog must not deactivate it).
+                if let ReadError::Record(r) = &mut rejection {
+                    r.sku = self
+                        .columns
+                        .iter()
+                        .position(|c| *c == Column::Sku)
+                        .and_then(|i| self.record.get(i))
+                        .map(|bytes| decode_text(bytes).0.trim().to_string());
+                }
+                return Some(Err(rejection));
+            }
+            return Some(Ok(line));
         }
     }
 
