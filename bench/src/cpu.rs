@@ -38,3 +38,29 @@ pub fn best_of_prepared<I, T>(
     }
     best.expect("at least one run")
 }
+
+/// The best CPU time of `a` and of `b`, run in turns (`a`, `b`, `a`, `b`, ...): a figure and
+/// its baseline see the same moments of a noisy machine, so their ratio holds even when
+/// the machine's speed drifts during the run.
+pub fn best_of_interleaved<A, B>(
+    runs: usize,
+    mut a: impl FnMut() -> A,
+    mut b: impl FnMut() -> B,
+) -> ((A, Duration), (B, Duration)) {
+    let mut best_a: Option<(A, Duration)> = None;
+    let mut best_b: Option<(B, Duration)> = None;
+    for _ in 0..runs {
+        let (out, spent) = best_of(1, &mut a);
+        if best_a.as_ref().is_none_or(|(_, best)| spent < *best) {
+            best_a = Some((out, spent));
+        }
+        let (out, spent) = best_of(1, &mut b);
+        if best_b.as_ref().is_none_or(|(_, best)| spent < *best) {
+            best_b = Some((out, spent));
+        }
+    }
+    (
+        best_a.expect("at least one run"),
+        best_b.expect("at least one run"),
+    )
+}
