@@ -162,6 +162,19 @@ impl Scenario {
     }
 
     /// A fresh event for `function` in round `round` (and what it needs in place).
+    /// Uploads a CSV of `header` and 20 rows (`row` of 0 to 19) under `key`.
+    async fn upload_rows(&self, key: &str, header: &str, row: impl Fn(u64) -> String) {
+        let mut csv = format!("{header}\n");
+        for n in 0..20 {
+            csv.push_str(&row(n));
+            csv.push('\n');
+        }
+        self.files
+            .write(key, csv.into_bytes(), "text/csv")
+            .await
+            .expect("upload");
+    }
+
     async fn event(&self, function: &str, round: usize) -> Value {
         match function {
             "webhook-intake" => {
@@ -191,17 +204,13 @@ impl Scenario {
             }
             "pim-import" => {
                 let key = format!("pim/inbox/bench-{round}.csv");
-                let mut csv = String::from("sku;gtin;name.de-DE;unit;category\n");
-                for n in 0..20u64 {
-                    csv.push_str(&format!(
-                        "COLD-{round}-{n};{};Schraube {n};C62;Befestigung > Schrauben\n",
+                self.upload_rows(&key, "sku;gtin;name.de-DE;unit;category", |n| {
+                    format!(
+                        "COLD-{round}-{n};{};Schraube {n};C62;Befestigung > Schrauben",
                         bridge_domain::product::Gtin::gtin13(400_000_000_000 + n)
-                    ));
-                }
-                self.files
-                    .write(&key, csv.into_bytes(), "text/csv")
-                    .await
-                    .expect("upload");
+                    )
+                })
+                .await;
                 sqs_event(
                     &self.stack,
                     "PimImportQueue",
@@ -221,14 +230,10 @@ impl Scenario {
             }
             "reconcile" => {
                 let key = format!("erp/snapshots/stock-bench-{round}.csv");
-                let mut csv = String::from("sku,warehouse,available,revision\n");
-                for n in 0..20 {
-                    csv.push_str(&format!("REC-{round}-{n},W1,{n},1\n"));
-                }
-                self.files
-                    .write(&key, csv.into_bytes(), "text/csv")
-                    .await
-                    .expect("upload");
+                self.upload_rows(&key, "sku,warehouse,available,revision", |n| {
+                    format!("REC-{round}-{n},W1,{n},1")
+                })
+                .await;
                 let notification = json!({"Records": [{"eventSource": "aws:s3", "eventName": "ObjectCreated:Put",
                     "s3": {"object": {"key": key.replace('/', "%2F")}}}]});
                 sqs_event(&self.stack, "ReconcileQueue", notification.to_string())
