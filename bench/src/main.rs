@@ -8,8 +8,7 @@
 //! `BENCH_BIN_DIR` (the release binaries; default `target/release`), `BENCH_ROUNDS` (cold
 //! start rounds, default 15), `BENCH_CSV_ROWS` (default `100000,1000000`),
 //! `BENCH_OTHER_ROWS` (NDJSON and BMEcat records, default 200000), `BENCH_EVENTS` (request
-//! cost scenario, default 2000: moto serves about 100 requests a second here, so the
-//! 10,000 of docs/performance.md take 6 minutes; the figures are per 1,000 events),
+//! cost scenario, default 10000; the figures are per 1,000 events),
 //! `BRIDGE_SAMPLES_DIR` (real BMEcat files), `BENCH_PYTHON` (the Python for the baseline;
 //! default the project's venv, else `python3`).
 
@@ -58,6 +57,14 @@ fn machine() -> String {
     format!("{cpu}, {cores} cores, {}", std::env::consts::ARCH)
 }
 
+/// Says on stderr how long a section took (the bench has a time budget: docs/performance.md).
+fn timed<T>(section: &str, run: impl FnOnce() -> T) -> T {
+    let started = std::time::Instant::now();
+    let result = run();
+    eprintln!("  [{section}: {:.0} s]", started.elapsed().as_secs_f64());
+    result
+}
+
 fn main() -> anyhow::Result<()> {
     let root = bridge_testkit::repo_root();
     let sections = list("BENCH_SECTIONS", "cold,intake,sync,import,requests");
@@ -81,18 +88,22 @@ fn main() -> anyhow::Result<()> {
         // The runtime API server and the moto calls of the scenario run beside the
         // children: a multi-threaded runtime keeps them answering promptly.
         let runtime = tokio::runtime::Runtime::new()?;
-        runtime.block_on(cold::run(
-            &mut report,
-            &cold::Binaries { dir: bin_dir },
-            rounds,
-        ));
+        timed("cold start", || {
+            runtime.block_on(cold::run(
+                &mut report,
+                &cold::Binaries { dir: bin_dir },
+                rounds,
+            ))
+        });
     }
     let mut queued = Vec::new();
     if has("intake") || has("sync") {
-        queued = inprocess::run(&current, &mut report);
+        queued = timed("intake", || inprocess::run(&current, &mut report));
     }
     if has("sync") {
-        inprocess::run_sync(&current, &mut report, &queued);
+        timed("sync", || {
+            inprocess::run_sync(&current, &mut report, &queued)
+        });
     }
     if has("import") {
         let python = std::env::var_os("BENCH_PYTHON")
@@ -113,11 +124,14 @@ fn main() -> anyhow::Result<()> {
             python: (python.as_os_str() != "none").then_some(python),
             python_script: root.join("bench/python/csv_rules.py"),
         };
-        import::run(&mut report, &settings);
+        timed("import", || import::run(&mut report, &settings));
     }
     if has("requests") {
         let runtime = tokio::runtime::Runtime::new()?;
-        runtime.block_on(requests::run(&mut report, number("BENCH_EVENTS", 2_000)));
+        let events = number("BENCH_EVENTS", 10_000);
+        timed("requests", || {
+            runtime.block_on(requests::run(&mut report, events))
+        });
     }
     let out = root.join("target/bench");
     std::fs::create_dir_all(&out)?;
