@@ -841,6 +841,14 @@ impl CsvSource {
         })
     }
 
+    /// Every row through csv-core, none by [`plain_line`]: the reference the fuzz target
+    /// compares the reader with.
+    #[doc(hidden)]
+    pub fn without_plain_lines(mut self) -> Self {
+        self.parser.plain_lines = false;
+        self
+    }
+
     fn row(&self) -> Row<'_> {
         Row {
             columns: &self.columns,

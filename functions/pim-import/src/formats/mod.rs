@@ -254,6 +254,16 @@ pub fn detect(key: &str) -> Option<(Format, bool)> {
     Some((format, gzip))
 }
 
+/// What a reader reads: `input` decompressed (gzip) and buffered.
+pub fn buffered(gzip: bool, input: Box<dyn Read + Send>) -> Box<dyn BufRead + Send> {
+    let input: Box<dyn Read + Send> = if gzip {
+        Box::new(flate2::read::MultiGzDecoder::new(input))
+    } else {
+        input
+    };
+    Box::new(BufReader::with_capacity(64 * 1024, input))
+}
+
 /// Largest single record (an NDJSON line, a CSV row, a BMEcat product) accepted, so that
 /// a file without line breaks cannot make the reader hold gigabytes.
 pub const MAX_RECORD_BYTES: usize = 8 * 1024 * 1024;
@@ -264,12 +274,7 @@ pub fn open(
     gzip: bool,
     input: Box<dyn Read + Send>,
 ) -> Result<Box<dyn RecordSource>, ReadError> {
-    let input: Box<dyn Read + Send> = if gzip {
-        Box::new(flate2::read::MultiGzDecoder::new(input))
-    } else {
-        input
-    };
-    let buffered: Box<dyn BufRead + Send> = Box::new(BufReader::with_capacity(64 * 1024, input));
+    let buffered = buffered(gzip, input);
     Ok(match format {
         Format::Csv => Box::new(csv::CsvSource::new(buffered)?),
         Format::Ndjson => Box::new(ndjson::NdjsonSource::new(buffered)),
