@@ -986,11 +986,30 @@ mod tests {
         (out, source.warnings())
     }
 
+    /// A fixed pseudo-random sequence (xorshift): the same generated files every run.
+    fn xorshift(seed: u64) -> impl FnMut() -> u64 {
+        let mut state = seed;
+        move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        }
+    }
+
     /// A reader handing out at most `size` bytes per read.
     struct Trickle {
         bytes: Vec<u8>,
         at: usize,
         size: usize,
+    }
+
+    impl Trickle {
+        /// `file` behind a buffer of `size` bytes, delivered `size` bytes at a time.
+        fn buffered(file: &[u8], size: usize) -> std::io::BufReader<Trickle> {
+            let bytes = file.to_vec();
+            std::io::BufReader::with_capacity(size, Trickle { bytes, at: 0, size })
+        }
     }
 
     impl Read for Trickle {
@@ -1004,14 +1023,7 @@ mod tests {
 
     /// The lines of a file's records read in deliveries of `size` bytes, or the file error.
     fn lines_of(file: &[u8], size: usize) -> Result<Vec<u64>, String> {
-        let input = std::io::BufReader::with_capacity(
-            size,
-            Trickle {
-                bytes: file.to_vec(),
-                at: 0,
-                size,
-            },
-        );
+        let input = Trickle::buffered(file, size);
         let mut source = CsvSource::new(Box::new(input)).map_err(|e| format!("{e:?}"))?;
         let mut lines = Vec::new();
         while let Some(record) = source.next_record() {
@@ -1027,14 +1039,7 @@ mod tests {
     /// Every record of `file` as `Parser` reads it in deliveries of `size` bytes: its line
     /// and fields, or how the input ended.
     fn parsed(file: &[u8], size: usize, plain_lines: bool) -> Vec<String> {
-        let input = std::io::BufReader::with_capacity(
-            size,
-            Trickle {
-                bytes: file.to_vec(),
-                at: 0,
-                size,
-            },
-        );
+        let input = Trickle::buffered(file, size);
         let mut parser = Parser::new(Box::new(input), b';');
         parser.plain_lines = plain_lines;
         let mut fields = Fields::default();
@@ -1072,14 +1077,7 @@ mod tests {
             b"\t",
             b"\xef\xbb\xbf",
         ];
-        // A fixed xorshift: the same files every run.
-        let mut state = 0x9E37_79B9_7F4A_7C15u64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut next = xorshift(0x9E37_79B9_7F4A_7C15);
         let mut plain_taken = 0;
         for _ in 0..3000 {
             let mut file = b"sku;name\n".to_vec();
@@ -1336,13 +1334,7 @@ mod tests {
             b"0",
             b"\t",
         ];
-        let mut state = 0x853c_49e6_748f_ea9bu64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut next = xorshift(0x853c_49e6_748f_ea9b);
         let (mut in_place, mut rows) = (0, 0);
         for header in headers {
             let columns = header.split(|&b| b == b';').count();
@@ -1351,7 +1343,7 @@ mod tests {
             for row in 0..400 {
                 // Mostly good rows (so that both paths are exercised), some of anything.
                 let good = row % 3 != 0;
-                let width = if next() % 10 == 0 {
+                let width = if next().is_multiple_of(10) {
                     next() as usize % (columns + 1)
                 } else {
                     columns
@@ -1382,7 +1374,11 @@ mod tests {
                     })
                     .collect();
                 file.extend(fields.join(&b';'));
-                file.extend_from_slice(if next() % 2 == 0 { b"\r\n" } else { b"\n" });
+                file.extend_from_slice(if next().is_multiple_of(2) {
+                    b"\r\n"
+                } else {
+                    b"\n"
+                });
             }
             let (fast, all) = compare(&file);
             in_place += fast;
