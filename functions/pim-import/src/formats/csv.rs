@@ -217,11 +217,11 @@ impl Parser {
 }
 
 /// The record at the start of `input` without csv-core, when it is a plain line whole in
-/// the buffer (most rows): ends in `\n` (or `\r\n`), no other `\r`, and each quoted
-/// field closes right before a delimiter or the line's end with no `""` inside. Then
-/// its fields are what csv-core makes of it (tested side by side), found by `memchr`
-/// instead of csv-core's byte-at-a-time state machine, which costs as much per row as
-/// all the rules and the hash together. Blank lines and a CRLF's `\n` left before the
+/// the buffer (most rows): ends in `\n` (or `\r\n`), no other `\r` outside quotes, and
+/// each quoted field closes right before a delimiter or the line's end with no `""`
+/// inside. Then its fields are what csv-core makes of it (tested side by side, and
+/// fuzzed), found by `memchr` instead of csv-core's byte-at-a-time state machine, which
+/// costs about as much per row as the rules and the hash. Blank lines and a CRLF's `\n` left before the
 /// record are skipped as csv-core skips them. Returns the bytes taken and the `\n`
 /// skipped before the record; `None` (nothing taken) leaves the record to csv-core.
 fn plain_line(input: &[u8], delimiter: u8, fields: &mut Fields) -> Option<(usize, u64)> {
@@ -258,8 +258,8 @@ fn plain_line(input: &[u8], delimiter: u8, fields: &mut Fields) -> Option<(usize
         };
         fields.bytes[written..written + field.len()].copy_from_slice(field);
         written += field.len();
-        if fields.ends.len() == count {
-            fields.ends.resize(2 * count, 0);
+        if fields.ends.len() <= count {
+            fields.ends.resize(2 * (count + 1), 0);
         }
         fields.ends[count] = written;
         count += 1;
