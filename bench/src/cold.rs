@@ -161,7 +161,6 @@ impl Scenario {
         env
     }
 
-    /// A fresh event for `function` in round `round` (and what it needs in place).
     /// Uploads a CSV of `header` and 20 rows (`row` of 0 to 19) under `key`.
     async fn upload_rows(&self, key: &str, header: &str, row: impl Fn(u64) -> String) {
         let mut csv = format!("{header}\n");
@@ -175,6 +174,7 @@ impl Scenario {
             .expect("upload");
     }
 
+    /// A fresh event for `function` in round `round` (and what it needs in place).
     async fn event(&self, function: &str, round: usize) -> Value {
         match function {
             "webhook-intake" => {

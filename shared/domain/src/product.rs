@@ -261,7 +261,8 @@ mod units {
 /// Whether `code` is in a table of sorted 3-byte codes (padded with spaces) written by the
 /// build script from `cefact-units`.
 fn listed(table: &str, code: &str) -> bool {
-    if !(1..=3).contains(&code.len()) {
+    // A space is the table's padding, never part of a code.
+    if !(1..=3).contains(&code.len()) || code.contains(' ') {
         return false;
     }
     let mut key = [b' '; 3];
@@ -513,7 +514,9 @@ mod tests {
             }
         }
         assert!(deleted > 0 && cefact_units::UnitCode::ALL.len() > 1000);
-        for unknown in ["", "c62", "C622", "Q9Z", " C6", "C62 ", "\u{e4}", "A"] {
+        for unknown in [
+            "", "c62", "C622", "Q9Z", " C6", "C62 ", "2A ", "\u{e4}", "A",
+        ] {
             assert!(
                 cefact_units::UnitCode::from_code(unknown).is_none(),
                 "{unknown:?}"
