@@ -44,6 +44,13 @@ pub struct DevOptions {
     pub overrides: BTreeMap<String, String>,
     /// Invocations killed at random (the chaos test).
     pub chaos: Option<Chaos>,
+    /// How often the order schedule runs (release, resume, reconcile; every five minutes
+    /// when deployed).
+    pub order_schedule_every: Duration,
+    /// The queues' visibility timeout instead of the template's (tests: a killed or failed
+    /// invocation's messages come back in seconds). It is set on the queue itself, so a
+    /// handler's own backoff still decides, as on Lambda.
+    pub queue_visibility_seconds: Option<i32>,
 }
 
 /// Kills a share of the SQS invocations part-way: the handler's future is dropped at a
@@ -89,6 +96,8 @@ impl DevOptions {
             )),
             overrides: BTreeMap::new(),
             chaos: None,
+            order_schedule_every: Duration::from_secs(10),
+            queue_visibility_seconds: None,
         }
     }
 }
@@ -171,6 +180,17 @@ impl LocalStack {
         let stack = Stack::provision(&template, &sdk, &options.stack_name, &secret_values)
             .await
             .context("creating the template's resources on the emulator")?;
+        if let Some(seconds) = options.queue_visibility_seconds {
+            let sqs = aws_sdk_sqs::Client::new(&sdk);
+            for queue in stack.queues.values() {
+                sqs.set_queue_attributes()
+                    .queue_url(&queue.url)
+                    .attributes(QueueAttributeName::VisibilityTimeout, seconds.to_string())
+                    .send()
+                    .await
+                    .with_context(|| format!("setting the visibility timeout of {}", queue.name))?;
+            }
+        }
 
         let (shutdown, shutdown_rx) = watch::channel(false);
         let mut tasks = Vec::new();
@@ -272,17 +292,15 @@ impl LocalStack {
                         options.chaos.clone(),
                     )?);
                     if !function.schedules.is_empty() {
+                        // Every five minutes when deployed, every `order_schedule_every` here.
                         tasks.push(every(
-                            Duration::from_secs(10),
+                            options.order_schedule_every,
                             shutdown_rx.clone(),
                             move || {
                                 let writeback = writeback.clone();
                                 async move {
-                                    if let Err(err) = writeback.release_held().await {
-                                        tracing::warn!(error = %err, "releasing held orders failed");
-                                    }
-                                    if let Err(err) = writeback.reconcile(chrono::Utc::now()).await {
-                                        tracing::warn!(error = %err, "reconciling orders failed");
+                                    if let Err(err) = writeback.scheduled(chrono::Utc::now()).await {
+                                        tracing::warn!(error = %err, "the order schedule's run failed");
                                     }
                                 }
                             },
@@ -525,9 +543,11 @@ async fn intake_route(
 }
 
 /// Emulates Lambda's SQS event source mapping with ReportBatchItemFailures: receive a
-/// batch, invoke, delete what succeeded. Failed messages become visible again after a
-/// short delay here (a deployed queue waits its visibility timeout) and are dead-lettered
-/// by the queue's redrive policy or the handler itself.
+/// batch, invoke, delete what succeeded. Like Lambda, it never touches the visibility of
+/// what failed: a failed message, a failed invocation's batch or a killed invocation's
+/// batch comes back when its visibility timeout ends, the queue's or the one the handler
+/// set as its backoff (`DevOptions::queue_visibility_seconds` shortens the queue's for
+/// tests), and is dead-lettered by the queue's redrive policy or the handler itself.
 async fn poll_queue(
     client: aws_sdk_sqs::Client,
     queue: QueueInfo,
@@ -537,7 +557,6 @@ async fn poll_queue(
     mut shutdown: watch::Receiver<bool>,
     chaos: Option<Chaos>,
 ) {
-    const RETRY_DELAY_SECONDS: i32 = 2;
     loop {
         if *shutdown.borrow() {
             return;
@@ -612,15 +631,6 @@ async fn poll_queue(
                     }
                     tracing::warn!(queue = %queue.name, after_ms = after.as_millis() as u64, "chaos: invocation killed mid-batch");
                     // Nothing is deleted; the batch returns when its visibility runs out.
-                    for receipt in handles.values() {
-                        let _ = client
-                            .change_message_visibility()
-                            .queue_url(&queue.url)
-                            .receipt_handle(receipt)
-                            .visibility_timeout(RETRY_DELAY_SECONDS)
-                            .send()
-                            .await;
-                    }
                     continue;
                 }
             },
@@ -638,28 +648,17 @@ async fn poll_queue(
             }
         };
         for (id, receipt) in handles {
-            let result = if failed.contains(&id) {
-                client
-                    .change_message_visibility()
-                    .queue_url(&queue.url)
-                    .receipt_handle(receipt)
-                    .visibility_timeout(RETRY_DELAY_SECONDS)
-                    .send()
-                    .await
-                    .map(|_| ())
-                    .map_err(|e| e.to_string())
-            } else {
-                client
-                    .delete_message()
-                    .queue_url(&queue.url)
-                    .receipt_handle(receipt)
-                    .send()
-                    .await
-                    .map(|_| ())
-                    .map_err(|e| e.to_string())
-            };
-            if let Err(err) = result {
-                tracing::warn!(queue = %queue.name, message_id = %id, error = %err, "could not settle the message");
+            if failed.contains(&id) {
+                continue;
+            }
+            if let Err(err) = client
+                .delete_message()
+                .queue_url(&queue.url)
+                .receipt_handle(receipt)
+                .send()
+                .await
+            {
+                tracing::warn!(queue = %queue.name, message_id = %id, error = %err, "could not delete a handled message");
             }
         }
     }

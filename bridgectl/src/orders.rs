@@ -69,8 +69,9 @@ pub fn text(stored: &StoredOrder) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "order         {} (customer {}, po {})",
+        "order         {} revision {} (customer {}, po {})",
         o.order_id,
+        o.revision,
         o.customer_id,
         o.po_number.as_deref().unwrap_or("-")
     );
@@ -101,6 +102,35 @@ pub fn text(stored: &StoredOrder) -> String {
             let _ = writeln!(out, "rejected      {}", errors.join("; "));
         }
         _ => {}
+    }
+    if let Some(wait) = &stored.erp_wait {
+        let since = wait
+            .since
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        match wait.dead_lettered_at {
+            None => {
+                let _ = writeln!(
+                    out,
+                    "waiting       for the ERP since {since} ({} attempt(s), last: {}); the schedule sends it when the ERP answers",
+                    wait.attempts, wait.last_error
+                );
+            }
+            Some(at) => {
+                let _ = writeln!(
+                    out,
+                    "dead-lettered {}: the ERP was unreachable from {since} for longer than the outage window (last: {}); redrive it from OrderPlacedDeadLetterQueue",
+                    at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                    wait.last_error
+                );
+            }
+        }
+    }
+    if let Some(revision) = stored.changed_after_submission {
+        let _ = writeln!(
+            out,
+            "changed       the shop sent revision {revision} after revision {} was submitted; not sent (change it in the ERP)",
+            o.revision
+        );
     }
     let _ = writeln!(out, "history");
     for t in &stored.history {

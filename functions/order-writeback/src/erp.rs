@@ -45,6 +45,16 @@ pub fn sales_order(order: &OrderPlaced) -> Value {
     })
 }
 
+/// The ERP's order number, as a JSON string or a JSON number (many ERPs number their orders
+/// and send them as such); its text as sent, never through a float.
+fn order_number(body: &Value) -> Option<String> {
+    match &body["erp_order_number"] {
+        Value::String(number) if !number.is_empty() => Some(number.clone()),
+        Value::Number(number) => Some(number.to_string()),
+        _ => None,
+    }
+}
+
 /// The correlation id of the message being handled (empty outside one).
 fn correlation_id() -> String {
     crate::CORRELATION_ID
@@ -100,9 +110,7 @@ impl ErpOrders for HttpErp {
                     .json()
                     .await
                     .map_err(|e| ErpError::Ambiguous(e.to_string()))?;
-                body["erp_order_number"]
-                    .as_str()
-                    .map(str::to_string)
+                order_number(&body)
                     .ok_or_else(|| ErpError::Ambiguous(format!("no erp_order_number in {body}")))
             }
             422 => Err(ErpError::Rejected {
@@ -134,7 +142,7 @@ impl ErpOrders for HttpErp {
                     .json()
                     .await
                     .map_err(|e| ErpError::Transient(e.to_string()))?;
-                Ok(body["erp_order_number"].as_str().map(str::to_string))
+                Ok(order_number(&body))
             }
             404 => Ok(None),
             status => Err(ErpError::Transient(format!("HTTP {status}"))),
@@ -180,9 +188,7 @@ impl<E> Circuit<E> {
     fn admit(&self) -> Result<(), ErpError> {
         let mut state = self.lock();
         match state.open_until {
-            Some(until) if Instant::now() < until => Err(ErpError::Transient(
-                "the ERP circuit is open (the ERP failed repeatedly)".into(),
-            )),
+            Some(until) if Instant::now() < until => Err(ErpError::CircuitOpen),
             Some(_) => {
                 // Half-open: this call is the probe; another failure re-opens at once.
                 state.open_until = None;
@@ -246,6 +252,21 @@ mod tests {
         }
     }
 
+    #[test]
+    fn an_erp_order_number_may_be_a_string_or_a_number() {
+        let number = |body: Value| order_number(&body);
+        assert_eq!(
+            number(json!({"erp_order_number": "4500001"})).as_deref(),
+            Some("4500001")
+        );
+        let numeric: Value =
+            serde_json::from_str(r#"{"erp_order_number": 4500000000000000000001}"#).unwrap();
+        assert_eq!(number(numeric).as_deref(), Some("4500000000000000000001"));
+        assert_eq!(number(json!({"erp_order_number": ""})), None);
+        assert_eq!(number(json!({"erp_order_number": null})), None);
+        assert_eq!(number(json!({})), None);
+    }
+
     #[tokio::test]
     async fn the_circuit_opens_after_repeated_failures_and_probes_after_its_cool_down() {
         let circuit = Circuit::new(Failing(AtomicU32::new(0)), 3, Duration::from_millis(50));
@@ -265,9 +286,10 @@ mod tests {
         }
         assert!(circuit.is_open());
         let before = calls(&circuit);
-        assert!(
-            matches!(circuit.create(&order).await, Err(ErpError::Transient(m)) if m.contains("circuit is open"))
-        );
+        assert!(matches!(
+            circuit.create(&order).await,
+            Err(ErpError::CircuitOpen)
+        ));
         assert_eq!(
             calls(&circuit),
             before,

@@ -12,7 +12,7 @@ pub mod wiring;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use bridge_domain::error::cause_chain;
 use bridge_domain::events::{OrderPlaced, OrderStatusChanged};
-use bridge_domain::orders::{OrderState, check_order};
+use bridge_domain::orders::{ErpWait, OrderState, OrderVersion, check_order, compare_versions};
 use bridge_domain::ports::{
     CustomerStore, ErpError, ErpOrders, MessageQueue, ObjectStore, OrderStore, PriceStore,
     StoredOrder,
@@ -65,6 +65,16 @@ pub struct WritebackSettings {
     pub max_receive_count: u32,
     /// Orders sent but without an ERP status for longer than this are reconciled.
     pub unconfirmed_after: chrono::Duration,
+    /// Accepted orders older than this are no longer polled at the ERP: they are counted as
+    /// unconfirmed (and alarm) without a call.
+    pub stop_polling_after: chrono::Duration,
+    /// How long a submitted order waits for an ERP that cannot be reached (a maintenance
+    /// window) before it goes to the dead-letter queue.
+    pub outage_window: chrono::Duration,
+    /// The schedule resumes a submitted order that nothing touched for this long.
+    pub resume_after: chrono::Duration,
+    /// What one scheduled run may spend before it leaves the rest to the next run.
+    pub schedule_budget: std::time::Duration,
 }
 
 impl WritebackSettings {
@@ -85,6 +95,16 @@ impl WritebackSettings {
             ),
             unconfirmed_after: chrono::Duration::minutes(
                 config.parsed("UNCONFIRMED_AFTER_MINUTES", 60)?,
+            ),
+            stop_polling_after: chrono::Duration::days(
+                config.parsed("STOP_POLLING_AFTER_DAYS", 14)?,
+            ),
+            outage_window: chrono::Duration::minutes(
+                config.parsed("ERP_OUTAGE_WINDOW_MINUTES", 480)?,
+            ),
+            resume_after: chrono::Duration::seconds(config.parsed("RESUME_AFTER_SECONDS", 120)?),
+            schedule_budget: std::time::Duration::from_secs(
+                config.parsed("SCHEDULE_BUDGET_SECONDS", 20)?,
             ),
         })
     }
@@ -139,17 +159,35 @@ fn store_failure(err: PortError) -> MessageError {
 
 fn erp_failure(err: ErpError) -> MessageError {
     match err {
-        ErpError::Ambiguous(m) => MessageError::retryable("erp_ambiguous", m),
-        other => MessageError::retryable("erp_unavailable", other.to_string()),
+        ErpError::Ambiguous(m) => MessageError::retryable(ERP_AMBIGUOUS, m),
+        ErpError::CircuitOpen => MessageError::retryable(ERP_CIRCUIT_OPEN, err.to_string()),
+        other => MessageError::retryable(ERP_UNAVAILABLE, other.to_string()),
     }
 }
 
-/// What a reconciliation found.
+const ERP_AMBIGUOUS: &str = "erp_ambiguous";
+const ERP_UNAVAILABLE: &str = "erp_unavailable";
+const ERP_CIRCUIT_OPEN: &str = "erp_circuit_open";
+
+/// A failure that waiting for the ERP fixes (it is down, slow, throttling, or the circuit is
+/// open); the order is `submitted` and the schedule will send it.
+fn waits_for_erp(err: &MessageError) -> bool {
+    err.class == ErrorClass::Retryable
+        && [ERP_AMBIGUOUS, ERP_UNAVAILABLE, ERP_CIRCUIT_OPEN].contains(&err.code.as_str())
+}
+
+fn receive_count(message: &SqsMessage) -> u32 {
+    message
+        .attributes
+        .get("ApproximateReceiveCount")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1)
+}
+
+/// What a reconciliation of accepted orders found (submitted ones are resumed instead).
 #[derive(Debug, Default, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Reconciliation {
-    /// Submitted orders the ERP turned out to have.
-    pub found: u64,
-    /// Orders the ERP does not know although they were sent (or may have been).
+    /// Orders the ERP accepted but does not know any more.
     pub unknown: Vec<String>,
     /// Orders the ERP has but never confirmed.
     pub unconfirmed: Vec<String>,
@@ -160,7 +198,35 @@ pub struct Reconciliation {
 pub struct Release {
     pub submitted: u64,
     pub still_held: u64,
+    /// Released, but the ERP could not be reached: they wait, submitted, for the resume.
+    pub waiting_for_erp: u64,
     pub failed: u64,
+}
+
+/// What resuming submitted orders did.
+#[derive(Debug, Default, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Resume {
+    /// The ERP has them now (sent, or found there).
+    pub sent: u64,
+    /// Still waiting for the ERP.
+    pub waiting_for_erp: u64,
+    /// Touched too recently: a delivery may still be working on them.
+    pub in_flight: u64,
+    /// Waited longer than the outage window: moved to the dead-letter queue this run.
+    pub dead_lettered: u64,
+    /// Left for the next run (this run's budget was spent).
+    pub deferred: u64,
+    pub failed: u64,
+    /// The longest current wait for the ERP, in seconds (0 when nothing waits).
+    pub longest_wait_seconds: i64,
+}
+
+/// One scheduled run: release, resume, reconcile.
+#[derive(Debug, Default, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ScheduledRun {
+    pub release: Release,
+    pub resume: Resume,
+    pub reconciliation: Reconciliation,
 }
 
 pub struct OrderWriteback {
@@ -242,7 +308,23 @@ impl OrderWriteback {
                     bridge_lambda::envelope::read_event(body, route, self.ports.objects.as_ref())
                         .await?;
                 match parsed.event {
-                    DomainEvent::OrderPlaced(order) => self.place(order).await,
+                    DomainEvent::OrderPlaced(order) => {
+                        match self.place(order).await {
+                            // The order is saved `submitted` with its wait: the schedule sends
+                            // it when the ERP is back. An open circuit burns no delivery, and
+                            // the last delivery ends here instead of in the dead-letter queue.
+                            Err(err)
+                                if waits_for_erp(&err)
+                                    && (err.code == ERP_CIRCUIT_OPEN
+                                        || receive_count(&message)
+                                            >= self.settings.max_receive_count) =>
+                            {
+                                warn!(code = %err.code, reason = %err.message, outcome = "waiting_for_erp", "the ERP cannot be reached; the order waits for the schedule to send it");
+                                Ok("WaitingForErp")
+                            }
+                            other => other,
+                        }
+                    }
                     DomainEvent::OrderStatusChanged(status) => self.status(status).await,
                     other => Err(MessageError::permanent(
                         "unexpected_event_type",
@@ -253,57 +335,83 @@ impl OrderWriteback {
             .await
     }
 
-    /// A placed order: recorded once, checked, and sent when the checks allow it.
+    /// A placed order: recorded once, checked, and sent when the checks allow it. The shop's
+    /// revision of the order decides which version counts (contract v2), not the arrival.
     pub async fn place(&self, order: OrderPlaced) -> Result<MessageOutcome, MessageError> {
         let id = order.order_id.clone();
-        let stored = match self.ports.orders.get(&id).await.map_err(store_failure)? {
-            // The shop sent the order again with changes (an approval added, a corrected
-            // price) before it reached the ERP: the new version is the one to check and send.
-            Some(mut stored) if stored.state.may_submit() && stored.order != order => {
-                info!(order_id = %id, "order updated by the shop before submission");
-                stored.order = order;
-                stored.version += 1;
-                if !self
-                    .ports
-                    .orders
-                    .save(&stored)
-                    .await
-                    .map_err(store_failure)?
-                {
-                    return Err(MessageError::retryable(
-                        "concurrent_update",
-                        "the order changed while it was handled",
-                    ));
-                }
-                stored
-            }
-            Some(stored) => stored,
-            None => {
-                let stored = StoredOrder::new(order, Utc::now());
-                if self
-                    .ports
-                    .orders
-                    .insert(&stored)
-                    .await
-                    .map_err(store_failure)?
-                {
-                    info!(order_id = %id, "order received");
-                    stored
-                } else {
-                    // Another delivery recorded it first.
-                    self.ports
+        let mut inserted_by_another = false;
+        let stored = loop {
+            break match self.ports.orders.get(&id).await.map_err(store_failure)? {
+                Some(mut stored) => match compare_versions(&stored.order, &order) {
+                    // The shop changed the order (an approval added, a corrected price) before it
+                    // reached the ERP: the new version is the one to check and send.
+                    OrderVersion::Newer if stored.state.may_submit() => {
+                        info!(order_id = %id, from = %stored.order.revision, to = %order.revision, "order updated by the shop before submission");
+                        stored.order = order.clone();
+                        self.save_as_is(&mut stored).await?;
+                        stored
+                    }
+                    OrderVersion::Newer => {
+                        error!(order_id = %id, state = stored.state.name(), submitted = %stored.order.revision, revision = %order.revision, outcome = "changed_after_submission", "the shop changed an order the ERP already has; the change is not sent");
+                        if stored
+                            .changed_after_submission
+                            .is_none_or(|seen| seen < order.revision)
+                        {
+                            stored.changed_after_submission = Some(order.revision);
+                            self.save_as_is(&mut stored).await?;
+                        }
+                        return Ok("ChangedAfterSubmission");
+                    }
+                    OrderVersion::Older => {
+                        info!(order_id = %id, stored = %stored.order.revision, revision = %order.revision, outcome = "stale", "an older version of the order arrived late; it changes nothing");
+                        return Ok("Stale");
+                    }
+                    OrderVersion::Conflict => {
+                        return Err(MessageError::permanent(
+                            "order_version_conflict",
+                            format!(
+                                "revision {} of order {id} arrived with other content than the stored revision {}; the shop must send a change under a higher revision",
+                                order.revision, stored.order.revision
+                            ),
+                        ));
+                    }
+                    OrderVersion::Same => {
+                        // A redrive of an order whose wait for the ERP outlasted the window: it
+                        // starts a new wait rather than being skipped by the schedule.
+                        if stored
+                            .erp_wait
+                            .as_ref()
+                            .is_some_and(|w| w.dead_lettered_at.is_some())
+                        {
+                            stored.erp_wait = None;
+                            self.save_as_is(&mut stored).await?;
+                        }
+                        stored
+                    }
+                },
+                None => {
+                    let stored = StoredOrder::new(order.clone(), Utc::now());
+                    if self
+                        .ports
                         .orders
-                        .get(&id)
+                        .insert(&stored)
                         .await
                         .map_err(store_failure)?
-                        .ok_or_else(|| {
-                            MessageError::retryable(
-                                "store_unavailable",
-                                "the order vanished after its insert",
-                            )
-                        })?
+                    {
+                        info!(order_id = %id, "order received");
+                        stored
+                    } else if !inserted_by_another {
+                        // Another delivery recorded it first: this one is judged against it.
+                        inserted_by_another = true;
+                        continue;
+                    } else {
+                        return Err(MessageError::retryable(
+                            "store_unavailable",
+                            "the order vanished after its insert",
+                        ));
+                    }
                 }
-            }
+            };
         };
         self.advance(stored).await
     }
@@ -327,9 +435,10 @@ impl OrderWriteback {
             }
             OrderState::Submitted => {
                 // An earlier attempt may have reached the ERP: ask before sending again.
-                match self.ports.erp.find(&id).await.map_err(erp_failure)? {
-                    Some(number) => self.accept(stored, number).await,
-                    None => self.submit(stored).await,
+                match self.ports.erp.find(&id).await {
+                    Ok(Some(number)) => self.accept(stored, number).await,
+                    Ok(None) => self.submit(stored).await,
+                    Err(err) => Err(self.wait_for_erp(stored, err).await),
                 }
             }
             // A delivery that died between saving the rejection and dead-lettering it: the
@@ -369,9 +478,25 @@ impl OrderWriteback {
             }
             Err(err) => {
                 warn!(order_id = %id, error = %err, outcome = "retry", "ERP call failed; the order stays submitted");
-                Err(erp_failure(err))
+                Err(self.wait_for_erp(stored, err).await)
             }
         }
+    }
+
+    /// Records that a submitted order could not reach the ERP (for `bridgectl order`, the
+    /// outage window and the alarm) and returns the failure to report. The record is best
+    /// effort: the order is `submitted` either way, which is what the schedule resumes.
+    async fn wait_for_erp(&self, mut stored: StoredOrder, err: ErpError) -> MessageError {
+        let failure = erp_failure(err);
+        stored.erp_wait = Some(ErpWait::after_failure(
+            stored.erp_wait.as_ref(),
+            Utc::now(),
+            &failure.message,
+        ));
+        if let Err(save_err) = self.save_as_is(&mut stored).await {
+            warn!(order_id = %stored.order.order_id, error = %save_err, "could not record the wait for the ERP");
+        }
+        failure
     }
 
     async fn accept(
@@ -380,6 +505,7 @@ impl OrderWriteback {
         erp_order_number: String,
     ) -> Result<MessageOutcome, MessageError> {
         info!(order_id = %stored.order.order_id, %erp_order_number, outcome = "submitted", "the ERP has the order");
+        stored.erp_wait = None;
         self.save(&mut stored, OrderState::Accepted { erp_order_number })
             .await?;
         Ok("Submitted")
@@ -387,6 +513,11 @@ impl OrderWriteback {
 
     async fn save(&self, stored: &mut StoredOrder, state: OrderState) -> Result<(), MessageError> {
         stored.transition(state, Utc::now());
+        self.save_as_is(stored).await
+    }
+
+    /// Saves what changed on `stored` without a state transition.
+    async fn save_as_is(&self, stored: &mut StoredOrder) -> Result<(), MessageError> {
         stored.version += 1;
         if self
             .ports
@@ -484,38 +615,222 @@ impl OrderWriteback {
         ))
     }
 
-    /// Asks the ERP about orders sent longer than `unconfirmed_after` ago that have no ERP
-    /// status yet: a submitted one it has is recorded as accepted; one it does not know, or
-    /// one it never confirmed, is counted (and alarms).
-    pub async fn reconcile(&self, now: chrono::DateTime<Utc>) -> Result<Reconciliation, PortError> {
-        let mut result = Reconciliation::default();
-        let cutoff = now - self.settings.unconfirmed_after;
-        for state in ["submitted", "accepted"] {
-            for stored in self.ports.orders.in_state(state).await? {
-                let since = stored.history.last().map(|t| t.at).unwrap_or(now);
-                if since > cutoff {
-                    continue;
-                }
-                let id = stored.order.order_id.clone();
-                match self.ports.erp.find(&id).await {
-                    Ok(Some(number)) if state == "submitted" => {
-                        if self.accept(stored, number).await.is_ok() {
-                            result.found += 1;
+    /// One run of the schedule: release held orders whose reasons cleared, resume submitted
+    /// orders that have not reached the ERP, reconcile accepted ones it never confirmed.
+    pub async fn scheduled(&self, now: chrono::DateTime<Utc>) -> Result<ScheduledRun, PortError> {
+        let started = std::time::Instant::now();
+        let release = self.release_held().await?;
+        let resume = self.resume_submitted(now, started).await?;
+        let reconciliation = self.reconcile(now).await?;
+        Ok(ScheduledRun {
+            release,
+            resume,
+            reconciliation,
+        })
+    }
+
+    /// Sends every submitted order that nothing is working on: a released held order whose
+    /// ERP call failed, an order whose deliveries ended while the ERP was down, one whose
+    /// invocation died after saving `submitted`. Lookup first, then send (the idempotency key
+    /// guards the rest). An order that waited longer than the outage window goes to the
+    /// dead-letter queue with its body, so that a redrive hands it back.
+    pub async fn resume_submitted(
+        &self,
+        now: chrono::DateTime<Utc>,
+        started: std::time::Instant,
+    ) -> Result<Resume, PortError> {
+        let mut resume = Resume::default();
+        for stored in self
+            .ports
+            .orders
+            .in_state(OrderState::Submitted.name())
+            .await?
+        {
+            let id = stored.order.order_id.clone();
+            if let Some(wait) = &stored.erp_wait
+                && wait.dead_lettered_at.is_none()
+            {
+                resume.longest_wait_seconds = resume
+                    .longest_wait_seconds
+                    .max((now - wait.since).num_seconds());
+            }
+            if started.elapsed() > self.settings.schedule_budget {
+                resume.deferred += 1;
+                continue;
+            }
+            let last_touched = stored
+                .erp_wait
+                .as_ref()
+                .map(|w| w.last_attempt)
+                .into_iter()
+                .chain(stored.history.last().map(|t| t.at))
+                .max()
+                .unwrap_or(now);
+            if now - last_touched < self.settings.resume_after {
+                resume.in_flight += 1;
+                continue;
+            }
+            match &stored.erp_wait {
+                Some(wait) if wait.dead_lettered_at.is_some() => continue,
+                Some(wait) if now - wait.since > self.settings.outage_window => {
+                    let waited = now - wait.since;
+                    let err = MessageError::permanent(
+                        "erp_outage_exceeded",
+                        format!(
+                            "the ERP could not be reached for {} minutes (the outage window is {}); last error: {}",
+                            waited.num_minutes(),
+                            self.settings.outage_window.num_minutes(),
+                            wait.last_error
+                        ),
+                    );
+                    match self.dead_letter_order(stored, &err, now).await {
+                        Ok(()) => resume.dead_lettered += 1,
+                        Err(dlq_err) => {
+                            error!(order_id = %id, error = %dlq_err.message, "could not dead-letter an order past the outage window; the next run tries again");
+                            resume.failed += 1;
                         }
                     }
-                    Ok(Some(_)) => result.unconfirmed.push(id.to_string()),
-                    Ok(None) => {
-                        warn!(order_id = %id, state, "the ERP does not know an order the bridge sent");
-                        result.unknown.push(id.to_string());
+                    continue;
+                }
+                _ => {}
+            }
+            if (self.ports.circuit_open)() {
+                // The ERP failed just now: the orders wait for the next run, not a flood.
+                resume.waiting_for_erp += 1;
+                continue;
+            }
+            match self.advance(stored.clone()).await {
+                Ok(_) => resume.sent += 1,
+                Err(err) if waits_for_erp(&err) => resume.waiting_for_erp += 1,
+                Err(err) if err.class == ErrorClass::Permanent => {
+                    // A rejection the ERP gave the schedule: to the DLQ like any other.
+                    error!(order_id = %id, code = %err.code, reason = %err.message, "a resumed order was refused");
+                    match self.dead_letter_order(stored, &err, now).await {
+                        Ok(()) => resume.dead_lettered += 1,
+                        Err(_) => resume.failed += 1,
                     }
-                    Err(err) => {
-                        warn!(order_id = %id, error = %err, "reconciliation could not reach the ERP");
-                    }
+                }
+                Err(err) => {
+                    warn!(order_id = %id, code = %err.code, reason = %err.message, "resuming a submitted order failed; the next run tries again");
+                    resume.failed += 1;
                 }
             }
         }
         let mut metrics = Metrics::new(FUNCTION_NAME);
-        metrics.add("ReconciledFound", result.found);
+        metrics.add("Resumed", resume.sent);
+        metrics.add("OrdersWaitingForErp", resume.waiting_for_erp);
+        metrics.add("OrdersPastErpWindow", resume.dead_lettered);
+        metrics.add("ResumeDeferred", resume.deferred);
+        metrics.add("ResumeFailed", resume.failed);
+        metrics.add(
+            "ErpWaitSeconds",
+            u64::try_from(resume.longest_wait_seconds).unwrap_or(0),
+        );
+        metrics.flush();
+        Ok(resume)
+    }
+
+    /// Puts an order that has no queue message left into the placed orders' dead-letter
+    /// queue, in the format every dead-lettered message has, and marks its wait as ended.
+    async fn dead_letter_order(
+        &self,
+        mut stored: StoredOrder,
+        err: &MessageError,
+        now: chrono::DateTime<Utc>,
+    ) -> Result<(), MessageError> {
+        use bridge_contract::envelope::{ENVELOPE_VERSION, Envelope, Payload, attributes};
+        let Some(queue) = self.settings.queues.of_route(Route::OrdersPlaced) else {
+            return Err(MessageError::permanent(
+                "no_dead_letter_queue",
+                "no dead-letter queue is configured for placed orders",
+            ));
+        };
+        let id = stored.order.order_id.to_string();
+        let webhook_id = format!("{id}.r{}.resumed", stored.order.revision);
+        let envelope = Envelope {
+            version: ENVELOPE_VERSION,
+            webhook_id: webhook_id.clone(),
+            source: bridge_domain::Source::Shop,
+            event_type: bridge_domain::EventType::OrderPlaced,
+            correlation_id: CORRELATION_ID
+                .try_with(Clone::clone)
+                .unwrap_or_else(|_| webhook_id.clone()),
+            received_at: now,
+            payload: Payload::Inline {
+                body: bridge_contract::order_placed_body(&stored.order, now),
+            },
+        };
+        let sender = [
+            (attributes::WEBHOOK_ID, webhook_id.clone()),
+            (attributes::CORRELATION_ID, envelope.correlation_id.clone()),
+            (
+                attributes::EVENT_TYPE,
+                envelope.event_type.as_str().to_string(),
+            ),
+            (attributes::SOURCE, envelope.source.as_str().to_string()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+        let message = bridge_domain::ports::OutboundMessage {
+            body: envelope.to_json(),
+            attributes: bridge_lambda::batch::failure_attributes(sender, err, 0, FUNCTION_NAME),
+        };
+        self.ports
+            .queue
+            .send(&queue.dead_letter_queue, &message)
+            .await
+            .map_err(store_failure)?;
+        error!(order_id = %id, code = %err.code, reason = %err.message, outcome = "dead_lettered", "order moved to the dead-letter queue");
+        let mut wait = stored
+            .erp_wait
+            .clone()
+            .unwrap_or_else(|| ErpWait::after_failure(None, now, &err.message));
+        wait.dead_lettered_at = Some(now);
+        stored.erp_wait = Some(wait);
+        self.save_as_is(&mut stored).await
+    }
+
+    /// Asks the ERP about accepted orders older than `unconfirmed_after` that have no ERP
+    /// status yet; one it does not know, or never confirmed, is counted (and alarms). Orders
+    /// older than `stop_polling_after` are counted without asking: the alarm stays, the
+    /// calls stop.
+    pub async fn reconcile(&self, now: chrono::DateTime<Utc>) -> Result<Reconciliation, PortError> {
+        let mut result = Reconciliation::default();
+        let cutoff = now - self.settings.unconfirmed_after;
+        let polling_ends = now - self.settings.stop_polling_after;
+        for stored in self
+            .ports
+            .orders
+            .in_state(
+                OrderState::Accepted {
+                    erp_order_number: String::new(),
+                }
+                .name(),
+            )
+            .await?
+        {
+            let since = stored.history.last().map(|t| t.at).unwrap_or(now);
+            if since > cutoff {
+                continue;
+            }
+            let id = stored.order.order_id.clone();
+            if since < polling_ends {
+                result.unconfirmed.push(id.to_string());
+                continue;
+            }
+            match self.ports.erp.find(&id).await {
+                Ok(Some(_)) => result.unconfirmed.push(id.to_string()),
+                Ok(None) => {
+                    warn!(order_id = %id, "the ERP does not know an order it accepted");
+                    result.unknown.push(id.to_string());
+                }
+                Err(err) => {
+                    warn!(order_id = %id, error = %err, "reconciliation could not reach the ERP");
+                }
+            }
+        }
+        let mut metrics = Metrics::new(FUNCTION_NAME);
         metrics.add("OrdersUnknownToErp", result.unknown.len() as u64);
         metrics.add("OrdersUnconfirmed", result.unconfirmed.len() as u64);
         metrics.flush();
@@ -525,11 +840,19 @@ impl OrderWriteback {
     /// Re-checks every held order; the ones whose reasons cleared go to the ERP.
     pub async fn release_held(&self) -> Result<Release, PortError> {
         let mut release = Release::default();
-        for stored in self.ports.orders.in_state("held").await? {
+        let held = OrderState::Held {
+            reasons: Vec::new(),
+        };
+        for stored in self.ports.orders.in_state(held.name()).await? {
             let id = stored.order.order_id.clone();
             match self.advance(stored).await {
                 Ok("Held") => release.still_held += 1,
                 Ok(_) => release.submitted += 1,
+                // Saved `submitted` with its wait: the resume sends it when the ERP is back.
+                Err(err) if waits_for_erp(&err) => {
+                    warn!(order_id = %id, code = %err.code, reason = %err.message, outcome = "waiting_for_erp", "a released order waits for the ERP");
+                    release.waiting_for_erp += 1;
+                }
                 Err(err) => {
                     error!(order_id = %id, code = %err.code, reason = %err.message, "releasing a held order failed");
                     release.failed += 1;
@@ -539,6 +862,7 @@ impl OrderWriteback {
         let mut metrics = Metrics::new(FUNCTION_NAME);
         metrics.add("Released", release.submitted);
         metrics.add("StillHeld", release.still_held);
+        metrics.add("ReleasedWaitingForErp", release.waiting_for_erp);
         metrics.add("ReleaseFailed", release.failed);
         metrics.flush();
         Ok(release)

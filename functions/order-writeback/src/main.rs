@@ -1,5 +1,5 @@
 //! Lambda entry point: SQS batches (placed orders, status events); the schedule releases
-//! held orders whose reasons cleared.
+//! held orders whose reasons cleared and resumes submitted ones that wait for the ERP.
 
 use bridge_lambda::{Config, Prefetch};
 use lambda_runtime::{LambdaEvent, service_fn};
@@ -29,10 +29,10 @@ async fn main() -> anyhow::Result<()> {
                 let response = writeback.handle_batch(sqs).await?;
                 Ok::<Value, lambda_runtime::Error>(serde_json::to_value(response)?)
             } else {
-                // The schedule: release what cleared, then reconcile what is unconfirmed.
-                let release = writeback.release_held().await?;
-                let reconciliation = writeback.reconcile(chrono::Utc::now()).await?;
-                Ok(serde_json::json!({"release": release, "reconciliation": reconciliation}))
+                // The schedule: release what cleared, resume what has not reached the ERP,
+                // reconcile what it never confirmed.
+                let run = writeback.scheduled(chrono::Utc::now()).await?;
+                Ok(serde_json::to_value(run)?)
             }
         }
     }))

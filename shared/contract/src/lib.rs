@@ -12,4 +12,6 @@ pub mod webhook;
 pub use envelope::{Envelope, Payload};
 pub use json::ContractError;
 pub use signature::{SignatureError, SigningSecret, sign, verify};
-pub use webhook::{ParsedEvent, parse_data, parse_event, parse_event_value, parse_json};
+pub use webhook::{
+    ParsedEvent, order_placed_body, parse_data, parse_event, parse_event_value, parse_json,
+};

@@ -30,6 +30,17 @@ pub fn parse_event(source: Source, body: &[u8]) -> Result<ParsedEvent, ContractE
 }
 
 /// The body as JSON, or the contract's `invalid_json` error.
+/// The webhook body of a stored order, as the shop would send it: what the writeback puts
+/// in the dead-letter queue for an order that has no queue message left (one that waited
+/// for the ERP from the schedule), so that a redrive hands it back like any other delivery.
+pub fn order_placed_body(order: &OrderPlaced, timestamp: DateTime<Utc>) -> Value {
+    serde_json::json!({
+        "type": EventType::OrderPlaced.as_str(),
+        "timestamp": timestamp.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        "data": order,
+    })
+}
+
 pub fn parse_json(body: &[u8]) -> Result<Value, ContractError> {
     serde_json::from_slice(body).map_err(|e| {
         ContractError::new(
@@ -229,6 +240,10 @@ fn order_placed(o: &Obj<'_>) -> Result<OrderPlaced, ContractError> {
     let lines = OrderLines::new(lines).map_err(|v| ContractError::violation(o.path(), v))?;
     Ok(OrderPlaced {
         order_id: o.required("order_id", |f| f.parse(OrderId::parse))?,
+        // Contract v2: the shop's version of the order; senders of v1 send none.
+        revision: o
+            .optional("revision", |f| f.revision())?
+            .unwrap_or_else(bridge_domain::Revision::first),
         customer_id: o.required("customer_id", |f| f.parse(CustomerId::parse))?,
         currency: o.required("currency", |f| f.parse(Currency::parse))?,
         lines,
@@ -406,6 +421,18 @@ mod tests {
         };
         assert_eq!(order.total().amount.to_string(), "29.70");
         assert_eq!(order.total().currency.code(), "EUR");
+        assert_eq!(order.revision.value(), 1, "no revision counts as 1");
+        // A stored order's body parses back to the same order (the writeback's DLQ relies on it).
+        let body = order_placed_body(order, chrono::Utc::now());
+        let again = parse(Source::Shop, body).unwrap();
+        assert_eq!(&again.event, &placed.event);
+        let versioned = json!({"type": "order.placed", "timestamp": "2026-11-26T10:00:00Z", "data": {
+            "order_id": "SO-1", "revision": 3, "customer_id": "C-1", "currency": "EUR", "placed_at": "2026-11-26T09:59:00Z",
+            "lines": [{"line": 1, "sku": "A-1", "quantity": "1", "unit_price": "1"}]}});
+        let DomainEvent::OrderPlaced(v3) = parse(Source::Shop, versioned).unwrap().event else {
+            panic!()
+        };
+        assert_eq!(v3.revision.value(), 3);
 
         let status = json!({"type": "order.status_changed", "timestamp": "2026-11-26T10:00:00Z", "data": {
             "order_id": "SO-1", "status": "shipped", "revision": 2, "erp_order_number": "4500001",

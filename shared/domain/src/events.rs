@@ -491,7 +491,32 @@ impl OrderLines {
                 ));
             }
         }
+        // Every order's total must be computable: an amount beyond what exact decimals hold
+        // (a quantity of 1e20 at 1e10) is refused here, by name, not a panic at the check.
+        if let Err(index) = Self::checked_total(&lines) {
+            return Err(FieldViolation::new(
+                format!("/lines/{index}"),
+                InvalidValue::new(
+                    "amount_out_of_range",
+                    "quantity × unit price (or the order total) exceeds the largest amount the bridge represents exactly",
+                ),
+            ));
+        }
         Ok(Self(lines))
+    }
+
+    /// The sum of quantity × unit price; `Err(index)` of the line where it overflows.
+    fn checked_total(lines: &[OrderLine]) -> Result<Decimal, usize> {
+        lines
+            .iter()
+            .enumerate()
+            .try_fold(Decimal::ZERO, |sum, (index, line)| {
+                line.quantity
+                    .value()
+                    .checked_mul(line.unit_price.value())
+                    .and_then(|amount| sum.checked_add(amount))
+                    .ok_or(index)
+            })
     }
 
     pub fn as_slice(&self) -> &[OrderLine] {
@@ -535,6 +560,10 @@ pub struct Delivery {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OrderPlaced {
     pub order_id: OrderId,
+    /// The shop's version of this order (contract v2; absent counts as 1): a delivery
+    /// replaces a stored unsubmitted order only when its revision is higher.
+    #[serde(default = "Revision::first")]
+    pub revision: Revision,
     pub customer_id: CustomerId,
     pub currency: Currency,
     pub lines: OrderLines,
@@ -547,14 +576,10 @@ pub struct OrderPlaced {
 }
 
 impl OrderPlaced {
-    /// The order total: sum of quantity × unit price.
+    /// The order total: sum of quantity × unit price (`OrderLines::new` has checked that it
+    /// fits, so this cannot overflow).
     pub fn total(&self) -> Money {
-        let amount = self
-            .lines
-            .as_slice()
-            .iter()
-            .map(|line| line.quantity.value() * line.unit_price.value())
-            .sum();
+        let amount = OrderLines::checked_total(self.lines.as_slice()).unwrap_or(Decimal::MAX);
         Money::new(amount, self.currency)
     }
 }
@@ -627,6 +652,32 @@ mod tests {
         assert_eq!(err.path, "/tiers/1/min_qty");
         assert_eq!(err.error.code, "not_ascending");
         assert!(PriceTiers::new(vec![]).is_err());
+    }
+
+    #[test]
+    fn an_order_whose_total_does_not_fit_is_refused_by_name() {
+        let line = |n: u32, qty: &str, price: &str| OrderLine {
+            line: n,
+            sku: Sku::parse("A").unwrap(),
+            quantity: Quantity::new(Decimal::from_str(qty).unwrap()).unwrap(),
+            unit_price: UnitPrice::new(Decimal::from_str(price).unwrap()).unwrap(),
+        };
+        let err = OrderLines::new(vec![
+            line(1, "1", "1"),
+            line(2, "100000000000000000000", "10000000000"),
+        ])
+        .unwrap_err();
+        assert_eq!(err.path, "/lines/1");
+        assert_eq!(err.error.code, "amount_out_of_range");
+        // Each line fits, their sum does not.
+        let big = "70000000000000000000000000000";
+        let err = OrderLines::new(vec![line(1, big, "1"), line(2, big, "1")]).unwrap_err();
+        assert_eq!(err.error.code, "amount_out_of_range");
+        let fine = OrderLines::new(vec![line(1, "3", "9.90")]).unwrap();
+        assert_eq!(
+            OrderLines::checked_total(fine.as_slice()),
+            Ok(Decimal::from_str("29.70").unwrap())
+        );
     }
 
     #[test]

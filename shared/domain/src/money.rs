@@ -27,6 +27,12 @@ impl Currency {
     pub fn code(&self) -> &'static str {
         self.0.code()
     }
+
+    /// Decimal places of the currency's minor unit (EUR 2, JPY 0, BHD 3); 2 where ISO 4217
+    /// names none (precious metals, funds).
+    pub fn minor_units(&self) -> u32 {
+        self.0.exponent().map(u32::from).unwrap_or(2)
+    }
 }
 
 impl TryFrom<String> for Currency {

@@ -8,7 +8,7 @@ use crate::money::Money;
 use crate::pricing::{PriceResolution, resolve_price};
 use crate::revision::Revision;
 use chrono::{DateTime, Utc};
-use rust_decimal::Decimal;
+use rust_decimal::{Decimal, RoundingStrategy};
 use serde::{Deserialize, Serialize};
 
 /// Why an order waits instead of going to the ERP. Each is a named state, not an error:
@@ -117,7 +117,11 @@ pub fn check_order(
                 order: total.currency.to_string(),
                 customer: limit.currency.to_string(),
             });
-        } else if open.amount + total.amount > limit.amount {
+        } else if open
+            .amount
+            .checked_add(total.amount)
+            .is_none_or(|exposure| exposure > limit.amount)
+        {
             reasons.push(HoldReason::CreditHold {
                 open_items: open,
                 order_total: total,
@@ -133,13 +137,22 @@ pub fn check_order(
             line.quantity,
             order.placed_at,
         ) {
-            // The order carries a price per piece; a list may price per 100.
+            // The order carries a price per piece; a list may price per 100 (or per 3, whose
+            // per-piece price has no exact decimal: 10.00 per 3 is 3.33 in the shop).
             PriceResolution::Priced(p) if p.currency == order.currency => {
                 p.unit_price.checked_div(p.price_per.value())
             }
             _ => None,
         };
-        if resolved != Some(line.unit_price.value()) {
+        let precision = order.currency.minor_units();
+        let at_precision = |amount: Decimal| {
+            amount.round_dp_with_strategy(precision, RoundingStrategy::MidpointAwayFromZero)
+        };
+        let matches = resolved.is_some_and(|resolved| {
+            resolved == line.unit_price.value()
+                || at_precision(resolved) == at_precision(line.unit_price.value())
+        });
+        if !matches {
             reasons.push(HoldReason::PriceMismatch {
                 line: line.line,
                 sku: line.sku.clone(),
@@ -217,6 +230,67 @@ impl OrderState {
     }
 }
 
+/// How a delivered version of an order relates to the stored one (contract v2: the shop's
+/// `revision` of the order decides, never the order in which deliveries arrive).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OrderVersion {
+    /// A later version: it replaces the stored one if that has not been submitted.
+    Newer,
+    /// The stored version again (a redelivery, a retry, a replay).
+    Same,
+    /// An earlier version arriving late: it changes nothing.
+    Older,
+    /// The same revision with other content: the shop broke its own versioning.
+    Conflict,
+}
+
+pub fn compare_versions(stored: &OrderPlaced, incoming: &OrderPlaced) -> OrderVersion {
+    match incoming.revision.cmp(&stored.revision) {
+        std::cmp::Ordering::Greater => OrderVersion::Newer,
+        std::cmp::Ordering::Less => OrderVersion::Older,
+        std::cmp::Ordering::Equal if incoming == stored => OrderVersion::Same,
+        std::cmp::Ordering::Equal => OrderVersion::Conflict,
+    }
+}
+
+/// A submitted order that could not reach the ERP yet (down, throttling, circuit open): it
+/// waits for the schedule to send it, up to the outage window, and `bridgectl order` says so.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErpWait {
+    /// The first failed attempt of this wait.
+    pub since: DateTime<Utc>,
+    pub last_attempt: DateTime<Utc>,
+    pub attempts: u32,
+    pub last_error: String,
+    /// The wait outlasted the outage window and the order went to the dead-letter queue;
+    /// the schedule leaves it alone until it is redriven.
+    #[serde(default)]
+    pub dead_lettered_at: Option<DateTime<Utc>>,
+}
+
+impl ErpWait {
+    /// This wait, one failed attempt later (a new wait if there was none).
+    pub fn after_failure(previous: Option<&ErpWait>, at: DateTime<Utc>, error: &str) -> Self {
+        let error: String = error.chars().take(500).collect();
+        match previous {
+            Some(wait) if wait.dead_lettered_at.is_none() => Self {
+                since: wait.since,
+                last_attempt: at,
+                attempts: wait.attempts.saturating_add(1),
+                last_error: error,
+                dead_lettered_at: None,
+            },
+            _ => Self {
+                since: at,
+                last_attempt: at,
+                attempts: 1,
+                last_error: error,
+                dead_lettered_at: None,
+            },
+        }
+    }
+}
+
 /// One step of an order's history.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OrderTransition {
@@ -286,6 +360,7 @@ mod tests {
     fn order(lines: &[(&str, &str, &str)]) -> OrderPlaced {
         OrderPlaced {
             order_id: OrderId::parse("SO-1").unwrap(),
+            revision: Revision::first(),
             customer_id: CustomerId::parse("C-1").unwrap(),
             currency: Currency::parse("EUR").unwrap(),
             lines: OrderLines::new(
@@ -445,5 +520,43 @@ mod tests {
             "delivered"
         );
         assert!(!shipped.may_submit() && OrderState::Received.may_submit());
+    }
+
+    #[test]
+    fn the_revision_decides_between_order_versions_not_the_arrival() {
+        let v1 = order(&[("A", "1", "10")]);
+        let mut v2 = order(&[("A", "2", "10")]);
+        v2.revision = Revision::new(2);
+        assert_eq!(compare_versions(&v1, &v2), OrderVersion::Newer);
+        assert_eq!(compare_versions(&v2, &v1), OrderVersion::Older);
+        assert_eq!(compare_versions(&v2, &v2.clone()), OrderVersion::Same);
+        let mut other = v2.clone();
+        other.po_number = Some("PO-9".into());
+        assert_eq!(compare_versions(&v2, &other), OrderVersion::Conflict);
+    }
+
+    #[test]
+    fn an_erp_wait_keeps_its_start_until_it_was_dead_lettered() {
+        let t = |m: i64| at() + chrono::Duration::minutes(m);
+        let first = ErpWait::after_failure(None, t(0), "HTTP 503");
+        let later = ErpWait::after_failure(Some(&first), t(30), "circuit open");
+        assert_eq!(
+            (later.since, later.attempts, later.last_attempt),
+            (t(0), 2, t(30))
+        );
+        let mut ended = later.clone();
+        ended.dead_lettered_at = Some(t(500));
+        let redriven = ErpWait::after_failure(Some(&ended), t(600), "HTTP 503");
+        assert_eq!((redriven.since, redriven.attempts), (t(600), 1));
+    }
+
+    #[test]
+    fn a_price_per_several_pieces_matches_at_the_currency_precision() {
+        // 10.00 per 3 pieces: the shop shows 3.33 a piece; 3.34 is another price.
+        let prices = [price("A", "10.00", "3")];
+        assert!(check_order(&order(&[("A", "3", "3.33")]), Some(&customer()), &prices).is_empty());
+        let reasons = check_order(&order(&[("A", "3", "3.34")]), Some(&customer()), &prices);
+        assert_eq!(reasons.len(), 1);
+        assert_eq!(reasons[0].code(), "price_mismatch");
     }
 }

@@ -257,6 +257,13 @@ pub struct StoredOrder {
     pub history: Vec<crate::orders::OrderTransition>,
     /// Grows with every save: saves are conditional on it (no lost updates).
     pub version: u64,
+    /// Set while a submitted order waits for the ERP (down, throttling, circuit open).
+    #[serde(default)]
+    pub erp_wait: Option<crate::orders::ErpWait>,
+    /// The highest revision the shop sent after the order was submitted: not sent (an order
+    /// change after submission is the ERP's business), recorded and alarmed.
+    #[serde(default)]
+    pub changed_after_submission: Option<crate::revision::Revision>,
 }
 
 impl StoredOrder {
@@ -270,6 +277,8 @@ impl StoredOrder {
             }],
             state,
             version: 1,
+            erp_wait: None,
+            changed_after_submission: None,
         }
     }
 
@@ -311,6 +320,9 @@ pub enum ErpError {
     /// 409: the reference exists under another idempotency key.
     #[error("the ERP has this order under another key: {0}")]
     Conflict(String),
+    /// Not called: the ERP failed repeatedly just now and the circuit is open.
+    #[error("the ERP circuit is open (the ERP failed repeatedly)")]
+    CircuitOpen,
 }
 
 /// The ERP's sales orders (contract section 4).

@@ -18,6 +18,11 @@ impl Revision {
         self.0
     }
 
+    /// The revision of a record whose sender gave none (an order's first version).
+    pub fn first() -> Self {
+        Self(1)
+    }
+
     /// The rule itself: `incoming` replaces `stored` only if it is strictly newer.
     /// Stores implement it as a conditional write so that concurrent writers cannot race it.
     pub fn supersedes(self, stored: Option<Revision>) -> bool {

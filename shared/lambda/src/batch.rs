@@ -241,17 +241,36 @@ async fn dead_letter(
     attempts: u32,
     settings: &BatchSettings<'_>,
 ) -> Result<(), bridge_domain::PortError> {
-    let mut attrs: BTreeMap<String, String> = message
+    let attrs: BTreeMap<String, String> = message
         .message_attributes
         .iter()
         .filter_map(|(k, v)| v.string_value.clone().map(|s| (k.clone(), s)))
         .collect();
+    let outbound = OutboundMessage {
+        body: message.body.clone().unwrap_or_default(),
+        attributes: failure_attributes(attrs, err, attempts, settings.function),
+    };
+    settings
+        .queue
+        .send(settings.dead_letter_queue, &outbound)
+        .await
+        .map(|_| ())
+}
+
+/// The attributes of a dead-lettered message: the sender's, with the failure's on top (the
+/// one format `bridgectl dlq` reads, whoever dead-letters).
+pub fn failure_attributes(
+    mut attrs: BTreeMap<String, String>,
+    err: &MessageError,
+    attempts: u32,
+    function: &str,
+) -> BTreeMap<String, String> {
     // SQS allows 10 attributes per message: ours replace the sender's extras first.
     let reason: String = err.message.chars().take(1024).collect();
     attrs.insert(attributes::FAILURE_REASON.into(), reason);
     attrs.insert(attributes::FAILURE_CODE.into(), err.code.clone());
     attrs.insert(attributes::FAILURE_CLASS.into(), err.class.to_string());
-    attrs.insert(attributes::FAILED_BY.into(), settings.function.to_string());
+    attrs.insert(attributes::FAILED_BY.into(), function.to_string());
     attrs.insert(attributes::RECEIVE_COUNT.into(), attempts.to_string());
     while attrs.len() > 10 {
         let extra = attrs
@@ -274,15 +293,7 @@ async fn dead_letter(
             None => break,
         };
     }
-    let outbound = OutboundMessage {
-        body: message.body.clone().unwrap_or_default(),
-        attributes: attrs,
-    };
-    settings
-        .queue
-        .send(settings.dead_letter_queue, &outbound)
-        .await
-        .map(|_| ())
+    attrs
 }
 
 #[cfg(test)]

@@ -45,6 +45,11 @@ impl ConsumedQueues {
             .map(Self)
     }
 
+    /// The consumed queue that carries `route`.
+    pub fn of_route(&self, route: Route) -> Option<&ConsumedQueue> {
+        self.0.values().find(|queue| queue.route == route)
+    }
+
     /// The queue a batch came from (Lambda never mixes queues in one batch): `Ok(None)`
     /// for an empty batch, `Err(arn)` for a queue this consumer is not configured for.
     pub fn of_batch(&self, event: &SqsEvent) -> Result<Option<&ConsumedQueue>, String> {

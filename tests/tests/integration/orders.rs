@@ -130,6 +130,32 @@ impl Setup {
         body["orders"].as_array().unwrap().clone()
     }
 
+    async fn stored(&self, id: &str) -> bridge_domain::ports::StoredOrder {
+        let store = bridge_aws::DynamoOrderStore::new(
+            aws_sdk_dynamodb::Client::new(&self.stack.sdk),
+            self.stack.table("OrderTable"),
+        );
+        store
+            .get(&OrderId::parse(id).unwrap())
+            .await
+            .unwrap()
+            .expect("the order is stored")
+    }
+
+    /// Requests the ERP has had (answered or refused).
+    async fn erp_requests(&self) -> u64 {
+        let body: Value = self
+            .http
+            .get(format!("{}/_admin/orders", self.sim.base_url))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        body["requests"].as_u64().unwrap()
+    }
+
     async fn state(&self, id: &str) -> String {
         let store = bridge_aws::DynamoOrderStore::new(
             aws_sdk_dynamodb::Client::new(&self.stack.sdk),
@@ -369,8 +395,12 @@ async fn status_updates_out_of_order_keep_the_newest() {
 }
 
 #[tokio::test]
-async fn reconciliation_finds_submitted_orders_and_reports_unknown_and_unconfirmed_ones() {
-    let s = setup_with(&[("UNCONFIRMED_AFTER_MINUTES", "0")]).await;
+async fn the_schedule_resumes_submitted_orders_and_reports_unknown_and_unconfirmed_ones() {
+    let s = setup_with(&[
+        ("UNCONFIRMED_AFTER_MINUTES", "0"),
+        ("RESUME_AFTER_SECONDS", "0"),
+    ])
+    .await;
     // Accepted, never confirmed by a status event.
     assert_eq!(
         s.deliver(&s.order("SO-20", "1", "10.00"), 1).await,
@@ -382,18 +412,231 @@ async fn reconciliation_finds_submitted_orders_and_reports_unknown_and_unconfirm
         s.deliver(&s.order("SO-21", "1", "10.00"), 1).await,
         Err("erp_ambiguous".into())
     );
-    // Submitted, the ERP never got it (the request timed out before reaching it... as far as we know).
+    // Submitted, the ERP never got it: its deliveries ended, only the schedule can finish it.
     s.faults(json!({"script": ["server_error"]})).await;
     assert_eq!(
         s.deliver(&s.order("SO-22", "1", "10.00"), 1).await,
         Err("erp_ambiguous".into())
     );
     tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    let result = s.writeback.reconcile(chrono::Utc::now()).await.unwrap();
-    assert_eq!(result.found, 1);
-    assert_eq!(result.unknown, vec!["SO-22".to_string()]);
-    assert_eq!(result.unconfirmed, vec!["SO-20".to_string()]);
+    let run = s.writeback.scheduled(chrono::Utc::now()).await.unwrap();
+    assert_eq!(run.resume.sent, 2, "{run:?}");
+    assert_eq!(run.reconciliation.unknown, Vec::<String>::new());
+    assert_eq!(run.reconciliation.unconfirmed, vec!["SO-20".to_string()]);
     assert_eq!(s.state("SO-21").await, "accepted");
+    assert_eq!(s.state("SO-22").await, "accepted");
+    assert_eq!(s.erp_orders().await.len(), 3, "each once");
+}
+
+#[tokio::test]
+async fn accepted_orders_past_the_polling_age_are_counted_without_asking_the_erp() {
+    let s = setup_with(&[
+        ("UNCONFIRMED_AFTER_MINUTES", "0"),
+        ("STOP_POLLING_AFTER_DAYS", "1"),
+    ])
+    .await;
+    assert_eq!(
+        s.deliver(&s.order("SO-23", "1", "10.00"), 1).await,
+        Ok("Submitted")
+    );
+    let requests = s.erp_requests().await;
+    let later = chrono::Utc::now() + chrono::Duration::days(2);
+    let result = s.writeback.reconcile(later).await.unwrap();
+    assert_eq!(result.unconfirmed, vec!["SO-23".to_string()]);
+    assert_eq!(
+        s.erp_requests().await,
+        requests,
+        "no call for an order that old"
+    );
+}
+
+#[tokio::test]
+async fn a_late_older_version_never_replaces_the_newer_one_and_a_same_revision_change_is_a_conflict()
+ {
+    let s = setup().await;
+    let version = |revision: u64, quantity: u32, approved: bool| {
+        let mut data = json!({"order_id": "SO-60", "revision": revision, "customer_id": "C-1", "currency": "EUR",
+            "placed_at": "2026-11-26T10:00:00Z", "cost_center": "CC-1",
+            "lines": [{"line": 1, "sku": "A", "quantity": quantity, "unit_price": "10.00"}]});
+        if approved {
+            data["approvals"] = json!([{"role": "manager", "user_id": "u-1"}]);
+        }
+        let DomainEvent::OrderPlaced(o) = event(
+            Source::Shop,
+            json!({"type": "order.placed", "timestamp": "2026-11-26T10:00:00Z", "data": data}),
+        ) else {
+            unreachable!()
+        };
+        o
+    };
+    // Revision 2 (60 pieces: 600 needs the manager) arrives first and is held.
+    assert_eq!(s.deliver(&version(2, 60, false), 1).await, Ok("Held"));
+    // Revision 1 (1 piece, within every rule) comes back late: it must not be sent.
+    assert_eq!(s.deliver(&version(1, 1, false), 1).await, Ok("Stale"));
+    assert_eq!(s.state("SO-60").await, "held");
+    assert!(s.erp_orders().await.is_empty());
+    // Revision 2 again with other content: the shop broke its versioning; nothing replaced.
+    assert_eq!(
+        s.deliver(&version(2, 70, false), 1).await,
+        Err("order_version_conflict".into())
+    );
+    // Revision 3 adds the approval: that version goes to the ERP.
+    s.customer(json!({"revision": 2, "credit_limit": {"amount": "100000", "currency": "EUR"}}))
+        .await;
+    assert_eq!(s.deliver(&version(3, 60, true), 1).await, Ok("Submitted"));
+    let orders = s.erp_orders().await;
+    assert_eq!(orders.len(), 1);
+    assert_eq!(orders[0]["body"]["lines"][0]["quantity"], "60");
+    // A change after submission is recorded, not sent.
+    assert_eq!(
+        s.deliver(&version(4, 5, true), 1).await,
+        Ok("ChangedAfterSubmission")
+    );
+    assert_eq!(s.erp_orders().await.len(), 1);
+    let stored = s.stored("SO-60").await;
+    assert_eq!(stored.order.revision.value(), 3);
+    assert_eq!(stored.changed_after_submission.map(|r| r.value()), Some(4));
+}
+
+#[tokio::test]
+async fn a_held_order_released_while_the_erp_is_down_reaches_it_when_the_erp_is_back() {
+    let s = setup_with(&[("RESUME_AFTER_SECONDS", "0")]).await;
+    // 100 open + 95 × 10 = 1050 > 1000 (and the approval is there).
+    let DomainEvent::OrderPlaced(order) = event(
+        Source::Shop,
+        json!({"type": "order.placed", "timestamp": "2026-11-26T10:00:00Z",
+        "data": {"order_id": "SO-61", "customer_id": "C-1", "currency": "EUR", "placed_at": "2026-11-26T10:00:00Z", "cost_center": "CC-1",
+                 "approvals": [{"role": "manager", "user_id": "u-1"}],
+                 "lines": [{"line": 1, "sku": "A", "quantity": 95, "unit_price": "10.00"}]}}),
+    ) else {
+        unreachable!()
+    };
+    assert_eq!(s.deliver(&order, 1).await, Ok("Held"));
+    s.faults(json!({"down": true})).await;
+    s.customer(json!({"revision": 2, "credit_limit": {"amount": "5000", "currency": "EUR"}}))
+        .await;
+    let release = s.writeback.release_held().await.unwrap();
+    assert_eq!(
+        (release.submitted, release.waiting_for_erp),
+        (0, 1),
+        "{release:?}"
+    );
+    let stored = s.stored("SO-61").await;
+    assert_eq!(stored.state.name(), "submitted");
+    let wait = stored.erp_wait.expect("the wait is recorded");
+    assert!(wait.last_error.contains("503"), "{wait:?}");
+    // Still down: the schedule tries, the order keeps waiting, nothing is lost.
+    let run = s.writeback.scheduled(chrono::Utc::now()).await.unwrap();
+    assert_eq!(run.resume.waiting_for_erp, 1, "{run:?}");
+    assert!(run.resume.longest_wait_seconds >= 0);
+    assert_eq!(s.state("SO-61").await, "submitted");
+    // Back: the next run sends it, once.
+    s.faults(json!({})).await;
+    let run = s.writeback.scheduled(chrono::Utc::now()).await.unwrap();
+    assert_eq!(run.resume.sent, 1, "{run:?}");
+    assert_eq!(s.state("SO-61").await, "accepted");
+    assert!(s.stored("SO-61").await.erp_wait.is_none());
+    assert_eq!(s.erp_orders().await.len(), 1);
+}
+
+#[tokio::test]
+async fn an_erp_outage_ends_no_delivery_in_the_dead_letter_queue_and_an_open_circuit_burns_none() {
+    let s = setup_with(&[
+        ("ERP_CIRCUIT_THRESHOLD", "1"),
+        ("ERP_CIRCUIT_COOL_DOWN_SECONDS", "600"),
+    ])
+    .await;
+    s.faults(json!({"down": true})).await;
+    let envelope = |id: &str| {
+        json!({
+            "version": 1, "webhook_id": format!("w-{id}"), "source": "shop", "event_type": "order.placed",
+            "correlation_id": "c", "received_at": "2026-11-26T10:00:00Z",
+            "payload": {"kind": "inline", "body": {"type": "order.placed", "timestamp": "2026-11-26T10:00:00Z",
+                "data": {"order_id": id, "customer_id": "C-1", "currency": "EUR", "placed_at": "2026-11-26T10:00:00Z",
+                         "cost_center": "CC-1", "lines": [{"line": 1, "sku": "A", "quantity": 1, "unit_price": "10.00"}]}}}})
+        .to_string()
+    };
+    let batch = |id: &str, receive_count: u32| {
+        let mut event = aws_lambda_events::event::sqs::SqsEvent::default();
+        event.records.push(super::support::sqs_record(
+            s.stack.queue_arn("OrderPlacedQueue"),
+            &format!("m-{id}"),
+            &envelope(id),
+            receive_count,
+        ));
+        event
+    };
+    // The first delivery fails and is retried by SQS: the ERP may be back in seconds.
+    let (response, metrics) = s.writeback.process(batch("SO-70", 1)).await;
+    assert!(response.is_err(), "the whole batch failed retryably");
+    assert_eq!(metrics.count("Retried"), 1);
+    // The circuit is open now: the next order waits at once, without calling the ERP.
+    let requests = s.erp_requests().await;
+    let (response, metrics) = s.writeback.process(batch("SO-71", 1)).await;
+    assert!(response.unwrap().batch_item_failures.is_empty());
+    assert_eq!(metrics.count("WaitingForErp"), 1);
+    assert_eq!(
+        s.erp_requests().await,
+        requests,
+        "an open circuit calls nobody"
+    );
+    // The last delivery SQS allows (MAX_RECEIVE_COUNT) ends waiting, not dead-lettered.
+    let (response, metrics) = s.writeback.process(batch("SO-70", 5)).await;
+    assert!(response.unwrap().batch_item_failures.is_empty());
+    assert_eq!(metrics.count("WaitingForErp"), 1);
+    assert!(
+        s.stack
+            .drain_queue("OrderPlacedDeadLetterQueue")
+            .await
+            .is_empty()
+    );
+    for id in ["SO-70", "SO-71"] {
+        let stored = s.stored(id).await;
+        assert_eq!(stored.state.name(), "submitted");
+        assert!(stored.erp_wait.is_some(), "{id} shows that it waits");
+    }
+}
+
+#[tokio::test]
+async fn an_order_waiting_longer_than_the_outage_window_goes_to_the_dead_letter_queue_and_can_be_redriven()
+ {
+    let s = setup_with(&[
+        ("ERP_OUTAGE_WINDOW_MINUTES", "0"),
+        ("RESUME_AFTER_SECONDS", "0"),
+    ])
+    .await;
+    s.faults(json!({"down": true})).await;
+    let order = s.order("SO-72", "1", "10.00");
+    assert_eq!(s.deliver(&order, 1).await, Err("erp_ambiguous".into()));
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    let run = s.writeback.scheduled(chrono::Utc::now()).await.unwrap();
+    assert_eq!(run.resume.dead_lettered, 1, "{run:?}");
+    let dead = s.stack.drain_queue("OrderPlacedDeadLetterQueue").await;
+    assert_eq!(dead.len(), 1);
+    let attributes = dead[0].message_attributes().unwrap();
+    assert_eq!(
+        attributes["failure_code"].string_value(),
+        Some("erp_outage_exceeded")
+    );
+    assert_eq!(
+        attributes["failed_by"].string_value(),
+        Some("order-writeback")
+    );
+    // The next run leaves it alone: one dead letter per outage, not one per run.
+    let run = s.writeback.scheduled(chrono::Utc::now()).await.unwrap();
+    assert_eq!(run.resume.dead_lettered, 0, "{run:?}");
+    // Redriven once the ERP is back, the dead letter's body is the order again.
+    s.faults(json!({})).await;
+    let envelope = bridge_contract::Envelope::from_json(dead[0].body().unwrap()).unwrap();
+    let bridge_contract::Payload::Inline { body } = envelope.payload else {
+        panic!("inline")
+    };
+    let DomainEvent::OrderPlaced(redriven) = event(Source::Shop, body) else {
+        panic!("an order")
+    };
+    assert_eq!(redriven, order);
+    assert_eq!(s.deliver(&redriven, 1).await, Ok("Submitted"));
+    assert_eq!(s.erp_orders().await.len(), 1);
 }
 
 #[tokio::test]
@@ -439,7 +682,7 @@ async fn an_approval_sent_with_the_order_again_releases_it() {
     s.customer(json!({"revision": 4, "credit_limit": {"amount": "100000", "currency": "EUR"}}))
         .await;
     let placed = |approved: bool| {
-        let mut data = json!({"order_id": "SO-40", "customer_id": "C-1", "currency": "EUR", "placed_at": "2026-11-26T10:00:00Z",
+        let mut data = json!({"order_id": "SO-40", "revision": if approved { 2 } else { 1 }, "customer_id": "C-1", "currency": "EUR", "placed_at": "2026-11-26T10:00:00Z",
             "cost_center": "CC-1", "lines": [{"line": 1, "sku": "B", "quantity": 4, "unit_price": "250.00"}]});
         if approved {
             data["approvals"] = json!([{"role": "manager", "user_id": "u-9"}]);
@@ -455,8 +698,9 @@ async fn an_approval_sent_with_the_order_again_releases_it() {
     assert_eq!(s.deliver(&placed(false), 1).await, Ok("Held"));
     assert_eq!(s.deliver(&placed(true), 1).await, Ok("Submitted"));
     assert_eq!(s.erp_orders().await.len(), 1);
-    // Once submitted, a changed order no longer changes what went to the ERP.
-    assert_eq!(s.deliver(&placed(false), 1).await, Ok("Duplicate"));
+    // The first version arriving again, late, changes nothing.
+    assert_eq!(s.deliver(&placed(false), 1).await, Ok("Stale"));
+    assert_eq!(s.erp_orders().await.len(), 1);
 }
 
 #[tokio::test]

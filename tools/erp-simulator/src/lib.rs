@@ -12,7 +12,8 @@
 //! - `Authorization: Bearer <token>` on all three (401 otherwise).
 //!
 //! Faults are switched through `POST /_admin/faults`: a script of outcomes consumed one per
-//! request (deterministic, for tests), then rates. `GET /_admin/orders` lists what the ERP
+//! request (deterministic, for tests), then rates; `"down": true` answers every request 503
+//! (a maintenance window) until faults without it are posted. `GET /_admin/orders` lists what the ERP
 //! holds, `POST /_admin/reset` forgets everything (orders, faults, change log, counters).
 //!
 //! The change log is fed through `POST /_admin/changes` with
@@ -72,6 +73,10 @@ pub struct Faults {
     /// Customers whose orders the ERP refuses with 422.
     #[serde(default)]
     pub reject_customers: Vec<String>,
+    /// Down for maintenance: every request is answered 503 before anything happens (the
+    /// script and the rates wait until it is back).
+    #[serde(default)]
+    pub down: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -188,6 +193,16 @@ async fn fault(outcome: Outcome, latency_ms: u64) -> Option<Response> {
 async fn admit(state: &AppState, headers: &HeaderMap) -> Result<Outcome, Response> {
     if !state.authorized(headers) {
         return Err(error(StatusCode::UNAUTHORIZED, "bad token"));
+    }
+    {
+        let mut erp = state.lock();
+        if erp.faults.down {
+            erp.requests += 1;
+            return Err(error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "down for maintenance",
+            ));
+        }
     }
     let (outcome, latency) = state.next_outcome();
     match fault(outcome, latency).await {
