@@ -6,8 +6,9 @@ use aws_sdk_sqs::Client;
 use aws_sdk_sqs::types::{MessageAttributeValue, MessageSystemAttributeName, QueueAttributeName};
 use bridge_contract::envelope::attributes;
 use serde::Serialize;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write;
+use std::time::Duration;
 
 /// A dead-letter queue and the queue that feeds it.
 #[derive(Debug, Clone, Serialize)]
@@ -215,13 +216,20 @@ pub struct RedriveResult {
     pub method: String,
 }
 
+/// How long a redrive hides the messages its filter skips, so that it does not receive them
+/// again while it works through the rest.
+pub const HIDE_SKIPPED: Duration = Duration::from_secs(300);
+
 /// Moves messages back to the queue that failed them. Uses an SQS message move task when
 /// there is no filter and the endpoint supports it; otherwise receives, sends to the source
-/// and deletes, one batch at a time (a message is deleted only after it was sent).
+/// and deletes, one batch at a time (a message is deleted only after it was sent). It ends
+/// when a long poll finds nothing, makes the skipped messages visible again, and reports
+/// each message once.
 pub async fn redrive(
     client: &Client,
     dlq_url: &str,
     filter: &Filter,
+    hide_skipped: Duration,
     mut progress: impl FnMut(&str),
 ) -> anyhow::Result<RedriveResult> {
     let source = source_of(client, dlq_url)
@@ -274,14 +282,18 @@ pub async fn redrive(
         method: "receive-send-delete".into(),
         ..Default::default()
     };
-    let mut kept_handles = Vec::new();
+    // Skipped messages by id, with their latest receipt handle: one that comes back (its
+    // hiding ran out) is the same message, not another one to count.
+    let mut kept: HashMap<String, String> = HashMap::new();
     loop {
+        // A long poll asks every SQS server: an empty answer means the queue is empty, where
+        // a short poll may come back empty while messages remain.
         let messages = client
             .receive_message()
             .queue_url(dlq_url)
             .max_number_of_messages(10)
-            .visibility_timeout(60)
-            .wait_time_seconds(0)
+            .visibility_timeout(hide_skipped.as_secs().clamp(1, 43_200) as i32)
+            .wait_time_seconds(1)
             .message_attribute_names("All")
             .send()
             .await?
@@ -292,9 +304,20 @@ pub async fn redrive(
         }
         for message in messages {
             let handle = message.receipt_handle().unwrap_or_default().to_string();
+            let id = message.message_id().unwrap_or_default().to_string();
             if !filter.matches(&message) {
-                result.kept += 1;
-                kept_handles.push(handle);
+                if kept.insert(id, handle.clone()).is_some() {
+                    // Its hiding ran out before the run ended: hide it for as long as SQS
+                    // allows, so that it comes back once at most and the queue runs empty
+                    // (SQS caps a message's total visibility at 12 hours from its receipt).
+                    client
+                        .change_message_visibility()
+                        .queue_url(dlq_url)
+                        .receipt_handle(handle)
+                        .visibility_timeout(42_000)
+                        .send()
+                        .await?;
+                }
                 continue;
             }
             let mut send = client
@@ -331,9 +354,10 @@ pub async fn redrive(
                 .context("deleting the moved message from the dead-letter queue")?;
             result.moved += 1;
         }
+        result.kept = kept.len() as u64;
         progress(&format!("moved {}, kept {}", result.moved, result.kept));
     }
-    for handle in kept_handles {
+    for handle in kept.into_values() {
         client
             .change_message_visibility()
             .queue_url(dlq_url)

@@ -493,8 +493,14 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let (client, queues) = queues(&target).await?;
             let url = queue_url(&client, &queues, &queue).await?;
             let filter = bridgectl::dlq::Filter::parse(filter.as_deref())?;
-            let result =
-                bridgectl::dlq::redrive(&client, &url, &filter, |line| eprintln!("{line}")).await?;
+            let result = bridgectl::dlq::redrive(
+                &client,
+                &url,
+                &filter,
+                bridgectl::dlq::HIDE_SKIPPED,
+                |line| eprintln!("{line}"),
+            )
+            .await?;
             if target.json {
                 print_json(&result)?;
             } else {

@@ -722,9 +722,10 @@ impl OrderWriteback {
         metrics.add("OrdersPastErpWindow", resume.dead_lettered);
         metrics.add("ResumeDeferred", resume.deferred);
         metrics.add("ResumeFailed", resume.failed);
+        // The alarm's threshold is a template parameter in minutes.
         metrics.add(
-            "ErpWaitSeconds",
-            u64::try_from(resume.longest_wait_seconds).unwrap_or(0),
+            "ErpWaitMinutes",
+            u64::try_from(resume.longest_wait_seconds / 60).unwrap_or(0),
         );
         metrics.flush();
         Ok(resume)

@@ -5,6 +5,8 @@ mod adapters;
 mod adversarial_import;
 mod adversarial_webhook;
 mod chaos;
+mod dlq;
+mod erp_outage;
 mod import;
 mod intake;
 mod local_stack;
