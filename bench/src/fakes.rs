@@ -147,10 +147,8 @@ impl StockStore for Stores {
 #[async_trait]
 impl PriceStore for Stores {
     async fn apply_price(&self, price: &PriceChanged) -> Result<ApplyOutcome, PortError> {
-        let key = (
-            price.price_list.as_str().to_string(),
-            price.sku.as_str().to_string(),
-        );
+        // One record per validity window, as the price table keys it.
+        let key = (price.price_list.as_str().to_string(), price.window_key());
         Ok(self.prices.apply(key, price, |p| p.revision))
     }
 

@@ -120,7 +120,7 @@ fn read_snapshot<S: Snapshot>(
                 invalid.write(&InvalidEntry::new(
                     row.line,
                     S::KEY,
-                    [&error.raw_key[0], &error.raw_key[1]],
+                    &error.raw_key.iter().map(String::as_str).collect::<Vec<_>>(),
                     error.problem.field,
                     &error.problem.error,
                 ))?;
@@ -363,11 +363,11 @@ impl<S: Snapshot> JoinState<S> {
                     Slot::Record(record)
                 }
                 Err(violation) => {
-                    let (a, b) = key.split_once('\t').unwrap_or((key, ""));
+                    let parts: Vec<&str> = key.split('\t').collect();
                     self.invalid.write(&InvalidEntry::new(
                         violation.line,
                         S::KEY,
-                        [a, b],
+                        &parts,
                         violation.field,
                         &violation.error,
                     ))?;
@@ -395,13 +395,14 @@ impl<S: Snapshot> JoinState<S> {
                 },
                 // Invalid in the snapshot: listed there; nothing to compare.
                 Some(_) => {}
-                None => self.write_drift(
-                    DriftKind::MissingInSnapshot,
-                    &key,
-                    None,
-                    Some(&stored),
-                    false,
-                )?,
+                None => match classify(None, Some(&stored)) {
+                    Some(verdict) => {
+                        let kind = verdict.drift().expect("only the store has it: drift");
+                        self.write_drift(kind, &key, None, Some(&stored), false)?;
+                    }
+                    // A record the ERP deleted: its export lacks it by right.
+                    None => {}
+                },
             }
             Ok(())
         })?;
@@ -449,10 +450,10 @@ impl<S: Snapshot> JoinState<S> {
         store: Option<&S::Record>,
         applied: bool,
     ) -> io::Result<()> {
-        let (a, b) = key.split_once('\t').unwrap_or((key, ""));
+        let parts: Vec<&str> = key.split('\t').collect();
         self.drift.write(&DriftEntry {
             kind,
-            key: key_object(S::KEY, [a, b]),
+            key: key_object(S::KEY, &parts),
             snapshot: snapshot.map(render::<S>(true)).transpose()?,
             store: store.map(render::<S>(false)).transpose()?,
             applied,

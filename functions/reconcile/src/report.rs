@@ -107,11 +107,17 @@ pub struct ReconcileReport {
     pub report_key: String,
 }
 
-/// The key of a record as an object of its named parts.
-pub fn key_object(names: [&str; 2], parts: [&str; 2]) -> Value {
+/// The key of a record as an object of its named parts (an empty part, such as the open
+/// start of a price window, is `null`).
+pub fn key_object(names: &[&str], parts: &[&str]) -> Value {
     let mut key = Map::new();
-    for (name, part) in names.into_iter().zip(parts) {
-        key.insert(name.to_string(), Value::String(part.to_string()));
+    for (name, part) in names.iter().zip(parts) {
+        let value = if part.is_empty() {
+            Value::Null
+        } else {
+            Value::String(part.to_string())
+        };
+        key.insert(name.to_string(), value);
     }
     Value::Object(key)
 }
@@ -141,8 +147,8 @@ pub struct InvalidEntry {
 impl InvalidEntry {
     pub fn new(
         line: u64,
-        names: [&str; 2],
-        parts: [&str; 2],
+        names: &[&str],
+        parts: &[&str],
         field: &str,
         error: &InvalidValue,
     ) -> Self {

@@ -374,7 +374,7 @@ pub struct Problem {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RowError {
     pub problem: Problem,
-    pub raw_key: [String; 2],
+    pub raw_key: Vec<String>,
     pub key: Option<String>,
 }
 
@@ -410,8 +410,8 @@ fn revision(row: &Row<'_>) -> Result<bridge_domain::Revision, Problem> {
 }
 
 /// The key text of a record: two identifiers, which cannot hold a tab.
-pub fn join_key(a: &str, b: &str) -> String {
-    format!("{a}\t{b}")
+pub fn join_key(parts: &[&str]) -> String {
+    parts.join("\t")
 }
 
 /// One kind of snapshot: its columns, rows, records and the store it reconciles with.
@@ -421,7 +421,7 @@ pub trait Snapshot: Send + Sync + 'static {
     const REQUIRED: &'static [&'static str];
     const OPTIONAL: &'static [&'static str];
     /// The names of the two parts of a key (report).
-    const KEY: [&'static str; 2];
+    const KEY: &'static [&'static str];
     /// Fields of a stored record that a snapshot cannot state (left out of its side of
     /// the report).
     const NOT_IN_SNAPSHOT: &'static [&'static str];
@@ -562,7 +562,8 @@ impl<'de> Deserialize<'de> for PriceRow {
 }
 
 /// A stored price record in a partition file: `[price_list, sku, currency,
-/// [[min_qty, unit_price], ...], revision, price_unit, price_per, valid_from, valid_to]`.
+/// [[min_qty, unit_price], ...], revision, price_unit, price_per, valid_from, valid_to,
+/// deleted]`.
 pub struct StoredPrice(pub PriceChanged);
 
 impl Serialize for StoredPrice {
@@ -584,6 +585,7 @@ impl Serialize for StoredPrice {
             &p.price_per,
             p.validity.from(),
             p.validity.until(),
+            p.deleted,
         )
             .serialize(serializer)
     }
@@ -592,17 +594,19 @@ impl Serialize for StoredPrice {
 impl<'de> Deserialize<'de> for StoredPrice {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         use serde::de::Error;
-        let (price_list, sku, currency, tiers, revision, price_unit, price_per, from, until): (
-            _,
-            _,
-            _,
-            Vec<(Quantity, UnitPrice)>,
-            _,
-            _,
-            _,
-            _,
-            _,
-        ) = Deserialize::deserialize(deserializer)?;
+        let (
+            price_list,
+            sku,
+            currency,
+            tiers,
+            revision,
+            price_unit,
+            price_per,
+            from,
+            until,
+            deleted,
+        ): (_, _, _, Vec<(Quantity, UnitPrice)>, _, _, _, _, _, bool) =
+            Deserialize::deserialize(deserializer)?;
         let tiers = PriceTiers::new(
             tiers
                 .into_iter()
@@ -623,6 +627,7 @@ impl<'de> Deserialize<'de> for StoredPrice {
             price_per,
             validity: ValidityWindow::new(from, until)
                 .map_err(|v| D::Error::custom(v.to_string()))?,
+            deleted,
         }))
     }
 }
@@ -632,7 +637,7 @@ impl Snapshot for Stock {
     const KIND: SnapshotKind = SnapshotKind::Stock;
     const REQUIRED: &'static [&'static str] = &["sku", "warehouse", "available", "revision"];
     const OPTIONAL: &'static [&'static str] = &[];
-    const KEY: [&'static str; 2] = ["sku", "warehouse"];
+    const KEY: &'static [&'static str] = &["sku", "warehouse"];
     const NOT_IN_SNAPSHOT: &'static [&'static str] = &["as_of", "next_delivery"];
     type Row = StockRow;
     type Record = StockChanged;
@@ -650,7 +655,7 @@ impl Snapshot for Stock {
         let error = |problem, key| {
             Box::new(RowError {
                 problem,
-                raw_key: [row.lossy("sku"), row.lossy("warehouse")],
+                raw_key: vec![row.lossy("sku"), row.lossy("warehouse")],
                 key,
             })
         };
@@ -676,7 +681,10 @@ impl Snapshot for Stock {
                     next_delivery: None,
                 },
             )),
-            Err(p) => Err(error(p, Some(join_key(sku.as_str(), warehouse.as_str())))),
+            Err(p) => Err(error(
+                p,
+                Some(join_key(&[sku.as_str(), warehouse.as_str()])),
+            )),
         }
     }
 
@@ -685,7 +693,7 @@ impl Snapshot for Stock {
     }
 
     fn record_key(record: &StockChanged) -> String {
-        join_key(record.sku.as_str(), record.warehouse.as_str())
+        join_key(&[record.sku.as_str(), record.warehouse.as_str()])
     }
 
     /// A key on several rows is fine when they are identical; otherwise the rows conflict
@@ -756,7 +764,9 @@ impl Snapshot for Prices {
         "revision",
     ];
     const OPTIONAL: &'static [&'static str] = &["valid_from", "valid_to"];
-    const KEY: [&'static str; 2] = ["price_list", "sku"];
+    // A record is one validity window (contract v2): a snapshot may carry several windows
+    // of one list and sku.
+    const KEY: &'static [&'static str] = &["price_list", "sku", "valid_from"];
     const NOT_IN_SNAPSHOT: &'static [&'static str] = &["price_unit", "price_per"];
     type Row = PriceRow;
     type Record = PriceChanged;
@@ -774,7 +784,11 @@ impl Snapshot for Prices {
         let error = |problem, key| {
             Box::new(RowError {
                 problem,
-                raw_key: [row.lossy("price_list"), row.lossy("sku")],
+                raw_key: vec![
+                    row.lossy("price_list"),
+                    row.lossy("sku"),
+                    row.lossy("valid_from"),
+                ],
                 key,
             })
         };
@@ -784,25 +798,35 @@ impl Snapshot for Prices {
         let sku = required(row, "sku")
             .and_then(|t| Sku::parse(t).map_err(at("sku")))
             .map_err(|p| error(p, None))?;
+        // The contract's bounds: a date means that whole day.
+        let bound = |field: &'static str, end_of_day: bool| -> Result<_, Problem> {
+            let text = row.text(field)?;
+            if text.is_empty() {
+                return Ok(None);
+            }
+            parse_bound(text, end_of_day).map(Some).map_err(at(field))
+        };
+        let validity = (|| {
+            ValidityWindow::new(bound("valid_from", false)?, bound("valid_to", true)?).map_err(
+                |v| Problem {
+                    field: "valid_to",
+                    error: v.error,
+                },
+            )
+        })();
+        // The window's key: its start as the store keys it, or as written when it cannot be
+        // read (then every row of that window fails alike).
+        let start = match &validity {
+            Ok(validity) => validity.start_key(),
+            Err(_) => row.lossy("valid_from"),
+        };
+        let key = join_key(&[price_list.as_str(), sku.as_str(), &start]);
         let fields = (|| {
+            let validity = validity?;
             let currency = Currency::parse(required(row, "currency")?).map_err(at("currency"))?;
             let min_qty = Quantity::new(decimal(row, "min_qty")?).map_err(at("min_qty"))?;
             let unit_price =
                 UnitPrice::new(decimal(row, "unit_price")?).map_err(at("unit_price"))?;
-            // The contract's bounds: a date means that whole day.
-            let bound = |field: &'static str, end_of_day: bool| -> Result<_, Problem> {
-                let text = row.text(field)?;
-                if text.is_empty() {
-                    return Ok(None);
-                }
-                parse_bound(text, end_of_day).map(Some).map_err(at(field))
-            };
-            let validity =
-                ValidityWindow::new(bound("valid_from", false)?, bound("valid_to", true)?)
-                    .map_err(|v| Problem {
-                        field: "valid_to",
-                        error: v.error,
-                    })?;
             Ok::<_, Problem>((
                 currency,
                 PriceTier {
@@ -823,16 +847,25 @@ impl Snapshot for Prices {
                 validity,
                 revision,
             })),
-            Err(p) => Err(error(p, Some(join_key(price_list.as_str(), sku.as_str())))),
+            Err(p) => Err(error(p, Some(key))),
         }
     }
 
     fn row_key(row: &PriceRow) -> String {
-        join_key(row.0.price_list.as_str(), row.0.sku.as_str())
+        let row = &row.0;
+        join_key(&[
+            row.price_list.as_str(),
+            row.sku.as_str(),
+            &row.validity.start_key(),
+        ])
     }
 
     fn record_key(record: &PriceChanged) -> String {
-        join_key(record.price_list.as_str(), record.sku.as_str())
+        join_key(&[
+            record.price_list.as_str(),
+            record.sku.as_str(),
+            &record.validity.start_key(),
+        ])
     }
 
     fn assemble(rows: Vec<PriceRow>) -> Result<PriceChanged, RecordViolation> {
@@ -1056,7 +1089,8 @@ mod tests {
             (empty.problem.field, empty.problem.error.code),
             ("valid_to", "empty_window")
         );
-        assert_eq!(empty.key.as_deref(), Some("PL1\tA-3"));
+        // A window that cannot be read is keyed by its start as written.
+        assert_eq!(empty.key.as_deref(), Some("PL1\tA-3\t2026-02-01"));
     }
 
     #[test]

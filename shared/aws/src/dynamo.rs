@@ -143,6 +143,7 @@ impl StockStore for DynamoStockStore {
             &self.table,
             "sku = :sku",
             [(":sku", sku.as_str().to_string())],
+            &[],
             "stock.query",
         )
         .await?;
@@ -223,6 +224,7 @@ async fn query_all<const N: usize>(
     table: &str,
     key_condition: &str,
     values: [(&str, String); N],
+    names: &[(&str, &str)],
     operation: &'static str,
 ) -> Result<Vec<Item>, PortError> {
     let mut request = client
@@ -232,6 +234,9 @@ async fn query_all<const N: usize>(
         .consistent_read(true);
     for (name, value) in values {
         request = request.expression_attribute_values(name, AttributeValue::S(value));
+    }
+    for (placeholder, name) in names {
+        request = request.expression_attribute_names(*placeholder, *name);
     }
     let pages: Vec<_> = request
         .into_paginator()
@@ -243,14 +248,17 @@ async fn query_all<const N: usize>(
     Ok(pages)
 }
 
-/// Prices: partition key `price_list`, sort key `sku`. A price record is identified by
-/// (price list, sku), as its revision is: a newer `price.changed` replaces the record,
-/// validity window included.
+/// Prices: partition key `price_list`, sort key `window` (`{sku}#{valid_from}`, see
+/// [`PriceChanged::window_key`]). A price record is one validity window (contract v2), and
+/// the revision guard holds per window: announcing next period's price adds a window.
 #[derive(Clone)]
 pub struct DynamoPriceStore {
     client: Client,
     table: String,
 }
+
+/// The price table's sort key.
+pub const PRICE_WINDOW: &str = "window";
 
 impl DynamoPriceStore {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
@@ -264,12 +272,13 @@ impl DynamoPriceStore {
 #[async_trait]
 impl PriceStore for DynamoPriceStore {
     async fn apply_price(&self, price: &PriceChanged) -> Result<ApplyOutcome, PortError> {
-        let item = to_item("price.put", price)?;
+        let mut item = to_item("price.put", price)?;
+        item.insert(PRICE_WINDOW.into(), AttributeValue::S(price.window_key()));
         put_if_newer(
             &self.client,
             &self.table,
             item,
-            &["price_list", "sku"],
+            &["price_list", PRICE_WINDOW],
             price.revision,
             "price.put",
         )
@@ -283,18 +292,22 @@ impl PriceStore for DynamoPriceStore {
     ) -> Result<Vec<PriceChanged>, PortError> {
         let mut records = Vec::new();
         for list in lists {
-            let output = self
-                .client
-                .get_item()
-                .table_name(&self.table)
-                .key("price_list", AttributeValue::S(list.as_str().to_string()))
-                .key("sku", AttributeValue::S(sku.as_str().to_string()))
-                .consistent_read(true)
-                .send()
-                .await
-                .map_err(|e| classify("price.get", e))?;
-            if let Some(item) = output.item {
-                records.push(from_item("price.get", item)?);
+            // Every window of the sku in that list, deleted ones included (resolution skips
+            // them): one query, however many windows the ERP announced.
+            let items = query_all(
+                &self.client,
+                &self.table,
+                "price_list = :list AND begins_with(#window, :sku)",
+                [
+                    (":list", list.as_str().to_string()),
+                    (":sku", PriceChanged::window_prefix(sku)),
+                ],
+                &[("#window", PRICE_WINDOW)],
+                "price.query",
+            )
+            .await?;
+            for item in items {
+                records.push(from_item("price.query", item)?);
             }
         }
         Ok(records)

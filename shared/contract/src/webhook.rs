@@ -155,6 +155,9 @@ fn price(o: &Obj<'_>) -> Result<PriceChanged, ContractError> {
             .optional("price_per", |f| f.decimal_as(PricePer::new))?
             .unwrap_or(PricePer::ONE),
         validity,
+        // Contract v2: the ERP removes a window by sending it again, deleted, under a higher
+        // revision.
+        deleted: o.optional("deleted", |f| f.bool())?.unwrap_or(false),
     })
 }
 

@@ -343,6 +343,13 @@ impl ValidityWindow {
     pub fn contains(&self, at: DateTime<Utc>) -> bool {
         self.from.is_none_or(|from| from <= at) && self.until.is_none_or(|until| at < until)
     }
+
+    /// The start as a price window's key names it: RFC 3339 in UTC, empty when open.
+    pub fn start_key(&self) -> String {
+        self.from
+            .map(|from| from.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true))
+            .unwrap_or_default()
+    }
 }
 
 impl TryFrom<RawWindow> for ValidityWindow {
@@ -361,7 +368,9 @@ impl From<ValidityWindow> for RawWindow {
     }
 }
 
-/// One price list's prices for one sku, valid within a window.
+/// One validity window of one price list's prices for one sku (contract v2): a record is
+/// `(price_list, sku, valid_from)`, so announcing next period's price adds a window beside
+/// the one in force instead of replacing it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PriceChanged {
     pub price_list: PriceListId,
@@ -372,6 +381,27 @@ pub struct PriceChanged {
     pub price_unit: UnitCode,
     pub price_per: PricePer,
     pub validity: ValidityWindow,
+    /// The ERP removed this window (`"deleted": true` under a higher revision). Kept as a
+    /// tombstone, so that a late older revision cannot bring it back.
+    #[serde(default)]
+    pub deleted: bool,
+}
+
+impl PriceChanged {
+    /// The window's key among the windows of its price list: the sku and the window's
+    /// start (empty for an open start). `#` cannot occur in a sku, so the windows of one
+    /// sku are exactly the keys starting with `"{sku}#"` ([`PriceChanged::window_prefix`]).
+    pub fn window_key(&self) -> String {
+        format!(
+            "{}{}",
+            Self::window_prefix(&self.sku),
+            self.validity.start_key()
+        )
+    }
+
+    pub fn window_prefix(sku: &Sku) -> String {
+        format!("{sku}#")
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]

@@ -354,6 +354,7 @@ mod tests {
             price_unit: UnitCode::piece(),
             price_per: PricePer::new(d(per)).unwrap(),
             validity: ValidityWindow::default(),
+            deleted: false,
         }
     }
 

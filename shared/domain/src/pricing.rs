@@ -5,6 +5,10 @@
 //! date and has a tier at or below the quantity wins, and within it the tier with the
 //! highest `min_qty` not above the quantity. Nothing applicable means "price on request",
 //! never zero.
+//!
+//! A list may hold several windows for a sku (contract v2): the one in force at a date is
+//! the window with the latest start at or before it (an open start is the earliest); it
+//! ends at its `valid_to` or where the next window begins. Deleted windows do not count.
 
 use crate::events::{PriceChanged, PricePer, ValidityWindow};
 use crate::ids::{PriceListId, Sku};
@@ -82,23 +86,41 @@ pub fn resolve_price(
 ) -> PriceResolution {
     let mut skipped = Vec::new();
     for (index, list) in price_lists.iter().enumerate() {
-        // One record per (list, sku): the store keeps only the newest revision.
-        let Some(record) = records
+        let windows: Vec<&PriceChanged> = records
             .iter()
-            .filter(|r| &r.price_list == list && &r.sku == sku)
-            .max_by_key(|r| r.revision)
-        else {
+            .filter(|r| &r.price_list == list && &r.sku == sku && !r.deleted)
+            .collect();
+        if windows.is_empty() {
             skipped.push(ListSkipped::NotListed {
                 price_list: list.clone(),
             });
             continue;
-        };
-        if !record.validity.contains(at) {
+        }
+        // `None < Some`: an open start is the earliest; the revision only breaks ties
+        // between records a store should not hold twice.
+        let in_force = windows
+            .iter()
+            .filter(|r| r.validity.from().is_none_or(|from| from <= at))
+            .max_by_key(|r| (r.validity.from(), r.revision));
+        let Some(record) = in_force.filter(|r| r.validity.until().is_none_or(|until| at < until))
+        else {
             skipped.push(ListSkipped::NotValidAt {
                 price_list: list.clone(),
             });
             continue;
-        }
+        };
+        // Where the next window begins, this one ends.
+        let next_start = windows
+            .iter()
+            .filter_map(|r| r.validity.from())
+            .filter(|from| record.validity.from().is_none_or(|start| *from > start))
+            .min();
+        let until = match (record.validity.until(), next_start) {
+            (Some(until), Some(next)) => Some(until.min(next)),
+            (until, next) => until.or(next),
+        };
+        let validity =
+            ValidityWindow::new(record.validity.from(), until).unwrap_or(record.validity);
         let Some(tier) = record.tiers.tier_for(quantity) else {
             skipped.push(ListSkipped::BelowMinimumQuantity {
                 price_list: list.clone(),
@@ -117,7 +139,7 @@ pub fn resolve_price(
             price_per: record.price_per,
             line_total: line_total(quantity, unit_price, record.price_per),
             revision: record.revision,
-            validity: record.validity,
+            validity,
         });
     }
     PriceResolution::OnRequest { skipped }
@@ -165,6 +187,7 @@ mod tests {
             price_unit: UnitCode::piece(),
             price_per: PricePer::ONE,
             validity: ValidityWindow::new(window.0.map(at), window.1.map(at)).unwrap(),
+            deleted: false,
         }
     }
 
@@ -210,6 +233,95 @@ mod tests {
         let after = resolve_price(&lists, &records, &sku(), q("1"), at("2026-02-01T00:00:00Z"));
         assert!(matches!(in_promo, PriceResolution::Priced(p) if p.unit_price == d("5")));
         assert!(matches!(after, PriceResolution::Priced(p) if p.price_list == list("BASE")));
+    }
+
+    #[test]
+    fn a_window_announced_for_next_month_leaves_todays_price_in_force_until_then() {
+        let mut current = record("BASE", &[("1", "10.00")], (None, None));
+        current.revision = Revision::new(4);
+        // Announced weeks ahead, under a lower revision of its own window.
+        let next = record(
+            "BASE",
+            &[("1", "11.00")],
+            (Some("2027-01-01T00:00:00Z"), None),
+        );
+        let records = vec![current, next];
+        let lists = [list("BASE")];
+        let price = |when: &str| match resolve_price(&lists, &records, &sku(), q("1"), at(when)) {
+            PriceResolution::Priced(p) => p,
+            other => panic!("{other:?}"),
+        };
+        let today = price("2026-12-03T12:00:00Z");
+        assert_eq!(today.unit_price, d("10.00"));
+        // Today's window ends where the next begins.
+        assert_eq!(today.validity.until(), Some(at("2027-01-01T00:00:00Z")));
+        assert_eq!(price("2027-01-01T00:00:00Z").unit_price, d("11.00"));
+        assert_eq!(price("2027-06-01T00:00:00Z").validity.until(), None);
+    }
+
+    #[test]
+    fn a_deleted_window_gives_way_to_the_one_before_it() {
+        let current = record("BASE", &[("1", "10.00")], (None, None));
+        let mut next = record(
+            "BASE",
+            &[("1", "11.00")],
+            (Some("2027-01-01T00:00:00Z"), None),
+        );
+        next.deleted = true;
+        next.revision = Revision::new(2);
+        let records = vec![current, next.clone()];
+        let resolution = resolve_price(
+            &[list("BASE")],
+            &records,
+            &sku(),
+            q("1"),
+            at("2027-02-01T00:00:00Z"),
+        );
+        assert!(
+            matches!(resolution, PriceResolution::Priced(p) if p.unit_price == d("10.00") && p.validity.until().is_none())
+        );
+        // Every window deleted: the list does not price the sku any more.
+        let only_deleted = vec![next];
+        let resolution = resolve_price(
+            &[list("BASE")],
+            &only_deleted,
+            &sku(),
+            q("1"),
+            at("2027-02-01T00:00:00Z"),
+        );
+        assert!(
+            matches!(resolution, PriceResolution::OnRequest { skipped } if matches!(skipped[0], ListSkipped::NotListed { .. }))
+        );
+    }
+
+    #[test]
+    fn a_window_that_ended_before_the_next_began_leaves_a_gap() {
+        let records = vec![
+            record(
+                "BASE",
+                &[("1", "9")],
+                (Some("2026-01-01T00:00:00Z"), Some("2026-02-01T00:00:00Z")),
+            ),
+            record("BASE", &[("1", "12")], (Some("2026-03-01T00:00:00Z"), None)),
+        ];
+        let gap = resolve_price(
+            &[list("BASE")],
+            &records,
+            &sku(),
+            q("1"),
+            at("2026-02-15T00:00:00Z"),
+        );
+        assert!(
+            matches!(gap, PriceResolution::OnRequest { skipped } if matches!(skipped[0], ListSkipped::NotValidAt { .. }))
+        );
+        let before = resolve_price(
+            &[list("BASE")],
+            &records,
+            &sku(),
+            q("1"),
+            at("2025-12-15T00:00:00Z"),
+        );
+        assert!(matches!(before, PriceResolution::OnRequest { .. }));
     }
 
     #[test]

@@ -104,6 +104,11 @@ pub trait Reconciled {
     fn revision(&self) -> Revision;
     /// Whether the fields a snapshot carries are equal (exact decimals: 10 equals 10.0).
     fn same_content(&self, other: &Self) -> bool;
+    /// A record the source removed, kept by the store only to guard its revision: an
+    /// export that lacks it agrees with the store.
+    fn is_tombstone(&self) -> bool {
+        false
+    }
 }
 
 impl Reconciled for StockChanged {
@@ -135,7 +140,12 @@ impl Reconciled for PriceChanged {
         };
         self.currency == other.currency
             && self.validity == other.validity
+            && self.deleted == other.deleted
             && tiers(self) == tiers(other)
+    }
+
+    fn is_tombstone(&self) -> bool {
+        self.deleted
     }
 }
 
@@ -143,6 +153,8 @@ impl Reconciled for PriceChanged {
 pub fn classify<T: Reconciled>(snapshot: Option<&T>, stored: Option<&T>) -> Option<Verdict> {
     Some(match (snapshot, stored) {
         (None, None) => return None,
+        // A window the ERP deleted is missing from its export by right.
+        (None, Some(stored)) if stored.is_tombstone() => return None,
         (None, Some(_)) => Verdict::MissingInSnapshot,
         (Some(_), None) => Verdict::MissingInStore,
         (Some(snapshot), Some(stored)) => {
@@ -296,6 +308,7 @@ pub fn assemble_price(mut rows: Vec<PriceTierRow>) -> Result<PriceChanged, Recor
         price_unit: UnitCode::piece(),
         price_per: PricePer::ONE,
         validity: first.validity,
+        deleted: false,
     })
 }
 

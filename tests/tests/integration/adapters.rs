@@ -57,47 +57,66 @@ async fn stock_revisions_5_7_6_leave_revision_7_and_report_the_rest_stale() {
 }
 
 #[tokio::test]
-async fn a_price_record_per_list_and_sku_is_replaced_only_by_a_higher_revision() {
+async fn a_price_window_is_replaced_only_by_a_higher_revision_and_another_start_adds_one() {
     let stack = super::support::stack(false).await;
     let store = DynamoPriceStore::new(
         aws_sdk_dynamodb::Client::new(&stack.sdk),
         stack.table("PriceTable"),
     );
-    let price = |revision: u64, from: &str| match event(json!({
+    let price = |revision: u64, from: &str, deleted: bool| match event(json!({
         "type": "price.changed", "timestamp": "2026-11-26T10:00:00Z",
         "data": {"price_list": "PL-1", "sku": "SKU-1", "currency": "EUR", "revision": revision,
-                 "valid_from": from, "price_per": "100", "price_unit": "KGM",
+                 "valid_from": from, "price_per": "100", "price_unit": "KGM", "deleted": deleted,
                  "tiers": [{"min_qty": 0, "unit_price": "0.10"}, {"min_qty": "12.5", "unit_price": 0.095}]}}))
     {
         DomainEvent::PriceChanged(p) => p,
         _ => unreachable!(),
     };
-    let march = price(3, "2026-03-01");
-    let april = price(4, "2026-04-01");
+    let march = price(3, "2026-03-01", false);
+    let april = price(2, "2026-04-01", false);
     assert_eq!(
         store.apply_price(&march).await.unwrap(),
         ApplyOutcome::Applied
     );
+    // Another start is another window, whatever its revision: March's stays.
     assert_eq!(
         store.apply_price(&april).await.unwrap(),
         ApplyOutcome::Applied
     );
-    // The postponed window replaced the first one; the older revision cannot come back.
+    // Each window keeps its own revision guard.
     assert_eq!(
         store.apply_price(&march).await.unwrap(),
         ApplyOutcome::Stale {
-            stored: Revision::new(4)
+            stored: Revision::new(3)
         }
     );
     let stored = store
         .prices_of(std::slice::from_ref(&march.price_list), &march.sku)
         .await
         .unwrap();
-    assert_eq!(stored, vec![april]);
+    assert_eq!(stored, vec![march.clone(), april.clone()]);
     assert_eq!(
         stored[0].tiers.as_slice()[1].unit_price.value().to_string(),
         "0.095"
     );
+    // The ERP deletes April's window: a tombstone that a late older revision cannot undo.
+    let deleted = price(5, "2026-04-01", true);
+    assert_eq!(
+        store.apply_price(&deleted).await.unwrap(),
+        ApplyOutcome::Applied
+    );
+    assert_eq!(
+        store.apply_price(&april).await.unwrap(),
+        ApplyOutcome::Stale {
+            stored: Revision::new(5)
+        }
+    );
+    let stored = store
+        .prices_of(std::slice::from_ref(&march.price_list), &march.sku)
+        .await
+        .unwrap();
+    assert_eq!(stored, vec![march.clone(), deleted]);
+    // A sku whose name is a prefix of another sees only its own windows.
     let other = store
         .prices_of(
             std::slice::from_ref(&march.price_list),

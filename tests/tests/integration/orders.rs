@@ -731,3 +731,59 @@ async fn the_webhook_s_correlation_id_reaches_the_erp() {
     let orders = s.erp_orders().await;
     assert_eq!(orders[0]["correlation_id"], "corr-77");
 }
+
+#[tokio::test]
+async fn a_price_announced_for_next_month_leaves_today_s_price_in_force_for_bridgectl_and_the_order_check()
+ {
+    let s = setup().await;
+    let now = chrono::Utc::now();
+    let next_month = (now + chrono::Duration::days(31))
+        .format("%Y-%m-%dT00:00:00Z")
+        .to_string();
+    // Today's price of A is 10.00 (revision 1, open window); the ERP announces 11.00.
+    let DomainEvent::PriceChanged(announced) = event(
+        Source::Erp,
+        json!({"type": "price.changed", "timestamp": "2026-11-26T10:00:00Z",
+        "data": {"price_list": "BASE", "sku": "A", "currency": "EUR", "revision": 2, "valid_from": next_month,
+                 "tiers": [{"min_qty": 1, "unit_price": "11.00"}]}}),
+    ) else {
+        unreachable!()
+    };
+    let prices = bridge_aws::DynamoPriceStore::new(
+        aws_sdk_dynamodb::Client::new(&s.stack.sdk),
+        s.stack.table("PriceTable"),
+    );
+    assert_eq!(
+        prices.apply_price(&announced).await.unwrap(),
+        bridge_domain::ApplyOutcome::Applied
+    );
+    let tables = bridgectl::read::Tables::new(
+        aws_sdk_dynamodb::Client::new(&s.stack.sdk),
+        s.stack.table("StockTable"),
+        s.stack.table("PriceTable"),
+        s.stack.table("CustomerTable"),
+    );
+    let price_at = |at| {
+        let tables = &tables;
+        async move {
+            match bridgectl::read::price(tables, "C-1", "A", "1", at)
+                .await
+                .unwrap()
+                .resolution
+            {
+                bridge_domain::pricing::PriceResolution::Priced(p) => p.unit_price.to_string(),
+                other => format!("{other:?}"),
+            }
+        }
+    };
+    assert_eq!(price_at(now).await, "10.00", "today's price stays in force");
+    assert_eq!(
+        price_at(bridgectl::read::parse_at(&next_month).unwrap()).await,
+        "11.00"
+    );
+    // An order at today's contract price passes the price check and goes to the ERP.
+    let mut order = s.order("SO-80", "1", "10.00");
+    order.placed_at = now;
+    assert_eq!(s.deliver(&order, 1).await, Ok("Submitted"));
+    assert_eq!(s.erp_orders().await.len(), 1);
+}

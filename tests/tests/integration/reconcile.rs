@@ -281,6 +281,7 @@ fn price(sku: &str, tiers: &[(&str, &str)], revision: u64) -> PriceChanged {
         price_unit: UnitCode::piece(),
         price_per: PricePer::ONE,
         validity: ValidityWindow::default(),
+        deleted: false,
     }
 }
 
@@ -313,6 +314,16 @@ async fn a_gzip_price_snapshot_with_semicolons_applies_tiers_and_lists_invalid_r
     let mut per_hundred = price("P-1", &[("1", "9.90"), ("10", "8.50")], 2);
     per_hundred.price_unit = UnitCode::parse("KGM").unwrap();
     per_hundred.price_per = PricePer::new(dec("100")).unwrap();
+    // The same window as the snapshot's (a record is a validity window, contract v2).
+    per_hundred.validity = ValidityWindow::new(
+        Some(
+            chrono::DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z")
+                .unwrap()
+                .into(),
+        ),
+        None,
+    )
+    .unwrap();
     price_store(&stack).apply_price(&per_hundred).await.unwrap();
     price_store(&stack)
         .apply_price(&price("P-5", &[("1", "1")], 4))
@@ -545,5 +556,74 @@ async fn the_handler_reconciles_what_s3_notifies_and_refuses_what_is_no_snapshot
     assert_eq!(
         handler.reconciler.pending(later).await.unwrap(),
         ["erp/snapshots/stock-2026-11-28.csv"]
+    );
+}
+
+#[tokio::test]
+async fn a_snapshot_with_several_windows_per_list_and_sku_keeps_each_and_a_deleted_one_is_no_drift()
+{
+    let stack = super::support::stack(false).await;
+    let handler = handler(&stack);
+    let at = |s: &str| -> chrono::DateTime<chrono::Utc> {
+        chrono::DateTime::parse_from_rfc3339(s).unwrap().into()
+    };
+    // The store: today's window of W-1, and a window of W-2 the ERP deleted.
+    let mut today = price("W-1", &[("1", "10.00")], 5);
+    today.validity = ValidityWindow::new(Some(at("2026-11-01T00:00:00Z")), None).unwrap();
+    price_store(&stack).apply_price(&today).await.unwrap();
+    let mut gone = price("W-2", &[("1", "3.00")], 7);
+    gone.deleted = true;
+    price_store(&stack).apply_price(&gone).await.unwrap();
+    // The export: today's window unchanged, and next year's announced beside it.
+    let csv = "price_list,sku,currency,min_qty,unit_price,valid_from,valid_to,revision\n\
+        PL1,W-1,EUR,1,10.00,2026-11-01T00:00:00Z,,5\n\
+        PL1,W-1,EUR,1,11.00,2027-01-01T00:00:00Z,,2\n\
+        PL1,W-1,EUR,10,10.50,2027-01-01T00:00:00Z,,2\n";
+    let key = "erp/snapshots/prices-2026-12-03.csv";
+    files(&stack)
+        .write(key, csv.as_bytes().to_vec(), "text/csv")
+        .await
+        .unwrap();
+    let report = handler.reconciler.reconcile(key).await.unwrap();
+    let c = &report.counts;
+    assert_eq!(
+        (c.records, c.unchanged, c.applied, c.drift_total),
+        (2, 1, 1, 1),
+        "{c:?}"
+    );
+    assert_eq!(
+        c.drift.missing_in_store, 1,
+        "the announced window was missing"
+    );
+    assert_eq!(
+        c.drift.missing_in_snapshot, 0,
+        "a deleted window is missing by right"
+    );
+    let json = report_json(&stack, &report).await;
+    assert_eq!(
+        json["drift"][0]["key"]["valid_from"],
+        "2027-01-01T00:00:00Z"
+    );
+    let windows = price_store(&stack)
+        .prices_of(
+            &[PriceListId::parse("PL1").unwrap()],
+            &Sku::parse("W-1").unwrap(),
+        )
+        .await
+        .unwrap();
+    let mut prices: Vec<String> = windows
+        .iter()
+        .map(|w| {
+            format!(
+                "{} {}",
+                w.validity.start_key(),
+                w.tiers.as_slice()[0].unit_price.value()
+            )
+        })
+        .collect();
+    prices.sort();
+    assert_eq!(
+        prices,
+        ["2026-11-01T00:00:00Z 10.00", "2027-01-01T00:00:00Z 11.00"]
     );
 }

@@ -362,7 +362,8 @@ fn each_function_is_granted_exactly_the_calls_its_code_makes() {
         ("dynamodb:PutItem", "OrderTable"),
         ("dynamodb:Scan", "OrderTable"),
         ("dynamodb:GetItem", "CustomerTable"),
-        ("dynamodb:GetItem", "PriceTable"),
+        // The validity windows of a sku (`DynamoPriceStore::prices_of`).
+        ("dynamodb:Query", "PriceTable"),
         ("s3:GetObject", "PayloadBucket.Arn}/claims/*"),
         ("sqs:SendMessage", "OrderPlacedDeadLetterQueue"),
         ("sqs:SendMessage", "OrderStatusDeadLetterQueue"),
