@@ -30,13 +30,17 @@ fn reason_text(reason: &HoldReason) -> String {
         ),
         HoldReason::CreditHold {
             open_items,
+            open_orders,
             order_total,
             credit_limit,
-        } => {
-            format!(
+        } => match open_orders {
+            Some(open_orders) => format!(
+                "credit_hold: open items {open_items} + orders not yet invoiced {open_orders} + order {order_total} exceed the limit {credit_limit}"
+            ),
+            None => format!(
                 "credit_hold: open items {open_items} + order {order_total} exceed the limit {credit_limit}"
-            )
-        }
+            ),
+        },
         HoldReason::CurrencyMismatch { order, customer } => {
             format!("currency_mismatch: order in {order}, customer terms in {customer}")
         }

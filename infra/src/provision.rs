@@ -3,8 +3,8 @@
 
 use crate::template::{FunctionDef, Template};
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
-    SseSpecification, TimeToLiveSpecification,
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
+    ProjectionType, ScalarAttributeType, SseSpecification, TimeToLiveSpecification,
 };
 use aws_sdk_s3::types::{
     BucketLocationConstraint, BucketVersioningStatus, CreateBucketConfiguration,
@@ -196,6 +196,36 @@ impl Stack {
                         .key_type(KeyType::from(key["KeyType"].as_str().unwrap_or("HASH")))
                         .build()
                         .map_err(|e| aws_error(&table.logical_id, e))?,
+                );
+            }
+            for index in props["GlobalSecondaryIndexes"]
+                .as_array()
+                .into_iter()
+                .flatten()
+            {
+                let mut gsi = GlobalSecondaryIndex::builder()
+                    .index_name(index["IndexName"].as_str().unwrap_or_default())
+                    .projection(
+                        Projection::builder()
+                            .projection_type(ProjectionType::from(
+                                index
+                                    .pointer("/Projection/ProjectionType")
+                                    .and_then(Value::as_str)
+                                    .unwrap_or("ALL"),
+                            ))
+                            .build(),
+                    );
+                for key in index["KeySchema"].as_array().into_iter().flatten() {
+                    gsi = gsi.key_schema(
+                        KeySchemaElement::builder()
+                            .attribute_name(key["AttributeName"].as_str().unwrap_or_default())
+                            .key_type(KeyType::from(key["KeyType"].as_str().unwrap_or("HASH")))
+                            .build()
+                            .map_err(|e| aws_error(&table.logical_id, e))?,
+                    );
+                }
+                request = request.global_secondary_indexes(
+                    gsi.build().map_err(|e| aws_error(&table.logical_id, e))?,
                 );
             }
             if props.pointer("/SSESpecification/SSEEnabled") == Some(&Value::Bool(true)) {

@@ -498,6 +498,7 @@ impl DeltaPull {
                 (attributes::FAILED_BY.to_string(), FUNCTION_NAME.to_string()),
                 ("pulled_at".to_string(), now.to_rfc3339()),
             ]),
+            ..Default::default()
         };
         self.ports
             .queue

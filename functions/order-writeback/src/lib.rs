@@ -12,7 +12,9 @@ pub mod wiring;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use bridge_domain::error::cause_chain;
 use bridge_domain::events::{OrderPlaced, OrderStatusChanged};
-use bridge_domain::orders::{ErpWait, OrderState, OrderVersion, check_order, compare_versions};
+use bridge_domain::orders::{
+    ErpWait, OrderState, OrderVersion, check_order, compare_versions, open_orders_total,
+};
 use bridge_domain::ports::{
     CustomerStore, ErpError, ErpOrders, MessageQueue, ObjectStore, OrderStore, PriceStore,
     StoredOrder,
@@ -566,7 +568,29 @@ impl OrderWriteback {
                 );
             }
         }
-        Ok(check_order(order, customer.as_ref(), &prices))
+        // The customer's exposure: its other orders the ERP has (or is being sent) and has
+        // not invoiced, so that several quick orders cannot together pass a limit.
+        let mut open_orders = rust_decimal::Decimal::ZERO;
+        if customer.as_ref().is_some_and(|c| c.credit_limit.is_some()) {
+            let others = self
+                .ports
+                .orders
+                .of_customer(&order.customer_id)
+                .await
+                .map_err(store_failure)?;
+            let counted: Vec<&OrderPlaced> = others
+                .iter()
+                .filter(|o| o.state.counts_toward_exposure())
+                .map(|o| &o.order)
+                .collect();
+            open_orders = open_orders_total(order, &counted).ok_or_else(|| {
+                MessageError::permanent(
+                    "amount_out_of_range",
+                    "the customer's open orders add up beyond the exact decimal range",
+                )
+            })?;
+        }
+        Ok(check_order(order, customer.as_ref(), &prices, open_orders))
     }
 
     /// An ERP status event: newer revisions win.
@@ -776,6 +800,7 @@ impl OrderWriteback {
         let message = bridge_domain::ports::OutboundMessage {
             body: envelope.to_json(),
             attributes: bridge_lambda::batch::failure_attributes(sender, err, 0, FUNCTION_NAME),
+            ..Default::default()
         };
         self.ports
             .queue

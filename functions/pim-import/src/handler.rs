@@ -44,6 +44,7 @@ fn count_report(metrics: &mut Metrics, outcome: &RunOutcome) {
             metrics.add("ProductsDeactivated", c.deactivated);
         }
         RunOutcome::Continued { .. } => metrics.add("ImportsContinued", 1),
+        RunOutcome::Waiting { .. } => metrics.add("ImportsWaiting", 1),
         RunOutcome::Busy | RunOutcome::Skipped(_) => {}
     }
 }
@@ -75,12 +76,14 @@ impl ImportHandler {
                         RunOutcome::Finished(report) => info!(status = %report.status, reason = ?report.reason, created = report.counts.created, updated = report.counts.updated, unchanged = report.counts.unchanged, rejected = report.counts.rejected, "import finished"),
                         RunOutcome::Continued { phase, records_done } => info!(phase, records_done, "import continues in the next invocation"),
                         RunOutcome::Busy => info!("another invocation holds this file"),
+                        RunOutcome::Waiting { behind } => info!(behind = %behind, "waits for an earlier file"),
                         RunOutcome::Skipped(reason) => warn!(reason = %reason, "skipped"),
                     });
                     last = match &outcome {
                         RunOutcome::Finished(_) => "ImportRuns",
                         RunOutcome::Continued { .. } => "ImportRuns",
                         RunOutcome::Busy => "ImportBusy",
+                        RunOutcome::Waiting { .. } => "ImportWaiting",
                         RunOutcome::Skipped(_) => "ImportSkipped",
                     };
                     outcomes.lock().unwrap_or_else(|p| p.into_inner()).push(outcome);

@@ -57,6 +57,8 @@ pub struct ImportSettings {
     pub sweep_min_age_seconds: i64,
     /// Where the sku index keeps its temporary files (`TEMP_DIR`; Lambda's `/tmp`).
     pub temp_dir: PathBuf,
+    /// How long a file waits before it looks again whether an earlier one is done.
+    pub wait_for_earlier_seconds: u32,
 }
 
 #[derive(Clone)]
@@ -224,6 +226,11 @@ pub enum RunOutcome {
     },
     /// Another invocation holds the file.
     Busy,
+    /// An earlier file of the inbox is not imported yet: this one waits for it (files apply
+    /// in the order they arrived) and is tried again after a delay.
+    Waiting {
+        behind: String,
+    },
     /// The file is not an import (wrong prefix, unknown format, gone).
     Skipped(String),
 }
@@ -318,6 +325,17 @@ impl Importer {
             return Ok(RunOutcome::Busy);
         };
         if record.phase == "scan" && record.records_done == 0 && record.version.is_none() {
+            // Files apply in the order they arrived: a delta uploaded after another must
+            // not be overwritten by it, and a complete catalog must not deactivate what a
+            // later delta created (nor a delta be undone by an earlier catalog).
+            if let Some(behind) = self.earlier_pending(file).await? {
+                record.lease_until = 0;
+                self.ports.ledger.save(&record).await?;
+                self.continue_later(file, self.settings.wait_for_earlier_seconds)
+                    .await?;
+                info!(file, behind = %behind, outcome = "waiting", "an earlier file is still in the inbox; this one waits for it");
+                return Ok(RunOutcome::Waiting { behind });
+            }
             // Pin the version now: an upload of the same name during the import is a
             // file of its own, left in the inbox for its own import.
             record.version = current_version;
@@ -379,7 +397,7 @@ impl Importer {
                 record.lease_until = 0;
                 record.updated_at = Utc::now();
                 self.ports.ledger.save(&record).await?;
-                self.continue_later(file).await?;
+                self.continue_later(file, 0).await?;
                 Ok(RunOutcome::Continued {
                     phase: checkpoint.phase.as_str(),
                     records_done: checkpoint.records_done,
@@ -443,10 +461,26 @@ impl Importer {
         }
     }
 
-    async fn continue_later(&self, file: &str) -> Result<(), PortError> {
+    /// The earliest other file in the inbox that arrived before `file` (by upload time,
+    /// then name), if any: it is imported first.
+    async fn earlier_pending(&self, file: &str) -> Result<Option<String>, PortError> {
+        let inbox = self.ports.files.list(INBOX).await?;
+        let Some(own) = inbox.iter().find(|(key, _)| key == file).map(|(_, at)| *at) else {
+            return Ok(None);
+        };
+        Ok(inbox
+            .into_iter()
+            .filter(|(key, _)| key != file && !key.ends_with('/') && formats::detect(key).is_some())
+            .filter(|(key, at)| (*at, key.as_str()) < (own, file))
+            .min_by(|a, b| (a.1, &a.0).cmp(&(b.1, &b.0)))
+            .map(|(key, _)| key))
+    }
+
+    async fn continue_later(&self, file: &str, delay_seconds: u32) -> Result<(), PortError> {
         let message = OutboundMessage {
             body: serde_json::json!({"import": file}).to_string(),
             attributes: Default::default(),
+            delay_seconds,
         };
         self.ports
             .queue
@@ -1069,7 +1103,7 @@ impl Importer {
                 .await?
                 .is_some_and(|r| r.status == "running" && r.lease_until >= now.timestamp());
             if !running {
-                self.continue_later(&key).await?;
+                self.continue_later(&key, 0).await?;
                 queued.push(key);
             }
         }

@@ -46,6 +46,7 @@ pub fn build(config: &Config, aws: &aws_config::SdkConfig) -> Result<ImportHandl
                 message: e.to_string(),
             })?,
         sweep_min_age_seconds: config.parsed("SWEEP_MIN_AGE_SECONDS", 600)?,
+        wait_for_earlier_seconds: config.parsed("WAIT_FOR_EARLIER_SECONDS", 30)?,
         temp_dir: config
             .optional("TEMP_DIR")
             .map(std::path::PathBuf::from)

@@ -9,6 +9,7 @@ pub mod config;
 pub mod lambda;
 pub mod wiring;
 
+use crate::config::SigningSecrets;
 use bridge_contract::envelope::attributes;
 use bridge_contract::{
     ContractError, Envelope, Payload, SigningSecret, parse_event_value, parse_json, verify,
@@ -97,6 +98,34 @@ pub struct IntakePorts {
 pub struct Intake {
     settings: IntakeSettings,
     ports: IntakePorts,
+    /// Re-reads the signing secrets, so that a revoked secret stops working without a
+    /// redeploy; `None`: the secrets of `settings` for the life of the instance.
+    refresh: Option<SecretRefresh>,
+    secrets: std::sync::RwLock<LoadedSecrets>,
+}
+
+/// Loads the signing secrets from where they are kept (Secrets Manager when deployed).
+pub type SecretLoader = Arc<
+    dyn Fn() -> std::pin::Pin<
+            Box<dyn std::future::Future<Output = Result<SigningSecrets, String>> + Send>,
+        > + Send
+        + Sync,
+>;
+
+/// When the intake reads its signing secrets again.
+#[derive(Clone)]
+pub struct SecretRefresh {
+    pub load: SecretLoader,
+    /// At most this old when a request is verified (revocation takes effect within it).
+    pub every: std::time::Duration,
+    /// A signature no current secret verifies reads them again (a secret just added),
+    /// at most once per this gap, so that bad signatures cannot drive reads.
+    pub on_unknown_after: std::time::Duration,
+}
+
+struct LoadedSecrets {
+    secrets: SigningSecrets,
+    at: std::time::Instant,
 }
 
 /// How long a claim on a webhook id blocks concurrent deliveries of the same id; longer
@@ -116,7 +145,50 @@ fn valid_token(value: &str, max_len: usize) -> bool {
 
 impl Intake {
     pub fn new(settings: IntakeSettings, ports: IntakePorts) -> Self {
-        Self { settings, ports }
+        let secrets = std::sync::RwLock::new(LoadedSecrets {
+            secrets: settings.secrets.clone(),
+            at: std::time::Instant::now(),
+        });
+        Self {
+            settings,
+            ports,
+            refresh: None,
+            secrets,
+        }
+    }
+
+    /// Reads the signing secrets again as `refresh` says.
+    pub fn with_refresh(mut self, refresh: SecretRefresh) -> Self {
+        self.refresh = Some(refresh);
+        self
+    }
+
+    fn loaded(&self) -> std::sync::RwLockReadGuard<'_, LoadedSecrets> {
+        self.secrets.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The secrets of `source`, read again first if they are older than `older_than`. A
+    /// failed read keeps the secrets there are (and says so): the sender's retry is worse
+    /// off with a 503 than with the secrets of a minute ago.
+    async fn secrets(&self, source: Source, older_than: std::time::Duration) -> Vec<SigningSecret> {
+        if let Some(refresh) = &self.refresh
+            && self.loaded().at.elapsed() >= older_than
+        {
+            match (refresh.load)().await {
+                Ok(secrets) => {
+                    *self.secrets.write().unwrap_or_else(|p| p.into_inner()) = LoadedSecrets {
+                        secrets,
+                        at: std::time::Instant::now(),
+                    };
+                }
+                Err(err) => {
+                    warn!(error = %err, "could not read the signing secrets again; the ones loaded before stay in use");
+                    self.secrets.write().unwrap_or_else(|p| p.into_inner()).at =
+                        std::time::Instant::now();
+                }
+            }
+        }
+        self.loaded().secrets.for_source(source).to_vec()
     }
 
     /// Handles one webhook delivery; emits its metrics.
@@ -168,15 +240,28 @@ impl Intake {
             metrics.add("PayloadTooLarge", 1);
             return IntakeResponse::json(413, json!({"error": "payload_too_large"}));
         }
-        let secrets: &[SigningSecret] = self.settings.secrets_for(source);
-        if let Err(err) = verify(
-            secrets,
-            header(request, "webhook-id"),
-            header(request, "webhook-timestamp"),
-            header(request, "webhook-signature"),
-            &request.body,
-            now.timestamp(),
-        ) {
+        let every = self
+            .refresh
+            .as_ref()
+            .map_or(std::time::Duration::MAX, |r| r.every);
+        let check = |secrets: &[SigningSecret]| {
+            verify(
+                secrets,
+                header(request, "webhook-id"),
+                header(request, "webhook-timestamp"),
+                header(request, "webhook-signature"),
+                &request.body,
+                now.timestamp(),
+            )
+        };
+        let mut verified = check(&self.secrets(source, every).await);
+        if verified.is_err()
+            && let Some(refresh) = &self.refresh
+        {
+            // A secret added since the last read (a rotation) is recognised at once.
+            verified = check(&self.secrets(source, refresh.on_unknown_after).await);
+        }
+        if let Err(err) = verified {
             // The reason stays in our logs; the sender only learns that it failed.
             warn!(reason = %err, outcome = "unauthorized", "signature verification failed");
             metrics.add("SignatureFailed", 1);
@@ -391,6 +476,7 @@ impl Intake {
                 ),
                 (attributes::SOURCE.to_string(), source.to_string()),
             ]),
+            ..Default::default()
         };
         let message_id = self.ports.queue.send(queue, &message).await?;
         Ok((message_id, message.body))

@@ -2,7 +2,7 @@
 //! and the local stack wire it the same way.
 
 use crate::config::{SecretsError, SigningSecrets, WEBHOOK_SECRET_ID};
-use crate::{Intake, IntakePorts, IntakeSettings};
+use crate::{Intake, IntakePorts, IntakeSettings, SecretRefresh};
 use bridge_aws::{DynamoReceiptStore, S3ObjectStore, SqsQueue, load_secret_string};
 use bridge_domain::PortError;
 use bridge_lambda::{Config, ConfigError};
@@ -25,11 +25,29 @@ pub fn check(config: &Config) -> Result<(), WiringError> {
     Ok(())
 }
 
-/// Reads the signing secrets (once: this runs per cold start) and builds the clients.
+/// Reads the signing secrets and builds the clients (once per cold start); the secrets are
+/// read again every `SECRET_REFRESH_SECONDS` (default 60) and on a signature no current
+/// secret verifies (at most every `SECRET_RECHECK_SECONDS`, default 10).
 pub async fn build(config: &Config, aws: &aws_config::SdkConfig) -> Result<Intake, WiringError> {
     let secret_id = config.required(WEBHOOK_SECRET_ID)?;
-    let secret = load_secret_string(&bridge_aws::secrets_client(aws), &secret_id).await?;
+    let secrets_client = bridge_aws::secrets_client(aws);
+    let secret = load_secret_string(&secrets_client, &secret_id).await?;
     let settings = IntakeSettings::from_config(config, SigningSecrets::from_json(&secret)?)?;
+    let refresh = SecretRefresh {
+        load: Arc::new(move || {
+            let (client, id) = (secrets_client.clone(), secret_id.clone());
+            Box::pin(async move {
+                let text = load_secret_string(&client, &id)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                SigningSecrets::from_json(&text).map_err(|e| e.to_string())
+            })
+        }),
+        every: std::time::Duration::from_secs(config.parsed("SECRET_REFRESH_SECONDS", 60)?),
+        on_unknown_after: std::time::Duration::from_secs(
+            config.parsed("SECRET_RECHECK_SECONDS", 10)?,
+        ),
+    };
     let ports = IntakePorts {
         queue: Arc::new(SqsQueue::new(bridge_aws::sqs_client(aws))),
         receipts: Arc::new(DynamoReceiptStore::new(
@@ -42,5 +60,5 @@ pub async fn build(config: &Config, aws: &aws_config::SdkConfig) -> Result<Intak
             settings.payload_bucket.clone(),
         )),
     };
-    Ok(Intake::new(settings, ports))
+    Ok(Intake::new(settings, ports).with_refresh(refresh))
 }

@@ -5,11 +5,15 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::AttributeValue;
 use bridge_domain::PortError;
-use bridge_domain::ids::OrderId;
+use bridge_domain::ids::{CustomerId, OrderId};
 use bridge_domain::ports::{OrderStore, StoredOrder};
 use std::collections::HashMap;
 
 type Item = HashMap<String, AttributeValue>;
+
+/// The order table's index of orders by customer (`template.yaml`).
+pub const BY_CUSTOMER: &str = "by_customer";
+const CUSTOMER_ID: &str = "customer_id";
 
 #[derive(Clone)]
 pub struct DynamoOrderStore {
@@ -35,6 +39,11 @@ impl DynamoOrderStore {
         item.insert(
             "state_name".into(),
             AttributeValue::S(order.state.name().to_string()),
+        );
+        // The key of the `by_customer` index (a customer's exposure).
+        item.insert(
+            CUSTOMER_ID.into(),
+            AttributeValue::S(order.order.customer_id.to_string()),
         );
         Ok(item)
     }
@@ -67,6 +76,7 @@ impl DynamoOrderStore {
     fn decode(mut item: Item) -> Result<StoredOrder, PortError> {
         item.remove("order_id");
         item.remove("state_name");
+        item.remove(CUSTOMER_ID);
         serde_dynamo::from_item(item).map_err(|e| {
             PortError::permanent("orders.decode", format!("stored order is invalid: {e}"))
         })
@@ -116,6 +126,25 @@ impl OrderStore for DynamoOrderStore {
             .filter_expression("state_name = :state")
             .expression_attribute_values(":state", AttributeValue::S(state.to_string()));
         let items = crate::dynamo::scan_all(request, "orders.scan").await?;
+        items.into_iter().map(Self::decode).collect()
+    }
+
+    async fn of_customer(&self, customer: &CustomerId) -> Result<Vec<StoredOrder>, PortError> {
+        // The index is eventually consistent: an order saved a moment ago may be missing
+        // (docs/reliability.md, known limits).
+        let items: Vec<Item> = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(BY_CUSTOMER)
+            .key_condition_expression("customer_id = :customer")
+            .expression_attribute_values(":customer", AttributeValue::S(customer.to_string()))
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<Vec<_>, _>>()
+            .await
+            .map_err(|e| classify("orders.of_customer", e))?;
         items.into_iter().map(Self::decode).collect()
     }
 }

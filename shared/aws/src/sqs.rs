@@ -25,6 +25,9 @@ impl MessageQueue for SqsQueue {
             .send_message()
             .queue_url(queue)
             .message_body(&message.body);
+        if message.delay_seconds > 0 {
+            request = request.delay_seconds(message.delay_seconds.min(900) as i32);
+        }
         for (name, value) in &message.attributes {
             let attribute = MessageAttributeValue::builder()
                 .data_type("String")

@@ -28,9 +28,13 @@ pub enum HoldReason {
     CostCenterInvalid {
         cost_center: Option<String>,
     },
-    /// Open items plus this order exceed the credit limit.
+    /// Open items, plus the customer's orders the ERP has (or is being sent) but not yet
+    /// invoiced, plus this order exceed the credit limit.
     CreditHold {
         open_items: Money,
+        /// Orders accepted but not yet invoiced (absent in holds recorded before it).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        open_orders: Option<Money>,
         order_total: Money,
         credit_limit: Money,
     },
@@ -64,13 +68,25 @@ impl HoldReason {
     }
 }
 
+/// The customer's other orders that count toward its exposure: sent to the ERP, or
+/// accepted by it, and not yet invoiced (from then on the ERP's open items count them) nor
+/// cancelled or rejected.
+pub fn open_orders_total(order: &OrderPlaced, others: &[&OrderPlaced]) -> Option<Decimal> {
+    others
+        .iter()
+        .filter(|o| o.order_id != order.order_id && o.currency == order.currency)
+        .try_fold(Decimal::ZERO, |sum, o| sum.checked_add(o.total().amount))
+}
+
 /// Runs every B2B check; all reasons are reported at once, so a held order shows everything
 /// that must change. `prices` are the stored price records of the ordered skus in the
-/// customer's lists.
+/// customer's lists; `open_orders` what the customer's other open orders add to its
+/// exposure ([`open_orders_total`]), in the order's currency.
 pub fn check_order(
     order: &OrderPlaced,
     customer: Option<&CustomerChanged>,
     prices: &[PriceChanged],
+    open_orders: Decimal,
 ) -> Vec<HoldReason> {
     let Some(customer) = customer else {
         return vec![HoldReason::CustomerUnknown];
@@ -119,11 +135,13 @@ pub fn check_order(
             });
         } else if open
             .amount
-            .checked_add(total.amount)
+            .checked_add(open_orders)
+            .and_then(|exposure| exposure.checked_add(total.amount))
             .is_none_or(|exposure| exposure > limit.amount)
         {
             reasons.push(HoldReason::CreditHold {
                 open_items: open,
+                open_orders: Some(Money::new(open_orders, total.currency)),
                 order_total: total,
                 credit_limit: limit,
             });
@@ -206,6 +224,19 @@ impl OrderState {
     /// Whether the order may (still) be sent to the ERP from this state.
     pub fn may_submit(&self) -> bool {
         matches!(self, OrderState::Received | OrderState::Held { .. })
+    }
+
+    /// Whether the order counts toward its customer's exposure in this state: being sent to
+    /// the ERP or accepted by it, and not yet invoiced, cancelled or rejected.
+    pub fn counts_toward_exposure(&self) -> bool {
+        match self {
+            OrderState::Submitted | OrderState::Accepted { .. } => true,
+            OrderState::Erp { status, .. } => matches!(
+                status,
+                OrderStatus::Confirmed | OrderStatus::Shipped | OrderStatus::Delivered
+            ),
+            OrderState::Received | OrderState::Held { .. } | OrderState::Rejected { .. } => false,
+        }
     }
 
     /// The state after an ERP status event: newer revisions win, older ones change nothing.
@@ -390,7 +421,12 @@ mod tests {
     fn an_order_within_every_rule_passes() {
         let prices = [price("A", "10.00", "1")];
         assert_eq!(
-            check_order(&order(&[("A", "3", "10.00")]), Some(&customer()), &prices),
+            check_order(
+                &order(&[("A", "3", "10.00")]),
+                Some(&customer()),
+                &prices,
+                Decimal::ZERO
+            ),
             vec![]
         );
     }
@@ -398,7 +434,7 @@ mod tests {
     #[test]
     fn an_unknown_or_blocked_customer_holds_the_order() {
         assert_eq!(
-            check_order(&order(&[("A", "1", "10")]), None, &[]),
+            check_order(&order(&[("A", "1", "10")]), None, &[], Decimal::ZERO),
             vec![HoldReason::CustomerUnknown]
         );
         let mut blocked = customer();
@@ -407,6 +443,7 @@ mod tests {
             &order(&[("A", "1", "10")]),
             Some(&blocked),
             &[price("A", "10", "1")],
+            Decimal::ZERO,
         );
         assert_eq!(reasons, vec![HoldReason::CustomerBlocked]);
     }
@@ -417,7 +454,7 @@ mod tests {
         let big = order(&[("A", "6", "100")]);
         let mut generous = customer();
         generous.credit_limit = Some(eur("5000"));
-        let reasons = check_order(&big, Some(&generous), &prices);
+        let reasons = check_order(&big, Some(&generous), &prices, Decimal::ZERO);
         assert_eq!(
             reasons.iter().map(HoldReason::code).collect::<Vec<_>>(),
             vec!["approval_missing"]
@@ -428,7 +465,7 @@ mod tests {
             user_id: "u".into(),
             at: None,
         });
-        assert!(check_order(&approved, Some(&generous), &prices).is_empty());
+        assert!(check_order(&approved, Some(&generous), &prices, Decimal::ZERO).is_empty());
     }
 
     #[test]
@@ -438,24 +475,70 @@ mod tests {
         customer.approval_rules.clear();
         // 200 open + 900 ordered > 1000.
         let ordered = order(&[("A", "9", "100")]);
-        let reasons = check_order(&ordered, Some(&customer), &prices);
+        let reasons = check_order(&ordered, Some(&customer), &prices, Decimal::ZERO);
         assert_eq!(
             reasons,
             vec![HoldReason::CreditHold {
                 open_items: eur("200"),
+                open_orders: Some(eur("0")),
                 order_total: ordered.total(),
                 credit_limit: eur("1000"),
             }]
         );
         // Exactly at the limit is fine.
-        assert!(check_order(&order(&[("A", "8", "100")]), Some(&customer), &prices).is_empty());
+        assert!(
+            check_order(
+                &order(&[("A", "8", "100")]),
+                Some(&customer),
+                &prices,
+                Decimal::ZERO
+            )
+            .is_empty()
+        );
+        // Orders the ERP has but not yet invoiced count too: 200 + 500 + 400 > 1000, though
+        // 200 + 400 alone would pass.
+        let small = order(&[("A", "4", "100")]);
+        assert!(check_order(&small, Some(&customer), &prices, Decimal::ZERO).is_empty());
+        let reasons = check_order(&small, Some(&customer), &prices, d("500"));
+        assert_eq!(reasons[0].code(), "credit_hold");
+    }
+
+    #[test]
+    fn the_exposure_counts_other_open_orders_in_the_order_s_currency_only() {
+        let this = order(&[("A", "1", "10")]);
+        let mut other = order(&[("A", "2", "100")]);
+        other.order_id = crate::ids::OrderId::parse("SO-2").unwrap();
+        let mut dollars = other.clone();
+        dollars.order_id = crate::ids::OrderId::parse("SO-3").unwrap();
+        dollars.currency = Currency::parse("USD").unwrap();
+        // The order itself (a redelivery finds it submitted) does not count twice.
+        assert_eq!(
+            open_orders_total(&this, &[&this, &other, &dollars]),
+            Some(d("200"))
+        );
+        assert!(OrderState::Submitted.counts_toward_exposure());
+        assert!(!OrderState::Held { reasons: vec![] }.counts_toward_exposure());
+        let invoiced = OrderState::Erp {
+            status: OrderStatus::Invoiced,
+            revision: Revision::new(4),
+            erp_order_number: None,
+        };
+        assert!(
+            !invoiced.counts_toward_exposure(),
+            "the ERP's open items count it now"
+        );
     }
 
     #[test]
     fn a_cost_center_the_customer_lacks_holds_the_order() {
         let mut wrong = order(&[("A", "1", "10")]);
         wrong.cost_center = Some(CostCenter::parse("CC-9").unwrap());
-        let reasons = check_order(&wrong, Some(&customer()), &[price("A", "10", "1")]);
+        let reasons = check_order(
+            &wrong,
+            Some(&customer()),
+            &[price("A", "10", "1")],
+            Decimal::ZERO,
+        );
         assert_eq!(
             reasons.iter().map(HoldReason::code).collect::<Vec<_>>(),
             vec!["cost_center_invalid"]
@@ -468,6 +551,7 @@ mod tests {
             &order(&[("A", "1", "9.99")]),
             Some(&customer()),
             &[price("A", "10.00", "1")],
+            Decimal::ZERO,
         );
         assert_eq!(
             reasons,
@@ -479,14 +563,20 @@ mod tests {
             }]
         );
         // Price on request is never a match.
-        let reasons = check_order(&order(&[("B", "1", "0")]), Some(&customer()), &[]);
+        let reasons = check_order(
+            &order(&[("B", "1", "0")]),
+            Some(&customer()),
+            &[],
+            Decimal::ZERO,
+        );
         assert_eq!(reasons[0].code(), "price_mismatch");
         // A list priced per 100 compares per piece.
         assert!(
             check_order(
                 &order(&[("C", "1", "0.25")]),
                 Some(&customer()),
-                &[price("C", "25", "100")]
+                &[price("C", "25", "100")],
+                Decimal::ZERO,
             )
             .is_empty()
         );
@@ -555,8 +645,21 @@ mod tests {
     fn a_price_per_several_pieces_matches_at_the_currency_precision() {
         // 10.00 per 3 pieces: the shop shows 3.33 a piece; 3.34 is another price.
         let prices = [price("A", "10.00", "3")];
-        assert!(check_order(&order(&[("A", "3", "3.33")]), Some(&customer()), &prices).is_empty());
-        let reasons = check_order(&order(&[("A", "3", "3.34")]), Some(&customer()), &prices);
+        assert!(
+            check_order(
+                &order(&[("A", "3", "3.33")]),
+                Some(&customer()),
+                &prices,
+                Decimal::ZERO
+            )
+            .is_empty()
+        );
+        let reasons = check_order(
+            &order(&[("A", "3", "3.34")]),
+            Some(&customer()),
+            &prices,
+            Decimal::ZERO,
+        );
         assert_eq!(reasons.len(), 1);
         assert_eq!(reasons[0].code(), "price_mismatch");
     }

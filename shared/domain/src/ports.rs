@@ -87,6 +87,8 @@ pub trait ReceiptStore: Send + Sync {
 pub struct OutboundMessage {
     pub body: String,
     pub attributes: BTreeMap<String, String>,
+    /// Seconds before the message becomes visible (0: at once; SQS allows up to 900).
+    pub delay_seconds: u32,
 }
 
 /// Queues, addressed by an opaque address the configuration provides.
@@ -303,6 +305,11 @@ pub trait OrderStore: Send + Sync {
     async fn save(&self, order: &StoredOrder) -> Result<bool, PortError>;
     /// Orders in a state (`held`, `submitted`, `accepted`, ...).
     async fn in_state(&self, state: &str) -> Result<Vec<StoredOrder>, PortError>;
+    /// The customer's orders (for its exposure: those the ERP has and not yet invoiced).
+    async fn of_customer(
+        &self,
+        customer: &crate::ids::CustomerId,
+    ) -> Result<Vec<StoredOrder>, PortError>;
 }
 
 /// What can go wrong talking to the ERP.

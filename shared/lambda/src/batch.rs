@@ -249,6 +249,7 @@ async fn dead_letter(
     let outbound = OutboundMessage {
         body: message.body.clone().unwrap_or_default(),
         attributes: failure_attributes(attrs, err, attempts, settings.function),
+        ..Default::default()
     };
     settings
         .queue

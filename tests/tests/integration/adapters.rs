@@ -233,6 +233,7 @@ async fn queue_messages_carry_their_attributes() {
     let message = OutboundMessage {
         body: "hello".into(),
         attributes: BTreeMap::from([("event_type".to_string(), "stock.changed".to_string())]),
+        ..Default::default()
     };
     let id = queue
         .send(stack.queue_url("CustomerQueue"), &message)

@@ -672,3 +672,92 @@ async fn switching_off_many_products_by_status_trips_the_deactivation_guard_too(
         ProductStatus::Active
     );
 }
+
+/// Runs `key` once as its notification would.
+async fn run_once(handler: &ImportHandler, key: &str) -> RunOutcome {
+    handler
+        .importer
+        .run(key, Instant::now() + Duration::from_secs(600))
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn files_apply_in_the_order_they_arrived_whatever_order_their_imports_run_in() {
+    let stack = TestStack::with_secrets(Default::default()).await;
+    let handler = handler(&stack, &[]);
+    let put = |key: &'static str, body: String| {
+        let files = files(&stack);
+        async move {
+            files
+                .write(key, body.into_bytes(), "text/csv")
+                .await
+                .unwrap();
+        }
+    };
+    // A complete catalog of P-00000..P-00004, then (a second later: S3 keeps seconds) a
+    // delta that adds P-00009 and renames P-00001, then one that renames P-00001 again.
+    put("pim/inbox/full/catalog.csv", csv(0..5, "Katalog")).await;
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let mut delta = csv(9..10, "Neu");
+    delta.push_str(csv(1..2, "Erste").lines().nth(1).unwrap());
+    delta.push('\n');
+    put("pim/inbox/z-first.csv", delta).await;
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    put("pim/inbox/a-second.csv", csv(1..2, "Zweite")).await;
+
+    // The notifications arrive the other way round: the later files wait for the earlier.
+    let waiting = run_once(&handler, "pim/inbox/a-second.csv").await;
+    assert!(
+        matches!(&waiting, RunOutcome::Waiting { behind } if behind == "pim/inbox/full/catalog.csv"),
+        "{waiting:?}"
+    );
+    let waiting = run_once(&handler, "pim/inbox/z-first.csv").await;
+    assert!(matches!(waiting, RunOutcome::Waiting { .. }), "{waiting:?}");
+    assert!(
+        product(&stack, "P-00009").await.is_none(),
+        "nothing applied yet"
+    );
+    // Each went back to the queue, delayed, not lost.
+    let delayed = aws_sdk_sqs::Client::new(&stack.sdk)
+        .get_queue_attributes()
+        .queue_url(stack.queue_url("PimImportQueue"))
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessagesDelayed)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        delayed.attributes().unwrap()
+            [&aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessagesDelayed],
+        "2"
+    );
+
+    assert!(matches!(
+        run_once(&handler, "pim/inbox/full/catalog.csv").await,
+        RunOutcome::Finished(_)
+    ));
+    assert!(matches!(
+        run_once(&handler, "pim/inbox/a-second.csv").await,
+        RunOutcome::Waiting { .. }
+    ));
+    assert!(matches!(
+        run_once(&handler, "pim/inbox/z-first.csv").await,
+        RunOutcome::Finished(_)
+    ));
+    assert!(matches!(
+        run_once(&handler, "pim/inbox/a-second.csv").await,
+        RunOutcome::Finished(_)
+    ));
+
+    // The catalog did not deactivate what the later delta created, and the last delta won.
+    let created = product(&stack, "P-00009")
+        .await
+        .expect("created by the delta");
+    assert_eq!(created.product.status, ProductStatus::Active);
+    let renamed = product(&stack, "P-00001").await.unwrap();
+    assert!(
+        renamed.product.names.values().any(|n| n == "Zweite 1"),
+        "{:?}",
+        renamed.product.names
+    );
+}

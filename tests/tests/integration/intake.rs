@@ -493,3 +493,63 @@ async fn checks_run_in_order_size_then_signature_then_media_type_then_schema() {
     );
     assert_eq!(intake.handle(charset, chrono::Utc::now()).await.status, 400);
 }
+
+#[tokio::test]
+async fn a_revoked_secret_stops_working_and_an_added_one_works_without_a_redeploy() {
+    let stack = stack(false).await;
+    let secret_id = stack.environment("webhook-intake")["WEBHOOK_SECRET_ID"].clone();
+    let old = stack.signing["erp"][0].clone();
+    let new = super::support::new_secret();
+    async fn answer(intake: &webhook_intake::Intake, secret: &str, id: &str, revision: u64) -> u16 {
+        let body = stock_event("SKU-R", revision, "1").to_string();
+        let request = signed_request("erp", secret, id, now(), &body);
+        intake.handle(request, chrono::Utc::now()).await.status
+    }
+    // Read again every second; a signature no secret verifies does not force a read.
+    let periodic = super::support::intake_with(
+        &stack,
+        HashMap::from([
+            ("SECRET_REFRESH_SECONDS", "1".to_string()),
+            ("SECRET_RECHECK_SECONDS", "3600".to_string()),
+        ]),
+    )
+    .await;
+    // A signature no current secret verifies reads them at once (a rotation's new one).
+    let on_unknown = super::support::intake_with(
+        &stack,
+        HashMap::from([
+            ("SECRET_REFRESH_SECONDS", "3600".to_string()),
+            ("SECRET_RECHECK_SECONDS", "0".to_string()),
+        ]),
+    )
+    .await;
+    assert_eq!(answer(&periodic, &old, "rv-1", 1).await, 202);
+    assert_eq!(answer(&on_unknown, &old, "rv-2", 2).await, 202);
+
+    // The ERP's old secret leaked: operations replace it.
+    aws_sdk_secretsmanager::Client::new(&stack.sdk)
+        .put_secret_value()
+        .secret_id(&secret_id)
+        .secret_string(json!({"erp": [new], "shop": stack.signing["shop"]}).to_string())
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(
+        answer(&on_unknown, &new, "rv-3", 3).await,
+        202,
+        "the new secret at once"
+    );
+    assert_eq!(
+        answer(&on_unknown, &old, "rv-4", 4).await,
+        401,
+        "the old one refused"
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    assert_eq!(
+        answer(&periodic, &old, "rv-5", 5).await,
+        401,
+        "refused after the refresh"
+    );
+    assert_eq!(answer(&periodic, &new, "rv-6", 6).await, 202);
+}

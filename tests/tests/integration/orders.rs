@@ -787,3 +787,35 @@ async fn a_price_announced_for_next_month_leaves_today_s_price_in_force_for_brid
     assert_eq!(s.deliver(&order, 1).await, Ok("Submitted"));
     assert_eq!(s.erp_orders().await.len(), 1);
 }
+
+#[tokio::test]
+async fn two_quick_orders_each_within_the_limit_cannot_pass_it_together() {
+    let s = setup().await;
+    // Limit 1000, open items 100; the manager's approval is there for both.
+    let placed = |id: &str| {
+        let DomainEvent::OrderPlaced(o) = event(
+            Source::Shop,
+            json!({"type": "order.placed", "timestamp": "2026-11-26T10:00:00Z",
+            "data": {"order_id": id, "customer_id": "C-1", "currency": "EUR", "placed_at": "2026-11-26T10:00:00Z", "cost_center": "CC-1",
+                     "approvals": [{"role": "manager", "user_id": "u-1"}],
+                     "lines": [{"line": 1, "sku": "A", "quantity": 50, "unit_price": "10.00"}]}}),
+        ) else {
+            unreachable!()
+        };
+        o
+    };
+    // 100 + 500 ≤ 1000: accepted, not yet invoiced.
+    assert_eq!(s.deliver(&placed("SO-90"), 1).await, Ok("Submitted"));
+    // 100 + 500 (not invoiced) + 500 > 1000, although 100 + 500 alone would pass.
+    assert_eq!(s.deliver(&placed("SO-91"), 1).await, Ok("Held"));
+    let stored = s.stored("SO-91").await;
+    let bridge_domain::orders::OrderState::Held { reasons } = &stored.state else {
+        panic!("{:?}", stored.state)
+    };
+    assert!(
+        matches!(&reasons[0], bridge_domain::orders::HoldReason::CreditHold { open_orders: Some(m), .. } if m.amount.to_string() == "500.00"),
+        "{reasons:?}"
+    );
+    assert!(bridgectl::orders::text(&stored).contains("orders not yet invoiced 500.00"));
+    assert_eq!(s.erp_orders().await.len(), 1);
+}

@@ -364,6 +364,8 @@ fn each_function_is_granted_exactly_the_calls_its_code_makes() {
         ("dynamodb:GetItem", "CustomerTable"),
         // The validity windows of a sku (`DynamoPriceStore::prices_of`).
         ("dynamodb:Query", "PriceTable"),
+        // A customer's orders for its exposure (`DynamoOrderStore::of_customer`).
+        ("dynamodb:Query", "OrderTable.Arn}/index/by_customer"),
         ("s3:GetObject", "PayloadBucket.Arn}/claims/*"),
         ("sqs:SendMessage", "OrderPlacedDeadLetterQueue"),
         ("sqs:SendMessage", "OrderStatusDeadLetterQueue"),
