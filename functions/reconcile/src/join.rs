@@ -395,14 +395,13 @@ impl<S: Snapshot> JoinState<S> {
                 },
                 // Invalid in the snapshot: listed there; nothing to compare.
                 Some(_) => {}
-                None => match classify(None, Some(&stored)) {
-                    Some(verdict) => {
+                // `None` from `classify`: a record the ERP deleted, its export lacks it by right.
+                None => {
+                    if let Some(verdict) = classify(None, Some(&stored)) {
                         let kind = verdict.drift().expect("only the store has it: drift");
                         self.write_drift(kind, &key, None, Some(&stored), false)?;
                     }
-                    // A record the ERP deleted: its export lacks it by right.
-                    None => {}
-                },
+                }
             }
             Ok(())
         })?;
