@@ -432,7 +432,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             target,
         } => {
             let at = match at {
-                Some(text) => read::parse_at(&text)?,
+                Some(text) => {
+                    bridge_lambda::Config::from_env().apply_business_time_zone()?;
+                    read::parse_at(&text)?
+                }
                 None => chrono::Utc::now(),
             };
             let answer = read::price(&tables(&target).await?, &customer, &sku, &qty, at).await?;

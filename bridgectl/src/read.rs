@@ -27,10 +27,12 @@ impl Tables {
     }
 }
 
-/// `--at`: a date (start of that day, UTC) or an RFC 3339 timestamp.
+/// `--at`: a date (the start of that day in the business time zone, as a date-only price
+/// bound means it: `BUSINESS_TIME_ZONE`, default Europe/Berlin) or an RFC 3339 timestamp.
 pub fn parse_at(text: &str) -> anyhow::Result<DateTime<Utc>> {
-    if let Ok(date) = NaiveDate::parse_from_str(text, "%Y-%m-%d") {
-        return Ok(date.and_hms_opt(0, 0, 0).expect("midnight").and_utc());
+    if NaiveDate::parse_from_str(text, "%Y-%m-%d").is_ok() {
+        return bridge_contract::json::parse_bound(text, false)
+            .map_err(|e| anyhow::anyhow!("--at {text:?}: {}", e.message));
     }
     DateTime::parse_from_rfc3339(text)
         .map(|t| t.with_timezone(&Utc))

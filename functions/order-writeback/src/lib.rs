@@ -81,6 +81,7 @@ pub struct WritebackSettings {
 
 impl WritebackSettings {
     pub fn from_config(config: &Config) -> Result<Self, ConfigError> {
+        config.apply_business_time_zone()?;
         let queues = ConsumedQueues::from_config(config, &QUEUES)?;
         Ok(Self {
             order_table: config.required("ORDER_TABLE")?,

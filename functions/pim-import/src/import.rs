@@ -330,12 +330,14 @@ impl Importer {
             // later delta created (nor a delta be undone by an earlier catalog).
             if let Some(behind) = self.earlier_pending(file).await? {
                 record.lease_until = 0;
+                record.message = Some(format!("waiting for {behind}"));
                 self.ports.ledger.save(&record).await?;
                 self.continue_later(file, self.settings.wait_for_earlier_seconds)
                     .await?;
                 info!(file, behind = %behind, outcome = "waiting", "an earlier file is still in the inbox; this one waits for it");
                 return Ok(RunOutcome::Waiting { behind });
             }
+            record.message = None;
             // Pin the version now: an upload of the same name during the import is a
             // file of its own, left in the inbox for its own import.
             record.version = current_version;

@@ -57,6 +57,7 @@ pub struct SyncSettings {
 
 impl SyncSettings {
     pub fn from_config(config: &Config) -> Result<Self, ConfigError> {
+        config.apply_business_time_zone()?;
         let queues = ConsumedQueues::from_config(config, &QUEUES)?;
         Ok(Self {
             stock_table: config.required(STOCK_TABLE)?,

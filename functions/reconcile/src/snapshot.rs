@@ -922,7 +922,7 @@ mod tests {
         let line = serde_json::to_string(&row).unwrap();
         assert_eq!(
             line,
-            r#"[2,"PL1","A-1","EUR","1","9.90","2026-01-01T00:00:00Z",null,3]"#
+            r#"[2,"PL1","A-1","EUR","1","9.90","2025-12-31T23:00:00Z",null,3]"#
         );
         assert_eq!(serde_json::from_str::<PriceRow>(&line).unwrap(), row);
         let mut record = Prices::assemble(vec![row]).unwrap();
@@ -1070,13 +1070,14 @@ mod tests {
                     PL1,A-3,EUR,1,9.90,2026-02-01,2026-01-01,3\n";
         let rows = rows::<Prices>(text.as_bytes(), false).unwrap();
         let first = rows[0].clone().unwrap().0;
+        // Dates are midnights in the business time zone (Europe/Berlin by default).
         assert_eq!(
             first.validity.from().unwrap().to_rfc3339(),
-            "2026-01-01T00:00:00+00:00"
+            "2025-12-31T23:00:00+00:00"
         );
         assert_eq!(
             first.validity.until().unwrap().to_rfc3339(),
-            "2026-02-01T00:00:00+00:00"
+            "2026-01-31T23:00:00+00:00"
         );
         let second = rows[1].clone().unwrap().0;
         assert_eq!(

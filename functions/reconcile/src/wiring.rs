@@ -45,6 +45,7 @@ fn positive<T: PartialOrd + Default + std::fmt::Display>(
 
 /// The settings the environment gives.
 pub fn settings(config: &Config) -> Result<ReconcileSettings, ConfigError> {
+    config.apply_business_time_zone()?;
     let defaults = ReconcileSettings::default();
     Ok(ReconcileSettings {
         temp_dir: config

@@ -96,6 +96,7 @@ pub struct IntakeSettings {
 impl IntakeSettings {
     /// Everything but the secrets, which the caller loads from Secrets Manager.
     pub fn from_config(config: &Config, secrets: SigningSecrets) -> Result<Self, ConfigError> {
+        config.apply_business_time_zone()?;
         let queues = Route::ALL
             .into_iter()
             .map(|route| Ok((route, config.required(queue_variable(route))?)))

@@ -322,12 +322,56 @@ pub fn parse_bound(s: &str, end_of_day: bool) -> Result<DateTime<Utc>, InvalidVa
         } else {
             date
         };
-        return Ok(date
-            .and_hms_opt(0, 0, 0)
-            .expect("midnight exists")
-            .and_utc());
+        return Ok(business_midnight(date));
     }
     parse_timestamp(s)
+}
+
+/// The time zone whose midnight a date-only bound means (contract v2): the stack's
+/// `BusinessTimeZone`, set once per process at init ([`set_business_time_zone`]).
+static BUSINESS_TIME_ZONE: std::sync::OnceLock<chrono_tz::Tz> = std::sync::OnceLock::new();
+
+/// The template parameter's default.
+pub const DEFAULT_BUSINESS_TIME_ZONE: &str = "Europe/Berlin";
+
+/// Sets the business time zone from its IANA name (`Europe/Berlin`). Once per process: a
+/// second call with another zone is refused, since every date already read used the first.
+pub fn set_business_time_zone(name: &str) -> Result<(), InvalidValue> {
+    let zone: chrono_tz::Tz = name.parse().map_err(|_| {
+        InvalidValue::new(
+            "unknown_time_zone",
+            format!("{name:?} is not an IANA time zone (e.g. Europe/Berlin)"),
+        )
+    })?;
+    let set = *BUSINESS_TIME_ZONE.get_or_init(|| zone);
+    if set != zone {
+        return Err(InvalidValue::new(
+            "time_zone_already_set",
+            format!("the business time zone is {set} already; {zone} cannot replace it"),
+        ));
+    }
+    Ok(())
+}
+
+pub fn business_time_zone() -> chrono_tz::Tz {
+    *BUSINESS_TIME_ZONE.get_or_init(|| chrono_tz::Europe::Berlin)
+}
+
+/// Midnight at the start of `date` in the business time zone, in UTC. Where a zone skips
+/// midnight (a daylight-saving change at 00:00), the first moment of the day after the gap.
+fn business_midnight(date: chrono::NaiveDate) -> DateTime<Utc> {
+    use chrono::TimeZone;
+    let zone = business_time_zone();
+    let midnight = date.and_hms_opt(0, 0, 0).expect("midnight exists");
+    let local = zone
+        .from_local_datetime(&midnight)
+        .earliest()
+        .or_else(|| {
+            zone.from_local_datetime(&(midnight + chrono::Duration::hours(1)))
+                .earliest()
+        })
+        .unwrap_or_else(|| zone.from_utc_datetime(&midnight));
+    local.with_timezone(&Utc)
 }
 
 /// Parses a decimal exactly: plain (`-12.50`) or exponent (`1.5e3`) notation; more digits

@@ -403,10 +403,34 @@ mod tests {
         let DomainEvent::PriceChanged(price) = parse(Source::Erp, body).unwrap().event else {
             panic!()
         };
+        // Midnights in the business time zone (Europe/Berlin by default: UTC+1 in winter,
+        // UTC+2 in summer), not in UTC.
+        assert_eq!(
+            price.validity.from().unwrap().to_rfc3339(),
+            "2025-12-31T23:00:00+00:00"
+        );
         assert_eq!(
             price.validity.until().unwrap().to_rfc3339(),
-            "2026-02-01T00:00:00+00:00"
+            "2026-01-31T23:00:00+00:00"
         );
+        let summer = json!({"type": "price.changed", "timestamp": "2026-11-26T10:00:00Z", "data": {
+            "price_list": "PL1", "sku": "A-1", "currency": "EUR", "revision": 3,
+            "valid_from": "2026-07-01", "tiers": [{"min_qty": 0, "unit_price": "9"}]}});
+        let DomainEvent::PriceChanged(price) = parse(Source::Erp, summer).unwrap().event else {
+            panic!()
+        };
+        assert_eq!(
+            price.validity.from().unwrap().to_rfc3339(),
+            "2026-06-30T22:00:00+00:00"
+        );
+        // An explicit timestamp means what it says.
+        assert_eq!(
+            crate::json::parse_bound("2026-07-01T00:00:00Z", false)
+                .unwrap()
+                .to_rfc3339(),
+            "2026-07-01T00:00:00+00:00"
+        );
+        assert!(crate::json::set_business_time_zone("Mars/Olympus").is_err());
     }
 
     #[test]

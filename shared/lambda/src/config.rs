@@ -58,4 +58,19 @@ impl Config {
             }),
         }
     }
+
+    /// Sets the process's business time zone (`BUSINESS_TIME_ZONE`, default Europe/Berlin):
+    /// the midnight a date-only validity bound means (contract v2). Every function that
+    /// reads events or snapshots calls it at init.
+    pub fn apply_business_time_zone(&self) -> Result<(), ConfigError> {
+        let name = self
+            .optional(BUSINESS_TIME_ZONE)
+            .unwrap_or_else(|| bridge_contract::json::DEFAULT_BUSINESS_TIME_ZONE.to_string());
+        bridge_contract::json::set_business_time_zone(&name).map_err(|e| ConfigError::Invalid {
+            name: BUSINESS_TIME_ZONE.to_string(),
+            message: e.message,
+        })
+    }
 }
+
+pub const BUSINESS_TIME_ZONE: &str = "BUSINESS_TIME_ZONE";

@@ -316,11 +316,7 @@ async fn a_gzip_price_snapshot_with_semicolons_applies_tiers_and_lists_invalid_r
     per_hundred.price_per = PricePer::new(dec("100")).unwrap();
     // The same window as the snapshot's (a record is a validity window, contract v2).
     per_hundred.validity = ValidityWindow::new(
-        Some(
-            chrono::DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z")
-                .unwrap()
-                .into(),
-        ),
+        Some(bridge_contract::json::parse_bound("2026-01-01", false).unwrap()),
         None,
     )
     .unwrap();
@@ -410,9 +406,10 @@ async fn a_gzip_price_snapshot_with_semicolons_applies_tiers_and_lists_invalid_r
         (p1.price_unit.as_str(), p1.price_per.value()),
         ("KGM", dec("100"))
     );
+    // The snapshot's dates are midnights in the business time zone (Europe/Berlin).
     assert_eq!(
         p1.validity.from().unwrap().to_rfc3339(),
-        "2026-01-01T00:00:00+00:00"
+        "2025-12-31T23:00:00+00:00"
     );
     // P-2: new, with the contract's defaults; a date-only valid_to includes that day.
     let p2 = stored_price(&stack, "P-2").await.unwrap();
@@ -422,7 +419,7 @@ async fn a_gzip_price_snapshot_with_semicolons_applies_tiers_and_lists_invalid_r
     );
     assert_eq!(
         p2.validity.until().unwrap().to_rfc3339(),
-        "2027-01-01T00:00:00+00:00"
+        "2026-12-31T23:00:00+00:00"
     );
     // Invalid records apply nothing.
     assert!(stored_price(&stack, "P-3").await.is_none());
