@@ -19,6 +19,7 @@ use bridge_domain::ports::{
     CustomerStore, ErpError, ErpOrders, MessageQueue, ObjectStore, OrderStore, PriceStore,
     StoredOrder,
 };
+use bridge_domain::pull::PullStateStore;
 use bridge_domain::{DomainEvent, ErrorClass, PortError, Route};
 use bridge_lambda::batch::BatchFailed;
 use bridge_lambda::{
@@ -124,6 +125,32 @@ pub struct WritebackPorts {
     /// Whether the ERP circuit is open (for the metric and alarm).
     pub circuit_open: Arc<dyn Fn() -> bool + Send + Sync>,
     pub freshness: Arc<dyn bridge_domain::ports::FreshnessStore>,
+    /// Where each scheduled walk over an order state stopped (named cursors).
+    pub cursors: Arc<dyn PullStateStore>,
+}
+
+/// Orders a scheduled run reads at a time.
+const SCHEDULE_PAGE: i32 = 100;
+
+/// A scheduled run's walk over the orders in one state: page by page, from where the last
+/// run stopped (its position is saved by [`OrderWriteback::end_walk`]), so that a run is
+/// bounded by its budget and every order is visited within a few runs, however many.
+struct Walk {
+    state: &'static str,
+    /// The saved position this run started from.
+    started_from: Option<String>,
+    /// Where the next page starts.
+    after: Option<String>,
+    scan_ended: bool,
+    last_visited: Option<String>,
+    /// The budget ran out: the next run continues after `last_visited`.
+    stopped: bool,
+}
+
+impl Walk {
+    fn cursor_name(state: &str) -> String {
+        format!("order-schedule/{state}")
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -194,6 +221,8 @@ pub struct Reconciliation {
     pub unknown: Vec<String>,
     /// Orders the ERP has but never confirmed.
     pub unconfirmed: Vec<String>,
+    /// Left for the next run (this run's budget was spent).
+    pub deferred: u64,
 }
 
 /// What releasing held orders did.
@@ -204,6 +233,8 @@ pub struct Release {
     /// Released, but the ERP could not be reached: they wait, submitted, for the resume.
     pub waiting_for_erp: u64,
     pub failed: u64,
+    /// Left for the next run (this run's budget was spent).
+    pub deferred: u64,
 }
 
 /// What resuming submitted orders did.
@@ -641,17 +672,81 @@ impl OrderWriteback {
     }
 
     /// One run of the schedule: release held orders whose reasons cleared, resume submitted
-    /// orders that have not reached the ERP, reconcile accepted ones it never confirmed.
+    /// orders that have not reached the ERP, reconcile accepted ones it never confirmed;
+    /// all within one budget (`SCHEDULE_BUDGET_SECONDS`), each continuing where it stopped.
     pub async fn scheduled(&self, now: chrono::DateTime<Utc>) -> Result<ScheduledRun, PortError> {
         let started = std::time::Instant::now();
-        let release = self.release_held().await?;
+        let release = self.release_held(started).await?;
         let resume = self.resume_submitted(now, started).await?;
-        let reconciliation = self.reconcile(now).await?;
+        let reconciliation = self.reconcile(now, started).await?;
         Ok(ScheduledRun {
             release,
             resume,
             reconciliation,
         })
+    }
+
+    /// Whether the run's budget is spent (each walk still visits one order per run, so that
+    /// even a run that starts late makes progress).
+    fn budget_spent(&self, started: std::time::Instant) -> bool {
+        started.elapsed() > self.settings.schedule_budget
+    }
+
+    async fn walk(&self, state: &'static str) -> Result<Walk, PortError> {
+        let saved = self.ports.cursors.load(&Walk::cursor_name(state)).await?;
+        let started_from = saved.and_then(|s| s.cursor);
+        Ok(Walk {
+            state,
+            after: started_from.clone(),
+            started_from,
+            scan_ended: false,
+            last_visited: None,
+            stopped: false,
+        })
+    }
+
+    /// The next page of the walk; `None` when the scan ended or the budget stopped it.
+    async fn next_page(&self, walk: &mut Walk) -> Result<Option<Vec<StoredOrder>>, PortError> {
+        if walk.scan_ended || walk.stopped {
+            return Ok(None);
+        }
+        let (page, next) = self
+            .ports
+            .orders
+            .page_in_state(walk.state, walk.after.as_deref(), SCHEDULE_PAGE)
+            .await?;
+        walk.scan_ended = next.is_none();
+        walk.after = next;
+        Ok(Some(page))
+    }
+
+    /// Saves where the walk stopped (or that it went through), for the next run.
+    async fn end_walk(&self, walk: Walk) {
+        let name = Walk::cursor_name(walk.state);
+        let cursor = if walk.stopped {
+            walk.last_visited.or(walk.started_from.clone())
+        } else {
+            None
+        };
+        if cursor == walk.started_from {
+            return;
+        }
+        let mut state = bridge_domain::pull::PullState::new(&name);
+        state.cursor = cursor;
+        state.last_run_at = Some(Utc::now());
+        state.last_run_status = Some(if walk.stopped { "partial" } else { "complete" }.into());
+        match self
+            .ports
+            .cursors
+            .save(&state, walk.started_from.as_deref())
+            .await
+        {
+            Ok(true) => {}
+            Ok(false) => info!(walk = %name, "another run moved the schedule's position meanwhile"),
+            Err(err) => {
+                warn!(walk = %name, error = %cause_chain(&err), "could not save where the schedule stopped; the next run starts from the saved position")
+            }
+        }
     }
 
     /// Sends every submitted order that nothing is working on: a released held order whose
@@ -665,82 +760,83 @@ impl OrderWriteback {
         started: std::time::Instant,
     ) -> Result<Resume, PortError> {
         let mut resume = Resume::default();
-        for stored in self
-            .ports
-            .orders
-            .in_state(OrderState::Submitted.name())
-            .await?
-        {
-            let id = stored.order.order_id.clone();
-            if let Some(wait) = &stored.erp_wait
-                && wait.dead_lettered_at.is_none()
-            {
-                resume.longest_wait_seconds = resume
-                    .longest_wait_seconds
-                    .max((now - wait.since).num_seconds());
-            }
-            if started.elapsed() > self.settings.schedule_budget {
-                resume.deferred += 1;
-                continue;
-            }
-            let last_touched = stored
-                .erp_wait
-                .as_ref()
-                .map(|w| w.last_attempt)
-                .into_iter()
-                .chain(stored.history.last().map(|t| t.at))
-                .max()
-                .unwrap_or(now);
-            if now - last_touched < self.settings.resume_after {
-                resume.in_flight += 1;
-                continue;
-            }
-            match &stored.erp_wait {
-                Some(wait) if wait.dead_lettered_at.is_some() => continue,
-                Some(wait) if now - wait.since > self.settings.outage_window => {
-                    let waited = now - wait.since;
-                    let err = MessageError::permanent(
-                        "erp_outage_exceeded",
-                        format!(
-                            "the ERP could not be reached for {} minutes (the outage window is {}); last error: {}",
-                            waited.num_minutes(),
-                            self.settings.outage_window.num_minutes(),
-                            wait.last_error
-                        ),
-                    );
-                    match self.dead_letter_order(stored, &err, now).await {
-                        Ok(()) => resume.dead_lettered += 1,
-                        Err(dlq_err) => {
-                            error!(order_id = %id, error = %dlq_err.message, "could not dead-letter an order past the outage window; the next run tries again");
-                            resume.failed += 1;
-                        }
-                    }
+        let mut walk = self.walk(OrderState::Submitted.name()).await?;
+        while let Some(page) = self.next_page(&mut walk).await? {
+            for stored in page {
+                let id = stored.order.order_id.clone();
+                if let Some(wait) = &stored.erp_wait
+                    && wait.dead_lettered_at.is_none()
+                {
+                    resume.longest_wait_seconds = resume
+                        .longest_wait_seconds
+                        .max((now - wait.since).num_seconds());
+                }
+                if walk.stopped || (walk.last_visited.is_some() && self.budget_spent(started)) {
+                    walk.stopped = true;
+                    resume.deferred += 1;
                     continue;
                 }
-                _ => {}
-            }
-            if (self.ports.circuit_open)() {
-                // The ERP failed just now: the orders wait for the next run, not a flood.
-                resume.waiting_for_erp += 1;
-                continue;
-            }
-            match self.advance(stored.clone()).await {
-                Ok(_) => resume.sent += 1,
-                Err(err) if waits_for_erp(&err) => resume.waiting_for_erp += 1,
-                Err(err) if err.class == ErrorClass::Permanent => {
-                    // A rejection the ERP gave the schedule: to the DLQ like any other.
-                    error!(order_id = %id, code = %err.code, reason = %err.message, "a resumed order was refused");
-                    match self.dead_letter_order(stored, &err, now).await {
-                        Ok(()) => resume.dead_lettered += 1,
-                        Err(_) => resume.failed += 1,
-                    }
+                walk.last_visited = Some(id.to_string());
+                let last_touched = stored
+                    .erp_wait
+                    .as_ref()
+                    .map(|w| w.last_attempt)
+                    .into_iter()
+                    .chain(stored.history.last().map(|t| t.at))
+                    .max()
+                    .unwrap_or(now);
+                if now - last_touched < self.settings.resume_after {
+                    resume.in_flight += 1;
+                    continue;
                 }
-                Err(err) => {
-                    warn!(order_id = %id, code = %err.code, reason = %err.message, "resuming a submitted order failed; the next run tries again");
-                    resume.failed += 1;
+                match &stored.erp_wait {
+                    Some(wait) if wait.dead_lettered_at.is_some() => continue,
+                    Some(wait) if now - wait.since > self.settings.outage_window => {
+                        let waited = now - wait.since;
+                        let err = MessageError::permanent(
+                            "erp_outage_exceeded",
+                            format!(
+                                "the ERP could not be reached for {} minutes (the outage window is {}); last error: {}",
+                                waited.num_minutes(),
+                                self.settings.outage_window.num_minutes(),
+                                wait.last_error
+                            ),
+                        );
+                        match self.dead_letter_order(stored, &err, now).await {
+                            Ok(()) => resume.dead_lettered += 1,
+                            Err(dlq_err) => {
+                                error!(order_id = %id, error = %dlq_err.message, "could not dead-letter an order past the outage window; the next run tries again");
+                                resume.failed += 1;
+                            }
+                        }
+                        continue;
+                    }
+                    _ => {}
+                }
+                if (self.ports.circuit_open)() {
+                    // The ERP failed just now: the orders wait for the next run, not a flood.
+                    resume.waiting_for_erp += 1;
+                    continue;
+                }
+                match self.advance(stored.clone()).await {
+                    Ok(_) => resume.sent += 1,
+                    Err(err) if waits_for_erp(&err) => resume.waiting_for_erp += 1,
+                    Err(err) if err.class == ErrorClass::Permanent => {
+                        // A rejection the ERP gave the schedule: to the DLQ like any other.
+                        error!(order_id = %id, code = %err.code, reason = %err.message, "a resumed order was refused");
+                        match self.dead_letter_order(stored, &err, now).await {
+                            Ok(()) => resume.dead_lettered += 1,
+                            Err(_) => resume.failed += 1,
+                        }
+                    }
+                    Err(err) => {
+                        warn!(order_id = %id, code = %err.code, reason = %err.message, "resuming a submitted order failed; the next run tries again");
+                        resume.failed += 1;
+                    }
                 }
             }
         }
+        self.end_walk(walk).await;
         let mut metrics = Metrics::new(FUNCTION_NAME);
         metrics.add("Resumed", resume.sent);
         metrics.add("OrdersWaitingForErp", resume.waiting_for_erp);
@@ -822,41 +918,48 @@ impl OrderWriteback {
     /// status yet; one it does not know, or never confirmed, is counted (and alarms). Orders
     /// older than `stop_polling_after` are counted without asking: the alarm stays, the
     /// calls stop.
-    pub async fn reconcile(&self, now: chrono::DateTime<Utc>) -> Result<Reconciliation, PortError> {
+    pub async fn reconcile(
+        &self,
+        now: chrono::DateTime<Utc>,
+        started: std::time::Instant,
+    ) -> Result<Reconciliation, PortError> {
         let mut result = Reconciliation::default();
         let cutoff = now - self.settings.unconfirmed_after;
         let polling_ends = now - self.settings.stop_polling_after;
-        for stored in self
-            .ports
-            .orders
-            .in_state(
-                OrderState::Accepted {
-                    erp_order_number: String::new(),
+        let accepted = OrderState::Accepted {
+            erp_order_number: String::new(),
+        };
+        let mut walk = self.walk(accepted.name()).await?;
+        while let Some(page) = self.next_page(&mut walk).await? {
+            for stored in page {
+                if walk.stopped || (walk.last_visited.is_some() && self.budget_spent(started)) {
+                    walk.stopped = true;
+                    result.deferred += 1;
+                    continue;
                 }
-                .name(),
-            )
-            .await?
-        {
-            let since = stored.history.last().map(|t| t.at).unwrap_or(now);
-            if since > cutoff {
-                continue;
-            }
-            let id = stored.order.order_id.clone();
-            if since < polling_ends {
-                result.unconfirmed.push(id.to_string());
-                continue;
-            }
-            match self.ports.erp.find(&id).await {
-                Ok(Some(_)) => result.unconfirmed.push(id.to_string()),
-                Ok(None) => {
-                    warn!(order_id = %id, "the ERP does not know an order it accepted");
-                    result.unknown.push(id.to_string());
+                let id = stored.order.order_id.clone();
+                walk.last_visited = Some(id.to_string());
+                let since = stored.history.last().map(|t| t.at).unwrap_or(now);
+                if since > cutoff {
+                    continue;
                 }
-                Err(err) => {
-                    warn!(order_id = %id, error = %err, "reconciliation could not reach the ERP");
+                if since < polling_ends {
+                    result.unconfirmed.push(id.to_string());
+                    continue;
+                }
+                match self.ports.erp.find(&id).await {
+                    Ok(Some(_)) => result.unconfirmed.push(id.to_string()),
+                    Ok(None) => {
+                        warn!(order_id = %id, "the ERP does not know an order it accepted");
+                        result.unknown.push(id.to_string());
+                    }
+                    Err(err) => {
+                        warn!(order_id = %id, error = %err, "reconciliation could not reach the ERP");
+                    }
                 }
             }
         }
+        self.end_walk(walk).await;
         let mut metrics = Metrics::new(FUNCTION_NAME);
         metrics.add("OrdersUnknownToErp", result.unknown.len() as u64);
         metrics.add("OrdersUnconfirmed", result.unconfirmed.len() as u64);
@@ -865,27 +968,37 @@ impl OrderWriteback {
     }
 
     /// Re-checks every held order; the ones whose reasons cleared go to the ERP.
-    pub async fn release_held(&self) -> Result<Release, PortError> {
+    pub async fn release_held(&self, started: std::time::Instant) -> Result<Release, PortError> {
         let mut release = Release::default();
         let held = OrderState::Held {
             reasons: Vec::new(),
         };
-        for stored in self.ports.orders.in_state(held.name()).await? {
-            let id = stored.order.order_id.clone();
-            match self.advance(stored).await {
-                Ok("Held") => release.still_held += 1,
-                Ok(_) => release.submitted += 1,
-                // Saved `submitted` with its wait: the resume sends it when the ERP is back.
-                Err(err) if waits_for_erp(&err) => {
-                    warn!(order_id = %id, code = %err.code, reason = %err.message, outcome = "waiting_for_erp", "a released order waits for the ERP");
-                    release.waiting_for_erp += 1;
+        let mut walk = self.walk(held.name()).await?;
+        while let Some(page) = self.next_page(&mut walk).await? {
+            for stored in page {
+                if walk.stopped || (walk.last_visited.is_some() && self.budget_spent(started)) {
+                    walk.stopped = true;
+                    release.deferred += 1;
+                    continue;
                 }
-                Err(err) => {
-                    error!(order_id = %id, code = %err.code, reason = %err.message, "releasing a held order failed");
-                    release.failed += 1;
+                let id = stored.order.order_id.clone();
+                walk.last_visited = Some(id.to_string());
+                match self.advance(stored).await {
+                    Ok("Held") => release.still_held += 1,
+                    Ok(_) => release.submitted += 1,
+                    // Saved `submitted` with its wait: the resume sends it when the ERP is back.
+                    Err(err) if waits_for_erp(&err) => {
+                        warn!(order_id = %id, code = %err.code, reason = %err.message, outcome = "waiting_for_erp", "a released order waits for the ERP");
+                        release.waiting_for_erp += 1;
+                    }
+                    Err(err) => {
+                        error!(order_id = %id, code = %err.code, reason = %err.message, "releasing a held order failed");
+                        release.failed += 1;
+                    }
                 }
             }
         }
+        self.end_walk(walk).await;
         let mut metrics = Metrics::new(FUNCTION_NAME);
         metrics.add("Released", release.submitted);
         metrics.add("StillHeld", release.still_held);

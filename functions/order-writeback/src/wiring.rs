@@ -51,8 +51,13 @@ pub async fn build(config: &Config, aws: &aws_config::SdkConfig) -> anyhow::Resu
         erp: circuit,
         circuit_open: Arc::new(move || circuit_state.is_open()),
         freshness: Arc::new(bridge_aws::DynamoFreshnessStore::new(
-            dynamo,
+            dynamo.clone(),
             config.required("FRESHNESS_TABLE")?,
+        )),
+        // Where each scheduled walk over an order state stopped.
+        cursors: Arc::new(bridge_aws::DynamoPullStateStore::new(
+            dynamo,
+            config.required("PULL_STATE_TABLE")?,
         )),
     };
     Ok(OrderWriteback::new(settings, ports))

@@ -129,6 +129,41 @@ impl OrderStore for DynamoOrderStore {
         items.into_iter().map(Self::decode).collect()
     }
 
+    async fn page_in_state(
+        &self,
+        state: &str,
+        after: Option<&str>,
+        limit: i32,
+    ) -> Result<(Vec<StoredOrder>, Option<String>), PortError> {
+        let output = self
+            .client
+            .scan()
+            .table_name(&self.table)
+            .filter_expression("state_name = :state")
+            .expression_attribute_values(":state", AttributeValue::S(state.to_string()))
+            // The limit bounds the items read (before the filter): a page's memory and time.
+            .limit(limit)
+            .set_exclusive_start_key(after.map(|id| {
+                HashMap::from([("order_id".to_string(), AttributeValue::S(id.to_string()))])
+            }))
+            .send()
+            .await
+            .map_err(|e| classify("orders.scan", e))?;
+        let next = output
+            .last_evaluated_key
+            .and_then(|key| match key.get("order_id") {
+                Some(AttributeValue::S(id)) => Some(id.clone()),
+                _ => None,
+            });
+        let orders = output
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .map(Self::decode)
+            .collect::<Result<_, _>>()?;
+        Ok((orders, next))
+    }
+
     async fn of_customer(&self, customer: &CustomerId) -> Result<Vec<StoredOrder>, PortError> {
         // The index is eventually consistent: an order saved a moment ago may be missing
         // (docs/reliability.md, known limits).

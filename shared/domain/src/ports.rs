@@ -305,6 +305,14 @@ pub trait OrderStore: Send + Sync {
     async fn save(&self, order: &StoredOrder) -> Result<bool, PortError>;
     /// Orders in a state (`held`, `submitted`, `accepted`, ...).
     async fn in_state(&self, state: &str) -> Result<Vec<StoredOrder>, PortError>;
+    /// One page of the orders in a state, after the order id `after` (a position a run can
+    /// stop at and the next continue from); the next position, `None` at the end.
+    async fn page_in_state(
+        &self,
+        state: &str,
+        after: Option<&str>,
+        limit: i32,
+    ) -> Result<(Vec<StoredOrder>, Option<String>), PortError>;
     /// The customer's orders (for its exposure: those the ERP has and not yet invoiced).
     async fn of_customer(
         &self,

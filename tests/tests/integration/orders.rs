@@ -300,11 +300,19 @@ async fn a_credit_hold_is_released_when_the_limit_is_raised() {
     assert_eq!(s.state("SO-7").await, "held");
     assert!(s.erp_orders().await.is_empty());
     // Still held on the next release run.
-    let release = s.writeback.release_held().await.unwrap();
+    let release = s
+        .writeback
+        .release_held(std::time::Instant::now())
+        .await
+        .unwrap();
     assert_eq!((release.still_held, release.submitted), (1, 0));
     // The ERP raises the limit.
     s.customer(json!({"revision": 2, "credit_limit": {"amount": "5000", "currency": "EUR"}, "open_items": {"amount": "100", "currency": "EUR"}})).await;
-    let release = s.writeback.release_held().await.unwrap();
+    let release = s
+        .writeback
+        .release_held(std::time::Instant::now())
+        .await
+        .unwrap();
     assert_eq!((release.still_held, release.submitted), (0, 1));
     assert_eq!(s.state("SO-7").await, "accepted");
     assert_eq!(s.erp_orders().await.len(), 1);
@@ -441,7 +449,11 @@ async fn accepted_orders_past_the_polling_age_are_counted_without_asking_the_erp
     );
     let requests = s.erp_requests().await;
     let later = chrono::Utc::now() + chrono::Duration::days(2);
-    let result = s.writeback.reconcile(later).await.unwrap();
+    let result = s
+        .writeback
+        .reconcile(later, std::time::Instant::now())
+        .await
+        .unwrap();
     assert_eq!(result.unconfirmed, vec!["SO-23".to_string()]);
     assert_eq!(
         s.erp_requests().await,
@@ -515,7 +527,11 @@ async fn a_held_order_released_while_the_erp_is_down_reaches_it_when_the_erp_is_
     s.faults(json!({"down": true})).await;
     s.customer(json!({"revision": 2, "credit_limit": {"amount": "5000", "currency": "EUR"}}))
         .await;
-    let release = s.writeback.release_held().await.unwrap();
+    let release = s
+        .writeback
+        .release_held(std::time::Instant::now())
+        .await
+        .unwrap();
     assert_eq!(
         (release.submitted, release.waiting_for_erp),
         (0, 1),
@@ -818,4 +834,44 @@ async fn two_quick_orders_each_within_the_limit_cannot_pass_it_together() {
     );
     assert!(bridgectl::orders::text(&stored).contains("orders not yet invoiced 500.00"));
     assert_eq!(s.erp_orders().await.len(), 1);
+}
+
+#[tokio::test]
+async fn a_scheduled_run_bounded_by_its_budget_continues_where_the_last_one_stopped() {
+    // A budget of nothing: each run visits one order per walk, and the next run the next.
+    let s = setup_with(&[
+        ("UNCONFIRMED_AFTER_MINUTES", "0"),
+        ("SCHEDULE_BUDGET_SECONDS", "0"),
+    ])
+    .await;
+    for id in ["SO-95", "SO-96", "SO-97"] {
+        assert_eq!(
+            s.deliver(&s.order(id, "1", "10.00"), 1).await,
+            Ok("Submitted")
+        );
+    }
+    let later = chrono::Utc::now() + chrono::Duration::minutes(1);
+    let mut seen = Vec::new();
+    for _ in 0..3 {
+        let result = s
+            .writeback
+            .reconcile(later, std::time::Instant::now())
+            .await
+            .unwrap();
+        assert_eq!(result.unconfirmed.len(), 1, "{result:?}");
+        seen.extend(result.unconfirmed);
+    }
+    seen.sort();
+    assert_eq!(
+        seen,
+        ["SO-95", "SO-96", "SO-97"],
+        "every order once in three runs"
+    );
+    // The walk went through: the next run starts again from the beginning.
+    let again = s
+        .writeback
+        .reconcile(later, std::time::Instant::now())
+        .await
+        .unwrap();
+    assert_eq!(again.unconfirmed.len(), 1);
 }

@@ -366,6 +366,9 @@ fn each_function_is_granted_exactly_the_calls_its_code_makes() {
         ("dynamodb:Query", "PriceTable"),
         // A customer's orders for its exposure (`DynamoOrderStore::of_customer`).
         ("dynamodb:Query", "OrderTable.Arn}/index/by_customer"),
+        // The scheduled walks' positions (`OrderWriteback::end_walk`).
+        ("dynamodb:GetItem", "PullStateTable"),
+        ("dynamodb:PutItem", "PullStateTable"),
         ("s3:GetObject", "PayloadBucket.Arn}/claims/*"),
         ("sqs:SendMessage", "OrderPlacedDeadLetterQueue"),
         ("sqs:SendMessage", "OrderStatusDeadLetterQueue"),
