@@ -206,14 +206,6 @@ fn waits_for_erp(err: &MessageError) -> bool {
         && [ERP_AMBIGUOUS, ERP_UNAVAILABLE, ERP_CIRCUIT_OPEN].contains(&err.code.as_str())
 }
 
-fn receive_count(message: &SqsMessage) -> u32 {
-    message
-        .attributes
-        .get("ApproximateReceiveCount")
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(1)
-}
-
 /// What a reconciliation of accepted orders found (submitted ones are resumed instead).
 #[derive(Debug, Default, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Reconciliation {
@@ -350,7 +342,7 @@ impl OrderWriteback {
                             Err(err)
                                 if waits_for_erp(&err)
                                     && (err.code == ERP_CIRCUIT_OPEN
-                                        || receive_count(&message)
+                                        || bridge_lambda::batch::receive_count(&message)
                                             >= self.settings.max_receive_count) =>
                             {
                                 warn!(code = %err.code, reason = %err.message, outcome = "waiting_for_erp", "the ERP cannot be reached; the order waits for the schedule to send it");

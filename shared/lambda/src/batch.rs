@@ -96,7 +96,8 @@ fn string_attribute(message: &SqsMessage, name: &str) -> Option<String> {
         .and_then(|a| a.string_value.clone())
 }
 
-fn receive_count(message: &SqsMessage) -> u32 {
+/// How often SQS has delivered `message` (1 on the first delivery).
+pub fn receive_count(message: &SqsMessage) -> u32 {
     message
         .attributes
         .get("ApproximateReceiveCount")

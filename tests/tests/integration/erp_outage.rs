@@ -28,22 +28,8 @@ async fn start(overrides: &[(&str, &str)], schedule_every: Duration) -> LocalSta
 }
 
 async fn post(stack: &LocalStack, source: Source, id: &str, kind: &str, data: Value) {
-    let secret = &stack.info.signing_secrets[source.as_str()][0];
-    let body = json!({"type": kind, "timestamp": "2026-11-26T10:00:00Z", "data": data}).to_string();
-    let ts = chrono::Utc::now().timestamp();
-    let signature = bridge_testkit::python_sign(secret, id, ts, &body);
-    let status = reqwest::Client::new()
-        .post(stack.webhook_url(source))
-        .header("content-type", "application/json")
-        .header("webhook-id", id)
-        .header("webhook-timestamp", ts.to_string())
-        .header("webhook-signature", signature)
-        .body(body)
-        .send()
-        .await
-        .unwrap()
-        .status()
-        .as_u16();
+    let body = json!({"type": kind, "timestamp": "2026-11-26T10:00:00Z", "data": data});
+    let status = super::support::post_to_local_stack(stack, source, id, &body).await;
     assert_eq!(status, 202, "{id}");
 }
 

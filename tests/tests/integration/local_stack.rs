@@ -7,27 +7,8 @@ use bridgectl::read::{self, Tables};
 use serde_json::json;
 use std::time::Duration;
 
-async fn post_signed(
-    stack: &LocalStack,
-    http: &reqwest::Client,
-    id: &str,
-    body: &serde_json::Value,
-) -> u16 {
-    let secret = &stack.info.signing_secrets["erp"][0];
-    let ts = chrono::Utc::now().timestamp();
-    let body = body.to_string();
-    let signature = bridge_testkit::python_sign(secret, id, ts, &body);
-    http.post(stack.webhook_url(Source::Erp))
-        .header("content-type", "application/json")
-        .header("webhook-id", id)
-        .header("webhook-timestamp", ts.to_string())
-        .header("webhook-signature", signature)
-        .body(body)
-        .send()
-        .await
-        .unwrap()
-        .status()
-        .as_u16()
+async fn post_signed(stack: &LocalStack, id: &str, body: &serde_json::Value) -> u16 {
+    super::support::post_to_local_stack(stack, Source::Erp, id, body).await
 }
 
 #[tokio::test]
@@ -54,7 +35,6 @@ async fn webhooks_over_http_reach_the_tables_and_poison_reaches_the_dlq_with_its
     );
     assert!(written["stack"]["queues"]["StockPriceQueue"]["url"].is_string());
 
-    let http = reqwest::Client::new();
     let customer = json!({"type": "customer.changed", "timestamp": "2026-11-26T10:00:00Z",
         "data": {"customer_id": "C-1", "name": "Kunde", "revision": 2, "price_lists": ["GOLD", "BASE"]}});
     let gold = json!({"type": "price.changed", "timestamp": "2026-11-26T10:00:00Z",
@@ -63,21 +43,15 @@ async fn webhooks_over_http_reach_the_tables_and_poison_reaches_the_dlq_with_its
     let base = json!({"type": "price.changed", "timestamp": "2026-11-26T10:00:00Z",
         "data": {"price_list": "BASE", "sku": "SKU-1", "currency": "EUR", "revision": 1,
                  "tiers": [{"min_qty": 1, "unit_price": "10.00"}]}});
-    assert_eq!(post_signed(&stack, &http, "e1", &customer).await, 202);
-    assert_eq!(post_signed(&stack, &http, "e2", &gold).await, 202);
-    assert_eq!(post_signed(&stack, &http, "e3", &base).await, 202);
+    assert_eq!(post_signed(&stack, "e1", &customer).await, 202);
+    assert_eq!(post_signed(&stack, "e2", &gold).await, 202);
+    assert_eq!(post_signed(&stack, "e3", &base).await, 202);
     for (id, revision) in [("s5", 5), ("s7", 7), ("s6", 6)] {
         let event = super::support::stock_event("SKU-1", revision, &format!("{revision}0"));
-        assert_eq!(post_signed(&stack, &http, id, &event).await, 202);
+        assert_eq!(post_signed(&stack, id, &event).await, 202);
     }
     assert_eq!(
-        post_signed(
-            &stack,
-            &http,
-            "s7",
-            &super::support::stock_event("SKU-1", 7, "70")
-        )
-        .await,
+        post_signed(&stack, "s7", &super::support::stock_event("SKU-1", 7, "70")).await,
         200
     );
 

@@ -136,3 +136,29 @@ pub fn sqs_record(
         .insert("ApproximateReceiveCount".into(), receive_count.to_string());
     record
 }
+
+/// Posts `body` to the local stack's webhook URL of `source`, signed with its first secret
+/// by the reference Python signer; the answer's status.
+pub async fn post_to_local_stack(
+    stack: &bridgectl::dev::LocalStack,
+    source: bridge_domain::Source,
+    id: &str,
+    body: &Value,
+) -> u16 {
+    let secret = &stack.info.signing_secrets[source.as_str()][0];
+    let ts = chrono::Utc::now().timestamp();
+    let body = body.to_string();
+    let signature = bridge_testkit::python_sign(secret, id, ts, &body);
+    reqwest::Client::new()
+        .post(stack.webhook_url(source))
+        .header("content-type", "application/json")
+        .header("webhook-id", id)
+        .header("webhook-timestamp", ts.to_string())
+        .header("webhook-signature", signature)
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
