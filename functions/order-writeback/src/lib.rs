@@ -76,7 +76,9 @@ pub struct WritebackSettings {
     pub outage_window: chrono::Duration,
     /// The schedule resumes a submitted order that nothing touched for this long.
     pub resume_after: chrono::Duration,
-    /// What one scheduled run may spend before it leaves the rest to the next run.
+    /// What one scheduled run may spend before it leaves the rest to the next run: with
+    /// the order it is working on (at most one ERP timeout, 10 s) within the function's
+    /// 30 s timeout.
     pub schedule_budget: std::time::Duration,
 }
 
@@ -108,7 +110,7 @@ impl WritebackSettings {
             ),
             resume_after: chrono::Duration::seconds(config.parsed("RESUME_AFTER_SECONDS", 120)?),
             schedule_budget: std::time::Duration::from_secs(
-                config.parsed("SCHEDULE_BUDGET_SECONDS", 20)?,
+                config.parsed("SCHEDULE_BUDGET_SECONDS", 15)?,
             ),
         })
     }
