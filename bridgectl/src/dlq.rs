@@ -285,6 +285,10 @@ pub async fn redrive(
     // Skipped messages by id, with their latest receipt handle: one that comes back (its
     // hiding ran out) is the same message, not another one to count.
     let mut kept: HashMap<String, String> = HashMap::new();
+    // Messages dead-lettered after the redrive began (a moved one that failed again, while
+    // its consumer runs): left for the next redrive, so that this one ends.
+    let started_ms = chrono::Utc::now().timestamp_millis();
+    let mut arrived: HashMap<String, String> = HashMap::new();
     loop {
         // A long poll asks every SQS server: an empty answer means the queue is empty, where
         // a short poll may come back empty while messages remain.
@@ -295,6 +299,7 @@ pub async fn redrive(
             .visibility_timeout(hide_skipped.as_secs().clamp(1, 43_200) as i32)
             .wait_time_seconds(1)
             .message_attribute_names("All")
+            .message_system_attribute_names(MessageSystemAttributeName::SentTimestamp)
             .send()
             .await?
             .messages
@@ -305,8 +310,20 @@ pub async fn redrive(
         for message in messages {
             let handle = message.receipt_handle().unwrap_or_default().to_string();
             let id = message.message_id().unwrap_or_default().to_string();
-            if !filter.matches(&message) {
-                if kept.insert(id, handle.clone()).is_some() {
+            let sent_ms = message
+                .attributes()
+                .and_then(|a| a.get(&MessageSystemAttributeName::SentTimestamp))
+                .and_then(|t| t.parse::<i64>().ok())
+                .unwrap_or(0);
+            let left = if sent_ms > started_ms {
+                Some(&mut arrived)
+            } else if !filter.matches(&message) {
+                Some(&mut kept)
+            } else {
+                None
+            };
+            if let Some(left) = left {
+                if left.insert(id, handle.clone()).is_some() {
                     // Its hiding ran out before the run ended: hide it for as long as SQS
                     // allows, so that it comes back once at most and the queue runs empty
                     // (SQS caps a message's total visibility at 12 hours from its receipt).
@@ -357,7 +374,7 @@ pub async fn redrive(
         result.kept = kept.len() as u64;
         progress(&format!("moved {}, kept {}", result.moved, result.kept));
     }
-    for handle in kept.into_values() {
+    for handle in kept.into_values().chain(arrived.into_values()) {
         client
             .change_message_visibility()
             .queue_url(dlq_url)

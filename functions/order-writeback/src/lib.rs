@@ -144,14 +144,42 @@ struct Walk {
     /// Where the next page starts.
     after: Option<String>,
     scan_ended: bool,
-    last_visited: Option<String>,
-    /// The budget ran out: the next run continues after `last_visited`.
+    /// Where the next run continues if this one stops now: after the last order visited, or
+    /// after the last page read through.
+    position: Option<String>,
+    /// This walk's share of the run.
+    deadline: std::time::Instant,
+    /// Something was done (an order visited or a page read): the budget may stop it now.
+    progressed: bool,
+    /// The budget ran out: the next run continues from `position`.
     stopped: bool,
 }
 
 impl Walk {
     fn cursor_name(state: &str) -> String {
         format!("order-schedule/{state}")
+    }
+
+    /// Whether to leave the rest to the next run. Each walk still does something per run,
+    /// so that even a run that starts late makes progress.
+    fn stop_now(&mut self) -> bool {
+        if !self.stopped && self.progressed && std::time::Instant::now() >= self.deadline {
+            self.stopped = true;
+        }
+        self.stopped
+    }
+
+    fn visited(&mut self, id: &bridge_domain::OrderId) {
+        self.position = Some(id.to_string());
+        self.progressed = true;
+    }
+
+    /// A page read through: the next run starts after it.
+    fn page_done(&mut self) {
+        if !self.stopped {
+            self.position = self.after.clone();
+            self.progressed = true;
+        }
     }
 }
 
@@ -337,7 +365,13 @@ impl OrderWriteback {
                         .await?;
                 match parsed.event {
                     DomainEvent::OrderPlaced(order) => {
-                        match self.place(order).await {
+                        let mut result = self.place(order.clone()).await;
+                        if matches!(&result, Err(e) if e.code == "concurrent_update") {
+                            // Another delivery or the schedule moved the order meanwhile:
+                            // judge this one again against where it stands now.
+                            result = self.place(order).await;
+                        }
+                        match result {
                             // The order is saved `submitted` with its wait: the schedule sends
                             // it when the ERP is back. An open circuit burns no delivery, and
                             // the last delivery ends here instead of in the dead-letter queue.
@@ -669,10 +703,26 @@ impl OrderWriteback {
     /// orders that have not reached the ERP, reconcile accepted ones it never confirmed;
     /// all within one budget (`SCHEDULE_BUDGET_SECONDS`), each continuing where it stopped.
     pub async fn scheduled(&self, now: chrono::DateTime<Utc>) -> Result<ScheduledRun, PortError> {
-        let started = std::time::Instant::now();
-        let release = self.release_held(started).await?;
-        let resume = self.resume_submitted(now, started).await?;
-        let reconciliation = self.reconcile(now, started).await?;
+        // Orders waiting for the ERP first (an outage's backlog must not wait behind held
+        // orders), each walk with its own share, so that none starves the others; a walk
+        // that fails does not keep the others from running, and fails the run after them.
+        let budget = self.settings.schedule_budget;
+        let resume = self.resume_submitted(now, budget.mul_f64(0.5)).await;
+        let release = self.release_held(budget.mul_f64(0.3)).await;
+        let reconciliation = self.reconcile(now, budget.mul_f64(0.2)).await;
+        let (resume, release, reconciliation) = match (resume, release, reconciliation) {
+            (Ok(resume), Ok(release), Ok(reconciliation)) => (resume, release, reconciliation),
+            (resume, release, reconciliation) => {
+                let errors: Vec<PortError> = [resume.err(), release.err(), reconciliation.err()]
+                    .into_iter()
+                    .flatten()
+                    .collect();
+                for err in &errors {
+                    error!(error = %cause_chain(err), "a scheduled walk over the orders failed; the others ran");
+                }
+                return Err(errors.into_iter().next().expect("one failed"));
+            }
+        };
         Ok(ScheduledRun {
             release,
             resume,
@@ -680,28 +730,28 @@ impl OrderWriteback {
         })
     }
 
-    /// Whether the run's budget is spent (each walk still visits one order per run, so that
-    /// even a run that starts late makes progress).
-    fn budget_spent(&self, started: std::time::Instant) -> bool {
-        started.elapsed() > self.settings.schedule_budget
-    }
-
-    async fn walk(&self, state: &'static str) -> Result<Walk, PortError> {
+    async fn walk(
+        &self,
+        state: &'static str,
+        budget: std::time::Duration,
+    ) -> Result<Walk, PortError> {
         let saved = self.ports.cursors.load(&Walk::cursor_name(state)).await?;
         let started_from = saved.and_then(|s| s.cursor);
         Ok(Walk {
             state,
             after: started_from.clone(),
+            position: started_from.clone(),
             started_from,
             scan_ended: false,
-            last_visited: None,
+            deadline: std::time::Instant::now() + budget,
+            progressed: false,
             stopped: false,
         })
     }
 
     /// The next page of the walk; `None` when the scan ended or the budget stopped it.
     async fn next_page(&self, walk: &mut Walk) -> Result<Option<Vec<StoredOrder>>, PortError> {
-        if walk.scan_ended || walk.stopped {
+        if walk.scan_ended || walk.stop_now() {
             return Ok(None);
         }
         let (page, next) = self
@@ -717,11 +767,7 @@ impl OrderWriteback {
     /// Saves where the walk stopped (or that it went through), for the next run.
     async fn end_walk(&self, walk: Walk) {
         let name = Walk::cursor_name(walk.state);
-        let cursor = if walk.stopped {
-            walk.last_visited.or(walk.started_from.clone())
-        } else {
-            None
-        };
+        let cursor = if walk.stopped { walk.position } else { None };
         if cursor == walk.started_from {
             return;
         }
@@ -751,10 +797,10 @@ impl OrderWriteback {
     pub async fn resume_submitted(
         &self,
         now: chrono::DateTime<Utc>,
-        started: std::time::Instant,
+        budget: std::time::Duration,
     ) -> Result<Resume, PortError> {
         let mut resume = Resume::default();
-        let mut walk = self.walk(OrderState::Submitted.name()).await?;
+        let mut walk = self.walk(OrderState::Submitted.name(), budget).await?;
         while let Some(page) = self.next_page(&mut walk).await? {
             for stored in page {
                 let id = stored.order.order_id.clone();
@@ -765,12 +811,11 @@ impl OrderWriteback {
                         .longest_wait_seconds
                         .max((now - wait.since).num_seconds());
                 }
-                if walk.stopped || (walk.last_visited.is_some() && self.budget_spent(started)) {
-                    walk.stopped = true;
+                if walk.stop_now() {
                     resume.deferred += 1;
                     continue;
                 }
-                walk.last_visited = Some(id.to_string());
+                walk.visited(&id);
                 let last_touched = stored
                     .erp_wait
                     .as_ref()
@@ -829,6 +874,7 @@ impl OrderWriteback {
                     }
                 }
             }
+            walk.page_done();
         }
         self.end_walk(walk).await;
         let mut metrics = Metrics::new(FUNCTION_NAME);
@@ -899,6 +945,16 @@ impl OrderWriteback {
             .await
             .map_err(store_failure)?;
         error!(order_id = %id, code = %err.code, reason = %err.message, outcome = "dead_lettered", "order moved to the dead-letter queue");
+        // Marked on the order as it is now: the attempt that failed may have saved it since.
+        if let Some(current) = self
+            .ports
+            .orders
+            .get(&stored.order.order_id)
+            .await
+            .map_err(store_failure)?
+        {
+            stored = current;
+        }
         let mut wait = stored
             .erp_wait
             .clone()
@@ -915,7 +971,7 @@ impl OrderWriteback {
     pub async fn reconcile(
         &self,
         now: chrono::DateTime<Utc>,
-        started: std::time::Instant,
+        budget: std::time::Duration,
     ) -> Result<Reconciliation, PortError> {
         let mut result = Reconciliation::default();
         let cutoff = now - self.settings.unconfirmed_after;
@@ -923,16 +979,15 @@ impl OrderWriteback {
         let accepted = OrderState::Accepted {
             erp_order_number: String::new(),
         };
-        let mut walk = self.walk(accepted.name()).await?;
+        let mut walk = self.walk(accepted.name(), budget).await?;
         while let Some(page) = self.next_page(&mut walk).await? {
             for stored in page {
-                if walk.stopped || (walk.last_visited.is_some() && self.budget_spent(started)) {
-                    walk.stopped = true;
+                if walk.stop_now() {
                     result.deferred += 1;
                     continue;
                 }
                 let id = stored.order.order_id.clone();
-                walk.last_visited = Some(id.to_string());
+                walk.visited(&id);
                 let since = stored.history.last().map(|t| t.at).unwrap_or(now);
                 if since > cutoff {
                     continue;
@@ -952,6 +1007,7 @@ impl OrderWriteback {
                     }
                 }
             }
+            walk.page_done();
         }
         self.end_walk(walk).await;
         let mut metrics = Metrics::new(FUNCTION_NAME);
@@ -962,22 +1018,21 @@ impl OrderWriteback {
     }
 
     /// Re-checks every held order; the ones whose reasons cleared go to the ERP.
-    pub async fn release_held(&self, started: std::time::Instant) -> Result<Release, PortError> {
+    pub async fn release_held(&self, budget: std::time::Duration) -> Result<Release, PortError> {
         let mut release = Release::default();
         let held = OrderState::Held {
             reasons: Vec::new(),
         };
-        let mut walk = self.walk(held.name()).await?;
+        let mut walk = self.walk(held.name(), budget).await?;
         while let Some(page) = self.next_page(&mut walk).await? {
             for stored in page {
-                if walk.stopped || (walk.last_visited.is_some() && self.budget_spent(started)) {
-                    walk.stopped = true;
+                if walk.stop_now() {
                     release.deferred += 1;
                     continue;
                 }
                 let id = stored.order.order_id.clone();
-                walk.last_visited = Some(id.to_string());
-                match self.advance(stored).await {
+                walk.visited(&id);
+                match self.advance(stored.clone()).await {
                     Ok("Held") => release.still_held += 1,
                     Ok(_) => release.submitted += 1,
                     // Saved `submitted` with its wait: the resume sends it when the ERP is back.
@@ -985,12 +1040,22 @@ impl OrderWriteback {
                         warn!(order_id = %id, code = %err.code, reason = %err.message, outcome = "waiting_for_erp", "a released order waits for the ERP");
                         release.waiting_for_erp += 1;
                     }
+                    // The ERP refused it for good: to the DLQ with its reason, as any order.
+                    Err(err) if err.class == ErrorClass::Permanent => {
+                        error!(order_id = %id, code = %err.code, reason = %err.message, "a released order was refused");
+                        release.failed += 1;
+                        if let Err(dlq_err) = self.dead_letter_order(stored, &err, Utc::now()).await
+                        {
+                            error!(order_id = %id, error = %dlq_err.message, "could not dead-letter a refused released order");
+                        }
+                    }
                     Err(err) => {
                         error!(order_id = %id, code = %err.code, reason = %err.message, "releasing a held order failed");
                         release.failed += 1;
                     }
                 }
             }
+            walk.page_done();
         }
         self.end_walk(walk).await;
         let mut metrics = Metrics::new(FUNCTION_NAME);

@@ -329,7 +329,11 @@ impl Importer {
             // not be overwritten by it, and a complete catalog must not deactivate what a
             // later delta created (nor a delta be undone by an earlier catalog).
             if let Some(behind) = self.earlier_pending(file).await? {
-                record.lease_until = 0;
+                // The lease stays until shortly before the delayed message returns, so that a
+                // sweep or a repeated notification meanwhile finds the file busy instead of
+                // starting a second chain of waits.
+                record.lease_until = now.timestamp()
+                    + i64::from(self.settings.wait_for_earlier_seconds.saturating_sub(5));
                 record.message = Some(format!("waiting for {behind}"));
                 self.ports.ledger.save(&record).await?;
                 self.continue_later(file, self.settings.wait_for_earlier_seconds)

@@ -30,6 +30,28 @@ async fn a_filtered_redrive_ends_and_counts_each_message_once_when_skipped_ones_
             .unwrap();
     }
     let filter = bridgectl::dlq::Filter::parse(Some("failure_code=store_unavailable")).unwrap();
+    // While the redrive runs, a moved message fails again and is dead-lettered anew (its
+    // consumer is running): this run leaves it, or it would never end.
+    let late = {
+        let (sqs, dlq) = (sqs.clone(), dlq.clone());
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            sqs.send_message()
+                .queue_url(&dlq)
+                .message_body("message 0, failed again")
+                .message_attributes(
+                    "failure_code",
+                    aws_sdk_sqs::types::MessageAttributeValue::builder()
+                        .data_type("String")
+                        .string_value("store_unavailable")
+                        .build()
+                        .unwrap(),
+                )
+                .send()
+                .await
+                .unwrap();
+        })
+    };
     // Skipped messages are hidden for a second only, and every round takes longer than
     // that: they come back again and again while the redrive goes on.
     let mut rounds = 0;
@@ -43,6 +65,7 @@ async fn a_filtered_redrive_ends_and_counts_each_message_once_when_skipped_ones_
     .await
     .expect("the redrive ends")
     .unwrap();
+    late.await.unwrap();
     assert_eq!(
         (result.moved, result.kept),
         (3, 12),
@@ -55,7 +78,7 @@ async fn a_filtered_redrive_ends_and_counts_each_message_once_when_skipped_ones_
             .iter()
             .all(|m| ["message 0", "message 5", "message 10"].contains(&m.body().unwrap()))
     );
-    // The skipped ones are still there, visible again, nothing lost.
+    // The skipped ones and the late one are still there, visible again, nothing lost.
     tokio::time::sleep(Duration::from_millis(1100)).await;
-    assert_eq!(bridgectl::dev::queue_depth(&sqs, &dlq).await.unwrap(), 12);
+    assert_eq!(bridgectl::dev::queue_depth(&sqs, &dlq).await.unwrap(), 13);
 }

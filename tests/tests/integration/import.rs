@@ -685,7 +685,10 @@ async fn run_once(handler: &ImportHandler, key: &str) -> RunOutcome {
 #[tokio::test]
 async fn files_apply_in_the_order_they_arrived_whatever_order_their_imports_run_in() {
     let stack = TestStack::with_secrets(Default::default()).await;
-    let handler = handler(&stack, &[]);
+    // A waiting file holds its lease until shortly before its delayed message returns (a
+    // second here; the ledger counts whole seconds).
+    let handler = handler(&stack, &[("WAIT_FOR_EARLIER_SECONDS", "6")]);
+    let lease_ends = || tokio::time::sleep(Duration::from_millis(2100));
     let put = |key: &'static str, body: String| {
         let files = files(&stack);
         async move {
@@ -718,6 +721,12 @@ async fn files_apply_in_the_order_they_arrived_whatever_order_their_imports_run_
         product(&stack, "P-00009").await.is_none(),
         "nothing applied yet"
     );
+    // A second notification (or the sweep) meanwhile finds the waiting file busy: no second
+    // chain of waits.
+    assert!(matches!(
+        run_once(&handler, "pim/inbox/a-second.csv").await,
+        RunOutcome::Busy
+    ));
     // Each went back to the queue, delayed, not lost.
     let delayed = aws_sdk_sqs::Client::new(&stack.sdk)
         .get_queue_attributes()
@@ -736,6 +745,7 @@ async fn files_apply_in_the_order_they_arrived_whatever_order_their_imports_run_
         run_once(&handler, "pim/inbox/full/catalog.csv").await,
         RunOutcome::Finished(_)
     ));
+    lease_ends().await;
     assert!(matches!(
         run_once(&handler, "pim/inbox/a-second.csv").await,
         RunOutcome::Waiting { .. }
@@ -744,6 +754,7 @@ async fn files_apply_in_the_order_they_arrived_whatever_order_their_imports_run_
         run_once(&handler, "pim/inbox/z-first.csv").await,
         RunOutcome::Finished(_)
     ));
+    lease_ends().await;
     assert!(matches!(
         run_once(&handler, "pim/inbox/a-second.csv").await,
         RunOutcome::Finished(_)

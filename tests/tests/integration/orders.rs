@@ -302,7 +302,7 @@ async fn a_credit_hold_is_released_when_the_limit_is_raised() {
     // Still held on the next release run.
     let release = s
         .writeback
-        .release_held(std::time::Instant::now())
+        .release_held(std::time::Duration::from_secs(60))
         .await
         .unwrap();
     assert_eq!((release.still_held, release.submitted), (1, 0));
@@ -310,7 +310,7 @@ async fn a_credit_hold_is_released_when_the_limit_is_raised() {
     s.customer(json!({"revision": 2, "credit_limit": {"amount": "5000", "currency": "EUR"}, "open_items": {"amount": "100", "currency": "EUR"}})).await;
     let release = s
         .writeback
-        .release_held(std::time::Instant::now())
+        .release_held(std::time::Duration::from_secs(60))
         .await
         .unwrap();
     assert_eq!((release.still_held, release.submitted), (0, 1));
@@ -451,7 +451,7 @@ async fn accepted_orders_past_the_polling_age_are_counted_without_asking_the_erp
     let later = chrono::Utc::now() + chrono::Duration::days(2);
     let result = s
         .writeback
-        .reconcile(later, std::time::Instant::now())
+        .reconcile(later, std::time::Duration::from_secs(60))
         .await
         .unwrap();
     assert_eq!(result.unconfirmed, vec!["SO-23".to_string()]);
@@ -529,7 +529,7 @@ async fn a_held_order_released_while_the_erp_is_down_reaches_it_when_the_erp_is_
         .await;
     let release = s
         .writeback
-        .release_held(std::time::Instant::now())
+        .release_held(std::time::Duration::from_secs(60))
         .await
         .unwrap();
     assert_eq!(
@@ -544,7 +544,6 @@ async fn a_held_order_released_while_the_erp_is_down_reaches_it_when_the_erp_is_
     // Still down: the schedule tries, the order keeps waiting, nothing is lost.
     let run = s.writeback.scheduled(chrono::Utc::now()).await.unwrap();
     assert_eq!(run.resume.waiting_for_erp, 1, "{run:?}");
-    assert!(run.resume.longest_wait_seconds >= 0);
     assert_eq!(s.state("SO-61").await, "submitted");
     // Back: the next run sends it, once.
     s.faults(json!({})).await;
@@ -855,12 +854,13 @@ async fn a_scheduled_run_bounded_by_its_budget_continues_where_the_last_one_stop
     for _ in 0..3 {
         let result = s
             .writeback
-            .reconcile(later, std::time::Instant::now())
+            .reconcile(later, std::time::Duration::ZERO)
             .await
             .unwrap();
         assert_eq!(result.unconfirmed.len(), 1, "{result:?}");
         seen.extend(result.unconfirmed);
     }
+    let first = seen[0].clone();
     seen.sort();
     assert_eq!(
         seen,
@@ -870,8 +870,8 @@ async fn a_scheduled_run_bounded_by_its_budget_continues_where_the_last_one_stop
     // The walk went through: the next run starts again from the beginning.
     let again = s
         .writeback
-        .reconcile(later, std::time::Instant::now())
+        .reconcile(later, std::time::Duration::ZERO)
         .await
         .unwrap();
-    assert_eq!(again.unconfirmed.len(), 1);
+    assert_eq!(again.unconfirmed, [first], "from the beginning again");
 }
