@@ -401,79 +401,74 @@ impl OrderWriteback {
     /// revision of the order decides which version counts (contract v2), not the arrival.
     pub async fn place(&self, order: OrderPlaced) -> Result<MessageOutcome, MessageError> {
         let id = order.order_id.clone();
-        let mut inserted_by_another = false;
-        let stored = loop {
-            break match self.ports.orders.get(&id).await.map_err(store_failure)? {
-                Some(mut stored) => match compare_versions(&stored.order, &order) {
-                    // The shop changed the order (an approval added, a corrected price) before it
-                    // reached the ERP: the new version is the one to check and send.
-                    OrderVersion::Newer if stored.state.may_submit() => {
-                        info!(order_id = %id, from = %stored.order.revision, to = %order.revision, "order updated by the shop before submission");
-                        stored.order = order.clone();
-                        self.save_as_is(&mut stored).await?;
-                        stored
-                    }
-                    OrderVersion::Newer => {
-                        error!(order_id = %id, state = stored.state.name(), submitted = %stored.order.revision, revision = %order.revision, outcome = "changed_after_submission", "the shop changed an order the ERP already has; the change is not sent");
-                        if stored
-                            .changed_after_submission
-                            .is_none_or(|seen| seen < order.revision)
-                        {
-                            stored.changed_after_submission = Some(order.revision);
-                            self.save_as_is(&mut stored).await?;
-                        }
-                        return Ok("ChangedAfterSubmission");
-                    }
-                    OrderVersion::Older => {
-                        info!(order_id = %id, stored = %stored.order.revision, revision = %order.revision, outcome = "stale", "an older version of the order arrived late; it changes nothing");
-                        return Ok("Stale");
-                    }
-                    OrderVersion::Conflict => {
-                        return Err(MessageError::permanent(
-                            "order_version_conflict",
-                            format!(
-                                "revision {} of order {id} arrived with other content than the stored revision {}; the shop must send a change under a higher revision",
-                                order.revision, stored.order.revision
-                            ),
-                        ));
-                    }
-                    OrderVersion::Same => {
-                        // A redrive of an order whose wait for the ERP outlasted the window: it
-                        // starts a new wait rather than being skipped by the schedule.
-                        if stored
-                            .erp_wait
-                            .as_ref()
-                            .is_some_and(|w| w.dead_lettered_at.is_some())
-                        {
-                            stored.erp_wait = None;
-                            self.save_as_is(&mut stored).await?;
-                        }
-                        stored
-                    }
-                },
-                None => {
-                    let stored = StoredOrder::new(order.clone(), Utc::now());
-                    if self
-                        .ports
-                        .orders
-                        .insert(&stored)
-                        .await
-                        .map_err(store_failure)?
-                    {
-                        info!(order_id = %id, "order received");
-                        stored
-                    } else if !inserted_by_another {
-                        // Another delivery recorded it first: this one is judged against it.
-                        inserted_by_another = true;
-                        continue;
-                    } else {
-                        return Err(MessageError::retryable(
-                            "store_unavailable",
-                            "the order vanished after its insert",
-                        ));
-                    }
+        let stored = match self.ports.orders.get(&id).await.map_err(store_failure)? {
+            Some(mut stored) => match compare_versions(&stored.order, &order) {
+                // The shop changed the order (an approval added, a corrected price) before it
+                // reached the ERP: the new version is the one to check and send.
+                OrderVersion::Newer if stored.state.may_submit() => {
+                    info!(order_id = %id, from = %stored.order.revision, to = %order.revision, "order updated by the shop before submission");
+                    stored.order = order.clone();
+                    self.save_as_is(&mut stored).await?;
+                    stored
                 }
-            };
+                OrderVersion::Newer => {
+                    error!(order_id = %id, state = stored.state.name(), submitted = %stored.order.revision, revision = %order.revision, outcome = "changed_after_submission", "the shop changed an order the ERP already has; the change is not sent");
+                    if stored
+                        .changed_after_submission
+                        .is_none_or(|seen| seen < order.revision)
+                    {
+                        stored.changed_after_submission = Some(order.revision);
+                        self.save_as_is(&mut stored).await?;
+                    }
+                    return Ok("ChangedAfterSubmission");
+                }
+                OrderVersion::Older => {
+                    info!(order_id = %id, stored = %stored.order.revision, revision = %order.revision, outcome = "stale", "an older version of the order arrived late; it changes nothing");
+                    return Ok("Stale");
+                }
+                OrderVersion::Conflict => {
+                    return Err(MessageError::permanent(
+                        "order_version_conflict",
+                        format!(
+                            "revision {} of order {id} arrived with other content than the stored revision {}; the shop must send a change under a higher revision",
+                            order.revision, stored.order.revision
+                        ),
+                    ));
+                }
+                OrderVersion::Same => {
+                    // A redrive of an order whose wait for the ERP outlasted the window: it
+                    // starts a new wait rather than being skipped by the schedule.
+                    if stored
+                        .erp_wait
+                        .as_ref()
+                        .is_some_and(|w| w.dead_lettered_at.is_some())
+                    {
+                        stored.erp_wait = None;
+                        self.save_as_is(&mut stored).await?;
+                    }
+                    stored
+                }
+            },
+            None => {
+                let stored = StoredOrder::new(order.clone(), Utc::now());
+                if self
+                    .ports
+                    .orders
+                    .insert(&stored)
+                    .await
+                    .map_err(store_failure)?
+                {
+                    info!(order_id = %id, "order received");
+                    stored
+                } else {
+                    // Another delivery recorded it first: judged against it on the retry
+                    // (`handle_message` judges a delivery that lost a race again at once).
+                    return Err(MessageError::retryable(
+                        "concurrent_update",
+                        "another delivery recorded the order first",
+                    ));
+                }
+            }
         };
         self.advance(stored).await
     }
@@ -638,12 +633,7 @@ impl OrderWriteback {
                 .of_customer(&order.customer_id)
                 .await
                 .map_err(store_failure)?;
-            let counted: Vec<&OrderPlaced> = others
-                .iter()
-                .filter(|o| o.state.counts_toward_exposure())
-                .map(|o| &o.order)
-                .collect();
-            open_orders = open_orders_total(order, &counted).ok_or_else(|| {
+            open_orders = open_orders_total(order, &others).ok_or_else(|| {
                 MessageError::permanent(
                     "amount_out_of_range",
                     "the customer's open orders add up beyond the exact decimal range",
@@ -900,7 +890,7 @@ impl OrderWriteback {
         err: &MessageError,
         now: chrono::DateTime<Utc>,
     ) -> Result<(), MessageError> {
-        use bridge_contract::envelope::{ENVELOPE_VERSION, Envelope, Payload, attributes};
+        use bridge_contract::envelope::{ENVELOPE_VERSION, Envelope, Payload};
         let Some(queue) = self.settings.queues.of_route(Route::OrdersPlaced) else {
             return Err(MessageError::permanent(
                 "no_dead_letter_queue",
@@ -922,21 +912,14 @@ impl OrderWriteback {
                 body: bridge_contract::order_placed_body(&stored.order, now),
             },
         };
-        let sender = [
-            (attributes::WEBHOOK_ID, webhook_id.clone()),
-            (attributes::CORRELATION_ID, envelope.correlation_id.clone()),
-            (
-                attributes::EVENT_TYPE,
-                envelope.event_type.as_str().to_string(),
-            ),
-            (attributes::SOURCE, envelope.source.as_str().to_string()),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v))
-        .collect();
         let message = bridge_domain::ports::OutboundMessage {
             body: envelope.to_json(),
-            attributes: bridge_lambda::batch::failure_attributes(sender, err, 0, FUNCTION_NAME),
+            attributes: bridge_lambda::batch::failure_attributes(
+                envelope.message_attributes(),
+                err,
+                0,
+                FUNCTION_NAME,
+            ),
             ..Default::default()
         };
         self.ports

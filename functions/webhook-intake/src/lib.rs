@@ -10,7 +10,6 @@ pub mod lambda;
 pub mod wiring;
 
 use crate::config::SigningSecrets;
-use bridge_contract::envelope::attributes;
 use bridge_contract::{
     ContractError, Envelope, Payload, SigningSecret, parse_event_value, parse_json, verify,
 };
@@ -467,15 +466,7 @@ impl Intake {
         }
         let message = OutboundMessage {
             body: message_body,
-            attributes: BTreeMap::from([
-                (attributes::EVENT_TYPE.to_string(), event_type.to_string()),
-                (attributes::WEBHOOK_ID.to_string(), webhook_id.to_string()),
-                (
-                    attributes::CORRELATION_ID.to_string(),
-                    correlation_id.to_string(),
-                ),
-                (attributes::SOURCE.to_string(), source.to_string()),
-            ]),
+            attributes: envelope.message_attributes(),
             ..Default::default()
         };
         let message_id = self.ports.queue.send(queue, &message).await?;

@@ -56,6 +56,19 @@ impl Envelope {
         serde_json::from_str(text)
     }
 
+    /// The message attributes that travel beside the envelope on its queue.
+    pub fn message_attributes(&self) -> std::collections::BTreeMap<String, String> {
+        [
+            (attributes::EVENT_TYPE, self.event_type.to_string()),
+            (attributes::WEBHOOK_ID, self.webhook_id.clone()),
+            (attributes::CORRELATION_ID, self.correlation_id.clone()),
+            (attributes::SOURCE, self.source.to_string()),
+        ]
+        .into_iter()
+        .map(|(name, value)| (name.to_string(), value))
+        .collect()
+    }
+
     /// The S3 key of a claim check for `webhook_id` (random suffix: ids are sender-chosen).
     pub fn claim_check_key(webhook_id: &str) -> String {
         let safe: String = webhook_id

@@ -68,12 +68,17 @@ impl HoldReason {
     }
 }
 
-/// The customer's other orders that count toward its exposure: sent to the ERP, or
-/// accepted by it, and not yet invoiced (from then on the ERP's open items count them) nor
-/// cancelled or rejected.
-pub fn open_orders_total(order: &OrderPlaced, others: &[&OrderPlaced]) -> Option<Decimal> {
+/// What the customer's other orders add to its exposure: those sent to the ERP, or accepted
+/// by it, and not yet invoiced (from then on the ERP's open items count them) nor cancelled
+/// or rejected ([`OrderState::counts_toward_exposure`]), in the order's currency.
+pub fn open_orders_total(
+    order: &OrderPlaced,
+    others: &[crate::ports::StoredOrder],
+) -> Option<Decimal> {
     others
         .iter()
+        .filter(|o| o.state.counts_toward_exposure())
+        .map(|o| &o.order)
         .filter(|o| o.order_id != order.order_id && o.currency == order.currency)
         .try_fold(Decimal::ZERO, |sum, o| sum.checked_add(o.total().amount))
 }
@@ -511,9 +516,26 @@ mod tests {
         let mut dollars = other.clone();
         dollars.order_id = crate::ids::OrderId::parse("SO-3").unwrap();
         dollars.currency = Currency::parse("USD").unwrap();
-        // The order itself (a redelivery finds it submitted) does not count twice.
+        let submitted = |o: &OrderPlaced| {
+            let mut stored = crate::ports::StoredOrder::new(o.clone(), at());
+            stored.transition(OrderState::Submitted, at());
+            stored
+        };
+        let mut held = crate::ports::StoredOrder::new(other.clone(), at());
+        held.order.order_id = crate::ids::OrderId::parse("SO-4").unwrap();
+        held.transition(OrderState::Held { reasons: vec![] }, at());
+        // The order itself (a redelivery finds it submitted) does not count twice, nor does
+        // one still held.
         assert_eq!(
-            open_orders_total(&this, &[&this, &other, &dollars]),
+            open_orders_total(
+                &this,
+                &[
+                    submitted(&this),
+                    submitted(&other),
+                    submitted(&dollars),
+                    held
+                ]
+            ),
             Some(d("200"))
         );
         assert!(OrderState::Submitted.counts_toward_exposure());
