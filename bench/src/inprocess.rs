@@ -34,6 +34,7 @@ fn queue_arn(route: Route) -> String {
 fn intake(queue: Arc<Queue>) -> Intake {
     let secrets = SigningSecrets::from_json(
         &json!({"erp": [events::secret().to_whsec()], "shop": []}).to_string(),
+        &bridge_domain::Sources::contract(),
     )
     .expect("valid secrets");
     let mut env: HashMap<String, String> = Route::ALL

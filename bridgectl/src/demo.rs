@@ -35,7 +35,7 @@ pub async fn post(
         signature = signature.replace("v1,", "v1,AAAA");
     }
     let response = http
-        .post(stack.webhook_url(source))
+        .post(stack.webhook_url(&source))
         .header("content-type", "application/json")
         .header("webhook-id", webhook_id)
         .header("webhook-timestamp", timestamp.to_string())
@@ -162,7 +162,8 @@ pub async fn run(stack: &LocalStack) -> anyhow::Result<bool> {
             .find(|(id, _): &&(String, Value)| *id == webhook_id)
             .map(|(_, b)| b.clone())
             .unwrap_or(body);
-        let (status, answer) = post(&http, stack, Source::Erp, &webhook_id, &body, tamper).await?;
+        let (status, answer) =
+            post(&http, stack, Source::erp(), &webhook_id, &body, tamper).await?;
         let mark = if status == expected {
             "ok "
         } else {
@@ -361,8 +362,15 @@ async fn orders_demo(
         ),
     ];
     for (id, body, label) in &plan {
-        let (status, answer) =
-            post(http, stack, Source::Shop, &format!("msg_{id}"), body, false).await?;
+        let (status, answer) = post(
+            http,
+            stack,
+            Source::shop(),
+            &format!("msg_{id}"),
+            body,
+            false,
+        )
+        .await?;
         let mark = if status == 202 {
             "ok "
         } else {
@@ -400,7 +408,7 @@ async fn orders_demo(
     let (code, _) = post(
         http,
         stack,
-        Source::Erp,
+        Source::erp(),
         &format!("msg_{}_confirmed", ids[0]),
         &status,
         false,
@@ -500,7 +508,7 @@ async fn erp_sync_demo(
     let (status, _) = post(
         http,
         stack,
-        Source::Erp,
+        Source::erp(),
         &format!("msg_{run_id}_drift"),
         &event(
             "stock.changed",

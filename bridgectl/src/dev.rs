@@ -11,7 +11,7 @@ use axum::extract::{Path as UrlPath, State};
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::IntoResponse;
 use bridge_contract::SigningSecret;
-use bridge_domain::Source;
+use bridge_domain::{Source, Sources};
 use bridge_infra::provision::QueueInfo;
 use bridge_infra::{MotoServer, Stack, Template};
 use bridge_lambda::Config;
@@ -139,9 +139,19 @@ impl LocalStack {
         let template = Template::load(&options.root.join("template.yaml"))?;
         let functions = template.functions()?;
 
-        // Fresh signing secrets, stored where the deployed intake reads them: Secrets Manager.
-        let signing: BTreeMap<String, Vec<String>> = Source::ALL
-            .iter()
+        // Fresh signing secrets for every configured source (the intake's WEBHOOK_SOURCES as
+        // overridden, else the template's default), stored where the deployed intake reads
+        // them: Secrets Manager.
+        let sources = match options
+            .overrides
+            .get(webhook_intake::config::WEBHOOK_SOURCES)
+            .or_else(|| template.parameters.get("WebhookSources"))
+        {
+            Some(spec) => Sources::parse(spec).context("WEBHOOK_SOURCES")?,
+            None => Sources::contract(),
+        };
+        let signing: BTreeMap<String, Vec<String>> = sources
+            .names()
             .map(|s| {
                 (
                     s.as_str().to_string(),
@@ -382,7 +392,7 @@ impl LocalStack {
     }
 
     /// The webhook URL of one source.
-    pub fn webhook_url(&self, source: Source) -> String {
+    pub fn webhook_url(&self, source: &Source) -> String {
         self.info.webhook_url.replace("{source}", source.as_str())
     }
 

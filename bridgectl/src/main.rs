@@ -104,7 +104,7 @@ enum Command {
     /// Sends an accepted webhook's event again (it must still be within the receipt retention).
     Replay {
         webhook_id: String,
-        /// erp or shop (default: whichever sent that id).
+        /// The source that sent it (default: erp, then shop; any other source must be named).
         #[arg(long)]
         source: Option<String>,
         /// The queue to send to (a deployed stack; the local stack knows its queues).
@@ -581,7 +581,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             target,
         } => {
             let source = source
-                .map(|s| bridge_domain::Source::parse(&s).context("--source is erp or shop"))
+                .map(|s| {
+                    bridge_domain::Source::parse(&s)
+                        .context("--source is a source name such as erp or shop")
+                })
                 .transpose()?;
             let r = Resolved::new(&target, receipt_table.is_some()).await?;
             let receipts = bridge_aws::DynamoReceiptStore::new(

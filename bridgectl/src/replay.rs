@@ -40,7 +40,8 @@ pub async fn replay(
 ) -> anyhow::Result<Replayed> {
     let sources = match source {
         Some(source) => vec![source],
-        None => Source::ALL.to_vec(),
+        // The contract's sources; a webhook of another source needs its name.
+        None => vec![Source::erp(), Source::shop()],
     };
     let mut found = None;
     for source in sources {

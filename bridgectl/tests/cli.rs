@@ -66,7 +66,7 @@ async fn price_stock_and_customer_answer_from_the_tables() {
         ),
     ];
     for (id, event) in &events {
-        let (status, body) = bridgectl::demo::post(&http, &stack, Source::Erp, id, event, false)
+        let (status, body) = bridgectl::demo::post(&http, &stack, Source::erp(), id, event, false)
             .await
             .unwrap();
         assert_eq!(status, 202, "{body}");

@@ -32,7 +32,7 @@ use bridge_contract::{SigningSecret, parse_event, sign};
 use bridge_domain::ports::{
     MessageQueue, ObjectStore, OutboundMessage, ReceiptClaim, ReceiptStore,
 };
-use bridge_domain::{PortError, Route, Source};
+use bridge_domain::{PortError, Route, Source, Sources};
 use bridge_lambda::Config;
 use chrono::{DateTime, Utc};
 use std::collections::{BTreeMap, HashMap};
@@ -55,12 +55,12 @@ pub fn secrets() -> &'static [SigningSecret; 3] {
     })
 }
 
-fn signing_secret(source: Source, second: bool) -> &'static SigningSecret {
+fn signing_secret(source: &Source, second: bool) -> &'static SigningSecret {
     let [erp_a, erp_b, shop] = secrets();
-    match (source, second) {
-        (Source::Erp, false) => erp_a,
-        (Source::Erp, true) => erp_b,
-        (Source::Shop, _) => shop,
+    match (source.as_str(), second) {
+        (Source::ERP, false) => erp_a,
+        (Source::ERP, true) => erp_b,
+        _ => shop,
     }
 }
 
@@ -79,6 +79,7 @@ fn settings(small: bool) -> IntakeSettings {
             "shop": shop.to_whsec(),
         })
         .to_string(),
+        &Sources::contract(),
     )
     .expect("valid secrets");
     let mut env: HashMap<String, String> = Route::ALL
@@ -327,7 +328,8 @@ pub fn decode(data: &[u8]) -> Option<Case> {
         body: body.to_vec(),
     };
     let signed = flags & 1 != 0;
-    if signed && let Some(source) = Source::parse(&request.source) {
+    if signed && let Some(sender) = Sources::contract().sender(&request.source) {
+        let source = sender.source;
         // The timestamp as `verify` reads it; an unreadable one cannot verify anyway.
         let id = request
             .headers
@@ -340,7 +342,7 @@ pub fn decode(data: &[u8]) -> Option<Case> {
             .and_then(|t| t.parse::<i64>().ok())
             .unwrap_or_default();
         let signature = sign(
-            signing_secret(source, flags & 2 != 0),
+            signing_secret(&source, flags & 2 != 0),
             &id,
             timestamp,
             &request.body,
@@ -519,8 +521,10 @@ fn check_queued(
         "a {} byte message on a queue of {max}",
         message.body.len()
     );
-    let source = Source::parse(&request.source).expect("accepted from a known source");
-    let expected = parse_event(source, &request.body).expect("accepted, so valid");
+    let sender = Sources::contract()
+        .sender(&request.source)
+        .expect("accepted from a configured source");
+    let expected = parse_event(&sender, &request.body).expect("accepted, so valid");
     let route = Route::ALL
         .into_iter()
         .find(|r| queue_url(*r) == *queue)

@@ -12,7 +12,7 @@ use bridge_domain::error::cause_chain;
 use bridge_domain::freshness::Category;
 use bridge_domain::ports::{FreshnessStore, MessageQueue, OutboundMessage};
 use bridge_domain::pull::{ChangesError, ChangesPage, ErpChanges, PullState, PullStateStore};
-use bridge_domain::{EventType, PortError, Route, Source};
+use bridge_domain::{EventType, PortError, Route};
 use bridge_lambda::Metrics;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -54,6 +54,10 @@ pub struct PullPorts {
     pub queue: Arc<dyn MessageQueue>,
     pub freshness: Arc<dyn FreshnessStore>,
 }
+
+/// The source the pulled changes come in as: the ERP, like its webhooks, so that the two
+/// paths share receipts and rules.
+pub const PULL_SOURCE: &str = bridge_domain::Source::ERP;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PullError {
@@ -414,17 +418,16 @@ impl DeltaPull {
         let id = change_id(&change.event_type, &change.data_json);
         let body = event_body(&change.event_type, &change.data_json, now);
         let correlation_id = format!("pull-{run_id}");
+        // Checked at init (`wiring::check`); a change is never handed over under another name.
+        let sender = self.ports.intake.sender(PULL_SOURCE).ok_or_else(|| {
+            PullError::Unavailable(format!(
+                "the intake has no source {PULL_SOURCE} configured (WEBHOOK_SOURCES)"
+            ))
+        })?;
         let response = self
             .ports
             .intake
-            .accept(
-                Source::Erp,
-                &id,
-                &correlation_id,
-                body.as_bytes(),
-                now,
-                metrics,
-            )
+            .accept(&sender, &id, &correlation_id, body.as_bytes(), now, metrics)
             .await;
         match response.status {
             202 => summary.accepted += 1,

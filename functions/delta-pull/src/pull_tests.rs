@@ -146,6 +146,7 @@ fn pull(erp: Erp, queue: Arc<Queue>, state: Arc<State>, receipts: Arc<Receipts>)
     let intake = Intake::new(
         webhook_intake::IntakeSettings {
             secrets: Default::default(),
+            sources: bridge_domain::Sources::contract(),
             queues,
             receipt_table: "receipts".into(),
             payload_bucket: "payloads".into(),

@@ -62,7 +62,13 @@ pub fn check(config: &Config) -> anyhow::Result<()> {
     ] {
         config.required(variable)?;
     }
-    IntakeSettings::from_config(config, SigningSecrets::default())?;
+    let intake = IntakeSettings::from_config(config, SigningSecrets::default())?;
+    if intake.sources.sender(crate::PULL_SOURCE).is_none() {
+        anyhow::bail!(
+            "the delta pull hands changes to the intake as source {}, which WEBHOOK_SOURCES does not configure",
+            crate::PULL_SOURCE
+        );
+    }
     Ok(())
 }
 

@@ -902,7 +902,7 @@ impl OrderWriteback {
         let envelope = Envelope {
             version: ENVELOPE_VERSION,
             webhook_id: webhook_id.clone(),
-            source: bridge_domain::Source::Shop,
+            source: bridge_domain::Source::shop(),
             event_type: bridge_domain::EventType::OrderPlaced,
             correlation_id: CORRELATION_ID
                 .try_with(Clone::clone)

@@ -24,7 +24,7 @@ async fn the_binary_sends_a_placed_order_to_the_erp() {
         .unwrap();
     // A customer without price lists would hold the order: give it what the order needs.
     let customer = bridge_contract::parse_event(
-        bridge_domain::Source::Erp,
+        &bridge_domain::Sources::contract().sender("erp").unwrap(),
         json!({"type": "customer.changed", "timestamp": "2026-11-26T10:00:00Z",
                "data": {"customer_id": "C-1", "name": "Kunde", "revision": 1, "price_lists": ["BASE"]}}).to_string().as_bytes(),
     )
@@ -40,7 +40,7 @@ async fn the_binary_sends_a_placed_order_to_the_erp() {
     .await
     .unwrap();
     let price = bridge_contract::parse_event(
-        bridge_domain::Source::Erp,
+        &bridge_domain::Sources::contract().sender("erp").unwrap(),
         json!({"type": "price.changed", "timestamp": "2026-11-26T10:00:00Z",
                "data": {"price_list": "BASE", "sku": "A", "currency": "EUR", "revision": 1, "tiers": [{"min_qty": 1, "unit_price": "5.00"}]}}).to_string().as_bytes(),
     )

@@ -1,7 +1,7 @@
 //! The intake's settings, read once per cold start.
 
 use bridge_contract::SigningSecret;
-use bridge_domain::{Route, Source};
+use bridge_domain::{Route, Source, Sources};
 use bridge_lambda::{Config, ConfigError};
 use std::collections::HashMap;
 
@@ -21,6 +21,9 @@ pub const WEBHOOK_SECRET_ID: &str = "WEBHOOK_SECRET_ID";
 pub const MAX_BODY_BYTES: &str = "MAX_BODY_BYTES";
 pub const MAX_QUEUE_MESSAGE_BYTES: &str = "MAX_QUEUE_MESSAGE_BYTES";
 pub const RECEIPT_RETENTION_DAYS: &str = "RECEIPT_RETENTION_DAYS";
+/// Which sources exist and what each may send: `erp=stock.changed,...;shop=order.placed`
+/// (default: the contract's two).
+pub const WEBHOOK_SOURCES: &str = "WEBHOOK_SOURCES";
 
 #[derive(Debug, thiserror::Error)]
 pub enum SecretsError {
@@ -37,13 +40,19 @@ pub enum SecretsError {
 pub struct SigningSecrets(HashMap<Source, Vec<SigningSecret>>);
 
 impl SigningSecrets {
-    /// Parses the secret's JSON: `{"erp": ["whsec_a", "whsec_b"], "shop": "whsec_c"}`.
-    pub fn from_json(text: &str) -> Result<Self, SecretsError> {
+    /// Parses the secret's JSON: `{"erp": ["whsec_a", "whsec_b"], "shop": "whsec_c"}`, the
+    /// entries of the configured `sources` (a new source brings its entry). Other keys are
+    /// left alone: the deployed secret carries the generator's `unused` key, and an entry
+    /// may be added before its source is configured.
+    pub fn from_json(text: &str, sources: &Sources) -> Result<Self, SecretsError> {
         let value: serde_json::Value =
             serde_json::from_str(text).map_err(|e| SecretsError::Shape(e.to_string()))?;
+        let object = value
+            .as_object()
+            .ok_or_else(|| SecretsError::Shape("the secret must be a JSON object".into()))?;
         let mut secrets = HashMap::new();
-        for source in Source::ALL {
-            let entries: Vec<&str> = match value.get(source.as_str()) {
+        for source in sources.names() {
+            let entries: Vec<&str> = match object.get(source.as_str()) {
                 None => Vec::new(),
                 Some(serde_json::Value::String(s)) => vec![s.as_str()],
                 Some(serde_json::Value::Array(items)) => items
@@ -53,11 +62,11 @@ impl SigningSecrets {
                             .ok_or_else(|| SecretsError::Shape("entries must be strings".into()))
                     })
                     .collect::<Result<_, _>>()?,
-                Some(_) => return Err(SecretsError::Shape("entries must be strings".into())),
+                _ => return Err(SecretsError::Shape("entries must be strings".into())),
             };
             if entries.len() > 2 {
                 return Err(SecretsError::Invalid {
-                    origin: source,
+                    origin: source.clone(),
                     reason: "at most two secrets may be active".into(),
                 });
             }
@@ -65,24 +74,25 @@ impl SigningSecrets {
                 .into_iter()
                 .map(|e| {
                     SigningSecret::parse(e).map_err(|err| SecretsError::Invalid {
-                        origin: source,
+                        origin: source.clone(),
                         reason: err.to_string(),
                     })
                 })
                 .collect::<Result<Vec<_>, _>>()?;
-            secrets.insert(source, parsed);
+            secrets.insert(source.clone(), parsed);
         }
         Ok(Self(secrets))
     }
 
-    pub fn for_source(&self, source: Source) -> &[SigningSecret] {
-        self.0.get(&source).map(Vec::as_slice).unwrap_or_default()
+    pub fn for_source(&self, source: &Source) -> &[SigningSecret] {
+        self.0.get(source).map(Vec::as_slice).unwrap_or_default()
     }
 }
 
 #[derive(Debug, Clone)]
 pub struct IntakeSettings {
     pub secrets: SigningSecrets,
+    pub sources: Sources,
     pub queues: HashMap<Route, String>,
     pub receipt_table: String,
     pub payload_bucket: String,
@@ -103,6 +113,7 @@ impl IntakeSettings {
             .collect::<Result<_, ConfigError>>()?;
         Ok(Self {
             secrets,
+            sources: Self::sources(config)?,
             queues,
             receipt_table: config.required(RECEIPT_TABLE)?,
             payload_bucket: config.required(PAYLOAD_BUCKET)?,
@@ -112,8 +123,28 @@ impl IntakeSettings {
         })
     }
 
-    pub fn secrets_for(&self, source: Source) -> &[SigningSecret] {
+    /// The configured sources (`WEBHOOK_SOURCES`), the contract's two when unset.
+    pub fn sources(config: &Config) -> Result<Sources, ConfigError> {
+        match config.optional(WEBHOOK_SOURCES) {
+            None => Ok(Sources::contract()),
+            Some(spec) => Sources::parse(&spec).map_err(|e| ConfigError::Invalid {
+                name: WEBHOOK_SOURCES.to_string(),
+                message: e.message,
+            }),
+        }
+    }
+
+    pub fn secrets_for(&self, source: &Source) -> &[SigningSecret] {
         self.secrets.for_source(source)
+    }
+
+    /// Configured sources the secrets have no entry for: every request from them is refused.
+    pub fn sources_without_secrets(&self) -> Vec<Source> {
+        self.sources
+            .names()
+            .filter(|source| self.secrets.for_source(source).is_empty())
+            .cloned()
+            .collect()
     }
 
     pub fn queue_for(&self, route: Route) -> &str {
@@ -129,17 +160,65 @@ mod tests {
     fn secrets_parse_per_source_with_rotation() {
         let a = SigningSecret::from_bytes([1; 32]).to_whsec();
         let b = SigningSecret::from_bytes([2; 32]).to_whsec();
-        let secrets =
-            SigningSecrets::from_json(&format!(r#"{{"erp": ["{a}", "{b}"], "shop": "{a}"}}"#))
+        let secrets = SigningSecrets::from_json(
+            &format!(r#"{{"erp": ["{a}", "{b}"], "shop": "{a}"}}"#),
+            &Sources::contract(),
+        )
+        .unwrap();
+        assert_eq!(secrets.for_source(&Source::erp()).len(), 2);
+        assert_eq!(secrets.for_source(&Source::shop()).len(), 1);
+    }
+
+    #[test]
+    fn a_configured_source_has_its_own_secret_entry() {
+        let a = SigningSecret::from_bytes([1; 32]).to_whsec();
+        let sources = Sources::parse("erp=stock.changed;logistics=order.status_changed").unwrap();
+        // The deployed secret as CloudFormation generates it carries a key of its own.
+        let text =
+            format!(r#"{{"erp": "{a}", "logistics": ["{a}"], "unused": "Xy12", "crm": "x"}}"#);
+        let secrets = SigningSecrets::from_json(&text, &sources).unwrap();
+        let logistics = Source::parse("logistics").unwrap();
+        assert_eq!(secrets.for_source(&logistics).len(), 1);
+        assert_eq!(secrets.for_source(&Source::shop()).len(), 0);
+        let err = SigningSecrets::from_json(r#"{"logistics": "short"}"#, &sources).unwrap_err();
+        assert!(err.to_string().contains("logistics"), "{err}");
+    }
+
+    #[test]
+    fn sources_come_from_configuration_and_bad_ones_stop_the_start() {
+        let mut env: HashMap<String, String> = Route::ALL
+            .into_iter()
+            .map(|r| (queue_variable(r).to_string(), format!("q-{}", r.as_str())))
+            .collect();
+        env.insert(RECEIPT_TABLE.into(), "receipts".into());
+        env.insert(PAYLOAD_BUCKET.into(), "payloads".into());
+        let settings =
+            IntakeSettings::from_config(&Config::from_map(env.clone()), SigningSecrets::default())
                 .unwrap();
-        assert_eq!(secrets.for_source(Source::Erp).len(), 2);
-        assert_eq!(secrets.for_source(Source::Shop).len(), 1);
+        assert_eq!(settings.sources, Sources::contract());
+        assert_eq!(settings.sources_without_secrets().len(), 2);
+
+        env.insert(
+            WEBHOOK_SOURCES.into(),
+            "erp=stock.changed;psp=price.changed".into(),
+        );
+        let settings =
+            IntakeSettings::from_config(&Config::from_map(env.clone()), SigningSecrets::default())
+                .unwrap();
+        assert!(settings.sources.sender("psp").is_some());
+        assert!(settings.sources.sender("shop").is_none());
+
+        env.insert(WEBHOOK_SOURCES.into(), "erp=stock.chnged".into());
+        let err = IntakeSettings::from_config(&Config::from_map(env), SigningSecrets::default())
+            .unwrap_err();
+        assert!(err.to_string().contains(WEBHOOK_SOURCES), "{err}");
     }
 
     #[test]
     fn a_malformed_secret_is_refused_with_its_source() {
-        let err = SigningSecrets::from_json(r#"{"erp": ["whsec_short"]}"#).unwrap_err();
+        let contract = Sources::contract();
+        let err = SigningSecrets::from_json(r#"{"erp": ["whsec_short"]}"#, &contract).unwrap_err();
         assert!(err.to_string().contains("erp"), "{err}");
-        assert!(SigningSecrets::from_json("not json").is_err());
+        assert!(SigningSecrets::from_json("not json", &contract).is_err());
     }
 }

@@ -13,11 +13,11 @@ use crate::config::SigningSecrets;
 use bridge_contract::{
     ContractError, Envelope, Payload, SigningSecret, parse_event_value, parse_json, verify,
 };
-use bridge_domain::Source;
 use bridge_domain::error::cause_chain;
 use bridge_domain::ports::{
     MessageQueue, ObjectStore, OutboundMessage, ReceiptClaim, ReceiptStore,
 };
+use bridge_domain::{Sender, Source};
 use bridge_lambda::Metrics;
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
@@ -77,7 +77,7 @@ impl IntakeResponse {
 
 /// An event that passed every check, on its way to its queue.
 struct Delivery<'a> {
-    source: Source,
+    source: &'a Source,
     webhook_id: &'a str,
     correlation_id: &'a str,
     event_type: bridge_domain::EventType,
@@ -162,6 +162,11 @@ impl Intake {
         self
     }
 
+    /// The configured source named `name`, with what it may send.
+    pub fn sender(&self, name: &str) -> Option<Sender> {
+        self.settings.sources.sender(name)
+    }
+
     fn loaded(&self) -> std::sync::RwLockReadGuard<'_, LoadedSecrets> {
         self.secrets.read().unwrap_or_else(|p| p.into_inner())
     }
@@ -169,7 +174,11 @@ impl Intake {
     /// The secrets of `source`, read again first if they are older than `older_than`. A
     /// failed read keeps the secrets there are (and says so): the sender's retry is worse
     /// off with a 503 than with the secrets of a minute ago.
-    async fn secrets(&self, source: Source, older_than: std::time::Duration) -> Vec<SigningSecret> {
+    async fn secrets(
+        &self,
+        source: &Source,
+        older_than: std::time::Duration,
+    ) -> Vec<SigningSecret> {
         if let Some(refresh) = &self.refresh
             && self.loaded().at.elapsed() >= older_than
         {
@@ -232,8 +241,12 @@ impl Intake {
         if !request.method.eq_ignore_ascii_case("POST") {
             return IntakeResponse::error(405, "method_not_allowed", "use POST");
         }
-        let Some(source) = Source::parse(&request.source) else {
-            return IntakeResponse::error(404, "unknown_source", "the source must be erp or shop");
+        let Some(sender) = self.settings.sources.sender(&request.source) else {
+            return IntakeResponse::error(
+                404,
+                "unknown_source",
+                "no source of this name is configured",
+            );
         };
         if request.body.len() > self.settings.max_body_bytes {
             metrics.add("PayloadTooLarge", 1);
@@ -253,12 +266,12 @@ impl Intake {
                 now.timestamp(),
             )
         };
-        let mut verified = check(&self.secrets(source, every).await);
+        let mut verified = check(&self.secrets(&sender.source, every).await);
         if verified.is_err()
             && let Some(refresh) = &self.refresh
         {
             // A secret added since the last read (a rotation) is recognised at once.
-            verified = check(&self.secrets(source, refresh.on_unknown_after).await);
+            verified = check(&self.secrets(&sender.source, refresh.on_unknown_after).await);
         }
         if let Err(err) = verified {
             // The reason stays in our logs; the sender only learns that it failed.
@@ -278,7 +291,7 @@ impl Intake {
         }
         let webhook_id = header(request, "webhook-id").unwrap_or_default();
         self.accept(
-            source,
+            &sender,
             webhook_id,
             correlation_id,
             &request.body,
@@ -293,7 +306,7 @@ impl Intake {
     /// both come through here, so pulled changes get the same rules as pushed ones.
     pub async fn accept(
         &self,
-        source: Source,
+        sender: &Sender,
         webhook_id: &str,
         correlation_id: &str,
         body: &[u8],
@@ -308,7 +321,7 @@ impl Intake {
             );
         }
         let parsed = match parse_json(body)
-            .and_then(|value| parse_event_value(source, &value).map(|parsed| (parsed, value)))
+            .and_then(|value| parse_event_value(sender, &value).map(|parsed| (parsed, value)))
         {
             Ok(parsed) => parsed,
             Err(err) => {
@@ -324,7 +337,7 @@ impl Intake {
         let content = json!({"type": body_value["type"], "data": body_value["data"]});
         let content_sha256 = hex(&Sha256::digest(content.to_string().as_bytes()));
         // Ids are unique per sender only: the shop cannot collide with (or pre-empt) the ERP.
-        let receipt_id = format!("{source}#{webhook_id}");
+        let receipt_id = format!("{}#{webhook_id}", sender.source);
 
         match self
             .ports
@@ -368,7 +381,7 @@ impl Intake {
         match self
             .enqueue(
                 Delivery {
-                    source,
+                    source: &sender.source,
                     webhook_id,
                     correlation_id,
                     event_type: parsed.event_type,
@@ -391,7 +404,7 @@ impl Intake {
                         parsed.event_type.route().as_str().to_string(),
                     ),
                     ("event_type".to_string(), parsed.event_type.to_string()),
-                    ("source".to_string(), source.to_string()),
+                    ("source".to_string(), sender.source.to_string()),
                     ("correlation_id".to_string(), correlation_id.to_string()),
                     ("record".to_string(), parsed.event.record_key()),
                 ]);
@@ -441,7 +454,7 @@ impl Intake {
         let mut envelope = Envelope {
             version: bridge_contract::envelope::ENVELOPE_VERSION,
             webhook_id: webhook_id.to_string(),
-            source,
+            source: source.clone(),
             event_type,
             correlation_id: correlation_id.to_string(),
             received_at: now,

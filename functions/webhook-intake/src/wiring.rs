@@ -32,15 +32,23 @@ pub async fn build(config: &Config, aws: &aws_config::SdkConfig) -> Result<Intak
     let secret_id = config.required(WEBHOOK_SECRET_ID)?;
     let secrets_client = bridge_aws::secrets_client(aws);
     let secret = load_secret_string(&secrets_client, &secret_id).await?;
-    let settings = IntakeSettings::from_config(config, SigningSecrets::from_json(&secret)?)?;
+    let sources = IntakeSettings::sources(config)?;
+    let settings =
+        IntakeSettings::from_config(config, SigningSecrets::from_json(&secret, &sources)?)?;
+    for source in settings.sources_without_secrets() {
+        // Not fatal: the entry may be added to the secret before the sender goes live (it
+        // is read again), but until then every request of this source gets 401.
+        tracing::warn!(%source, "configured source has no signing secret; its requests are refused until the secret has an entry for it");
+    }
     let refresh = SecretRefresh {
         load: Arc::new(move || {
             let (client, id) = (secrets_client.clone(), secret_id.clone());
+            let sources = sources.clone();
             Box::pin(async move {
                 let text = load_secret_string(&client, &id)
                     .await
                     .map_err(|e| e.to_string())?;
-                SigningSecrets::from_json(&text).map_err(|e| e.to_string())
+                SigningSecrets::from_json(&text, &sources).map_err(|e| e.to_string())
             })
         }),
         every: std::time::Duration::from_secs(config.parsed("SECRET_REFRESH_SECONDS", 60)?),

@@ -14,39 +14,6 @@ use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
-/// The system that pushes an event.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Source {
-    Erp,
-    Shop,
-}
-
-impl Source {
-    pub const ALL: [Source; 2] = [Source::Erp, Source::Shop];
-
-    pub fn parse(value: &str) -> Option<Self> {
-        match value {
-            "erp" => Some(Source::Erp),
-            "shop" => Some(Source::Shop),
-            _ => None,
-        }
-    }
-
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            Source::Erp => "erp",
-            Source::Shop => "shop",
-        }
-    }
-}
-
-impl fmt::Display for Source {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
 /// Where an event type travels after intake: one queue per route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -110,15 +77,6 @@ impl EventType {
             EventType::CustomerChanged => "customer.changed",
             EventType::OrderStatusChanged => "order.status_changed",
             EventType::OrderPlaced => "order.placed",
-        }
-    }
-
-    /// The only source allowed to send this type: the ERP owns master data and order
-    /// status, the shop owns placed orders.
-    pub fn source(&self) -> Source {
-        match self {
-            EventType::OrderPlaced => Source::Shop,
-            _ => Source::Erp,
         }
     }
 
@@ -666,9 +624,7 @@ mod tests {
     }
 
     #[test]
-    fn each_type_belongs_to_one_source_and_one_route() {
-        assert_eq!(EventType::OrderPlaced.source(), Source::Shop);
-        assert_eq!(EventType::StockChanged.source(), Source::Erp);
+    fn each_type_belongs_to_one_route() {
         assert_eq!(EventType::PriceChanged.route(), Route::StockPrice);
         assert_eq!(EventType::CustomerChanged.route(), Route::Customers);
         for t in EventType::ALL {

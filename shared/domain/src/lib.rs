@@ -31,12 +31,14 @@ pub mod product;
 pub mod pull;
 pub mod reconcile;
 pub mod revision;
+pub mod sources;
 
 pub use error::{ErrorClass, InvalidValue, PortError};
 pub use events::{
     CustomerChanged, DomainEvent, EventType, OrderPlaced, OrderStatusChanged, PriceChanged, Route,
-    Source, StockChanged,
+    StockChanged,
 };
 pub use ids::{CostCenter, CustomerId, OrderId, PriceListId, Sku, WarehouseId};
 pub use money::{Currency, Money, Quantity, UnitCode};
 pub use revision::{ApplyOutcome, Revision};
+pub use sources::{EventTypes, Sender, Source, Sources};

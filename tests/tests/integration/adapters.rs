@@ -9,12 +9,16 @@ use bridge_domain::ports::{
     CustomerStore, MessageQueue, ObjectStore, OutboundMessage, PriceStore, ReceiptClaim,
     ReceiptStore, StockStore,
 };
-use bridge_domain::{ApplyOutcome, DomainEvent, ErrorClass, Revision, Sku, Source};
+use bridge_domain::{ApplyOutcome, DomainEvent, ErrorClass, Revision, Sku};
 use serde_json::json;
 use std::collections::BTreeMap;
 
 fn event(body: serde_json::Value) -> DomainEvent {
-    let ParsedEvent { event, .. } = parse_event(Source::Erp, body.to_string().as_bytes()).unwrap();
+    let ParsedEvent { event, .. } = parse_event(
+        &bridge_domain::Sources::contract().sender("erp").unwrap(),
+        body.to_string().as_bytes(),
+    )
+    .unwrap();
     event
 }
 

@@ -91,7 +91,7 @@ async fn deliver(stack: &LocalStack, deliveries: Vec<Delivery>, ledger: &mut Led
     for delivery in deliveries {
         let permit = semaphore.clone().acquire_owned().await.unwrap();
         let http = http.clone();
-        let url = stack.webhook_url(delivery.source);
+        let url = stack.webhook_url(&delivery.source);
         let secret = bridge_contract::SigningSecret::parse(
             &stack.info.signing_secrets[delivery.source.as_str()][0],
         )
@@ -242,7 +242,7 @@ async fn chaos_loses_nothing_applies_nothing_twice_and_lets_nothing_stale_win() 
     for customer in &customers {
         ground.push(Delivery {
             id: format!("g-{customer}"),
-            source: Source::Erp,
+            source: Source::erp(),
             event: event(
                 "customer.changed",
                 json!({"customer_id": customer, "name": "Kunde", "revision": 1, "price_lists": ["BASE"],
@@ -254,7 +254,7 @@ async fn chaos_loses_nothing_applies_nothing_twice_and_lets_nothing_stale_win() 
     for sku in &order_skus {
         ground.push(Delivery {
             id: format!("g-{sku}"),
-            source: Source::Erp,
+            source: Source::erp(),
             event: event(
                 "price.changed",
                 json!({"price_list": "BASE", "sku": sku, "currency": "EUR", "revision": 1,
@@ -280,7 +280,7 @@ async fn chaos_loses_nothing_applies_nothing_twice_and_lets_nothing_stale_win() 
         for revision in 1..=rng.random_range(2..=6u64) {
             unique.push(Delivery {
                 id: id(),
-                source: Source::Erp,
+                source: Source::erp(),
                 event: event(
                     "stock.changed",
                     json!({"sku": format!("CS-{run}-{n}"), "warehouse": format!("W{}", n % 3),
@@ -293,7 +293,7 @@ async fn chaos_loses_nothing_applies_nothing_twice_and_lets_nothing_stale_win() 
         for revision in 1..=rng.random_range(2..=6u64) {
             unique.push(Delivery {
                 id: id(),
-                source: Source::Erp,
+                source: Source::erp(),
                 event: event(
                     "price.changed",
                     json!({"price_list": format!("L{}", n % 4), "sku": format!("CP-{run}-{n}"), "currency": "EUR",
@@ -306,7 +306,7 @@ async fn chaos_loses_nothing_applies_nothing_twice_and_lets_nothing_stale_win() 
         for revision in 1..=rng.random_range(2..=5u64) {
             unique.push(Delivery {
                 id: id(),
-                source: Source::Erp,
+                source: Source::erp(),
                 event: event(
                     "customer.changed",
                     json!({"customer_id": format!("CC-{run}-{n}"), "name": format!("Kunde {n} r{revision}"), "revision": revision}),
@@ -318,7 +318,7 @@ async fn chaos_loses_nothing_applies_nothing_twice_and_lets_nothing_stale_win() 
     for n in 0..30 {
         unique.push(Delivery {
             id: id(),
-            source: Source::Erp,
+            source: Source::erp(),
             event: event(
                 "stock.changed",
                 json!({"sku": format!("BAD-{run}-{n}"), "warehouse": "W1", "available": "-1", "revision": 1}),
@@ -344,13 +344,13 @@ async fn chaos_loses_nothing_applies_nothing_twice_and_lets_nothing_stale_win() 
         let versioned = n % 6 == 1;
         unique.push(Delivery {
             id: id(),
-            source: Source::Shop,
+            source: Source::shop(),
             event: placed(if versioned { 2 } else { 1 }, quantity),
         });
         if versioned {
             late_versions.push(Delivery {
                 id: id(),
-                source: Source::Shop,
+                source: Source::shop(),
                 event: placed(1, quantity + 2),
             });
         }
@@ -427,7 +427,7 @@ async fn chaos_loses_nothing_applies_nothing_twice_and_lets_nothing_stale_win() 
         for (revision, status) in [(1, "confirmed"), (2, "shipped"), (3, "delivered")] {
             statuses.push(Delivery {
                 id: format!("st-{order_id}-{revision}"),
-                source: Source::Erp,
+                source: Source::erp(),
                 event: event(
                     "order.status_changed",
                     json!({"order_id": order_id, "status": status, "revision": revision,

@@ -46,7 +46,7 @@ async fn erp_admin(stack: &LocalStack, path: &str, body: Option<Value>) -> Value
 async fn ground(stack: &LocalStack, credit_limit: &str) {
     post(
         stack,
-        Source::Erp,
+        Source::erp(),
         "g-c",
         "customer.changed",
         json!({"customer_id": "C-1", "name": "Kunde", "revision": 1, "price_lists": ["BASE"],
@@ -55,7 +55,7 @@ async fn ground(stack: &LocalStack, credit_limit: &str) {
     .await;
     post(
         stack,
-        Source::Erp,
+        Source::erp(),
         "g-p",
         "price.changed",
         json!({"price_list": "BASE", "sku": "A", "currency": "EUR", "revision": 1,
@@ -113,7 +113,7 @@ async fn a_batch_that_failed_whole_comes_back_after_its_backoff_not_the_pollers(
         .unwrap();
     post(
         &stack,
-        Source::Shop,
+        Source::shop(),
         "o-1",
         "order.placed",
         order("SO-B1", 1),
@@ -175,7 +175,7 @@ async fn orders_placed_while_the_erp_is_down_wait_and_reach_it_once_when_it_is_b
     // Held before the outage: 150 × 10 = 1500 over the limit of 1000.
     post(
         &stack,
-        Source::Shop,
+        Source::shop(),
         "o-held",
         "order.placed",
         order("SO-H", 150),
@@ -197,7 +197,7 @@ async fn orders_placed_while_the_erp_is_down_wait_and_reach_it_once_when_it_is_b
     for id in &ids {
         post(
             &stack,
-            Source::Shop,
+            Source::shop(),
             &format!("o-{id}"),
             "order.placed",
             order(id, 1),
@@ -207,7 +207,7 @@ async fn orders_placed_while_the_erp_is_down_wait_and_reach_it_once_when_it_is_b
     // The ERP raises the limit during the outage: the held order is released into the wait.
     post(
         &stack,
-        Source::Erp,
+        Source::erp(),
         "g-c2",
         "customer.changed",
         json!({"customer_id": "C-1", "name": "Kunde", "revision": 2, "price_lists": ["BASE"],

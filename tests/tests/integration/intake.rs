@@ -553,3 +553,125 @@ async fn a_revoked_secret_stops_working_and_an_added_one_works_without_a_redeplo
     );
     assert_eq!(answer(&periodic, &new, "rv-6", 6).await, 202);
 }
+
+/// Contract version 2: a new source is a configuration entry (its name, its event types)
+/// and an entry in the signing secret, no code: here a second ERP that sends stock and
+/// prices only, with the shop switched off.
+#[tokio::test]
+async fn a_new_source_is_configuration_with_its_own_secret_and_event_types() {
+    let stack = bridge_testkit::TestStack::with_secrets(std::collections::BTreeMap::from([
+        ("erp".to_string(), vec![super::support::new_secret()]),
+        ("erp-eu".to_string(), vec![super::support::new_secret()]),
+        ("shop".to_string(), vec![super::support::new_secret()]),
+    ]))
+    .await;
+    let sources = "erp=stock.changed,price.changed,customer.changed,order.status_changed;\
+                   erp-eu=stock.changed,price.changed";
+    let intake = super::support::intake_with(
+        &stack,
+        HashMap::from([("WEBHOOK_SOURCES", sources.to_string())]),
+    )
+    .await;
+    let eu = &stack.signing["erp-eu"][0];
+    let stock = stock_event("SKU-EU", 4, "40").to_string();
+    let send = |source: &str, secret: &str, id: &str, body: &str| {
+        intake.handle(rust_signed(source, secret, id, body), chrono::Utc::now())
+    };
+
+    let accepted = send("erp-eu", eu, "msg_eu_1", &stock).await;
+    assert_eq!(accepted.status, 202, "{}", accepted.body);
+    // Ids are per source: the first ERP's own msg_eu_1 is another event.
+    let first_erp = send("erp", &stack.signing["erp"][0], "msg_eu_1", &stock).await;
+    assert_eq!(first_erp.status, 202, "{}", first_erp.body);
+
+    let customer = json!({"type": "customer.changed", "timestamp": "2026-11-26T10:00:00Z",
+        "data": {"customer_id": "C-1", "name": "Kunde", "revision": 1}})
+    .to_string();
+    let refused = send("erp-eu", eu, "msg_eu_2", &customer).await;
+    assert_eq!(refused.status, 400);
+    assert_eq!(refused.body["error"], "unknown_type");
+    assert_eq!(refused.body["field"], "/type");
+    assert!(
+        refused.body["message"]
+            .as_str()
+            .unwrap()
+            .contains("not accepted from source erp-eu"),
+        "{}",
+        refused.body
+    );
+    // Its own secret only: the first ERP's does not sign for it.
+    let foreign = send("erp-eu", &stack.signing["erp"][0], "msg_eu_3", &stock).await;
+    assert_eq!(foreign.status, 401, "{}", foreign.body);
+    // The secret still has a shop entry, but the shop is not configured.
+    let order = json!({"type": "order.placed", "timestamp": "2026-11-26T10:00:00Z", "data": {"order_id": "O", "customer_id": "C", "currency": "EUR", "placed_at": "2026-11-26T10:00:00Z", "lines": [{"line": 1, "sku": "S", "quantity": 1, "unit_price": "1"}]}}).to_string();
+    let shop = send("shop", &stack.signing["shop"][0], "msg_eu_4", &order).await;
+    assert_eq!(shop.status, 404, "{}", shop.body);
+    assert_eq!(shop.body["error"], "unknown_source");
+    assert!(stack.drain_queue("OrderPlacedQueue").await.is_empty());
+    assert!(stack.drain_queue("CustomerQueue").await.is_empty());
+
+    // The queued event carries its source, and the sync applies it like the ERP's.
+    let messages = stack.drain_queue("StockPriceQueue").await;
+    assert_eq!(messages.len(), 2);
+    let arn = stack.queue_arn("StockPriceQueue").to_string();
+    let mut batch = aws_lambda_events::event::sqs::SqsEvent::default();
+    for (index, message) in messages.iter().enumerate() {
+        let envelope = Envelope::from_json(message.body().unwrap()).unwrap();
+        let attributes = message.message_attributes().unwrap();
+        assert_eq!(
+            attributes["source"].string_value(),
+            Some(envelope.source.as_str())
+        );
+        batch.records.push(super::support::sqs_record(
+            &arn,
+            &format!("m{index}"),
+            message.body().unwrap(),
+            1,
+        ));
+    }
+    let mut seen: Vec<String> = messages
+        .iter()
+        .map(|m| {
+            Envelope::from_json(m.body().unwrap())
+                .unwrap()
+                .source
+                .to_string()
+        })
+        .collect();
+    seen.sort();
+    assert_eq!(seen, ["erp", "erp-eu"]);
+    let response = super::support::sync(&stack)
+        .handle_batch(batch)
+        .await
+        .unwrap();
+    assert!(response.batch_item_failures.is_empty());
+    let levels = bridge_domain::ports::StockStore::stock_of(
+        &bridge_aws::DynamoStockStore::new(
+            aws_sdk_dynamodb::Client::new(&stack.sdk),
+            stack.table("StockTable"),
+        ),
+        &bridge_domain::Sku::parse("SKU-EU").unwrap(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(levels.len(), 1);
+    assert_eq!(levels[0].available.to_string(), "40");
+}
+
+/// A mistyped source configuration stops the intake at init, with the variable named.
+#[tokio::test]
+async fn a_mistyped_source_configuration_stops_the_start() {
+    let stack = stack(false).await;
+    let mut env = stack.environment("webhook-intake");
+    env.insert(
+        "WEBHOOK_SOURCES".to_string(),
+        "erp=stock.changed;shop=order.plaecd".to_string(),
+    );
+    let config = bridge_lambda::Config::from_map(env);
+    let err = webhook_intake::wiring::check(&config).unwrap_err();
+    assert!(err.to_string().contains("WEBHOOK_SOURCES"), "{err}");
+    assert!(err.to_string().contains("order.plaecd"), "{err}");
+    // The template's default is the contract's two sources.
+    let config = bridge_lambda::Config::from_map(stack.environment("webhook-intake"));
+    webhook_intake::wiring::check(&config).unwrap();
+}

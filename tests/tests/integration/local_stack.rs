@@ -8,7 +8,7 @@ use serde_json::json;
 use std::time::Duration;
 
 async fn post_signed(stack: &LocalStack, id: &str, body: &serde_json::Value) -> u16 {
-    super::support::post_to_local_stack(stack, Source::Erp, id, body).await
+    super::support::post_to_local_stack(stack, Source::erp(), id, body).await
 }
 
 #[tokio::test]
@@ -19,6 +19,14 @@ async fn webhooks_over_http_reach_the_tables_and_poison_reaches_the_dlq_with_its
     options.endpoint = Some(bridge_testkit::endpoint().to_string());
     options.stack_name = bridge_testkit::unique("dev");
     options.stack_file = dir.join("stack.json");
+    // A third source, configured as an operator would: the intake's WEBHOOK_SOURCES.
+    options.overrides.insert(
+        "WEBHOOK_SOURCES".to_string(),
+        format!(
+            "{};warehouse-b=stock.changed",
+            bridge_domain::Sources::contract_spec()
+        ),
+    );
     let stack = LocalStack::start(options)
         .await
         .expect("the local stack starts");
@@ -54,6 +62,18 @@ async fn webhooks_over_http_reach_the_tables_and_poison_reaches_the_dlq_with_its
         post_signed(&stack, "s7", &super::support::stock_event("SKU-1", 7, "70")).await,
         200
     );
+    // The new source signs with its own secret (the local stack made one) and sends stock.
+    let warehouse_b = Source::parse("warehouse-b").unwrap();
+    let stock_b = super::support::stock_event("SKU-B", 1, "3");
+    assert_eq!(
+        super::support::post_to_local_stack(&stack, warehouse_b.clone(), "b1", &stock_b).await,
+        202
+    );
+    assert_eq!(
+        super::support::post_to_local_stack(&stack, warehouse_b, "b2", &base).await,
+        400,
+        "prices are not among what warehouse-b may send"
+    );
 
     // Poison put straight on the queue, as a broken producer would.
     let sqs = aws_sdk_sqs::Client::new(&stack.sdk);
@@ -80,6 +100,8 @@ async fn webhooks_over_http_reach_the_tables_and_poison_reaches_the_dlq_with_its
     let levels = read::stock(&tables, "SKU-1").await.unwrap();
     assert_eq!(levels[0].revision.value(), 7);
     assert_eq!(levels[0].available.to_string(), "70");
+    let levels = read::stock(&tables, "SKU-B").await.unwrap();
+    assert_eq!(levels[0].available.to_string(), "3");
 
     let at = chrono::Utc::now();
     let priced = read::price(&tables, "C-1", "SKU-1", "60", at)

@@ -57,7 +57,10 @@ async fn setup_with(overrides: &[(&str, &str)]) -> Setup {
 }
 
 fn event(source: Source, body: Value) -> DomainEvent {
-    let ParsedEvent { event, .. } = parse_event(source, body.to_string().as_bytes()).unwrap();
+    let sender = bridge_domain::Sources::contract()
+        .sender(source.as_str())
+        .unwrap();
+    let ParsedEvent { event, .. } = parse_event(&sender, body.to_string().as_bytes()).unwrap();
     event
 }
 
@@ -69,7 +72,7 @@ impl Setup {
             data[k] = v.clone();
         }
         let DomainEvent::CustomerChanged(c) = event(
-            Source::Erp,
+            Source::erp(),
             json!({"type": "customer.changed", "timestamp": "2026-11-26T10:00:00Z", "data": data}),
         ) else {
             unreachable!()
@@ -83,7 +86,7 @@ impl Setup {
 
     async fn price(&self, sku: &str, price: &str) {
         let DomainEvent::PriceChanged(p) = event(
-            Source::Erp,
+            Source::erp(),
             json!({"type": "price.changed", "timestamp": "2026-11-26T10:00:00Z",
             "data": {"price_list": "BASE", "sku": sku, "currency": "EUR", "revision": 1, "tiers": [{"min_qty": 1, "unit_price": price}]}}),
         ) else {
@@ -98,7 +101,7 @@ impl Setup {
 
     fn order(&self, id: &str, qty: &str, price: &str) -> bridge_domain::OrderPlaced {
         let DomainEvent::OrderPlaced(o) = event(
-            Source::Shop,
+            Source::shop(),
             json!({"type": "order.placed", "timestamp": "2026-11-26T10:00:00Z",
             "data": {"order_id": id, "customer_id": "C-1", "currency": "EUR", "placed_at": "2026-11-26T10:00:00Z", "cost_center": "CC-1",
                      "lines": [{"line": 1, "sku": "A", "quantity": qty, "unit_price": price}]}}),
@@ -287,7 +290,7 @@ async fn a_credit_hold_is_released_when_the_limit_is_raised() {
     // 100 open + 4 × 250 = 1100 > 1000; and above 500 without the manager's approval.
     s.price("B", "250.00").await;
     let DomainEvent::OrderPlaced(big) = event(
-        Source::Shop,
+        Source::shop(),
         json!({"type": "order.placed", "timestamp": "2026-11-26T10:00:00Z",
         "data": {"order_id": "SO-7", "customer_id": "C-1", "currency": "EUR", "placed_at": "2026-11-26T10:00:00Z", "cost_center": "CC-1",
                  "approvals": [{"role": "manager", "user_id": "u-1"}],
@@ -325,7 +328,7 @@ async fn missing_approvals_and_wrong_prices_hold_the_order() {
     s.customer(json!({"revision": 3, "credit_limit": {"amount": "100000", "currency": "EUR"}}))
         .await;
     let DomainEvent::OrderPlaced(unapproved) = event(
-        Source::Shop,
+        Source::shop(),
         json!({"type": "order.placed", "timestamp": "2026-11-26T10:00:00Z",
         "data": {"order_id": "SO-8", "customer_id": "C-1", "currency": "EUR", "placed_at": "2026-11-26T10:00:00Z", "cost_center": "CC-1",
                  "lines": [{"line": 1, "sku": "B", "quantity": 4, "unit_price": "250.00"}]}}),
@@ -369,7 +372,7 @@ async fn status_updates_out_of_order_keep_the_newest() {
     assert_eq!(s.deliver(&order, 1).await, Ok("Submitted"));
     let status = |revision: u64, status: &str| {
         let DomainEvent::OrderStatusChanged(e) = event(
-            Source::Erp,
+            Source::erp(),
             json!({"type": "order.status_changed", "timestamp": "2026-11-26T10:00:00Z",
             "data": {"order_id": "SO-10", "status": status, "revision": revision}}),
         ) else {
@@ -388,7 +391,7 @@ async fn status_updates_out_of_order_keep_the_newest() {
     assert_eq!(s.state("SO-10").await, "shipped");
     let unknown = {
         let DomainEvent::OrderStatusChanged(e) = event(
-            Source::Erp,
+            Source::erp(),
             json!({"type": "order.status_changed", "timestamp": "2026-11-26T10:00:00Z",
             "data": {"order_id": "SO-404", "status": "confirmed", "revision": 1}}),
         ) else {
@@ -474,7 +477,7 @@ async fn a_late_older_version_never_replaces_the_newer_one_and_a_same_revision_c
             data["approvals"] = json!([{"role": "manager", "user_id": "u-1"}]);
         }
         let DomainEvent::OrderPlaced(o) = event(
-            Source::Shop,
+            Source::shop(),
             json!({"type": "order.placed", "timestamp": "2026-11-26T10:00:00Z", "data": data}),
         ) else {
             unreachable!()
@@ -515,7 +518,7 @@ async fn a_held_order_released_while_the_erp_is_down_reaches_it_when_the_erp_is_
     let s = setup_with(&[("RESUME_AFTER_SECONDS", "0")]).await;
     // 100 open + 95 × 10 = 1050 > 1000 (and the approval is there).
     let DomainEvent::OrderPlaced(order) = event(
-        Source::Shop,
+        Source::shop(),
         json!({"type": "order.placed", "timestamp": "2026-11-26T10:00:00Z",
         "data": {"order_id": "SO-61", "customer_id": "C-1", "currency": "EUR", "placed_at": "2026-11-26T10:00:00Z", "cost_center": "CC-1",
                  "approvals": [{"role": "manager", "user_id": "u-1"}],
@@ -646,7 +649,7 @@ async fn an_order_waiting_longer_than_the_outage_window_goes_to_the_dead_letter_
     let bridge_contract::Payload::Inline { body } = envelope.payload else {
         panic!("inline")
     };
-    let DomainEvent::OrderPlaced(redriven) = event(Source::Shop, body) else {
+    let DomainEvent::OrderPlaced(redriven) = event(Source::shop(), body) else {
         panic!("an order")
     };
     assert_eq!(redriven, order);
@@ -703,7 +706,7 @@ async fn an_approval_sent_with_the_order_again_releases_it() {
             data["approvals"] = json!([{"role": "manager", "user_id": "u-9"}]);
         }
         let DomainEvent::OrderPlaced(o) = event(
-            Source::Shop,
+            Source::shop(),
             json!({"type": "order.placed", "timestamp": "2026-11-26T10:00:00Z", "data": data}),
         ) else {
             unreachable!()
@@ -757,7 +760,7 @@ async fn a_price_announced_for_next_month_leaves_today_s_price_in_force_for_brid
         .to_string();
     // Today's price of A is 10.00 (revision 1, open window); the ERP announces 11.00.
     let DomainEvent::PriceChanged(announced) = event(
-        Source::Erp,
+        Source::erp(),
         json!({"type": "price.changed", "timestamp": "2026-11-26T10:00:00Z",
         "data": {"price_list": "BASE", "sku": "A", "currency": "EUR", "revision": 2, "valid_from": next_month,
                  "tiers": [{"min_qty": 1, "unit_price": "11.00"}]}}),
@@ -809,7 +812,7 @@ async fn two_quick_orders_each_within_the_limit_cannot_pass_it_together() {
     // Limit 1000, open items 100; the manager's approval is there for both.
     let placed = |id: &str| {
         let DomainEvent::OrderPlaced(o) = event(
-            Source::Shop,
+            Source::shop(),
             json!({"type": "order.placed", "timestamp": "2026-11-26T10:00:00Z",
             "data": {"order_id": id, "customer_id": "C-1", "currency": "EUR", "placed_at": "2026-11-26T10:00:00Z", "cost_center": "CC-1",
                      "approvals": [{"role": "manager", "user_id": "u-1"}],

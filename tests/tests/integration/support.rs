@@ -150,7 +150,7 @@ pub async fn post_to_local_stack(
     let body = body.to_string();
     let signature = bridge_testkit::python_sign(secret, id, ts, &body);
     reqwest::Client::new()
-        .post(stack.webhook_url(source))
+        .post(stack.webhook_url(&source))
         .header("content-type", "application/json")
         .header("webhook-id", id)
         .header("webhook-timestamp", ts.to_string())
