@@ -13,7 +13,7 @@ use bridge_domain::freshness::Category;
 use bridge_domain::ports::{FreshnessStore, MessageQueue, OutboundMessage};
 use bridge_domain::pull::{ChangesError, ChangesPage, ErpChanges, PullState, PullStateStore};
 use bridge_domain::{EventType, PortError, Route};
-use bridge_lambda::Metrics;
+use bridge_lambda::{MessageError, Metrics};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -21,7 +21,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tracing::{Instrument, error, info, warn};
-use webhook_intake::Intake;
+use webhook_intake::{Accepted, EventIntake};
 
 pub const FUNCTION_NAME: &str = "delta-pull";
 
@@ -50,7 +50,7 @@ pub struct PullSettings {
 pub struct PullPorts {
     pub erp: Arc<dyn ErpChanges>,
     pub state: Arc<dyn PullStateStore>,
-    pub intake: Arc<Intake>,
+    pub intake: Arc<dyn EventIntake>,
     pub queue: Arc<dyn MessageQueue>,
     pub freshness: Arc<dyn FreshnessStore>,
 }
@@ -424,27 +424,40 @@ impl DeltaPull {
                 "the intake has no source {PULL_SOURCE} configured (WEBHOOK_SOURCES)"
             ))
         })?;
-        let response = self
+        let outcome = self
             .ports
             .intake
             .accept(&sender, &id, &correlation_id, body.as_bytes(), now, metrics)
             .await;
-        match response.status {
-            202 => summary.accepted += 1,
-            200 => summary.duplicates += 1,
-            400 | 409 => {
-                summary.rejected += 1;
-                self.dead_letter(&id, &correlation_id, change, &body, &response.body, now)
-                    .await?;
+        let refusal = match outcome {
+            Accepted::Queued => {
+                summary.accepted += 1;
+                return Ok(());
             }
-            status => {
+            Accepted::Duplicate => {
+                summary.duplicates += 1;
+                return Ok(());
+            }
+            Accepted::Invalid(err) => {
+                let reason = match &err.field {
+                    Some(field) => format!("{} (at {field})", err.message),
+                    None => err.message.clone(),
+                };
+                MessageError::permanent(err.code, reason)
+            }
+            Accepted::Conflict => MessageError::permanent(
+                "webhook_id_conflict",
+                "a change with this id was queued before with other content",
+            ),
+            Accepted::InFlight | Accepted::Unavailable => {
                 return Err(PullError::Unavailable(format!(
-                    "the intake answered {status}: {}",
-                    response.body
+                    "the intake could not make the change durable ({outcome:?})"
                 )));
             }
-        }
-        Ok(())
+        };
+        summary.rejected += 1;
+        self.dead_letter(&id, &correlation_id, change, &body, &refusal, now)
+            .await
     }
 
     async fn dead_letter(
@@ -453,7 +466,7 @@ impl DeltaPull {
         correlation_id: &str,
         change: &bridge_domain::pull::PulledChange,
         body: &str,
-        answer: &Value,
+        refusal: &MessageError,
         now: DateTime<Utc>,
     ) -> Result<(), PullError> {
         let route = EventType::parse(&change.event_type)
@@ -470,37 +483,28 @@ impl DeltaPull {
                     format!("no dead-letter queue is configured for {}", route.as_str()),
                 ))
             })?;
-        let text = |key: &str| answer.get(key).and_then(Value::as_str).unwrap_or_default();
-        let reason = match answer.get("field").and_then(Value::as_str) {
-            Some(field) => format!("{} (at {field})", text("message")),
-            None => text("message").to_string(),
-        };
-        warn!(change_id = id, event_type = %change.event_type, code = text("error"), reason = %reason, "the ERP's change is invalid; dead-lettered");
+        warn!(change_id = id, event_type = %change.event_type, code = %refusal.code, reason = %refusal.message, "the ERP's change is invalid; dead-lettered");
+        let sent_with = BTreeMap::from([
+            (
+                attributes::EVENT_TYPE.to_string(),
+                change.event_type.chars().take(100).collect(),
+            ),
+            (attributes::WEBHOOK_ID.to_string(), id.to_string()),
+            (
+                attributes::CORRELATION_ID.to_string(),
+                correlation_id.to_string(),
+            ),
+            (attributes::SOURCE.to_string(), PULL_SOURCE.to_string()),
+            ("pulled_at".to_string(), now.to_rfc3339()),
+        ]);
         let message = OutboundMessage {
             body: body.to_string(),
-            attributes: BTreeMap::from([
-                (
-                    attributes::EVENT_TYPE.to_string(),
-                    change.event_type.chars().take(100).collect(),
-                ),
-                (attributes::WEBHOOK_ID.to_string(), id.to_string()),
-                (
-                    attributes::CORRELATION_ID.to_string(),
-                    correlation_id.to_string(),
-                ),
-                (attributes::SOURCE.to_string(), "erp".to_string()),
-                (
-                    attributes::FAILURE_CODE.to_string(),
-                    text("error").to_string(),
-                ),
-                (attributes::FAILURE_REASON.to_string(), reason),
-                (
-                    attributes::FAILURE_CLASS.to_string(),
-                    "permanent".to_string(),
-                ),
-                (attributes::FAILED_BY.to_string(), FUNCTION_NAME.to_string()),
-                ("pulled_at".to_string(), now.to_rfc3339()),
-            ]),
+            attributes: bridge_lambda::batch::failure_attributes(
+                sent_with,
+                refusal,
+                1,
+                FUNCTION_NAME,
+            ),
             ..Default::default()
         };
         self.ports

@@ -143,7 +143,7 @@ fn pull(erp: Erp, queue: Arc<Queue>, state: Arc<State>, receipts: Arc<Receipts>)
         .into_iter()
         .map(|r| (r, format!("q-{}", r.as_str())))
         .collect();
-    let intake = Intake::new(
+    let intake = webhook_intake::Intake::new(
         webhook_intake::IntakeSettings {
             secrets: Default::default(),
             sources: bridge_domain::Sources::contract(),
@@ -299,4 +299,80 @@ async fn a_run_that_finds_the_cursor_moved_by_another_stops_without_moving_it_ba
         stored.last_run_status, None,
         "the superseded run records nothing"
     );
+}
+
+/// An intake that answers every change with the same outcome: the pull depends on the port,
+/// and each outcome has its one meaning for the run.
+struct Answers(Accepted);
+
+#[async_trait]
+impl EventIntake for Answers {
+    fn sender(&self, name: &str) -> Option<bridge_domain::Sender> {
+        bridge_domain::Sources::contract().sender(name)
+    }
+    async fn accept(
+        &self,
+        _sender: &bridge_domain::Sender,
+        _webhook_id: &str,
+        _correlation_id: &str,
+        _body: &[u8],
+        _now: DateTime<Utc>,
+        _metrics: &mut Metrics,
+    ) -> Accepted {
+        self.0.clone()
+    }
+}
+
+#[tokio::test]
+async fn each_intake_outcome_moves_the_cursor_or_fails_the_run_as_it_means() {
+    let invalid = bridge_contract::ContractError::new(
+        "negative",
+        "must not be negative",
+        Some("/data/available".into()),
+    );
+    for (outcome, moves, dead_code) in [
+        (Accepted::Queued, true, None),
+        (Accepted::Duplicate, true, None),
+        (Accepted::Invalid(invalid), true, Some("negative")),
+        (Accepted::Conflict, true, Some("webhook_id_conflict")),
+        (Accepted::InFlight, false, None),
+        (Accepted::Unavailable, false, None),
+    ] {
+        let queue = Arc::new(Queue::default());
+        let state = Arc::new(State::default());
+        let mut pull = pull(
+            Erp {
+                log: log(2),
+                page: 4,
+            },
+            queue.clone(),
+            state.clone(),
+            Arc::new(Receipts::default()),
+        );
+        pull.ports.intake = Arc::new(Answers(outcome.clone()));
+        let result = pull.run(deadline(), &mut |_| {}).await;
+        let cursor = state.0.lock().unwrap().clone().and_then(|s| s.cursor);
+        if moves {
+            let summary = result.unwrap_or_else(|e| panic!("{outcome:?}: {e}"));
+            assert_eq!(cursor.as_deref(), Some("2"), "{outcome:?}");
+            assert_eq!(summary.changes, 2);
+        } else {
+            let err = result.unwrap_err();
+            assert!(err.is_retryable(), "{outcome:?}: {err}");
+            assert_eq!(cursor, None, "{outcome:?}: the page is pulled again");
+        }
+        let dead: Vec<_> = queue
+            .sent
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(q, _)| q == "dlq")
+            .cloned()
+            .collect();
+        assert_eq!(
+            dead.len(),
+            if dead_code.is_some() { 2 } else { 0 },
+            "{outcome:?}"
+        );
+    }
 }

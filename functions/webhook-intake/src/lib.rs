@@ -75,6 +75,90 @@ impl IntakeResponse {
     }
 }
 
+/// What became of an event handed to [`Intake::accept`]: the intake's decision, which the
+/// HTTP edge ([`Accepted::to_response`]) and the delta pull each translate for themselves.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Accepted {
+    /// Durable on its route's queue.
+    Queued,
+    /// The same event under the same id was queued before.
+    Duplicate,
+    /// The event breaks the contract (its error names the field); sending it again changes
+    /// nothing.
+    Invalid(ContractError),
+    /// The id was queued before for a different event.
+    Conflict,
+    /// Another delivery of the same id is being processed: try again shortly.
+    InFlight,
+    /// The event could not be made durable (queue, store or bucket unavailable); nothing
+    /// was half-written, so trying again is safe.
+    Unavailable,
+}
+
+impl Accepted {
+    /// The contract's answer (section 1) for `webhook_id`.
+    pub fn to_response(&self, webhook_id: &str) -> IntakeResponse {
+        match self {
+            Accepted::Queued => {
+                IntakeResponse::json(202, json!({"id": webhook_id, "status": "queued"}))
+            }
+            Accepted::Duplicate => {
+                IntakeResponse::json(200, json!({"id": webhook_id, "status": "duplicate"}))
+            }
+            Accepted::Invalid(err) => IntakeResponse::invalid(err),
+            Accepted::Conflict => IntakeResponse::error(
+                409,
+                "webhook_id_conflict",
+                "this webhook-id was accepted before for a different event",
+            ),
+            Accepted::InFlight => {
+                IntakeResponse::unavailable("the same webhook-id is being processed; retry shortly")
+            }
+            Accepted::Unavailable => {
+                IntakeResponse::unavailable("the event could not be made durable")
+            }
+        }
+    }
+}
+
+/// The intake as other functions use it: the delta pull hands its changes over through
+/// this port, so that they get the webhooks' rules, receipts and queues.
+#[async_trait::async_trait]
+pub trait EventIntake: Send + Sync {
+    /// The configured source named `name`.
+    fn sender(&self, name: &str) -> Option<Sender>;
+
+    /// Validates, deduplicates and enqueues one authenticated event.
+    async fn accept(
+        &self,
+        sender: &Sender,
+        webhook_id: &str,
+        correlation_id: &str,
+        body: &[u8],
+        now: DateTime<Utc>,
+        metrics: &mut Metrics,
+    ) -> Accepted;
+}
+
+#[async_trait::async_trait]
+impl EventIntake for Intake {
+    fn sender(&self, name: &str) -> Option<Sender> {
+        self.settings.sources.sender(name)
+    }
+
+    async fn accept(
+        &self,
+        sender: &Sender,
+        webhook_id: &str,
+        correlation_id: &str,
+        body: &[u8],
+        now: DateTime<Utc>,
+        metrics: &mut Metrics,
+    ) -> Accepted {
+        Intake::accept(self, sender, webhook_id, correlation_id, body, now, metrics).await
+    }
+}
+
 /// An event that passed every check, on its way to its queue.
 struct Delivery<'a> {
     source: &'a Source,
@@ -160,11 +244,6 @@ impl Intake {
     pub fn with_refresh(mut self, refresh: SecretRefresh) -> Self {
         self.refresh = Some(refresh);
         self
-    }
-
-    /// The configured source named `name`, with what it may send.
-    pub fn sender(&self, name: &str) -> Option<Sender> {
-        self.settings.sources.sender(name)
     }
 
     fn loaded(&self) -> std::sync::RwLockReadGuard<'_, LoadedSecrets> {
@@ -299,6 +378,7 @@ impl Intake {
             metrics,
         )
         .await
+        .to_response(webhook_id)
     }
 
     /// Takes one authenticated event: validates it, deduplicates it on (source, id) and
@@ -312,13 +392,14 @@ impl Intake {
         body: &[u8],
         now: DateTime<Utc>,
         metrics: &mut Metrics,
-    ) -> IntakeResponse {
+    ) -> Accepted {
         if !valid_token(webhook_id, MAX_WEBHOOK_ID_LEN) {
             metrics.add("Invalid", 1);
-            return IntakeResponse::json(
-                400,
-                json!({"error": "invalid_webhook_id", "message": "webhook-id must be 1 to 256 printable ASCII characters without spaces", "field": null}),
-            );
+            return Accepted::Invalid(ContractError::new(
+                "invalid_webhook_id",
+                "webhook-id must be 1 to 256 printable ASCII characters without spaces",
+                None,
+            ));
         }
         let parsed = match parse_json(body)
             .and_then(|value| parse_event_value(sender, &value).map(|parsed| (parsed, value)))
@@ -327,7 +408,7 @@ impl Intake {
             Err(err) => {
                 warn!(code = %err.code, field = ?err.field, reason = %err.message, outcome = "invalid", "event rejected");
                 metrics.add("Invalid", 1);
-                return IntakeResponse::invalid(&err);
+                return Accepted::Invalid(err);
             }
         };
         let (parsed, body_value) = parsed;
@@ -350,7 +431,7 @@ impl Intake {
                 content_sha256: seen,
             }) if seen == content_sha256 => {
                 metrics.add("Duplicate", 1);
-                return IntakeResponse::json(200, json!({"id": webhook_id, "status": "duplicate"}));
+                return Accepted::Duplicate;
             }
             Ok(ReceiptClaim::AlreadyQueued { .. }) => {
                 // Answering 200 would drop a different event without a trace.
@@ -359,22 +440,16 @@ impl Intake {
                     outcome = "conflict",
                     "webhook id reused for a different event"
                 );
-                return IntakeResponse::error(
-                    409,
-                    "webhook_id_conflict",
-                    "this webhook-id was accepted before for a different event",
-                );
+                return Accepted::Conflict;
             }
             Ok(ReceiptClaim::InFlight) => {
                 metrics.add("InFlight", 1);
-                return IntakeResponse::unavailable(
-                    "the same webhook-id is being processed; retry shortly",
-                );
+                return Accepted::InFlight;
             }
             Err(err) => {
                 error!(error = %cause_chain(&err), outcome = "unavailable", "receipt store unavailable");
                 metrics.add("Unavailable", 1);
-                return IntakeResponse::unavailable("the event could not be made durable");
+                return Accepted::Unavailable;
             }
         }
 
@@ -421,7 +496,7 @@ impl Intake {
                 }
                 metrics.add("Accepted", 1);
                 info!(event_type = %parsed.event_type, record = %parsed.event.record_key(), outcome = "queued", "event queued");
-                IntakeResponse::json(202, json!({"id": webhook_id, "status": "queued"}))
+                Accepted::Queued
             }
             Err(err) => {
                 error!(error = %cause_chain(&err), outcome = "unavailable", "could not enqueue the event");
@@ -430,7 +505,7 @@ impl Intake {
                     error!(error = %cause_chain(&release), "could not release the claim");
                 }
                 metrics.add("Unavailable", 1);
-                IntakeResponse::unavailable("the event could not be made durable")
+                Accepted::Unavailable
             }
         }
     }

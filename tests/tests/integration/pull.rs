@@ -255,7 +255,11 @@ async fn an_invalid_change_is_dead_lettered_with_its_reason_and_spares_its_neigh
         .iter()
         .map(|(k, v)| (k.clone(), v.string_value().unwrap_or_default().to_string()))
         .collect();
+    // The batch driver's format: what `bridgectl dlq` reads from every dead-letter queue.
     assert_eq!(attributes["failed_by"], "delta-pull");
+    assert_eq!(attributes["failure_code"], "negative");
+    assert_eq!(attributes["failure_class"], "permanent");
+    assert_eq!(attributes["source"], "erp");
     assert!(
         attributes["failure_reason"].contains("/data/available"),
         "{attributes:?}"
