@@ -22,13 +22,12 @@
 //! Skus are keyed by a 64-bit hash: two different skus sharing one (about one chance in
 //! 10^7 for a million skus) would show as a conflict, reported, never silently merged.
 
+use bridge_lambda::scratch::ScratchDir;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::fs::File;
 use std::io::{self, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, SystemTime};
 use xxhash_rust::xxh3::xxh3_64;
 
 /// The sku has rows with different content, or a rejected row besides a valid one.
@@ -41,9 +40,7 @@ const PROBLEM: u8 = CONFLICT | REJECTED;
 
 /// Most keys the sku set keeps in memory to find its blocks.
 pub const FENCE: u64 = 4096;
-/// Directories of an index left behind by a process that died are removed when older.
-const STALE_AFTER: Duration = Duration::from_secs(3600);
-const DIR_PREFIX: &str = "pim-import-index-";
+const DIR_KIND: &str = "pim-import-index";
 
 const KIND_VALID: u8 = 0;
 const KIND_SWITCH_OFF: u8 = 1;
@@ -111,68 +108,6 @@ pub enum Seen<'a> {
         first_line: u64,
         line: u64,
     },
-}
-
-/// A directory of its own, removed with everything in it when dropped.
-#[derive(Debug)]
-struct TempDir {
-    path: PathBuf,
-    files: u64,
-}
-
-impl TempDir {
-    fn new(parent: &Path) -> io::Result<Self> {
-        static COUNTER: AtomicU64 = AtomicU64::new(0);
-        std::fs::create_dir_all(parent)?;
-        remove_stale(parent);
-        let nanos = SystemTime::now()
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or_default();
-        loop {
-            let path = parent.join(format!(
-                "{DIR_PREFIX}{}-{nanos}-{}",
-                std::process::id(),
-                COUNTER.fetch_add(1, Ordering::Relaxed)
-            ));
-            match std::fs::create_dir(&path) {
-                Ok(()) => return Ok(Self { path, files: 0 }),
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
-                Err(e) => return Err(e),
-            }
-        }
-    }
-
-    fn next_file(&mut self, name: &str) -> PathBuf {
-        self.files += 1;
-        self.path.join(format!("{name}-{}", self.files))
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.path);
-    }
-}
-
-/// Removes index directories that a process which died (a Lambda timeout) left behind: an
-/// index lives one invocation, never an hour.
-fn remove_stale(parent: &Path) {
-    let Ok(entries) = std::fs::read_dir(parent) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let stale = entry.file_name().to_string_lossy().starts_with(DIR_PREFIX)
-            && entry
-                .metadata()
-                .and_then(|m| m.modified())
-                .ok()
-                .and_then(|m| m.elapsed().ok())
-                .is_some_and(|age| age > STALE_AFTER);
-        if stale {
-            let _ = std::fs::remove_dir_all(entry.path());
-        }
-    }
 }
 
 /// One row of a sku as the replay reads it back; its sku text is in the buffer it was read
@@ -325,7 +260,7 @@ struct Partitions {
 }
 
 impl Partitions {
-    fn new(dir: &mut TempDir, write_buffer: usize) -> Self {
+    fn new(dir: &mut ScratchDir, write_buffer: usize) -> Self {
         Partitions {
             paths: (0..PARTS).map(|_| dir.next_file("part")).collect(),
             files: (0..PARTS).map(|_| None).collect(),
@@ -381,7 +316,7 @@ impl Partitions {
 
 /// The index while the scan reads the file: rows in, partition files out.
 pub struct IndexBuilder {
-    dir: TempDir,
+    dir: ScratchDir,
     settings: IndexSettings,
     parts: Partitions,
     rows: u64,
@@ -390,7 +325,7 @@ pub struct IndexBuilder {
 impl std::fmt::Debug for IndexBuilder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("IndexBuilder")
-            .field("dir", &self.dir.path)
+            .field("dir", &self.dir.path())
             .field("rows", &self.rows)
             .finish()
     }
@@ -398,7 +333,7 @@ impl std::fmt::Debug for IndexBuilder {
 
 impl IndexBuilder {
     pub fn new(settings: IndexSettings) -> io::Result<Self> {
-        let mut dir = TempDir::new(&settings.temp_dir)?;
+        let mut dir = ScratchDir::new(&settings.temp_dir, DIR_KIND)?;
         let parts = Partitions::new(&mut dir, settings.write_buffer);
         Ok(Self {
             dir,
@@ -410,7 +345,7 @@ impl IndexBuilder {
 
     /// The directory of the index's files.
     pub fn dir(&self) -> &Path {
-        &self.dir.path
+        self.dir.path()
     }
 
     /// Rows recorded.
@@ -486,7 +421,7 @@ impl IndexBuilder {
             set: BufWriter::with_capacity(settings.read_buffer, File::create(&set_path)?),
             fence: Vec::new(),
             distinct: 0,
-            exceptions: OrdinalSorter::new(&settings, dir.path.join("exceptions")),
+            exceptions: OrdinalSorter::new(&settings, dir.path().join("exceptions")),
             group: Group::default(),
             text: Vec::with_capacity(64),
             seen,
@@ -575,7 +510,7 @@ fn sort(entries: &[Entry], shift: u32, order: &mut Vec<u64>) {
 /// Replays one partition file (`count` rows, `shift` bits of the key used) in (key,
 /// ordinal) order into the merger, and removes it.
 fn replay<F: FnMut(Seen<'_>)>(
-    dir: &mut TempDir,
+    dir: &mut ScratchDir,
     settings: &IndexSettings,
     path: &Path,
     count: u64,
@@ -920,7 +855,7 @@ pub struct SkuIndex {
     block_bytes: Vec<u8>,
     exceptions: Exceptions,
     read_buffer: usize,
-    dir: TempDir,
+    dir: ScratchDir,
 }
 
 impl SkuIndex {
@@ -935,7 +870,7 @@ impl SkuIndex {
 
     /// The directory of the index's files (removed when the index is dropped).
     pub fn dir(&self) -> &Path {
-        &self.dir.path
+        self.dir.path()
     }
 
     /// The sku's flags, `None` if the file has no row of it.
@@ -1036,6 +971,7 @@ impl Applying<'_> {
 mod tests {
     use super::*;
     use std::collections::HashMap;
+    use std::time::{Duration, SystemTime};
 
     /// Tiny buffers, so that files are written, partitions split and exceptions spilled.
     fn settings(dir: &Path, sort_rows: usize, fan_in: usize) -> IndexSettings {
@@ -1403,8 +1339,8 @@ mod tests {
         assert!(!own.exists());
         // A directory a dead process left, older than an hour, goes with the next index;
         // a recent one (another import running) stays.
-        let stale = dir.join(format!("{DIR_PREFIX}1-1-1"));
-        let recent = dir.join(format!("{DIR_PREFIX}1-1-2"));
+        let stale = dir.join(format!("{DIR_KIND}-1-1-1"));
+        let recent = dir.join(format!("{DIR_KIND}-1-1-2"));
         std::fs::create_dir_all(&stale).unwrap();
         std::fs::create_dir_all(&recent).unwrap();
         std::fs::write(stale.join("run-1"), b"x").unwrap();

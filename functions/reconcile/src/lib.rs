@@ -132,7 +132,8 @@ impl Reconciler {
             return Ok(existing);
         }
         let started_at = Utc::now();
-        let dir = partition::TempDir::new(&self.settings.temp_dir)?;
+        // A killed invocation's partitions (up to the snapshot's size) go with the next run.
+        let dir = bridge_lambda::scratch::ScratchDir::new(&self.settings.temp_dir, "reconcile")?;
         let kind = snapshot::file_kind(key);
         let source = |gzip| Source {
             key: key.to_string(),

@@ -7,7 +7,6 @@ use serde::de::DeserializeOwned;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Fewest and most partitions of a snapshot (the most: open files stay far below
 /// Lambda's 1024 descriptors).
@@ -17,40 +16,6 @@ pub const MAX_PARTITIONS: usize = 256;
 pub const GZIP_RATIO: u64 = 8;
 /// Buffer of each partition writer (all of them are open during a pass).
 const WRITE_BUFFER: usize = 8 * 1024;
-
-/// A directory removed with everything in it when dropped.
-#[derive(Debug)]
-pub struct TempDir {
-    path: PathBuf,
-}
-
-impl TempDir {
-    pub fn new(base: &Path) -> io::Result<Self> {
-        static NEXT: AtomicU64 = AtomicU64::new(0);
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.subsec_nanos())
-            .unwrap_or_default();
-        let path = base.join(format!(
-            "reconcile-{}-{nanos:08x}-{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        ));
-        std::fs::create_dir_all(base)?;
-        std::fs::create_dir(&path)?;
-        Ok(Self { path })
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.path);
-    }
-}
 
 /// Partitions for a snapshot of `object_bytes` (`None`: unknown): about `target_bytes`
 /// of snapshot text each, gzip assumed [`GZIP_RATIO`] times smaller than its text.
@@ -210,7 +175,7 @@ mod tests {
         let base = std::env::temp_dir();
         let path;
         {
-            let dir = TempDir::new(&base).unwrap();
+            let dir = bridge_lambda::scratch::ScratchDir::new(&base, "reconcile-test").unwrap();
             path = dir.path().to_path_buf();
             let mut parts = Partitions::create(dir.path(), "s", 2).unwrap();
             parts.write(1, &("a", 1)).unwrap();

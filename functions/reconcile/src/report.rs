@@ -215,7 +215,8 @@ mod tests {
 
     #[test]
     fn the_report_file_is_the_summary_with_its_lists() {
-        let dir = crate::partition::TempDir::new(&std::env::temp_dir()).unwrap();
+        let dir = bridge_lambda::scratch::ScratchDir::new(&std::env::temp_dir(), "reconcile-test")
+            .unwrap();
         let drift = dir.path().join("drift.jsonl");
         std::fs::write(&drift, "{\"a\":1}\n{\"b\":2}\n").unwrap();
         let summary = ReconcileReport {

@@ -175,22 +175,6 @@ impl<R: Read> Read for LineEnds<R> {
     }
 }
 
-/// The delimiter of the header line: `;` if it has more semicolons than commas outside
-/// quotes, else `,`.
-fn detect_delimiter(head: &[u8]) -> u8 {
-    let (mut commas, mut semicolons, mut quoted) = (0usize, 0usize, false);
-    for &byte in head {
-        match byte {
-            b'"' => quoted = !quoted,
-            b'\n' if !quoted => break,
-            b',' if !quoted => commas += 1,
-            b';' if !quoted => semicolons += 1,
-            _ => {}
-        }
-    }
-    if semicolons > commas { b';' } else { b',' }
-}
-
 /// A snapshot's rows, one at a time.
 pub struct CsvSnapshot {
     reader: csv::Reader<LineEnds<BufReader<Box<dyn Read + Send>>>>,
@@ -265,7 +249,9 @@ impl CsvSnapshot {
                 "the file is UTF-16; export it as UTF-8".into(),
             ));
         }
-        let delimiter = detect_delimiter(buffered.fill_buf().map_err(|e| io_error(&e))?);
+        let delimiter = bridge_contract::delimited::detect_delimiter(
+            buffered.fill_buf().map_err(|e| io_error(&e))?,
+        );
         let mut reader = csv::ReaderBuilder::new()
             .delimiter(delimiter)
             .has_headers(false)
@@ -988,6 +974,13 @@ mod tests {
             (2, "A-1", "10.5".into())
         );
         assert_eq!(rows[1].clone().unwrap().0, 4);
+    }
+
+    #[test]
+    fn tab_separated_snapshots_are_read_as_the_pim_import_reads_them() {
+        let text = "sku\twarehouse\tavailable\trevision\nA-1\tW1\t3\t1\n";
+        let rows = rows::<Stock>(text.as_bytes(), false).unwrap();
+        assert_eq!(rows[0].clone().unwrap().1.available.to_string(), "3");
     }
 
     #[test]

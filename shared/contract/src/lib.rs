@@ -4,6 +4,7 @@
 //! and of queue messages. It turns bytes into `bridge_domain` values, reporting every
 //! violation with a JSON pointer to the offending field.
 
+pub mod delimited;
 pub mod envelope;
 pub mod json;
 pub mod signature;

@@ -10,6 +10,7 @@ pub mod metrics;
 pub mod prefetch;
 pub mod queues;
 pub mod s3_events;
+pub mod scratch;
 
 pub use batch::{Backoff, BatchSettings, MessageError, MessageOutcome, process_batch};
 pub use config::{Config, ConfigError};

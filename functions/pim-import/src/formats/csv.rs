@@ -314,36 +314,6 @@ fn column(name: &str) -> Column {
     }
 }
 
-/// The delimiter that occurs most often outside quotes in the header line.
-fn detect_delimiter(header: &[u8]) -> u8 {
-    let mut counts = [(b',', 0usize), (b';', 0), (b'\t', 0)];
-    let mut quoted = false;
-    for &byte in header {
-        match byte {
-            b'"' => quoted = !quoted,
-            b'\n' if !quoted => break,
-            _ if !quoted => {
-                for (delimiter, count) in counts.iter_mut() {
-                    if byte == *delimiter {
-                        *count += 1;
-                    }
-                }
-            }
-            _ => {}
-        }
-    }
-    // The first of the most frequent: `,` when none occurs.
-    counts
-        .iter()
-        .fold(
-            (b',', 0),
-            |best, &(d, count)| {
-                if count > best.1 { (d, count) } else { best }
-            },
-        )
-        .0
-}
-
 /// Where a field goes when a row is checked in place: a single field's slot, or `Other`
 /// (names, descriptions and attributes are looked up by column; ignored columns).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -783,7 +753,7 @@ impl CsvSource {
                 "the file is UTF-16; export it as UTF-8 (or Windows-1252)".into(),
             ));
         }
-        let delimiter = detect_delimiter(&head);
+        let delimiter = bridge_contract::delimited::detect_delimiter(&head);
         let input: Box<dyn BufRead + Send> = Box::new(std::io::Cursor::new(head).chain(input));
         if delimiter != b',' {
             warnings.insert(format!(
