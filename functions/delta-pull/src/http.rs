@@ -2,39 +2,20 @@
 
 use async_trait::async_trait;
 use bridge_domain::pull::{ChangesError, ChangesPage, ErpChanges, PulledChange};
+use bridge_http::{ApiClient, retry_after};
 use serde_json::Value;
 use std::time::Duration;
 
 pub struct HttpChanges {
-    client: reqwest::Client,
-    base_url: String,
-    token: String,
+    api: ApiClient,
 }
 
 impl HttpChanges {
     pub fn new(base_url: &str, token: &str, timeout: Duration) -> Result<Self, reqwest::Error> {
         Ok(Self {
-            client: reqwest::Client::builder()
-                .timeout(timeout)
-                .connect_timeout(Duration::from_secs(3))
-                .build()?,
-            base_url: base_url.trim_end_matches('/').to_string(),
-            token: token.to_string(),
+            api: ApiClient::new(base_url, token, timeout)?,
         })
     }
-}
-
-/// `Retry-After` in seconds (the HTTP-date form is rare for APIs and read as absent).
-fn retry_after(response: &reqwest::Response) -> Option<Duration> {
-    response
-        .headers()
-        .get("retry-after")?
-        .to_str()
-        .ok()?
-        .trim()
-        .parse::<u64>()
-        .ok()
-        .map(Duration::from_secs)
 }
 
 /// Reads the page, refusing anything that is not the contract's shape: a page the pull
@@ -90,9 +71,8 @@ impl ErpChanges for HttpChanges {
             query.push(("since", cursor.to_string()));
         }
         let response = self
-            .client
-            .get(format!("{}/changes", self.base_url))
-            .bearer_auth(&self.token)
+            .api
+            .get("/changes")
             .query(&query)
             .send()
             .await

@@ -5,26 +5,20 @@ use async_trait::async_trait;
 use bridge_domain::events::OrderPlaced;
 use bridge_domain::ids::OrderId;
 use bridge_domain::ports::{ErpError, ErpOrders};
+use bridge_http::ApiClient;
 use serde_json::{Value, json};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 /// `POST/GET {base}/sales-orders` with a bearer token.
 pub struct HttpErp {
-    client: reqwest::Client,
-    base_url: String,
-    token: String,
+    api: ApiClient,
 }
 
 impl HttpErp {
     pub fn new(base_url: &str, token: &str, timeout: Duration) -> Result<Self, reqwest::Error> {
         Ok(Self {
-            client: reqwest::Client::builder()
-                .timeout(timeout)
-                .connect_timeout(Duration::from_secs(3))
-                .build()?,
-            base_url: base_url.trim_end_matches('/').to_string(),
-            token: token.to_string(),
+            api: ApiClient::new(base_url, token, timeout)?,
         })
     }
 }
@@ -94,9 +88,8 @@ async fn errors(response: reqwest::Response) -> Vec<String> {
 impl ErpOrders for HttpErp {
     async fn create(&self, order: &OrderPlaced) -> Result<String, ErpError> {
         let response = self
-            .client
-            .post(format!("{}/sales-orders", self.base_url))
-            .bearer_auth(&self.token)
+            .api
+            .post("/sales-orders")
             .header("Idempotency-Key", order.order_id.as_str())
             .header("X-Correlation-Id", correlation_id())
             .json(&sales_order(order))
@@ -128,9 +121,8 @@ impl ErpOrders for HttpErp {
 
     async fn find(&self, order_id: &OrderId) -> Result<Option<String>, ErpError> {
         let response = self
-            .client
-            .get(format!("{}/sales-orders", self.base_url))
-            .bearer_auth(&self.token)
+            .api
+            .get("/sales-orders")
             .query(&[("external_reference", order_id.as_str())])
             .header("X-Correlation-Id", correlation_id())
             .send()
