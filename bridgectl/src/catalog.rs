@@ -160,7 +160,7 @@ pub fn report_text(report: &ImportReport, max_rejections: usize) -> String {
     let _ = writeln!(
         out,
         "status        {}{}",
-        report.status.to_uppercase(),
+        report.status.as_str().to_uppercase(),
         report
             .reason
             .as_ref()
@@ -244,7 +244,7 @@ pub async fn upload_and_wait(
                 progress(&line);
                 last = line;
             }
-            if record.status != "running" {
+            if record.status != bridge_domain::ports::ImportStatus::Running {
                 return report(catalog, &key).await;
             }
         }

@@ -312,8 +312,10 @@ async fn import_demo(stack: &LocalStack) -> anyhow::Result<bool> {
         .await?;
     print!("{}", crate::catalog::report_text(&report, 20));
     let c = &report.counts;
-    let expected =
-        report.status == "applied" && c.created == 12 && c.rejected == 2 && c.duplicates == 1;
+    let expected = report.status == bridge_domain::ports::ImportStatus::Applied
+        && c.created == 12
+        && c.rejected == 2
+        && c.duplicates == 1;
     if !expected {
         println!("BAD expected 12 created, 2 rejected, 1 repeat");
     }

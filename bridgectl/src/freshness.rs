@@ -126,12 +126,13 @@ pub async fn oldest_waiting_order(
     orders: &dyn bridge_domain::ports::OrderStore,
 ) -> anyhow::Result<Option<DateTime<Utc>>> {
     let mut oldest: Option<DateTime<Utc>> = None;
-    for state in ["submitted", "accepted"] {
+    use bridge_domain::orders::StateName;
+    for state in [StateName::Submitted, StateName::Accepted] {
         for order in orders.in_state(state).await? {
             let sent = order
                 .history
                 .iter()
-                .find(|t| t.state.name() == "submitted")
+                .find(|t| t.state.state_name() == StateName::Submitted)
                 .map(|t| t.at);
             oldest = match (oldest, sent) {
                 (Some(a), Some(b)) => Some(a.min(b)),

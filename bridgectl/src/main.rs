@@ -687,11 +687,13 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 print!("{}", bridgectl::catalog::report_text(&report, 50));
             }
             // Scripts can tell a quarantined file from an applied one.
-            Ok(if report.status == "applied" {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::from(3)
-            })
+            Ok(
+                if report.status == bridge_domain::ports::ImportStatus::Applied {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::from(3)
+                },
+            )
         }
         Command::Sync {
             action:

@@ -13,7 +13,7 @@ use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use bridge_domain::error::cause_chain;
 use bridge_domain::events::{OrderPlaced, OrderStatusChanged};
 use bridge_domain::orders::{
-    ErpWait, OrderState, OrderVersion, check_order, compare_versions, open_orders_total,
+    ErpWait, OrderState, OrderVersion, StateName, check_order, compare_versions, open_orders_total,
 };
 use bridge_domain::ports::{
     CustomerStore, ErpError, ErpOrders, MessageQueue, ObjectStore, OrderStore, PriceStore,
@@ -138,7 +138,7 @@ const SCHEDULE_PAGE: i32 = 100;
 /// run stopped (its position is saved by [`OrderWriteback::end_walk`]), so that a run is
 /// bounded by its budget and every order is visited within a few runs, however many.
 struct Walk {
-    state: &'static str,
+    state: StateName,
     /// The saved position this run started from.
     started_from: Option<String>,
     /// Where the next page starts.
@@ -156,7 +156,7 @@ struct Walk {
 }
 
 impl Walk {
-    fn cursor_name(state: &str) -> String {
+    fn cursor_name(state: StateName) -> String {
         format!("order-schedule/{state}")
     }
 
@@ -720,11 +720,7 @@ impl OrderWriteback {
         })
     }
 
-    async fn walk(
-        &self,
-        state: &'static str,
-        budget: std::time::Duration,
-    ) -> Result<Walk, PortError> {
+    async fn walk(&self, state: StateName, budget: std::time::Duration) -> Result<Walk, PortError> {
         let saved = self.ports.cursors.load(&Walk::cursor_name(state)).await?;
         let started_from = saved.and_then(|s| s.cursor);
         Ok(Walk {
@@ -790,7 +786,7 @@ impl OrderWriteback {
         budget: std::time::Duration,
     ) -> Result<Resume, PortError> {
         let mut resume = Resume::default();
-        let mut walk = self.walk(OrderState::Submitted.name(), budget).await?;
+        let mut walk = self.walk(StateName::Submitted, budget).await?;
         while let Some(page) = self.next_page(&mut walk).await? {
             for stored in page {
                 let id = stored.order.order_id.clone();
@@ -959,10 +955,7 @@ impl OrderWriteback {
         let mut result = Reconciliation::default();
         let cutoff = now - self.settings.unconfirmed_after;
         let polling_ends = now - self.settings.stop_polling_after;
-        let accepted = OrderState::Accepted {
-            erp_order_number: String::new(),
-        };
-        let mut walk = self.walk(accepted.name(), budget).await?;
+        let mut walk = self.walk(StateName::Accepted, budget).await?;
         while let Some(page) = self.next_page(&mut walk).await? {
             for stored in page {
                 if walk.stop_now() {
@@ -1003,10 +996,7 @@ impl OrderWriteback {
     /// Re-checks every held order; the ones whose reasons cleared go to the ERP.
     pub async fn release_held(&self, budget: std::time::Duration) -> Result<Release, PortError> {
         let mut release = Release::default();
-        let held = OrderState::Held {
-            reasons: Vec::new(),
-        };
-        let mut walk = self.walk(held.name(), budget).await?;
+        let mut walk = self.walk(StateName::Held, budget).await?;
         while let Some(page) = self.next_page(&mut walk).await? {
             for stored in page {
                 if walk.stop_now() {

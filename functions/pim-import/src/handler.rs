@@ -30,7 +30,7 @@ fn count_report(metrics: &mut Metrics, outcome: &RunOutcome) {
         RunOutcome::Finished(report) => {
             let c = &report.counts;
             metrics.add(
-                if report.status == "applied" {
+                if report.status == bridge_domain::ports::ImportStatus::Applied {
                     "ImportsApplied"
                 } else {
                     "ImportsQuarantined"

@@ -21,8 +21,8 @@ use crate::index::{IndexBuilder, IndexSettings, Seen, SkuIndex};
 use crate::report::{Counts, ImportReport};
 use bridge_domain::error::cause_chain;
 use bridge_domain::ports::{
-    CatalogStore, FileStore, ImportLedger, ImportRecord, MessageQueue, OutboundMessage,
-    StoredProduct,
+    CatalogStore, FileStore, ImportLedger, ImportRecord, ImportStatus, MessageQueue,
+    OutboundMessage, StoredProduct,
 };
 use bridge_domain::product::{ImportGuards, Product, Rejection};
 
@@ -986,9 +986,9 @@ impl Importer {
             counts.deactivated = 0;
         }
         let status = if quarantine.is_some() {
-            "quarantined"
+            ImportStatus::Quarantined
         } else {
-            "applied"
+            ImportStatus::Applied
         };
         let destination = format!(
             "pim/{}/{}",
@@ -1010,7 +1010,7 @@ impl Importer {
             .to_string(),
             compressed: gzip,
             mode: if full { "full" } else { "delta" }.to_string(),
-            status: status.to_string(),
+            status,
             reason: quarantine.clone(),
             moved_to: destination.clone(),
             started_at: checkpoint.started,
@@ -1039,7 +1039,7 @@ impl Importer {
             .files
             .delete(&checkpoint_key(&record.import_id))
             .await;
-        record.status = status.to_string();
+        record.status = status;
         record.phase = "done".into();
         record.records_done = report.counts.total;
         record.report_key = Some(key);
@@ -1047,7 +1047,7 @@ impl Importer {
         record.lease_until = 0;
         record.updated_at = finished;
         self.ports.ledger.save(record).await?;
-        if status == "applied" {
+        if status == ImportStatus::Applied {
             // Product data flowed; a failure to say so is logged, the alarm is the safe side.
             let category = bridge_domain::freshness::Category::Products;
             if let Err(err) = self
@@ -1102,12 +1102,9 @@ impl Importer {
             {
                 continue;
             }
-            let running = self
-                .ports
-                .ledger
-                .get(&key)
-                .await?
-                .is_some_and(|r| r.status == "running" && r.lease_until >= now.timestamp());
+            let running = self.ports.ledger.get(&key).await?.is_some_and(|r| {
+                r.status == ImportStatus::Running && r.lease_until >= now.timestamp()
+            });
             if !running {
                 self.continue_later(&key, 0).await?;
                 queued.push(key);

@@ -35,7 +35,7 @@ pub struct ImportReport {
     /// `full` (absent products become inactive) or `delta`.
     pub mode: String,
     /// `applied` or `quarantined`.
-    pub status: String,
+    pub status: bridge_domain::ports::ImportStatus,
     /// Why the file was quarantined.
     pub reason: Option<String>,
     pub moved_to: String,

@@ -7,7 +7,7 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, PutRequest, WriteRequest};
 use bridge_domain::ports::{
-    CatalogStore, FileMetadata, FileStore, ImportLedger, ImportRecord, StoredProduct,
+    CatalogStore, FileMetadata, FileStore, ImportLedger, ImportRecord, ImportStatus, StoredProduct,
 };
 use bridge_domain::{PortError, Sku};
 use chrono::{DateTime, Utc};
@@ -262,7 +262,7 @@ impl ImportLedger for DynamoImportLedger {
     ) -> Result<Option<ImportRecord>, PortError> {
         let current = self.get(file).await?;
         let mut record = match current {
-            Some(record) if record.status == "running" => {
+            Some(record) if record.status == ImportStatus::Running => {
                 if record.lease_until >= now.timestamp() {
                     return Ok(None);
                 }
@@ -276,7 +276,7 @@ impl ImportLedger for DynamoImportLedger {
                     now.format("%Y%m%dT%H%M%S"),
                     rand_suffix(file, now)
                 ),
-                status: "running".into(),
+                status: ImportStatus::Running,
                 started_at: now,
                 updated_at: now,
                 phase: "scan".into(),

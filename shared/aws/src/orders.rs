@@ -6,6 +6,7 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::AttributeValue;
 use bridge_domain::PortError;
 use bridge_domain::ids::{CustomerId, OrderId};
+use bridge_domain::orders::StateName;
 use bridge_domain::ports::{OrderStore, StoredOrder};
 use std::collections::HashMap;
 
@@ -118,20 +119,20 @@ impl OrderStore for DynamoOrderStore {
         self.put_if(request, order, "orders.save").await
     }
 
-    async fn in_state(&self, state: &str) -> Result<Vec<StoredOrder>, PortError> {
+    async fn in_state(&self, state: StateName) -> Result<Vec<StoredOrder>, PortError> {
         let request = self
             .client
             .scan()
             .table_name(&self.table)
             .filter_expression("state_name = :state")
-            .expression_attribute_values(":state", AttributeValue::S(state.to_string()));
+            .expression_attribute_values(":state", AttributeValue::S(state.as_str().to_string()));
         let items = crate::dynamo::scan_all(request, "orders.scan").await?;
         items.into_iter().map(Self::decode).collect()
     }
 
     async fn page_in_state(
         &self,
-        state: &str,
+        state: StateName,
         after: Option<&str>,
         limit: i32,
     ) -> Result<(Vec<StoredOrder>, Option<String>), PortError> {
@@ -140,7 +141,7 @@ impl OrderStore for DynamoOrderStore {
             .scan()
             .table_name(&self.table)
             .filter_expression("state_name = :state")
-            .expression_attribute_values(":state", AttributeValue::S(state.to_string()))
+            .expression_attribute_values(":state", AttributeValue::S(state.as_str().to_string()))
             // The limit bounds the items read (before the filter): a page's memory and time.
             .limit(limit)
             .set_exclusive_start_key(after.map(|id| {

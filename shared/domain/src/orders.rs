@@ -214,16 +214,50 @@ pub enum OrderState {
     },
 }
 
-impl OrderState {
-    pub fn name(&self) -> &'static str {
+/// The name an order's state is stored and queried under: the state without its details.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum StateName {
+    Received,
+    Held,
+    Submitted,
+    Accepted,
+    Rejected,
+    Erp(OrderStatus),
+}
+
+impl StateName {
+    pub fn as_str(&self) -> &'static str {
         match self {
-            OrderState::Received => "received",
-            OrderState::Held { .. } => "held",
-            OrderState::Submitted => "submitted",
-            OrderState::Accepted { .. } => "accepted",
-            OrderState::Rejected { .. } => "rejected",
-            OrderState::Erp { status, .. } => status.as_str(),
+            StateName::Received => "received",
+            StateName::Held => "held",
+            StateName::Submitted => "submitted",
+            StateName::Accepted => "accepted",
+            StateName::Rejected => "rejected",
+            StateName::Erp(status) => status.as_str(),
         }
+    }
+}
+
+impl std::fmt::Display for StateName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl OrderState {
+    pub fn state_name(&self) -> StateName {
+        match self {
+            OrderState::Received => StateName::Received,
+            OrderState::Held { .. } => StateName::Held,
+            OrderState::Submitted => StateName::Submitted,
+            OrderState::Accepted { .. } => StateName::Accepted,
+            OrderState::Rejected { .. } => StateName::Rejected,
+            OrderState::Erp { status, .. } => StateName::Erp(*status),
+        }
+    }
+
+    pub fn name(&self) -> &'static str {
+        self.state_name().as_str()
     }
 
     /// Whether the order may (still) be sent to the ERP from this state.

@@ -198,14 +198,43 @@ pub trait FileStore: Send + Sync {
     async fn list(&self, prefix: &str) -> Result<Vec<(String, DateTime<Utc>)>, PortError>;
 }
 
+/// Where an import stands: one running invocation chain, or its end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ImportStatus {
+    Running,
+    /// Its products are in the catalog; the file moved to `pim/processed/`.
+    Applied,
+    /// Refused as a whole (too many rejects or deactivations, unreadable); moved to
+    /// `pim/quarantine/`.
+    Quarantined,
+    Failed,
+}
+
+impl ImportStatus {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            ImportStatus::Running => "running",
+            ImportStatus::Applied => "applied",
+            ImportStatus::Quarantined => "quarantined",
+            ImportStatus::Failed => "failed",
+        }
+    }
+}
+
+impl std::fmt::Display for ImportStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// The state of one import, as the ledger keeps it.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ImportRecord {
     /// The inbox key of the file (the ledger's key).
     pub file: String,
     pub import_id: String,
-    /// `running`, `applied`, `quarantined`, `failed`.
-    pub status: String,
+    pub status: ImportStatus,
     pub started_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     /// Where a running import stands (`scan`, `apply`, ...), for progress displays.
@@ -303,13 +332,16 @@ pub trait OrderStore: Send + Sync {
     /// Saves `order` (its version already incremented) if the stored one still has
     /// `order.version - 1`; `false` if someone saved in between.
     async fn save(&self, order: &StoredOrder) -> Result<bool, PortError>;
-    /// Orders in a state (`held`, `submitted`, `accepted`, ...).
-    async fn in_state(&self, state: &str) -> Result<Vec<StoredOrder>, PortError>;
+    /// Orders in a state.
+    async fn in_state(
+        &self,
+        state: crate::orders::StateName,
+    ) -> Result<Vec<StoredOrder>, PortError>;
     /// One page of the orders in a state, after the order id `after` (a position a run can
     /// stop at and the next continue from); the next position, `None` at the end.
     async fn page_in_state(
         &self,
-        state: &str,
+        state: crate::orders::StateName,
         after: Option<&str>,
         limit: i32,
     ) -> Result<(Vec<StoredOrder>, Option<String>), PortError>;

@@ -3,7 +3,7 @@
 //! should not.
 
 use bridge_domain::Sku;
-use bridge_domain::ports::{CatalogStore, FileStore, ImportLedger, StoredProduct};
+use bridge_domain::ports::{CatalogStore, FileStore, ImportLedger, ImportStatus, StoredProduct};
 use bridge_lambda::Config;
 use bridge_testkit::TestStack;
 use pim_import::handler::ImportHandler;
@@ -97,7 +97,7 @@ async fn stored_report(stack: &TestStack, file: &str) -> (String, Value) {
     (text, json)
 }
 
-async fn ledger_status(stack: &TestStack, file: &str) -> String {
+async fn ledger_status(stack: &TestStack, file: &str) -> ImportStatus {
     let ledger = bridge_aws::DynamoImportLedger::new(
         aws_sdk_dynamodb::Client::new(&stack.sdk),
         stack.table("ImportTable"),
@@ -113,7 +113,7 @@ async fn ledger_status(stack: &TestStack, file: &str) -> String {
 /// A quarantined file: its report says why, the file sits in `pim/quarantine/`, the ledger
 /// agrees, and nothing was counted as written.
 async fn assert_quarantined(stack: &TestStack, report: &ImportReport, file: &str) {
-    assert_eq!(report.status, "quarantined", "{report:?}");
+    assert_eq!(report.status, ImportStatus::Quarantined, "{report:?}");
     assert_eq!(report.moved_to, format!("pim/quarantine/{file}"));
     assert_eq!(
         (
@@ -126,7 +126,7 @@ async fn assert_quarantined(stack: &TestStack, report: &ImportReport, file: &str
     );
     assert_eq!(
         ledger_status(stack, &format!("pim/inbox/{file}")).await,
-        "quarantined"
+        ImportStatus::Quarantined
     );
     let store = files(stack);
     assert!(
@@ -272,7 +272,7 @@ async fn a_utf8_csv_with_one_windows_1252_row_reads_that_row_as_windows_1252_wit
     body.extend_from_slice(b"E-2,Gr\xf6\xdfe 10 \x80\n");
     body.extend_from_slice("E-3,Stra\u{df}e \u{2013} \u{20ac} 5\n".as_bytes());
     let (report, _) = import(&stack, &handler, "pim/inbox/mixed.csv", body).await;
-    assert_eq!(report.status, "applied", "{report:?}");
+    assert_eq!(report.status, ImportStatus::Applied, "{report:?}");
     assert_eq!((report.counts.created, report.counts.rejected), (3, 0));
     // Detected per field, so neither encoding's rows are garbled by the other.
     assert_eq!(
@@ -354,7 +354,7 @@ async fn formula_cells_reach_the_report_only_as_json_strings_and_the_table_as_te
         body.into_bytes(),
     )
     .await;
-    assert_eq!(report.status, "applied", "{report:?}");
+    assert_eq!(report.status, ImportStatus::Applied, "{report:?}");
     assert_eq!(report.counts.rejected, 2, "{report:?}");
 
     // The report is JSON only: no CSV (or TSV) beside it that a spreadsheet would open.

@@ -404,7 +404,10 @@ async fn chaos_loses_nothing_applies_nothing_twice_and_lets_nothing_stale_win() 
         bridge_aws::DynamoOrderStore::new(aws_sdk_dynamodb::Client::new(&stack.sdk), order_table);
     let waited = Instant::now();
     loop {
-        let submitted = waiting_orders.in_state("submitted").await.unwrap();
+        let submitted = waiting_orders
+            .in_state(bridge_domain::orders::StateName::Submitted)
+            .await
+            .unwrap();
         if submitted.is_empty() {
             break;
         }

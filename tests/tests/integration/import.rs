@@ -1,7 +1,7 @@
 //! The PIM import, wired as deployed, against the moto server.
 
 use bridge_domain::Sku;
-use bridge_domain::ports::{CatalogStore, FileStore};
+use bridge_domain::ports::{CatalogStore, FileStore, ImportStatus};
 use bridge_domain::product::ProductStatus;
 use bridge_lambda::Config;
 use bridge_testkit::TestStack;
@@ -91,7 +91,7 @@ async fn a_delta_import_creates_then_an_unchanged_file_costs_no_write() {
         csv(0..20, "Schraube").into_bytes(),
     )
     .await;
-    assert_eq!(report.status, "applied", "{report:?}");
+    assert_eq!(report.status, ImportStatus::Applied, "{report:?}");
     assert_eq!(
         (
             report.counts.total,
@@ -167,7 +167,7 @@ async fn conflicting_rows_are_both_rejected_and_identical_repeats_import_once() 
         bridge_domain::product::Gtin::gtin13(400_000_000_004)
     ));
     let (report, _) = import(&stack, &handler, "pim/inbox/c.csv", body.into_bytes()).await;
-    assert_eq!(report.status, "applied");
+    assert_eq!(report.status, ImportStatus::Applied);
     assert_eq!(report.counts.created, 19, "{report:?}");
     let conflicts: Vec<_> = report
         .rejections
@@ -200,7 +200,7 @@ async fn too_many_rejections_quarantine_the_file_and_apply_nothing() {
     let mut body = csv(0..8, "Dübel");
     body.push_str("BAD 1,,x,C62,1,\n,,nameless,C62,1,\nP-00100,123,ok,C62,abc,\n");
     let (report, _) = import(&stack, &handler, "pim/inbox/q.csv", body.into_bytes()).await;
-    assert_eq!(report.status, "quarantined");
+    assert_eq!(report.status, ImportStatus::Quarantined);
     assert!(
         report
             .reason
@@ -260,7 +260,7 @@ async fn a_full_catalog_deactivates_what_it_lacks_unless_that_is_too_much() {
         csv(0..18, "Nagel").into_bytes(),
     )
     .await;
-    assert_eq!(second.status, "applied", "{:?}", second.reason);
+    assert_eq!(second.status, ImportStatus::Applied, "{:?}", second.reason);
     assert_eq!(
         (second.counts.deactivated, second.counts.unchanged),
         (2, 18)
@@ -283,7 +283,7 @@ async fn a_full_catalog_deactivates_what_it_lacks_unless_that_is_too_much() {
         csv(0..9, "Nagel").into_bytes(),
     )
     .await;
-    assert_eq!(third.status, "quarantined");
+    assert_eq!(third.status, ImportStatus::Quarantined);
     assert!(
         third
             .reason
@@ -438,7 +438,7 @@ async fn unreadable_and_unknown_files_are_quarantined_with_a_reason() {
     let mut truncated = gz.finish().unwrap();
     truncated.truncate(truncated.len() / 2);
     let (report, _) = import(&stack, &handler, "pim/inbox/t.csv.gz", truncated).await;
-    assert_eq!(report.status, "quarantined");
+    assert_eq!(report.status, ImportStatus::Quarantined);
     assert!(
         report.reason.as_ref().unwrap().contains("cannot be read"),
         "{:?}",
@@ -448,7 +448,7 @@ async fn unreadable_and_unknown_files_are_quarantined_with_a_reason() {
     assert!(product(&stack, "P-00001").await.is_none());
 
     let (report, _) = import(&stack, &handler, "pim/inbox/notes.txt", b"hello".to_vec()).await;
-    assert_eq!(report.status, "quarantined");
+    assert_eq!(report.status, ImportStatus::Quarantined);
     assert!(report.reason.as_ref().unwrap().contains("unknown format"));
     let ledger = bridge_aws::DynamoImportLedger::new(
         aws_sdk_dynamodb::Client::new(&stack.sdk),
@@ -476,7 +476,7 @@ async fn a_redelivered_notification_of_an_imported_file_changes_nothing() {
         csv(0..3, "Stift").into_bytes(),
     )
     .await;
-    assert_eq!(report.status, "applied");
+    assert_eq!(report.status, ImportStatus::Applied);
     let again = handler
         .importer
         .run(
@@ -494,7 +494,7 @@ async fn a_redelivered_notification_of_an_imported_file_changes_nothing() {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(record.status, "applied");
+    assert_eq!(record.status, ImportStatus::Applied);
 }
 
 #[tokio::test]
@@ -505,7 +505,7 @@ async fn a_valid_row_followed_by_a_rejected_row_of_the_same_sku_is_not_imported(
     // P-00005 again, with a broken GTIN: which row is right cannot be told.
     body.push_str("P-00005,4000000000050,Keil 5,C62,1.5,x\n");
     let (report, _) = import(&stack, &handler, "pim/inbox/v.csv", body.into_bytes()).await;
-    assert_eq!(report.status, "applied", "{:?}", report.reason);
+    assert_eq!(report.status, ImportStatus::Applied, "{:?}", report.reason);
     assert_eq!(report.counts.created, 19);
     assert!(product(&stack, "P-00005").await.is_none());
     let lines: Vec<_> = report
@@ -535,7 +535,7 @@ async fn a_full_catalog_with_rows_without_a_readable_sku_deactivates_nothing() {
     let mut body = csv(0..19, "Niete");
     body.push_str(",,Niete ohne sku,C62,1,\n");
     let (report, _) = import(&stack, &handler, "pim/inbox/full/u.csv", body.into_bytes()).await;
-    assert_eq!(report.status, "applied", "{:?}", report.reason);
+    assert_eq!(report.status, ImportStatus::Applied, "{:?}", report.reason);
     assert_eq!(report.counts.deactivated, 0);
     assert!(
         report
@@ -657,7 +657,7 @@ async fn switching_off_many_products_by_status_trips_the_deactivation_guard_too(
         body.push_str(&format!("P-{n:05},Klammer {n},inactive\n"));
     }
     let (report, _) = import(&stack, &handler, "pim/inbox/off.csv", body.into_bytes()).await;
-    assert_eq!(report.status, "quarantined", "{report:?}");
+    assert_eq!(report.status, ImportStatus::Quarantined, "{report:?}");
     assert!(
         report
             .reason
