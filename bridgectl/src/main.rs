@@ -382,6 +382,20 @@ fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Every command's answer: `value` as JSON with `--json`, else the text for people.
+fn output(
+    json: bool,
+    value: &impl serde::Serialize,
+    text: impl FnOnce() -> String,
+) -> anyhow::Result<()> {
+    if json {
+        print_json(value)
+    } else {
+        print!("{}", text());
+        Ok(())
+    }
+}
+
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Dev {
@@ -439,20 +453,12 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 None => chrono::Utc::now(),
             };
             let answer = read::price(&tables(&target).await?, &customer, &sku, &qty, at).await?;
-            if target.json {
-                print_json(&answer)?;
-            } else {
-                print!("{}", answer.text());
-            }
+            output(target.json, &answer, || answer.text())?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Stock { sku, target } => {
             let levels = read::stock(&tables(&target).await?, &sku).await?;
-            if target.json {
-                print_json(&levels)?;
-            } else {
-                print!("{}", read::stock_text(&sku, &levels));
-            }
+            output(target.json, &levels, || read::stock_text(&sku, &levels))?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Dlq {
@@ -460,11 +466,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         } => {
             let (client, queues) = queues(&target).await?;
             let list = bridgectl::dlq::list(&client, &queues).await?;
-            if target.json {
-                print_json(&list)?;
-            } else {
-                print!("{}", bridgectl::dlq::list_text(&list));
-            }
+            output(target.json, &list, || bridgectl::dlq::list_text(&list))?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Dlq {
@@ -478,11 +480,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let (client, queues) = queues(&target).await?;
             let url = queue_url(&client, &queues, &queue).await?;
             let messages = bridgectl::dlq::show(&client, &url, limit).await?;
-            if target.json {
-                print_json(&messages)?;
-            } else {
-                print!("{}", bridgectl::dlq::show_text(&messages));
-            }
+            output(target.json, &messages, || {
+                bridgectl::dlq::show_text(&messages)
+            })?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Dlq {
@@ -504,14 +504,12 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 |line| eprintln!("{line}"),
             )
             .await?;
-            if target.json {
-                print_json(&result)?;
-            } else {
-                println!(
-                    "moved {} message(s) back ({}), kept {}",
+            output(target.json, &result, || {
+                format!(
+                    "moved {} message(s) back ({}), kept {}\n",
                     result.moved, result.method, result.kept
-                );
-            }
+                )
+            })?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Order {
@@ -525,11 +523,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 r.name(&order_table, "OrderTable")?,
             );
             let stored = bridgectl::orders::order(&store, &id).await?;
-            if target.json {
-                print_json(&stored)?;
-            } else {
-                print!("{}", bridgectl::orders::text(&stored));
-            }
+            output(target.json, &stored, || bridgectl::orders::text(&stored))?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Freshness {
@@ -559,11 +553,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 Err(_) => None,
             };
             let rows = bridgectl::freshness::report(&store, &slas, oldest_waiting, now).await?;
-            if target.json {
-                print_json(&rows)?;
-            } else {
-                print!("{}", bridgectl::freshness::text(&rows, now));
-            }
+            output(target.json, &rows, || {
+                bridgectl::freshness::text(&rows, now)
+            })?;
             let stale = rows
                 .iter()
                 .any(|r| r.state == bridge_domain::freshness::FreshnessState::Stale);
@@ -615,28 +607,24 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let sqs = aws_sdk_sqs::Client::new(&r.aws);
             let replayed =
                 bridgectl::replay::replay(&receipts, &sqs, &webhook_id, source, queue_for).await?;
-            if target.json {
-                print_json(&replayed)?;
-            } else {
-                println!(
-                    "replayed {} ({} from {}, {}) to {} as message {}",
+            output(target.json, &replayed, || {
+                format!(
+                    "replayed {} ({} from {}, {}) to {} as message {}\n",
                     replayed.webhook_id,
                     replayed.event_type,
                     replayed.source,
                     replayed.record,
                     replayed.queue,
                     replayed.message_id
-                );
-            }
+                )
+            })?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Product { sku, target } => {
             let product = bridgectl::catalog::product(&catalog(&target).await?, &sku).await?;
-            if target.json {
-                print_json(&product)?;
-            } else {
-                print!("{}", bridgectl::catalog::product_text(&product));
-            }
+            output(target.json, &product, || {
+                bridgectl::catalog::product_text(&product)
+            })?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Import {
@@ -644,11 +632,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             ..
         } => {
             let records = bridgectl::catalog::list(&catalog(&target).await?).await?;
-            if target.json {
-                print_json(&records)?;
-            } else {
-                print!("{}", bridgectl::catalog::list_text(&records));
-            }
+            output(target.json, &records, || {
+                bridgectl::catalog::list_text(&records)
+            })?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Import {
@@ -656,11 +642,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             ..
         } => {
             let report = bridgectl::catalog::report(&catalog(&target).await?, &file).await?;
-            if target.json {
-                print_json(&report)?;
-            } else {
-                print!("{}", bridgectl::catalog::report_text(&report, max));
-            }
+            output(target.json, &report, || {
+                bridgectl::catalog::report_text(&report, max)
+            })?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Import {
@@ -681,11 +665,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 |line| eprintln!("{line}"),
             )
             .await?;
-            if target.json {
-                print_json(&report)?;
-            } else {
-                print!("{}", bridgectl::catalog::report_text(&report, 50));
-            }
+            output(target.json, &report, || {
+                bridgectl::catalog::report_text(&report, 50)
+            })?;
             // Scripts can tell a quarantined file from an applied one.
             Ok(
                 if report.status == bridge_domain::ports::ImportStatus::Applied {
@@ -708,14 +690,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 r.name(&pull_state_table, "PullStateTable")?,
             );
             let state = bridge_domain::pull::PullStateStore::load(&store, "erp").await?;
-            if target.json {
-                print_json(&state)?;
-            } else {
-                print!(
-                    "{}",
-                    bridgectl::sync::status_text(state.as_ref(), chrono::Utc::now())
-                );
-            }
+            output(target.json, &state, || {
+                bridgectl::sync::status_text(state.as_ref(), chrono::Utc::now())
+            })?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Sync {
@@ -773,20 +750,14 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     format!("no report {key}: the snapshot was not reconciled (yet)")
                 })?;
             let report: serde_json::Value = serde_json::from_slice(&body)?;
-            if target.json {
-                print_json(&report)?;
-            } else {
-                print!("{}", bridgectl::sync::report_text(&report, max));
-            }
+            output(target.json, &report, || {
+                bridgectl::sync::report_text(&report, max)
+            })?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Customer { id, target } => {
             let customer = read::customer(&tables(&target).await?, &id).await?;
-            if target.json {
-                print_json(&customer)?;
-            } else {
-                print!("{}", read::customer_text(&customer));
-            }
+            output(target.json, &customer, || read::customer_text(&customer))?;
             Ok(ExitCode::SUCCESS)
         }
     }
