@@ -146,6 +146,9 @@ impl EventIntake for Intake {
         self.settings.sources.sender(name)
     }
 
+    /// Takes one authenticated event: validates it, deduplicates it on (source, id) and
+    /// content, makes it durable on its route's queue. The webhook path and the delta pull
+    /// both come through here, so pulled changes get the same rules as pushed ones.
     async fn accept(
         &self,
         sender: &Sender,
@@ -155,7 +158,121 @@ impl EventIntake for Intake {
         now: DateTime<Utc>,
         metrics: &mut Metrics,
     ) -> Accepted {
-        Intake::accept(self, sender, webhook_id, correlation_id, body, now, metrics).await
+        if !valid_token(webhook_id, MAX_WEBHOOK_ID_LEN) {
+            metrics.add("Invalid", 1);
+            return Accepted::Invalid(ContractError::new(
+                "invalid_webhook_id",
+                "webhook-id must be 1 to 256 printable ASCII characters without spaces",
+                None,
+            ));
+        }
+        let parsed = match parse_json(body)
+            .and_then(|value| parse_event_value(sender, &value).map(|parsed| (parsed, value)))
+        {
+            Ok(parsed) => parsed,
+            Err(err) => {
+                warn!(code = %err.code, field = ?err.field, reason = %err.message, outcome = "invalid", "event rejected");
+                metrics.add("Invalid", 1);
+                return Accepted::Invalid(err);
+            }
+        };
+        let (parsed, body_value) = parsed;
+        let body_sha256 = hex(&Sha256::digest(body));
+        // What a redelivery must repeat: the event, not the sender's serialization of it
+        // (key order, whitespace, a refreshed top-level timestamp).
+        let content = json!({"type": body_value["type"], "data": body_value["data"]});
+        let content_sha256 = hex(&Sha256::digest(content.to_string().as_bytes()));
+        // Ids are unique per sender only: the shop cannot collide with (or pre-empt) the ERP.
+        let receipt_id = format!("{}#{webhook_id}", sender.source);
+
+        match self
+            .ports
+            .receipts
+            .claim(&receipt_id, &content_sha256, now, CLAIM_LEASE_SECONDS)
+            .await
+        {
+            Ok(ReceiptClaim::Claimed) => {}
+            Ok(ReceiptClaim::AlreadyQueued {
+                content_sha256: seen,
+            }) if seen == content_sha256 => {
+                metrics.add("Duplicate", 1);
+                return Accepted::Duplicate;
+            }
+            Ok(ReceiptClaim::AlreadyQueued { .. }) => {
+                // Answering 200 would drop a different event without a trace.
+                metrics.add("Invalid", 1);
+                warn!(
+                    outcome = "conflict",
+                    "webhook id reused for a different event"
+                );
+                return Accepted::Conflict;
+            }
+            Ok(ReceiptClaim::InFlight) => {
+                metrics.add("InFlight", 1);
+                return Accepted::InFlight;
+            }
+            Err(err) => {
+                error!(error = %cause_chain(&err), outcome = "unavailable", "receipt store unavailable");
+                metrics.add("Unavailable", 1);
+                return Accepted::Unavailable;
+            }
+        }
+
+        match self
+            .enqueue(
+                Delivery {
+                    source: &sender.source,
+                    webhook_id,
+                    correlation_id,
+                    event_type: parsed.event_type,
+                    body,
+                    body_value,
+                    body_sha256: &body_sha256,
+                },
+                now,
+                metrics,
+            )
+            .await
+        {
+            Ok((message_id, envelope)) => {
+                let details = BTreeMap::from([
+                    ("message_id".to_string(), message_id),
+                    // What was queued, so that support can replay it (`bridgectl replay`).
+                    ("envelope".to_string(), envelope),
+                    (
+                        "route".to_string(),
+                        parsed.event_type.route().as_str().to_string(),
+                    ),
+                    ("event_type".to_string(), parsed.event_type.to_string()),
+                    ("source".to_string(), sender.source.to_string()),
+                    ("correlation_id".to_string(), correlation_id.to_string()),
+                    ("record".to_string(), parsed.event.record_key()),
+                ]);
+                if let Err(err) = self
+                    .ports
+                    .receipts
+                    .complete(&receipt_id, &details, now)
+                    .await
+                {
+                    // The event is queued, so the answer is 202; a redelivery after the lease
+                    // may enqueue it again, which the consumers' revision guard absorbs.
+                    error!(error = %cause_chain(&err), "could not mark the receipt as queued");
+                    metrics.add("ReceiptNotCompleted", 1);
+                }
+                metrics.add("Accepted", 1);
+                info!(event_type = %parsed.event_type, record = %parsed.event.record_key(), outcome = "queued", "event queued");
+                Accepted::Queued
+            }
+            Err(err) => {
+                error!(error = %cause_chain(&err), outcome = "unavailable", "could not enqueue the event");
+                if let Err(release) = self.ports.receipts.release(&receipt_id).await {
+                    // The lease expires on its own; until then the sender's retry gets 503.
+                    error!(error = %cause_chain(&release), "could not release the claim");
+                }
+                metrics.add("Unavailable", 1);
+                Accepted::Unavailable
+            }
+        }
     }
 }
 
@@ -379,135 +496,6 @@ impl Intake {
         )
         .await
         .to_response(webhook_id)
-    }
-
-    /// Takes one authenticated event: validates it, deduplicates it on (source, id) and
-    /// content, makes it durable on its route's queue. The webhook path and the delta pull
-    /// both come through here, so pulled changes get the same rules as pushed ones.
-    pub async fn accept(
-        &self,
-        sender: &Sender,
-        webhook_id: &str,
-        correlation_id: &str,
-        body: &[u8],
-        now: DateTime<Utc>,
-        metrics: &mut Metrics,
-    ) -> Accepted {
-        if !valid_token(webhook_id, MAX_WEBHOOK_ID_LEN) {
-            metrics.add("Invalid", 1);
-            return Accepted::Invalid(ContractError::new(
-                "invalid_webhook_id",
-                "webhook-id must be 1 to 256 printable ASCII characters without spaces",
-                None,
-            ));
-        }
-        let parsed = match parse_json(body)
-            .and_then(|value| parse_event_value(sender, &value).map(|parsed| (parsed, value)))
-        {
-            Ok(parsed) => parsed,
-            Err(err) => {
-                warn!(code = %err.code, field = ?err.field, reason = %err.message, outcome = "invalid", "event rejected");
-                metrics.add("Invalid", 1);
-                return Accepted::Invalid(err);
-            }
-        };
-        let (parsed, body_value) = parsed;
-        let body_sha256 = hex(&Sha256::digest(body));
-        // What a redelivery must repeat: the event, not the sender's serialization of it
-        // (key order, whitespace, a refreshed top-level timestamp).
-        let content = json!({"type": body_value["type"], "data": body_value["data"]});
-        let content_sha256 = hex(&Sha256::digest(content.to_string().as_bytes()));
-        // Ids are unique per sender only: the shop cannot collide with (or pre-empt) the ERP.
-        let receipt_id = format!("{}#{webhook_id}", sender.source);
-
-        match self
-            .ports
-            .receipts
-            .claim(&receipt_id, &content_sha256, now, CLAIM_LEASE_SECONDS)
-            .await
-        {
-            Ok(ReceiptClaim::Claimed) => {}
-            Ok(ReceiptClaim::AlreadyQueued {
-                content_sha256: seen,
-            }) if seen == content_sha256 => {
-                metrics.add("Duplicate", 1);
-                return Accepted::Duplicate;
-            }
-            Ok(ReceiptClaim::AlreadyQueued { .. }) => {
-                // Answering 200 would drop a different event without a trace.
-                metrics.add("Invalid", 1);
-                warn!(
-                    outcome = "conflict",
-                    "webhook id reused for a different event"
-                );
-                return Accepted::Conflict;
-            }
-            Ok(ReceiptClaim::InFlight) => {
-                metrics.add("InFlight", 1);
-                return Accepted::InFlight;
-            }
-            Err(err) => {
-                error!(error = %cause_chain(&err), outcome = "unavailable", "receipt store unavailable");
-                metrics.add("Unavailable", 1);
-                return Accepted::Unavailable;
-            }
-        }
-
-        match self
-            .enqueue(
-                Delivery {
-                    source: &sender.source,
-                    webhook_id,
-                    correlation_id,
-                    event_type: parsed.event_type,
-                    body,
-                    body_value,
-                    body_sha256: &body_sha256,
-                },
-                now,
-                metrics,
-            )
-            .await
-        {
-            Ok((message_id, envelope)) => {
-                let details = BTreeMap::from([
-                    ("message_id".to_string(), message_id),
-                    // What was queued, so that support can replay it (`bridgectl replay`).
-                    ("envelope".to_string(), envelope),
-                    (
-                        "route".to_string(),
-                        parsed.event_type.route().as_str().to_string(),
-                    ),
-                    ("event_type".to_string(), parsed.event_type.to_string()),
-                    ("source".to_string(), sender.source.to_string()),
-                    ("correlation_id".to_string(), correlation_id.to_string()),
-                    ("record".to_string(), parsed.event.record_key()),
-                ]);
-                if let Err(err) = self
-                    .ports
-                    .receipts
-                    .complete(&receipt_id, &details, now)
-                    .await
-                {
-                    // The event is queued, so the answer is 202; a redelivery after the lease
-                    // may enqueue it again, which the consumers' revision guard absorbs.
-                    error!(error = %cause_chain(&err), "could not mark the receipt as queued");
-                    metrics.add("ReceiptNotCompleted", 1);
-                }
-                metrics.add("Accepted", 1);
-                info!(event_type = %parsed.event_type, record = %parsed.event.record_key(), outcome = "queued", "event queued");
-                Accepted::Queued
-            }
-            Err(err) => {
-                error!(error = %cause_chain(&err), outcome = "unavailable", "could not enqueue the event");
-                if let Err(release) = self.ports.receipts.release(&receipt_id).await {
-                    // The lease expires on its own; until then the sender's retry gets 503.
-                    error!(error = %cause_chain(&release), "could not release the claim");
-                }
-                metrics.add("Unavailable", 1);
-                Accepted::Unavailable
-            }
-        }
     }
 
     async fn enqueue(
