@@ -38,6 +38,7 @@ pub async fn replay(
     source: Option<Source>,
     queue_for: impl Fn(Route) -> Option<String>,
 ) -> anyhow::Result<Replayed> {
+    let named = source.is_some();
     let sources = match source {
         Some(source) => vec![source],
         // The contract's sources; a webhook of another source needs its name.
@@ -51,7 +52,14 @@ pub async fn replay(
         }
     }
     let (source, receipt) = found.with_context(|| {
-        format!("no receipt for webhook {webhook_id}: never accepted, or older than the retention")
+        let hint = if named {
+            ""
+        } else {
+            " (looked under erp and shop; name any other source with --source)"
+        };
+        format!(
+            "no receipt for webhook {webhook_id}: never accepted, or older than the retention{hint}"
+        )
     })?;
     if receipt.get("status").map(String::as_str) != Some("queued") {
         anyhow::bail!(

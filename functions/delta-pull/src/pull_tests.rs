@@ -94,6 +94,8 @@ impl ReceiptStore for Receipts {
 #[derive(Default)]
 struct Queue {
     sent: Mutex<Vec<(String, String)>>,
+    /// The failure attributes of each dead letter: (code, class, failed_by).
+    failures: Mutex<Vec<(String, String, String)>>,
     sends: AtomicUsize,
     fail_at: usize,
 }
@@ -103,6 +105,14 @@ impl MessageQueue for Queue {
     async fn send(&self, queue: &str, message: &OutboundMessage) -> Result<String, PortError> {
         if self.sends.fetch_add(1, Ordering::SeqCst) + 1 == self.fail_at {
             return Err(PortError::retryable("sqs.send", "queue unavailable"));
+        }
+        if let Some(code) = message.attributes.get(attributes::FAILURE_CODE) {
+            let get = |name: &str| message.attributes.get(name).cloned().unwrap_or_default();
+            self.failures.lock().unwrap().push((
+                code.clone(),
+                get(attributes::FAILURE_CLASS),
+                get(attributes::FAILED_BY),
+            ));
         }
         let mut sent = self.sent.lock().unwrap();
         sent.push((queue.to_string(), message.body.clone()));

@@ -723,3 +723,65 @@ fn every_checkov_suppression_states_its_reason() {
         "checkov must fail on findings"
     );
 }
+
+/// The WebhookSources parameter refuses at deploy time what the intake would refuse at init
+/// (a mistyped event type), and takes every form the docs show.
+#[test]
+fn the_sources_parameter_pattern_agrees_with_the_intakes_parser() {
+    let text = std::fs::read_to_string(bridge_testkit::repo_root().join("template.yaml")).unwrap();
+    let block = text
+        .split("\n  WebhookSources:\n")
+        .nth(1)
+        .expect("the WebhookSources parameter");
+    let pattern = block
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("AllowedPattern: "))
+        .expect("an AllowedPattern")
+        .trim_matches('\'');
+    let default = block
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Default: "))
+        .expect("a default");
+    let every_type = format!(
+        "all={}",
+        bridge_domain::EventType::ALL.map(|t| t.as_str()).join(",")
+    );
+    let contract = bridge_domain::Sources::contract_spec();
+    let good = [
+        default,
+        contract.as_str(),
+        "erp=stock.changed,price.changed,customer.changed,order.status_changed;shop=order.placed;erp-eu=stock.changed,price.changed",
+        every_type.as_str(),
+    ];
+    let bad = [
+        "erp=stock.chnged",
+        "erp=",
+        "Erp=stock.changed",
+        "erp=stock.changed;;shop=order.placed",
+    ];
+    // CloudFormation's regular expressions are Java's; Python's agree on this subset.
+    let script = "import re, sys\npattern = sys.argv[1]\nfor value in sys.argv[2:]:\n    print('1' if re.fullmatch(pattern, value) else '0')\n";
+    let output = std::process::Command::new(bridge_testkit::venv().join("bin/python"))
+        .args(["-c", script, pattern])
+        .args(good.iter().chain(bad.iter()))
+        .output()
+        .expect("python runs");
+    assert!(output.status.success());
+    let verdicts: Vec<bool> = String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| l == "1")
+        .collect();
+    for (value, matched) in good.iter().chain(bad.iter()).zip(&verdicts) {
+        let parsed = bridge_domain::Sources::parse(value).is_ok();
+        let expected = good.contains(value);
+        assert_eq!(*matched, expected, "the pattern on {value:?}");
+        if expected {
+            assert!(
+                parsed,
+                "the intake refuses {value:?}, which the template takes"
+            );
+        }
+    }
+    assert_eq!(verdicts.len(), good.len() + bad.len());
+}
