@@ -11,7 +11,7 @@ use axum::extract::{Path as UrlPath, State};
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::IntoResponse;
 use bridge_contract::SigningSecret;
-use bridge_domain::{Source, Sources};
+use bridge_domain::Source;
 use bridge_infra::provision::QueueInfo;
 use bridge_infra::{MotoServer, Stack, Template};
 use bridge_lambda::Config;
@@ -142,14 +142,14 @@ impl LocalStack {
         // Fresh signing secrets for every configured source (the intake's WEBHOOK_SOURCES as
         // overridden, else the template's default), stored where the deployed intake reads
         // them: Secrets Manager.
-        let sources = match options
+        let variable = webhook_intake::config::WEBHOOK_SOURCES;
+        let spec = options
             .overrides
-            .get(webhook_intake::config::WEBHOOK_SOURCES)
+            .get(variable)
             .or_else(|| template.parameters.get("WebhookSources"))
-        {
-            Some(spec) => Sources::parse(spec).context("WEBHOOK_SOURCES")?,
-            None => Sources::contract(),
-        };
+            .map(|spec| (variable.to_string(), spec.clone()));
+        let sources =
+            webhook_intake::IntakeSettings::sources(&Config::from_map(spec.into_iter().collect()))?;
         let signing: BTreeMap<String, Vec<String>> = sources
             .names()
             .map(|s| {

@@ -304,6 +304,12 @@ impl DeltaPull {
         metrics: &mut Metrics,
         progress: Progress<'_>,
     ) -> Result<RunStatus, PullError> {
+        // Checked at init (`wiring::check`); a change is never handed over under another name.
+        let sender = self.ports.intake.sender(PULL_SOURCE).ok_or_else(|| {
+            PullError::Unavailable(format!(
+                "the intake has no source {PULL_SOURCE} configured (WEBHOOK_SOURCES)"
+            ))
+        })?;
         let budget_left = || {
             deadline
                 .checked_duration_since(Instant::now())
@@ -320,7 +326,8 @@ impl DeltaPull {
                 return Ok(RunStatus::Throttled);
             };
             for change in &page.changes {
-                self.hand_over(run_id, change, summary, metrics).await?;
+                self.hand_over(&sender, run_id, change, summary, metrics)
+                    .await?;
             }
             let expected = state.cursor.clone();
             let now = Utc::now();
@@ -408,6 +415,7 @@ impl DeltaPull {
     /// the cursor moves.
     async fn hand_over(
         &self,
+        sender: &bridge_domain::Sender,
         run_id: &str,
         change: &bridge_domain::pull::PulledChange,
         summary: &mut RunSummary,
@@ -418,16 +426,10 @@ impl DeltaPull {
         let id = change_id(&change.event_type, &change.data_json);
         let body = event_body(&change.event_type, &change.data_json, now);
         let correlation_id = format!("pull-{run_id}");
-        // Checked at init (`wiring::check`); a change is never handed over under another name.
-        let sender = self.ports.intake.sender(PULL_SOURCE).ok_or_else(|| {
-            PullError::Unavailable(format!(
-                "the intake has no source {PULL_SOURCE} configured (WEBHOOK_SOURCES)"
-            ))
-        })?;
         let outcome = self
             .ports
             .intake
-            .accept(&sender, &id, &correlation_id, body.as_bytes(), now, metrics)
+            .accept(sender, &id, &correlation_id, body.as_bytes(), now, metrics)
             .await;
         let refusal = match outcome {
             Accepted::Queued => {

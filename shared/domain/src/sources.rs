@@ -136,11 +136,6 @@ impl Sources {
         ]))
     }
 
-    /// The contract's sources written as configuration: the default of [`Sources::parse`].
-    pub fn contract_spec() -> String {
-        Self::contract().to_string()
-    }
-
     /// Parses `erp=stock.changed,price.changed;shop=order.placed`: sources separated by
     /// `;`, each `name=type,type,...`. Every problem is refused, none skipped: a typo in a
     /// type would otherwise turn a sender's events into 400s only once it sends them.
@@ -222,7 +217,10 @@ mod tests {
         assert!(erp.allows(EventType::PriceChanged) && !erp.allows(EventType::OrderPlaced));
         assert!(shop.allows(EventType::OrderPlaced) && !shop.allows(EventType::StockChanged));
         assert!(sources.sender("crm").is_none());
-        assert_eq!(Sources::parse(&Sources::contract_spec()).unwrap(), sources);
+        assert_eq!(
+            Sources::parse(&Sources::contract().to_string()).unwrap(),
+            sources
+        );
     }
 
     #[test]

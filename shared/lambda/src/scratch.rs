@@ -24,14 +24,10 @@ impl ScratchDir {
     /// A fresh `<parent>/<kind>-<pid>-<nanos>-<n>`, after removing `<kind>-*` directories
     /// older than [`STALE_AFTER`] (left by killed invocations).
     pub fn new(parent: &Path, kind: &str) -> io::Result<Self> {
-        Self::with_stale_after(parent, kind, STALE_AFTER)
-    }
-
-    pub fn with_stale_after(parent: &Path, kind: &str, stale_after: Duration) -> io::Result<Self> {
         static COUNTER: AtomicU64 = AtomicU64::new(0);
         std::fs::create_dir_all(parent)?;
         let prefix = format!("{kind}-");
-        remove_stale(parent, &prefix, stale_after);
+        remove_stale(parent, &prefix);
         let nanos = SystemTime::now()
             .duration_since(SystemTime::UNIX_EPOCH)
             .map(|d| d.as_nanos())
@@ -67,7 +63,7 @@ impl Drop for ScratchDir {
     }
 }
 
-fn remove_stale(parent: &Path, prefix: &str, stale_after: Duration) {
+fn remove_stale(parent: &Path, prefix: &str) {
     let Ok(entries) = std::fs::read_dir(parent) else {
         return;
     };
@@ -78,7 +74,7 @@ fn remove_stale(parent: &Path, prefix: &str, stale_after: Duration) {
                 .and_then(|m| m.modified())
                 .ok()
                 .and_then(|m| m.elapsed().ok())
-                .is_some_and(|age| age > stale_after);
+                .is_some_and(|age| age > STALE_AFTER);
         if stale {
             let _ = std::fs::remove_dir_all(entry.path());
         }

@@ -24,7 +24,7 @@ async fn webhooks_over_http_reach_the_tables_and_poison_reaches_the_dlq_with_its
         "WEBHOOK_SOURCES".to_string(),
         format!(
             "{};warehouse-b=stock.changed",
-            bridge_domain::Sources::contract_spec()
+            bridge_domain::Sources::contract()
         ),
     );
     let stack = LocalStack::start(options)

@@ -746,7 +746,7 @@ fn the_sources_parameter_pattern_agrees_with_the_intakes_parser() {
         "all={}",
         bridge_domain::EventType::ALL.map(|t| t.as_str()).join(",")
     );
-    let contract = bridge_domain::Sources::contract_spec();
+    let contract = bridge_domain::Sources::contract().to_string();
     let good = [
         default,
         contract.as_str(),
