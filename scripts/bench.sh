@@ -13,10 +13,12 @@ echo "== python tools (moto) in .venv"
 scripts/venv.sh
 venv="${BRIDGE_VENV:-$root/.venv}"
 
-echo "== release build: the six functions, hello-world, sdk-floor, the bench"
-cargo build --release --bins \
-  -p webhook-intake -p price-stock-sync -p pim-import -p order-writeback -p reconcile \
-  -p delta-pull -p bridge-bench
+echo "== release build: every function (each folder of functions/ is its package), hello-world, sdk-floor, the bench"
+packages=(-p bridge-bench)
+for function in functions/*/; do
+  packages+=(-p "$(basename "$function")")
+done
+cargo build --release --bins "${packages[@]}"
 
 echo "== moto server"
 . "$root/scripts/moto.sh" moto-bench.log

@@ -4,26 +4,27 @@
 
 use crate::stackfile::StackFile;
 use anyhow::Context;
+use aws_lambda_events::encodings::Body;
+use aws_lambda_events::event::apigw::ApiGatewayV2httpRequest;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage, SqsMessageAttribute};
 use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
-use axum::body::Bytes;
-use axum::extract::{Path as UrlPath, State};
-use axum::http::{HeaderMap, Method, StatusCode};
+use axum::extract::Path as UrlPath;
+use axum::http::StatusCode;
 use axum::response::IntoResponse;
+use base64::Engine;
 use bridge_contract::SigningSecret;
 use bridge_domain::Source;
 use bridge_infra::provision::QueueInfo;
 use bridge_infra::{MotoServer, Stack, Template};
-use bridge_lambda::Config;
+use bridge_lambda::{Config, Handler};
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 use std::path::PathBuf;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
-use webhook_intake::{Intake, IntakeRequest};
 
 pub struct DevOptions {
     /// Repository root (holds template.yaml and scripts/).
@@ -37,16 +38,14 @@ pub struct DevOptions {
     pub stack_name: String,
     /// Where the stack file goes.
     pub stack_file: PathBuf,
-    /// How often the delta pull runs (its schedule is hourly when deployed); `None`: only
-    /// when asked (`bridgectl sync pull`, the demo).
-    pub pull_every: Option<Duration>,
+    /// How often each function's schedule runs locally, by binary name (deployed: the
+    /// template's expression); `None` runs it only when asked (`bridgectl sync pull`, the
+    /// demo). A function not named here runs its schedule every [`DEFAULT_SCHEDULE_EVERY`].
+    pub schedules: BTreeMap<String, Option<Duration>>,
     /// Environment set on every function on top of the template's (tests shorten timeouts).
     pub overrides: BTreeMap<String, String>,
     /// Invocations killed at random (the chaos test).
     pub chaos: Option<Chaos>,
-    /// How often the order schedule runs (release, resume, reconcile; every five minutes
-    /// when deployed).
-    pub order_schedule_every: Duration,
     /// The queues' visibility timeout instead of the template's (tests: a killed or failed
     /// invocation's messages come back in seconds). It is set on the queue itself, so a
     /// handler's own backoff still decides, as on Lambda.
@@ -78,7 +77,23 @@ impl Chaos {
     }
 }
 
+/// How often a schedule runs locally unless [`DevOptions::schedules`] says otherwise.
+pub const DEFAULT_SCHEDULE_EVERY: Duration = Duration::from_secs(60);
+
 impl DevOptions {
+    /// How often the schedule of `function` (a binary name) runs here, if at all.
+    pub fn schedule_interval(&self, function: &str) -> Option<Duration> {
+        self.schedules
+            .get(function)
+            .copied()
+            .unwrap_or(Some(DEFAULT_SCHEDULE_EVERY))
+    }
+
+    /// Runs the schedule of `function` every `every`, or only when asked (`None`).
+    pub fn schedule(&mut self, function: &str, every: Option<Duration>) {
+        self.schedules.insert(function.to_string(), every);
+    }
+
     pub fn new(root: PathBuf) -> Self {
         let suffix: u32 = rand::random::<u32>() % 0x10000;
         Self {
@@ -88,15 +103,24 @@ impl DevOptions {
             port: 0,
             region: "us-east-1".to_string(),
             stack_name: format!("bridge-{suffix:04x}"),
-            pull_every: Some(Duration::from_secs(
-                std::env::var("BRIDGE_PULL_INTERVAL_SECONDS")
-                    .ok()
-                    .and_then(|v| v.parse().ok())
-                    .unwrap_or(60),
-            )),
+            schedules: BTreeMap::from([
+                (
+                    delta_pull::FUNCTION_NAME.to_string(),
+                    Some(Duration::from_secs(
+                        std::env::var("BRIDGE_PULL_INTERVAL_SECONDS")
+                            .ok()
+                            .and_then(|v| v.parse().ok())
+                            .unwrap_or(60),
+                    )),
+                ),
+                // Release, resume, reconcile: every five minutes when deployed.
+                (
+                    order_writeback::FUNCTION_NAME.to_string(),
+                    Some(Duration::from_secs(10)),
+                ),
+            ]),
             overrides: BTreeMap::new(),
             chaos: None,
-            order_schedule_every: Duration::from_secs(10),
             queue_visibility_seconds: None,
         }
     }
@@ -204,174 +228,74 @@ impl LocalStack {
 
         let (shutdown, shutdown_rx) = watch::channel(false);
         let mut tasks = Vec::new();
-        let mut webhook_url = None;
+        let mut routes = Vec::new();
         for function in &functions {
+            let registration = bridge_registry::find(&function.binary).with_context(|| {
+                format!(
+                    "{} runs binary {}, which the function registry (registry/src/lib.rs) does not list",
+                    function.logical_id, function.binary
+                )
+            })?;
             let mut environment = stack.function_environment(function)?;
             environment.extend(options.overrides.clone());
             if environment.contains_key("ERP_BASE_URL") {
                 environment.insert("ERP_BASE_URL".into(), erp_base_url.clone());
             }
-            let config = Config::from_map(environment);
-            match function.binary.as_str() {
-                "webhook-intake" => {
-                    let intake = Arc::new(webhook_intake::wiring::build(&config, &sdk).await?);
-                    for path in &function.http_paths {
-                        let (url, task) =
-                            serve_intake(intake.clone(), path, options.port, shutdown_rx.clone())
-                                .await?;
-                        webhook_url = Some(url);
-                        tasks.push(task);
+            let handler = (registration.build)(Config::from_map(environment), sdk.clone())
+                .await
+                .map_err(|e| anyhow::anyhow!(e))
+                .with_context(|| format!("building {}", function.logical_id))?;
+            // As on Lambda, each invocation may run up to the function's timeout.
+            let timeout = Duration::from_secs(function.timeout_seconds);
+            for path in &function.http_paths {
+                routes.push(HttpRoute {
+                    path: path.clone(),
+                    function: registration.name,
+                    handler: handler.clone(),
+                });
+            }
+            if !function.sqs_events.is_empty() {
+                let for_queue = handler.clone();
+                let batch: BatchHandler = Arc::new(move |event| {
+                    let handler = for_queue.clone();
+                    Box::pin(async move {
+                        handler
+                            .on_batch(event, Instant::now() + timeout)
+                            .await
+                            .map_err(|e| e.to_string())
+                    })
+                });
+                tasks.extend(wire_queues(
+                    &stack,
+                    function,
+                    &sdk,
+                    &options.region,
+                    batch,
+                    &shutdown_rx,
+                    options.chaos.clone(),
+                )?);
+            }
+            if !function.schedules.is_empty()
+                && let Some(interval) = options.schedule_interval(registration.name)
+            {
+                let name = function.logical_id.clone();
+                tasks.push(every(interval, shutdown_rx.clone(), move || {
+                    let (handler, name) = (handler.clone(), name.clone());
+                    async move {
+                        if let Err(err) = handler.on_schedule(Instant::now() + timeout).await {
+                            tracing::warn!(function = %name, error = %err, "scheduled run failed");
+                        }
                     }
-                }
-                "price-stock-sync" => {
-                    let sync = Arc::new(price_stock_sync::wiring::build(&config, &sdk)?);
-                    let handler: BatchHandler = Arc::new(move |event| {
-                        let sync = sync.clone();
-                        Box::pin(async move {
-                            sync.handle_batch(event).await.map_err(|e| e.to_string())
-                        })
-                    });
-                    tasks.extend(wire_queues(
-                        &stack,
-                        function,
-                        &sdk,
-                        &options.region,
-                        handler,
-                        &shutdown_rx,
-                        options.chaos.clone(),
-                    )?);
-                }
-                "pim-import" => {
-                    let import = Arc::new(pim_import::wiring::build(&config, &sdk)?);
-                    let timeout = Duration::from_secs(function.timeout_seconds);
-                    let for_queue = import.clone();
-                    let handler: BatchHandler = Arc::new(move |event| {
-                        let import = for_queue.clone();
-                        Box::pin(async move {
-                            let deadline = std::time::Instant::now() + timeout;
-                            import
-                                .handle_sqs(event, deadline)
-                                .await
-                                .map_err(|e| e.to_string())
-                        })
-                    });
-                    tasks.extend(wire_queues(
-                        &stack,
-                        function,
-                        &sdk,
-                        &options.region,
-                        handler,
-                        &shutdown_rx,
-                        options.chaos.clone(),
-                    )?);
-                    if !function.schedules.is_empty() {
-                        // The sweep, once a minute locally.
-                        tasks.push(every(
-                            Duration::from_secs(60),
-                            shutdown_rx.clone(),
-                            move || {
-                                let import = import.clone();
-                                async move {
-                                    if let Err(err) = import.sweep().await {
-                                        tracing::warn!(error = %err, "sweep failed");
-                                    }
-                                }
-                            },
-                        ));
-                    }
-                }
-                "order-writeback" => {
-                    let writeback = Arc::new(order_writeback::wiring::build(&config, &sdk).await?);
-                    let for_queue = writeback.clone();
-                    let handler: BatchHandler = Arc::new(move |event| {
-                        let writeback = for_queue.clone();
-                        Box::pin(async move {
-                            writeback
-                                .handle_batch(event)
-                                .await
-                                .map_err(|e| e.to_string())
-                        })
-                    });
-                    tasks.extend(wire_queues(
-                        &stack,
-                        function,
-                        &sdk,
-                        &options.region,
-                        handler,
-                        &shutdown_rx,
-                        options.chaos.clone(),
-                    )?);
-                    if !function.schedules.is_empty() {
-                        // Every five minutes when deployed, every `order_schedule_every` here.
-                        tasks.push(every(
-                            options.order_schedule_every,
-                            shutdown_rx.clone(),
-                            move || {
-                                let writeback = writeback.clone();
-                                async move {
-                                    if let Err(err) = writeback.scheduled(chrono::Utc::now()).await {
-                                        tracing::warn!(error = %err, "the order schedule's run failed");
-                                    }
-                                }
-                            },
-                        ));
-                    }
-                }
-                "reconcile" => {
-                    let reconcile = Arc::new(reconcile::wiring::build(&config, &sdk)?);
-                    let for_queue = reconcile.clone();
-                    let handler: BatchHandler = Arc::new(move |event| {
-                        let reconcile = for_queue.clone();
-                        Box::pin(async move {
-                            reconcile.handle_sqs(event).await.map_err(|e| e.to_string())
-                        })
-                    });
-                    tasks.extend(wire_queues(
-                        &stack,
-                        function,
-                        &sdk,
-                        &options.region,
-                        handler,
-                        &shutdown_rx,
-                        options.chaos.clone(),
-                    )?);
-                    if !function.schedules.is_empty() {
-                        // The nightly sweep, once a minute locally.
-                        tasks.push(every(
-                            Duration::from_secs(60),
-                            shutdown_rx.clone(),
-                            move || {
-                                let reconcile = reconcile.clone();
-                                async move {
-                                    if let Err(err) = reconcile.sweep().await {
-                                        tracing::warn!(error = %err, "reconciliation sweep failed");
-                                    }
-                                }
-                            },
-                        ));
-                    }
-                }
-                "delta-pull" => {
-                    let pull = Arc::new(delta_pull::wiring::build(&config, &sdk).await?);
-                    if let Some(interval) = options.pull_every {
-                        let timeout = Duration::from_secs(function.timeout_seconds);
-                        // The hourly schedule, every `interval` locally.
-                        tasks.push(every(interval, shutdown_rx.clone(), move || {
-                            let pull = pull.clone();
-                            async move {
-                                let deadline = std::time::Instant::now() + timeout;
-                                if let Err(err) = pull.run(deadline, &mut |_| {}).await {
-                                    tracing::warn!(error = %err, "delta pull failed");
-                                }
-                            }
-                        }));
-                    }
-                }
-                other => {
-                    tracing::warn!(function = %function.logical_id, binary = other, "no in-process runner for this function; it is not running locally");
-                }
+                }));
             }
         }
+        let (http_base, server) =
+            serve_http(routes.clone(), options.port, shutdown_rx.clone()).await?;
+        tasks.push(server);
+        let webhook_url = routes
+            .iter()
+            .find(|route| route.function == webhook_intake::FUNCTION_NAME)
+            .map(|route| format!("{http_base}{}", route.path));
         let info = StackFile {
             endpoint,
             region: options.region.clone(),
@@ -496,17 +420,38 @@ pub async fn queue_depth(client: &aws_sdk_sqs::Client, url: &str) -> anyhow::Res
         .sum())
 }
 
-async fn serve_intake(
-    intake: Arc<Intake>,
-    path: &str,
+/// An HTTP API route of the template and the function behind it.
+#[derive(Clone)]
+struct HttpRoute {
+    path: String,
+    function: &'static str,
+    handler: Arc<dyn Handler>,
+}
+
+/// Serves every route on one port, as the stack's HTTP API does: each request becomes the
+/// API's payload-2.0 event for its function, and the function's answer the HTTP response.
+/// Returns the base URL.
+async fn serve_http(
+    routes: Vec<HttpRoute>,
     port: u16,
     mut shutdown: watch::Receiver<bool>,
 ) -> anyhow::Result<(String, JoinHandle<()>)> {
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
     let address = listener.local_addr()?;
-    let router = axum::Router::new()
-        .route(path, axum::routing::any(intake_route))
-        .with_state(intake);
+    let mut router = axum::Router::new();
+    for route in routes {
+        let path = route.path.clone();
+        router = router.route(
+            &path,
+            axum::routing::any(
+                move |UrlPath(parameters): UrlPath<HashMap<String, String>>,
+                      request: axum::extract::Request| {
+                    let route = route.clone();
+                    async move { http_invocation(route, parameters, request).await }
+                },
+            ),
+        );
+    }
     let task = tokio::spawn(async move {
         let _ = axum::serve(listener, router)
             .with_graceful_shutdown(async move {
@@ -514,42 +459,57 @@ async fn serve_intake(
             })
             .await;
     });
-    Ok((format!("http://{address}{path}"), task))
+    Ok((format!("http://{address}"), task))
 }
 
-async fn intake_route(
-    State(intake): State<Arc<Intake>>,
-    UrlPath(source): UrlPath<String>,
-    method: Method,
-    headers: HeaderMap,
-    body: Bytes,
-) -> impl IntoResponse {
-    let request = IntakeRequest {
-        method: method.to_string(),
-        source,
-        headers: headers
-            .iter()
-            .filter_map(|(k, v)| {
-                v.to_str()
-                    .ok()
-                    .map(|v| (k.as_str().to_ascii_lowercase(), v.to_string()))
-            })
-            .collect(),
-        body: body.to_vec(),
+async fn http_invocation(
+    route: HttpRoute,
+    parameters: HashMap<String, String>,
+    request: axum::extract::Request,
+) -> axum::response::Response {
+    let (parts, body) = request.into_parts();
+    let Ok(body) = axum::body::to_bytes(body, 6 * 1024 * 1024).await else {
+        // The HTTP API's own limit on a payload.
+        return (StatusCode::PAYLOAD_TOO_LARGE, "request body too large").into_response();
     };
-    let response = intake.handle(request, chrono::Utc::now()).await;
-    let mut headers = HeaderMap::new();
-    headers.insert("content-type", "application/json".parse().expect("valid"));
-    for (name, value) in response.headers {
-        if let Ok(value) = value.parse() {
-            headers.insert(name, value);
+    let mut event = ApiGatewayV2httpRequest::default();
+    event.version = Some("2.0".into());
+    event.route_key = Some(format!("ANY {}", route.path));
+    event.raw_path = Some(parts.uri.path().to_string());
+    event.raw_query_string = parts.uri.query().map(str::to_string);
+    event.path_parameters = parameters;
+    event.headers = parts.headers;
+    event.request_context.http.method = parts.method;
+    event.request_context.http.path = Some(parts.uri.path().to_string());
+    (event.body, event.is_base64_encoded) = match String::from_utf8(body.to_vec()) {
+        Ok(text) => (Some(text), false),
+        Err(_) => (
+            Some(base64::engine::general_purpose::STANDARD.encode(&body)),
+            true,
+        ),
+    };
+    match route.handler.on_http(event).await {
+        Ok(response) => {
+            let status = StatusCode::from_u16(response.status_code as u16)
+                .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            let body = match response.body {
+                Some(Body::Text(text)) => text.into_bytes(),
+                Some(Body::Binary(bytes)) => bytes,
+                _ => Vec::new(),
+            };
+            (status, response.headers, body).into_response()
+        }
+        Err(failure) => {
+            // What the HTTP API answers when the function fails.
+            tracing::error!(function = route.function, error = %failure, "HTTP invocation failed");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                [("content-type", "application/json")],
+                r#"{"message":"Internal Server Error"}"#,
+            )
+                .into_response()
         }
     }
-    (
-        StatusCode::from_u16(response.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
-        headers,
-        response.body.to_string(),
-    )
 }
 
 /// Emulates Lambda's SQS event source mapping with ReportBatchItemFailures: receive a

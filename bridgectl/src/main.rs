@@ -416,7 +416,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             options.port = port;
             if demo {
                 // The demo pulls when its story says so; a timed pull could run in between.
-                options.pull_every = None;
+                options.schedule(delta_pull::FUNCTION_NAME, None);
             }
             eprintln!("starting the local stack (moto, template resources, functions)...");
             let stack = LocalStack::start(options).await?;

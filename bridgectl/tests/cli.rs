@@ -434,7 +434,7 @@ async fn sync_pull_shows_progress_status_shows_the_cursor_and_reconcile_report_t
     options.endpoint = Some(bridge_testkit::endpoint().to_string());
     options.stack_name = bridge_testkit::unique("sync");
     options.stack_file = dir.join("stack.json");
-    options.pull_every = None;
+    options.schedule(delta_pull::FUNCTION_NAME, None);
     let stack = LocalStack::start(options)
         .await
         .expect("the local stack starts");

@@ -2,7 +2,7 @@
 //! `!Sub`) to their long JSON form.
 
 use serde_json::{Map, Value};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 #[derive(Debug, thiserror::Error)]
@@ -40,6 +40,9 @@ pub struct FunctionDef {
     /// Schedule expressions of its Schedule events.
     pub schedules: Vec<String>,
     pub timeout_seconds: u64,
+    /// The AWS services its policies allow it to call (`sqs`, `dynamodb`...): the clients
+    /// it builds.
+    pub services: BTreeSet<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -230,6 +233,26 @@ impl Template {
                     .and_then(Value::as_u64)
                     .or(self.globals_timeout)
                     .unwrap_or(3);
+                let services = r
+                    .properties
+                    .get("Policies")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|policy| policy.get("Statement").and_then(Value::as_array))
+                    .flatten()
+                    .filter(|statement| statement["Effect"] == "Allow")
+                    .flat_map(|statement| match &statement["Action"] {
+                        Value::Array(actions) => actions.clone(),
+                        action => vec![action.clone()],
+                    })
+                    .filter_map(|action| {
+                        action
+                            .as_str()
+                            .and_then(|a| a.split_once(':'))
+                            .map(|(service, _)| service.to_string())
+                    })
+                    .collect();
                 Ok(FunctionDef {
                     logical_id: r.logical_id.clone(),
                     binary,
@@ -238,6 +261,7 @@ impl Template {
                     http_paths,
                     schedules,
                     timeout_seconds,
+                    services,
                 })
             })
             .collect()

@@ -12,7 +12,7 @@ use bridge_domain::error::cause_chain;
 use bridge_domain::freshness::Category;
 use bridge_domain::ports::{FreshnessStore, MessageQueue, OutboundMessage};
 use bridge_domain::pull::{ChangesError, ChangesPage, ErpChanges, PullState, PullStateStore};
-use bridge_domain::{EventType, PortError, Route};
+use bridge_domain::{ErrorClass, EventType, PortError, Route};
 use bridge_lambda::{MessageError, Metrics};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -81,17 +81,16 @@ impl PullError {
     }
 }
 
-impl From<PullError> for lambda_runtime::Diagnostic {
-    fn from(err: PullError) -> Self {
-        let class = if err.is_retryable() {
-            "Retryable"
+impl bridge_lambda::Classified for PullError {
+    fn class(&self) -> ErrorClass {
+        if self.is_retryable() {
+            ErrorClass::Retryable
         } else {
-            "Permanent"
-        };
-        lambda_runtime::Diagnostic {
-            error_type: format!("{class}.PullFailed"),
-            error_message: cause_chain(&err),
+            ErrorClass::Permanent
         }
+    }
+    fn kind(&self) -> &'static str {
+        "PullFailed"
     }
 }
 

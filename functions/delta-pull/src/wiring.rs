@@ -6,10 +6,11 @@ use crate::http::HttpChanges;
 use crate::{DeltaPull, PullPorts, PullSettings};
 use bridge_aws::{DynamoFreshnessStore, DynamoPullStateStore, SqsQueue, load_secret_string};
 use bridge_domain::Route;
-use bridge_lambda::Config;
+use bridge_lambda::{Config, Failure, Function, Handler, InitError};
+use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use webhook_intake::config::SigningSecrets;
 use webhook_intake::{IntakePorts, IntakeSettings};
 
@@ -116,4 +117,34 @@ pub async fn build(config: &Config, aws: &aws_config::SdkConfig) -> anyhow::Resu
         )),
     };
     Ok(DeltaPull::new(settings, ports))
+}
+
+#[async_trait::async_trait]
+impl Handler for DeltaPull {
+    /// Each scheduled invocation is one run, up to the invocation's deadline.
+    async fn on_schedule(&self, deadline: Instant) -> Result<Value, Failure> {
+        let summary = self.run(deadline, &mut |_| {}).await?;
+        Ok(json!({
+            "pages": summary.pages,
+            "changes": summary.changes,
+            "accepted": summary.accepted,
+            "duplicates": summary.duplicates,
+            "rejected": summary.rejected,
+            "cursor": summary.cursor,
+        }))
+    }
+}
+
+#[async_trait::async_trait]
+impl Function for DeltaPull {
+    const NAME: &'static str = crate::FUNCTION_NAME;
+
+    fn check(config: &Config) -> Result<(), InitError> {
+        Ok(check(config)?)
+    }
+
+    /// The ERP token is read here, in the background from init on.
+    async fn build(config: &Config, aws: &aws_config::SdkConfig) -> Result<Self, InitError> {
+        Ok(build(config, aws).await?)
+    }
 }

@@ -47,3 +47,30 @@ async fn the_binary_pulls_changes_on_a_scheduled_event() {
     assert_eq!(response["cursor"], "c-2", "{response}");
     assert_eq!(stack.drain_queue("StockPriceQueue").await.len(), 2);
 }
+
+/// A secret that cannot be read fails each invocation as retryable (`Retryable.Wiring`):
+/// the function starts, and every invocation loads again until the secret is readable.
+#[tokio::test]
+async fn an_unreadable_erp_token_fails_each_invocation_as_retryable() {
+    let stack = TestStack::with_secrets(BTreeMap::new()).await;
+    let api = RuntimeApi::start(vec![json!({}), json!({})]).await;
+    let mut env = stack.environment("delta-pull");
+    env.insert("ERP_BASE_URL".into(), "http://127.0.0.1:9".into());
+    env.insert(
+        "ERP_TOKEN_SECRET_ID".into(),
+        bridge_testkit::unique("no-such-secret"),
+    );
+    let mut child = spawn_function(env!("CARGO_BIN_EXE_delta-pull"), &api, "delta-pull", env);
+    let outcomes = api.outcomes(2, Duration::from_secs(60)).await;
+    child.kill().await.ok();
+    for outcome in &outcomes {
+        let Outcome::Error(error) = outcome else {
+            panic!("expected an invocation error, got {outcomes:?}");
+        };
+        assert_eq!(error["errorType"], "Retryable.Wiring", "{error}");
+        assert!(
+            error["errorMessage"].as_str().unwrap().contains("secret"),
+            "{error}"
+        );
+    }
+}

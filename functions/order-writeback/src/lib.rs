@@ -191,15 +191,17 @@ pub enum WritebackError {
     BatchFailed(#[from] BatchFailed),
 }
 
-impl From<WritebackError> for lambda_runtime::Diagnostic {
-    fn from(err: WritebackError) -> Self {
-        let error_type = match &err {
-            WritebackError::UnknownSourceQueue(_) => "Permanent.UnknownSourceQueue",
-            WritebackError::BatchFailed(_) => "Retryable.BatchFailed",
-        };
-        lambda_runtime::Diagnostic {
-            error_type: error_type.to_string(),
-            error_message: err.to_string(),
+impl bridge_lambda::Classified for WritebackError {
+    fn class(&self) -> ErrorClass {
+        match self {
+            WritebackError::UnknownSourceQueue(_) => ErrorClass::Permanent,
+            WritebackError::BatchFailed(_) => ErrorClass::Retryable,
+        }
+    }
+    fn kind(&self) -> &'static str {
+        match self {
+            WritebackError::UnknownSourceQueue(_) => "UnknownSourceQueue",
+            WritebackError::BatchFailed(_) => "BatchFailed",
         }
     }
 }

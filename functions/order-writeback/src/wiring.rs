@@ -3,13 +3,15 @@
 
 use crate::erp::{Circuit, HttpErp};
 use crate::{OrderWriteback, WritebackPorts, WritebackSettings};
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use bridge_aws::{
     DynamoCustomerStore, DynamoOrderStore, DynamoPriceStore, S3ObjectStore, SqsQueue,
     load_secret_string,
 };
-use bridge_lambda::Config;
+use bridge_lambda::{Config, Failure, Function, Handler, InitError};
+use serde_json::Value;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// What needs no network, checked at init: a misconfigured function fails there.
 pub fn check(config: &Config) -> anyhow::Result<()> {
@@ -61,4 +63,37 @@ pub async fn build(config: &Config, aws: &aws_config::SdkConfig) -> anyhow::Resu
         )),
     };
     Ok(OrderWriteback::new(settings, ports))
+}
+
+#[async_trait::async_trait]
+impl Handler for OrderWriteback {
+    /// Placed orders and ERP status events.
+    async fn on_batch(
+        &self,
+        event: SqsEvent,
+        _deadline: Instant,
+    ) -> Result<SqsBatchResponse, Failure> {
+        Ok(self.handle_batch(event).await?)
+    }
+
+    /// Releases held orders whose reasons cleared, resumes what has not reached the ERP,
+    /// reconciles what it never confirmed.
+    async fn on_schedule(&self, _deadline: Instant) -> Result<Value, Failure> {
+        let run = self.scheduled(chrono::Utc::now()).await?;
+        bridge_lambda::function::json_result(run)
+    }
+}
+
+#[async_trait::async_trait]
+impl Function for OrderWriteback {
+    const NAME: &'static str = crate::FUNCTION_NAME;
+
+    fn check(config: &Config) -> Result<(), InitError> {
+        Ok(check(config)?)
+    }
+
+    /// The ERP token is read here, in the background from init on.
+    async fn build(config: &Config, aws: &aws_config::SdkConfig) -> Result<Self, InitError> {
+        Ok(build(config, aws).await?)
+    }
 }

@@ -1,13 +1,16 @@
 //! Builds the import from its configuration and one AWS configuration: the Lambda binary
-//! and the local stack wire it the same way.
+//! and the local stack wire it the same way, through its [`Function`] contract.
 
 use crate::handler::ImportHandler;
-use crate::import::{ImportPorts, ImportSettings, Importer};
+use crate::import::{ImportError, ImportPorts, ImportSettings, Importer};
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use bridge_aws::{DynamoCatalogStore, DynamoImportLedger, S3FileStore, SqsQueue};
+use bridge_domain::ErrorClass;
 use bridge_domain::product::ImportGuards;
-use bridge_lambda::{Config, ConfigError};
+use bridge_lambda::{Classified, Config, ConfigError, Failure, Function, Handler, InitError};
+use serde_json::Value;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 pub const PRODUCT_TABLE: &str = "PRODUCT_TABLE";
 pub const IMPORT_TABLE: &str = "IMPORT_TABLE";
@@ -16,9 +19,19 @@ pub const IMPORT_QUEUE_URL: &str = "IMPORT_QUEUE_URL";
 pub const IMPORT_DLQ_URL: &str = "IMPORT_DLQ_URL";
 pub const FRESHNESS_TABLE: &str = "FRESHNESS_TABLE";
 
-pub fn build(config: &Config, aws: &aws_config::SdkConfig) -> Result<ImportHandler, ConfigError> {
-    let dynamo = bridge_aws::dynamodb_client(aws);
-    let queue = Arc::new(SqsQueue::new(bridge_aws::sqs_client(aws)));
+/// Everything the environment gives, parsed without a client: [`check`] at init and
+/// [`build`] read it the same way.
+struct Wiring {
+    settings: ImportSettings,
+    catalog_bucket: String,
+    product_table: String,
+    import_table: String,
+    freshness_table: String,
+    dead_letter_queue: String,
+    max_receive_count: u32,
+}
+
+fn wiring(config: &Config) -> Result<Wiring, ConfigError> {
     let share = |name: &str, default: f64| -> Result<f64, ConfigError> {
         let value: f64 = config.parsed(name, default)?;
         if !(0.0..=1.0).contains(&value) {
@@ -52,29 +65,90 @@ pub fn build(config: &Config, aws: &aws_config::SdkConfig) -> Result<ImportHandl
             .map(std::path::PathBuf::from)
             .unwrap_or_else(std::env::temp_dir),
     };
+    Ok(Wiring {
+        settings,
+        catalog_bucket: config.required(CATALOG_BUCKET)?,
+        product_table: config.required(PRODUCT_TABLE)?,
+        import_table: config.required(IMPORT_TABLE)?,
+        freshness_table: config.required(FRESHNESS_TABLE)?,
+        dead_letter_queue: config.required(IMPORT_DLQ_URL)?,
+        max_receive_count: config.parsed("MAX_RECEIVE_COUNT", 5)?,
+    })
+}
+
+/// What needs no network, checked at init: a misconfigured function fails there.
+pub fn check(config: &Config) -> Result<(), ConfigError> {
+    wiring(config).map(|_| ())
+}
+
+pub fn build(config: &Config, aws: &aws_config::SdkConfig) -> Result<ImportHandler, ConfigError> {
+    let wiring = wiring(config)?;
+    let dynamo = bridge_aws::dynamodb_client(aws);
+    let queue = Arc::new(SqsQueue::new(bridge_aws::sqs_client(aws)));
     let ports = ImportPorts {
         files: Arc::new(S3FileStore::new(
             bridge_aws::s3_client(aws),
-            config.required(CATALOG_BUCKET)?,
+            wiring.catalog_bucket,
         )),
         catalog: Arc::new(DynamoCatalogStore::new(
             dynamo.clone(),
-            config.required(PRODUCT_TABLE)?,
+            wiring.product_table,
         )),
-        ledger: Arc::new(DynamoImportLedger::new(
-            dynamo.clone(),
-            config.required(IMPORT_TABLE)?,
-        )),
+        ledger: Arc::new(DynamoImportLedger::new(dynamo.clone(), wiring.import_table)),
         freshness: Arc::new(bridge_aws::DynamoFreshnessStore::new(
             dynamo,
-            config.required(FRESHNESS_TABLE)?,
+            wiring.freshness_table,
         )),
         queue: queue.clone(),
     };
     Ok(ImportHandler {
-        importer: Importer::new(settings, ports),
-        dead_letter_queue: config.required(IMPORT_DLQ_URL)?,
-        max_receive_count: config.parsed("MAX_RECEIVE_COUNT", 5)?,
+        importer: Importer::new(wiring.settings, ports),
+        dead_letter_queue: wiring.dead_letter_queue,
+        max_receive_count: wiring.max_receive_count,
         queue,
     })
+}
+
+impl Classified for ImportError {
+    fn class(&self) -> ErrorClass {
+        if self.is_retryable() {
+            ErrorClass::Retryable
+        } else {
+            ErrorClass::Permanent
+        }
+    }
+    fn kind(&self) -> &'static str {
+        "ImportFailed"
+    }
+}
+
+#[async_trait::async_trait]
+impl Handler for ImportHandler {
+    /// S3 notifications, continuations and sweep picks of the import queue.
+    async fn on_batch(
+        &self,
+        event: SqsEvent,
+        deadline: Instant,
+    ) -> Result<SqsBatchResponse, Failure> {
+        Ok(self.handle_sqs(event, deadline).await?)
+    }
+
+    /// The sweep: queues what the notifications missed.
+    async fn on_schedule(&self, _deadline: Instant) -> Result<Value, Failure> {
+        let queued = self.sweep().await?;
+        Ok(serde_json::json!({"queued": queued}))
+    }
+}
+
+#[async_trait::async_trait]
+impl Function for ImportHandler {
+    const NAME: &'static str = crate::handler::FUNCTION_NAME;
+
+    fn check(config: &Config) -> Result<(), InitError> {
+        Ok(check(config)?)
+    }
+
+    async fn build(config: &Config, aws: &aws_config::SdkConfig) -> Result<Self, InitError> {
+        Ok(build(config, aws)?)
+    }
 }

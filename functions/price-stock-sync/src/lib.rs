@@ -89,15 +89,17 @@ pub enum SyncError {
     BatchFailed(#[from] BatchFailed),
 }
 
-impl From<SyncError> for lambda_runtime::Diagnostic {
-    fn from(err: SyncError) -> Self {
-        let error_type = match &err {
-            SyncError::UnknownSourceQueue(_) => "Permanent.UnknownSourceQueue",
-            SyncError::BatchFailed(_) => "Retryable.BatchFailed",
-        };
-        lambda_runtime::Diagnostic {
-            error_type: error_type.to_string(),
-            error_message: err.to_string(),
+impl bridge_lambda::Classified for SyncError {
+    fn class(&self) -> ErrorClass {
+        match self {
+            SyncError::UnknownSourceQueue(_) => ErrorClass::Permanent,
+            SyncError::BatchFailed(_) => ErrorClass::Retryable,
+        }
+    }
+    fn kind(&self) -> &'static str {
+        match self {
+            SyncError::UnknownSourceQueue(_) => "UnknownSourceQueue",
+            SyncError::BatchFailed(_) => "BatchFailed",
         }
     }
 }

@@ -1,5 +1,6 @@
 //! The built `price-stock-sync` binary starts under a Lambda runtime API and applies one
-//! SQS event, with its AWS calls going to the moto server.
+//! SQS event, with its AWS calls going to the moto server; an event it is not wired for and
+//! a broken one fail with the function contract's permanent error types.
 
 use bridge_testkit::TestStack;
 use bridge_testkit::runtime_api::{Outcome, RuntimeApi, spawn_function};
@@ -20,15 +21,23 @@ async fn the_binary_applies_an_sqs_batch_and_reports_no_failures() {
         "attributes": {"ApproximateReceiveCount": "1"}, "messageAttributes": {},
         "md5OfBody": "", "eventSource": "aws:sqs",
         "eventSourceARN": stack.queue_arn("StockPriceQueue"), "awsRegion": "us-east-1"}]});
-    let api = RuntimeApi::start(vec![event]).await;
+    let request = json!({"version": "2.0", "rawPath": "/prices", "requestContext": {"http": {"method": "GET"}}});
+    let broken = json!({"Records": "not a list"});
+    let api = RuntimeApi::start(vec![event, request, broken]).await;
     let mut child = spawn_function(
         env!("CARGO_BIN_EXE_price-stock-sync"),
         &api,
         "price-stock-sync",
         stack.environment("price-stock-sync"),
     );
-    let outcomes = api.outcomes(1, Duration::from_secs(30)).await;
+    let outcomes = api.outcomes(3, Duration::from_secs(30)).await;
     child.kill().await.ok();
+    let error_type = |outcome: &Outcome| match outcome {
+        Outcome::Error(error) => error["errorType"].clone(),
+        other => panic!("expected an error, got {other:?}"),
+    };
+    assert_eq!(error_type(&outcomes[1]), "Permanent.UnsupportedEvent");
+    assert_eq!(error_type(&outcomes[2]), "Permanent.MalformedEvent");
     let Outcome::Response(response) = &outcomes[0] else {
         panic!("expected a response, got {outcomes:?}");
     };

@@ -14,10 +14,14 @@
 //! | `APPLY_CONCURRENCY` | writes in flight at once | 16 |
 
 use crate::handler::ReconcileHandler;
-use crate::{ReconcilePorts, ReconcileSettings, Reconciler};
+use crate::{ReconcileError, ReconcilePorts, ReconcileSettings, Reconciler};
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use bridge_aws::{DynamoPriceStore, DynamoStockStore, S3FileStore, SqsQueue};
-use bridge_lambda::{Config, ConfigError};
+use bridge_domain::ErrorClass;
+use bridge_lambda::{Classified, Config, ConfigError, Failure, Function, Handler, InitError};
+use serde_json::Value;
 use std::sync::Arc;
+use std::time::Instant;
 
 pub const STOCK_TABLE: &str = "STOCK_TABLE";
 pub const PRICE_TABLE: &str = "PRICE_TABLE";
@@ -65,29 +69,101 @@ pub fn settings(config: &Config) -> Result<ReconcileSettings, ConfigError> {
     })
 }
 
+/// What the environment names besides the settings, read without a client: [`check`] at
+/// init and [`build`] read it the same way.
+struct Wiring {
+    settings: ReconcileSettings,
+    catalog_bucket: String,
+    stock_table: String,
+    price_table: String,
+    dead_letter_queue: String,
+    max_receive_count: u32,
+    drift_alarm_threshold: u64,
+}
+
+fn wiring(config: &Config) -> Result<Wiring, ConfigError> {
+    Ok(Wiring {
+        settings: settings(config)?,
+        catalog_bucket: config.required(CATALOG_BUCKET)?,
+        stock_table: config.required(STOCK_TABLE)?,
+        price_table: config.required(PRICE_TABLE)?,
+        dead_letter_queue: config.required(RECONCILE_DLQ_URL)?,
+        max_receive_count: config.parsed(MAX_RECEIVE_COUNT, 5)?,
+        drift_alarm_threshold: config.parsed(DRIFT_ALARM_THRESHOLD, 0)?,
+    })
+}
+
+/// What needs no network, checked at init: a misconfigured function fails there.
+pub fn check(config: &Config) -> Result<(), ConfigError> {
+    wiring(config).map(|_| ())
+}
+
 pub fn build(
     config: &Config,
     aws: &aws_config::SdkConfig,
 ) -> Result<ReconcileHandler, ConfigError> {
+    let wiring = wiring(config)?;
     let dynamo = bridge_aws::dynamodb_client(aws);
     let ports = ReconcilePorts {
         files: Arc::new(S3FileStore::new(
             bridge_aws::s3_client(aws),
-            config.required(CATALOG_BUCKET)?,
+            wiring.catalog_bucket,
         )),
-        stock: Arc::new(DynamoStockStore::new(
-            dynamo.clone(),
-            config.required(STOCK_TABLE)?,
-        )),
-        prices: Arc::new(DynamoPriceStore::new(dynamo, config.required(PRICE_TABLE)?)),
+        stock: Arc::new(DynamoStockStore::new(dynamo.clone(), wiring.stock_table)),
+        prices: Arc::new(DynamoPriceStore::new(dynamo, wiring.price_table)),
     };
     Ok(ReconcileHandler::new(
-        Reconciler::new(settings(config)?, ports),
-        config.required(RECONCILE_DLQ_URL)?,
-        config.parsed(MAX_RECEIVE_COUNT, 5)?,
-        config.parsed(DRIFT_ALARM_THRESHOLD, 0)?,
+        Reconciler::new(wiring.settings, ports),
+        wiring.dead_letter_queue,
+        wiring.max_receive_count,
+        wiring.drift_alarm_threshold,
         Arc::new(SqsQueue::new(bridge_aws::sqs_client(aws))),
     ))
+}
+
+impl Classified for ReconcileError {
+    fn class(&self) -> ErrorClass {
+        if self.is_retryable() {
+            ErrorClass::Retryable
+        } else {
+            ErrorClass::Permanent
+        }
+    }
+    fn kind(&self) -> &'static str {
+        "ReconcileFailed"
+    }
+}
+
+#[async_trait::async_trait]
+impl Handler for ReconcileHandler {
+    /// S3 notifications of new snapshots (and operators' `{"reconcile": key}`).
+    async fn on_batch(
+        &self,
+        event: SqsEvent,
+        _deadline: Instant,
+    ) -> Result<SqsBatchResponse, Failure> {
+        Ok(self.handle_sqs(event).await?)
+    }
+
+    /// The nightly sweep over snapshots no notification brought.
+    async fn on_schedule(&self, _deadline: Instant) -> Result<Value, Failure> {
+        let reports = self.sweep().await?;
+        let files: Vec<&str> = reports.iter().map(|r| r.file.as_str()).collect();
+        Ok(serde_json::json!({"reconciled": files}))
+    }
+}
+
+#[async_trait::async_trait]
+impl Function for ReconcileHandler {
+    const NAME: &'static str = crate::handler::FUNCTION_NAME;
+
+    fn check(config: &Config) -> Result<(), InitError> {
+        Ok(check(config)?)
+    }
+
+    async fn build(config: &Config, aws: &aws_config::SdkConfig) -> Result<Self, InitError> {
+        Ok(build(config, aws)?)
+    }
 }
 
 #[cfg(test)]

@@ -3,9 +3,10 @@
 
 use crate::config::{SecretsError, SigningSecrets, WEBHOOK_SECRET_ID};
 use crate::{Intake, IntakePorts, IntakeSettings, SecretRefresh};
+use aws_lambda_events::event::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
 use bridge_aws::{DynamoReceiptStore, S3ObjectStore, SqsQueue, load_secret_string};
 use bridge_domain::PortError;
-use bridge_lambda::{Config, ConfigError};
+use bridge_lambda::{Config, ConfigError, Failure, Function, Handler, InitError};
 use std::sync::Arc;
 
 #[derive(Debug, thiserror::Error)]
@@ -69,4 +70,29 @@ pub async fn build(config: &Config, aws: &aws_config::SdkConfig) -> Result<Intak
         )),
     };
     Ok(Intake::new(settings, ports).with_refresh(refresh))
+}
+
+#[async_trait::async_trait]
+impl Handler for Intake {
+    /// A webhook request of the HTTP API; every outcome is an HTTP answer.
+    async fn on_http(
+        &self,
+        request: ApiGatewayV2httpRequest,
+    ) -> Result<ApiGatewayV2httpResponse, Failure> {
+        Ok(crate::lambda::handle_event(self, request).await)
+    }
+}
+
+#[async_trait::async_trait]
+impl Function for Intake {
+    const NAME: &'static str = crate::FUNCTION_NAME;
+
+    fn check(config: &Config) -> Result<(), InitError> {
+        Ok(check(config)?)
+    }
+
+    /// The signing secrets are read here, in the background from init on.
+    async fn build(config: &Config, aws: &aws_config::SdkConfig) -> Result<Self, InitError> {
+        Ok(build(config, aws).await?)
+    }
 }

@@ -214,12 +214,12 @@ async fn chaos_loses_nothing_applies_nothing_twice_and_lets_nothing_stale_win() 
     options.stack_file = std::env::temp_dir()
         .join(bridge_testkit::unique("chaos"))
         .join("stack.json");
-    options.pull_every = None;
+    options.schedule(delta_pull::FUNCTION_NAME, None);
     options.chaos = Some(chaos.clone());
     // Timeouts and backoffs of seconds, not minutes: the run is bounded. A killed
     // invocation's batch comes back when the queue's visibility timeout ends, as on Lambda.
     options.queue_visibility_seconds = Some(6);
-    options.order_schedule_every = Duration::from_secs(2);
+    options.schedule(order_writeback::FUNCTION_NAME, Some(Duration::from_secs(2)));
     for (name, value) in [
         ("ERP_TIMEOUT_SECONDS", "1"),
         ("RETRY_BASE_SECONDS", "1"),

@@ -15,8 +15,8 @@ async fn start(overrides: &[(&str, &str)], schedule_every: Duration) -> LocalSta
     options.stack_file = std::env::temp_dir()
         .join(bridge_testkit::unique("outage"))
         .join("stack.json");
-    options.pull_every = None;
-    options.order_schedule_every = schedule_every;
+    options.schedule(delta_pull::FUNCTION_NAME, None);
+    options.schedule(order_writeback::FUNCTION_NAME, Some(schedule_every));
     for (name, value) in overrides {
         options
             .overrides
