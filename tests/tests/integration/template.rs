@@ -23,6 +23,20 @@ fn the_template_passes_cfn_lint_as_sam_and_as_translated_cloudformation() {
     );
 }
 
+/// The checked-in template is what its parts render (as rust-analyzer checks its generated
+/// files): a part edited without regenerating, or the template edited by hand, fails here.
+#[test]
+fn the_template_is_what_its_parts_under_infra_template_render() {
+    let root = bridge_testkit::repo_root();
+    let rendered =
+        bridge_infra::generate::render(&root.join(bridge_infra::generate::SOURCE_DIR)).unwrap();
+    let checked_in = std::fs::read_to_string(root.join("template.yaml")).unwrap();
+    assert!(
+        rendered == checked_in,
+        "template.yaml is not what infra/template/ renders; run `cargo run -p bridge-infra --bin generate-template`"
+    );
+}
+
 #[test]
 fn every_function_is_a_uniquely_named_cargo_lambda_binary_on_arm64() {
     let text = std::fs::read_to_string(bridge_testkit::repo_root().join("template.yaml")).unwrap();
