@@ -363,7 +363,11 @@ pub async fn run(report: &mut Report, binaries: &Binaries, rounds: usize) {
     let hello_init = median(hello_samples.init);
     let hello_first = median(hello_samples.first);
     for ((function, clients), [own, project, defaults]) in functions.iter().zip(samples) {
-        let clients = if clients.is_empty() { "no clients" } else { clients };
+        let clients = if clients.is_empty() {
+            "no clients"
+        } else {
+            clients
+        };
         let (init, first) = (median(own.init), median(own.first));
         let (floor_init, floor_first) = (median(project.init), median(project.first));
         let defaults_init = median(defaults.init);

@@ -83,11 +83,7 @@ impl PullError {
 
 impl bridge_lambda::Classified for PullError {
     fn class(&self) -> ErrorClass {
-        if self.is_retryable() {
-            ErrorClass::Retryable
-        } else {
-            ErrorClass::Permanent
-        }
+        ErrorClass::retryable_if(self.is_retryable())
     }
     fn kind(&self) -> &'static str {
         "PullFailed"

@@ -21,10 +21,9 @@ use bridge_domain::ports::{
 };
 use bridge_domain::pull::PullStateStore;
 use bridge_domain::{DomainEvent, ErrorClass, PortError, Route};
-use bridge_lambda::batch::BatchFailed;
 use bridge_lambda::{
-    BatchSettings, Config, ConfigError, ConsumedQueues, MessageError, MessageOutcome, Metrics,
-    QueueVariables,
+    BatchSettings, Config, ConfigError, ConsumeError, ConsumedQueues, MessageError, MessageOutcome,
+    Metrics, QueueVariables,
 };
 use chrono::Utc;
 use std::sync::Arc;
@@ -183,29 +182,6 @@ impl Walk {
     }
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum WritebackError {
-    #[error("messages from {0} arrived, but no dead-letter queue is configured for that queue")]
-    UnknownSourceQueue(String),
-    #[error(transparent)]
-    BatchFailed(#[from] BatchFailed),
-}
-
-impl bridge_lambda::Classified for WritebackError {
-    fn class(&self) -> ErrorClass {
-        match self {
-            WritebackError::UnknownSourceQueue(_) => ErrorClass::Permanent,
-            WritebackError::BatchFailed(_) => ErrorClass::Retryable,
-        }
-    }
-    fn kind(&self) -> &'static str {
-        match self {
-            WritebackError::UnknownSourceQueue(_) => "UnknownSourceQueue",
-            WritebackError::BatchFailed(_) => "BatchFailed",
-        }
-    }
-}
-
 fn store_failure(err: PortError) -> MessageError {
     MessageError {
         class: err.class,
@@ -297,7 +273,7 @@ impl OrderWriteback {
         Self { settings, ports }
     }
 
-    pub async fn handle_batch(&self, event: SqsEvent) -> Result<SqsBatchResponse, WritebackError> {
+    pub async fn handle_batch(&self, event: SqsEvent) -> Result<SqsBatchResponse, ConsumeError> {
         let (result, mut metrics) = self.process(event).await;
         metrics.flush();
         result
@@ -307,7 +283,7 @@ impl OrderWriteback {
     pub async fn process(
         &self,
         event: SqsEvent,
-    ) -> (Result<SqsBatchResponse, WritebackError>, Metrics) {
+    ) -> (Result<SqsBatchResponse, ConsumeError>, Metrics) {
         let mut metrics = Metrics::new(FUNCTION_NAME);
         let span = tracing::info_span!(
             "batch",
@@ -318,7 +294,7 @@ impl OrderWriteback {
             let consumed = match self.settings.queues.of_batch(&event) {
                 Ok(Some(consumed)) => consumed,
                 Ok(None) => return Ok(SqsBatchResponse::default()),
-                Err(arn) => return Err(WritebackError::UnknownSourceQueue(arn)),
+                Err(err) => return Err(err),
             };
             let settings = BatchSettings {
                 function: FUNCTION_NAME,

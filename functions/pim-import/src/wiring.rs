@@ -111,11 +111,7 @@ pub fn build(config: &Config, aws: &aws_config::SdkConfig) -> Result<ImportHandl
 
 impl Classified for ImportError {
     fn class(&self) -> ErrorClass {
-        if self.is_retryable() {
-            ErrorClass::Retryable
-        } else {
-            ErrorClass::Permanent
-        }
+        ErrorClass::retryable_if(self.is_retryable())
     }
     fn kind(&self) -> &'static str {
         "ImportFailed"

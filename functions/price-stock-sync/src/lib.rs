@@ -12,10 +12,9 @@ use bridge_domain::ports::{
     CustomerStore, FreshnessStore, MessageQueue, ObjectStore, PriceStore, StockStore,
 };
 use bridge_domain::{ApplyOutcome, DomainEvent, ErrorClass, PortError, Route};
-use bridge_lambda::batch::BatchFailed;
 use bridge_lambda::{
-    BatchSettings, Config, ConfigError, ConsumedQueues, MessageError, MessageOutcome, Metrics,
-    QueueVariables,
+    BatchSettings, Config, ConfigError, ConsumeError, ConsumedQueues, MessageError, MessageOutcome,
+    Metrics, QueueVariables,
 };
 use std::sync::Arc;
 use tracing::{Instrument, error, info};
@@ -81,29 +80,6 @@ pub struct SyncPorts {
     pub freshness: Arc<dyn FreshnessStore>,
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum SyncError {
-    #[error("messages from {0} arrived, but no dead-letter queue is configured for that queue")]
-    UnknownSourceQueue(String),
-    #[error(transparent)]
-    BatchFailed(#[from] BatchFailed),
-}
-
-impl bridge_lambda::Classified for SyncError {
-    fn class(&self) -> ErrorClass {
-        match self {
-            SyncError::UnknownSourceQueue(_) => ErrorClass::Permanent,
-            SyncError::BatchFailed(_) => ErrorClass::Retryable,
-        }
-    }
-    fn kind(&self) -> &'static str {
-        match self {
-            SyncError::UnknownSourceQueue(_) => "UnknownSourceQueue",
-            SyncError::BatchFailed(_) => "BatchFailed",
-        }
-    }
-}
-
 pub struct PriceStockSync {
     settings: SyncSettings,
     ports: SyncPorts,
@@ -129,14 +105,17 @@ impl PriceStockSync {
 
     /// Handles one SQS batch (all from one queue), emits its metrics and reports its
     /// partial failures.
-    pub async fn handle_batch(&self, event: SqsEvent) -> Result<SqsBatchResponse, SyncError> {
+    pub async fn handle_batch(&self, event: SqsEvent) -> Result<SqsBatchResponse, ConsumeError> {
         let (result, mut metrics) = self.process(event).await;
         metrics.flush();
         result
     }
 
     /// Handles one SQS batch and returns the response with the invocation's counts.
-    pub async fn process(&self, event: SqsEvent) -> (Result<SqsBatchResponse, SyncError>, Metrics) {
+    pub async fn process(
+        &self,
+        event: SqsEvent,
+    ) -> (Result<SqsBatchResponse, ConsumeError>, Metrics) {
         let mut metrics = Metrics::new(FUNCTION_NAME);
         let span = tracing::info_span!(
             "batch",
@@ -147,7 +126,7 @@ impl PriceStockSync {
             let binding = match self.settings.queues.of_batch(&event) {
                 Ok(Some(binding)) => binding,
                 Ok(None) => return Ok(SqsBatchResponse::default()),
-                Err(arn) => return Err(SyncError::UnknownSourceQueue(arn)),
+                Err(err) => return Err(err),
             };
             let settings = BatchSettings {
                 function: FUNCTION_NAME,

@@ -123,11 +123,7 @@ pub fn build(
 
 impl Classified for ReconcileError {
     fn class(&self) -> ErrorClass {
-        if self.is_retryable() {
-            ErrorClass::Retryable
-        } else {
-            ErrorClass::Permanent
-        }
+        ErrorClass::retryable_if(self.is_retryable())
     }
     fn kind(&self) -> &'static str {
         "ReconcileFailed"

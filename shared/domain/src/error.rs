@@ -12,6 +12,17 @@ pub enum ErrorClass {
     Permanent,
 }
 
+impl ErrorClass {
+    /// `Retryable` when `retryable`, else `Permanent`.
+    pub fn retryable_if(retryable: bool) -> Self {
+        if retryable {
+            ErrorClass::Retryable
+        } else {
+            ErrorClass::Permanent
+        }
+    }
+}
+
 impl fmt::Display for ErrorClass {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {

@@ -19,4 +19,4 @@ pub use config::{Config, ConfigError};
 pub use function::{Classified, Failure, Function, Handler, InitError, Registration};
 pub use metrics::Metrics;
 pub use prefetch::Prefetch;
-pub use queues::{ConsumedQueue, ConsumedQueues, QueueVariables};
+pub use queues::{ConsumeError, ConsumedQueue, ConsumedQueues, QueueVariables};

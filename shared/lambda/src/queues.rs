@@ -1,9 +1,10 @@
 //! The queues an SQS consumer reads, from its configuration: where each one's failures go
 //! and which events belong on it. One definition for every consumer.
 
-use crate::{Config, ConfigError};
+use crate::batch::BatchFailed;
+use crate::{Classified, Config, ConfigError};
 use aws_lambda_events::event::sqs::SqsEvent;
-use bridge_domain::Route;
+use bridge_domain::{ErrorClass, Route};
 use std::collections::HashMap;
 
 /// Environment variables naming one consumed queue.
@@ -51,12 +52,40 @@ impl ConsumedQueues {
     }
 
     /// The queue a batch came from (Lambda never mixes queues in one batch): `Ok(None)`
-    /// for an empty batch, `Err(arn)` for a queue this consumer is not configured for.
-    pub fn of_batch(&self, event: &SqsEvent) -> Result<Option<&ConsumedQueue>, String> {
+    /// for an empty batch, an error for a queue this consumer is not configured for.
+    pub fn of_batch(&self, event: &SqsEvent) -> Result<Option<&ConsumedQueue>, ConsumeError> {
         let Some(first) = event.records.first() else {
             return Ok(None);
         };
         let arn = first.event_source_arn.clone().unwrap_or_default();
-        self.0.get(&arn).map(Some).ok_or(arn)
+        self.0
+            .get(&arn)
+            .map(Some)
+            .ok_or(ConsumeError::UnknownSourceQueue(arn))
+    }
+}
+
+/// Why a consumer could not settle a batch of its queues.
+#[derive(Debug, thiserror::Error)]
+pub enum ConsumeError {
+    #[error("messages from {0} arrived, but no dead-letter queue is configured for that queue")]
+    UnknownSourceQueue(String),
+    #[error(transparent)]
+    BatchFailed(#[from] BatchFailed),
+}
+
+impl Classified for ConsumeError {
+    fn class(&self) -> ErrorClass {
+        match self {
+            // A wiring mistake: the messages would fail the same way again.
+            ConsumeError::UnknownSourceQueue(_) => ErrorClass::Permanent,
+            ConsumeError::BatchFailed(_) => ErrorClass::Retryable,
+        }
+    }
+    fn kind(&self) -> &'static str {
+        match self {
+            ConsumeError::UnknownSourceQueue(_) => "UnknownSourceQueue",
+            ConsumeError::BatchFailed(_) => "BatchFailed",
+        }
     }
 }
