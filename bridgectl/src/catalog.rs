@@ -1,10 +1,15 @@
 //! Catalog commands: products as imported, import history and reports, and uploading a
-//! file into the inbox with progress until its report exists.
+//! file into the inbox with progress until its report exists; `run_product` and the
+//! `run_import*` functions are the commands.
 
+use crate::cli::{Resolved, Target, output};
+use anyhow::Context;
 use bridge_domain::Sku;
 use bridge_domain::ports::{CatalogStore, FileStore, ImportLedger, ImportRecord, StoredProduct};
 use pim_import::ImportReport;
 use std::fmt::Write;
+use std::path::Path;
+use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -255,4 +260,78 @@ pub async fn upload_and_wait(
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
+}
+
+/// The catalog of a deployed stack when its tables and bucket are named, else the local
+/// stack's.
+async fn connect(target: &Target) -> anyhow::Result<Catalog> {
+    let deployed = target.product_table.is_some()
+        && target.import_table.is_some()
+        && target.catalog_bucket.is_some();
+    let r = Resolved::new(target, deployed).await?;
+    let dynamo = aws_sdk_dynamodb::Client::new(&r.aws);
+    Ok(Catalog {
+        products: Arc::new(bridge_aws::DynamoCatalogStore::new(
+            dynamo.clone(),
+            r.name(&target.product_table, "ProductTable")?,
+        )),
+        ledger: Arc::new(bridge_aws::DynamoImportLedger::new(
+            dynamo,
+            r.name(&target.import_table, "ImportTable")?,
+        )),
+        files: Arc::new(bridge_aws::S3FileStore::new(
+            bridge_aws::s3_client(&r.aws),
+            r.name(&target.catalog_bucket, "CatalogBucket")?,
+        )),
+    })
+}
+
+/// `bridgectl product SKU`.
+pub async fn run_product(target: &Target, sku: &str) -> anyhow::Result<ExitCode> {
+    let product = product(&connect(target).await?, sku).await?;
+    output(target.json, &product, || product_text(&product))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `bridgectl import list`.
+pub async fn run_import_list(target: &Target) -> anyhow::Result<ExitCode> {
+    let records = list(&connect(target).await?).await?;
+    output(target.json, &records, || list_text(&records))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `bridgectl import report FILE`.
+pub async fn run_import_report(
+    target: &Target,
+    file: &str,
+    max: usize,
+) -> anyhow::Result<ExitCode> {
+    let report = report(&connect(target).await?, file).await?;
+    output(target.json, &report, || report_text(&report, max))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `bridgectl import FILE`: exit 3 when the file is not applied (quarantined).
+pub async fn run_import(
+    target: &Target,
+    file: Option<&Path>,
+    full: bool,
+    wait: u64,
+) -> anyhow::Result<ExitCode> {
+    let file =
+        file.context("name a file to import, or use `import list` / `import report FILE`")?;
+    let catalog = connect(target).await?;
+    let report = upload_and_wait(&catalog, file, full, Duration::from_secs(wait), |line| {
+        eprintln!("{line}")
+    })
+    .await?;
+    output(target.json, &report, || report_text(&report, 50))?;
+    // Scripts can tell a quarantined file from an applied one.
+    Ok(
+        if report.status == bridge_domain::ports::ImportStatus::Applied {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(3)
+        },
+    )
 }

@@ -1,6 +1,8 @@
 //! Dead-letter queues for on-call: what is in them and why, without consuming anything,
-//! and moving messages back to their source queue once the cause is fixed.
+//! and moving messages back to their source queue once the cause is fixed; `run_list`,
+//! `run_show` and `run_redrive` are the commands.
 
+use crate::cli::{Resolved, Target, output};
 use anyhow::Context;
 use aws_sdk_sqs::Client;
 use aws_sdk_sqs::types::{MessageAttributeValue, MessageSystemAttributeName, QueueAttributeName};
@@ -8,6 +10,7 @@ use bridge_contract::envelope::attributes;
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write;
+use std::process::ExitCode;
 use std::time::Duration;
 
 /// A dead-letter queue and the queue that feeds it.
@@ -384,4 +387,90 @@ pub async fn redrive(
             .await?;
     }
     Ok(result)
+}
+
+/// The queues by name: the local stack's by logical id, or a deployed stack's by prefix.
+async fn queues(target: &Target) -> anyhow::Result<(Client, BTreeMap<String, String>)> {
+    let r = Resolved::new(target, target.queue_prefix.is_some()).await?;
+    let client = Client::new(&r.aws);
+    let queues = match (&target.queue_prefix, &r.file) {
+        (Some(prefix), _) => client
+            .list_queues()
+            .queue_name_prefix(prefix)
+            .send()
+            .await?
+            .queue_urls
+            .unwrap_or_default()
+            .into_iter()
+            .map(|url| (url.rsplit('/').next().unwrap_or_default().to_string(), url))
+            .collect(),
+        (None, Some((_, file))) => file
+            .stack
+            .queues
+            .iter()
+            .map(|(id, q)| (id.clone(), q.url.clone()))
+            .collect(),
+        (None, None) => BTreeMap::new(),
+    };
+    Ok((client, queues))
+}
+
+/// A queue the user named: a URL, a known name, or one SQS can look up.
+async fn queue_url(
+    client: &Client,
+    queues: &BTreeMap<String, String>,
+    name: &str,
+) -> anyhow::Result<String> {
+    if name.starts_with("http://") || name.starts_with("https://") {
+        return Ok(name.to_string());
+    }
+    if let Some(url) = queues.get(name) {
+        return Ok(url.clone());
+    }
+    let output = client
+        .get_queue_url()
+        .queue_name(name)
+        .send()
+        .await
+        .with_context(|| format!("no queue {name}; `bridgectl dlq list` shows them"))?;
+    output.queue_url.with_context(|| format!("no queue {name}"))
+}
+
+/// `bridgectl dlq list`.
+pub async fn run_list(target: &Target) -> anyhow::Result<ExitCode> {
+    let (client, queues) = queues(target).await?;
+    let list = list(&client, &queues).await?;
+    output(target.json, &list, || list_text(&list))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `bridgectl dlq show QUEUE`.
+pub async fn run_show(target: &Target, queue: &str, limit: usize) -> anyhow::Result<ExitCode> {
+    let (client, queues) = queues(target).await?;
+    let url = queue_url(&client, &queues, queue).await?;
+    let messages = show(&client, &url, limit).await?;
+    output(target.json, &messages, || show_text(&messages))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `bridgectl dlq redrive QUEUE`.
+pub async fn run_redrive(
+    target: &Target,
+    queue: &str,
+    filter: Option<&str>,
+) -> anyhow::Result<ExitCode> {
+    let (client, queues) = queues(target).await?;
+    let url = queue_url(&client, &queues, queue).await?;
+    let filter = Filter::parse(filter)?;
+    let result = redrive(&client, &url, &filter, HIDE_SKIPPED, |line| {
+        eprintln!("{line}")
+    })
+    .await?;
+    output(target.json, &result, || {
+        format!(
+            "moved {} message(s) back ({}), kept {}\n",
+            result.moved, result.method, result.kept
+        )
+    })?;
+    Ok(ExitCode::SUCCESS)
 }

@@ -1,11 +1,14 @@
 //! `bridgectl freshness`: each data category, its last success, its SLA and its state.
 
+use crate::cli::{Resolved, Target, output};
+use crate::stackfile::find_root;
 use bridge_domain::freshness::{Category, FreshnessState, freshness};
 use bridge_domain::ports::FreshnessStore;
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fmt::Write;
+use std::process::ExitCode;
 
 #[derive(Debug, Serialize)]
 pub struct CategoryFreshness {
@@ -182,4 +185,44 @@ fn human(d: Duration) -> String {
         7200..=172_799 => format!("{}h", s / 3600),
         _ => format!("{}d", s / 86_400),
     }
+}
+
+/// The order table of a deployed stack, when named.
+fn deployed_order_table() -> Option<String> {
+    std::env::var("BRIDGE_ORDER_TABLE").ok()
+}
+
+/// `bridgectl freshness`: exit 4 when a category is stale.
+pub async fn run_freshness(
+    target: &Target,
+    sla: &[String],
+    freshness_table: &Option<String>,
+) -> anyhow::Result<ExitCode> {
+    let r = Resolved::new(target, freshness_table.is_some()).await?;
+    let store = bridge_aws::DynamoFreshnessStore::new(
+        aws_sdk_dynamodb::Client::new(&r.aws),
+        r.name(freshness_table, "FreshnessTable")?,
+    );
+    let template = find_root()
+        .ok()
+        .and_then(|root| bridge_infra::Template::load(&root.join("template.yaml")).ok());
+    let slas = slas(template.as_ref(), sla)?;
+    let now = Utc::now();
+    // Order status is judged per order: the order table says how long they wait.
+    let oldest_waiting = match r.name(&deployed_order_table(), "OrderTable") {
+        Ok(table) => {
+            let orders =
+                bridge_aws::DynamoOrderStore::new(aws_sdk_dynamodb::Client::new(&r.aws), table);
+            oldest_waiting_order(&orders).await?
+        }
+        Err(_) => None,
+    };
+    let rows = report(&store, &slas, oldest_waiting, now).await?;
+    output(target.json, &rows, || text(&rows, now))?;
+    let stale = rows.iter().any(|r| r.state == FreshnessState::Stale);
+    Ok(if stale {
+        ExitCode::from(4)
+    } else {
+        ExitCode::SUCCESS
+    })
 }

@@ -1,6 +1,7 @@
 //! `bridgectl`: the support engineer's command line and the local stack.
 
 pub mod catalog;
+pub mod cli;
 pub mod demo;
 pub mod dev;
 pub mod dlq;

@@ -1,9 +1,11 @@
 //! `bridgectl order ORDER_ID`: where an order stands, how it got there, its ERP number.
 
+use crate::cli::{Resolved, Target, output};
 use bridge_domain::OrderId;
 use bridge_domain::orders::{HoldReason, OrderState};
 use bridge_domain::ports::{OrderStore, StoredOrder};
 use std::fmt::Write;
+use std::process::ExitCode;
 
 pub async fn order(store: &dyn OrderStore, id: &str) -> anyhow::Result<StoredOrder> {
     let id = OrderId::parse(id).map_err(|e| anyhow::anyhow!("order id: {e}"))?;
@@ -146,4 +148,20 @@ pub fn text(stored: &StoredOrder) -> String {
         );
     }
     out
+}
+
+/// `bridgectl order ORDER_ID`.
+pub async fn run_order(
+    target: &Target,
+    id: &str,
+    order_table: &Option<String>,
+) -> anyhow::Result<ExitCode> {
+    let r = Resolved::new(target, order_table.is_some()).await?;
+    let store = bridge_aws::DynamoOrderStore::new(
+        aws_sdk_dynamodb::Client::new(&r.aws),
+        r.name(order_table, "OrderTable")?,
+    );
+    let stored = order(&store, id).await?;
+    output(target.json, &stored, || text(&stored))?;
+    Ok(ExitCode::SUCCESS)
 }

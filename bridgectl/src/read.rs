@@ -1,6 +1,8 @@
 //! Read commands: the resolved price, stock levels and customers, as the functions store
-//! them. Each returns a value that prints as text or JSON.
+//! them. Each returns a value that prints as text or JSON; `run_price`, `run_stock` and
+//! `run_customer` are the commands.
 
+use crate::cli::{Resolved, Target, output};
 use bridge_aws::{DynamoCustomerStore, DynamoPriceStore, DynamoStockStore};
 use bridge_domain::ports::{CustomerStore, PriceStore, StockStore};
 use bridge_domain::pricing::{ListSkipped, PriceResolution, resolve_price};
@@ -8,6 +10,7 @@ use bridge_domain::{CustomerChanged, CustomerId, Quantity, Sku, StockChanged};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 use std::fmt::Write;
+use std::process::ExitCode;
 
 /// The tables the read commands use.
 #[derive(Clone)]
@@ -263,4 +266,52 @@ pub fn customer_text(c: &CustomerChanged) -> String {
         )
     );
     out
+}
+
+/// The tables of a deployed stack when all three are named, else the local stack's.
+async fn tables(target: &Target) -> anyhow::Result<Tables> {
+    let deployed = target.stock_table.is_some()
+        && target.price_table.is_some()
+        && target.customer_table.is_some();
+    let r = Resolved::new(target, deployed).await?;
+    Ok(Tables::new(
+        aws_sdk_dynamodb::Client::new(&r.aws),
+        &r.name(&target.stock_table, "StockTable")?,
+        &r.name(&target.price_table, "PriceTable")?,
+        &r.name(&target.customer_table, "CustomerTable")?,
+    ))
+}
+
+/// `bridgectl price`.
+pub async fn run_price(
+    target: &Target,
+    customer: &str,
+    sku: &str,
+    qty: &str,
+    at: Option<&str>,
+) -> anyhow::Result<ExitCode> {
+    let at = match at {
+        Some(text) => {
+            bridge_lambda::Config::from_env().apply_business_time_zone()?;
+            parse_at(text)?
+        }
+        None => chrono::Utc::now(),
+    };
+    let answer = price(&tables(target).await?, customer, sku, qty, at).await?;
+    output(target.json, &answer, || answer.text())?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `bridgectl stock`.
+pub async fn run_stock(target: &Target, sku: &str) -> anyhow::Result<ExitCode> {
+    let levels = stock(&tables(target).await?, sku).await?;
+    output(target.json, &levels, || stock_text(sku, &levels))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `bridgectl customer`.
+pub async fn run_customer(target: &Target, id: &str) -> anyhow::Result<ExitCode> {
+    let customer = customer(&tables(target).await?, id).await?;
+    output(target.json, &customer, || customer_text(&customer))?;
+    Ok(ExitCode::SUCCESS)
 }

@@ -1,12 +1,15 @@
 //! Replays an event the intake accepted: its receipt keeps what was queued, for as long as
-//! webhook ids are remembered (`ReceiptRetentionDays`).
+//! webhook ids are remembered (`ReceiptRetentionDays`). `run_replay` is the command.
 
+use crate::cli::{Resolved, Target, output};
+use crate::stackfile::find_root;
 use anyhow::Context;
 use bridge_aws::DynamoReceiptStore;
 use bridge_contract::envelope::attributes;
 use bridge_domain::{Route, Source};
 use serde::Serialize;
 use std::collections::BTreeMap;
+use std::process::ExitCode;
 
 #[derive(Debug, Serialize)]
 pub struct Replayed {
@@ -99,4 +102,57 @@ pub async fn replay(
         queue,
         message_id: output.message_id.unwrap_or_default(),
     })
+}
+
+/// `bridgectl replay WEBHOOK_ID`.
+pub async fn run_replay(
+    target: &Target,
+    webhook_id: &str,
+    source: Option<&str>,
+    queue_url: &Option<String>,
+    receipt_table: &Option<String>,
+) -> anyhow::Result<ExitCode> {
+    let source = source
+        .map(|s| Source::parse(s).context("--source is a source name such as erp or shop"))
+        .transpose()?;
+    let r = Resolved::new(target, receipt_table.is_some()).await?;
+    let receipts = DynamoReceiptStore::new(
+        aws_sdk_dynamodb::Client::new(&r.aws),
+        r.name(receipt_table, "WebhookReceiptTable")?,
+        0,
+    );
+    // The local stack: the intake's environment in the template names each route's queue.
+    let template = find_root()
+        .ok()
+        .and_then(|root| bridge_infra::Template::load(&root.join("template.yaml")).ok());
+    let local = r.file.as_ref().map(|(_, f)| f.stack.clone());
+    let queue_for = |route: Route| -> Option<String> {
+        if let Some(url) = queue_url {
+            return Some(url.clone());
+        }
+        let (template, stack) = (template.as_ref()?, local.as_ref()?);
+        let intake = template
+            .functions()
+            .ok()?
+            .into_iter()
+            .find(|f| f.binary == "webhook-intake")?;
+        let value = intake
+            .environment
+            .get(webhook_intake::config::queue_variable(route))?;
+        stack.resolve(value).ok()
+    };
+    let sqs = aws_sdk_sqs::Client::new(&r.aws);
+    let replayed = replay(&receipts, &sqs, webhook_id, source, queue_for).await?;
+    output(target.json, &replayed, || {
+        format!(
+            "replayed {} ({} from {}, {}) to {} as message {}\n",
+            replayed.webhook_id,
+            replayed.event_type,
+            replayed.source,
+            replayed.record,
+            replayed.queue,
+            replayed.message_id
+        )
+    })?;
+    Ok(ExitCode::SUCCESS)
 }

@@ -1,10 +1,14 @@
 //! `bridgectl sync` and `bridgectl reconcile`: the delta pull's state, a pull run now, and
-//! the drift reports of snapshot reconciliation.
+//! the drift reports of snapshot reconciliation; `run_status`, `run_pull` and
+//! `run_reconcile_report` are the commands.
 
+use crate::cli::{Resolved, Target, output};
+use anyhow::Context;
 use bridge_domain::pull::PullState;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use std::fmt::Write;
+use std::process::ExitCode;
 
 fn ago(at: Option<DateTime<Utc>>, now: DateTime<Utc>) -> String {
     match at {
@@ -188,6 +192,78 @@ fn compact(value: &Value) -> String {
             .join(" "),
         other => other.to_string(),
     }
+}
+
+/// `bridgectl sync status`.
+pub async fn run_status(
+    target: &Target,
+    pull_state_table: &Option<String>,
+) -> anyhow::Result<ExitCode> {
+    let r = Resolved::new(target, pull_state_table.is_some()).await?;
+    let store = bridge_aws::DynamoPullStateStore::new(
+        aws_sdk_dynamodb::Client::new(&r.aws),
+        r.name(pull_state_table, "PullStateTable")?,
+    );
+    let state = bridge_domain::pull::PullStateStore::load(&store, "erp").await?;
+    output(target.json, &state, || {
+        status_text(state.as_ref(), Utc::now())
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `bridgectl sync pull`: one pull against the local stack's ERP, a line per page.
+pub async fn run_pull(target: &Target) -> anyhow::Result<ExitCode> {
+    let r = Resolved::new(target, false).await?;
+    let (_, file) = r.file.as_ref().context("a pull runs against the local stack; for a deployed stack invoke its DeltaPullFunction (aws lambda invoke)")?;
+    let pull = local_pull(file, &r.aws).await?;
+    let json = target.json;
+    let mut progress = move |summary: &delta_pull::RunSummary| {
+        if !json {
+            println!(
+                "page {}: {} changes so far (accepted {}, duplicates {}, rejected {}), cursor {}",
+                summary.pages,
+                summary.changes,
+                summary.accepted,
+                summary.duplicates,
+                summary.rejected,
+                summary.cursor.as_deref().unwrap_or("-")
+            );
+        }
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(300);
+    let summary = pull.run(deadline, &mut progress).await?;
+    let counts = serde_json::json!({
+        "pages": summary.pages, "changes": summary.changes, "accepted": summary.accepted,
+        "duplicates": summary.duplicates, "rejected": summary.rejected,
+        "throttled": summary.throttled, "cursor": summary.cursor,
+    });
+    output(json, &counts, || {
+        format!(
+            "pulled {} changes in {} pages: {} queued, {} already known, {} refused (in the dead-letter queues)\n",
+            summary.changes, summary.pages, summary.accepted, summary.duplicates, summary.rejected
+        )
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `bridgectl reconcile report FILE`.
+pub async fn run_reconcile_report(
+    target: &Target,
+    file: &str,
+    max: usize,
+) -> anyhow::Result<ExitCode> {
+    let r = Resolved::new(target, target.catalog_bucket.is_some()).await?;
+    let files = bridge_aws::S3FileStore::new(
+        bridge_aws::s3_client(&r.aws),
+        r.name(&target.catalog_bucket, "CatalogBucket")?,
+    );
+    let key = report_key(file);
+    let body = bridge_domain::ports::FileStore::read(&files, &key)
+        .await?
+        .with_context(|| format!("no report {key}: the snapshot was not reconciled (yet)"))?;
+    let report: Value = serde_json::from_slice(&body)?;
+    output(target.json, &report, || report_text(&report, max))?;
+    Ok(ExitCode::SUCCESS)
 }
 
 #[cfg(test)]

@@ -21,12 +21,19 @@
 //!
 //! Skus are keyed by a 64-bit hash: two different skus sharing one (about one chance in
 //! 10^7 for a million skus) would show as a conflict, reported, never silently merged.
+//!
+//! The sorting underneath is in `spill` (the partition files of rows and their replay)
+//! and `ordinals` (the exceptions, sorted in runs on disk); this module is what the rows
+//! mean: the sku's groups, what is seen about them, the sku set and what applies.
+
+mod ordinals;
+mod spill;
 
 use bridge_lambda::scratch::ScratchDir;
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
+use ordinals::{OrdinalMerge, OrdinalSorter, SortedOrdinals};
+use spill::{Entry, PART_BITS, Partitions, Scratch, partition, replay};
 use std::fs::File;
-use std::io::{self, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
+use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use xxhash_rust::xxh3::xxh3_64;
 
@@ -47,9 +54,6 @@ const KIND_SWITCH_OFF: u8 = 1;
 const KIND_REJECTED: u8 = 2;
 /// Bytes of a sku set entry.
 const SET_ENTRY: usize = 9;
-/// Partitions per level: the next 6 bits of the sku hash.
-const PART_BITS: u32 = 6;
-const PARTS: usize = 1 << PART_BITS;
 
 pub fn sku_key(sku: &str) -> u64 {
     xxh3_64(sku.as_bytes())
@@ -108,210 +112,6 @@ pub enum Seen<'a> {
         first_line: u64,
         line: u64,
     },
-}
-
-/// One row of a sku as the replay reads it back; its sku text is in the buffer it was read
-/// from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Entry {
-    key: u64,
-    content: u64,
-    ordinal: u64,
-    line: u64,
-    kind: u8,
-    text_len: u8,
-    /// Where the sku text is in the buffer the entry was read from.
-    text_at: u32,
-}
-
-/// Longest encoded row: content, two varints, kind, length, a text of 255 bytes.
-const MAX_ENTRY: usize = 8 + 10 + 10 + 2 + 255;
-
-fn put_varint(out: &mut Vec<u8>, mut value: u64) {
-    while value >= 0x80 {
-        out.push(value as u8 | 0x80);
-        value >>= 7;
-    }
-    out.push(value as u8);
-}
-
-fn get_varint(bytes: &[u8], at: &mut usize) -> Option<u64> {
-    let mut value = 0u64;
-    let mut shift = 0;
-    loop {
-        let byte = *bytes.get(*at)?;
-        *at += 1;
-        value |= u64::from(byte & 0x7F) << shift;
-        if byte < 0x80 {
-            return Some(value);
-        }
-        shift += 7;
-        if shift > 63 {
-            return None;
-        }
-    }
-}
-
-/// Appends a row as stored (about 26 bytes for a 12-character sku): its content hash, its
-/// ordinal, its line as the distance from the ordinal (both varints), its kind and its sku
-/// text. The sku's hash is not stored: it is computed again from the text.
-#[inline]
-fn encode(out: &mut Vec<u8>, content: u64, ordinal: u64, line: u64, kind: u8, text: &[u8]) {
-    out.extend_from_slice(&content.to_le_bytes());
-    put_varint(out, ordinal);
-    let delta = line.wrapping_sub(ordinal) as i64;
-    put_varint(out, ((delta << 1) ^ (delta >> 63)) as u64);
-    out.push(kind);
-    out.push(text.len() as u8);
-    out.extend_from_slice(text);
-}
-
-/// The row at `*at` of `bytes`, moving `*at` past it; `None` (and `*at` unmoved) if the
-/// bytes end before it does.
-#[inline]
-fn decode(bytes: &[u8], at: &mut usize) -> Option<Entry> {
-    let mut pos = *at;
-    let content = u64::from_le_bytes(bytes.get(pos..pos + 8)?.try_into().ok()?);
-    pos += 8;
-    let ordinal = get_varint(bytes, &mut pos)?;
-    let zigzag = get_varint(bytes, &mut pos)?;
-    let delta = ((zigzag >> 1) as i64) ^ -((zigzag & 1) as i64);
-    let (kind, text_len) = (*bytes.get(pos)?, *bytes.get(pos + 1)?);
-    pos += 2;
-    let text = bytes.get(pos..pos + usize::from(text_len))?;
-    let entry = Entry {
-        key: xxh3_64(text),
-        content,
-        ordinal,
-        line: ordinal.wrapping_add(delta as u64),
-        kind,
-        text_len,
-        text_at: pos as u32,
-    };
-    *at = pos + usize::from(text_len);
-    Some(entry)
-}
-
-/// Reads the rows of a file in chunks (for files too large to read whole).
-struct Chunks {
-    file: File,
-    buffer: Vec<u8>,
-    at: usize,
-    end: usize,
-    eof: bool,
-}
-
-impl Chunks {
-    fn open(path: &Path, size: usize) -> io::Result<Self> {
-        Ok(Chunks {
-            file: File::open(path)?,
-            buffer: vec![0; size.max(4 * MAX_ENTRY)],
-            at: 0,
-            end: 0,
-            eof: false,
-        })
-    }
-
-    fn next(&mut self) -> io::Result<Option<Entry>> {
-        loop {
-            let mut at = self.at;
-            if let Some(entry) = decode(&self.buffer[..self.end], &mut at) {
-                self.at = at;
-                return Ok(Some(entry));
-            }
-            if self.eof {
-                return if self.at == self.end {
-                    Ok(None)
-                } else {
-                    Err(io::Error::new(
-                        io::ErrorKind::InvalidData,
-                        "a partition of the sku index ends inside a row",
-                    ))
-                };
-            }
-            self.buffer.copy_within(self.at..self.end, 0);
-            self.end -= self.at;
-            self.at = 0;
-            let read = self.file.read(&mut self.buffer[self.end..])?;
-            self.eof = read == 0;
-            self.end += read;
-        }
-    }
-
-    fn text(&self, entry: &Entry) -> &[u8] {
-        let at = entry.text_at as usize;
-        &self.buffer[at..at + usize::from(entry.text_len)]
-    }
-}
-
-/// The partition of `key` at the level that has used `shift` bits of it already.
-#[inline]
-fn partition(key: u64, shift: u32) -> usize {
-    ((key << shift) >> (64 - PART_BITS)) as usize
-}
-
-/// 64 files written through a buffer each.
-struct Partitions {
-    paths: Vec<PathBuf>,
-    files: Vec<Option<File>>,
-    buffers: Vec<Vec<u8>>,
-    counts: Vec<u64>,
-    write_buffer: usize,
-}
-
-impl Partitions {
-    fn new(dir: &mut ScratchDir, write_buffer: usize) -> Self {
-        Partitions {
-            paths: (0..PARTS).map(|_| dir.next_file("part")).collect(),
-            files: (0..PARTS).map(|_| None).collect(),
-            buffers: (0..PARTS).map(|_| Vec::new()).collect(),
-            counts: vec![0; PARTS],
-            write_buffer: write_buffer.max(2 * MAX_ENTRY),
-        }
-    }
-
-    #[inline]
-    fn push(
-        &mut self,
-        part: usize,
-        content: u64,
-        ordinal: u64,
-        line: u64,
-        kind: u8,
-        text: &[u8],
-    ) -> io::Result<()> {
-        let buffer = &mut self.buffers[part];
-        if buffer.capacity() == 0 {
-            buffer.reserve_exact(self.write_buffer);
-        }
-        encode(buffer, content, ordinal, line, kind, text);
-        self.counts[part] += 1;
-        if buffer.len() + MAX_ENTRY > self.write_buffer {
-            self.flush(part)?;
-        }
-        Ok(())
-    }
-
-    fn flush(&mut self, part: usize) -> io::Result<()> {
-        if self.buffers[part].is_empty() {
-            return Ok(());
-        }
-        let file = match &mut self.files[part] {
-            Some(file) => file,
-            slot => slot.insert(File::create(&self.paths[part])?),
-        };
-        file.write_all(&self.buffers[part])?;
-        self.buffers[part].clear();
-        Ok(())
-    }
-
-    /// Writes what is buffered; returns each partition's file and count.
-    fn close(mut self) -> io::Result<Vec<(PathBuf, u64)>> {
-        for part in 0..PARTS {
-            self.flush(part)?;
-        }
-        Ok(self.paths.into_iter().zip(self.counts).collect())
-    }
 }
 
 /// The index while the scan reads the file: rows in, partition files out.
@@ -435,7 +235,7 @@ impl IndexBuilder {
                 count,
                 PART_BITS,
                 &mut scratch,
-                &mut merger,
+                &mut |entry, text| merger.visit(entry, text),
             )?;
         }
         merger.end_group()?;
@@ -463,122 +263,6 @@ impl IndexBuilder {
             dir,
         })
     }
-}
-
-/// Buffers of the replay, reused from one partition to the next.
-#[derive(Default)]
-struct Scratch {
-    bytes: Vec<u8>,
-    entries: Vec<Entry>,
-    order: Vec<u64>,
-}
-
-/// Bits of a sort key that hold the entry's index (partitions sorted in memory hold at
-/// most 2^20 rows).
-const INDEX_BITS: u32 = 20;
-
-/// The order of `entries` (all of one partition, `shift` bits of their keys alike) by key
-/// and ordinal, as indexes: 8-byte sort keys (the key's next bits, then the index) sort
-/// faster than the entries; runs that share those bits (rows of one sku, or rarely two
-/// skus alike in them) are then ordered by key and ordinal.
-fn sort(entries: &[Entry], shift: u32, order: &mut Vec<u64>) {
-    let index_mask = (1u64 << INDEX_BITS) - 1;
-    order.clear();
-    order.extend(entries.iter().enumerate().map(|(i, e)| {
-        let bits = if shift < 64 { e.key << shift } else { 0 };
-        (bits & !index_mask) | i as u64
-    }));
-    order.sort_unstable();
-    let mut start = 0;
-    while start < order.len() {
-        let bits = order[start] & !index_mask;
-        let end = start
-            + order[start..]
-                .iter()
-                .position(|o| o & !index_mask != bits)
-                .unwrap_or(order.len() - start);
-        if end - start > 1 {
-            order[start..end].sort_unstable_by_key(|&o| {
-                let e = &entries[(o & index_mask) as usize];
-                (e.key, e.ordinal)
-            });
-        }
-        start = end;
-    }
-}
-
-/// Replays one partition file (`count` rows, `shift` bits of the key used) in (key,
-/// ordinal) order into the merger, and removes it.
-fn replay<F: FnMut(Seen<'_>)>(
-    dir: &mut ScratchDir,
-    settings: &IndexSettings,
-    path: &Path,
-    count: u64,
-    shift: u32,
-    scratch: &mut Scratch,
-    merger: &mut Merger<F>,
-) -> io::Result<()> {
-    if count == 0 {
-        return Ok(());
-    }
-    if count <= settings.sort_rows.clamp(1, 1 << INDEX_BITS) as u64 {
-        scratch.bytes.clear();
-        File::open(path)?.read_to_end(&mut scratch.bytes)?;
-        scratch.entries.clear();
-        let mut at = 0;
-        while let Some(entry) = decode(&scratch.bytes, &mut at) {
-            scratch.entries.push(entry);
-        }
-        if at != scratch.bytes.len() || scratch.entries.len() as u64 != count {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                "a partition of the sku index is not as written",
-            ));
-        }
-        sort(&scratch.entries, shift, &mut scratch.order);
-        for &o in &scratch.order {
-            let entry = &scratch.entries[(o & ((1 << INDEX_BITS) - 1)) as usize];
-            let at = entry.text_at as usize;
-            merger.visit(entry, &scratch.bytes[at..at + usize::from(entry.text_len)])?;
-        }
-    } else if shift < 64 {
-        // Too many rows to sort at once: split by the next bits of the key.
-        let mut parts = Partitions::new(dir, settings.write_buffer);
-        let mut input = Chunks::open(path, settings.read_buffer)?;
-        while let Some(entry) = input.next()? {
-            let text = input.text(&entry);
-            let part = partition(entry.key, shift);
-            parts.push(
-                part,
-                entry.content,
-                entry.ordinal,
-                entry.line,
-                entry.kind,
-                text,
-            )?;
-        }
-        drop(input);
-        std::fs::remove_file(path)?;
-        for (part, part_count) in parts.close()? {
-            replay(
-                dir,
-                settings,
-                &part,
-                part_count,
-                shift + PART_BITS,
-                scratch,
-                merger,
-            )?;
-        }
-        return Ok(());
-    } else {
-        // Every bit of the key is used: these rows are all of one sku, in file order.
-        let mut input = Chunks::open(path, settings.read_buffer)?;
-        while let Some(entry) = input.next()? {
-            merger.visit(&entry, input.text(&entry))?;
-        }
-    }
-    std::fs::remove_file(path)
 }
 
 /// The replay's output: the sku set, its fence, the exceptions, and what is seen.
@@ -718,131 +402,6 @@ impl Group {
     }
 }
 
-/// Ordinals, sorted in bounded memory (runs of sorted little-endian u64s).
-struct OrdinalSorter {
-    buffer: Vec<u64>,
-    capacity: usize,
-    /// Run files are this path with a number.
-    base: PathBuf,
-    runs: Vec<PathBuf>,
-    files: u64,
-    fan_in: usize,
-    read_buffer: usize,
-}
-
-impl OrdinalSorter {
-    fn new(settings: &IndexSettings, base: PathBuf) -> Self {
-        Self {
-            buffer: Vec::new(),
-            capacity: settings.sort_rows.max(1),
-            base,
-            runs: Vec::new(),
-            files: 0,
-            fan_in: settings.fan_in.max(2),
-            read_buffer: settings.read_buffer,
-        }
-    }
-
-    fn next_path(&mut self) -> PathBuf {
-        self.files += 1;
-        let mut name = self.base.as_os_str().to_owned();
-        name.push(format!("-{}", self.files));
-        PathBuf::from(name)
-    }
-
-    fn push(&mut self, ordinal: u64) -> io::Result<()> {
-        if self.buffer.len() >= self.capacity {
-            self.buffer.sort_unstable();
-            let path = self.next_path();
-            write_ordinals(&path, self.buffer.drain(..))?;
-            self.runs.push(path);
-        }
-        self.buffer.push(ordinal);
-        Ok(())
-    }
-
-    fn finish(mut self) -> io::Result<Exceptions> {
-        self.buffer.sort_unstable();
-        if self.runs.is_empty() {
-            return Ok(Exceptions::Memory(self.buffer));
-        }
-        let path = self.next_path();
-        write_ordinals(&path, self.buffer.drain(..))?;
-        self.runs.push(path);
-        self.buffer = Vec::new();
-        while self.runs.len() > self.fan_in {
-            let group: Vec<PathBuf> = self.runs.drain(..self.fan_in).collect();
-            let path = self.next_path();
-            let mut merge = OrdinalMerge::open(&group, self.read_buffer)?;
-            let mut out = BufWriter::with_capacity(64 * 1024, File::create(&path)?);
-            while let Some(ordinal) = merge.next()? {
-                out.write_all(&ordinal.to_le_bytes())?;
-            }
-            out.flush()?;
-            for run in group {
-                std::fs::remove_file(run)?;
-            }
-            self.runs.push(path);
-        }
-        Ok(Exceptions::Runs(self.runs))
-    }
-}
-
-fn write_ordinals(path: &Path, ordinals: impl Iterator<Item = u64>) -> io::Result<()> {
-    let mut out = BufWriter::with_capacity(64 * 1024, File::create(path)?);
-    for ordinal in ordinals {
-        out.write_all(&ordinal.to_le_bytes())?;
-    }
-    out.flush()
-}
-
-struct OrdinalMerge {
-    readers: Vec<BufReader<File>>,
-    heap: BinaryHeap<Reverse<(u64, usize)>>,
-}
-
-impl OrdinalMerge {
-    fn open(runs: &[PathBuf], read_buffer: usize) -> io::Result<Self> {
-        let mut merge = OrdinalMerge {
-            readers: Vec::new(),
-            heap: BinaryHeap::new(),
-        };
-        for (i, run) in runs.iter().enumerate() {
-            let mut reader = BufReader::with_capacity(read_buffer, File::open(run)?);
-            if let Some(ordinal) = read_ordinal(&mut reader)? {
-                merge.heap.push(Reverse((ordinal, i)));
-            }
-            merge.readers.push(reader);
-        }
-        Ok(merge)
-    }
-
-    fn next(&mut self) -> io::Result<Option<u64>> {
-        let Some(Reverse((ordinal, i))) = self.heap.pop() else {
-            return Ok(None);
-        };
-        if let Some(next) = read_ordinal(&mut self.readers[i])? {
-            self.heap.push(Reverse((next, i)));
-        }
-        Ok(Some(ordinal))
-    }
-}
-
-fn read_ordinal(input: &mut impl Read) -> io::Result<Option<u64>> {
-    let mut bytes = [0u8; 8];
-    match input.read_exact(&mut bytes) {
-        Ok(()) => Ok(Some(u64::from_le_bytes(bytes))),
-        Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => Ok(None),
-        Err(e) => Err(e),
-    }
-}
-
-#[derive(Debug)]
-enum Exceptions {
-    Memory(Vec<u64>),
-    Runs(Vec<PathBuf>),
-}
-
 /// The finished index: the sku set and the rows not applied.
 #[derive(Debug)]
 pub struct SkuIndex {
@@ -853,7 +412,7 @@ pub struct SkuIndex {
     fence: Vec<u64>,
     cached: Option<u64>,
     block_bytes: Vec<u8>,
-    exceptions: Exceptions,
+    exceptions: SortedOrdinals,
     read_buffer: usize,
     dir: ScratchDir,
 }
@@ -925,10 +484,10 @@ impl SkuIndex {
     /// The rows to apply, asked about in file order.
     pub fn applying(&self) -> io::Result<Applying<'_>> {
         Ok(Applying(match &self.exceptions {
-            Exceptions::Memory(ordinals) => {
+            SortedOrdinals::Memory(ordinals) => {
                 ApplyingFrom::Memory(ordinals.iter().copied().peekable())
             }
-            Exceptions::Runs(runs) => {
+            SortedOrdinals::Runs(runs) => {
                 let mut merge = OrdinalMerge::open(runs, self.read_buffer)?;
                 let next = merge.next()?;
                 ApplyingFrom::Runs { merge, next }
@@ -1374,45 +933,5 @@ mod tests {
         assert!(index.contains("SAME").unwrap());
         drop(index);
         std::fs::remove_dir_all(&dir).unwrap();
-    }
-
-    #[test]
-    fn row_entries_round_trip_through_their_encoding() {
-        let rows = [
-            (7u64, 1u64, 2u64, KIND_VALID, "A-1"),
-            (u64::MAX, 1 << 40, 3, KIND_SWITCH_OFF, "B"),
-            // A minified XML file: many records on line 1.
-            (0, 500, 1, KIND_REJECTED, "C/2:x"),
-            (1, u64::MAX, u64::MAX, KIND_VALID, ""),
-        ];
-        let mut bytes = Vec::new();
-        for (content, ordinal, line, kind, text) in rows {
-            encode(&mut bytes, content, ordinal, line, kind, text.as_bytes());
-        }
-        let mut at = 0;
-        for (content, ordinal, line, kind, text) in rows {
-            let entry = decode(&bytes, &mut at).unwrap();
-            assert_eq!(
-                (entry.content, entry.ordinal, entry.line, entry.kind),
-                (content, ordinal, line, kind)
-            );
-            assert_eq!(entry.key, sku_key(text));
-            let start = entry.text_at as usize;
-            assert_eq!(
-                &bytes[start..start + usize::from(entry.text_len)],
-                text.as_bytes()
-            );
-        }
-        assert_eq!(at, bytes.len());
-        assert!(decode(&bytes, &mut at).is_none());
-        // Cut short anywhere: nothing is read, and the position stays.
-        for end in 0..bytes.len() {
-            let mut at = 0;
-            let mut read = 0;
-            while decode(&bytes[..end], &mut at).is_some() {
-                read += 1;
-            }
-            assert!(read < rows.len());
-        }
     }
 }
