@@ -340,7 +340,9 @@ pub fn set_business_time_zone(name: &str) -> Result<(), InvalidValue> {
     let zone: chrono_tz::Tz = name.parse().map_err(|_| {
         InvalidValue::new(
             "unknown_time_zone",
-            format!("{name:?} is not an IANA time zone (e.g. Europe/Berlin)"),
+            format!(
+                "{name:?} is not an IANA time zone this build carries (Europe/* and UTC, e.g. Europe/Berlin; CHRONO_TZ_TIMEZONE_FILTER in .cargo/config.toml)"
+            ),
         )
     })?;
     let set = *BUSINESS_TIME_ZONE.get_or_init(|| zone);

@@ -817,3 +817,58 @@ fn the_sources_parameter_pattern_agrees_with_the_intakes_parser() {
     }
     assert_eq!(verdicts.len(), good.len() + bad.len());
 }
+
+/// The BusinessTimeZone parameter admits exactly the zones the functions carry (chrono-tz's
+/// build filter in .cargo/config.toml): a zone the template takes parses at init, and one
+/// the build leaves out (the saving of its load-time relocations) is refused at deploy.
+#[test]
+fn the_time_zone_parameter_pattern_agrees_with_the_zones_the_build_carries() {
+    let text = std::fs::read_to_string(bridge_testkit::repo_root().join("template.yaml")).unwrap();
+    let block = text
+        .split("\n  BusinessTimeZone:\n")
+        .nth(1)
+        .expect("the BusinessTimeZone parameter");
+    let pattern = block
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("AllowedPattern: "))
+        .expect("an AllowedPattern")
+        .trim_matches('"');
+    let zones = [
+        "Europe/Berlin",
+        "Europe/Vienna",
+        "Europe/Isle_of_Man",
+        "Europe/Zurich",
+        "UTC",
+        "Etc/UTC",
+        "America/New_York",
+        "Asia/Tokyo",
+        "Africa/Abidjan",
+        "europe/berlin",
+    ];
+    let script = "import re, sys\npattern = sys.argv[1]\nfor value in sys.argv[2:]:\n    print('1' if re.fullmatch(pattern, value) else '0')\n";
+    let output = std::process::Command::new(bridge_testkit::venv().join("bin/python"))
+        .args(["-c", script, pattern])
+        .args(zones)
+        .output()
+        .expect("python runs");
+    assert!(output.status.success());
+    let verdicts: Vec<bool> = String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| l == "1")
+        .collect();
+    assert_eq!(verdicts.len(), zones.len());
+    for (zone, admitted) in zones.iter().zip(verdicts) {
+        let carried = zone.parse::<chrono_tz::Tz>().is_ok();
+        assert_eq!(
+            admitted, carried,
+            "{zone}: the template {} it, the build {} it",
+            if admitted { "admits" } else { "refuses" },
+            if carried { "carries" } else { "lacks" }
+        );
+    }
+    assert!(
+        "America/New_York".parse::<chrono_tz::Tz>().is_err(),
+        "the build carries every zone again: each function pays their relocations at init"
+    );
+}
