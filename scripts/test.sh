@@ -36,7 +36,7 @@ step "moto server for the tests"
 
 step "commercetools emulator for the tests"
 . "$root/scripts/ctmock.sh" ctmock-tests.log
-# The shop connector's emulator tests fail instead of skipping when it is missing.
+# The shop tests fail instead of skipping when the emulator is missing.
 export BRIDGE_REQUIRE_CTMOCK=1
 
 # The real sample catalogs beside the checkout, when present (the tests skip otherwise).

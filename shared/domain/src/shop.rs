@@ -16,7 +16,10 @@ pub enum Published {
     AlreadyCurrent { requests: u32 },
     /// The shop holds a newer revision of the record (a redelivery or a racing writer);
     /// nothing was written.
-    Stale { shop_revision: Revision, requests: u32 },
+    Stale {
+        shop_revision: Revision,
+        requests: u32,
+    },
 }
 
 impl Published {
