@@ -6,7 +6,8 @@ mkdir -p "$root/target"
 moto_log="$root/target/$1"
 setsid "$venv/bin/moto_server" -H 127.0.0.1 -p "$port" >"$moto_log" 2>&1 &
 moto_pid=$!
-trap 'kill -- -"$moto_pid" 2>/dev/null || kill "$moto_pid" 2>/dev/null || true' EXIT
+. "$root/scripts/on-exit.sh"
+on_exit "kill -- -$moto_pid 2>/dev/null || kill $moto_pid 2>/dev/null || true"
 "$venv/bin/python" - "$port" "$moto_log" <<'PY'
 import sys, time, urllib.request
 url = f"http://127.0.0.1:{sys.argv[1]}/moto-api/"

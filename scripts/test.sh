@@ -34,6 +34,11 @@ cargo run --quiet -p bridgectl -- dev --demo
 step "moto server for the tests"
 . "$root/scripts/moto.sh" moto-tests.log
 
+step "commercetools emulator for the tests"
+. "$root/scripts/ctmock.sh" ctmock-tests.log
+# The shop tests fail instead of skipping when the emulator is missing.
+export BRIDGE_REQUIRE_CTMOCK=1
+
 # The real sample catalogs beside the checkout, when present (the tests skip otherwise).
 if [ -z "${BRIDGE_SAMPLES_DIR:-}" ] && [ -d "$root/../shared/samples/bmecat" ]; then
   export BRIDGE_SAMPLES_DIR="$root/../shared/samples"

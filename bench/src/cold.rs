@@ -170,6 +170,20 @@ impl Scenario {
             env.insert("ERP_BASE_URL".into(), self.simulator.base_url.clone());
             env.insert("ERP_TOKEN_SECRET_ID".into(), self.erp_secret.clone());
         }
+        if env.contains_key("CTP_PROJECT_KEY") {
+            // A project the bench never calls (its event needs no shop request), with a
+            // client secret read from Secrets Manager at init, as deployed.
+            for (name, value) in [
+                ("CTP_API_URL", "http://127.0.0.1:9"),
+                ("CTP_AUTH_URL", "http://127.0.0.1:9"),
+                ("CTP_PROJECT_KEY", "bench"),
+                ("CTP_CLIENT_ID", "bench"),
+                ("CTP_SCOPES", "manage_project:bench"),
+            ] {
+                env.insert(name.into(), value.into());
+            }
+            env.insert("CTP_CLIENT_SECRET_ID".into(), self.erp_secret.clone());
+        }
         env
     }
 
@@ -284,6 +298,15 @@ impl Scenario {
             .unwrap_or_else(|| panic!("the template runs no {function}"));
         if let Some((queue, _)) = def.sqs_events.first() {
             return sqs_event(&self.stack, queue, "{}".to_string());
+        }
+        if let Some(stream) = def.stream_events.first() {
+            // A removed item: read and settled without a call beyond the function.
+            let table = self.stack.table(&stream.table);
+            return json!({"Records": [{"eventID": "e1", "eventName": "REMOVE", "eventSource": "aws:dynamodb",
+                "awsRegion": bridge_testkit::REGION,
+                "eventSourceARN": format!("arn:aws:dynamodb:{}:123456789012:table/{table}/stream/bench", bridge_testkit::REGION),
+                "dynamodb": {"Keys": {"sku": {"S": "A"}}, "SequenceNumber": "1", "SizeBytes": 10,
+                    "StreamViewType": "NEW_AND_OLD_IMAGES"}}]});
         }
         if let Some(path) = def.http_paths.first() {
             return json!({

@@ -203,6 +203,32 @@ pub async fn run(stack: &LocalStack) -> anyhow::Result<bool> {
     }
 
     println!(
+        "\n== the shop ({}/{}): SKU-100 as the storefront reads it",
+        stack.shop_settings.api_url, stack.shop_settings.project_key
+    );
+    let (arrived, entries) = crate::shop::inventory_until(
+        &stack.shop_settings,
+        "SKU-100",
+        Duration::from_secs(20),
+        |entries| {
+            entries.len() == 1
+                && entries[0]["quantityOnStock"] == 80
+                && entries[0]["custom"]["fields"]["bridgeRevision"] == 7
+        },
+    )
+    .await?;
+    for entry in &entries {
+        println!(
+            "inventory entry: sku {} quantityOnStock {} bridgeRevision {}",
+            entry["sku"], entry["quantityOnStock"], entry["custom"]["fields"]["bridgeRevision"]
+        );
+    }
+    if !arrived {
+        ok = false;
+        println!("BAD expected 80 on stock at revision 7 in the shop");
+    }
+
+    println!(
         "\n== customer table ({})",
         stack.info.table("CustomerTable").unwrap_or_default()
     );

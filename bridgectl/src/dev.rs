@@ -46,6 +46,10 @@ pub struct DevOptions {
     pub overrides: BTreeMap<String, String>,
     /// Invocations killed at random (the chaos test).
     pub chaos: Option<Chaos>,
+    /// A commercetools emulator that runs already (its URL; tests put a fault proxy in
+    /// front of one), before `BRIDGE_CTMOCK_URL` and `CTP_*`; the stack takes a project of its
+    /// own name there.
+    pub shop_emulator: Option<String>,
     /// The queues' visibility timeout instead of the template's (tests: a killed or failed
     /// invocation's messages come back in seconds). It is set on the queue itself, so a
     /// handler's own backoff still decides, as on Lambda.
@@ -121,6 +125,7 @@ impl DevOptions {
             ]),
             overrides: BTreeMap::new(),
             chaos: None,
+            shop_emulator: None,
             queue_visibility_seconds: None,
         }
     }
@@ -141,6 +146,57 @@ pub struct LocalStack {
     _moto: Option<MotoServer>,
     /// The bundled ERP simulator, unless `ERP_BASE_URL` names another ERP.
     pub erp: Option<erp_simulator::Simulator>,
+    /// The bundled commercetools emulator, unless `CTP_API_URL` names a project.
+    pub shop: Option<bridge_infra::ctmock::CommercetoolsMock>,
+    /// Where the shop sync publishes.
+    pub shop_settings: ShopSettings,
+}
+
+/// The commercetools project of the local stack (contract section 6 names the variables).
+#[derive(Debug, Clone)]
+pub struct ShopSettings {
+    pub api_url: String,
+    pub auth_url: String,
+    pub project_key: String,
+    pub client_id: String,
+    pub client_secret: String,
+    pub scopes: String,
+}
+
+impl ShopSettings {
+    fn from_env() -> Self {
+        let var = |name: &str| std::env::var(name).unwrap_or_default();
+        Self {
+            api_url: var("CTP_API_URL"),
+            auth_url: var("CTP_AUTH_URL"),
+            project_key: var("CTP_PROJECT_KEY"),
+            client_id: var("CTP_CLIENT_ID"),
+            client_secret: var("CTP_CLIENT_SECRET"),
+            scopes: var("CTP_SCOPES"),
+        }
+    }
+
+    fn emulator(url: &str, project: &str) -> Self {
+        Self {
+            api_url: url.to_string(),
+            auth_url: url.to_string(),
+            project_key: project.to_string(),
+            client_id: "local".to_string(),
+            client_secret: "local".to_string(),
+            scopes: format!("manage_project:{project}"),
+        }
+    }
+
+    /// The function's variables (the secret goes through Secrets Manager, as deployed).
+    fn variables(&self) -> [(String, String); 5] {
+        [
+            ("CTP_API_URL".into(), self.api_url.clone()),
+            ("CTP_AUTH_URL".into(), self.auth_url.clone()),
+            ("CTP_PROJECT_KEY".into(), self.project_key.clone()),
+            ("CTP_CLIENT_ID".into(), self.client_id.clone()),
+            ("CTP_SCOPES".into(), self.scopes.clone()),
+        ]
+    }
 }
 
 impl LocalStack {
@@ -194,6 +250,27 @@ impl LocalStack {
                 (Some(simulator), url, token)
             }
         };
+        // The shop: `BRIDGE_CTMOCK_URL` names an emulator that runs already (the test
+        // command's: each stack takes a project of its own name there, so stacks never see
+        // each other's data); `CTP_API_URL` and the other `CTP_*` variables a commercetools
+        // project; otherwise the bundled emulator runs.
+        let emulator = options
+            .shop_emulator
+            .clone()
+            .or_else(|| std::env::var("BRIDGE_CTMOCK_URL").ok());
+        let (shop, shop_settings) = if let Some(url) = emulator {
+            (None, ShopSettings::emulator(&url, &options.stack_name))
+        } else if std::env::var_os("CTP_API_URL").is_some() {
+            (None, ShopSettings::from_env())
+        } else {
+            let mock = bridge_infra::ctmock::CommercetoolsMock::start(
+                &options.root,
+                &local.join("commercetools-mock.log"),
+            )?;
+            let settings =
+                ShopSettings::emulator(&mock.url, bridge_infra::ctmock::LOCAL_PROJECT_KEY);
+            (Some(mock), settings)
+        };
         let secret_ref = |function: &bridge_infra::FunctionDef, variable: &str| {
             function
                 .environment
@@ -209,6 +286,9 @@ impl LocalStack {
             }
             if let Some(id) = secret_ref(function, "ERP_TOKEN_SECRET_ID") {
                 secret_values.insert(id, erp_token.clone());
+            }
+            if let Some(id) = secret_ref(function, "CTP_CLIENT_SECRET_ID") {
+                secret_values.insert(id, shop_settings.client_secret.clone());
             }
         }
         let stack = Stack::provision(&template, &sdk, &options.stack_name, &secret_values)
@@ -240,6 +320,9 @@ impl LocalStack {
             environment.extend(options.overrides.clone());
             if environment.contains_key("ERP_BASE_URL") {
                 environment.insert("ERP_BASE_URL".into(), erp_base_url.clone());
+            }
+            if environment.contains_key("CTP_API_URL") {
+                environment.extend(shop_settings.variables());
             }
             let handler = (registration.build)(Config::from_map(environment), sdk.clone())
                 .await
@@ -274,6 +357,43 @@ impl LocalStack {
                     &shutdown_rx,
                     options.chaos.clone(),
                 )?);
+            }
+            for stream in &function.stream_events {
+                let source = crate::streams::StreamSource {
+                    function: function.logical_id.clone(),
+                    stream_arn: stack.streams.get(&stream.table).cloned().with_context(|| {
+                        format!(
+                            "{} reads the stream of {}, which has none",
+                            function.logical_id, stream.table
+                        )
+                    })?,
+                    on_failure: stream
+                        .on_failure
+                        .as_ref()
+                        .map(|queue| {
+                            stack
+                                .queues
+                                .get(queue)
+                                .map(|q| q.url.clone())
+                                .with_context(|| {
+                                    format!(
+                                        "{}: unknown on-failure queue {queue}",
+                                        function.logical_id
+                                    )
+                                })
+                        })
+                        .transpose()?,
+                    settings: stream.clone(),
+                    region: options.region.clone(),
+                    timeout,
+                };
+                tasks.push(tokio::spawn(crate::streams::poll_stream(
+                    aws_sdk_dynamodbstreams::Client::new(&sdk),
+                    aws_sdk_sqs::Client::new(&sdk),
+                    source,
+                    handler.clone(),
+                    shutdown_rx.clone(),
+                )));
             }
             if !function.schedules.is_empty()
                 && let Some(interval) = options.schedule_interval(registration.name)
@@ -312,6 +432,8 @@ impl LocalStack {
             tasks,
             _moto: moto,
             erp,
+            shop,
+            shop_settings,
         })
     }
 

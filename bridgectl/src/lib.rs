@@ -9,5 +9,7 @@ pub mod freshness;
 pub mod orders;
 pub mod read;
 pub mod replay;
+pub mod shop;
 pub mod stackfile;
+pub mod streams;
 pub mod sync;

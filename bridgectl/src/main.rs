@@ -232,6 +232,16 @@ async fn dev(demo: bool, endpoint: Option<String>, port: u16) -> anyhow::Result<
     println!("local stack {} is up", stack.info.stack.name);
     println!("  AWS endpoint  {}", stack.info.endpoint);
     println!("  webhook URL   {}", stack.info.webhook_url);
+    println!(
+        "  shop          {}/{} (commercetools{})",
+        stack.shop_settings.api_url,
+        stack.shop_settings.project_key,
+        if stack.shop.is_some() {
+            " emulator"
+        } else {
+            ""
+        }
+    );
     println!("  stack file    .local/stack.json (secrets, queues, tables, buckets)");
     if demo {
         let ok = bridgectl::demo::run(&stack).await;

@@ -4,6 +4,7 @@
 //! local stack reads the template, creates what it declares on the emulator, and resolves
 //! each function's environment and event sources from it.
 
+pub mod ctmock;
 pub mod generate;
 pub mod moto;
 pub mod provision;

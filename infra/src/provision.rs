@@ -4,7 +4,8 @@
 use crate::template::{FunctionDef, Template};
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
-    ProjectionType, ScalarAttributeType, SseSpecification, TimeToLiveSpecification,
+    ProjectionType, ScalarAttributeType, SseSpecification, StreamSpecification, StreamViewType,
+    TimeToLiveSpecification,
 };
 use aws_sdk_s3::types::{
     BucketLocationConstraint, BucketVersioningStatus, CreateBucketConfiguration,
@@ -51,6 +52,9 @@ pub struct Stack {
     pub buckets: BTreeMap<String, String>,
     /// Secret ARNs.
     pub secrets: BTreeMap<String, String>,
+    /// The stream ARN of each table with a `StreamSpecification`, by the table's logical id.
+    #[serde(default)]
+    pub streams: BTreeMap<String, String>,
 }
 
 /// moto's account id.
@@ -232,10 +236,29 @@ impl Stack {
                 request =
                     request.sse_specification(SseSpecification::builder().enabled(true).build());
             }
-            request
+            if let Some(view) = props
+                .pointer("/StreamSpecification/StreamViewType")
+                .and_then(Value::as_str)
+            {
+                request = request.stream_specification(
+                    StreamSpecification::builder()
+                        .stream_enabled(true)
+                        .stream_view_type(StreamViewType::from(view))
+                        .build()
+                        .map_err(|e| aws_error(&table.logical_id, e))?,
+                );
+            }
+            let created = request
                 .send()
                 .await
                 .map_err(|e| aws_error(&table.logical_id, e))?;
+            if let Some(stream) = created
+                .table_description()
+                .and_then(|t| t.latest_stream_arn())
+            {
+                self.streams
+                    .insert(table.logical_id.clone(), stream.to_string());
+            }
             if let Some(ttl) = props.get("TimeToLiveSpecification") {
                 client
                     .update_time_to_live()
@@ -497,6 +520,7 @@ impl Stack {
                     "arn:aws:dynamodb:{}:{}:table/{table}",
                     self.region, self.account
                 )),
+                "StreamArn" => self.streams.get(resource).cloned().ok_or_else(unresolvable),
                 _ => Err(unresolvable()),
             };
         }

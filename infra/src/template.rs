@@ -35,6 +35,8 @@ pub struct FunctionDef {
     pub environment: Map<String, Value>,
     /// Logical ids of the queues it consumes, with their batch sizes.
     pub sqs_events: Vec<(String, u32)>,
+    /// The table streams it consumes, with their event source mapping's settings.
+    pub stream_events: Vec<StreamEventDef>,
     /// Paths of its HTTP API routes.
     pub http_paths: Vec<String>,
     /// Schedule expressions of its Schedule events.
@@ -43,6 +45,22 @@ pub struct FunctionDef {
     /// The AWS services its policies allow it to call (`sqs`, `dynamodb`...): the clients
     /// it builds.
     pub services: BTreeSet<String>,
+}
+
+/// A DynamoDB stream event source: what Lambda's poller does with the stream's records.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamEventDef {
+    /// Logical id of the table whose stream it reads.
+    pub table: String,
+    pub batch_size: u32,
+    pub bisect_on_error: bool,
+    /// -1: until the record expires.
+    pub maximum_retry_attempts: i64,
+    /// -1: as long as the stream keeps it (24 h).
+    pub maximum_record_age_seconds: i64,
+    /// Logical id of the queue that receives a batch given up on.
+    pub on_failure: Option<String>,
+    pub report_batch_item_failures: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -183,6 +201,7 @@ impl Template {
                     environment.extend(vars.clone());
                 }
                 let mut sqs_events = Vec::new();
+                let mut stream_events = Vec::new();
                 let mut http_paths = Vec::new();
                 let mut schedules = Vec::new();
                 if let Some(events) = r.properties.get("Events").and_then(Value::as_object) {
@@ -203,6 +222,45 @@ impl Template {
                                     props.get("BatchSize").and_then(Value::as_u64).unwrap_or(10)
                                         as u32;
                                 sqs_events.push((queue.to_string(), batch));
+                            }
+                            Some("DynamoDB") => {
+                                let table = props
+                                    .pointer("/Stream/Fn::GetAtt/0")
+                                    .and_then(Value::as_str)
+                                    .ok_or_else(|| {
+                                        TemplateError::Shape(format!(
+                                            "{}: DynamoDB event without !GetAtt Table.StreamArn",
+                                            r.logical_id
+                                        ))
+                                    })?;
+                                let number = |key: &str, default: i64| {
+                                    props.get(key).and_then(Value::as_i64).unwrap_or(default)
+                                };
+                                stream_events.push(StreamEventDef {
+                                    table: table.to_string(),
+                                    batch_size: number("BatchSize", 100) as u32,
+                                    bisect_on_error: props
+                                        .get("BisectBatchOnFunctionError")
+                                        .and_then(Value::as_bool)
+                                        .unwrap_or(false),
+                                    maximum_retry_attempts: number("MaximumRetryAttempts", -1),
+                                    maximum_record_age_seconds: number(
+                                        "MaximumRecordAgeInSeconds",
+                                        -1,
+                                    ),
+                                    on_failure: props
+                                        .pointer(
+                                            "/DestinationConfig/OnFailure/Destination/Fn::GetAtt/0",
+                                        )
+                                        .and_then(Value::as_str)
+                                        .map(str::to_string),
+                                    report_batch_item_failures: props
+                                        .get("FunctionResponseTypes")
+                                        .and_then(Value::as_array)
+                                        .is_some_and(|types| {
+                                            types.iter().any(|t| t == "ReportBatchItemFailures")
+                                        }),
+                                });
                             }
                             Some("HttpApi") | Some("Api") => {
                                 if let Some(path) = props.get("Path").and_then(Value::as_str) {
@@ -258,6 +316,7 @@ impl Template {
                     binary,
                     environment,
                     sqs_events,
+                    stream_events,
                     http_paths,
                     schedules,
                     timeout_seconds,

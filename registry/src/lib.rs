@@ -11,6 +11,7 @@ pub const FUNCTIONS: &[Registration] = &[
     Registration::of::<order_writeback::OrderWriteback>(),
     Registration::of::<reconcile::handler::ReconcileHandler>(),
     Registration::of::<delta_pull::DeltaPull>(),
+    Registration::of::<shop_sync::ShopSync>(),
 ];
 
 /// The registered function of this binary name.

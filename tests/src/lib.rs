@@ -44,6 +44,25 @@ pub fn endpoint() -> &'static str {
         .0
 }
 
+static SHOP: OnceLock<(String, Option<bridge_infra::ctmock::CommercetoolsMock>)> = OnceLock::new();
+
+/// The commercetools emulator: `BRIDGE_CTMOCK_URL` if set (the test script starts one for
+/// all test binaries), else one of this process. Any project key works there: a test takes
+/// its own ([`unique`]) so that tests never see each other's resources.
+pub fn shop_emulator() -> &'static str {
+    &SHOP
+        .get_or_init(|| {
+            if let Ok(url) = std::env::var("BRIDGE_CTMOCK_URL") {
+                return (url, None);
+            }
+            let log = repo_root().join(format!("target/ctmock-{}.log", std::process::id()));
+            let mock = bridge_infra::ctmock::CommercetoolsMock::start(&repo_root(), &log)
+                .expect("the commercetools emulator starts");
+            (mock.url.clone(), Some(mock))
+        })
+        .0
+}
+
 pub async fn sdk() -> aws_config::SdkConfig {
     bridge_infra::local_sdk_config(endpoint(), REGION).await
 }

@@ -31,6 +31,7 @@ pub mod product;
 pub mod pull;
 pub mod reconcile;
 pub mod revision;
+pub mod shop;
 pub mod sources;
 
 pub use error::{ErrorClass, InvalidValue, PortError};

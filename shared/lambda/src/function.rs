@@ -5,13 +5,15 @@
 //! function fails its init, not its first event), builds its clients once per cold start
 //! (in the background from init on, see [`Prefetch`]) and handles the events its template
 //! wires to it: SQS batches (S3 notifications reach the functions through queues),
-//! schedules and HTTP API requests. Every failure leaves it as one [`Failure`], which Lambda
+//! DynamoDB stream batches, schedules and HTTP API requests. Every failure leaves it as one [`Failure`], which Lambda
 //! records as `Retryable.<Kind>` or `Permanent.<Kind>`.
 
 use crate::{Config, Prefetch};
 use async_trait::async_trait;
 use aws_lambda_events::event::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
+use aws_lambda_events::event::dynamodb::Event as StreamEvent;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+use aws_lambda_events::event::streams::DynamoDbEventResponse;
 use bridge_domain::error::cause_chain;
 use bridge_domain::{ErrorClass, PortError};
 use futures::future::BoxFuture;
@@ -120,6 +122,16 @@ pub trait Handler: Send + Sync + 'static {
         Err(Failure::unsupported("SQS batch"))
     }
 
+    /// One batch of a DynamoDB stream's records, in the shard's order, answered with the
+    /// first record that failed (Lambda retries the shard from there).
+    async fn on_stream(
+        &self,
+        _event: StreamEvent,
+        _deadline: Instant,
+    ) -> Result<DynamoDbEventResponse, Failure> {
+        Err(Failure::unsupported("DynamoDB stream batch"))
+    }
+
     /// One scheduled run; the summary is the invocation's result.
     async fn on_schedule(&self, _deadline: Instant) -> Result<Value, Failure> {
         Err(Failure::unsupported("schedule"))
@@ -185,6 +197,7 @@ fn build_shared<F: Function>(config: Config, aws: aws_config::SdkConfig) -> Buil
 #[derive(Debug)]
 pub enum Invocation {
     Batch(SqsEvent),
+    Stream(StreamEvent),
     Http(Box<ApiGatewayV2httpRequest>),
     /// An EventBridge schedule (or any other event: a manual invoke runs the schedule).
     Schedule,
@@ -199,6 +212,14 @@ impl Invocation {
                 format!("{what}: {err}"),
             )
         };
+        let first_source = event
+            .pointer("/Records/0/eventSource")
+            .and_then(Value::as_str);
+        if first_source == Some("aws:dynamodb") {
+            return serde_json::from_value(event)
+                .map(Invocation::Stream)
+                .map_err(|e| malformed("a DynamoDB stream event", e));
+        }
         if event.get("Records").is_some() {
             return serde_json::from_value(event)
                 .map(Invocation::Batch)
@@ -232,6 +253,7 @@ pub async fn invoke(
 ) -> Result<Value, Failure> {
     match Invocation::from_event(event)? {
         Invocation::Batch(event) => json_result(handler.on_batch(event, deadline).await?),
+        Invocation::Stream(event) => json_result(handler.on_stream(event, deadline).await?),
         Invocation::Http(request) => json_result(handler.on_http(*request).await?),
         Invocation::Schedule => handler.on_schedule(deadline).await,
     }
@@ -302,6 +324,15 @@ mod tests {
         let request = json!({"version": "2.0", "rawPath": "/x", "requestContext": {"http": {"method": "GET"}}});
         let failure = invoke(&ScheduleOnly, request, now).await.unwrap_err();
         assert_eq!(failure.error_type(), "Permanent.UnsupportedEvent");
+
+        let stream = json!({"Records": [{"eventID": "e1", "eventName": "INSERT", "eventSource": "aws:dynamodb",
+            "awsRegion": "eu-central-1", "dynamodb": {"Keys": {"sku": {"S": "A"}}, "SequenceNumber": "1",
+            "StreamViewType": "NEW_AND_OLD_IMAGES", "SizeBytes": 10}}]});
+        let failure = invoke(&ScheduleOnly, stream, now).await.unwrap_err();
+        assert_eq!(
+            failure.message,
+            "this function handles no DynamoDB stream batch"
+        );
 
         let broken = json!({"Records": "not a list"});
         let failure = invoke(&ScheduleOnly, broken, now).await.unwrap_err();

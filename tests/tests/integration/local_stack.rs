@@ -146,3 +146,62 @@ async fn webhooks_over_http_reach_the_tables_and_poison_reaches_the_dlq_with_its
     );
     stack.stop().await;
 }
+
+#[tokio::test]
+async fn a_webhook_stock_change_and_a_customer_reach_the_shop_within_seconds_and_stale_ones_never()
+{
+    let root = bridge_testkit::repo_root();
+    let dir = std::env::temp_dir().join(bridge_testkit::unique("stack"));
+    let mut options = DevOptions::new(root);
+    options.endpoint = Some(bridge_testkit::endpoint().to_string());
+    options.stack_name = bridge_testkit::unique("shop");
+    options.stack_file = dir.join("stack.json");
+    let stack = LocalStack::start(options)
+        .await
+        .expect("the local stack starts");
+
+    let started = std::time::Instant::now();
+    let event = super::support::stock_event("SKU-SHOP", 3, "12");
+    assert_eq!(post_signed(&stack, "shop-s3", &event).await, 202);
+    let customer = json!({"type": "customer.changed", "timestamp": "2026-11-26T10:00:00Z",
+        "data": {"customer_id": "C-SHOP", "name": "Shop Kunde GmbH", "revision": 2, "blocked": true, "price_lists": ["BASE"]}});
+    assert_eq!(post_signed(&stack, "shop-c2", &customer).await, 202);
+    let path = "inventory?where=sku%3D%22SKU-SHOP%22";
+    let entries = super::support::shop_until(&stack, path, Duration::from_secs(30), |answer| {
+        answer["results"][0]["quantityOnStock"] == 12
+    })
+    .await;
+    eprintln!(
+        "stock in the shop {:?} after the webhook",
+        started.elapsed()
+    );
+    let entry = &entries["results"][0];
+    assert_eq!(entry["custom"]["fields"]["bridgeRevision"], 3);
+    assert_eq!(entries["results"].as_array().unwrap().len(), 1);
+
+    let shopper = super::support::shop_until(
+        &stack,
+        "customers/key=C-SHOP",
+        Duration::from_secs(30),
+        |answer| answer["companyName"] == "Shop Kunde GmbH",
+    )
+    .await;
+    assert_eq!(shopper["custom"]["fields"]["orderBlocked"], true);
+
+    // An older revision arriving later changes neither the table nor the shop; a newer one
+    // replaces the level.
+    let stale = super::support::stock_event("SKU-SHOP", 2, "99");
+    assert_eq!(post_signed(&stack, "shop-s2", &stale).await, 202);
+    let newer = super::support::stock_event("SKU-SHOP", 4, "20");
+    assert_eq!(post_signed(&stack, "shop-s4", &newer).await, 202);
+    let entries = super::support::shop_until(&stack, path, Duration::from_secs(30), |answer| {
+        answer["results"][0]["quantityOnStock"] == 20
+    })
+    .await;
+    assert_eq!(
+        entries["results"][0]["custom"]["fields"]["bridgeRevision"],
+        4
+    );
+    assert_eq!(entries["results"].as_array().unwrap().len(), 1);
+    stack.stop().await;
+}

@@ -13,6 +13,7 @@ mod local_stack;
 mod orders;
 mod pull;
 mod reconcile;
+mod shop;
 mod support;
 mod sync;
 mod template;

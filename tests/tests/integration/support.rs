@@ -162,3 +162,105 @@ pub async fn post_to_local_stack(
         .status()
         .as_u16()
 }
+
+/// The shop of a local stack, read as the storefront would (`GET` a path of the project).
+pub async fn shop_get(stack: &bridgectl::dev::LocalStack, path: &str) -> Value {
+    bridgectl::shop::get(&stack.shop_settings, path)
+        .await
+        .expect("the shop answers")
+}
+
+/// Polls `path` until `done` holds for its answer (or panics after `timeout`).
+pub async fn shop_until(
+    stack: &bridgectl::dev::LocalStack,
+    path: &str,
+    timeout: std::time::Duration,
+    done: impl Fn(&Value) -> bool,
+) -> Value {
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        let answer = shop_get(stack, path).await;
+        if done(&answer) {
+            return answer;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the shop did not get there in {timeout:?}: {answer}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}
+
+/// A TCP proxy in front of a server that can be switched off: while down, every
+/// connection (new or open) is cut, as an unreachable shop is. Records what clients sent.
+pub struct FaultProxy {
+    pub url: String,
+    up: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    /// Every byte clients sent through it, in arrival order.
+    pub sent: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
+}
+
+impl FaultProxy {
+    pub async fn start(target: &str) -> Self {
+        use std::sync::atomic::Ordering;
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let target = target
+            .trim_start_matches("http://")
+            .trim_end_matches('/')
+            .to_string();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let up = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let sent = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (accept_up, accept_sent) = (up.clone(), sent.clone());
+        tokio::spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                if !accept_up.load(Ordering::SeqCst) {
+                    continue; // dropped: the client sees the connection closed
+                }
+                let (target, up, sent) = (target.clone(), accept_up.clone(), accept_sent.clone());
+                tokio::spawn(async move {
+                    let Ok(mut server) = tokio::net::TcpStream::connect(&target).await else {
+                        return;
+                    };
+                    let mut client_buf = vec![0u8; 16384];
+                    let mut server_buf = vec![0u8; 16384];
+                    loop {
+                        if !up.load(Ordering::SeqCst) {
+                            return;
+                        }
+                        tokio::select! {
+                            n = client.read(&mut client_buf) => {
+                                let Ok(n) = n else { return };
+                                if n == 0 || !up.load(Ordering::SeqCst) { return }
+                                sent.lock().unwrap().extend_from_slice(&client_buf[..n]);
+                                if server.write_all(&client_buf[..n]).await.is_err() { return }
+                            }
+                            n = server.read(&mut server_buf) => {
+                                let Ok(n) = n else { return };
+                                if n == 0 || client.write_all(&server_buf[..n]).await.is_err() { return }
+                            }
+                            _ = tokio::time::sleep(std::time::Duration::from_millis(100)) => {}
+                        }
+                    }
+                });
+            }
+        });
+        Self { url, up, sent }
+    }
+
+    pub fn set_up(&self, up: bool) {
+        self.up.store(up, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// The quantities of the `changeQuantity` actions sent so far, in order.
+    pub fn quantities_sent(&self) -> Vec<i64> {
+        let sent = String::from_utf8_lossy(&self.sent.lock().unwrap()).to_string();
+        sent.match_indices(r#"{"action":"changeQuantity","quantity":"#)
+            .filter_map(|(at, needle)| {
+                let rest = &sent[at + needle.len()..];
+                rest[..rest.find('}')?].parse().ok()
+            })
+            .collect()
+    }
+}

@@ -91,12 +91,23 @@ fn every_queue_has_a_dead_letter_queue_with_an_alarm_and_explicit_limits() {
     let t = template();
     let dlq_alarms = alarms_on(&t, "AWS/SQS", "ApproximateNumberOfMessagesVisible");
     let queues: Vec<_> = t.resources_of("AWS::SQS::Queue").collect();
-    let dead_letter_targets: BTreeSet<String> = queues
+    let redrive_targets: BTreeSet<String> = queues
         .iter()
         .filter_map(|q| {
             q.properties["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0].as_str()
         })
         .map(str::to_string)
+        .collect();
+    // A stream consumer's on-failure destination is a dead-letter queue too.
+    let stream_failure_targets: BTreeSet<String> = t
+        .functions()
+        .unwrap()
+        .into_iter()
+        .flat_map(|f| f.stream_events.into_iter().filter_map(|s| s.on_failure))
+        .collect();
+    let dead_letter_targets: BTreeSet<String> = redrive_targets
+        .union(&stream_failure_targets)
+        .cloned()
         .collect();
     for queue in &queues {
         let props = &queue.properties;
@@ -134,7 +145,26 @@ fn every_queue_has_a_dead_letter_queue_with_an_alarm_and_explicit_limits() {
         .into_iter()
         .flat_map(|f| f.sqs_events.into_iter().map(|(queue, _)| queue))
         .collect();
-    assert_eq!(dead_letter_targets.len(), consumed.len(), "{consumed:?}");
+    assert_eq!(redrive_targets.len(), consumed.len(), "{consumed:?}");
+    // Every stream event source gives up on a batch into a dead-letter queue, not silently.
+    for function in t.functions().unwrap() {
+        for stream in &function.stream_events {
+            assert!(
+                stream.on_failure.is_some()
+                    && stream.report_batch_item_failures
+                    && stream.bisect_on_error,
+                "{}: the stream of {} needs an on-failure destination, partial batch responses and bisection",
+                function.logical_id,
+                stream.table
+            );
+            assert!(
+                stream.maximum_retry_attempts >= 0,
+                "{}: unbounded retries of {}",
+                function.logical_id,
+                stream.table
+            );
+        }
+    }
 }
 
 #[test]
@@ -455,6 +485,22 @@ fn each_function_is_granted_exactly_the_calls_its_code_makes() {
             "reconcile lacks {action} on {resource}"
         );
     }
+    let shop_sync_needs = [
+        ("sqs:SendMessage", "ShopSyncDeadLetterQueue"),
+        ("secretsmanager:GetSecretValue", "ShopClientSecret"),
+    ];
+    for (action, resource) in shop_sync_needs {
+        assert!(
+            grants("ShopSyncFunction", action, resource),
+            "shop-sync lacks {action} on {resource}"
+        );
+    }
+    // The shop sync reads the tables only through their streams: it writes no record.
+    assert!(
+        !statements("ShopSyncFunction")
+            .iter()
+            .any(|(actions, _)| actions.iter().any(|a| a.starts_with("dynamodb:")))
+    );
     // A pull never places orders, and reconciliation never writes snapshots (the ERP's).
     assert!(!grants(
         "DeltaPullFunction",
@@ -584,10 +630,27 @@ fn no_grant_is_on_every_resource() {
             .iter()
             .map(|(queue, _)| json!({"Fn::GetAtt": [queue, "Arn"]}).to_string())
             .collect();
-        let guards: Vec<_> = statements
+        let streams: BTreeSet<String> = function
+            .stream_events
+            .iter()
+            .map(|s| json!({"Fn::GetAtt": [s.table, "StreamArn"]}).to_string())
+            .collect();
+        let (stream_guards, guards): (Vec<_>, Vec<_>) = statements
             .iter()
             .filter(|s| s["Effect"] == "Deny")
-            .collect();
+            .partition(|s| as_set(&s["Action"]).contains("\"dynamodb:GetRecords\""));
+        // SAM's AWSLambdaDynamoDBExecutionRole reads every stream: only the consumed ones.
+        if streams.is_empty() {
+            assert!(stream_guards.is_empty(), "{}", function.logical_id);
+        } else {
+            assert_eq!(stream_guards.len(), 1, "{}", function.logical_id);
+            assert_eq!(
+                as_set(&stream_guards[0]["NotResource"]),
+                streams,
+                "{}: the stream guard must name exactly the consumed streams",
+                function.logical_id
+            );
+        }
         if consumed.is_empty() {
             assert!(guards.is_empty(), "{}", function.logical_id);
             continue;
@@ -696,9 +759,12 @@ fn the_environment_holds_no_secret_only_secret_ids() {
     for function in t.functions().unwrap() {
         for (name, value) in &function.environment {
             let upper = name.to_ascii_uppercase();
-            if ["SECRET", "TOKEN", "PASSWORD", "KEY"]
-                .iter()
-                .any(|w| upper.contains(w))
+            // commercetools' name for the project's identifier, not a credential.
+            let named_key = name == "CTP_PROJECT_KEY";
+            if !named_key
+                && ["SECRET", "TOKEN", "PASSWORD", "KEY"]
+                    .iter()
+                    .any(|w| upper.contains(w))
             {
                 assert!(
                     name.ends_with("_SECRET_ID"),

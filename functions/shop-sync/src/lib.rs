@@ -1,0 +1,625 @@
+//! Shop sync (contract section 6): the tables' own DynamoDB streams, published to the shop.
+//! The stream is the change feed: a change that reached a table reaches the shop, because
+//! nothing beside the table write has to succeed for it to be recorded.
+//!
+//! A batch is one shard's records in order. A record the shop does not need (a change of
+//! what the shop does not hold) costs no request; one the shop refuses is dead-lettered with
+//! the shop's error and its neighbours go on; one that fails for a reason a retry can cure
+//! (the shop down or throttling) ends the batch there: Lambda retries the shard from that
+//! record, so later changes of the same key never overtake it.
+
+pub mod wiring;
+
+use aws_lambda_events::event::dynamodb::{Event as StreamEvent, EventRecord};
+use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
+use bridge_domain::error::cause_chain;
+use bridge_domain::events::{CustomerChanged, StockChanged};
+use bridge_domain::ports::{MessageQueue, OutboundMessage};
+use bridge_domain::shop::{Published, Shop, customer_differs_for_shop, stock_differs_for_shop};
+use bridge_domain::{ErrorClass, PortError};
+use bridge_lambda::batch::failure_attributes;
+use bridge_lambda::{Config, ConfigError, MessageError, Metrics};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+use tracing::{Instrument, error, info, warn};
+
+pub const FUNCTION_NAME: &str = "shop-sync";
+
+pub const STOCK_TABLE: &str = "STOCK_TABLE";
+pub const CUSTOMER_TABLE: &str = "CUSTOMER_TABLE";
+pub const SHOP_DLQ_URL: &str = "SHOP_DLQ_URL";
+/// The longest pause before a batch the shop could not take is handed back for its retry.
+pub const SHOP_BACKOFF_MAX_SECONDS: &str = "SHOP_BACKOFF_MAX_SECONDS";
+
+/// What is left of the invocation when the batch stops taking new records: enough for one
+/// more shop round trip and the response.
+const DEADLINE_RESERVE: Duration = Duration::from_secs(5);
+
+#[derive(Debug, Clone)]
+pub struct ShopSyncSettings {
+    pub stock_table: String,
+    pub customer_table: String,
+    /// Where a record the shop refuses goes, with the shop's error.
+    pub dead_letter_queue: String,
+    /// Lambda retries a stream batch at once: the function waits (1 s, 2 s, 4 s... up to
+    /// this) before it hands a batch back, so an outage costs a few invocations a minute,
+    /// not a retry storm that uses up the mapping's attempts.
+    pub backoff_max: Duration,
+}
+
+impl ShopSyncSettings {
+    pub fn from_config(config: &Config) -> Result<Self, ConfigError> {
+        Ok(Self {
+            stock_table: config.required(STOCK_TABLE)?,
+            customer_table: config.required(CUSTOMER_TABLE)?,
+            dead_letter_queue: config.required(SHOP_DLQ_URL)?,
+            backoff_max: Duration::from_secs(config.parsed(SHOP_BACKOFF_MAX_SECONDS, 30)?),
+        })
+    }
+}
+
+pub struct ShopSync {
+    settings: ShopSyncSettings,
+    shop: Arc<dyn Shop>,
+    queue: Arc<dyn MessageQueue>,
+    /// Batches handed back in a row (this container's): the backoff's exponent.
+    failures_in_a_row: AtomicU32,
+}
+
+/// The kinds of record the shop receives, by the table their stream comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Category {
+    Stock,
+    Customers,
+}
+
+impl Category {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Category::Stock => "stock",
+            Category::Customers => "customers",
+        }
+    }
+}
+
+/// One record's result.
+enum RecordOutcome {
+    Published(Published),
+    /// Nothing the shop holds changed (or the item was removed, which the shop never
+    /// mirrors: products go inactive, they are not deleted).
+    Skipped,
+    DeadLettered,
+}
+
+/// Why a record cannot be published, ever: dead-lettered.
+#[derive(Debug, thiserror::Error)]
+pub enum RecordError {
+    #[error("the record comes from a table this function does not publish: {0}")]
+    UnknownTable(String),
+    #[error("the record's image is not a valid {category}: {message}")]
+    InvalidImage {
+        category: &'static str,
+        message: String,
+    },
+    #[error(transparent)]
+    Shop(#[from] PortError),
+}
+
+impl RecordError {
+    fn class(&self) -> ErrorClass {
+        match self {
+            RecordError::Shop(err) => err.class,
+            _ => ErrorClass::Permanent,
+        }
+    }
+
+    fn code(&self) -> &'static str {
+        match self {
+            RecordError::UnknownTable(_) => "unknown_table",
+            RecordError::InvalidImage { .. } => "invalid_image",
+            RecordError::Shop(err) if err.is_retryable() => "shop_unavailable",
+            RecordError::Shop(_) => "shop_rejected",
+        }
+    }
+}
+
+impl ShopSync {
+    pub fn new(
+        settings: ShopSyncSettings,
+        shop: Arc<dyn Shop>,
+        queue: Arc<dyn MessageQueue>,
+    ) -> Self {
+        Self {
+            settings,
+            shop,
+            queue,
+            failures_in_a_row: AtomicU32::new(0),
+        }
+    }
+
+    /// Waits before a batch goes back to Lambda for its retry, within the invocation's time.
+    async fn back_off(&self, deadline: Instant) {
+        let failures = self.failures_in_a_row.fetch_add(1, Ordering::Relaxed);
+        let wait = Duration::from_secs(1u64 << failures.min(10)).min(self.settings.backoff_max);
+        let left = deadline
+            .saturating_duration_since(Instant::now())
+            .saturating_sub(DEADLINE_RESERVE);
+        tokio::time::sleep(wait.min(left)).await;
+    }
+
+    /// The table a stream ARN (`arn:aws:dynamodb:…:table/<name>/stream/<label>`) belongs to.
+    fn category_of(&self, record: &EventRecord) -> Result<Category, RecordError> {
+        let arn = record.event_source_arn.clone().unwrap_or_default();
+        let table = arn
+            .split_once(":table/")
+            .map(|(_, rest)| rest.split('/').next().unwrap_or(rest))
+            .unwrap_or("");
+        if table == self.settings.stock_table {
+            Ok(Category::Stock)
+        } else if table == self.settings.customer_table {
+            Ok(Category::Customers)
+        } else {
+            Err(RecordError::UnknownTable(arn))
+        }
+    }
+
+    /// Handles one stream batch, emits its metrics and reports the first record to retry.
+    pub async fn handle_stream(
+        &self,
+        event: StreamEvent,
+        deadline: Instant,
+    ) -> DynamoDbEventResponse {
+        let mut metrics = Metrics::new(FUNCTION_NAME);
+        let span = tracing::info_span!(
+            "stream_batch",
+            function = FUNCTION_NAME,
+            size = event.records.len()
+        );
+        let response = self
+            .process(event, deadline, &mut metrics)
+            .instrument(span)
+            .await;
+        metrics.flush();
+        response
+    }
+
+    pub async fn process(
+        &self,
+        event: StreamEvent,
+        deadline: Instant,
+        metrics: &mut Metrics,
+    ) -> DynamoDbEventResponse {
+        let mut response = DynamoDbEventResponse::default();
+        for record in event.records {
+            let sequence = record.change.sequence_number.clone();
+            if Instant::now() + DEADLINE_RESERVE > deadline {
+                warn!(sequence = ?sequence, "the invocation's time is up; the shard resumes from this record");
+                response.batch_item_failures.push(failure_at(sequence));
+                break;
+            }
+            let span = tracing::info_span!("record", event_id = %record.event_id, correlation_id = %record.event_id, sequence = ?sequence);
+            match self.publish(&record).instrument(span.clone()).await {
+                Ok(outcome) => count(metrics, outcome),
+                Err(err) if err.class() == ErrorClass::Retryable => {
+                    span.in_scope(|| {
+                        warn!(code = err.code(), reason = %cause_chain(&err), "the shop cannot take the record now; the shard resumes from it")
+                    });
+                    metrics.add("ShopRetried", 1);
+                    response.batch_item_failures.push(failure_at(sequence));
+                    break;
+                }
+                Err(err) => match self
+                    .dead_letter(&record, &err)
+                    .instrument(span.clone())
+                    .await
+                {
+                    Ok(()) => {
+                        span.in_scope(|| {
+                            error!(code = err.code(), reason = %cause_chain(&err), outcome = "dead_lettered", "the shop refused the record; it is in the dead-letter queue")
+                        });
+                        count(metrics, RecordOutcome::DeadLettered);
+                    }
+                    Err(dlq) => {
+                        // Not in the DLQ, so not settled: the shard stops here and retries.
+                        span.in_scope(|| {
+                            error!(code = err.code(), reason = %cause_chain(&err), dlq_error = %cause_chain(&dlq), "the refused record could not be dead-lettered; the shard resumes from it")
+                        });
+                        metrics.add("ShopRetried", 1);
+                        response.batch_item_failures.push(failure_at(sequence));
+                        break;
+                    }
+                },
+            }
+        }
+        if response.batch_item_failures.is_empty() {
+            self.failures_in_a_row.store(0, Ordering::Relaxed);
+        } else {
+            self.back_off(deadline).await;
+        }
+        response
+    }
+
+    async fn publish(&self, record: &EventRecord) -> Result<RecordOutcome, RecordError> {
+        let category = self.category_of(record)?;
+        if record.event_name == "REMOVE" {
+            info!(
+                category = category.as_str(),
+                outcome = "skipped",
+                "a removed item is not mirrored in the shop"
+            );
+            return Ok(RecordOutcome::Skipped);
+        }
+        let published = match category {
+            Category::Stock => {
+                let (old, new) = images::<StockChanged>(record, "stock level")?;
+                if !stock_differs_for_shop(old.as_ref(), &new) {
+                    return Ok(RecordOutcome::Skipped);
+                }
+                self.shop.publish_stock(&new).await?
+            }
+            Category::Customers => {
+                let (old, new) = images::<CustomerChanged>(record, "customer")?;
+                if !customer_differs_for_shop(old.as_ref(), &new) {
+                    return Ok(RecordOutcome::Skipped);
+                }
+                self.shop.publish_customer(&new).await?
+            }
+        };
+        let outcome = match published {
+            Published::Written { .. } => "written",
+            Published::AlreadyCurrent { .. } => "already_current",
+            Published::Stale { .. } => "stale",
+        };
+        info!(
+            category = category.as_str(),
+            outcome,
+            requests = published.requests(),
+            "published to the shop"
+        );
+        Ok(RecordOutcome::Published(published))
+    }
+
+    /// The stream record itself is the message: `bridgectl dlq` shows it with the reason,
+    /// and a replay can publish it again.
+    async fn dead_letter(&self, record: &EventRecord, err: &RecordError) -> Result<(), PortError> {
+        let body = serde_json::to_string(record).map_err(|e| {
+            PortError::permanent("shop.dead_letter", format!("cannot encode the record: {e}"))
+        })?;
+        let failure = MessageError {
+            class: err.class(),
+            code: err.code().to_string(),
+            message: cause_chain(err),
+        };
+        let message = OutboundMessage {
+            body,
+            attributes: failure_attributes(BTreeMap::new(), &failure, 1, FUNCTION_NAME),
+            ..Default::default()
+        };
+        self.queue
+            .send(&self.settings.dead_letter_queue, &message)
+            .await
+            .map(|_| ())
+    }
+}
+
+fn failure_at(sequence: Option<String>) -> DynamoDbBatchItemFailure {
+    let mut failure = DynamoDbBatchItemFailure::default();
+    failure.item_identifier = sequence;
+    failure
+}
+
+fn count(metrics: &mut Metrics, outcome: RecordOutcome) {
+    match outcome {
+        RecordOutcome::Published(published) => {
+            metrics.add("ShopRequests", published.requests().into());
+            let name = match published {
+                Published::Written { .. } => "ShopPublished",
+                Published::AlreadyCurrent { .. } => "ShopAlreadyCurrent",
+                Published::Stale { .. } => "ShopStale",
+            };
+            metrics.add(name, 1);
+        }
+        RecordOutcome::Skipped => metrics.add("ShopUnchanged", 1),
+        RecordOutcome::DeadLettered => metrics.add("ShopDeadLettered", 1),
+    }
+}
+
+/// The record's old image (absent on INSERT) and new image as the table's records.
+fn images<T: serde::de::DeserializeOwned>(
+    record: &EventRecord,
+    category: &'static str,
+) -> Result<(Option<T>, T), RecordError> {
+    let invalid = |e: serde_dynamo::Error| RecordError::InvalidImage {
+        category,
+        message: e.to_string(),
+    };
+    let new = serde_dynamo::from_item(record.change.new_image.clone()).map_err(invalid)?;
+    let old = if record.change.old_image.is_empty() {
+        None
+    } else {
+        // An old image that no longer reads is only a missed saving: publish the new one.
+        serde_dynamo::from_item(record.change.old_image.clone()).ok()
+    };
+    Ok((old, new))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bridge_domain::revision::Revision;
+    use serde_json::{Value, json};
+    use std::sync::Mutex;
+
+    /// A shop that records what it was asked and fails the skus it is told to.
+    #[derive(Default)]
+    struct FakeShop {
+        published: Mutex<Vec<String>>,
+        refuse: Vec<&'static str>,
+        down: Vec<&'static str>,
+    }
+
+    #[async_trait::async_trait]
+    impl Shop for FakeShop {
+        async fn publish_stock(&self, stock: &StockChanged) -> Result<Published, PortError> {
+            let sku = stock.sku.as_str();
+            if self.down.contains(&sku) {
+                return Err(PortError::retryable(
+                    "shop.inventory",
+                    "503 Service Unavailable",
+                ));
+            }
+            if self.refuse.contains(&sku) {
+                return Err(PortError::permanent(
+                    "shop.inventory",
+                    "400 InvalidInput: quantityOnStock",
+                ));
+            }
+            self.published
+                .lock()
+                .unwrap()
+                .push(format!("{sku}@{}", stock.revision.value()));
+            Ok(Published::Written { requests: 2 })
+        }
+
+        async fn publish_customer(
+            &self,
+            customer: &CustomerChanged,
+        ) -> Result<Published, PortError> {
+            self.published
+                .lock()
+                .unwrap()
+                .push(customer.customer_id.as_str().to_string());
+            Ok(Published::Stale {
+                shop_revision: Revision::new(99),
+                requests: 1,
+            })
+        }
+    }
+
+    #[derive(Default)]
+    struct FakeQueue {
+        sent: Mutex<Vec<(String, OutboundMessage)>>,
+        broken: bool,
+    }
+
+    #[async_trait::async_trait]
+    impl MessageQueue for FakeQueue {
+        async fn send(&self, queue: &str, message: &OutboundMessage) -> Result<String, PortError> {
+            if self.broken {
+                return Err(PortError::retryable("sqs.send", "throttled"));
+            }
+            self.sent
+                .lock()
+                .unwrap()
+                .push((queue.to_string(), message.clone()));
+            Ok("m".into())
+        }
+        async fn delay(&self, _: &str, _: &str, _: i32) -> Result<(), PortError> {
+            Ok(())
+        }
+    }
+
+    fn settings() -> ShopSyncSettings {
+        ShopSyncSettings {
+            stock_table: "stock".into(),
+            customer_table: "customers".into(),
+            dead_letter_queue: "shop-dlq".into(),
+            backoff_max: Duration::ZERO,
+        }
+    }
+
+    fn stock_image(sku: &str, available: &str, revision: u64) -> Value {
+        json!({"sku": {"S": sku}, "warehouse": {"S": "W1"}, "available": {"S": available},
+               "revision": {"N": revision.to_string()}})
+    }
+
+    fn record(table: &str, sequence: u64, name: &str, old: Option<Value>, new: Value) -> Value {
+        let key = old
+            .as_ref()
+            .map_or(new["sku"].clone(), |old| old["sku"].clone());
+        let mut change = json!({"Keys": {"sku": key}, "NewImage": new,
+            "SequenceNumber": sequence.to_string(), "SizeBytes": 100, "StreamViewType": "NEW_AND_OLD_IMAGES"});
+        if let Some(old) = old {
+            change["OldImage"] = old;
+        }
+        json!({"eventID": format!("e{sequence}"), "eventName": name, "eventSource": "aws:dynamodb",
+               "awsRegion": "eu-central-1",
+               "eventSourceARN": format!("arn:aws:dynamodb:eu-central-1:1:table/{table}/stream/2026"),
+               "dynamodb": change})
+    }
+
+    fn batch(records: Vec<Value>) -> StreamEvent {
+        serde_json::from_value(json!({"Records": records})).unwrap()
+    }
+
+    async fn run(
+        shop: Arc<FakeShop>,
+        queue: Arc<FakeQueue>,
+        event: StreamEvent,
+    ) -> (DynamoDbEventResponse, Metrics) {
+        let sync = ShopSync::new(settings(), shop, queue);
+        let mut metrics = Metrics::new(FUNCTION_NAME);
+        let response = sync
+            .process(
+                event,
+                Instant::now() + Duration::from_secs(60),
+                &mut metrics,
+            )
+            .await;
+        (response, metrics)
+    }
+
+    fn failed_at(response: &DynamoDbEventResponse) -> Vec<String> {
+        response
+            .batch_item_failures
+            .iter()
+            .map(|f| f.item_identifier.clone().unwrap_or_default())
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn a_refused_record_is_dead_lettered_with_the_shops_error_and_its_neighbours_publish() {
+        let shop = Arc::new(FakeShop {
+            refuse: vec!["B"],
+            ..Default::default()
+        });
+        let queue = Arc::new(FakeQueue::default());
+        let event = batch(vec![
+            record("stock", 1, "INSERT", None, stock_image("A", "5", 1)),
+            record("stock", 2, "INSERT", None, stock_image("B", "5", 1)),
+            record("stock", 3, "INSERT", None, stock_image("C", "5", 1)),
+        ]);
+        let (response, metrics) = run(shop.clone(), queue.clone(), event).await;
+        assert!(response.batch_item_failures.is_empty());
+        assert_eq!(*shop.published.lock().unwrap(), ["A@1", "C@1"]);
+        let sent = queue.sent.lock().unwrap();
+        assert_eq!(sent.len(), 1);
+        let (dlq, message) = &sent[0];
+        assert_eq!(dlq, "shop-dlq");
+        assert_eq!(message.attributes["failure_code"], "shop_rejected");
+        assert!(
+            message.attributes["failure_reason"].contains("InvalidInput"),
+            "{:?}",
+            message.attributes
+        );
+        assert_eq!(message.attributes["failure_class"], "permanent");
+        let body: Value = serde_json::from_str(&message.body).unwrap();
+        assert_eq!(body["dynamodb"]["NewImage"]["sku"]["S"], "B");
+        assert_eq!(metrics.count("ShopPublished"), 2);
+        assert_eq!(metrics.count("ShopDeadLettered"), 1);
+        assert_eq!(metrics.count("ShopRequests"), 4);
+    }
+
+    #[tokio::test]
+    async fn a_shop_that_cannot_take_a_record_ends_the_batch_there_so_nothing_overtakes_it() {
+        let shop = Arc::new(FakeShop {
+            down: vec!["B"],
+            ..Default::default()
+        });
+        let queue = Arc::new(FakeQueue::default());
+        let event = batch(vec![
+            record("stock", 1, "INSERT", None, stock_image("A", "5", 1)),
+            record("stock", 2, "INSERT", None, stock_image("B", "5", 1)),
+            record(
+                "stock",
+                3,
+                "MODIFY",
+                Some(stock_image("B", "5", 1)),
+                stock_image("B", "6", 2),
+            ),
+        ]);
+        let (response, metrics) = run(shop.clone(), queue.clone(), event).await;
+        assert_eq!(failed_at(&response), ["2"]);
+        assert_eq!(*shop.published.lock().unwrap(), ["A@1"]);
+        assert!(queue.sent.lock().unwrap().is_empty());
+        assert_eq!(metrics.count("ShopRetried"), 1);
+    }
+
+    #[tokio::test]
+    async fn a_refused_record_that_cannot_be_dead_lettered_is_retried_not_dropped() {
+        let shop = Arc::new(FakeShop {
+            refuse: vec!["A"],
+            ..Default::default()
+        });
+        let queue = Arc::new(FakeQueue {
+            broken: true,
+            ..Default::default()
+        });
+        let event = batch(vec![
+            record("stock", 7, "INSERT", None, stock_image("A", "5", 1)),
+            record("stock", 8, "INSERT", None, stock_image("C", "5", 1)),
+        ]);
+        let (response, _) = run(shop.clone(), queue, event).await;
+        assert_eq!(failed_at(&response), ["7"]);
+        assert!(shop.published.lock().unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn what_the_shop_does_not_hold_costs_no_request() {
+        let shop = Arc::new(FakeShop::default());
+        let queue = Arc::new(FakeQueue::default());
+        let mut with_as_of = stock_image("A", "5", 2);
+        with_as_of["as_of"] = json!({"S": "2026-12-04T10:00:00Z"});
+        let event = batch(vec![
+            // Same quantity under a new revision: the shop already shows it.
+            record(
+                "stock",
+                1,
+                "MODIFY",
+                Some(stock_image("A", "5", 1)),
+                with_as_of,
+            ),
+            // Removed items are not mirrored.
+            record(
+                "stock",
+                2,
+                "REMOVE",
+                Some(stock_image("A", "5", 2)),
+                json!({}),
+            ),
+        ]);
+        let (response, metrics) = run(shop.clone(), queue, event).await;
+        assert!(response.batch_item_failures.is_empty());
+        assert!(shop.published.lock().unwrap().is_empty());
+        assert_eq!(metrics.count("ShopUnchanged"), 2);
+        assert_eq!(metrics.count("ShopRequests"), 0);
+    }
+
+    #[tokio::test]
+    async fn a_record_of_an_unknown_table_or_an_unreadable_image_is_dead_lettered() {
+        let shop = Arc::new(FakeShop::default());
+        let queue = Arc::new(FakeQueue::default());
+        let event = batch(vec![
+            record("orders", 1, "INSERT", None, stock_image("A", "5", 1)),
+            record("stock", 2, "INSERT", None, json!({"sku": {"S": "A"}})),
+        ]);
+        let (response, metrics) = run(shop, queue.clone(), event).await;
+        assert!(response.batch_item_failures.is_empty());
+        let codes: Vec<String> = queue
+            .sent
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(_, m)| m.attributes["failure_code"].clone())
+            .collect();
+        assert_eq!(codes, ["unknown_table", "invalid_image"]);
+        assert_eq!(metrics.count("ShopDeadLettered"), 2);
+    }
+
+    #[tokio::test]
+    async fn customer_changes_go_to_the_shop_and_a_newer_shop_revision_counts_as_stale() {
+        let shop = Arc::new(FakeShop::default());
+        let queue = Arc::new(FakeQueue::default());
+        let customer = json!({"customer_id": {"S": "C-1"}, "name": {"S": "Acme GmbH"},
+            "revision": {"N": "3"}, "blocked": {"BOOL": false}, "price_lists": {"L": []},
+            "cost_centers": {"L": []}, "approval_rules": {"L": []}});
+        let mut event_record = record("customers", 1, "INSERT", None, customer);
+        event_record["dynamodb"]["Keys"] = json!({"customer_id": {"S": "C-1"}});
+        let (response, metrics) = run(shop.clone(), queue, batch(vec![event_record])).await;
+        assert!(response.batch_item_failures.is_empty());
+        assert_eq!(*shop.published.lock().unwrap(), ["C-1"]);
+        assert_eq!(metrics.count("ShopStale"), 1);
+    }
+}

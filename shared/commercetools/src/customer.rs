@@ -1,0 +1,359 @@
+//! Customers: the ERP's customer → the commercetools customer with key = customer id, its
+//! name as `companyName`, `blocked` as the `orderBlocked` field and the revision as
+//! `bridgeRevision` (Type `bridge-customer`).
+//!
+//! Not yet: the customer group that carries the customer's price lists (contract section 6,
+//! "customer group per the price mapping") comes with the price mapping.
+
+use crate::MAX_WRITE_ATTEMPTS;
+use crate::client::{Call, Client};
+use crate::error::ShopError;
+use crate::model::{
+    CustomFieldsDraft, Customer, CustomerDraft, CustomerSignInResult, FieldValue, TypeKey, Update,
+    UpdateAction,
+};
+use crate::plan::{Plan, PlanError, Resource, decide, revision_action};
+use crate::setup::{CUSTOMER_TYPE, ORDER_BLOCKED_FIELD, REVISION_FIELD, Setup};
+use bridge_domain::PortError;
+use bridge_domain::events::CustomerChanged;
+use bridge_domain::shop::Published;
+use std::collections::BTreeMap;
+
+const OPERATION: &str = "shop.publish_customer";
+
+/// Where customers the bridge creates get their required, project-unique email: a
+/// placeholder under `.invalid` (RFC 2606), which no mail can ever reach. The ERP sends no
+/// email; the shop's own sign-up or a CRM sets the real one, and the bridge never changes
+/// an email afterwards.
+pub const PLACEHOLDER_EMAIL_DOMAIN: &str = "customers.invalid";
+
+/// The customer key commercetools accepts: 2 to 256 of `A-Z a-z 0-9 _ -`. The ERP's ids may
+/// also hold `. / :` or be one character; those are refused before any request (the API
+/// would answer 400).
+pub fn customer_key(customer_id: &str) -> Result<&str, PlanError> {
+    let fits = (2..=256).contains(&customer_id.len())
+        && customer_id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    if fits {
+        Ok(customer_id)
+    } else {
+        Err(PlanError::InvalidCustomerKey(customer_id.to_string()))
+    }
+}
+
+/// `<customer id, lower case>@customers.invalid`: derived from the key, so it is unique
+/// wherever the key is. Lower case because commercetools compares emails without case (the
+/// emulator also stores them lowered): ids that differ only in case collide, and the shop
+/// refuses the second with DuplicateField on `email`, a permanent error naming it.
+pub fn placeholder_email(key: &str) -> String {
+    format!("{}@{PLACEHOLDER_EMAIL_DOMAIN}", key.to_ascii_lowercase())
+}
+
+/// What publishing `wanted` does to `current`, the shop's customer with its key (`None`:
+/// there is none). `type_id` is the id of `bridge-customer`.
+pub fn plan_customer(
+    current: Option<&Customer>,
+    wanted: &CustomerChanged,
+    type_id: &str,
+) -> Result<Plan<CustomerDraft>, PlanError> {
+    let key = customer_key(wanted.customer_id.as_str())?;
+    let Some(customer) = current else {
+        return Ok(Plan::Create(CustomerDraft {
+            key: key.to_string(),
+            email: placeholder_email(key),
+            // Signs in through the storefront's identity provider, not a commercetools
+            // password (the bridge has none to give).
+            authentication_mode: "ExternalAuth",
+            company_name: wanted.name.clone(),
+            custom: CustomFieldsDraft {
+                type_key: TypeKey::new(CUSTOMER_TYPE.key),
+                fields: BTreeMap::from([
+                    (REVISION_FIELD, FieldValue::Number(wanted.revision.value())),
+                    (ORDER_BLOCKED_FIELD, FieldValue::Boolean(wanted.blocked)),
+                ]),
+            },
+        }));
+    };
+    let resource = Resource {
+        kind: "customer",
+        id: &customer.id,
+        custom: customer.custom.as_ref(),
+    };
+    let fields = resource.bridge_fields(type_id, CUSTOMER_TYPE.key)?;
+    let stored = resource.stored_revision(fields)?;
+    let mut actions = Vec::new();
+    if customer.company_name.as_deref() != Some(wanted.name.as_str()) {
+        actions.push(UpdateAction::SetCompanyName {
+            company_name: wanted.name.clone(),
+        });
+    }
+    // Absent counts as not blocked: that is what a storefront reading the field assumes.
+    // Without the Type at all, attaching it (the revision action below) sets the flag.
+    let stored_blocked = fields.map(|f| {
+        f.fields
+            .get(ORDER_BLOCKED_FIELD)
+            .and_then(|value| value.as_bool())
+            .unwrap_or(false)
+    });
+    if stored_blocked.is_some_and(|blocked| blocked != wanted.blocked) {
+        actions.push(UpdateAction::SetCustomField {
+            name: ORDER_BLOCKED_FIELD,
+            value: FieldValue::Boolean(wanted.blocked),
+        });
+    }
+    Ok(decide(
+        &resource,
+        customer.version,
+        stored,
+        wanted.revision,
+        actions,
+        revision_action(
+            fields.is_some(),
+            CUSTOMER_TYPE.key,
+            wanted.revision,
+            BTreeMap::from([(ORDER_BLOCKED_FIELD, FieldValue::Boolean(wanted.blocked))]),
+        ),
+    ))
+}
+
+pub(crate) async fn publish(
+    client: &Client,
+    setup: &Setup,
+    call: &mut Call<'_>,
+    customer: &CustomerChanged,
+) -> Result<Published, PortError> {
+    let shop_error = |err: ShopError| err.into_port_error(OPERATION);
+    let plan_error = |err: PlanError| PortError::permanent(OPERATION, err.to_string());
+    let key = customer_key(customer.customer_id.as_str()).map_err(plan_error)?;
+    let type_id = setup
+        .customer_type(client, call)
+        .await
+        .map_err(shop_error)?;
+    let by_key = client.url(&["customers", &format!("key={key}")]);
+    let mut current: Option<Customer> = client
+        .get_optional(call, by_key.clone())
+        .await
+        .map_err(shop_error)?;
+    for attempt in 1..=MAX_WRITE_ATTEMPTS {
+        let written =
+            match plan_customer(current.as_ref(), customer, &type_id).map_err(plan_error)? {
+                Plan::AlreadyCurrent => {
+                    return Ok(Published::AlreadyCurrent {
+                        requests: call.requests,
+                    });
+                }
+                Plan::Stale { shop_revision } => {
+                    return Ok(Published::Stale {
+                        shop_revision,
+                        requests: call.requests,
+                    });
+                }
+                Plan::Create(draft) => client
+                    .post::<CustomerSignInResult>(call, client.url(&["customers"]), &draft)
+                    .await
+                    .map(drop),
+                Plan::Update {
+                    id,
+                    version,
+                    actions,
+                } => {
+                    let update = Update {
+                        version,
+                        actions: &actions,
+                    };
+                    client
+                        .post::<Customer>(call, client.url(&["customers", &id]), &update)
+                        .await
+                        .map(drop)
+                }
+            };
+        let duplicate = match written {
+            Ok(()) => {
+                return Ok(Published::Written {
+                    requests: call.requests,
+                });
+            }
+            // Changed (409), deleted (404) or created (DuplicateField) by someone else since
+            // our read: read again and decide again.
+            Err(ShopError::Conflict { .. }) => None,
+            Err(err) if err.is_not_found() && current.is_some() => None,
+            Err(err) if err.is_duplicate_field() && current.is_none() => Some(err),
+            Err(err) => return Err(shop_error(err)),
+        };
+        if attempt == MAX_WRITE_ATTEMPTS {
+            break;
+        }
+        current = client
+            .get_optional(call, by_key.clone())
+            .await
+            .map_err(shop_error)?;
+        if let Some(refusal) = duplicate
+            && current.is_none()
+        {
+            // Another customer holds the email (made in the shop, or an id differing only
+            // in case): the shop's refusal stands, for an operator.
+            return Err(shop_error(refusal));
+        }
+    }
+    Err(PortError::retryable(
+        OPERATION,
+        format!(
+            "customer {} changed under {MAX_WRITE_ATTEMPTS} writes in a row; the batch retries later",
+            customer.customer_id
+        ),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{CustomFields, Reference};
+    use bridge_domain::{CustomerId, Revision};
+    use serde_json::json;
+
+    fn wanted(name: &str, blocked: bool, revision: u64) -> CustomerChanged {
+        CustomerChanged {
+            customer_id: CustomerId::parse("C-10001").unwrap(),
+            name: name.into(),
+            revision: Revision::new(revision),
+            blocked,
+            credit_limit: None,
+            open_items: None,
+            payment_terms: None,
+            delivery_terms: None,
+            price_lists: vec![],
+            cost_centers: vec![],
+            approval_rules: vec![],
+        }
+    }
+
+    fn stored(name: &str, blocked: Option<bool>, revision: u64) -> Customer {
+        let mut fields = BTreeMap::from([(REVISION_FIELD.to_string(), json!(revision))]);
+        if let Some(blocked) = blocked {
+            fields.insert(ORDER_BLOCKED_FIELD.to_string(), json!(blocked));
+        }
+        Customer {
+            id: "cu-1".into(),
+            version: 2,
+            key: Some("C-10001".into()),
+            company_name: Some(name.into()),
+            custom: Some(CustomFields {
+                type_ref: Reference {
+                    type_id: "type".into(),
+                    id: "type-cu".into(),
+                },
+                fields,
+            }),
+        }
+    }
+
+    fn update(actions: Vec<UpdateAction>) -> Plan<CustomerDraft> {
+        Plan::Update {
+            id: "cu-1".into(),
+            version: 2,
+            actions,
+        }
+    }
+
+    fn set_revision(value: u64) -> UpdateAction {
+        UpdateAction::SetCustomField {
+            name: REVISION_FIELD,
+            value: FieldValue::Number(value),
+        }
+    }
+
+    #[test]
+    fn a_new_customer_is_created_with_key_placeholder_email_name_and_fields() {
+        let Plan::Create(draft) = plan_customer(None, &wanted("ACME", true, 7), "type-cu").unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(
+            serde_json::to_value(&draft).unwrap(),
+            json!({
+                "key": "C-10001",
+                "email": "c-10001@customers.invalid",
+                "authenticationMode": "ExternalAuth",
+                "companyName": "ACME",
+                "custom": {"type": {"typeId": "type", "key": "bridge-customer"},
+                           "fields": {"bridgeRevision": 7, "orderBlocked": true}},
+            })
+        );
+    }
+
+    #[test]
+    fn only_what_changed_is_sent() {
+        let current = stored("ACME", Some(false), 7);
+        assert_eq!(
+            plan_customer(Some(&current), &wanted("ACME", true, 8), "type-cu").unwrap(),
+            update(vec![
+                UpdateAction::SetCustomField {
+                    name: ORDER_BLOCKED_FIELD,
+                    value: FieldValue::Boolean(true)
+                },
+                set_revision(8)
+            ])
+        );
+        assert_eq!(
+            plan_customer(Some(&current), &wanted("ACME GmbH", false, 8), "type-cu").unwrap(),
+            update(vec![
+                UpdateAction::SetCompanyName {
+                    company_name: "ACME GmbH".into()
+                },
+                set_revision(8)
+            ])
+        );
+    }
+
+    #[test]
+    fn an_absent_blocked_flag_means_not_blocked() {
+        let current = stored("ACME", None, 7);
+        assert_eq!(
+            plan_customer(Some(&current), &wanted("ACME", false, 7), "type-cu").unwrap(),
+            Plan::AlreadyCurrent
+        );
+    }
+
+    #[test]
+    fn older_and_equal_revisions_change_nothing() {
+        let current = stored("ACME", Some(false), 7);
+        let shop_revision = Revision::new(7);
+        assert_eq!(
+            plan_customer(Some(&current), &wanted("Other", true, 6), "type-cu").unwrap(),
+            Plan::Stale { shop_revision }
+        );
+        assert_eq!(
+            plan_customer(Some(&current), &wanted("Other", false, 7), "type-cu").unwrap(),
+            Plan::Stale { shop_revision }
+        );
+        assert_eq!(
+            plan_customer(Some(&current), &wanted("ACME", false, 7), "type-cu").unwrap(),
+            Plan::AlreadyCurrent
+        );
+    }
+
+    #[test]
+    fn a_customer_without_custom_fields_gets_the_type_with_both_values() {
+        let mut bare = stored("ACME", None, 0);
+        bare.custom = None;
+        assert_eq!(
+            plan_customer(Some(&bare), &wanted("ACME", true, 3), "type-cu").unwrap(),
+            update(vec![UpdateAction::SetCustomType {
+                type_key: TypeKey::new("bridge-customer"),
+                fields: BTreeMap::from([
+                    (REVISION_FIELD, FieldValue::Number(3)),
+                    (ORDER_BLOCKED_FIELD, FieldValue::Boolean(true)),
+                ]),
+            }])
+        );
+    }
+
+    #[test]
+    fn ids_that_cannot_be_keys_are_refused() {
+        for bad in ["C.1", "C/1", "C:1", "7"] {
+            assert!(customer_key(bad).is_err(), "{bad}");
+        }
+        assert_eq!(customer_key("C-1_a"), Ok("C-1_a"));
+    }
+}

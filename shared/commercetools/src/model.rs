@@ -1,0 +1,205 @@
+//! The commercetools resources and update actions the connector reads and writes, as the
+//! HTTP API reference names them (only the fields the bridge uses; others are ignored).
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+/// `{typeId, id}` as resources refer to each other.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Reference {
+    pub type_id: String,
+    pub id: String,
+}
+
+/// The custom fields of a resource: the Type (always returned by id) and the values.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct CustomFields {
+    #[serde(rename = "type")]
+    pub type_ref: Reference,
+    #[serde(default)]
+    pub fields: BTreeMap<String, Value>,
+}
+
+/// A stock level of one sku in one supply channel.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InventoryEntry {
+    pub id: String,
+    pub version: u64,
+    pub sku: String,
+    pub supply_channel: Option<Reference>,
+    pub quantity_on_stock: i64,
+    /// RFC 3339, as the shop stores it (`2027-01-02T00:00:00.000Z`).
+    pub expected_delivery: Option<String>,
+    pub custom: Option<CustomFields>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Customer {
+    pub id: String,
+    pub version: u64,
+    pub key: Option<String>,
+    pub company_name: Option<String>,
+    pub custom: Option<CustomFields>,
+}
+
+/// `POST /customers` answers a sign-in result, not the bare customer.
+#[derive(Debug, Deserialize)]
+pub(crate) struct CustomerSignInResult {
+    #[allow(dead_code)] // read for its shape: a 201 without it is unexpected
+    pub customer: Customer,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct PagedQuery<T> {
+    pub results: Vec<T>,
+}
+
+/// A Type by key, as drafts and `setCustomType` name it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TypeKey {
+    pub type_id: &'static str,
+    pub key: &'static str,
+}
+
+impl TypeKey {
+    pub fn new(key: &'static str) -> Self {
+        Self {
+            type_id: "type",
+            key,
+        }
+    }
+}
+
+/// A custom field value the bridge writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum FieldValue {
+    /// A revision (a Number field).
+    Number(u64),
+    Boolean(bool),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CustomFieldsDraft {
+    #[serde(rename = "type")]
+    pub type_key: TypeKey,
+    pub fields: BTreeMap<&'static str, FieldValue>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InventoryEntryDraft {
+    pub sku: String,
+    pub supply_channel: Reference,
+    pub quantity_on_stock: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expected_delivery: Option<String>,
+    pub custom: CustomFieldsDraft,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CustomerDraft {
+    pub key: String,
+    pub email: String,
+    pub authentication_mode: &'static str,
+    pub company_name: String,
+    pub custom: CustomFieldsDraft,
+}
+
+/// The update actions the bridge sends (inventory entries and customers).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(
+    tag = "action",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase"
+)]
+pub enum UpdateAction {
+    /// Sets `quantityOnStock` (absolute, not a delta).
+    ChangeQuantity {
+        quantity: i64,
+    },
+    /// Without a value it removes the expected delivery.
+    SetExpectedDelivery {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        expected_delivery: Option<String>,
+    },
+    SetCompanyName {
+        company_name: String,
+    },
+    SetCustomField {
+        name: &'static str,
+        value: FieldValue,
+    },
+    /// For a resource without custom fields: attaches the bridge's Type with its values.
+    SetCustomType {
+        #[serde(rename = "type")]
+        type_key: TypeKey,
+        fields: BTreeMap<&'static str, FieldValue>,
+    },
+}
+
+/// `{version, actions}`, the body of every update.
+#[derive(Debug, Serialize)]
+pub(crate) struct Update<'a> {
+    pub version: u64,
+    pub actions: &'a [UpdateAction],
+}
+
+/// The shop's error body: `{statusCode, message, errors: [{code, message, ...}]}`.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub(crate) struct ErrorResponse {
+    #[serde(default)]
+    pub message: Option<String>,
+    #[serde(default)]
+    pub errors: Vec<ErrorObject>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct ErrorObject {
+    pub code: String,
+    #[serde(default)]
+    pub message: String,
+    /// `DuplicateField` names the field.
+    #[serde(default)]
+    pub field: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn actions_serialize_as_the_api_names_them() {
+        let actions = [
+            UpdateAction::ChangeQuantity { quantity: 7 },
+            UpdateAction::SetExpectedDelivery {
+                expected_delivery: None,
+            },
+            UpdateAction::SetCustomField {
+                name: "bridgeRevision",
+                value: FieldValue::Number(42),
+            },
+            UpdateAction::SetCustomType {
+                type_key: TypeKey::new("bridge-customer"),
+                fields: BTreeMap::from([("orderBlocked", FieldValue::Boolean(true))]),
+            },
+        ];
+        assert_eq!(
+            serde_json::to_value(actions).unwrap(),
+            json!([
+                {"action": "changeQuantity", "quantity": 7},
+                {"action": "setExpectedDelivery"},
+                {"action": "setCustomField", "name": "bridgeRevision", "value": 42},
+                {"action": "setCustomType", "type": {"typeId": "type", "key": "bridge-customer"},
+                 "fields": {"orderBlocked": true}},
+            ])
+        );
+    }
+}

@@ -1,0 +1,718 @@
+//! The connector against the commercetools emulator (tools/commercetools-mock), each test in
+//! a project of its own, through a recording proxy (tests/support). Run with
+//! `scripts/ctmock.sh install && . scripts/ctmock.sh ctmock-tests.log && cargo test -p
+//! bridge-commercetools`; without the emulator they skip, unless `BRIDGE_REQUIRE_CTMOCK=1`.
+
+mod support;
+
+use bridge_commercetools::MAX_WRITE_ATTEMPTS;
+use bridge_domain::events::NextDelivery;
+use bridge_domain::shop::{Published, Shop};
+use bridge_domain::{
+    CustomerChanged, CustomerId, ErrorClass, Quantity, Revision, Sku, StockChanged, WarehouseId,
+};
+use chrono::NaiveDate;
+use reqwest::Method;
+use rust_decimal::Decimal;
+use serde_json::json;
+use std::str::FromStr;
+use support::{Fault, Proxy};
+
+fn stock(
+    sku: &str,
+    warehouse: &str,
+    available: &str,
+    revision: u64,
+    delivery: Option<&str>,
+) -> StockChanged {
+    StockChanged {
+        sku: Sku::parse(sku).unwrap(),
+        warehouse: WarehouseId::parse(warehouse).unwrap(),
+        available: Quantity::new(Decimal::from_str(available).unwrap()).unwrap(),
+        revision: Revision::new(revision),
+        as_of: None,
+        next_delivery: delivery.map(|date| NextDelivery {
+            date: NaiveDate::from_str(date).unwrap(),
+            quantity: Quantity::new(Decimal::from(40)).unwrap(),
+        }),
+    }
+}
+
+fn customer(id: &str, name: &str, blocked: bool, revision: u64) -> CustomerChanged {
+    CustomerChanged {
+        customer_id: CustomerId::parse(id).unwrap(),
+        name: name.to_string(),
+        revision: Revision::new(revision),
+        blocked,
+        credit_limit: None,
+        open_items: None,
+        payment_terms: None,
+        delivery_terms: None,
+        price_lists: vec![],
+        cost_centers: vec![],
+        approval_rules: vec![],
+    }
+}
+
+fn written(requests: u32) -> Published {
+    Published::Written { requests }
+}
+
+/// Updates of one resource: `POST /{project}/{collection}/{id}`.
+fn update_of(collection: &'static str) -> impl Fn(&str) -> bool + Send + Sync + 'static {
+    move |path| path.contains(&format!("/{collection}/"))
+}
+
+#[tokio::test]
+async fn a_new_stock_level_is_created_with_its_revision_after_the_setup_it_needs() {
+    let world = world!();
+    let shop = world.shop();
+
+    let published = shop
+        .publish_stock(&stock("SKU-1", "W1", "12.7", 41, Some("2027-01-02")))
+        .await
+        .unwrap();
+
+    let requests = world.proxy.take_api_requests();
+    let p = &world.project;
+    let (_, channel) = world.raw.get("channels/key=W1").await;
+    let channel_id = channel["id"].as_str().unwrap();
+    assert_eq!(
+        Proxy::lines(&requests),
+        [
+            format!("GET /{p}/types/key=bridge-inventory -> 404"),
+            format!("POST /{p}/types -> 201"),
+            format!("GET /{p}/channels/key=W1 -> 404"),
+            format!("POST /{p}/channels -> 201"),
+            format!(
+                "GET /{p}/inventory?where=sku=\"SKU-1\" and supplyChannel(id=\"{channel_id}\")&limit=2&withTotal=false -> 200"
+            ),
+            format!("POST /{p}/inventory -> 201"),
+        ]
+    );
+    assert_eq!(published, written(6));
+    let entry = world.raw.entry("SKU-1").await;
+    // 12.7 rounded down: the shop never offers more than the warehouse has.
+    assert_eq!(entry["quantityOnStock"], json!(12));
+    assert_eq!(entry["expectedDelivery"], json!("2027-01-02T00:00:00.000Z"));
+    assert_eq!(entry["custom"]["fields"], json!({"bridgeRevision": 41}));
+    assert_eq!(channel["roles"], json!(["InventorySupply"]));
+    assert_eq!(entry["supplyChannel"]["id"], channel["id"]);
+    let (_, inventory_type) = world.raw.get("types/key=bridge-inventory").await;
+    assert_eq!(
+        inventory_type["resourceTypeIds"],
+        json!(["inventory-entry"])
+    );
+    assert_eq!(entry["custom"]["type"]["id"], inventory_type["id"]);
+
+    // Setup is remembered: the next sku of the warehouse costs a read and a create.
+    let published = shop
+        .publish_stock(&stock("SKU-2", "W1", "3", 1, None))
+        .await
+        .unwrap();
+    assert_eq!(published, written(2));
+    assert_eq!(world.proxy.take_api_requests().len(), 2);
+    assert_eq!(shop.requests_made(), 8);
+    assert_eq!(shop.token_fetches(), 1);
+}
+
+#[tokio::test]
+async fn an_update_sends_only_the_changed_quantity_and_the_revision() {
+    let world = world!();
+    let shop = world.shop();
+    shop.publish_stock(&stock("SKU-1", "W1", "10", 1, Some("2027-01-02")))
+        .await
+        .unwrap();
+    world.proxy.take_api_requests();
+
+    let published = shop
+        .publish_stock(&stock("SKU-1", "W1", "7", 2, Some("2027-01-02")))
+        .await
+        .unwrap();
+
+    assert_eq!(published, written(2));
+    let requests = world.proxy.take_api_requests();
+    assert_eq!(requests[1].method, "POST");
+    assert_eq!(
+        requests[1].body,
+        json!({"version": 1, "actions": [
+            {"action": "changeQuantity", "quantity": 7},
+            {"action": "setCustomField", "name": "bridgeRevision", "value": 2},
+        ]})
+    );
+    let entry = world.raw.entry("SKU-1").await;
+    assert_eq!(entry["quantityOnStock"], json!(7));
+    assert_eq!(entry["custom"]["fields"]["bridgeRevision"], json!(2));
+    assert_eq!(entry["expectedDelivery"], json!("2027-01-02T00:00:00.000Z"));
+}
+
+#[tokio::test]
+async fn a_lower_revision_writes_nothing_and_costs_one_request() {
+    let world = world!();
+    let shop = world.shop();
+    shop.publish_stock(&stock("SKU-1", "W1", "10", 5, None))
+        .await
+        .unwrap();
+    let before = world.raw.entry("SKU-1").await;
+    world.proxy.take_api_requests();
+
+    let published = shop
+        .publish_stock(&stock("SKU-1", "W1", "99", 4, None))
+        .await
+        .unwrap();
+
+    assert_eq!(
+        published,
+        Published::Stale {
+            shop_revision: Revision::new(5),
+            requests: 1
+        }
+    );
+    let requests = world.proxy.take_api_requests();
+    assert_eq!(requests.len(), 1);
+    assert_eq!(requests[0].method, "GET");
+    assert_eq!(world.raw.entry("SKU-1").await, before);
+}
+
+#[tokio::test]
+async fn an_identical_republish_is_already_current() {
+    let world = world!();
+    let shop = world.shop();
+    let level = stock("SKU-1", "W1", "10", 5, Some("2027-05-01"));
+    shop.publish_stock(&level).await.unwrap();
+    world.proxy.take_api_requests();
+
+    assert_eq!(
+        shop.publish_stock(&level).await.unwrap(),
+        Published::AlreadyCurrent { requests: 1 }
+    );
+    assert_eq!(world.proxy.take_api_requests().len(), 1);
+    // The same revision with other content is stale, not a silent overwrite.
+    assert_eq!(
+        shop.publish_stock(&stock("SKU-1", "W1", "11", 5, Some("2027-05-01")))
+            .await
+            .unwrap(),
+        Published::Stale {
+            shop_revision: Revision::new(5),
+            requests: 1
+        }
+    );
+}
+
+#[tokio::test]
+async fn a_concurrent_edit_between_read_and_write_is_read_again_and_overwritten() {
+    let world = world!();
+    let shop = world.shop();
+    shop.publish_stock(&stock("SKU-1", "W1", "10", 1, None))
+        .await
+        .unwrap();
+    world.proxy.take_api_requests();
+    // A merchant sets the quantity by hand just before the connector's write.
+    world.proxy.on(
+        Method::POST,
+        update_of("inventory"),
+        1,
+        Fault::ConcurrentEdit {
+            actions: json!([{"action": "changeQuantity", "quantity": 99}]),
+        },
+    );
+
+    let published = shop
+        .publish_stock(&stock("SKU-1", "W1", "7", 2, None))
+        .await
+        .unwrap();
+
+    let requests = world.proxy.take_api_requests();
+    let statuses: Vec<_> = requests
+        .iter()
+        .map(|r| (r.method.as_str(), r.status))
+        .collect();
+    assert_eq!(
+        statuses,
+        [("GET", 200), ("POST", 409), ("GET", 200), ("POST", 200)]
+    );
+    assert_eq!(published, written(4));
+    // The second write was computed from the fresh read, with its version.
+    let retried = &requests[3].body;
+    assert_ne!(retried["version"], requests[1].body["version"]);
+    assert_eq!(
+        retried["actions"],
+        json!([
+            {"action": "changeQuantity", "quantity": 7},
+            {"action": "setCustomField", "name": "bridgeRevision", "value": 2},
+        ])
+    );
+    let entry = world.raw.entry("SKU-1").await;
+    assert_eq!(entry["quantityOnStock"], json!(7));
+    assert_eq!(entry["custom"]["fields"]["bridgeRevision"], json!(2));
+}
+
+#[tokio::test]
+async fn a_newer_revision_written_concurrently_wins_and_the_publish_is_stale() {
+    let world = world!();
+    let shop = world.shop();
+    shop.publish_stock(&stock("SKU-1", "W1", "10", 1, None))
+        .await
+        .unwrap();
+    world.proxy.take_api_requests();
+    // Another bridge instance writes revision 9 between this one's read and write.
+    world.proxy.on(
+        Method::POST,
+        update_of("inventory"),
+        1,
+        Fault::ConcurrentEdit {
+            actions: json!([
+                {"action": "changeQuantity", "quantity": 3},
+                {"action": "setCustomField", "name": "bridgeRevision", "value": 9},
+            ]),
+        },
+    );
+
+    let published = shop
+        .publish_stock(&stock("SKU-1", "W1", "7", 2, None))
+        .await
+        .unwrap();
+
+    assert_eq!(
+        published,
+        Published::Stale {
+            shop_revision: Revision::new(9),
+            requests: 3
+        }
+    );
+    let entry = world.raw.entry("SKU-1").await;
+    assert_eq!(entry["quantityOnStock"], json!(3));
+    assert_eq!(entry["custom"]["fields"]["bridgeRevision"], json!(9));
+}
+
+#[tokio::test]
+async fn an_entry_that_keeps_changing_is_left_to_the_batch_retry() {
+    let world = world!();
+    let shop = world.shop();
+    shop.publish_stock(&stock("SKU-1", "W1", "10", 1, None))
+        .await
+        .unwrap();
+    world.proxy.take_api_requests();
+    world.proxy.on(
+        Method::POST,
+        update_of("inventory"),
+        usize::MAX,
+        Fault::EverChangingEdit,
+    );
+
+    let err = shop
+        .publish_stock(&stock("SKU-1", "W1", "7", 2, None))
+        .await
+        .unwrap_err();
+
+    assert_eq!(err.class, ErrorClass::Retryable);
+    assert!(err.message.contains("5 writes"), "{err}");
+    let requests = world.proxy.take_api_requests();
+    let writes = requests.iter().filter(|r| r.method == "POST").count();
+    assert_eq!(writes as u32, MAX_WRITE_ATTEMPTS);
+    assert!(
+        requests
+            .iter()
+            .filter(|r| r.method == "POST")
+            .all(|r| r.status == 409)
+    );
+    assert_eq!(requests.len() as u32, 2 * MAX_WRITE_ATTEMPTS);
+}
+
+#[tokio::test]
+async fn a_refused_customer_is_permanent_and_names_the_shops_error_and_the_request() {
+    let world = world!();
+    // A customer made in the shop by hand holds the email the bridge would derive.
+    let (status, body) = world
+        .raw
+        .post(
+            "customers",
+            &json!({"key": "made-by-hand", "email": "c-2@customers.invalid",
+                    "authenticationMode": "ExternalAuth"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let shop = world.shop();
+
+    let err = shop
+        .publish_customer(&customer("C-2", "ACME", false, 1))
+        .await
+        .unwrap_err();
+
+    assert_eq!(err.class, ErrorClass::Permanent, "{err}");
+    assert_eq!(err.operation, "shop.publish_customer");
+    let request = format!(
+        "POST /{}/customers: 400 DuplicateField (field email)",
+        world.project
+    );
+    assert!(err.message.starts_with(&request), "{err}");
+    // Create refused, read again by key (a racing create of *this* customer would be found).
+    let requests = world.proxy.take_api_requests();
+    assert_eq!(
+        requests.iter().map(|r| r.status).collect::<Vec<_>>(),
+        [404, 201, 404, 400, 404]
+    );
+}
+
+#[tokio::test]
+async fn a_customer_id_that_cannot_be_a_key_is_refused_before_any_request() {
+    let world = world!();
+    let shop = world.shop();
+    let err = shop
+        .publish_customer(&customer("C.1", "ACME", false, 1))
+        .await
+        .unwrap_err();
+    assert_eq!(err.class, ErrorClass::Permanent);
+    assert!(err.message.contains("customer key"), "{err}");
+    assert_eq!(shop.requests_made(), 0);
+    assert_eq!(shop.token_fetches(), 0);
+}
+
+#[tokio::test]
+async fn an_unreachable_shop_is_retryable() {
+    let world = world!();
+    // A port that was free a moment ago and has no listener now.
+    let closed = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://{}", listener.local_addr().unwrap())
+    };
+
+    let err = world
+        .shop_at(&closed, &closed)
+        .publish_stock(&stock("SKU-1", "W1", "1", 1, None))
+        .await
+        .unwrap_err();
+    assert_eq!(err.class, ErrorClass::Retryable, "{err}");
+    assert!(err.message.contains("POST /oauth/token"), "{err}");
+    assert!(err.message.contains("cannot connect"), "{err}");
+
+    // Auth answers, the API does not.
+    let err = world
+        .shop_at(&closed, &world.proxy.url)
+        .publish_customer(&customer("C-1", "ACME", false, 1))
+        .await
+        .unwrap_err();
+    assert_eq!(err.class, ErrorClass::Retryable, "{err}");
+    let request = format!(
+        "GET /{}/types/key=bridge-customer: cannot connect",
+        world.project
+    );
+    assert!(err.message.starts_with(&request), "{err}");
+}
+
+#[tokio::test]
+async fn throttling_is_retryable_and_names_the_wait() {
+    let world = world!();
+    world.proxy.on(
+        Method::GET,
+        |_| true,
+        1,
+        Fault::Respond {
+            status: 429,
+            retry_after: Some(7),
+            body: json!({"statusCode": 429, "message": "Too many requests",
+                         "errors": [{"code": "TooManyRequests", "message": "Too many requests"}]}),
+        },
+    );
+    let err = world
+        .shop()
+        .publish_stock(&stock("SKU-1", "W1", "1", 1, None))
+        .await
+        .unwrap_err();
+    assert_eq!(err.class, ErrorClass::Retryable);
+    assert!(err.message.contains("429 TooManyRequests"), "{err}");
+    assert!(err.message.contains("Retry-After 7s"), "{err}");
+}
+
+#[tokio::test]
+async fn a_customer_is_created_and_then_updated_with_only_what_changed() {
+    let world = world!();
+    let shop = world.shop();
+
+    let published = shop
+        .publish_customer(&customer("C-1", "ACME", false, 7))
+        .await
+        .unwrap();
+    assert_eq!(published, written(4));
+    let (status, stored) = world.raw.get("customers/key=C-1").await;
+    assert_eq!(status, 200);
+    assert_eq!(stored["companyName"], json!("ACME"));
+    assert_eq!(stored["email"], json!("c-1@customers.invalid"));
+    assert_eq!(stored["authenticationMode"], json!("ExternalAuth"));
+    assert_eq!(
+        stored["custom"]["fields"],
+        json!({"bridgeRevision": 7, "orderBlocked": false})
+    );
+    let (_, customer_type) = world.raw.get("types/key=bridge-customer").await;
+    assert_eq!(stored["custom"]["type"]["id"], customer_type["id"]);
+    world.proxy.take_api_requests();
+
+    // Blocked, same name: the name is not sent.
+    let published = shop
+        .publish_customer(&customer("C-1", "ACME", true, 8))
+        .await
+        .unwrap();
+    assert_eq!(published, written(2));
+    let requests = world.proxy.take_api_requests();
+    assert_eq!(
+        requests[1].body["actions"],
+        json!([
+            {"action": "setCustomField", "name": "orderBlocked", "value": true},
+            {"action": "setCustomField", "name": "bridgeRevision", "value": 8},
+        ])
+    );
+    // Renamed: only the name (and the revision).
+    shop.publish_customer(&customer("C-1", "ACME GmbH", true, 9))
+        .await
+        .unwrap();
+    let requests = world.proxy.take_api_requests();
+    assert_eq!(
+        requests[1].body["actions"],
+        json!([
+            {"action": "setCompanyName", "companyName": "ACME GmbH"},
+            {"action": "setCustomField", "name": "bridgeRevision", "value": 9},
+        ])
+    );
+    let (_, stored) = world.raw.get("customers/key=C-1").await;
+    assert_eq!(stored["companyName"], json!("ACME GmbH"));
+    assert_eq!(
+        stored["custom"]["fields"],
+        json!({"bridgeRevision": 9, "orderBlocked": true})
+    );
+
+    assert_eq!(
+        shop.publish_customer(&customer("C-1", "ACME GmbH", true, 9))
+            .await
+            .unwrap(),
+        Published::AlreadyCurrent { requests: 1 }
+    );
+    assert_eq!(
+        shop.publish_customer(&customer("C-1", "Old name", false, 6))
+            .await
+            .unwrap(),
+        Published::Stale {
+            shop_revision: Revision::new(9),
+            requests: 1
+        }
+    );
+}
+
+#[tokio::test]
+async fn a_customer_changed_concurrently_is_read_again() {
+    let world = world!();
+    let shop = world.shop();
+    shop.publish_customer(&customer("C-1", "ACME", false, 1))
+        .await
+        .unwrap();
+    world.proxy.take_api_requests();
+    world.proxy.on(
+        Method::POST,
+        update_of("customers"),
+        1,
+        Fault::ConcurrentEdit {
+            actions: json!([{"action": "setCompanyName", "companyName": "Typed by hand"}]),
+        },
+    );
+    let published = shop
+        .publish_customer(&customer("C-1", "ACME", true, 2))
+        .await
+        .unwrap();
+
+    assert_eq!(published, written(4));
+    let requests = world.proxy.take_api_requests();
+    assert_eq!(requests[1].status, 409);
+    // Recomputed from the fresh read: now the name differs too.
+    assert_eq!(
+        requests[3].body["actions"],
+        json!([
+            {"action": "setCompanyName", "companyName": "ACME"},
+            {"action": "setCustomField", "name": "orderBlocked", "value": true},
+            {"action": "setCustomField", "name": "bridgeRevision", "value": 2},
+        ])
+    );
+    let (_, stored) = world.raw.get("customers/key=C-1").await;
+    assert_eq!(stored["companyName"], json!("ACME"));
+}
+
+#[tokio::test]
+async fn a_rejected_token_is_renewed_once_and_the_request_repeated() {
+    let world = world!();
+    let shop = world.shop();
+    shop.publish_stock(&stock("SKU-1", "W1", "10", 1, None))
+        .await
+        .unwrap();
+    assert_eq!(shop.token_fetches(), 1);
+    world.proxy.take_api_requests();
+    // The cached token stops working (expired, revoked): the emulator's own 401 answers it.
+    world
+        .proxy
+        .on(Method::GET, |_| true, 1, Fault::CorruptToken);
+
+    let published = shop
+        .publish_stock(&stock("SKU-1", "W1", "7", 2, None))
+        .await
+        .unwrap();
+
+    assert_eq!(shop.token_fetches(), 2);
+    let requests = world.proxy.take_api_requests();
+    assert_eq!(
+        requests.iter().map(|r| r.status).collect::<Vec<_>>(),
+        [401, 200, 200]
+    );
+    // The refused request counts: it was made.
+    assert_eq!(published, written(3));
+    assert_eq!(world.raw.entry("SKU-1").await["quantityOnStock"], json!(7));
+}
+
+#[tokio::test]
+async fn removing_an_expected_delivery_sends_the_reference_action_which_the_emulator_fails() {
+    let world = world!();
+    let shop = world.shop();
+    shop.publish_stock(&stock("SKU-1", "W1", "10", 1, Some("2027-01-02")))
+        .await
+        .unwrap();
+    world.proxy.take_api_requests();
+
+    let result = shop
+        .publish_stock(&stock("SKU-1", "W1", "10", 2, None))
+        .await;
+
+    // The API reference: setExpectedDelivery without a value removes the date. The
+    // emulator (4.4.0) throws on it (`new Date(undefined).toISOString()`) and answers 500,
+    // which the connector rightly treats as retryable. When the emulator learns it, this
+    // test fails and becomes the success case.
+    let requests = world.proxy.take_api_requests();
+    assert_eq!(
+        requests[1].body["actions"][0],
+        json!({"action": "setExpectedDelivery"})
+    );
+    let err = result.unwrap_err();
+    assert_eq!(err.class, ErrorClass::Retryable);
+    assert!(err.message.contains("500"), "{err}");
+    assert!(err.message.contains("Invalid time value"), "{err}");
+}
+
+#[tokio::test]
+async fn an_entry_made_in_the_shop_without_custom_fields_gets_the_bridge_type() {
+    let world = world!();
+    let (_, channel) = world
+        .raw
+        .post(
+            "channels",
+            &json!({"key": "W1", "roles": ["InventorySupply"]}),
+        )
+        .await;
+    let (status, body) = world
+        .raw
+        .post(
+            "inventory",
+            &json!({"sku": "SKU-1", "quantityOnStock": 4,
+                    "supplyChannel": {"typeId": "channel", "id": channel["id"]}}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let shop = world.shop();
+
+    let published = shop
+        .publish_stock(&stock("SKU-1", "W1", "4", 3, None))
+        .await
+        .unwrap();
+
+    // Type created (2), channel found (1), entry found (1), updated (1).
+    assert_eq!(published, written(5));
+    let requests = world.proxy.take_api_requests();
+    assert_eq!(
+        requests[4].body["actions"],
+        json!([{"action": "setCustomType",
+                "type": {"typeId": "type", "key": "bridge-inventory"},
+                "fields": {"bridgeRevision": 3}}])
+    );
+    assert_eq!(
+        world.raw.entry("SKU-1").await["custom"]["fields"],
+        json!({"bridgeRevision": 3})
+    );
+}
+
+#[tokio::test]
+async fn a_channel_keyed_like_the_warehouse_but_for_something_else_is_not_used() {
+    let world = world!();
+    let (status, _) = world
+        .raw
+        .post(
+            "channels",
+            &json!({"key": "W9", "roles": ["ProductDistribution"]}),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let err = world
+        .shop()
+        .publish_stock(&stock("SKU-1", "W9", "4", 3, None))
+        .await
+        .unwrap_err();
+    assert_eq!(err.class, ErrorClass::Permanent);
+    assert!(err.message.contains("ProductDistribution"), "{err}");
+    let (_, page) = world.raw.get("inventory").await;
+    assert_eq!(page["results"], json!([]));
+}
+
+#[tokio::test]
+async fn a_warehouse_code_with_a_slash_finds_its_channel_by_key() {
+    let world = world!();
+    world
+        .shop()
+        .publish_stock(&stock("SKU-1", "DE/01", "4", 1, None))
+        .await
+        .unwrap();
+    world.proxy.take_api_requests();
+
+    // A fresh connector (a new container) finds the Type and the channel instead of
+    // creating them again.
+    let published = world
+        .shop()
+        .publish_stock(&stock("SKU-2", "DE/01", "5", 1, None))
+        .await
+        .unwrap();
+
+    assert_eq!(published, written(4));
+    let requests = world.proxy.take_api_requests();
+    assert_eq!(
+        requests[1].line(),
+        format!("GET /{}/channels/key=DE/01 -> 200", world.project)
+    );
+    let (_, channels) = world.raw.get("channels").await;
+    assert_eq!(
+        channels["results"].as_array().unwrap().len(),
+        1,
+        "{channels}"
+    );
+}
+
+#[tokio::test]
+async fn every_request_carries_the_correlation_id() {
+    let world = world!();
+    let shop = world.shop();
+    shop.publish_stock_correlated(&stock("SKU-1", "W1", "4", 1, None), Some("corr-4711-abc"))
+        .await
+        .unwrap();
+    let requests = world.proxy.take_api_requests();
+    assert_eq!(requests.len(), 6);
+    for request in &requests {
+        assert_eq!(
+            request.correlation_id.as_deref(),
+            Some("corr-4711-abc"),
+            "{}",
+            request.line()
+        );
+    }
+    // One that cannot be a header value is dropped, not a failed publish.
+    shop.publish_stock_correlated(&stock("SKU-1", "W1", "5", 2, None), Some("two words"))
+        .await
+        .unwrap();
+    assert!(
+        world
+            .proxy
+            .take_api_requests()
+            .iter()
+            .all(|r| r.correlation_id.is_none())
+    );
+}
