@@ -927,7 +927,8 @@ fn the_time_zone_parameter_pattern_agrees_with_the_zones_the_build_carries() {
     for (zone, admitted) in zones.iter().zip(verdicts) {
         let carried = zone.parse::<chrono_tz::Tz>().is_ok();
         assert_eq!(
-            admitted, carried,
+            admitted,
+            carried,
             "{zone}: the template {} it, the build {} it",
             if admitted { "admits" } else { "refuses" },
             if carried { "carries" } else { "lacks" }
