@@ -857,19 +857,8 @@ fn the_sources_parameter_pattern_agrees_with_the_intakes_parser() {
         "Erp=stock.changed",
         "erp=stock.changed;;shop=order.placed",
     ];
-    // CloudFormation's regular expressions are Java's; Python's agree on this subset.
-    let script = "import re, sys\npattern = sys.argv[1]\nfor value in sys.argv[2:]:\n    print('1' if re.fullmatch(pattern, value) else '0')\n";
-    let output = std::process::Command::new(bridge_testkit::venv().join("bin/python"))
-        .args(["-c", script, pattern])
-        .args(good.iter().chain(bad.iter()))
-        .output()
-        .expect("python runs");
-    assert!(output.status.success());
-    let verdicts: Vec<bool> = String::from_utf8(output.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| l == "1")
-        .collect();
+    let values: Vec<&str> = good.iter().chain(bad.iter()).copied().collect();
+    let verdicts = pattern_verdicts(pattern, &values);
     for (value, matched) in good.iter().chain(bad.iter()).zip(&verdicts) {
         let parsed = bridge_domain::Sources::parse(value).is_ok();
         let expected = good.contains(value);
@@ -911,18 +900,7 @@ fn the_time_zone_parameter_pattern_agrees_with_the_zones_the_build_carries() {
         "Africa/Abidjan",
         "europe/berlin",
     ];
-    let script = "import re, sys\npattern = sys.argv[1]\nfor value in sys.argv[2:]:\n    print('1' if re.fullmatch(pattern, value) else '0')\n";
-    let output = std::process::Command::new(bridge_testkit::venv().join("bin/python"))
-        .args(["-c", script, pattern])
-        .args(zones)
-        .output()
-        .expect("python runs");
-    assert!(output.status.success());
-    let verdicts: Vec<bool> = String::from_utf8(output.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| l == "1")
-        .collect();
+    let verdicts = pattern_verdicts(pattern, &zones);
     assert_eq!(verdicts.len(), zones.len());
     for (zone, admitted) in zones.iter().zip(verdicts) {
         let carried = zone.parse::<chrono_tz::Tz>().is_ok();
@@ -938,4 +916,21 @@ fn the_time_zone_parameter_pattern_agrees_with_the_zones_the_build_carries() {
         "America/New_York".parse::<chrono_tz::Tz>().is_err(),
         "the build carries every zone again: each function pays their relocations at init"
     );
+}
+
+/// Whether each value matches a parameter's `AllowedPattern` in full. CloudFormation's
+/// regular expressions are Java's; Python's agree on the subset the template uses.
+fn pattern_verdicts(pattern: &str, values: &[&str]) -> Vec<bool> {
+    let script = "import re, sys\npattern = sys.argv[1]\nfor value in sys.argv[2:]:\n    print('1' if re.fullmatch(pattern, value) else '0')\n";
+    let output = std::process::Command::new(bridge_testkit::venv().join("bin/python"))
+        .args(["-c", script, pattern])
+        .args(values)
+        .output()
+        .expect("python runs");
+    assert!(output.status.success());
+    String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| l == "1")
+        .collect()
 }
