@@ -9,11 +9,12 @@ use crate::MAX_WRITE_ATTEMPTS;
 use crate::client::{Call, Client};
 use crate::error::ShopError;
 use crate::model::{
-    CustomFieldsDraft, Customer, CustomerDraft, CustomerSignInResult, FieldValue, TypeKey, Update,
+    CustomFieldsDraft, Customer, CustomerDraft, CustomerSignInResult, FieldValue, TypeKey,
     UpdateAction,
 };
 use crate::plan::{Plan, PlanError, Resource, decide, revision_action};
 use crate::setup::{CUSTOMER_TYPE, ORDER_BLOCKED_FIELD, REVISION_FIELD, Setup};
+use crate::write::{Writable, write};
 use bridge_domain::PortError;
 use bridge_domain::events::CustomerChanged;
 use bridge_domain::shop::Published;
@@ -123,86 +124,54 @@ pub(crate) async fn publish(
     call: &mut Call<'_>,
     customer: &CustomerChanged,
 ) -> Result<Published, PortError> {
-    let shop_error = |err: ShopError| err.into_port_error(OPERATION);
-    let plan_error = |err: PlanError| PortError::permanent(OPERATION, err.to_string());
-    let key = customer_key(customer.customer_id.as_str()).map_err(plan_error)?;
+    let key = customer_key(customer.customer_id.as_str())
+        .map_err(|err| PortError::permanent(OPERATION, err.to_string()))?;
     let type_id = setup
         .customer_type(client, call)
         .await
-        .map_err(shop_error)?;
-    let by_key = client.url(&["customers", &format!("key={key}")]);
-    let mut current: Option<Customer> = client
-        .get_optional(call, by_key.clone())
-        .await
-        .map_err(shop_error)?;
-    for attempt in 1..=MAX_WRITE_ATTEMPTS {
-        let written =
-            match plan_customer(current.as_ref(), customer, &type_id).map_err(plan_error)? {
-                Plan::AlreadyCurrent => {
-                    return Ok(Published::AlreadyCurrent {
-                        requests: call.requests,
-                    });
-                }
-                Plan::Stale { shop_revision } => {
-                    return Ok(Published::Stale {
-                        shop_revision,
-                        requests: call.requests,
-                    });
-                }
-                Plan::Create(draft) => client
-                    .post::<CustomerSignInResult>(call, client.url(&["customers"]), &draft)
-                    .await
-                    .map(drop),
-                Plan::Update {
-                    id,
-                    version,
-                    actions,
-                } => {
-                    let update = Update {
-                        version,
-                        actions: &actions,
-                    };
-                    client
-                        .post::<Customer>(call, client.url(&["customers", &id]), &update)
-                        .await
-                        .map(drop)
-                }
-            };
-        let duplicate = match written {
-            Ok(()) => {
-                return Ok(Published::Written {
-                    requests: call.requests,
-                });
-            }
-            // Changed (409), deleted (404) or created (DuplicateField) by someone else since
-            // our read: read again and decide again.
-            Err(ShopError::Conflict { .. }) => None,
-            Err(err) if err.is_not_found() && current.is_some() => None,
-            Err(err) if err.is_duplicate_field() && current.is_none() => Some(err),
-            Err(err) => return Err(shop_error(err)),
-        };
-        if attempt == MAX_WRITE_ATTEMPTS {
-            break;
-        }
-        current = client
-            .get_optional(call, by_key.clone())
-            .await
-            .map_err(shop_error)?;
-        if let Some(refusal) = duplicate
-            && current.is_none()
-        {
-            // Another customer holds the email (made in the shop, or an id differing only
-            // in case): the shop's refusal stands, for an operator.
-            return Err(shop_error(refusal));
-        }
+        .map_err(|err| err.into_port_error(OPERATION))?;
+    let account = Account {
+        customer,
+        key,
+        type_id: &type_id,
+    };
+    write(client, call, &account).await
+}
+
+/// A customer bound for the shop under its key.
+struct Account<'a> {
+    customer: &'a CustomerChanged,
+    key: &'a str,
+    type_id: &'a str,
+}
+
+#[async_trait::async_trait]
+impl Writable for Account<'_> {
+    type Current = Customer;
+    type Draft = CustomerDraft;
+    type Created = CustomerSignInResult;
+    const OPERATION: &'static str = OPERATION;
+    const ENDPOINT: &'static str = "customers";
+
+    async fn read(
+        &self,
+        client: &Client,
+        call: &mut Call<'_>,
+    ) -> Result<Option<Customer>, ShopError> {
+        let by_key = client.url(&["customers", &format!("key={}", self.key)]);
+        client.get_optional(call, by_key).await
     }
-    Err(PortError::retryable(
-        OPERATION,
+
+    fn plan(&self, current: Option<&Customer>) -> Result<Plan<CustomerDraft>, PlanError> {
+        plan_customer(current, self.customer, self.type_id)
+    }
+
+    fn contested(&self) -> String {
         format!(
             "customer {} changed under {MAX_WRITE_ATTEMPTS} writes in a row; the batch retries later",
-            customer.customer_id
-        ),
-    ))
+            self.customer.customer_id
+        )
+    }
 }
 
 #[cfg(test)]

@@ -24,6 +24,7 @@ mod model;
 mod plan;
 mod setup;
 mod stock;
+mod write;
 
 pub use client::BuildError;
 pub use config::{

@@ -6,10 +6,11 @@ use crate::client::{Call, Client};
 use crate::error::ShopError;
 use crate::model::{
     CustomFieldsDraft, FieldValue, InventoryEntry, InventoryEntryDraft, PagedQuery, TypeKey,
-    Update, UpdateAction,
+    UpdateAction,
 };
 use crate::plan::{Plan, PlanError, Resource, decide, revision_action};
 use crate::setup::{INVENTORY_TYPE, REVISION_FIELD, Setup, channel_reference};
+use crate::write::{Writable, write};
 use crate::{MAX_WRITE_ATTEMPTS, quoted};
 use bridge_domain::PortError;
 use bridge_domain::events::StockChanged;
@@ -131,9 +132,9 @@ pub(crate) async fn publish(
     stock: &StockChanged,
 ) -> Result<Published, PortError> {
     let shop_error = |err: ShopError| err.into_port_error(OPERATION);
-    let plan_error = |err: PlanError| PortError::permanent(OPERATION, err.to_string());
     // Refused before any request: no setup is worth doing for a record that cannot be sent.
-    quantity_on_stock(stock.available).map_err(plan_error)?;
+    quantity_on_stock(stock.available)
+        .map_err(|err| PortError::permanent(OPERATION, err.to_string()))?;
     let type_id = setup
         .inventory_type(client, call)
         .await
@@ -142,78 +143,57 @@ pub(crate) async fn publish(
         .channel(client, call, stock.warehouse.as_str())
         .await
         .map_err(shop_error)?;
-    let target = StockTarget {
-        channel_id: &channel_id,
-        type_id: &type_id,
+    let level = Level {
+        stock,
+        target: StockTarget {
+            channel_id: &channel_id,
+            type_id: &type_id,
+        },
     };
-    let mut current = find_entry(client, call, stock.sku.as_str(), &channel_id)
+    write(client, call, &level).await
+}
+
+/// A stock level bound for its warehouse's channel.
+struct Level<'a> {
+    stock: &'a StockChanged,
+    target: StockTarget<'a>,
+}
+
+#[async_trait::async_trait]
+impl Writable for Level<'_> {
+    type Current = InventoryEntry;
+    type Draft = InventoryEntryDraft;
+    type Created = InventoryEntry;
+    const OPERATION: &'static str = OPERATION;
+    const ENDPOINT: &'static str = "inventory";
+
+    async fn read(
+        &self,
+        client: &Client,
+        call: &mut Call<'_>,
+    ) -> Result<Option<InventoryEntry>, ShopError> {
+        find_entry(
+            client,
+            call,
+            self.stock.sku.as_str(),
+            self.target.channel_id,
+        )
         .await
-        .map_err(shop_error)?;
-    for attempt in 1..=MAX_WRITE_ATTEMPTS {
-        let written = match plan_stock(current.as_ref(), stock, target).map_err(plan_error)? {
-            Plan::AlreadyCurrent => {
-                return Ok(Published::AlreadyCurrent {
-                    requests: call.requests,
-                });
-            }
-            Plan::Stale { shop_revision } => {
-                return Ok(Published::Stale {
-                    shop_revision,
-                    requests: call.requests,
-                });
-            }
-            Plan::Create(draft) => {
-                client
-                    .post::<InventoryEntry>(call, client.url(&["inventory"]), &draft)
-                    .await
-            }
-            Plan::Update {
-                id,
-                version,
-                actions,
-            } => {
-                let update = Update {
-                    version,
-                    actions: &actions,
-                };
-                client
-                    .post::<InventoryEntry>(call, client.url(&["inventory", &id]), &update)
-                    .await
-            }
-        };
-        let duplicate = match written {
-            Ok(_) => {
-                return Ok(Published::Written {
-                    requests: call.requests,
-                });
-            }
-            // Changed (409), deleted (404) or created (DuplicateField) by someone else since
-            // our read: read again and decide again.
-            Err(ShopError::Conflict { .. }) => None,
-            Err(err) if err.is_not_found() && current.is_some() => None,
-            Err(err) if err.is_duplicate_field() && current.is_none() => Some(err),
-            Err(err) => return Err(shop_error(err)),
-        };
-        if attempt == MAX_WRITE_ATTEMPTS {
-            break;
-        }
-        current = find_entry(client, call, stock.sku.as_str(), &channel_id)
-            .await
-            .map_err(shop_error)?;
-        if let Some(refusal) = duplicate
-            && current.is_none()
-        {
-            // The duplicate is not the entry we looked for: the shop's refusal stands.
-            return Err(shop_error(refusal));
-        }
     }
-    Err(PortError::retryable(
-        OPERATION,
+
+    fn plan(
+        &self,
+        current: Option<&InventoryEntry>,
+    ) -> Result<Plan<InventoryEntryDraft>, PlanError> {
+        plan_stock(current, self.stock, self.target)
+    }
+
+    fn contested(&self) -> String {
         format!(
             "the inventory entry of {} in {} changed under {MAX_WRITE_ATTEMPTS} writes in a row; the batch retries later",
-            stock.sku, stock.warehouse
-        ),
-    ))
+            self.stock.sku, self.stock.warehouse
+        )
+    }
 }
 
 /// The entry of `sku` in the channel, by query: the API allows one per (sku, channel).

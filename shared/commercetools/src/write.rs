@@ -1,0 +1,108 @@
+//! The one write loop of every resource the bridge publishes: read what the shop holds,
+//! plan without I/O, write once; a write that lost a race (409, the resource deleted, or
+//! created by someone else in between) reads and plans again, up to [`MAX_WRITE_ATTEMPTS`].
+
+use crate::MAX_WRITE_ATTEMPTS;
+use crate::client::{Call, Client};
+use crate::error::ShopError;
+use crate::model::{Update, UpdateAction};
+use crate::plan::{Plan, PlanError};
+use bridge_domain::PortError;
+use bridge_domain::shop::Published;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+/// One resource the bridge writes, with what it found out before (its Type, channel...).
+#[async_trait::async_trait]
+pub(crate) trait Writable: Sync {
+    /// The resource as read, and as an update answers it.
+    type Current: DeserializeOwned + Send + Sync;
+    type Draft: Serialize + Send + Sync;
+    /// What a create answers (a customer's create answers a sign-in result): read for its
+    /// shape, a 201 without it is unexpected.
+    type Created: DeserializeOwned;
+    /// The operation named in errors (`shop.publish_stock`).
+    const OPERATION: &'static str;
+    /// The resource's endpoint (`inventory`, `customers`).
+    const ENDPOINT: &'static str;
+
+    /// The resource as the shop holds it, if it does.
+    async fn read(
+        &self,
+        client: &Client,
+        call: &mut Call<'_>,
+    ) -> Result<Option<Self::Current>, ShopError>;
+
+    fn plan(&self, current: Option<&Self::Current>) -> Result<Plan<Self::Draft>, PlanError>;
+
+    /// Why the publish gives up after [`MAX_WRITE_ATTEMPTS`] lost races, for the log.
+    fn contested(&self) -> String;
+}
+
+pub(crate) async fn write<W: Writable>(
+    client: &Client,
+    call: &mut Call<'_>,
+    resource: &W,
+) -> Result<Published, PortError> {
+    let shop_error = |err: ShopError| err.into_port_error(W::OPERATION);
+    let plan_error = |err: PlanError| PortError::permanent(W::OPERATION, err.to_string());
+    let mut current = resource.read(client, call).await.map_err(shop_error)?;
+    for attempt in 1..=MAX_WRITE_ATTEMPTS {
+        let written = match resource.plan(current.as_ref()).map_err(plan_error)? {
+            Plan::AlreadyCurrent => {
+                return Ok(Published::AlreadyCurrent {
+                    requests: call.requests,
+                });
+            }
+            Plan::Stale { shop_revision } => {
+                return Ok(Published::Stale {
+                    shop_revision,
+                    requests: call.requests,
+                });
+            }
+            Plan::Create(draft) => client
+                .post::<W::Created>(call, client.url(&[W::ENDPOINT]), &draft)
+                .await
+                .map(drop),
+            Plan::Update {
+                id,
+                version,
+                actions,
+            } => {
+                let update = Update {
+                    version,
+                    actions: &actions as &[UpdateAction],
+                };
+                client
+                    .post::<W::Current>(call, client.url(&[W::ENDPOINT, &id]), &update)
+                    .await
+                    .map(drop)
+            }
+        };
+        let duplicate = match written {
+            Ok(()) => {
+                return Ok(Published::Written {
+                    requests: call.requests,
+                });
+            }
+            // Changed (409), deleted (404) or created (DuplicateField) by someone else since
+            // our read: read again and decide again.
+            Err(ShopError::Conflict { .. }) => None,
+            Err(err) if err.is_not_found() && current.is_some() => None,
+            Err(err) if err.is_duplicate_field() && current.is_none() => Some(err),
+            Err(err) => return Err(shop_error(err)),
+        };
+        if attempt == MAX_WRITE_ATTEMPTS {
+            break;
+        }
+        current = resource.read(client, call).await.map_err(shop_error)?;
+        if let Some(refusal) = duplicate
+            && current.is_none()
+        {
+            // What is duplicate is not the resource we read (a customer's email held by
+            // another customer, say): the shop's refusal stands, for an operator.
+            return Err(shop_error(refusal));
+        }
+    }
+    Err(PortError::retryable(W::OPERATION, resource.contested()))
+}
