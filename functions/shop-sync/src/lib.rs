@@ -51,6 +51,8 @@ pub struct ShopSyncSettings {
 
 impl ShopSyncSettings {
     pub fn from_config(config: &Config) -> Result<Self, ConfigError> {
+        // A next delivery's date is midnight in the business time zone (contract v2).
+        config.apply_business_time_zone()?;
         Ok(Self {
             stock_table: config.required(STOCK_TABLE)?,
             customer_table: config.required(CUSTOMER_TABLE)?,

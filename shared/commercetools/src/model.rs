@@ -31,7 +31,7 @@ pub struct InventoryEntry {
     pub sku: String,
     pub supply_channel: Option<Reference>,
     pub quantity_on_stock: i64,
-    /// RFC 3339, as the shop stores it (`2027-01-02T00:00:00.000Z`).
+    /// RFC 3339, as the shop stores it (`2027-01-01T23:00:00.000Z`).
     pub expected_delivery: Option<String>,
     pub custom: Option<CustomFields>,
 }

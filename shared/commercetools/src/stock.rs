@@ -100,14 +100,12 @@ pub fn quantity_on_stock(available: Quantity) -> Result<i64, PlanError> {
         .ok_or(PlanError::QuantityOutOfRange(value))
 }
 
-/// The expected delivery of a delivery date: midnight UTC at its start, as the API's
-/// DateTime (`2027-01-02T00:00:00.000Z`), so the date part the shop stores is the date the
-/// ERP sent. Open question: contract v2 reads date-only values as midnight in the business
-/// time zone (Europe/Berlin: `2027-01-01T23:00:00Z`), which would move that date part.
+/// The expected delivery of a delivery date: midnight at its start in the business time
+/// zone (contract v2: a date without a time is that midnight), as the API's UTC DateTime
+/// (2027-01-02 in Europe/Berlin: `2027-01-01T23:00:00.000Z`). A storefront showing it in the
+/// shop's zone shows the ERP's date.
 pub fn expected_delivery(date: NaiveDate) -> String {
-    date.and_time(chrono::NaiveTime::MIN)
-        .and_utc()
-        .to_rfc3339_opts(SecondsFormat::Millis, true)
+    bridge_contract::json::business_midnight(date).to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
 /// Whether two API DateTimes are the same moment (`…00.000Z` and `…00Z` are).
@@ -309,7 +307,7 @@ mod tests {
                 "sku": "SKU-1",
                 "supplyChannel": {"typeId": "channel", "id": "ch-1"},
                 "quantityOnStock": 12,
-                "expectedDelivery": "2027-01-02T00:00:00.000Z",
+                "expectedDelivery": "2027-01-01T23:00:00.000Z",
                 "custom": {"type": {"typeId": "type", "key": "bridge-inventory"},
                            "fields": {"bridgeRevision": 41}},
             })
@@ -328,7 +326,7 @@ mod tests {
 
     #[test]
     fn a_new_quantity_changes_only_the_quantity_and_the_revision() {
-        let current = entry(10, Some(41), Some("2027-01-02T00:00:00.000Z"));
+        let current = entry(10, Some(41), Some("2027-01-01T23:00:00.000Z"));
         let plan = plan_stock(Some(&current), &stock("7", 42, Some("2027-01-02")), TARGET).unwrap();
         assert_eq!(
             plan,
@@ -346,12 +344,12 @@ mod tests {
             plan_stock(Some(&none), &stock("10", 2, Some("2027-03-01")), TARGET).unwrap(),
             update(vec![
                 UpdateAction::SetExpectedDelivery {
-                    expected_delivery: Some("2027-03-01T00:00:00.000Z".into())
+                    expected_delivery: Some("2027-02-28T23:00:00.000Z".into())
                 },
                 revision(2)
             ])
         );
-        let dated = entry(10, Some(1), Some("2027-03-01T00:00:00Z"));
+        let dated = entry(10, Some(1), Some("2027-02-28T23:00:00Z"));
         assert_eq!(
             plan_stock(Some(&dated), &stock("10", 2, None), TARGET).unwrap(),
             update(vec![

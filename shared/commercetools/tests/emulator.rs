@@ -94,7 +94,7 @@ async fn a_new_stock_level_is_created_with_its_revision_after_the_setup_it_needs
     let entry = world.raw.entry("SKU-1").await;
     // 12.7 rounded down: the shop never offers more than the warehouse has.
     assert_eq!(entry["quantityOnStock"], json!(12));
-    assert_eq!(entry["expectedDelivery"], json!("2027-01-02T00:00:00.000Z"));
+    assert_eq!(entry["expectedDelivery"], json!("2027-01-01T23:00:00.000Z"));
     assert_eq!(entry["custom"]["fields"], json!({"bridgeRevision": 41}));
     assert_eq!(channel["roles"], json!(["InventorySupply"]));
     assert_eq!(entry["supplyChannel"]["id"], channel["id"]);
@@ -143,7 +143,7 @@ async fn an_update_sends_only_the_changed_quantity_and_the_revision() {
     let entry = world.raw.entry("SKU-1").await;
     assert_eq!(entry["quantityOnStock"], json!(7));
     assert_eq!(entry["custom"]["fields"]["bridgeRevision"], json!(2));
-    assert_eq!(entry["expectedDelivery"], json!("2027-01-02T00:00:00.000Z"));
+    assert_eq!(entry["expectedDelivery"], json!("2027-01-01T23:00:00.000Z"));
 }
 
 #[tokio::test]

@@ -361,7 +361,7 @@ pub fn business_time_zone() -> chrono_tz::Tz {
 
 /// Midnight at the start of `date` in the business time zone, in UTC. Where a zone skips
 /// midnight (a daylight-saving change at 00:00), the first moment of the day after the gap.
-fn business_midnight(date: chrono::NaiveDate) -> DateTime<Utc> {
+pub fn business_midnight(date: chrono::NaiveDate) -> DateTime<Utc> {
     use chrono::TimeZone;
     let zone = business_time_zone();
     let midnight = date.and_hms_opt(0, 0, 0).expect("midnight exists");
