@@ -150,8 +150,14 @@ impl Shard {
         let mut event = StreamEvent::default();
         event.records = self.buffer.iter().take(size).cloned().collect();
         let deadline = Instant::now() + source.timeout;
-        let settled = match handler.on_stream(event, deadline).await {
-            Ok(response) => {
+        // As on Lambda, an invocation that outlives the function's timeout is a failed one.
+        let invoked =
+            tokio::time::timeout(source.timeout, handler.on_stream(event, deadline)).await;
+        let settled = match invoked {
+            // Without ReportBatchItemFailures Lambda ignores the response's failures and
+            // checkpoints the whole batch.
+            Ok(Ok(_)) if !source.settings.report_batch_item_failures => Settled::All,
+            Ok(Ok(response)) => {
                 let failed = response
                     .batch_item_failures
                     .first()
@@ -170,8 +176,12 @@ impl Shard {
                     }
                 }
             }
-            Err(failure) => {
+            Ok(Err(failure)) => {
                 tracing::warn!(function = %source.function, error = %failure, "stream invocation failed");
+                Settled::Failed
+            }
+            Err(_) => {
+                tracing::warn!(function = %source.function, timeout = ?source.timeout, "stream invocation timed out");
                 Settled::Failed
             }
         };
@@ -246,7 +256,7 @@ impl Shard {
             "requestContext": {
                 "requestId": uuid::Uuid::new_v4().to_string(),
                 "functionArn": source.function,
-                "condition": if self.attempts > source.settings.maximum_retry_attempts { "RetryAttemptsExhausted" } else { "RecordAgeExceeded" },
+                "condition": if source.settings.maximum_retry_attempts >= 0 && self.attempts > source.settings.maximum_retry_attempts { "RetryAttemptsExhausted" } else { "RecordAgeExceeded" },
                 "approximateInvokeCount": self.attempts,
             },
             "version": "1.0",

@@ -20,8 +20,8 @@ use bridge_domain::{ErrorClass, PortError};
 use bridge_lambda::batch::failure_attributes;
 use bridge_lambda::{Config, ConfigError, MessageError, Metrics};
 use std::collections::BTreeMap;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 use tracing::{Instrument, error, info, warn};
 
@@ -33,9 +33,16 @@ pub const SHOP_DLQ_URL: &str = "SHOP_DLQ_URL";
 /// The longest pause before a batch the shop could not take is handed back for its retry.
 pub const SHOP_BACKOFF_MAX_SECONDS: &str = "SHOP_BACKOFF_MAX_SECONDS";
 
-/// What is left of the invocation when the batch stops taking new records: enough for one
-/// more shop round trip and the response.
-const DEADLINE_RESERVE: Duration = Duration::from_secs(5);
+/// What is left of the invocation when the batch stops taking new records: enough for the
+/// longest publish (a token, the setup reads, a read and writes, each bounded by the
+/// client's 10 s timeout, rarely more than a few) and the response; a quarter of the
+/// invocation's time where that is shorter (a function configured with a short timeout
+/// still publishes).
+const DEADLINE_RESERVE: Duration = Duration::from_secs(60);
+
+fn reserve_before(deadline: Instant) -> Duration {
+    DEADLINE_RESERVE.min(deadline.saturating_duration_since(Instant::now()) / 4)
+}
 
 #[derive(Debug, Clone)]
 pub struct ShopSyncSettings {
@@ -62,12 +69,26 @@ impl ShopSyncSettings {
     }
 }
 
+/// Builds the shop client again with the client secret read again (an operator put the
+/// real one after the client's credentials were refused).
+pub type Reconnect = Arc<
+    dyn Fn() -> std::pin::Pin<
+            Box<dyn std::future::Future<Output = Result<Arc<dyn Shop>, String>> + Send>,
+        > + Send
+        + Sync,
+>;
+
+/// How often refused credentials make the function read the secret again, at most.
+const RECONNECT_EVERY: Duration = Duration::from_secs(60);
+
 pub struct ShopSync {
     settings: ShopSyncSettings,
-    shop: Arc<dyn Shop>,
+    shop: RwLock<Arc<dyn Shop>>,
     queue: Arc<dyn MessageQueue>,
-    /// Batches handed back in a row (this container's): the backoff's exponent.
-    failures_in_a_row: AtomicU32,
+    /// Batches handed back in a row, per stream (this container's): the backoff's exponent.
+    failures_in_a_row: Mutex<HashMap<String, u32>>,
+    reconnect: Option<Reconnect>,
+    last_reconnect: Mutex<Option<Instant>>,
 }
 
 /// The kinds of record the shop receives, by the table their stream comes from.
@@ -117,8 +138,14 @@ impl RecordError {
         }
     }
 
+    /// The shop refused the API client, not the record.
+    fn is_credentials(&self) -> bool {
+        matches!(self, RecordError::Shop(err) if err.operation == bridge_commercetools::CREDENTIALS_OPERATION)
+    }
+
     fn code(&self) -> &'static str {
         match self {
+            RecordError::Shop(_) if self.is_credentials() => "shop_credentials_refused",
             RecordError::UnknownTable(_) => "unknown_table",
             RecordError::InvalidImage { .. } => "invalid_image",
             RecordError::Shop(err) if err.is_retryable() => "shop_unavailable",
@@ -135,19 +162,67 @@ impl ShopSync {
     ) -> Self {
         Self {
             settings,
-            shop,
+            shop: RwLock::new(shop),
             queue,
-            failures_in_a_row: AtomicU32::new(0),
+            failures_in_a_row: Mutex::default(),
+            reconnect: None,
+            last_reconnect: Mutex::new(None),
         }
     }
 
-    /// Waits before a batch goes back to Lambda for its retry, within the invocation's time.
-    async fn back_off(&self, deadline: Instant) {
-        let failures = self.failures_in_a_row.fetch_add(1, Ordering::Relaxed);
+    /// Reads the client secret again (through `reconnect`) when the shop refuses the
+    /// credentials, at most every [`RECONNECT_EVERY`].
+    pub fn with_reconnect(mut self, reconnect: Reconnect) -> Self {
+        self.reconnect = Some(reconnect);
+        self
+    }
+
+    fn shop(&self) -> Arc<dyn Shop> {
+        self.shop.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    async fn reconnect(&self) {
+        let Some(reconnect) = &self.reconnect else {
+            return;
+        };
+        {
+            let mut last = self
+                .last_reconnect
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            if last.is_some_and(|at| at.elapsed() < RECONNECT_EVERY) {
+                return;
+            }
+            *last = Some(Instant::now());
+        }
+        match reconnect().await {
+            Ok(shop) => {
+                *self.shop.write().unwrap_or_else(|p| p.into_inner()) = shop;
+                info!(
+                    "the shop refused the API client's credentials; the client secret was read again"
+                );
+            }
+            Err(err) => error!(error = %err, "reading the shop's client secret again failed"),
+        }
+    }
+
+    /// Waits before a batch of `stream` goes back to Lambda for its retry, within the
+    /// invocation's time. Each stream backs off on its own: one flowing does not shorten
+    /// another's wait.
+    async fn back_off(&self, stream: &str, deadline: Instant) {
+        let failures = {
+            let mut all = self
+                .failures_in_a_row
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            let failures = all.entry(stream.to_string()).or_default();
+            *failures += 1;
+            *failures - 1
+        };
         let wait = Duration::from_secs(1u64 << failures.min(10)).min(self.settings.backoff_max);
         let left = deadline
             .saturating_duration_since(Instant::now())
-            .saturating_sub(DEADLINE_RESERVE);
+            .saturating_sub(reserve_before(deadline));
         tokio::time::sleep(wait.min(left)).await;
     }
 
@@ -194,9 +269,16 @@ impl ShopSync {
         metrics: &mut Metrics,
     ) -> DynamoDbEventResponse {
         let mut response = DynamoDbEventResponse::default();
+        let stream = event
+            .records
+            .first()
+            .and_then(|r| r.event_source_arn.clone())
+            .unwrap_or_default();
+        let mut credentials_refused = false;
+        let reserve = reserve_before(deadline);
         for record in event.records {
             let sequence = record.change.sequence_number.clone();
-            if Instant::now() + DEADLINE_RESERVE > deadline {
+            if Instant::now() + reserve > deadline {
                 warn!(sequence = ?sequence, "the invocation's time is up; the shard resumes from this record");
                 response.batch_item_failures.push(failure_at(sequence));
                 break;
@@ -205,6 +287,7 @@ impl ShopSync {
             match self.publish(&record).instrument(span.clone()).await {
                 Ok(outcome) => count(metrics, outcome),
                 Err(err) if err.class() == ErrorClass::Retryable => {
+                    credentials_refused = err.is_credentials();
                     span.in_scope(|| {
                         warn!(code = err.code(), reason = %cause_chain(&err), "the shop cannot take the record now; the shard resumes from it")
                     });
@@ -236,9 +319,15 @@ impl ShopSync {
             }
         }
         if response.batch_item_failures.is_empty() {
-            self.failures_in_a_row.store(0, Ordering::Relaxed);
+            self.failures_in_a_row
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(&stream);
         } else {
-            self.back_off(deadline).await;
+            if credentials_refused {
+                self.reconnect().await;
+            }
+            self.back_off(&stream, deadline).await;
         }
         response
     }
@@ -259,14 +348,14 @@ impl ShopSync {
                 if !stock_differs_for_shop(old.as_ref(), &new) {
                     return Ok(RecordOutcome::Skipped);
                 }
-                self.shop.publish_stock(&new).await?
+                self.shop().publish_stock(&new).await?
             }
             Category::Customers => {
                 let (old, new) = images::<CustomerChanged>(record, "customer")?;
                 if !customer_differs_for_shop(old.as_ref(), &new) {
                     return Ok(RecordOutcome::Skipped);
                 }
-                self.shop.publish_customer(&new).await?
+                self.shop().publish_customer(&new).await?
             }
         };
         let outcome = match published {
@@ -556,6 +645,62 @@ mod tests {
         let (response, _) = run(shop.clone(), queue, event).await;
         assert_eq!(failed_at(&response), ["7"]);
         assert!(shop.published.lock().unwrap().is_empty());
+    }
+
+    /// A shop whose API client is refused: the secret is wrong.
+    struct RefusingShop;
+
+    #[async_trait::async_trait]
+    impl Shop for RefusingShop {
+        async fn publish_stock(&self, _: &StockChanged) -> Result<Published, PortError> {
+            Err(PortError::retryable(
+                bridge_commercetools::CREDENTIALS_OPERATION,
+                "POST /oauth/token: 401 invalid_client",
+            ))
+        }
+        async fn publish_customer(&self, _: &CustomerChanged) -> Result<Published, PortError> {
+            Err(PortError::retryable(
+                bridge_commercetools::CREDENTIALS_OPERATION,
+                "POST /oauth/token: 401 invalid_client",
+            ))
+        }
+    }
+
+    #[tokio::test]
+    async fn refused_credentials_hold_the_shard_and_the_secret_is_read_again() {
+        let good = Arc::new(FakeShop::default());
+        let reconnects = Arc::new(std::sync::atomic::AtomicU32::new(0));
+        let (for_reconnect, counted) = (good.clone(), reconnects.clone());
+        let reconnect: Reconnect = Arc::new(move || {
+            counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let shop: Arc<dyn Shop> = for_reconnect.clone();
+            Box::pin(async move { Ok(shop) })
+        });
+        let queue = Arc::new(FakeQueue::default());
+        let sync = ShopSync::new(settings(), Arc::new(RefusingShop), queue.clone())
+            .with_reconnect(reconnect);
+        let event = || {
+            batch(vec![record(
+                "stock",
+                1,
+                "INSERT",
+                None,
+                stock_image("A", "5", 1),
+            )])
+        };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let mut metrics = Metrics::new(FUNCTION_NAME);
+        let response = sync.process(event(), deadline, &mut metrics).await;
+        assert_eq!(
+            failed_at(&response),
+            ["1"],
+            "the record waits, it is not dead-lettered"
+        );
+        assert!(queue.sent.lock().unwrap().is_empty());
+        assert_eq!(reconnects.load(std::sync::atomic::Ordering::SeqCst), 1);
+        let response = sync.process(event(), deadline, &mut metrics).await;
+        assert!(response.batch_item_failures.is_empty());
+        assert_eq!(*good.published.lock().unwrap(), ["A@1"]);
     }
 
     #[tokio::test]

@@ -2,11 +2,12 @@
 //! from Secrets Manager, or `CTP_CLIENT_SECRET` where a local run has no secret store) and
 //! the dead-letter queue, through its [`Function`] contract.
 
-use crate::{ShopSync, ShopSyncSettings};
+use crate::{Reconnect, ShopSync, ShopSyncSettings};
 use aws_lambda_events::event::dynamodb::Event as StreamEvent;
 use aws_lambda_events::event::streams::DynamoDbEventResponse;
 use bridge_aws::SqsQueue;
 use bridge_commercetools::{ClientSecret, CommercetoolsConfig, CommercetoolsShop};
+use bridge_domain::shop::Shop;
 use bridge_lambda::{Config, Failure, Function, Handler, InitError};
 use std::sync::Arc;
 use std::time::Instant;
@@ -19,6 +20,20 @@ fn shop_config(config: &Config, secret: ClientSecret) -> Result<CommercetoolsCon
         |name| config.optional(name),
         secret,
     )?)
+}
+
+/// The shop client with the client secret as it is now: Secrets Manager's
+/// (`CTP_CLIENT_SECRET_ID`), or `CTP_CLIENT_SECRET` where a local run has no secret store.
+async fn connect(
+    config: &Config,
+    secrets: &aws_sdk_secretsmanager::Client,
+) -> Result<Arc<dyn Shop>, InitError> {
+    let secret = match config.optional(CTP_CLIENT_SECRET_ID) {
+        Some(id) => bridge_aws::load_secret_string(secrets, &id).await?,
+        None => config.required(bridge_commercetools::CTP_CLIENT_SECRET)?,
+    };
+    let shop = CommercetoolsShop::new(&shop_config(config, ClientSecret::new(secret))?)?;
+    Ok(Arc::new(shop))
 }
 
 #[async_trait::async_trait]
@@ -56,15 +71,19 @@ impl Function for ShopSync {
 
     async fn build(config: &Config, aws: &aws_config::SdkConfig) -> Result<Self, InitError> {
         let settings = ShopSyncSettings::from_config(config)?;
-        let secret = match config.optional(CTP_CLIENT_SECRET_ID) {
-            Some(id) => {
-                let secrets = bridge_aws::secrets_client(aws);
-                bridge_aws::load_secret_string(&secrets, &id).await?
-            }
-            None => config.required(bridge_commercetools::CTP_CLIENT_SECRET)?,
-        };
-        let shop = CommercetoolsShop::new(&shop_config(config, ClientSecret::new(secret))?)?;
+        let secrets = bridge_aws::secrets_client(aws);
+        let shop = connect(config, &secrets).await?;
         let queue = SqsQueue::new(bridge_aws::sqs_client(aws));
-        Ok(ShopSync::new(settings, Arc::new(shop), Arc::new(queue)))
+        let sync = ShopSync::new(settings, shop, Arc::new(queue));
+        if config.optional(CTP_CLIENT_SECRET_ID).is_none() {
+            // A secret from the environment cannot change while the process runs.
+            return Ok(sync);
+        }
+        let config = config.clone();
+        let reconnect: Reconnect = Arc::new(move || {
+            let (config, secrets) = (config.clone(), secrets.clone());
+            Box::pin(async move { connect(&config, &secrets).await.map_err(|e| e.to_string()) })
+        });
+        Ok(sync.with_reconnect(reconnect))
     }
 }

@@ -102,6 +102,7 @@ async fn the_binary_publishes_a_stream_batch_to_the_shop() {
         .receive_message()
         .queue_url(stack.queue_url("ShopSyncDeadLetterQueue"))
         .message_attribute_names("All")
+        .max_number_of_messages(10)
         .wait_time_seconds(2)
         .send()
         .await

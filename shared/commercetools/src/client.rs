@@ -267,13 +267,14 @@ impl Client {
             .await;
         let answer = read_answer(sent, describe_fetch).await?;
         if !answer.status.is_success() {
-            // 400/401: the client or its scopes are wrong; no retry mends that.
+            // 400/401: the client or its scopes are wrong; records wait for an operator.
             return Err(classify_status(
                 describe_fetch(),
                 answer.status.as_u16(),
                 &answer.body,
                 answer.retry_after,
-            ));
+            )
+            .into_token_refusal());
         }
         let token: TokenResponse =
             serde_json::from_slice(&answer.body).map_err(|e| ShopError::Unexpected {

@@ -6,6 +6,10 @@ use bridge_domain::PortError;
 use std::fmt;
 use std::time::Duration;
 
+/// The `PortError::operation` of a failure of the API client's credentials or scopes
+/// (retryable): the shop sync reads the client secret again when it sees it.
+pub const CREDENTIALS_OPERATION: &str = "shop.credentials";
+
 /// A failed shop request. `request` is `METHOD /path?query`, so an operator can tell which
 /// action of which resource the shop refused.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -20,6 +24,15 @@ pub(crate) enum ShopError {
     /// Another 4xx: the shop will refuse this request however often it is sent.
     #[error("{request}: {status} {}", ErrorList(.errors))]
     Refused {
+        request: String,
+        status: u16,
+        errors: Vec<ErrorObject>,
+    },
+    /// The API client's credentials or scopes do not work: the token endpoint refused them
+    /// (400/401), a fresh token was refused too (401), or a scope is missing (403). Nothing
+    /// is wrong with the record: it waits (retryable) while an operator mends the client.
+    #[error("{request}: {status} {} (the API client's credentials or scopes, not the record)", ErrorList(.errors))]
+    Credentials {
         request: String,
         status: u16,
         errors: Vec<ErrorObject>,
@@ -49,9 +62,27 @@ impl ShopError {
             if errors.iter().any(|e| e.code == "DuplicateField"))
     }
 
+    /// The token endpoint's refusal as a credentials failure (another status stays as is).
+    pub fn into_token_refusal(self) -> Self {
+        match self {
+            ShopError::Refused {
+                request,
+                status: status @ (400 | 401),
+                errors,
+            } => ShopError::Credentials {
+                request,
+                status,
+                errors,
+            },
+            other => other,
+        }
+    }
+
     pub fn into_port_error(self, operation: &'static str) -> PortError {
         let message = self.to_string();
         match self {
+            // Named apart, so that the caller can read the secret again.
+            ShopError::Credentials { .. } => PortError::retryable(CREDENTIALS_OPERATION, message),
             ShopError::Conflict { .. } | ShopError::Unavailable { .. } => {
                 PortError::retryable(operation, message)
             }
@@ -62,7 +93,8 @@ impl ShopError {
     }
 }
 
-/// The error of a non-2xx answer (401 is handled before: the token is renewed once).
+/// The error of a non-2xx answer (a 401 here is the answer to a fresh token: the token is
+/// renewed once before).
 pub(crate) fn classify_status(
     request: String,
     status: u16,
@@ -83,6 +115,11 @@ pub(crate) fn classify_status(
     }
     match status {
         409 => ShopError::Conflict { request, errors },
+        401 | 403 => ShopError::Credentials {
+            request,
+            status,
+            errors,
+        },
         429 | 500..=599 => ShopError::Unavailable {
             request,
             reason: format!("{status} {}", ErrorList(&errors)),
@@ -145,6 +182,27 @@ mod tests {
         );
         assert!(matches!(err, ShopError::Conflict { .. }));
         assert_eq!(err.into_port_error("op").class, ErrorClass::Retryable);
+    }
+
+    #[test]
+    fn refused_credentials_or_scopes_hold_the_record_and_are_named_apart() {
+        for status in [401, 403] {
+            let err = classify(
+                status,
+                r#"{"statusCode":403,"message":"m","errors":[{"code":"insufficient_scope","message":"Insufficient scope"}]}"#,
+            );
+            assert!(matches!(err, ShopError::Credentials { .. }), "{err:?}");
+            let port = err.into_port_error("shop.publish_stock");
+            assert_eq!(port.class, ErrorClass::Retryable);
+            assert_eq!(port.operation, CREDENTIALS_OPERATION);
+            assert!(port.message.contains("credentials"), "{}", port.message);
+        }
+        // The token endpoint's 400 (invalid_client, invalid_scope) is the client's too; a
+        // 400 of an API call is the record's.
+        let token = classify(400, r#"{"error":"invalid_client"}"#).into_token_refusal();
+        assert_eq!(token.into_port_error("op").operation, CREDENTIALS_OPERATION);
+        let api = classify(400, r#"{"errors":[{"code":"InvalidInput","message":"m"}]}"#);
+        assert_eq!(api.into_port_error("op").class, ErrorClass::Permanent);
     }
 
     #[test]

@@ -32,6 +32,7 @@ pub use config::{
     ClientSecret, CommercetoolsConfig, ConfigError,
 };
 pub use customer::{PLACEHOLDER_EMAIL_DOMAIN, customer_key, placeholder_email, plan_customer};
+pub use error::CREDENTIALS_OPERATION;
 pub use model::{
     CustomFields, CustomFieldsDraft, Customer, CustomerDraft, ErrorObject, FieldValue,
     InventoryEntry, InventoryEntryDraft, Reference, TypeKey, UpdateAction,
