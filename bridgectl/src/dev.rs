@@ -12,6 +12,10 @@ use axum::extract::Path as UrlPath;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use base64::Engine;
+use bridge_commercetools::{
+    CTP_API_URL, CTP_AUTH_URL, CTP_CLIENT_ID, CTP_PROJECT_KEY, CTP_SCOPES, ClientSecret,
+    CommercetoolsConfig,
+};
 use bridge_contract::SigningSecret;
 use bridge_domain::Source;
 use bridge_infra::provision::QueueInfo;
@@ -149,54 +153,31 @@ pub struct LocalStack {
     /// The bundled commercetools emulator, unless `CTP_API_URL` names a project.
     pub shop: Option<bridge_infra::ctmock::CommercetoolsMock>,
     /// Where the shop sync publishes.
-    pub shop_settings: ShopSettings,
+    pub shop_settings: CommercetoolsConfig,
 }
 
-/// The commercetools project of the local stack (contract section 6 names the variables).
-#[derive(Debug, Clone)]
-pub struct ShopSettings {
-    pub api_url: String,
-    pub auth_url: String,
-    pub project_key: String,
-    pub client_id: String,
-    pub client_secret: String,
-    pub scopes: String,
+/// The connector's own settings (`CTP_*`, contract section 6) for the emulator's project
+/// `project` at `url`: any client credentials get a token there.
+fn emulator_settings(url: &str, project: &str) -> CommercetoolsConfig {
+    CommercetoolsConfig {
+        api_url: url.to_string(),
+        auth_url: url.to_string(),
+        project_key: project.to_string(),
+        client_id: "local".to_string(),
+        client_secret: ClientSecret::new("local"),
+        scopes: format!("manage_project:{project}"),
+    }
 }
 
-impl ShopSettings {
-    fn from_env() -> Self {
-        let var = |name: &str| std::env::var(name).unwrap_or_default();
-        Self {
-            api_url: var("CTP_API_URL"),
-            auth_url: var("CTP_AUTH_URL"),
-            project_key: var("CTP_PROJECT_KEY"),
-            client_id: var("CTP_CLIENT_ID"),
-            client_secret: var("CTP_CLIENT_SECRET"),
-            scopes: var("CTP_SCOPES"),
-        }
-    }
-
-    fn emulator(url: &str, project: &str) -> Self {
-        Self {
-            api_url: url.to_string(),
-            auth_url: url.to_string(),
-            project_key: project.to_string(),
-            client_id: "local".to_string(),
-            client_secret: "local".to_string(),
-            scopes: format!("manage_project:{project}"),
-        }
-    }
-
-    /// The function's variables (the secret goes through Secrets Manager, as deployed).
-    fn variables(&self) -> [(String, String); 5] {
-        [
-            ("CTP_API_URL".into(), self.api_url.clone()),
-            ("CTP_AUTH_URL".into(), self.auth_url.clone()),
-            ("CTP_PROJECT_KEY".into(), self.project_key.clone()),
-            ("CTP_CLIENT_ID".into(), self.client_id.clone()),
-            ("CTP_SCOPES".into(), self.scopes.clone()),
-        ]
-    }
+/// The function's variables (the secret goes through Secrets Manager, as deployed).
+fn shop_variables(shop: &CommercetoolsConfig) -> [(String, String); 5] {
+    [
+        (CTP_API_URL.into(), shop.api_url.clone()),
+        (CTP_AUTH_URL.into(), shop.auth_url.clone()),
+        (CTP_PROJECT_KEY.into(), shop.project_key.clone()),
+        (CTP_CLIENT_ID.into(), shop.client_id.clone()),
+        (CTP_SCOPES.into(), shop.scopes.clone()),
+    ]
 }
 
 impl LocalStack {
@@ -259,16 +240,19 @@ impl LocalStack {
             .clone()
             .or_else(|| std::env::var("BRIDGE_CTMOCK_URL").ok());
         let (shop, shop_settings) = if let Some(url) = emulator {
-            (None, ShopSettings::emulator(&url, &options.stack_name))
+            (None, emulator_settings(&url, &options.stack_name))
         } else if std::env::var_os("CTP_API_URL").is_some() {
-            (None, ShopSettings::from_env())
+            (
+                None,
+                CommercetoolsConfig::from_lookup(|name| std::env::var(name).ok())
+                    .context("the CTP_* variables name the shop")?,
+            )
         } else {
             let mock = bridge_infra::ctmock::CommercetoolsMock::start(
                 &options.root,
                 &local.join("commercetools-mock.log"),
             )?;
-            let settings =
-                ShopSettings::emulator(&mock.url, bridge_infra::ctmock::LOCAL_PROJECT_KEY);
+            let settings = emulator_settings(&mock.url, bridge_infra::ctmock::LOCAL_PROJECT_KEY);
             (Some(mock), settings)
         };
         let secret_ref = |function: &bridge_infra::FunctionDef, variable: &str| {
@@ -288,7 +272,7 @@ impl LocalStack {
                 secret_values.insert(id, erp_token.clone());
             }
             if let Some(id) = secret_ref(function, "CTP_CLIENT_SECRET_ID") {
-                secret_values.insert(id, shop_settings.client_secret.clone());
+                secret_values.insert(id, shop_settings.client_secret.expose().to_string());
             }
         }
         let stack = Stack::provision(&template, &sdk, &options.stack_name, &secret_values)
@@ -322,7 +306,7 @@ impl LocalStack {
                 environment.insert("ERP_BASE_URL".into(), erp_base_url.clone());
             }
             if environment.contains_key("CTP_API_URL") {
-                environment.extend(shop_settings.variables());
+                environment.extend(shop_variables(&shop_settings));
             }
             let handler = (registration.build)(Config::from_map(environment), sdk.clone())
                 .await

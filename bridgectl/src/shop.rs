@@ -1,19 +1,19 @@
 //! Reading the shop (commercetools) as the storefront would: what the shop sync published.
 
-use crate::dev::ShopSettings;
 use anyhow::Context;
+use bridge_commercetools::CommercetoolsConfig;
 use serde_json::Value;
 use std::time::{Duration, Instant};
 
 /// `GET {api}/{project}/{path}` with a fresh client-credentials token.
-pub async fn get(shop: &ShopSettings, path: &str) -> anyhow::Result<Value> {
+pub async fn get(shop: &CommercetoolsConfig, path: &str) -> anyhow::Result<Value> {
     request(shop, reqwest::Method::GET, path, None).await
 }
 
 /// A request to `{api}/{project}/{path}` with a fresh client-credentials token (support and
 /// tests: the shop sync itself goes through `bridge-commercetools`).
 pub async fn request(
-    shop: &ShopSettings,
+    shop: &CommercetoolsConfig,
     method: reqwest::Method,
     path: &str,
     body: Option<&Value>,
@@ -24,7 +24,7 @@ pub async fn request(
             "{}/oauth/token?grant_type=client_credentials",
             shop.auth_url
         ))
-        .basic_auth(&shop.client_id, Some(&shop.client_secret))
+        .basic_auth(&shop.client_id, Some(shop.client_secret.expose()))
         .send()
         .await?
         .error_for_status()
@@ -53,9 +53,12 @@ pub async fn request(
 }
 
 /// The inventory entries of `sku` (one per warehouse's supply channel).
-pub async fn inventory(shop: &ShopSettings, sku: &str) -> anyhow::Result<Vec<Value>> {
-    let filter = format!("sku=\"{sku}\"");
-    let path = format!("inventory?where={}", url_escape(&filter));
+pub async fn inventory(shop: &CommercetoolsConfig, sku: &str) -> anyhow::Result<Vec<Value>> {
+    let mut query = reqwest::Url::parse("http://query/").expect("a URL");
+    query
+        .query_pairs_mut()
+        .append_pair("where", &format!("sku=\"{sku}\""));
+    let path = format!("inventory?{}", query.query().unwrap_or_default());
     let answer = get(shop, &path).await?;
     Ok(answer["results"].as_array().cloned().unwrap_or_default())
 }
@@ -63,7 +66,7 @@ pub async fn inventory(shop: &ShopSettings, sku: &str) -> anyhow::Result<Vec<Val
 /// Polls the inventory of `sku` until `done` holds for it or `timeout` passes; the last
 /// answer either way.
 pub async fn inventory_until(
-    shop: &ShopSettings,
+    shop: &CommercetoolsConfig,
     sku: &str,
     timeout: Duration,
     done: impl Fn(&[Value]) -> bool,
@@ -79,15 +82,4 @@ pub async fn inventory_until(
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-}
-
-fn url_escape(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            other => format!("%{other:02X}"),
-        })
-        .collect()
 }
