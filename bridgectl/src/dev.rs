@@ -271,7 +271,9 @@ impl LocalStack {
             if let Some(id) = secret_ref(function, "ERP_TOKEN_SECRET_ID") {
                 secret_values.insert(id, erp_token.clone());
             }
-            if let Some(id) = secret_ref(function, "CTP_CLIENT_SECRET_ID") {
+            if let Some(id) =
+                secret_ref(function, bridge_commercetools::wiring::CTP_CLIENT_SECRET_ID)
+            {
                 secret_values.insert(id, shop_settings.client_secret.expose().to_string());
             }
         }

@@ -12,6 +12,7 @@ pub const FUNCTIONS: &[Registration] = &[
     Registration::of::<reconcile::handler::ReconcileHandler>(),
     Registration::of::<delta_pull::DeltaPull>(),
     Registration::of::<shop_sync::ShopSync>(),
+    Registration::of::<shop_orders::ShopOrders>(),
 ];
 
 /// The registered function of this binary name.

@@ -11,8 +11,8 @@ use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use webhook_intake::IntakeSettings;
 use webhook_intake::config::SigningSecrets;
-use webhook_intake::{IntakePorts, IntakeSettings};
 
 pub const PULL_STATE_TABLE: &str = "PULL_STATE_TABLE";
 
@@ -87,22 +87,7 @@ pub async fn build(config: &Config, aws: &aws_config::SdkConfig) -> anyhow::Resu
     )?;
     let dynamo = bridge_aws::dynamodb_client(aws);
     let queue = Arc::new(SqsQueue::new(bridge_aws::sqs_client(aws)));
-    let intake_settings = IntakeSettings::from_config(config, SigningSecrets::default())?;
-    let intake = webhook_intake::Intake::new(
-        intake_settings.clone(),
-        IntakePorts {
-            queue: queue.clone(),
-            receipts: Arc::new(bridge_aws::DynamoReceiptStore::new(
-                dynamo.clone(),
-                intake_settings.receipt_table.clone(),
-                intake_settings.receipt_retention_seconds,
-            )),
-            objects: Arc::new(bridge_aws::S3ObjectStore::new(
-                bridge_aws::s3_client(aws),
-                intake_settings.payload_bucket.clone(),
-            )),
-        },
-    );
+    let intake = webhook_intake::wiring::build_for_handover(config, aws)?;
     let ports = PullPorts {
         erp: Arc::new(erp),
         state: Arc::new(DynamoPullStateStore::new(

@@ -72,6 +72,29 @@ pub async fn build(config: &Config, aws: &aws_config::SdkConfig) -> Result<Intak
     Ok(Intake::new(settings, ports).with_refresh(refresh))
 }
 
+/// The intake as another function hands events over to it (the delta pull, the shop's
+/// order feed): the same rules, receipts and queues, built without signing secrets, since
+/// those events are authenticated on their own way in.
+pub fn build_for_handover(
+    config: &Config,
+    aws: &aws_config::SdkConfig,
+) -> Result<Intake, ConfigError> {
+    let settings = IntakeSettings::from_config(config, SigningSecrets::default())?;
+    let ports = IntakePorts {
+        queue: Arc::new(SqsQueue::new(bridge_aws::sqs_client(aws))),
+        receipts: Arc::new(DynamoReceiptStore::new(
+            bridge_aws::dynamodb_client(aws),
+            settings.receipt_table.clone(),
+            settings.receipt_retention_seconds,
+        )),
+        objects: Arc::new(S3ObjectStore::new(
+            bridge_aws::s3_client(aws),
+            settings.payload_bucket.clone(),
+        )),
+    };
+    Ok(Intake::new(settings, ports))
+}
+
 #[async_trait::async_trait]
 impl Handler for Intake {
     /// A webhook request of the HTTP API; every outcome is an HTTP answer.

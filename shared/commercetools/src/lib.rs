@@ -12,6 +12,9 @@
 //! `Retry-After` is named in the message); any other 4xx is permanent with the shop's error
 //! codes and the request (`POST /{project}/inventory/{id}`) in the message.
 //!
+//! Orders come the other way: [`ShopOrderFeed`] reads a Subscription's `OrderCreated`
+//! notification and gives the contract's `order.placed` (`orders.rs`).
+//!
 //! The custom Types (`bridge-inventory`, `bridge-customer`) and the channels (key =
 //! warehouse code, role InventorySupply) are read by key and created when missing, once per
 //! [`CommercetoolsShop`]: build one per process and keep it.
@@ -21,9 +24,11 @@ mod config;
 mod customer;
 mod error;
 mod model;
+mod orders;
 mod plan;
 mod setup;
 mod stock;
+pub mod wiring;
 mod write;
 
 pub use client::BuildError;
@@ -37,13 +42,18 @@ pub use model::{
     CustomFields, CustomFieldsDraft, Customer, CustomerDraft, ErrorObject, FieldValue,
     InventoryEntry, InventoryEntryDraft, Reference, TypeKey, UpdateAction,
 };
+pub use orders::{
+    APPROVALS_FIELD, BUYER_USER_ID_FIELD, COST_CENTER_FIELD, ORDER_CREATED, ORDER_IMPORTED,
+    OrderError, PO_NUMBER_FIELD, REQUESTED_DELIVERY_DATE_FIELD, ShopOrder, order_id_of,
+    order_placed,
+};
 pub use plan::{Plan, PlanError};
 pub use setup::{CUSTOMER_TYPE, INVENTORY_TYPE, ORDER_BLOCKED_FIELD, REVISION_FIELD};
 pub use stock::{StockTarget, expected_delivery, plan_stock, quantity_on_stock};
 
 use bridge_domain::PortError;
 use bridge_domain::events::{CustomerChanged, StockChanged};
-use bridge_domain::shop::{Published, Shop};
+use bridge_domain::shop::{Published, Shop, ShopNotification, ShopOrderFeed};
 use client::{Call, Client};
 use setup::Setup;
 
@@ -108,6 +118,18 @@ impl Shop for CommercetoolsShop {
 
     async fn publish_customer(&self, customer: &CustomerChanged) -> Result<Published, PortError> {
         self.publish_customer_correlated(customer, None).await
+    }
+}
+
+#[async_trait::async_trait]
+impl ShopOrderFeed for CommercetoolsShop {
+    async fn read_notification(
+        &self,
+        body: &str,
+        correlation_id: Option<&str>,
+    ) -> Result<ShopNotification, PortError> {
+        let mut call = Call::new(correlation_id);
+        orders::read_notification(&self.client, &mut call, body).await
     }
 }
 

@@ -3,7 +3,7 @@
 //! worth a request at all.
 
 use crate::error::PortError;
-use crate::events::{CustomerChanged, StockChanged};
+use crate::events::{CustomerChanged, OrderPlaced, StockChanged};
 use crate::revision::Revision;
 use async_trait::async_trait;
 
@@ -43,6 +43,35 @@ pub trait Shop: Send + Sync {
     async fn publish_stock(&self, stock: &StockChanged) -> Result<Published, PortError>;
     /// The customer (key = customer id) with its company name and whether it may order.
     async fn publish_customer(&self, customer: &CustomerChanged) -> Result<Published, PortError>;
+}
+
+/// One notification of the shop's order feed (a commercetools Subscription's message), as
+/// the bridge reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ShopNotification {
+    /// An order was placed in the shop. `message_id` is the shop's id of the notification:
+    /// the same on every delivery of it, so that a redelivery is recognised.
+    OrderPlaced {
+        message_id: String,
+        order: Box<OrderPlaced>,
+    },
+    /// A notification the bridge does not act on (the subscription's test message, another
+    /// message type); `what` names it for the log.
+    Ignored { what: String },
+}
+
+/// The shop's orders as they come in: what a notification says, with what the shop must be
+/// asked to turn it into an `order.placed` (the customer's ERP id, an order too large to
+/// travel in the notification). A body that is no notification, or an order that cannot be
+/// an `order.placed`, is `Permanent` with the reason; a shop that cannot answer now is
+/// `Retryable`.
+#[async_trait]
+pub trait ShopOrderFeed: Send + Sync {
+    async fn read_notification(
+        &self,
+        body: &str,
+        correlation_id: Option<&str>,
+    ) -> Result<ShopNotification, PortError>;
 }
 
 /// Whether a stock change is worth a shop request: the shop holds quantity and next

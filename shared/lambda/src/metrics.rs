@@ -40,6 +40,13 @@ impl Metrics {
         self.counters.get(name).copied().unwrap_or_default()
     }
 
+    /// Adds `other`'s counts (of work done apart, e.g. one message's) to these.
+    pub fn absorb(&mut self, other: Metrics) {
+        for (name, count) in other.counters {
+            *self.counters.entry(name).or_default() += count;
+        }
+    }
+
     /// The EMF document, or `None` when nothing was counted.
     pub fn render(&self, timestamp_ms: i64) -> Option<String> {
         if self.counters.is_empty() {

@@ -1,0 +1,50 @@
+//! Builds the function from its configuration: the shop client (its client secret from
+//! Secrets Manager), the intake it hands orders to (as the delta pull does) and the
+//! dead-letter queue, through its [`Function`] contract.
+
+use crate::{ShopOrderSettings, ShopOrders};
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+use bridge_aws::SqsQueue;
+use bridge_lambda::{Config, Failure, Function, Handler, InitError};
+use std::sync::Arc;
+use std::time::Instant;
+use webhook_intake::IntakeSettings;
+use webhook_intake::config::SigningSecrets;
+
+#[async_trait::async_trait]
+impl Handler for ShopOrders {
+    async fn on_batch(
+        &self,
+        event: SqsEvent,
+        _deadline: Instant,
+    ) -> Result<SqsBatchResponse, Failure> {
+        Ok(self.handle_batch(event).await?)
+    }
+}
+
+#[async_trait::async_trait]
+impl Function for ShopOrders {
+    const NAME: &'static str = crate::FUNCTION_NAME;
+
+    fn check(config: &Config) -> Result<(), InitError> {
+        let settings = ShopOrderSettings::from_config(config)?;
+        bridge_commercetools::wiring::check(config)?;
+        let intake = IntakeSettings::from_config(config, SigningSecrets::default())?;
+        crate::order_sender(intake.sources.sender(&settings.source), &settings.source)?;
+        Ok(())
+    }
+
+    async fn build(config: &Config, aws: &aws_config::SdkConfig) -> Result<Self, InitError> {
+        let settings = ShopOrderSettings::from_config(config)?;
+        let shop =
+            bridge_commercetools::wiring::connect(config, &bridge_aws::secrets_client(aws)).await?;
+        let intake = webhook_intake::wiring::build_for_handover(config, aws)?;
+        let queue = SqsQueue::new(bridge_aws::sqs_client(aws));
+        Ok(ShopOrders::new(
+            settings,
+            Arc::new(shop),
+            Arc::new(intake),
+            Arc::new(queue),
+        )?)
+    }
+}
