@@ -259,6 +259,11 @@ pub async fn run(stack: &LocalStack) -> anyhow::Result<bool> {
     );
     ok &= orders_demo(stack, &http, &run_id).await?;
 
+    println!(
+        "\n== a checkout in the shop: its OrderCreated message (delivered twice) to the ERP and back"
+    );
+    ok &= shop_order_demo(stack, &http, &run_id).await?;
+
     println!("\n== PIM import: bridgectl import demo-catalog.csv (2 bad rows, 1 repeat)");
     ok &= import_demo(stack).await?;
 
@@ -476,6 +481,121 @@ async fn orders_demo(
             erp.base_url, count, ids[0]
         );
         ok &= count == 1;
+    }
+    Ok(ok)
+}
+
+/// An order checked out in the shop (the emulator makes it from a cart), its `OrderCreated`
+/// notification put on `ShopOrderQueue` twice as a Subscription may deliver it, then the
+/// ERP's answer and its shipment back on the shop's order.
+async fn shop_order_demo(
+    stack: &LocalStack,
+    http: &reqwest::Client,
+    run_id: &str,
+) -> anyhow::Result<bool> {
+    let shop = &stack.shop_settings;
+    let number = format!("SHOP-{run_id}");
+    let account = crate::shop::get(shop, "customers?where=key%3D%22C-100%22").await?;
+    let Some(customer) = account["results"][0]["id"].as_str() else {
+        println!("BAD customer C-100 is not in the shop");
+        return Ok(false);
+    };
+    crate::shop::storefront(shop, "SKU-100", 980).await?;
+    let order = crate::shop::checkout(
+        shop,
+        Some(customer),
+        "SKU-100",
+        12,
+        &number,
+        json!({"poNumber": format!("PO-{number}"), "costCenter": "CC-10"}),
+    )
+    .await?;
+    println!(
+        "shop order {number}: 12 x SKU-100 at 9.80 EUR for customer C-100 ({customer}), state {}",
+        order["orderState"]
+    );
+    let notification =
+        crate::shop::order_created(&shop.project_key, &format!("msg-{number}"), &order).to_string();
+    let sqs = aws_sdk_sqs::Client::new(&stack.sdk);
+    for _ in 0..2 {
+        sqs.send_message()
+            .queue_url(&stack.queue("ShopOrderQueue").url)
+            .message_body(&notification)
+            .send()
+            .await?;
+    }
+    stack
+        .drain(
+            &["ShopOrderQueue", "OrderPlacedQueue"],
+            Duration::from_secs(60),
+        )
+        .await?;
+    let store = bridge_aws::DynamoOrderStore::new(
+        aws_sdk_dynamodb::Client::new(&stack.sdk),
+        stack.info.table("OrderTable").unwrap_or_default(),
+    );
+    let stored = crate::orders::order(&store, &number).await?;
+    print!("{}", crate::orders::text(&stored));
+    let bridge_domain::orders::OrderState::Accepted { erp_order_number } = &stored.state else {
+        println!("BAD expected the ERP to accept {number}");
+        return Ok(false);
+    };
+    let mut ok = true;
+    if let Some(erp) = &stack.erp {
+        let orders: Value = http
+            .get(format!("{}/_admin/orders", erp.base_url))
+            .send()
+            .await?
+            .json()
+            .await?;
+        let count = orders["orders"].as_array().map_or(0, |o| {
+            o.iter()
+                .filter(|o| o["external_reference"] == number.as_str())
+                .count()
+        });
+        println!(
+            "ERP simulator holds {count} order(s) for {number} (two deliveries of its message)"
+        );
+        ok &= count == 1;
+    }
+    let status = event(
+        "order.status_changed",
+        json!({"order_id": number, "status": "shipped", "revision": 1,
+               "tracking": [{"carrier": "DHL", "code": format!("1Z{run_id}")}]}),
+    );
+    let (code, _) = post(
+        http,
+        stack,
+        Source::erp(),
+        &format!("msg_{number}_shipped"),
+        &status,
+        false,
+    )
+    .await?;
+    ok &= code == 202;
+    let path = format!("orders/order-number={number}");
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let shown = loop {
+        let shown = crate::shop::get(shop, &path).await?;
+        if shown["shipmentState"] == "Shipped" || std::time::Instant::now() > deadline {
+            break shown;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let parcel = &shown["shippingInfo"]["deliveries"][0]["parcels"][0]["trackingData"];
+    println!(
+        "the shop's order {number}: orderState {} shipmentState {} ERP number {} parcel {} {}",
+        shown["orderState"],
+        shown["shipmentState"],
+        shown["syncInfo"][0]["externalId"],
+        parcel["carrier"],
+        parcel["trackingId"]
+    );
+    if shown["shipmentState"] != "Shipped"
+        || shown["syncInfo"][0]["externalId"] != erp_order_number.as_str()
+    {
+        ok = false;
+        println!("BAD expected the shop's order shipped with ERP number {erp_order_number}");
     }
     Ok(ok)
 }

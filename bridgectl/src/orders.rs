@@ -107,6 +107,16 @@ pub fn text(stored: &StoredOrder) -> String {
         OrderState::Rejected { errors } => {
             let _ = writeln!(out, "rejected      {}", errors.join("; "));
         }
+        OrderState::Erp { tracking, .. } => {
+            for parcel in tracking {
+                let _ = writeln!(
+                    out,
+                    "tracking      {} {}",
+                    parcel.carrier.as_deref().unwrap_or("-"),
+                    parcel.code.as_deref().unwrap_or("-")
+                );
+            }
+        }
         _ => {}
     }
     if let Some(wait) = &stored.erp_wait {

@@ -25,6 +25,7 @@ use bridge_lambda::{BatchSettings, Config, ConfigError, MessageError, MessageOut
 use chrono::Utc;
 use serde_json::json;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 use tracing::{Instrument, info, warn};
 use webhook_intake::{Accepted, EventIntake};
 
@@ -36,6 +37,15 @@ pub const SHOP_ORDER_DLQ_URL: &str = "SHOP_ORDER_DLQ_URL";
 /// `WEBHOOK_SOURCES` and may send `order.placed`.
 pub const SHOP_ORDER_SOURCE: &str = "SHOP_ORDER_SOURCE";
 pub const MAX_RECEIVE_COUNT: &str = "MAX_RECEIVE_COUNT";
+
+/// Pauses before each attempt at handing an order over while another delivery of the same
+/// notification holds its receipt (the first attempt at once).
+const IN_FLIGHT_WAITS: [Duration; 4] = [
+    Duration::ZERO,
+    Duration::from_millis(200),
+    Duration::from_millis(500),
+    Duration::from_millis(1000),
+];
 
 /// The prefix of the receipt ids of notifications: apart from the shop's own webhook ids.
 pub const RECEIPT_PREFIX: &str = "ct-message-";
@@ -201,17 +211,27 @@ impl ShopOrders {
             .to_string();
             let receipt = format!("{RECEIPT_PREFIX}{message_id}");
             let mut counts = Metrics::new(FUNCTION_NAME);
-            let accepted = self
-                .intake
-                .accept(
-                    &self.sender,
-                    &receipt,
-                    &order_id,
-                    body.as_bytes(),
-                    Utc::now(),
-                    &mut counts,
-                )
-                .await;
+            let mut accepted = Accepted::InFlight;
+            // Two deliveries of one message often arrive in one batch: while the other is
+            // being queued this one waits a moment for its verdict instead of a retry
+            // minutes later.
+            for wait in IN_FLIGHT_WAITS {
+                tokio::time::sleep(wait).await;
+                accepted = self
+                    .intake
+                    .accept(
+                        &self.sender,
+                        &receipt,
+                        &order_id,
+                        body.as_bytes(),
+                        Utc::now(),
+                        &mut counts,
+                    )
+                    .await;
+                if accepted != Accepted::InFlight {
+                    break;
+                }
+            }
             intake_counts
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
@@ -254,7 +274,7 @@ fn outcome(accepted: Accepted) -> Result<MessageOutcome, MessageError> {
             "this message id was queued before with another order; the shop broke its own message ids",
         )),
         Accepted::InFlight => {
-            warn!("another delivery of the same notification is being handled");
+            warn!("another delivery of the same notification is still being handled");
             Err(MessageError::retryable(
                 "in_flight",
                 "another delivery of the same notification is being handled",

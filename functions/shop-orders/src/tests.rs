@@ -33,9 +33,11 @@ impl ShopOrderFeed for FakeFeed {
 /// One `accept`: source, webhook id, correlation id, body.
 type IntakeCall = (String, String, String, Vec<u8>);
 
-/// The intake: the contract's sources, one answer, every call recorded.
+/// The intake: the contract's sources, one answer (after `in_flight` answers of
+/// `InFlight`), every call recorded.
 struct FakeIntake {
     answer: Accepted,
+    in_flight: Mutex<u32>,
     calls: Mutex<Vec<IntakeCall>>,
 }
 
@@ -61,6 +63,11 @@ impl EventIntake for FakeIntake {
             correlation_id.to_string(),
             body.to_vec(),
         ));
+        let mut in_flight = self.in_flight.lock().unwrap();
+        if *in_flight > 0 {
+            *in_flight -= 1;
+            return Accepted::InFlight;
+        }
         self.answer.clone()
     }
 }
@@ -138,6 +145,7 @@ fn build_world(
 ) -> World {
     let intake = Arc::new(FakeIntake {
         answer,
+        in_flight: Mutex::new(0),
         calls: Mutex::default(),
     });
     let queue = Arc::new(FakeQueue::default());
@@ -217,6 +225,27 @@ async fn a_redelivered_notification_is_a_duplicate_not_a_failure() {
 }
 
 #[tokio::test]
+async fn a_delivery_racing_another_of_the_same_message_waits_for_its_verdict() {
+    let world = build_world(Ok(placed()), Accepted::Duplicate);
+    *world.intake.in_flight.lock().unwrap() = 2;
+    let (result, metrics) = world.orders.process(event(1)).await;
+    assert!(result.unwrap().batch_item_failures.is_empty());
+    assert_eq!(metrics.count("OrderDuplicate"), 1);
+    assert_eq!(world.intake.calls.lock().unwrap().len(), 3);
+
+    // Still held after the last wait: back to the queue, later.
+    let stuck = build_world(Ok(placed()), Accepted::Duplicate);
+    *stuck.intake.in_flight.lock().unwrap() = 9;
+    let (result, _) = stuck.orders.process(event(1)).await;
+    assert!(result.is_err(), "the only message failed retryably");
+    assert_eq!(
+        stuck.intake.calls.lock().unwrap().len(),
+        IN_FLIGHT_WAITS.len()
+    );
+    assert_eq!(stuck.queue.delays.lock().unwrap().len(), 1);
+}
+
+#[tokio::test]
 async fn a_test_message_is_counted_and_never_reaches_the_intake() {
     let world = build_world(
         Ok(ShopNotification::Ignored {
@@ -283,6 +312,7 @@ async fn a_shop_that_cannot_answer_now_brings_the_message_back_later_and_the_las
 async fn a_source_that_may_not_place_orders_stops_the_start() {
     let intake = Arc::new(FakeIntake {
         answer: Accepted::Queued,
+        in_flight: Mutex::new(0),
         calls: Mutex::default(),
     });
     let queue = Arc::new(FakeQueue::default());

@@ -14,8 +14,11 @@ use aws_lambda_events::event::dynamodb::{Event as StreamEvent, EventRecord};
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
 use bridge_domain::error::cause_chain;
 use bridge_domain::events::{CustomerChanged, StockChanged};
+use bridge_domain::ports::StoredOrder;
 use bridge_domain::ports::{MessageQueue, OutboundMessage};
-use bridge_domain::shop::{Published, Shop, customer_differs_for_shop, stock_differs_for_shop};
+use bridge_domain::shop::{
+    Published, Shop, customer_differs_for_shop, order_progress_changed, stock_differs_for_shop,
+};
 use bridge_domain::{ErrorClass, PortError};
 use bridge_lambda::batch::failure_attributes;
 use bridge_lambda::{Config, ConfigError, MessageError, Metrics};
@@ -29,6 +32,7 @@ pub const FUNCTION_NAME: &str = "shop-sync";
 
 pub const STOCK_TABLE: &str = "STOCK_TABLE";
 pub const CUSTOMER_TABLE: &str = "CUSTOMER_TABLE";
+pub const ORDER_TABLE: &str = "ORDER_TABLE";
 pub const SHOP_DLQ_URL: &str = "SHOP_DLQ_URL";
 /// The longest pause before a batch the shop could not take is handed back for its retry.
 pub const SHOP_BACKOFF_MAX_SECONDS: &str = "SHOP_BACKOFF_MAX_SECONDS";
@@ -48,6 +52,8 @@ fn reserve_before(deadline: Instant) -> Duration {
 pub struct ShopSyncSettings {
     pub stock_table: String,
     pub customer_table: String,
+    /// Orders: their progress in the ERP goes onto the shop's orders.
+    pub order_table: String,
     /// Where a record the shop refuses goes, with the shop's error.
     pub dead_letter_queue: String,
     /// Lambda retries a stream batch at once: the function waits (1 s, 2 s, 4 s... up to
@@ -63,6 +69,7 @@ impl ShopSyncSettings {
         Ok(Self {
             stock_table: config.required(STOCK_TABLE)?,
             customer_table: config.required(CUSTOMER_TABLE)?,
+            order_table: config.required(ORDER_TABLE)?,
             dead_letter_queue: config.required(SHOP_DLQ_URL)?,
             backoff_max: Duration::from_secs(config.parsed(SHOP_BACKOFF_MAX_SECONDS, 30)?),
         })
@@ -96,6 +103,7 @@ pub struct ShopSync {
 pub enum Category {
     Stock,
     Customers,
+    Orders,
 }
 
 impl Category {
@@ -103,6 +111,7 @@ impl Category {
         match self {
             Category::Stock => "stock",
             Category::Customers => "customers",
+            Category::Orders => "orders",
         }
     }
 }
@@ -237,6 +246,8 @@ impl ShopSync {
             Ok(Category::Stock)
         } else if table == self.settings.customer_table {
             Ok(Category::Customers)
+        } else if table == self.settings.order_table {
+            Ok(Category::Orders)
         } else {
             Err(RecordError::UnknownTable(arn))
         }
@@ -357,11 +368,19 @@ impl ShopSync {
                 }
                 self.shop().publish_customer(&new).await?
             }
+            Category::Orders => {
+                let (old, new) = images::<StoredOrder>(record, "order")?;
+                let Some(progress) = order_progress_changed(old.as_ref(), &new) else {
+                    return Ok(RecordOutcome::Skipped);
+                };
+                self.shop().publish_order_progress(&progress).await?
+            }
         };
         let outcome = match published {
             Published::Written { .. } => "written",
             Published::AlreadyCurrent { .. } => "already_current",
             Published::Stale { .. } => "stale",
+            Published::Absent { .. } => "not_in_shop",
         };
         info!(
             category = category.as_str(),
@@ -409,6 +428,7 @@ fn count(metrics: &mut Metrics, outcome: RecordOutcome) {
                 Published::Written { .. } => "ShopPublished",
                 Published::AlreadyCurrent { .. } => "ShopAlreadyCurrent",
                 Published::Stale { .. } => "ShopStale",
+                Published::Absent { .. } => "ShopNotInShop",
             };
             metrics.add(name, 1);
         }
@@ -487,6 +507,19 @@ mod tests {
                 requests: 1,
             })
         }
+
+        async fn publish_order_progress(
+            &self,
+            progress: &bridge_domain::shop::OrderProgress,
+        ) -> Result<Published, PortError> {
+            self.published.lock().unwrap().push(format!(
+                "{}:{:?}@{}",
+                progress.order_id,
+                progress.state,
+                progress.revision.value()
+            ));
+            Ok(Published::Written { requests: 2 })
+        }
     }
 
     #[derive(Default)]
@@ -516,6 +549,7 @@ mod tests {
         ShopSyncSettings {
             stock_table: "stock".into(),
             customer_table: "customers".into(),
+            order_table: "orders".into(),
             dead_letter_queue: "shop-dlq".into(),
             backoff_max: Duration::ZERO,
         }
@@ -664,6 +698,15 @@ mod tests {
                 "POST /oauth/token: 401 invalid_client",
             ))
         }
+        async fn publish_order_progress(
+            &self,
+            _: &bridge_domain::shop::OrderProgress,
+        ) -> Result<Published, PortError> {
+            Err(PortError::retryable(
+                bridge_commercetools::CREDENTIALS_OPERATION,
+                "POST /oauth/token: 401 invalid_client",
+            ))
+        }
     }
 
     #[tokio::test]
@@ -739,7 +782,7 @@ mod tests {
         let shop = Arc::new(FakeShop::default());
         let queue = Arc::new(FakeQueue::default());
         let event = batch(vec![
-            record("orders", 1, "INSERT", None, stock_image("A", "5", 1)),
+            record("freshness", 1, "INSERT", None, stock_image("A", "5", 1)),
             record("stock", 2, "INSERT", None, json!({"sku": {"S": "A"}})),
         ]);
         let (response, metrics) = run(shop, queue.clone(), event).await;
@@ -753,6 +796,58 @@ mod tests {
             .collect();
         assert_eq!(codes, ["unknown_table", "invalid_image"]);
         assert_eq!(metrics.count("ShopDeadLettered"), 2);
+    }
+
+    /// An order table item's image, as the stream carries it.
+    fn order_image(state: bridge_domain::orders::OrderState) -> Value {
+        let placed: bridge_domain::OrderPlaced = serde_json::from_value(json!({
+            "order_id": "SHOP-1", "revision": 1, "customer_id": "C-1", "currency": "EUR",
+            "lines": [{"line": 1, "sku": "A", "quantity": "1", "unit_price": "1"}],
+            "placed_at": "2026-12-07T09:00:00Z", "po_number": null, "cost_center": null,
+            "buyer": null, "approvals": [], "delivery": null}))
+        .unwrap();
+        let mut stored = StoredOrder::new(placed, chrono::Utc::now());
+        stored.transition(state, chrono::Utc::now());
+        let item: serde_dynamo::Item = serde_dynamo::to_item(&stored).unwrap();
+        let mut image = serde_json::to_value(item).unwrap();
+        image["order_id"] = json!({"S": "SHOP-1"});
+        image["state_name"] = json!({"S": stored.state.name()});
+        image
+    }
+
+    #[tokio::test]
+    async fn an_orders_erp_progress_goes_to_the_shop_once_and_what_the_shop_does_not_show_costs_nothing()
+     {
+        use bridge_domain::orders::OrderState;
+        let shop = Arc::new(FakeShop::default());
+        let queue = Arc::new(FakeQueue::default());
+        let accepted = OrderState::Accepted {
+            erp_order_number: "SO-9".into(),
+        };
+        let order_record = |sequence, old: Option<OrderState>, new: OrderState| {
+            let mut r = record(
+                "orders",
+                sequence,
+                if old.is_some() { "MODIFY" } else { "INSERT" },
+                old.map(order_image),
+                order_image(new),
+            );
+            r["dynamodb"]["Keys"] = json!({"order_id": {"S": "SHOP-1"}});
+            r
+        };
+        let event = batch(vec![
+            // Received: the shop's order stays as the checkout left it.
+            order_record(1, None, OrderState::Received),
+            order_record(2, Some(OrderState::Received), OrderState::Submitted),
+            order_record(3, Some(OrderState::Submitted), accepted.clone()),
+            // Saved again with nothing the shop shows changed (a retry count, say).
+            order_record(4, Some(accepted.clone()), accepted),
+        ]);
+        let (response, metrics) = run(shop.clone(), queue.clone(), event).await;
+        assert!(response.batch_item_failures.is_empty());
+        assert_eq!(*shop.published.lock().unwrap(), ["SHOP-1:Confirmed@0"]);
+        assert_eq!(metrics.count("ShopUnchanged"), 3);
+        assert!(queue.sent.lock().unwrap().is_empty());
     }
 
     #[tokio::test]

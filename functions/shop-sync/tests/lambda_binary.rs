@@ -55,7 +55,7 @@ async fn the_binary_publishes_a_stream_batch_to_the_shop() {
     let event = json!({"Records": [
         record(&stack, "StockTable", 1, "INSERT", level.clone()),
         record(&stack, "StockTable", 2, "REMOVE", level.clone()),
-        record(&stack, "OrderTable", 3, "INSERT", level),
+        record(&stack, "FreshnessTable", 3, "INSERT", level),
     ]});
     let api = RuntimeApi::start(vec![event]).await;
     let mut child = spawn_function(

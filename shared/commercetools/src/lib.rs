@@ -12,7 +12,8 @@
 //! `Retry-After` is named in the message); any other 4xx is permanent with the shop's error
 //! codes and the request (`POST /{project}/inventory/{id}`) in the message.
 //!
-//! Orders come the other way: [`ShopOrderFeed`] reads a Subscription's `OrderCreated`
+//! An order's progress in the ERP goes onto the shop's order (`progress.rs`). Orders come
+//! the other way: [`ShopOrderFeed`] reads a Subscription's `OrderCreated`
 //! notification and gives the contract's `order.placed` (`orders.rs`).
 //!
 //! The custom Types (`bridge-inventory`, `bridge-customer`) and the channels (key =
@@ -26,6 +27,7 @@ mod error;
 mod model;
 mod orders;
 mod plan;
+mod progress;
 mod setup;
 mod stock;
 pub mod wiring;
@@ -39,8 +41,10 @@ pub use config::{
 pub use customer::{PLACEHOLDER_EMAIL_DOMAIN, customer_key, placeholder_email, plan_customer};
 pub use error::CREDENTIALS_OPERATION;
 pub use model::{
-    CustomFields, CustomFieldsDraft, Customer, CustomerDraft, ErrorObject, FieldValue,
-    InventoryEntry, InventoryEntryDraft, Reference, TypeKey, UpdateAction,
+    CustomFields, CustomFieldsDraft, Customer, CustomerDraft, DeliveryItem, DeliveryResource,
+    ErrorObject, FieldValue, InventoryEntry, InventoryEntryDraft, Order, OrderLineItem,
+    ParcelDraft, ParcelResource, Reference, ShippingInfo, SyncInfo, TrackingData, TypeKey,
+    UpdateAction,
 };
 pub use orders::{
     APPROVALS_FIELD, BUYER_USER_ID_FIELD, COST_CENTER_FIELD, ORDER_CREATED, ORDER_IMPORTED,
@@ -48,12 +52,15 @@ pub use orders::{
     order_placed,
 };
 pub use plan::{Plan, PlanError};
-pub use setup::{CUSTOMER_TYPE, INVENTORY_TYPE, ORDER_BLOCKED_FIELD, REVISION_FIELD};
+pub use progress::{OrderTarget, plan_order_progress};
+pub use setup::{
+    CUSTOMER_TYPE, ERP_CHANNEL_KEY, INVENTORY_TYPE, ORDER_BLOCKED_FIELD, ORDER_TYPE, REVISION_FIELD,
+};
 pub use stock::{StockTarget, expected_delivery, plan_stock, quantity_on_stock};
 
 use bridge_domain::PortError;
 use bridge_domain::events::{CustomerChanged, StockChanged};
-use bridge_domain::shop::{Published, Shop, ShopNotification, ShopOrderFeed};
+use bridge_domain::shop::{OrderProgress, Published, Shop, ShopNotification, ShopOrderFeed};
 use client::{Call, Client};
 use setup::Setup;
 
@@ -118,6 +125,15 @@ impl Shop for CommercetoolsShop {
 
     async fn publish_customer(&self, customer: &CustomerChanged) -> Result<Published, PortError> {
         self.publish_customer_correlated(customer, None).await
+    }
+
+    async fn publish_order_progress(
+        &self,
+        progress: &OrderProgress,
+    ) -> Result<Published, PortError> {
+        let correlation_id = progress.order_id.to_string();
+        let mut call = Call::new(Some(&correlation_id));
+        progress::publish(&self.client, &self.setup, &mut call, progress).await
     }
 }
 

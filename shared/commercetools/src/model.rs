@@ -112,7 +112,78 @@ pub struct CustomerDraft {
     pub custom: CustomFieldsDraft,
 }
 
-/// The update actions the bridge sends (inventory entries and customers).
+/// A shop order as the bridge reads it to show the ERP's progress (the fields it uses).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Order {
+    pub id: String,
+    pub version: u64,
+    pub order_number: Option<String>,
+    pub order_state: String,
+    pub shipment_state: Option<String>,
+    #[serde(default)]
+    pub line_items: Vec<OrderLineItem>,
+    pub shipping_info: Option<ShippingInfo>,
+    #[serde(default)]
+    pub sync_info: Vec<SyncInfo>,
+    pub custom: Option<CustomFields>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct OrderLineItem {
+    pub id: String,
+    pub quantity: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct ShippingInfo {
+    #[serde(default)]
+    pub deliveries: Vec<DeliveryResource>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct DeliveryResource {
+    pub id: String,
+    #[serde(default)]
+    pub parcels: Vec<ParcelResource>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ParcelResource {
+    pub tracking_data: Option<TrackingData>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TrackingData {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tracking_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub carrier: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SyncInfo {
+    pub channel: Reference,
+    pub external_id: Option<String>,
+}
+
+/// `{id, quantity}` of a line item, as a delivery names what it carries.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DeliveryItem {
+    pub id: String,
+    pub quantity: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ParcelDraft {
+    pub tracking_data: TrackingData,
+}
+
+/// The update actions the bridge sends (inventory entries, customers, orders).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(
     tag = "action",
@@ -135,6 +206,26 @@ pub enum UpdateAction {
     SetCustomField {
         name: &'static str,
         value: FieldValue,
+    },
+    ChangeOrderState {
+        order_state: &'static str,
+    },
+    ChangeShipmentState {
+        shipment_state: &'static str,
+    },
+    /// The order's first delivery: every line item in full, a parcel per tracking code.
+    AddDelivery {
+        items: Vec<DeliveryItem>,
+        parcels: Vec<ParcelDraft>,
+    },
+    AddParcelToDelivery {
+        delivery_id: String,
+        tracking_data: TrackingData,
+    },
+    /// Records the ERP's order number under the bridge's OrderExport channel.
+    UpdateSyncInfo {
+        channel: Reference,
+        external_id: String,
     },
     /// For a resource without custom fields: attaches the bridge's Type with its values.
     SetCustomType {

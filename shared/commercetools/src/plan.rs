@@ -13,6 +13,9 @@ use std::collections::BTreeMap;
 pub enum Plan<Draft> {
     /// The shop has no such resource.
     Create(Draft),
+    /// The shop has no such resource, and the bridge does not create one (an order placed
+    /// elsewhere).
+    Absent,
     /// `actions` against the resource at `version`; never empty.
     Update {
         id: String,

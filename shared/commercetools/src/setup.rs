@@ -63,8 +63,27 @@ pub const CUSTOMER_TYPE: TypeSpec = TypeSpec {
     ],
 };
 
+/// Where the revision of an order's ERP progress lives on an order without custom fields.
+/// An order that has a Type of the shop's own (its B2B fields) gets the `bridgeRevision`
+/// field added to that Type instead ([`Setup::revision_field_on`]).
+pub const ORDER_TYPE: TypeSpec = TypeSpec {
+    key: "bridge-order",
+    resource_type_id: "order",
+    name: "ERP bridge: order",
+    fields: &[FieldSpec {
+        name: REVISION_FIELD,
+        type_name: "Number",
+        label: "ERP revision",
+    }],
+};
+
+/// The channel the ERP's order numbers are recorded under, as the orders' sync info.
+pub const ERP_CHANNEL_KEY: &str = "bridge-erp";
+
 /// The role a channel needs to supply inventory entries.
 const INVENTORY_SUPPLY: &str = "InventorySupply";
+/// The role of a channel orders are exported through (what sync info records).
+const ORDER_EXPORT: &str = "OrderExport";
 
 /// Attempts at bringing a Type up to date when someone else changes it meanwhile.
 const MAX_TYPE_ATTEMPTS: u32 = 3;
@@ -73,6 +92,10 @@ const MAX_TYPE_ATTEMPTS: u32 = 3;
 pub(crate) struct Setup {
     inventory_type: OnceCell<String>,
     customer_type: OnceCell<String>,
+    order_type: OnceCell<String>,
+    erp_channel: OnceCell<String>,
+    /// Types of the shop's own (on its orders) known to hold `bridgeRevision`.
+    revision_fields: Mutex<HashMap<String, Arc<OnceCell<()>>>>,
     /// Warehouse → channel id. One cell per warehouse, so two publishes for a new warehouse
     /// look it up once and never create it twice.
     channels: Mutex<HashMap<String, Arc<OnceCell<String>>>>,
@@ -132,6 +155,54 @@ impl Setup {
             .cloned()
     }
 
+    /// The id of `bridge-order`.
+    pub async fn order_type(
+        &self,
+        client: &Client,
+        call: &mut Call<'_>,
+    ) -> Result<String, ShopError> {
+        self.order_type
+            .get_or_try_init(|| ensure_type(client, call, &ORDER_TYPE))
+            .await
+            .cloned()
+    }
+
+    /// The id of the channel (key `bridge-erp`, role OrderExport) the ERP's order numbers
+    /// are recorded under.
+    pub async fn erp_channel(
+        &self,
+        client: &Client,
+        call: &mut Call<'_>,
+    ) -> Result<String, ShopError> {
+        self.erp_channel
+            .get_or_try_init(|| {
+                ensure_channel(client, call, ERP_CHANNEL_KEY, ORDER_EXPORT, "ERP (bridge)")
+            })
+            .await
+            .cloned()
+    }
+
+    /// Makes sure the Type `type_id` (the shop's own, on its orders) defines
+    /// `bridgeRevision` as a Number, adding it (optional, so nothing the shop writes breaks)
+    /// when it lacks it; once per Type and client.
+    pub async fn revision_field_on(
+        &self,
+        client: &Client,
+        call: &mut Call<'_>,
+        type_id: &str,
+    ) -> Result<(), ShopError> {
+        let cell = self
+            .revision_fields
+            .lock()
+            .expect("type cache lock")
+            .entry(type_id.to_string())
+            .or_default()
+            .clone();
+        cell.get_or_try_init(|| ensure_fields_by_id(client, call, type_id, &ORDER_TYPE))
+            .await
+            .copied()
+    }
+
     /// The id of the warehouse's supply channel (key = warehouse code).
     pub async fn channel(
         &self,
@@ -146,7 +217,8 @@ impl Setup {
             .entry(warehouse.to_string())
             .or_default()
             .clone();
-        cell.get_or_try_init(|| ensure_channel(client, call, warehouse))
+        let name = format!("Warehouse {warehouse}");
+        cell.get_or_try_init(|| ensure_channel(client, call, warehouse, INVENTORY_SUPPLY, &name))
             .await
             .cloned()
     }
@@ -174,26 +246,8 @@ async fn ensure_type(
             request: format!("GET {}", by_key.path()),
             reason,
         })?;
-        if missing.is_empty() {
-            return Ok(existing.id);
-        }
-        // An older bridge's Type: add what this one writes (adding never breaks a reader).
-        let actions: Vec<_> = missing
-            .iter()
-            .map(|field| json!({"action": "addFieldDefinition", "fieldDefinition": field_definition(field)}))
-            .collect();
-        let url = client.url(&["types", &existing.id]);
-        match client
-            .post::<TypeResource>(
-                call,
-                url,
-                &json!({"version": existing.version, "actions": actions}),
-            )
-            .await
-        {
-            Ok(updated) => return Ok(updated.id),
-            Err(ShopError::Conflict { .. }) => continue,
-            Err(err) => return Err(err),
+        if let Some(id) = add_fields(client, call, &existing, &missing).await? {
+            return Ok(id);
         }
     }
     Err(ShopError::Unavailable {
@@ -201,6 +255,66 @@ async fn ensure_type(
         reason: format!(
             "type {} kept changing while the bridge set it up ({MAX_TYPE_ATTEMPTS} attempts)",
             spec.key
+        ),
+        retry_after: None,
+    })
+}
+
+/// Adds `missing` to `existing` (adding never breaks a reader): its id, or `None` when
+/// someone changed the Type meanwhile (read it again).
+async fn add_fields(
+    client: &Client,
+    call: &mut Call<'_>,
+    existing: &TypeResource,
+    missing: &[&FieldSpec],
+) -> Result<Option<String>, ShopError> {
+    if missing.is_empty() {
+        return Ok(Some(existing.id.clone()));
+    }
+    let actions: Vec<_> = missing
+        .iter()
+        .map(|field| json!({"action": "addFieldDefinition", "fieldDefinition": field_definition(field)}))
+        .collect();
+    let url = client.url(&["types", &existing.id]);
+    match client
+        .post::<TypeResource>(
+            call,
+            url,
+            &json!({"version": existing.version, "actions": actions}),
+        )
+        .await
+    {
+        Ok(updated) => Ok(Some(updated.id)),
+        Err(ShopError::Conflict { .. }) => Ok(None),
+        Err(err) => Err(err),
+    }
+}
+
+/// Gives the Type `type_id` (not the bridge's) the fields of `spec` it lacks.
+async fn ensure_fields_by_id(
+    client: &Client,
+    call: &mut Call<'_>,
+    type_id: &str,
+    spec: &TypeSpec,
+) -> Result<(), ShopError> {
+    let by_id = client.url(&["types", type_id]);
+    for _ in 0..MAX_TYPE_ATTEMPTS {
+        let existing: TypeResource = client.get(call, by_id.clone()).await?;
+        let missing = missing_fields(&existing, spec).map_err(|reason| ShopError::Unexpected {
+            request: format!("GET {}", by_id.path()),
+            reason: reason.replacen(spec.key, &format!("{type_id} (the shop's own)"), 1),
+        })?;
+        if add_fields(client, call, &existing, &missing)
+            .await?
+            .is_some()
+        {
+            return Ok(());
+        }
+    }
+    Err(ShopError::Unavailable {
+        request: format!("POST {}", by_id.path()),
+        reason: format!(
+            "type {type_id} kept changing while the bridge added {REVISION_FIELD} ({MAX_TYPE_ATTEMPTS} attempts)"
         ),
         retry_after: None,
     })
@@ -266,19 +380,23 @@ fn missing_fields<'s>(
     Ok(missing)
 }
 
+/// The channel of `key`, created with `role` when missing; an error when it exists without
+/// that role (someone keeps it for another purpose: an operator decides).
 async fn ensure_channel(
     client: &Client,
     call: &mut Call<'_>,
-    warehouse: &str,
+    key: &str,
+    role: &str,
+    name: &str,
 ) -> Result<String, ShopError> {
-    let by_key = client.url(&["channels", &format!("key={warehouse}")]);
+    let by_key = client.url(&["channels", &format!("key={key}")]);
     let channel = match client.get_optional::<Channel>(call, by_key.clone()).await? {
         Some(channel) => channel,
         None => {
             let draft = json!({
-                "key": warehouse,
-                "roles": [INVENTORY_SUPPLY],
-                "name": {"en": format!("Warehouse {warehouse}")},
+                "key": key,
+                "roles": [role],
+                "name": {"en": name},
             });
             match client
                 .post::<Channel>(call, client.url(&["channels"]), &draft)
@@ -294,13 +412,13 @@ async fn ensure_channel(
             }
         }
     };
-    if !channel.roles.iter().any(|role| role == INVENTORY_SUPPLY) {
+    if !channel.roles.iter().any(|r| r == role) {
         // Someone made this channel for another purpose (prices, orders); an operator decides
-        // whether it is this warehouse.
+        // whether it is the one the bridge needs.
         return Err(ShopError::Unexpected {
             request: format!("GET {}", by_key.path()),
             reason: format!(
-                "channel {warehouse:?} has roles {:?}, not {INVENTORY_SUPPLY}; the bridge will not supply stock through it",
+                "channel {key:?} has roles {:?}, not {role}; the bridge will not use it for {name}",
                 channel.roles
             ),
         });

@@ -54,6 +54,11 @@ pub(crate) async fn write<W: Writable>(
                     requests: call.requests,
                 });
             }
+            Plan::Absent => {
+                return Ok(Published::Absent {
+                    requests: call.requests,
+                });
+            }
             Plan::Stale { shop_revision } => {
                 return Ok(Published::Stale {
                     shop_revision,

@@ -716,3 +716,236 @@ async fn every_request_carries_the_correlation_id() {
             .all(|r| r.correlation_id.is_none())
     );
 }
+
+/// Checks out `quantity` of a 9.80 EUR product for the shop customer `customer_id`, as a
+/// storefront would: product, shipping method for Germany, the shop's own order Type with
+/// its B2B fields, a cart, the order. The order as the shop answers it.
+async fn checkout(world: &support::World, customer_id: &str, number: &str) -> serde_json::Value {
+    let raw = &world.raw;
+    let created = |(status, body): (u16, serde_json::Value)| {
+        assert!(status == 200 || status == 201, "{status} {body}");
+        body
+    };
+    created(
+        raw.post(
+            "product-types",
+            &json!({"key": "goods", "name": "Goods", "description": "", "attributes": []}),
+        )
+        .await,
+    );
+    created(raw.post("products", &json!({"key": "SKU-O", "name": {"de": "Schraube"}, "slug": {"de": "sku-o"},
+        "productType": {"typeId": "product-type", "key": "goods"},
+        "masterVariant": {"sku": "SKU-O", "prices": [{"value": {"currencyCode": "EUR", "centAmount": 980}}]}, "publish": true})).await);
+    created(
+        raw.post(
+            "zones",
+            &json!({"key": "de", "name": "DE", "locations": [{"country": "DE"}]}),
+        )
+        .await,
+    );
+    created(
+        raw.post(
+            "tax-categories",
+            &json!({"key": "std", "name": "std",
+        "rates": [{"name": "19", "amount": 0.19, "includedInPrice": true, "country": "DE"}]}),
+        )
+        .await,
+    );
+    created(raw.post("shipping-methods", &json!({"key": "std", "name": "std", "isDefault": true,
+        "taxCategory": {"typeId": "tax-category", "key": "std"},
+        "zoneRates": [{"zone": {"typeId": "zone", "key": "de"}, "shippingRates": [{"price": {"currencyCode": "EUR", "centAmount": 0}}]}]})).await);
+    created(
+        raw.post(
+            "types",
+            &json!({"key": "b2b-order", "name": {"en": "B2B order"}, "resourceTypeIds": ["order"],
+        "fieldDefinitions": [{"name": "poNumber", "type": {"name": "String"}, "required": false,
+                              "label": {"en": "PO"}, "inputHint": "SingleLine"}]}),
+        )
+        .await,
+    );
+    let cart = created(raw.post("carts", &json!({"currency": "EUR", "country": "DE", "customerId": customer_id,
+        "shippingAddress": {"country": "DE", "city": "Berlin"},
+        "shippingMethod": {"typeId": "shipping-method", "key": "std"},
+        "lineItems": [{"sku": "SKU-O", "quantity": 4}],
+        "custom": {"type": {"typeId": "type", "key": "b2b-order"}, "fields": {"poNumber": "PO-7"}}})).await);
+    created(
+        raw.post(
+            "orders",
+            &json!({"cart": {"typeId": "cart", "id": cart["id"]},
+        "version": cart["version"], "orderNumber": number}),
+        )
+        .await,
+    )
+}
+
+fn progress(
+    state: bridge_domain::shop::ShopOrderState,
+    shipment: Option<bridge_domain::shop::ShopShipmentState>,
+    revision: u64,
+    codes: &[&str],
+) -> bridge_domain::shop::OrderProgress {
+    bridge_domain::shop::OrderProgress {
+        order_id: bridge_domain::OrderId::parse("SHOP-7").unwrap(),
+        revision: Revision::new(revision),
+        state,
+        shipment,
+        erp_order_number: Some("SO-4711".into()),
+        tracking: codes
+            .iter()
+            .map(|code| bridge_domain::events::Tracking {
+                carrier: Some("DHL".into()),
+                code: Some(code.to_string()),
+            })
+            .collect(),
+    }
+}
+
+#[tokio::test]
+async fn a_shop_order_is_read_as_order_placed_under_its_customers_key_also_when_not_in_the_message()
+{
+    use bridge_domain::shop::{ShopNotification, ShopOrderFeed};
+    let world = world!();
+    let shop = world.shop();
+    shop.publish_customer(&customer("C-ORD", "ACME", false, 1))
+        .await
+        .unwrap();
+    let (_, account) = world.raw.get("customers/key=C-ORD").await;
+    let order = checkout(&world, account["id"].as_str().unwrap(), "SHOP-7").await;
+    let full = json!({"notificationType": "Message", "projectKey": world.project, "id": "m-1",
+        "version": 1, "sequenceNumber": 1, "resource": {"typeId": "order", "id": order["id"]},
+        "resourceVersion": 1, "type": "OrderCreated", "order": order,
+        "createdAt": order["createdAt"], "lastModifiedAt": order["createdAt"]});
+    let mut without = full.clone();
+    without.as_object_mut().unwrap().remove("order");
+    without.as_object_mut().unwrap().remove("type");
+    without["payloadNotIncluded"] =
+        json!({"reason": "Payload too large.", "payloadType": "OrderCreated"});
+    world.proxy.take_api_requests();
+    for (notification, requests) in [(full, 1), (without, 2)] {
+        let read = shop
+            .read_notification(&notification.to_string(), Some("corr-1"))
+            .await
+            .unwrap();
+        let ShopNotification::OrderPlaced { message_id, order } = read else {
+            panic!("{read:?}")
+        };
+        assert_eq!(message_id, "m-1");
+        assert_eq!(order.order_id.as_str(), "SHOP-7");
+        assert_eq!(order.customer_id.as_str(), "C-ORD", "the customer's key");
+        assert_eq!(order.po_number.as_deref(), Some("PO-7"));
+        let line = &order.lines.as_slice()[0];
+        assert_eq!(
+            (line.sku.as_str(), line.quantity.to_string()),
+            ("SKU-O", "4".into())
+        );
+        assert_eq!(line.unit_price.value().to_string(), "9.80");
+        let seen = world.proxy.take_api_requests();
+        assert_eq!(seen.len(), requests, "{:?}", Proxy::lines(&seen));
+        assert!(
+            seen.iter()
+                .all(|r| r.correlation_id.as_deref() == Some("corr-1"))
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_orders_progress_reaches_the_shops_order_under_its_revision_and_a_concurrent_edit_is_absorbed()
+ {
+    use bridge_domain::shop::{ShopOrderState::*, ShopShipmentState::*};
+    let world = world!();
+    let shop = world.shop();
+    shop.publish_customer(&customer("C-PRO", "ACME", false, 1))
+        .await
+        .unwrap();
+    let (_, account) = world.raw.get("customers/key=C-PRO").await;
+    checkout(&world, account["id"].as_str().unwrap(), "SHOP-7").await;
+
+    let accepted = shop
+        .publish_order_progress(&progress(Confirmed, None, 0, &[]))
+        .await
+        .unwrap();
+    assert!(
+        matches!(accepted, Published::Written { .. }),
+        "{accepted:?}"
+    );
+    let (_, order) = world.raw.get("orders/order-number=SHOP-7").await;
+    assert_eq!(order["orderState"], "Confirmed");
+    assert_eq!(order["syncInfo"][0]["externalId"], "SO-4711");
+    assert_eq!(
+        order["custom"]["fields"]["poNumber"], "PO-7",
+        "the shop's fields stay"
+    );
+    assert_eq!(order["custom"]["fields"]["bridgeRevision"], 0);
+    // The shop's own Type got the field, optional: nothing the shop writes breaks.
+    let (_, b2b) = world.raw.get("types/key=b2b-order").await;
+    let field = b2b["fieldDefinitions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["name"] == "bridgeRevision")
+        .cloned()
+        .unwrap_or_else(|| panic!("{b2b}"));
+    assert_eq!(
+        (field["type"]["name"].as_str(), field["required"].as_bool()),
+        (Some("Number"), Some(false))
+    );
+
+    // Someone edits the order between the bridge's read and its write.
+    world.proxy.take_api_requests();
+    world.proxy.on(
+        Method::POST,
+        update_of("orders"),
+        1,
+        Fault::ConcurrentEdit {
+            actions: json!([{"action": "setCustomerEmail", "email": "buyer@acme.example"}]),
+        },
+    );
+    let shipped = shop
+        .publish_order_progress(&progress(Confirmed, Some(Shipped), 3, &["1Z1"]))
+        .await
+        .unwrap();
+    assert!(matches!(shipped, Published::Written { .. }), "{shipped:?}");
+    let requests = world.proxy.take_api_requests();
+    let statuses: Vec<_> = requests
+        .iter()
+        .map(|r| (r.method.as_str(), r.status))
+        .collect();
+    assert_eq!(
+        statuses,
+        [("GET", 200), ("POST", 409), ("GET", 200), ("POST", 200)]
+    );
+    let (_, order) = world.raw.get("orders/order-number=SHOP-7").await;
+    assert_eq!(order["shipmentState"], "Shipped");
+    assert_eq!(
+        order["customerEmail"], "buyer@acme.example",
+        "the edit stays"
+    );
+    let delivery = &order["shippingInfo"]["deliveries"][0];
+    assert_eq!(
+        delivery["parcels"][0]["trackingData"]["trackingId"], "1Z1",
+        "{order}"
+    );
+    assert_eq!(delivery["items"][0]["quantity"], 4);
+    assert_eq!(order["custom"]["fields"]["bridgeRevision"], 3);
+
+    // Delivered with a second parcel: the parcel joins the delivery; an older progress
+    // afterwards changes nothing; an order the shop does not have is left alone.
+    shop.publish_order_progress(&progress(Confirmed, Some(Delivered), 4, &["1Z1", "1Z2"]))
+        .await
+        .unwrap();
+    let (_, order) = world.raw.get("orders/order-number=SHOP-7").await;
+    assert_eq!(order["shipmentState"], "Delivered");
+    let parcels = order["shippingInfo"]["deliveries"][0]["parcels"]
+        .as_array()
+        .unwrap();
+    assert_eq!(parcels.len(), 2, "{order}");
+    let stale = shop
+        .publish_order_progress(&progress(Confirmed, Some(Shipped), 3, &["1Z1"]))
+        .await
+        .unwrap();
+    assert!(matches!(stale, Published::Stale { .. }), "{stale:?}");
+    let mut elsewhere = progress(Confirmed, None, 1, &[]);
+    elsewhere.order_id = bridge_domain::OrderId::parse("EDI-1").unwrap();
+    let absent = shop.publish_order_progress(&elsewhere).await.unwrap();
+    assert!(matches!(absent, Published::Absent { .. }), "{absent:?}");
+}

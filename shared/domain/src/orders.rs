@@ -211,6 +211,10 @@ pub enum OrderState {
         status: OrderStatus,
         revision: Revision,
         erp_order_number: Option<String>,
+        /// The parcels' tracking as the ERP last reported it (kept when a later status
+        /// names none), for the shop's deliveries.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        tracking: Vec<crate::events::Tracking>,
     },
 }
 
@@ -285,6 +289,10 @@ impl OrderState {
         {
             return None;
         }
+        let tracking = match self {
+            OrderState::Erp { tracking, .. } if event.tracking.is_empty() => tracking.clone(),
+            _ => event.tracking.clone(),
+        };
         let erp_order_number = event.erp_order_number.clone().or(match self {
             OrderState::Accepted { erp_order_number } => Some(erp_order_number.clone()),
             OrderState::Erp {
@@ -296,6 +304,7 @@ impl OrderState {
             status: event.status,
             revision: event.revision,
             erp_order_number,
+            tracking,
         })
     }
 }
@@ -372,8 +381,8 @@ pub struct OrderTransition {
 mod tests {
     use super::*;
     use crate::events::{
-        Approval, ApprovalRule, OrderLine, OrderLines, PricePer, PriceTier, PriceTiers, UnitPrice,
-        ValidityWindow,
+        Approval, ApprovalRule, OrderLine, OrderLines, PricePer, PriceTier, PriceTiers, Tracking,
+        UnitPrice, ValidityWindow,
     };
     use crate::ids::{CostCenter, CustomerId, OrderId, PriceListId};
     use crate::money::{Currency, Quantity, UnitCode};
@@ -578,6 +587,7 @@ mod tests {
             status: OrderStatus::Invoiced,
             revision: Revision::new(4),
             erp_order_number: None,
+            tracking: vec![],
         };
         assert!(
             !invoiced.counts_toward_exposure(),
@@ -667,6 +677,36 @@ mod tests {
             "delivered"
         );
         assert!(!shipped.may_submit() && OrderState::Received.may_submit());
+    }
+
+    #[test]
+    fn tracking_is_kept_until_a_status_names_other_parcels() {
+        let parcel = |code: &str| Tracking {
+            carrier: Some("DHL".into()),
+            code: Some(code.into()),
+        };
+        let event = |status, revision, tracking: Vec<Tracking>| OrderStatusChanged {
+            order_id: OrderId::parse("SO-1").unwrap(),
+            status,
+            revision: Revision::new(revision),
+            erp_order_number: None,
+            tracking,
+        };
+        let tracking_of = |state: &OrderState| match state {
+            OrderState::Erp { tracking, .. } => tracking.clone(),
+            other => panic!("{other:?}"),
+        };
+        let shipped = OrderState::Submitted
+            .with_status(&event(OrderStatus::Shipped, 1, vec![parcel("1Z1")]))
+            .unwrap();
+        let delivered = shipped
+            .with_status(&event(OrderStatus::Delivered, 2, vec![]))
+            .unwrap();
+        assert_eq!(tracking_of(&delivered), [parcel("1Z1")]);
+        let reshipped = delivered
+            .with_status(&event(OrderStatus::Shipped, 3, vec![parcel("1Z2")]))
+            .unwrap();
+        assert_eq!(tracking_of(&reshipped), [parcel("1Z2")]);
     }
 
     #[test]

@@ -3,7 +3,10 @@
 //! worth a request at all.
 
 use crate::error::PortError;
-use crate::events::{CustomerChanged, OrderPlaced, StockChanged};
+use crate::events::{CustomerChanged, OrderPlaced, OrderStatus, StockChanged, Tracking};
+use crate::ids::OrderId;
+use crate::orders::OrderState;
+use crate::ports::StoredOrder;
 use crate::revision::Revision;
 use async_trait::async_trait;
 
@@ -20,6 +23,9 @@ pub enum Published {
         shop_revision: Revision,
         requests: u32,
     },
+    /// The shop has no such resource and the bridge does not create one (an order placed
+    /// elsewhere than in this shop); nothing was written.
+    Absent { requests: u32 },
 }
 
 impl Published {
@@ -27,7 +33,8 @@ impl Published {
         match *self {
             Published::Written { requests }
             | Published::AlreadyCurrent { requests }
-            | Published::Stale { requests, .. } => requests,
+            | Published::Stale { requests, .. }
+            | Published::Absent { requests } => requests,
         }
     }
 }
@@ -43,6 +50,119 @@ pub trait Shop: Send + Sync {
     async fn publish_stock(&self, stock: &StockChanged) -> Result<Published, PortError>;
     /// The customer (key = customer id) with its company name and whether it may order.
     async fn publish_customer(&self, customer: &CustomerChanged) -> Result<Published, PortError>;
+    /// An order's progress in the ERP onto the shop's order of that id; `Absent` when the
+    /// shop has none (the order came from elsewhere).
+    async fn publish_order_progress(
+        &self,
+        progress: &OrderProgress,
+    ) -> Result<Published, PortError>;
+}
+
+/// Where the shop shows an order: commercetools' order states.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ShopOrderState {
+    Open,
+    Confirmed,
+    Complete,
+    Cancelled,
+}
+
+/// How far the shop shows an order's goods: commercetools' shipment states the ERP's
+/// statuses reach.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ShopShipmentState {
+    Shipped,
+    Delivered,
+}
+
+/// What the shop shows of an order's progress in the ERP (contract section 6): its state,
+/// its shipment state, a delivery with a parcel per tracking code, and the ERP's order
+/// number as the order's sync info.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderProgress {
+    pub order_id: OrderId,
+    /// Stored on the shop's order and checked before a write: 0 while the writeback's
+    /// answer is all the bridge knows (accepted or rejected by the ERP), then the ERP
+    /// status's revision + 1, so that any status the ERP reports supersedes the answer.
+    pub revision: Revision,
+    pub state: ShopOrderState,
+    /// `None` leaves the shop's shipment state as it is.
+    pub shipment: Option<ShopShipmentState>,
+    pub erp_order_number: Option<String>,
+    pub tracking: Vec<Tracking>,
+}
+
+impl OrderProgress {
+    /// What the shop shows of `order`; `None` while the ERP has not answered (received,
+    /// held, submitted: the shop's order stays Open as the checkout left it).
+    pub fn of(order: &StoredOrder) -> Option<Self> {
+        let (revision, state, shipment, erp_order_number, tracking) = match &order.state {
+            OrderState::Received | OrderState::Held { .. } | OrderState::Submitted => {
+                return None;
+            }
+            OrderState::Accepted { erp_order_number } => (
+                Revision::new(0),
+                ShopOrderState::Confirmed,
+                None,
+                Some(erp_order_number.clone()),
+                Vec::new(),
+            ),
+            OrderState::Rejected { .. } => (
+                Revision::new(0),
+                ShopOrderState::Cancelled,
+                None,
+                None,
+                Vec::new(),
+            ),
+            OrderState::Erp {
+                status,
+                revision,
+                erp_order_number,
+                tracking,
+            } => {
+                let (state, shipment) = match status {
+                    OrderStatus::Confirmed => (ShopOrderState::Confirmed, None),
+                    OrderStatus::Shipped => {
+                        (ShopOrderState::Confirmed, Some(ShopShipmentState::Shipped))
+                    }
+                    OrderStatus::Delivered => (
+                        ShopOrderState::Confirmed,
+                        Some(ShopShipmentState::Delivered),
+                    ),
+                    // Invoiced is done for the buyer; the shipment state stays what the
+                    // ERP last said of the goods.
+                    OrderStatus::Invoiced => (ShopOrderState::Complete, None),
+                    OrderStatus::Cancelled => (ShopOrderState::Cancelled, None),
+                };
+                (
+                    Revision::new(revision.value().saturating_add(1)),
+                    state,
+                    shipment,
+                    erp_order_number.clone(),
+                    tracking.clone(),
+                )
+            }
+        };
+        Some(Self {
+            order_id: order.order.order_id.clone(),
+            revision,
+            state,
+            shipment,
+            erp_order_number,
+            tracking,
+        })
+    }
+}
+
+/// The progress to publish when a stored order changed from `old` to `new`: `None` when
+/// the shop shows nothing new (a retry count, a hold reason, the same ERP status again).
+pub fn order_progress_changed(
+    old: Option<&StoredOrder>,
+    new: &StoredOrder,
+) -> Option<OrderProgress> {
+    let progress = OrderProgress::of(new)?;
+    let before = old.and_then(OrderProgress::of);
+    (before.as_ref() != Some(&progress)).then_some(progress)
 }
 
 /// One notification of the shop's order feed (a commercetools Subscription's message), as
@@ -92,5 +212,116 @@ pub fn customer_differs_for_shop(old: Option<&CustomerChanged>, new: &CustomerCh
         Some(old) => {
             old.name != new.name || old.blocked != new.blocked || old.price_lists != new.price_lists
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::events::{OrderLine, OrderLines, OrderStatusChanged, UnitPrice};
+    use crate::ids::{CustomerId, Sku};
+    use crate::money::{Currency, Quantity};
+
+    fn stored() -> StoredOrder {
+        let order = OrderPlaced {
+            order_id: OrderId::parse("SHOP-1").unwrap(),
+            revision: Revision::new(1),
+            customer_id: CustomerId::parse("C-1").unwrap(),
+            currency: Currency::parse("EUR").unwrap(),
+            lines: OrderLines::new(vec![OrderLine {
+                line: 1,
+                sku: Sku::parse("A").unwrap(),
+                quantity: Quantity::new(1.into()).unwrap(),
+                unit_price: UnitPrice::new(1.into()).unwrap(),
+            }])
+            .unwrap(),
+            placed_at: chrono::Utc::now(),
+            po_number: None,
+            cost_center: None,
+            buyer: None,
+            approvals: vec![],
+            delivery: None,
+        };
+        StoredOrder::new(order, chrono::Utc::now())
+    }
+
+    fn with(state: OrderState) -> StoredOrder {
+        let mut order = stored();
+        order.transition(state, chrono::Utc::now());
+        order
+    }
+
+    fn erp(status: OrderStatus, revision: u64, tracking: &[&str]) -> OrderState {
+        OrderState::Submitted
+            .with_status(&OrderStatusChanged {
+                order_id: OrderId::parse("SHOP-1").unwrap(),
+                status,
+                revision: Revision::new(revision),
+                erp_order_number: Some("SO-9".into()),
+                tracking: tracking
+                    .iter()
+                    .map(|code| Tracking {
+                        carrier: Some("DHL".into()),
+                        code: Some(code.to_string()),
+                    })
+                    .collect(),
+            })
+            .unwrap()
+    }
+
+    #[test]
+    fn the_shop_sees_an_order_once_the_erp_answered_and_with_each_status() {
+        assert_eq!(OrderProgress::of(&stored()), None, "received: still Open");
+        assert_eq!(OrderProgress::of(&with(OrderState::Submitted)), None);
+        let accepted = OrderProgress::of(&with(OrderState::Accepted {
+            erp_order_number: "SO-9".into(),
+        }))
+        .unwrap();
+        assert_eq!(
+            (accepted.state, accepted.shipment, accepted.revision),
+            (ShopOrderState::Confirmed, None, Revision::new(0))
+        );
+        assert_eq!(accepted.erp_order_number.as_deref(), Some("SO-9"));
+        let rejected = OrderProgress::of(&with(OrderState::Rejected { errors: vec![] })).unwrap();
+        assert_eq!(rejected.state, ShopOrderState::Cancelled);
+        let shipped = OrderProgress::of(&with(erp(OrderStatus::Shipped, 3, &["1Z1"]))).unwrap();
+        assert_eq!(
+            (shipped.state, shipped.shipment, shipped.revision),
+            (
+                ShopOrderState::Confirmed,
+                Some(ShopShipmentState::Shipped),
+                Revision::new(4)
+            ),
+            "the ERP's revision 3, after the writeback's 0"
+        );
+        assert_eq!(shipped.tracking[0].code.as_deref(), Some("1Z1"));
+        let states = [
+            (
+                OrderStatus::Delivered,
+                ShopOrderState::Confirmed,
+                Some(ShopShipmentState::Delivered),
+            ),
+            (OrderStatus::Invoiced, ShopOrderState::Complete, None),
+            (OrderStatus::Cancelled, ShopOrderState::Cancelled, None),
+        ];
+        for (status, state, shipment) in states {
+            let progress = OrderProgress::of(&with(erp(status, 4, &[]))).unwrap();
+            assert_eq!(
+                (progress.state, progress.shipment),
+                (state, shipment),
+                "{status:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn only_a_change_the_shop_shows_is_published() {
+        let submitted = with(OrderState::Submitted);
+        let shipped = with(erp(OrderStatus::Shipped, 3, &["1Z1"]));
+        assert!(order_progress_changed(Some(&submitted), &shipped).is_some());
+        assert!(order_progress_changed(None, &shipped).is_some());
+        // The same status saved again (a retry, a wait recorded) shows nothing new.
+        assert_eq!(order_progress_changed(Some(&shipped), &shipped), None);
+        assert_eq!(order_progress_changed(Some(&stored()), &submitted), None);
     }
 }

@@ -3,12 +3,11 @@
 //! the Subscription's queue as commercetools delivers it, three times; the ERP receives one
 //! sales order with the order's B2B fields. A notification too large for the queue is read
 //! from the shop by id; the Subscription's test message is dropped; an anonymous order is
-//! dead-lettered with its reason.
+//! dead-lettered with its reason. The ERP's answer and status go back onto the shop's order.
 
 use super::support::{post_to_local_stack, shop_until};
 use bridge_domain::Source;
 use bridgectl::dev::{DevOptions, LocalStack};
-use reqwest::Method;
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 
@@ -21,61 +20,13 @@ async fn post(stack: &LocalStack, id: &str, kind: &str, data: Value) {
     );
 }
 
-async fn shop(stack: &LocalStack, method: Method, path: &str, body: Value) -> Value {
-    bridgectl::shop::request(&stack.shop_settings, method, path, Some(&body))
-        .await
-        .unwrap_or_else(|e| panic!("{path}: {e:#}"))
-}
-
 async fn erp_orders(stack: &LocalStack) -> Vec<Value> {
     let url = format!("{}/_admin/orders", stack.info.erp_base_url);
     let answer: Value = reqwest::get(url).await.unwrap().json().await.unwrap();
     answer["orders"].as_array().cloned().unwrap_or_default()
 }
 
-/// What a storefront needs to check out: a product with a price, a shipping method for
-/// Germany, and the order Type carrying the B2B fields.
-async fn storefront(stack: &LocalStack, sku: &str) {
-    shop(
-        stack,
-        Method::POST,
-        "product-types",
-        json!({"key": "goods", "name": "Goods", "description": "", "attributes": []}),
-    )
-    .await;
-    shop(stack, Method::POST, "products", json!({"key": sku, "name": {"de": "Schraube"}, "slug": {"de": sku.to_lowercase()},
-        "productType": {"typeId": "product-type", "key": "goods"},
-        "masterVariant": {"sku": sku, "prices": [{"value": {"currencyCode": "EUR", "centAmount": 980}}]}, "publish": true})).await;
-    shop(
-        stack,
-        Method::POST,
-        "zones",
-        json!({"key": "de", "name": "DE", "locations": [{"country": "DE"}]}),
-    )
-    .await;
-    shop(
-        stack,
-        Method::POST,
-        "tax-categories",
-        json!({"key": "std", "name": "std",
-        "rates": [{"name": "19", "amount": 0.19, "includedInPrice": true, "country": "DE"}]}),
-    )
-    .await;
-    shop(stack, Method::POST, "shipping-methods", json!({"key": "std", "name": "std", "isDefault": true,
-        "taxCategory": {"typeId": "tax-category", "key": "std"},
-        "zoneRates": [{"zone": {"typeId": "zone", "key": "de"}, "shippingRates": [{"price": {"currencyCode": "EUR", "centAmount": 0}}]}]})).await;
-    let text = |name: &str| json!({"name": name, "type": {"name": "String"}, "required": false, "label": {"en": name}, "inputHint": "SingleLine"});
-    shop(
-        stack,
-        Method::POST,
-        "types",
-        json!({"key": "b2b-order", "name": {"en": "B2B order"}, "resourceTypeIds": ["order"],
-        "fieldDefinitions": [text("poNumber"), text("costCenter"), text("approvals")]}),
-    )
-    .await;
-}
-
-/// Checks out `quantity` of `sku` for the shop customer `customer` (None: anonymous).
+/// Checks out `quantity` of `sku` for the shop customer `customer` (None: a guest).
 async fn checkout(
     stack: &LocalStack,
     customer: Option<&str>,
@@ -83,36 +34,21 @@ async fn checkout(
     quantity: u32,
     number: &str,
 ) -> Value {
-    let mut cart = json!({"currency": "EUR", "country": "DE",
-        "shippingAddress": {"country": "DE", "city": "Berlin", "streetName": "Hauptstr.", "streetNumber": "5",
-                            "postalCode": "10115", "company": "ACME GmbH"},
-        "shippingMethod": {"typeId": "shipping-method", "key": "std"},
-        "lineItems": [{"sku": sku, "quantity": quantity}],
-        "custom": {"type": {"typeId": "type", "key": "b2b-order"},
-                   "fields": {"poNumber": format!("PO-{number}"), "costCenter": "CC-10"}}});
-    if let Some(customer) = customer {
-        cart["customerId"] = json!(customer);
-    }
-    let cart = shop(stack, Method::POST, "carts", cart).await;
-    shop(
-        stack,
-        Method::POST,
-        "orders",
-        json!({"cart": {"typeId": "cart", "id": cart["id"]}, "version": cart["version"], "orderNumber": number}),
+    let fields = json!({"poNumber": format!("PO-{number}"), "costCenter": "CC-10"});
+    bridgectl::shop::checkout(
+        &stack.shop_settings,
+        customer,
+        sku,
+        quantity,
+        number,
+        fields,
     )
     .await
+    .unwrap()
 }
 
-/// The `OrderCreated` notification of `order` in the Subscription's Platform format.
 fn order_created(project: &str, message_id: &str, order: &Value) -> Value {
-    json!({
-        "notificationType": "Message", "projectKey": project, "id": message_id,
-        "version": 1, "sequenceNumber": 1,
-        "resource": {"typeId": "order", "id": order["id"]}, "resourceVersion": order["version"],
-        "resourceUserProvidedIdentifiers": {"orderNumber": order["orderNumber"]},
-        "type": "OrderCreated", "order": order,
-        "createdAt": order["createdAt"], "lastModifiedAt": order["createdAt"]
-    })
+    bridgectl::shop::order_created(project, message_id, order)
 }
 
 #[tokio::test]
@@ -149,7 +85,9 @@ async fn a_shop_order_delivered_three_times_reaches_the_erp_once_with_its_b2b_fi
     .await;
     let shop_customer = found["results"][0]["id"].as_str().unwrap().to_string();
 
-    storefront(&stack, sku).await;
+    bridgectl::shop::storefront(&stack.shop_settings, sku, 980)
+        .await
+        .unwrap();
     let order = checkout(&stack, Some(&shop_customer), sku, 12, "SHOP-1001").await;
     assert_eq!(order["orderState"], "Open", "{order}");
     let project = stack.shop_settings.project_key.clone();
@@ -215,6 +153,80 @@ async fn a_shop_order_delivered_three_times_reaches_the_erp_once_with_its_b2b_fi
     assert_eq!(lines[0]["sku"], sku);
     assert_eq!(lines[0]["quantity"].to_string().trim_matches('"'), "12");
     assert_eq!(lines[0]["unit_price"].to_string().trim_matches('"'), "9.80");
+
+    // The ERP's answer reaches the shop's order: confirmed, the ERP's number as sync info.
+    let erp_number = sales_order["erp_order_number"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let shop_order = |done: Box<dyn Fn(&Value) -> bool>| {
+        let stack = &stack;
+        async move {
+            shop_until(
+                stack,
+                "orders/order-number=SHOP-1001",
+                Duration::from_secs(30),
+                done,
+            )
+            .await
+        }
+    };
+    let confirmed = shop_order(Box::new(move |o| {
+        o["orderState"] == "Confirmed" && o["syncInfo"].as_array().is_some_and(|s| !s.is_empty())
+    }))
+    .await;
+    assert_eq!(
+        confirmed["syncInfo"][0]["externalId"],
+        erp_number.as_str(),
+        "{confirmed}"
+    );
+    assert_eq!(
+        confirmed["custom"]["fields"]["poNumber"], "PO-SHOP-1001",
+        "the shop's own fields stay"
+    );
+    assert_eq!(
+        confirmed["custom"]["fields"]["bridgeRevision"], 0,
+        "{confirmed}"
+    );
+    // Then its status: shipped with a parcel's tracking, then an older status arriving late.
+    post(
+        &stack,
+        "st2",
+        "order.status_changed",
+        json!({"order_id": "SHOP-1001", "status": "shipped", "revision": 2,
+               "tracking": [{"carrier": "DHL", "code": "1Z999"}]}),
+    )
+    .await;
+    post(
+        &stack,
+        "st1",
+        "order.status_changed",
+        json!({"order_id": "SHOP-1001", "status": "confirmed", "revision": 1}),
+    )
+    .await;
+    let shipped = shop_order(Box::new(|o| o["shipmentState"] == "Shipped")).await;
+    let parcel = &shipped["shippingInfo"]["deliveries"][0]["parcels"][0];
+    assert_eq!(parcel["trackingData"]["trackingId"], "1Z999", "{shipped}");
+    assert_eq!(parcel["trackingData"]["carrier"], "DHL");
+    let items = shipped["shippingInfo"]["deliveries"][0]["items"]
+        .as_array()
+        .unwrap();
+    assert_eq!(items[0]["quantity"], 12, "the whole line ships: {shipped}");
+    assert_eq!(
+        shipped["custom"]["fields"]["bridgeRevision"], 3,
+        "the ERP's revision 2 + 1"
+    );
+    stack
+        .drain(&["OrderStatusQueue"], Duration::from_secs(30))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let after = super::support::shop_get(&stack, "orders/order-number=SHOP-1001").await;
+    assert_eq!(
+        after["shipmentState"], "Shipped",
+        "the late status changed nothing: {after}"
+    );
+    assert_eq!(after["version"], shipped["version"], "{after}");
 
     // Too large for the queue: the notification names the order, the bridge reads it.
     let large = checkout(&stack, Some(&shop_customer), sku, 3, "SHOP-1002").await;

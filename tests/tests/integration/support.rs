@@ -170,7 +170,8 @@ pub async fn shop_get(stack: &bridgectl::dev::LocalStack, path: &str) -> Value {
         .expect("the shop answers")
 }
 
-/// Polls `path` until `done` holds for its answer (or panics after `timeout`).
+/// Polls `path` until `done` holds for its answer (or panics after `timeout`). A resource
+/// the shop does not have yet (404) is polled again like any answer that is not done.
 pub async fn shop_until(
     stack: &bridgectl::dev::LocalStack,
     path: &str,
@@ -179,13 +180,19 @@ pub async fn shop_until(
 ) -> Value {
     let deadline = std::time::Instant::now() + timeout;
     loop {
-        let answer = shop_get(stack, path).await;
-        if done(&answer) {
-            return answer;
+        let answer = bridgectl::shop::get(&stack.shop_settings, path).await;
+        if let Ok(answer) = &answer
+            && done(answer)
+        {
+            return answer.clone();
         }
         assert!(
             std::time::Instant::now() < deadline,
-            "the shop did not get there in {timeout:?}: {answer}"
+            "the shop did not get there in {timeout:?}: {}",
+            match answer {
+                Ok(answer) => answer.to_string(),
+                Err(err) => format!("{err:#}"),
+            }
         );
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
