@@ -353,6 +353,29 @@ async fn import_demo(stack: &LocalStack) -> anyhow::Result<bool> {
     println!("\n== bridgectl product DRILL-007");
     let product = crate::catalog::product(&catalog, "DRILL-007").await?;
     print!("{}", crate::catalog::product_text(&product));
+    println!("\n== the shop: DRILL-007 as the storefront reads it");
+    let (arrived, shown) = crate::shop::until(
+        &stack.shop_settings,
+        "products/key=DRILL-007",
+        Duration::from_secs(30),
+        |p| p["masterData"]["published"] == true,
+    )
+    .await;
+    let shown = shown.unwrap_or_default();
+    let current = &shown["masterData"]["current"];
+    println!(
+        "product DRILL-007: published {} name {} categories {} images {}",
+        shown["masterData"]["published"],
+        current["name"],
+        current["categories"].as_array().map_or(0, Vec::len),
+        current["masterVariant"]["images"]
+            .as_array()
+            .map_or(0, Vec::len)
+    );
+    if !arrived || current["name"]["de-DE"] != "Bohrer 7 mm" {
+        println!("BAD expected DRILL-007 published in the shop as Bohrer 7 mm");
+        return Ok(false);
+    }
     Ok(expected)
 }
 

@@ -52,15 +52,40 @@ pub async fn request(
         .await?)
 }
 
-/// The inventory entries of `sku` (one per warehouse's supply channel).
-pub async fn inventory(shop: &CommercetoolsConfig, sku: &str) -> anyhow::Result<Vec<Value>> {
+/// The inventory query of `sku`'s entries (one per warehouse's supply channel).
+fn inventory_path(sku: &str) -> String {
     let mut query = reqwest::Url::parse("http://query/").expect("a URL");
     query
         .query_pairs_mut()
         .append_pair("where", &format!("sku=\"{sku}\""));
-    let path = format!("inventory?{}", query.query().unwrap_or_default());
-    let answer = get(shop, &path).await?;
+    format!("inventory?{}", query.query().unwrap_or_default())
+}
+
+/// The inventory entries of `sku` (one per warehouse's supply channel).
+pub async fn inventory(shop: &CommercetoolsConfig, sku: &str) -> anyhow::Result<Vec<Value>> {
+    let answer = get(shop, &inventory_path(sku)).await?;
     Ok(answer["results"].as_array().cloned().unwrap_or_default())
+}
+
+/// Polls `path` until `done` holds for the shop's answer or `timeout` passes: whether it got
+/// there, and the last answer (the error's text where the shop had none yet, a 404).
+pub async fn until(
+    shop: &CommercetoolsConfig,
+    path: &str,
+    timeout: Duration,
+    done: impl Fn(&Value) -> bool,
+) -> (bool, Result<Value, String>) {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let answer = get(shop, path).await.map_err(|e| format!("{e:#}"));
+        if answer.as_ref().is_ok_and(&done) {
+            return (true, answer);
+        }
+        if Instant::now() > deadline {
+            return (false, answer);
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }
 
 /// Polls the inventory of `sku` until `done` holds for it or `timeout` passes; the last
@@ -71,17 +96,11 @@ pub async fn inventory_until(
     timeout: Duration,
     done: impl Fn(&[Value]) -> bool,
 ) -> anyhow::Result<(bool, Vec<Value>)> {
-    let deadline = Instant::now() + timeout;
-    loop {
-        let entries = inventory(shop, sku).await?;
-        if done(&entries) {
-            return Ok((true, entries));
-        }
-        if Instant::now() > deadline {
-            return Ok((false, entries));
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    let path = inventory_path(sku);
+    let results = |answer: &Value| answer["results"].as_array().cloned().unwrap_or_default();
+    let (arrived, answer) = until(shop, &path, timeout, |answer| done(&results(answer))).await;
+    let answer = answer.map_err(anyhow::Error::msg)?;
+    Ok((arrived, results(&answer)))
 }
 
 /// Creates `draft` under `collection` unless a resource of its key is there already.

@@ -1,14 +1,14 @@
 //! Shop orders (contract section 6): a commercetools Subscription delivers the shop's
-//! `OrderCreated` (and `OrderImported`) messages to this function's queue; each becomes the
+//! `OrderCreated` messages to this function's queue; each becomes the
 //! contract's `order.placed` and is handed to the intake as if the shop had posted it: the
 //! same validation, the same receipts and the same queue. So a shop order takes the
 //! existing writeback path (B2B checks, exactly one sales order in the ERP), and a message
 //! the Subscription delivers three times is queued once: its receipt is the message's id.
 //!
-//! A notification the bridge does not act on (the Subscription's test message, another
-//! message type) is counted and dropped. One that cannot become an `order.placed` (no
-//! customer, a line without sku, an unreadable custom field) is dead-lettered with the
-//! field and the reason; one that fails for a reason that passes (the shop or the intake's
+//! The Subscription's test message is counted and dropped; any other notification that is
+//! not an `OrderCreated` of this stack's project, and any order that cannot become an
+//! `order.placed` (no customer, a line without sku, a total the lines do not make, an
+//! unreadable custom field), is dead-lettered with the field and the reason, never dropped; one that fails for a reason that passes (the shop or the intake's
 //! stores unavailable) comes back after a growing wait (2, 4, 8, 16 minutes with the
 //! defaults), so a shop down for half an hour loses no order, and one down for longer
 //! leaves it in the dead-letter queue, alarmed, to be redriven.
@@ -16,6 +16,7 @@
 pub mod wiring;
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
+use bridge_commercetools::wiring::{Reconnecting, is_credentials};
 use bridge_domain::error::cause_chain;
 use bridge_domain::ports::MessageQueue;
 use bridge_domain::shop::{ShopNotification, ShopOrderFeed};
@@ -105,7 +106,8 @@ pub fn order_sender(found: Option<Sender>, source: &str) -> Result<Sender, Sourc
 pub struct ShopOrders {
     settings: ShopOrderSettings,
     sender: Sender,
-    feed: Arc<dyn ShopOrderFeed>,
+    /// Built again with the secret read again when the shop refuses the credentials.
+    feed: Reconnecting<dyn ShopOrderFeed>,
     intake: Arc<dyn EventIntake>,
     queue: Arc<dyn MessageQueue>,
 }
@@ -113,7 +115,7 @@ pub struct ShopOrders {
 impl ShopOrders {
     pub fn new(
         settings: ShopOrderSettings,
-        feed: Arc<dyn ShopOrderFeed>,
+        feed: Reconnecting<dyn ShopOrderFeed>,
         intake: Arc<dyn EventIntake>,
         queue: Arc<dyn MessageQueue>,
     ) -> Result<Self, SourceError> {
@@ -177,22 +179,30 @@ impl ShopOrders {
         intake_counts: &Mutex<Vec<Metrics>>,
     ) -> Result<MessageOutcome, MessageError> {
         let body = message.body.as_deref().unwrap_or_default();
-        let notification = self
+        let read = self
             .feed
+            .current()
             .read_notification(body, message.message_id.as_deref())
-            .await
-            .map_err(|err| {
-                let code = if err.is_retryable() {
+            .await;
+        let notification = match read {
+            Ok(notification) => notification,
+            Err(err) => {
+                let code = if is_credentials(&err) {
+                    // The record waits while an operator puts the secret; it is read again.
+                    self.feed.credentials_refused().await;
+                    "shop_credentials_refused"
+                } else if err.is_retryable() {
                     "shop_unavailable"
                 } else {
                     "order_refused"
                 };
-                MessageError {
+                return Err(MessageError {
                     class: err.class,
                     code: code.to_string(),
                     message: cause_chain(&err),
-                }
-            })?;
+                });
+            }
+        };
         let (message_id, order) = match notification {
             ShopNotification::Ignored { what } => {
                 info!(what, outcome = "ignored", "not an order notification");
@@ -269,10 +279,15 @@ fn outcome(accepted: Accepted) -> Result<MessageOutcome, MessageError> {
                 err.code
             ),
         )),
-        Accepted::Conflict => Err(MessageError::permanent(
-            "notification_conflict",
-            "this message id was queued before with another order; the shop broke its own message ids",
-        )),
+        // The order was read again (it did not fit into the message) and changed since its
+        // first delivery was queued: that one stands, later edits are the ERP's business.
+        Accepted::Conflict => {
+            warn!(
+                outcome = "duplicate",
+                "the order changed since the first delivery of its notification was queued; the first stands"
+            );
+            Ok("OrderDuplicate")
+        }
         Accepted::InFlight => {
             warn!("another delivery of the same notification is still being handled");
             Err(MessageError::retryable(

@@ -20,6 +20,10 @@ impl ShopOrderFeed for FakeFeed {
         _: Option<&str>,
     ) -> Result<ShopNotification, PortError> {
         self.0.clone().map_err(|(class, message)| match class {
+            _ if message == "credentials" => PortError::retryable(
+                bridge_commercetools::CREDENTIALS_OPERATION,
+                "POST /oauth/token: 401 invalid_client",
+            ),
             bridge_domain::ErrorClass::Retryable => {
                 PortError::retryable("shop.read_order", message)
             }
@@ -151,7 +155,7 @@ fn build_world(
     let queue = Arc::new(FakeQueue::default());
     let orders = ShopOrders::new(
         settings(),
-        Arc::new(FakeFeed(feed)),
+        bridge_commercetools::wiring::Reconnecting::fixed(Arc::new(FakeFeed(feed))),
         intake.clone(),
         queue.clone(),
     )
@@ -216,8 +220,11 @@ async fn an_order_goes_to_the_intake_as_the_shops_order_placed_under_the_message
 }
 
 #[tokio::test]
-async fn a_redelivered_notification_is_a_duplicate_not_a_failure() {
-    let world = build_world(Ok(placed()), Accepted::Duplicate);
+async fn an_order_that_changed_since_its_first_delivery_was_queued_is_a_duplicate_not_a_dead_letter()
+ {
+    // The intake's answer when the same message id comes with other content: the order was
+    // read again (it did not fit into the message) after the bridge wrote to it.
+    let world = build_world(Ok(placed()), Accepted::Conflict);
     let (result, metrics) = world.orders.process(event(2)).await;
     assert!(result.unwrap().batch_item_failures.is_empty());
     assert_eq!(metrics.count("OrderDuplicate"), 1);
@@ -309,6 +316,47 @@ async fn a_shop_that_cannot_answer_now_brings_the_message_back_later_and_the_las
 }
 
 #[tokio::test]
+async fn refused_credentials_keep_the_order_waiting_and_the_secret_is_read_again() {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    let reconnects = Arc::new(AtomicU32::new(0));
+    let counted = reconnects.clone();
+    let reconnect: bridge_commercetools::wiring::Reconnect<dyn ShopOrderFeed> =
+        Arc::new(move || {
+            counted.fetch_add(1, Ordering::SeqCst);
+            let good: Arc<dyn ShopOrderFeed> = Arc::new(FakeFeed(Ok(placed())));
+            Box::pin(async move { Ok(good) })
+        });
+    let refusing: Arc<dyn ShopOrderFeed> = Arc::new(FakeFeed(Err((
+        bridge_domain::ErrorClass::Retryable,
+        "credentials",
+    ))));
+    let intake = Arc::new(FakeIntake {
+        answer: Accepted::Queued,
+        in_flight: Mutex::new(0),
+        calls: Mutex::default(),
+    });
+    let queue = Arc::new(FakeQueue::default());
+    let orders = ShopOrders::new(
+        settings(),
+        bridge_commercetools::wiring::Reconnecting::new(refusing, reconnect),
+        intake.clone(),
+        queue.clone(),
+    )
+    .unwrap();
+    let (result, _) = orders.process(event(1)).await;
+    assert!(result.is_err(), "retried, not dead-lettered");
+    assert!(queue.sent.lock().unwrap().is_empty());
+    assert_eq!(reconnects.load(Ordering::SeqCst), 1);
+    let (result, metrics) = orders.process(event(2)).await;
+    assert!(result.unwrap().batch_item_failures.is_empty());
+    assert_eq!(
+        metrics.count("OrderQueued"),
+        1,
+        "the secret read again works"
+    );
+}
+
+#[tokio::test]
 async fn a_source_that_may_not_place_orders_stops_the_start() {
     let intake = Arc::new(FakeIntake {
         answer: Accepted::Queued,
@@ -321,7 +369,7 @@ async fn a_source_that_may_not_place_orders_stops_the_start() {
         settings.source = source.into();
         let err = ShopOrders::new(
             settings,
-            Arc::new(FakeFeed(Ok(placed()))),
+            bridge_commercetools::wiring::Reconnecting::fixed(Arc::new(FakeFeed(Ok(placed())))),
             intake.clone(),
             queue.clone(),
         )

@@ -5,6 +5,7 @@
 use crate::{ShopOrderSettings, ShopOrders};
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use bridge_aws::SqsQueue;
+use bridge_domain::shop::ShopOrderFeed;
 use bridge_lambda::{Config, Failure, Function, Handler, InitError};
 use std::sync::Arc;
 use std::time::Instant;
@@ -36,13 +37,17 @@ impl Function for ShopOrders {
 
     async fn build(config: &Config, aws: &aws_config::SdkConfig) -> Result<Self, InitError> {
         let settings = ShopOrderSettings::from_config(config)?;
-        let shop =
-            bridge_commercetools::wiring::connect(config, &bridge_aws::secrets_client(aws)).await?;
+        let feed = bridge_commercetools::wiring::connect_reconnecting(
+            config,
+            &bridge_aws::secrets_client(aws),
+            |shop| -> Arc<dyn ShopOrderFeed> { Arc::new(shop) },
+        )
+        .await?;
         let intake = webhook_intake::wiring::build_for_handover(config, aws)?;
         let queue = SqsQueue::new(bridge_aws::sqs_client(aws));
         Ok(ShopOrders::new(
             settings,
-            Arc::new(shop),
+            feed,
             Arc::new(intake),
             Arc::new(queue),
         )?)

@@ -12,19 +12,20 @@ pub mod wiring;
 
 use aws_lambda_events::event::dynamodb::{Event as StreamEvent, EventRecord};
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
+use bridge_commercetools::wiring::{Reconnect, Reconnecting};
 use bridge_domain::error::cause_chain;
 use bridge_domain::events::{CustomerChanged, StockChanged};
-use bridge_domain::ports::StoredOrder;
-use bridge_domain::ports::{MessageQueue, OutboundMessage};
+use bridge_domain::ports::{MessageQueue, OutboundMessage, StoredOrder, StoredProduct};
 use bridge_domain::shop::{
-    Published, Shop, customer_differs_for_shop, order_progress_changed, stock_differs_for_shop,
+    Published, Shop, customer_differs_for_shop, order_progress_changed, product_differs_for_shop,
+    product_revision, stock_differs_for_shop,
 };
 use bridge_domain::{ErrorClass, PortError};
 use bridge_lambda::batch::failure_attributes;
 use bridge_lambda::{Config, ConfigError, MessageError, Metrics};
 use std::collections::BTreeMap;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tracing::{Instrument, error, info, warn};
 
@@ -33,6 +34,11 @@ pub const FUNCTION_NAME: &str = "shop-sync";
 pub const STOCK_TABLE: &str = "STOCK_TABLE";
 pub const CUSTOMER_TABLE: &str = "CUSTOMER_TABLE";
 pub const ORDER_TABLE: &str = "ORDER_TABLE";
+pub const PRODUCT_TABLE: &str = "PRODUCT_TABLE";
+
+/// The largest dead-letter body sent whole: an SQS message holds 256 KiB with its
+/// attributes.
+const DEAD_LETTER_MAX_BYTES: usize = 240 * 1024;
 pub const SHOP_DLQ_URL: &str = "SHOP_DLQ_URL";
 /// The longest pause before a batch the shop could not take is handed back for its retry.
 pub const SHOP_BACKOFF_MAX_SECONDS: &str = "SHOP_BACKOFF_MAX_SECONDS";
@@ -54,6 +60,8 @@ pub struct ShopSyncSettings {
     pub customer_table: String,
     /// Orders: their progress in the ERP goes onto the shop's orders.
     pub order_table: String,
+    /// The PIM's products.
+    pub product_table: String,
     /// Where a record the shop refuses goes, with the shop's error.
     pub dead_letter_queue: String,
     /// Lambda retries a stream batch at once: the function waits (1 s, 2 s, 4 s... up to
@@ -70,32 +78,20 @@ impl ShopSyncSettings {
             stock_table: config.required(STOCK_TABLE)?,
             customer_table: config.required(CUSTOMER_TABLE)?,
             order_table: config.required(ORDER_TABLE)?,
+            product_table: config.required(PRODUCT_TABLE)?,
             dead_letter_queue: config.required(SHOP_DLQ_URL)?,
             backoff_max: Duration::from_secs(config.parsed(SHOP_BACKOFF_MAX_SECONDS, 30)?),
         })
     }
 }
 
-/// Builds the shop client again with the client secret read again (an operator put the
-/// real one after the client's credentials were refused).
-pub type Reconnect = Arc<
-    dyn Fn() -> std::pin::Pin<
-            Box<dyn std::future::Future<Output = Result<Arc<dyn Shop>, String>> + Send>,
-        > + Send
-        + Sync,
->;
-
-/// How often refused credentials make the function read the secret again, at most.
-const RECONNECT_EVERY: Duration = Duration::from_secs(60);
-
 pub struct ShopSync {
     settings: ShopSyncSettings,
-    shop: RwLock<Arc<dyn Shop>>,
+    /// Built again with the secret read again when the shop refuses the credentials.
+    shop: Reconnecting<dyn Shop>,
     queue: Arc<dyn MessageQueue>,
     /// Batches handed back in a row, per stream (this container's): the backoff's exponent.
     failures_in_a_row: Mutex<HashMap<String, u32>>,
-    reconnect: Option<Reconnect>,
-    last_reconnect: Mutex<Option<Instant>>,
 }
 
 /// The kinds of record the shop receives, by the table their stream comes from.
@@ -104,6 +100,7 @@ pub enum Category {
     Stock,
     Customers,
     Orders,
+    Products,
 }
 
 impl Category {
@@ -112,6 +109,7 @@ impl Category {
             Category::Stock => "stock",
             Category::Customers => "customers",
             Category::Orders => "orders",
+            Category::Products => "products",
         }
     }
 }
@@ -149,7 +147,7 @@ impl RecordError {
 
     /// The shop refused the API client, not the record.
     fn is_credentials(&self) -> bool {
-        matches!(self, RecordError::Shop(err) if err.operation == bridge_commercetools::CREDENTIALS_OPERATION)
+        matches!(self, RecordError::Shop(err) if bridge_commercetools::wiring::is_credentials(err))
     }
 
     fn code(&self) -> &'static str {
@@ -169,50 +167,31 @@ impl ShopSync {
         shop: Arc<dyn Shop>,
         queue: Arc<dyn MessageQueue>,
     ) -> Self {
+        Self::with_shop(settings, Reconnecting::fixed(shop), queue)
+    }
+
+    pub fn with_shop(
+        settings: ShopSyncSettings,
+        shop: Reconnecting<dyn Shop>,
+        queue: Arc<dyn MessageQueue>,
+    ) -> Self {
         Self {
             settings,
-            shop: RwLock::new(shop),
+            shop,
             queue,
             failures_in_a_row: Mutex::default(),
-            reconnect: None,
-            last_reconnect: Mutex::new(None),
         }
     }
 
     /// Reads the client secret again (through `reconnect`) when the shop refuses the
-    /// credentials, at most every [`RECONNECT_EVERY`].
-    pub fn with_reconnect(mut self, reconnect: Reconnect) -> Self {
-        self.reconnect = Some(reconnect);
+    /// credentials, at most every [`bridge_commercetools::wiring::RECONNECT_EVERY`].
+    pub fn with_reconnect(mut self, reconnect: Reconnect<dyn Shop>) -> Self {
+        self.shop = Reconnecting::new(self.shop.current(), reconnect);
         self
     }
 
     fn shop(&self) -> Arc<dyn Shop> {
-        self.shop.read().unwrap_or_else(|p| p.into_inner()).clone()
-    }
-
-    async fn reconnect(&self) {
-        let Some(reconnect) = &self.reconnect else {
-            return;
-        };
-        {
-            let mut last = self
-                .last_reconnect
-                .lock()
-                .unwrap_or_else(|p| p.into_inner());
-            if last.is_some_and(|at| at.elapsed() < RECONNECT_EVERY) {
-                return;
-            }
-            *last = Some(Instant::now());
-        }
-        match reconnect().await {
-            Ok(shop) => {
-                *self.shop.write().unwrap_or_else(|p| p.into_inner()) = shop;
-                info!(
-                    "the shop refused the API client's credentials; the client secret was read again"
-                );
-            }
-            Err(err) => error!(error = %err, "reading the shop's client secret again failed"),
-        }
+        self.shop.current()
     }
 
     /// Waits before a batch of `stream` goes back to Lambda for its retry, within the
@@ -248,6 +227,8 @@ impl ShopSync {
             Ok(Category::Customers)
         } else if table == self.settings.order_table {
             Ok(Category::Orders)
+        } else if table == self.settings.product_table {
+            Ok(Category::Products)
         } else {
             Err(RecordError::UnknownTable(arn))
         }
@@ -336,7 +317,7 @@ impl ShopSync {
                 .remove(&stream);
         } else {
             if credentials_refused {
-                self.reconnect().await;
+                self.shop.credentials_refused().await;
             }
             self.back_off(&stream, deadline).await;
         }
@@ -368,6 +349,15 @@ impl ShopSync {
                 }
                 self.shop().publish_customer(&new).await?
             }
+            Category::Products => {
+                let (old, new) = images::<StoredProduct>(record, "product")?;
+                if !product_differs_for_shop(old.as_ref(), &new) {
+                    return Ok(RecordOutcome::Skipped);
+                }
+                self.shop()
+                    .publish_product(&new.product, product_revision(&new))
+                    .await?
+            }
             Category::Orders => {
                 let (old, new) = images::<StoredOrder>(record, "order")?;
                 let Some(progress) = order_progress_changed(old.as_ref(), &new) else {
@@ -394,9 +384,23 @@ impl ShopSync {
     /// The stream record itself is the message: `bridgectl dlq` shows it with the reason,
     /// and a replay can publish it again.
     async fn dead_letter(&self, record: &EventRecord, err: &RecordError) -> Result<(), PortError> {
-        let body = serde_json::to_string(record).map_err(|e| {
-            PortError::permanent("shop.dead_letter", format!("cannot encode the record: {e}"))
-        })?;
+        let encode = |record: &EventRecord| {
+            serde_json::to_string(record).map_err(|e| {
+                PortError::permanent("shop.dead_letter", format!("cannot encode the record: {e}"))
+            })
+        };
+        let mut body = encode(record)?;
+        let mut attributes = BTreeMap::new();
+        if body.len() > DEAD_LETTER_MAX_BYTES {
+            // An item too large for a queue message (an order of many lines) would hold its
+            // shard for a day: the record goes without its images; its keys and sequence
+            // number say which item to look at in the table.
+            let mut trimmed = record.clone();
+            trimmed.change.new_image = Default::default();
+            trimmed.change.old_image = Default::default();
+            body = encode(&trimmed)?;
+            attributes.insert("images_dropped".to_string(), "true".to_string());
+        }
         let failure = MessageError {
             class: err.class(),
             code: err.code().to_string(),
@@ -404,7 +408,7 @@ impl ShopSync {
         };
         let message = OutboundMessage {
             body,
-            attributes: failure_attributes(BTreeMap::new(), &failure, 1, FUNCTION_NAME),
+            attributes: failure_attributes(attributes, &failure, 1, FUNCTION_NAME),
             ..Default::default()
         };
         self.queue
@@ -508,6 +512,18 @@ mod tests {
             })
         }
 
+        async fn publish_product(
+            &self,
+            product: &bridge_domain::product::Product,
+            revision: Revision,
+        ) -> Result<Published, PortError> {
+            self.published
+                .lock()
+                .unwrap()
+                .push(format!("{}@{}", product.sku, revision.value()));
+            Ok(Published::Written { requests: 2 })
+        }
+
         async fn publish_order_progress(
             &self,
             progress: &bridge_domain::shop::OrderProgress,
@@ -550,6 +566,7 @@ mod tests {
             stock_table: "stock".into(),
             customer_table: "customers".into(),
             order_table: "orders".into(),
+            product_table: "products".into(),
             dead_letter_queue: "shop-dlq".into(),
             backoff_max: Duration::ZERO,
         }
@@ -663,6 +680,31 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_refused_record_too_large_for_a_message_is_dead_lettered_without_its_images() {
+        let shop = Arc::new(FakeShop {
+            refuse: vec!["BIG"],
+            ..Default::default()
+        });
+        let queue = Arc::new(FakeQueue::default());
+        let mut image = stock_image("BIG", "5", 1);
+        image["padding"] = json!({"S": "x".repeat(300 * 1024)});
+        let event = batch(vec![record("stock", 1, "INSERT", None, image)]);
+        let (response, _) = run(shop, queue.clone(), event).await;
+        assert!(response.batch_item_failures.is_empty(), "the shard goes on");
+        let sent = queue.sent.lock().unwrap();
+        let (_, message) = &sent[0];
+        assert!(
+            message.body.len() < DEAD_LETTER_MAX_BYTES,
+            "{}",
+            message.body.len()
+        );
+        assert_eq!(message.attributes["images_dropped"], "true");
+        let body: Value = serde_json::from_str(&message.body).unwrap();
+        assert_eq!(body["dynamodb"]["Keys"]["sku"]["S"], "BIG");
+        assert_eq!(body["dynamodb"]["SequenceNumber"], "1");
+    }
+
+    #[tokio::test]
     async fn a_refused_record_that_cannot_be_dead_lettered_is_retried_not_dropped() {
         let shop = Arc::new(FakeShop {
             refuse: vec!["A"],
@@ -698,6 +740,17 @@ mod tests {
                 "POST /oauth/token: 401 invalid_client",
             ))
         }
+        async fn publish_product(
+            &self,
+            _: &bridge_domain::product::Product,
+            _: Revision,
+        ) -> Result<Published, PortError> {
+            Err(PortError::retryable(
+                bridge_commercetools::CREDENTIALS_OPERATION,
+                "POST /oauth/token: 401 invalid_client",
+            ))
+        }
+
         async fn publish_order_progress(
             &self,
             _: &bridge_domain::shop::OrderProgress,
@@ -714,7 +767,7 @@ mod tests {
         let good = Arc::new(FakeShop::default());
         let reconnects = Arc::new(std::sync::atomic::AtomicU32::new(0));
         let (for_reconnect, counted) = (good.clone(), reconnects.clone());
-        let reconnect: Reconnect = Arc::new(move || {
+        let reconnect: Reconnect<dyn Shop> = Arc::new(move || {
             counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             let shop: Arc<dyn Shop> = for_reconnect.clone();
             Box::pin(async move { Ok(shop) })
@@ -848,6 +901,51 @@ mod tests {
         assert_eq!(*shop.published.lock().unwrap(), ["SHOP-1:Confirmed@0"]);
         assert_eq!(metrics.count("ShopUnchanged"), 3);
         assert!(queue.sent.lock().unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_product_goes_to_the_shop_under_its_import_time_and_a_repeat_of_its_content_costs_nothing()
+     {
+        let shop = Arc::new(FakeShop::default());
+        let queue = Arc::new(FakeQueue::default());
+        let image = |import: &str, at: &str, name: &str| {
+            json!({"sku": {"S": "DRILL-7"}, "gtin": {"NULL": true}, "names": {"M": {"de": {"S": name}}},
+                "descriptions": {"M": {}}, "brand": {"NULL": true}, "category": {"L": []},
+                "unit": {"NULL": true}, "weight_kg": {"NULL": true}, "images": {"L": []},
+                "status": {"S": "active"}, "attributes": {"M": {}}, "content_hash": {"S": name},
+                "import_id": {"S": import}, "updated_at": {"S": at}})
+        };
+        let product_record = |sequence, old: Option<Value>, new: Value| {
+            let mut r = record("products", sequence, "MODIFY", old, new);
+            r["dynamodb"]["Keys"] = json!({"sku": {"S": "DRILL-7"}});
+            r
+        };
+        let first = image("i1", "2026-12-07T09:00:00Z", "Bohrer");
+        let event = batch(vec![
+            product_record(1, None, first.clone()),
+            // Imported again unchanged (another import, another time): nothing to publish.
+            product_record(
+                2,
+                Some(first.clone()),
+                image("i2", "2026-12-07T10:00:00Z", "Bohrer"),
+            ),
+            product_record(
+                3,
+                Some(image("i2", "2026-12-07T10:00:00Z", "Bohrer")),
+                image("i3", "2026-12-07T11:00:00Z", "Bohrer 7 mm"),
+            ),
+        ]);
+        let (response, metrics) = run(shop.clone(), queue.clone(), event).await;
+        assert!(
+            response.batch_item_failures.is_empty(),
+            "{:?}",
+            queue.sent.lock().unwrap()
+        );
+        assert_eq!(
+            *shop.published.lock().unwrap(),
+            ["DRILL-7@1796634000000", "DRILL-7@1796641200000"]
+        );
+        assert_eq!(metrics.count("ShopUnchanged"), 1);
     }
 
     #[tokio::test]

@@ -27,6 +27,7 @@ mod error;
 mod model;
 mod orders;
 mod plan;
+mod product;
 mod progress;
 mod setup;
 mod stock;
@@ -47,14 +48,18 @@ pub use model::{
     UpdateAction,
 };
 pub use orders::{
-    APPROVALS_FIELD, BUYER_USER_ID_FIELD, COST_CENTER_FIELD, ORDER_CREATED, ORDER_IMPORTED,
-    OrderError, PO_NUMBER_FIELD, REQUESTED_DELIVERY_DATE_FIELD, ShopOrder, order_id_of,
-    order_placed,
+    APPROVALS_FIELD, BUYER_USER_ID_FIELD, COST_CENTER_FIELD, ORDER_CREATED, OrderError,
+    PO_NUMBER_FIELD, REQUESTED_DELIVERY_DATE_FIELD, ShopOrder, order_id_of, order_placed,
 };
 pub use plan::{Plan, PlanError};
+pub use product::{
+    AttributeSpec, CATEGORY_KEY_PREFIX, CODE_PREFIX, ProductDraft, ProductResource, ProductTarget,
+    attributes_needed, category_key, plan_product, product_key, slug,
+};
 pub use progress::{OrderTarget, plan_order_progress};
 pub use setup::{
-    CUSTOMER_TYPE, ERP_CHANNEL_KEY, INVENTORY_TYPE, ORDER_BLOCKED_FIELD, ORDER_TYPE, REVISION_FIELD,
+    CUSTOMER_TYPE, ERP_CHANNEL_KEY, INVENTORY_TYPE, ORDER_BLOCKED_FIELD, ORDER_TYPE,
+    PRODUCT_TYPE_KEY, REVISION_FIELD,
 };
 pub use stock::{StockTarget, expected_delivery, plan_stock, quantity_on_stock};
 
@@ -73,6 +78,8 @@ pub const MAX_WRITE_ATTEMPTS: u32 = 5;
 pub struct CommercetoolsShop {
     client: Client,
     setup: Setup,
+    /// Notifications of another project are refused.
+    project_key: String,
 }
 
 impl CommercetoolsShop {
@@ -81,6 +88,7 @@ impl CommercetoolsShop {
         Ok(Self {
             client: Client::new(config)?,
             setup: Setup::default(),
+            project_key: config.project_key.clone(),
         })
     }
 
@@ -127,6 +135,16 @@ impl Shop for CommercetoolsShop {
         self.publish_customer_correlated(customer, None).await
     }
 
+    async fn publish_product(
+        &self,
+        product: &bridge_domain::product::Product,
+        revision: bridge_domain::Revision,
+    ) -> Result<Published, PortError> {
+        let correlation_id = product.sku.to_string();
+        let mut call = Call::new(Some(&correlation_id));
+        product::publish(&self.client, &self.setup, &mut call, product, revision).await
+    }
+
     async fn publish_order_progress(
         &self,
         progress: &OrderProgress,
@@ -145,7 +163,7 @@ impl ShopOrderFeed for CommercetoolsShop {
         correlation_id: Option<&str>,
     ) -> Result<ShopNotification, PortError> {
         let mut call = Call::new(correlation_id);
-        orders::read_notification(&self.client, &mut call, body).await
+        orders::read_notification(&self.client, &mut call, &self.project_key, body).await
     }
 }
 

@@ -112,6 +112,35 @@ pub struct CustomerDraft {
     pub custom: CustomFieldsDraft,
 }
 
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Image {
+    pub url: String,
+    #[serde(default = "Dimensions::unknown")]
+    pub dimensions: Dimensions,
+}
+
+/// An image's size in pixels: the PIM gives none, so an external image is `0 × 0`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Dimensions {
+    pub w: u32,
+    pub h: u32,
+}
+
+impl Dimensions {
+    pub fn unknown() -> Self {
+        Self { w: 0, h: 0 }
+    }
+}
+
+impl Image {
+    pub fn external(url: &str) -> Self {
+        Self {
+            url: url.to_string(),
+            dimensions: Dimensions::unknown(),
+        }
+    }
+}
+
 /// A shop order as the bridge reads it to show the ERP's progress (the fields it uses).
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -227,6 +256,46 @@ pub enum UpdateAction {
         channel: Reference,
         external_id: String,
     },
+    /// Product content, written to the published and the staged copy alike
+    /// (`staged: false`).
+    ChangeName {
+        name: BTreeMap<String, String>,
+        staged: bool,
+    },
+    /// Without a description it removes the one there is.
+    SetDescription {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        description: Option<BTreeMap<String, String>>,
+        staged: bool,
+    },
+    AddToCategory {
+        category: Reference,
+        staged: bool,
+    },
+    RemoveFromCategory {
+        category: Reference,
+        staged: bool,
+    },
+    /// A product variant's attribute; without a value it removes the attribute.
+    SetAttribute {
+        sku: String,
+        name: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        value: Option<Value>,
+        staged: bool,
+    },
+    AddExternalImage {
+        sku: String,
+        image: Image,
+        staged: bool,
+    },
+    RemoveImage {
+        sku: String,
+        image_url: String,
+        staged: bool,
+    },
+    Publish,
+    Unpublish,
     /// For a resource without custom fields: attaches the bridge's Type with its values.
     SetCustomType {
         #[serde(rename = "type")]

@@ -33,10 +33,8 @@ pub const BUYER_USER_ID_FIELD: &str = "buyerUserId";
 pub const REQUESTED_DELIVERY_DATE_FIELD: &str = "requestedDeliveryDate";
 pub const APPROVALS_FIELD: &str = "approvals";
 
-/// The message types the bridge acts on: an order checked out from a cart, and one
-/// created through the Order Import API (which sends no OrderCreated).
+/// The message type the bridge acts on: an order checked out from a cart.
 pub const ORDER_CREATED: &str = "OrderCreated";
-pub const ORDER_IMPORTED: &str = "OrderImported";
 
 /// A Subscription's notification in the Platform format (only what the bridge reads). A
 /// Message notification carries the message's fields at the top level.
@@ -44,6 +42,9 @@ pub const ORDER_IMPORTED: &str = "OrderImported";
 #[serde(rename_all = "camelCase")]
 struct Notification {
     notification_type: Option<String>,
+    /// The project the message comes from: commercetools sends every project's messages as
+    /// one AWS principal, so the queue policy alone does not keep other projects out.
+    project_key: Option<String>,
     /// The message's id: the same on every delivery of this message.
     id: Option<String>,
     #[serde(rename = "type")]
@@ -77,6 +78,8 @@ pub struct ShopOrder {
     pub line_items: Vec<LineItem>,
     #[serde(default)]
     pub custom_line_items: Vec<Value>,
+    /// A cart discount on the order's total, which no line carries.
+    pub discount_on_total_price: Option<Value>,
     pub custom: Option<CustomFields>,
     pub shipping_address: Option<BTreeMap<String, Value>>,
 }
@@ -90,6 +93,8 @@ pub struct LineItem {
     pub price: Price,
     #[serde(default)]
     pub discounted_price_per_quantity: Vec<DiscountedPerQuantity>,
+    /// What the buyer pays for the line: checked against quantity × unit price.
+    pub total_price: TypedMoney,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -147,6 +152,14 @@ impl TypedMoney {
 pub enum OrderError {
     #[error("the notification is not JSON of a commercetools Subscription: {0}")]
     NotANotification(String),
+    #[error(
+        "the notification comes from project {found:?}, not this stack's {expected:?}: another project's Subscription points at this queue"
+    )]
+    OtherProject { found: String, expected: String },
+    #[error(
+        "{0}: this queue takes OrderCreated messages only (Platform format); check the Subscription's messages and format"
+    )]
+    NotAnOrderCreated(String),
     #[error("the order message has no order and no payloadNotIncluded: {0}")]
     NoOrder(String),
     #[error("the order in the message is not an order as the API defines it: {0}")]
@@ -194,11 +207,27 @@ pub(crate) enum Reading {
     },
 }
 
-/// Reads a notification's body (pure).
-pub(crate) fn read(body: &str) -> Result<Reading, OrderError> {
+/// Reads a notification's body (pure): `project` is this stack's project key.
+pub(crate) fn read(body: &str, project: &str) -> Result<Reading, OrderError> {
     let notification: Notification =
         serde_json::from_str(body).map_err(|e| OrderError::NotANotification(e.to_string()))?;
+    let found = notification.project_key.as_deref().unwrap_or_default();
+    if found != project {
+        return Err(OrderError::OtherProject {
+            found: found.to_string(),
+            expected: project.to_string(),
+        });
+    }
     let kind = notification.notification_type.as_deref().unwrap_or("");
+    // The test message commercetools sends when the Subscription is created.
+    if kind == "ResourceCreated"
+        && notification
+            .resource
+            .as_ref()
+            .is_some_and(|r| r.type_id == "subscription")
+    {
+        return Ok(Reading::Ignored("the Subscription's test message".into()));
+    }
     // A message too large for the queue may come without its `type`: the notification then
     // names it as `payloadNotIncluded.payloadType`.
     let message_type = notification.message_type.clone().or_else(|| {
@@ -209,18 +238,16 @@ pub(crate) fn read(body: &str) -> Result<Reading, OrderError> {
             .and_then(Value::as_str)
             .map(str::to_string)
     });
-    if kind != "Message"
-        || !matches!(
-            message_type.as_deref(),
-            Some(ORDER_CREATED | ORDER_IMPORTED)
-        )
-    {
+    // Anything else is refused, not dropped: an order sent in another format or as another
+    // type would otherwise be acknowledged and lost.
+    if kind != "Message" || message_type.as_deref() != Some(ORDER_CREATED) {
         let what = match (kind, message_type.as_deref()) {
-            ("Message", Some(message)) => format!("{message} message"),
-            ("", _) => "a notification without notificationType".to_string(),
-            (other, _) => format!("{other} notification"),
+            ("Message", Some(message)) => format!("a {message} message"),
+            ("Message", None) => "a message without type".to_string(),
+            ("", _) => "a notification without notificationType (CloudEvents format?)".to_string(),
+            (other, _) => format!("a {other} notification"),
         };
-        return Ok(Reading::Ignored(what));
+        return Err(OrderError::NotAnOrderCreated(what));
     }
     let message_id = notification
         .id
@@ -286,6 +313,12 @@ pub fn order_placed(order: &ShopOrder, customer_key: &str) -> Result<OrderPlaced
             ),
         ));
     }
+    if order.discount_on_total_price.is_some() {
+        return Err(err(
+            "discountOnTotalPrice",
+            "a discount on the order's total has no place in order.placed; the ERP would invoice more than the buyer saw".into(),
+        ));
+    }
     let mut lines = Vec::with_capacity(order.line_items.len());
     for (index, item) in order.line_items.iter().enumerate() {
         let at = |field: &str| format!("lineItems/{index}/{field}");
@@ -306,6 +339,7 @@ pub fn order_placed(order: &ShopOrder, customer_key: &str) -> Result<OrderPlaced
             ));
         }
         let unit = unit_price(item).map_err(|message| err(&at("price"), message))?;
+        check_line_total(item, unit).map_err(|message| err(&at("totalPrice"), message))?;
         lines.push(OrderLine {
             line: u32::try_from(index + 1).unwrap_or(u32::MAX),
             sku,
@@ -439,15 +473,36 @@ fn unit_price(item: &LineItem) -> Result<Decimal, String> {
     }
 }
 
+/// The line's total as the shop computed it must be quantity × the unit price sent
+/// (rounded half to even to the total's digits, as commercetools rounds): otherwise the ERP
+/// would invoice another amount than the buyer saw (an external total, a discount the unit
+/// price does not carry).
+fn check_line_total(item: &LineItem, unit: Decimal) -> Result<(), String> {
+    let total = item.total_price.amount();
+    let computed = (unit * Decimal::from(item.quantity)).round_dp_with_strategy(
+        item.total_price.fraction_digits,
+        rust_decimal::RoundingStrategy::MidpointNearestEven,
+    );
+    if computed == total {
+        Ok(())
+    } else {
+        Err(format!(
+            "the line's total {total} is not {} × {unit} = {computed}; order.placed carries quantity and unit price only",
+            item.quantity
+        ))
+    }
+}
+
 /// Reads a notification and asks the shop what it does not say.
 pub(crate) async fn read_notification(
     client: &Client,
     call: &mut Call<'_>,
+    project: &str,
     body: &str,
 ) -> Result<ShopNotification, PortError> {
     let refused = |err: OrderError| PortError::permanent(OPERATION, err.to_string());
     let shop_error = |err: ShopError| err.into_port_error(OPERATION);
-    let (message_id, order) = match read(body).map_err(refused)? {
+    let (message_id, order) = match read(body, project).map_err(refused)? {
         Reading::Ignored(what) => return Ok(ShopNotification::Ignored { what }),
         Reading::Order { message_id, order } => (message_id, order),
         Reading::OrderById { message_id, id } => {
@@ -575,7 +630,7 @@ mod tests {
     }
 
     fn placed(order: Value) -> Result<OrderPlaced, OrderError> {
-        let Reading::Order { order, .. } = read(&notification(order)).unwrap() else {
+        let Reading::Order { order, .. } = read(&notification(order), "shop").unwrap() else {
             panic!("an order")
         };
         order_placed(&order, "C-10001")
@@ -692,6 +747,15 @@ mod tests {
                 "customLineItems",
             ),
             (
+                Box::new(|o| o["discountOnTotalPrice"] = json!({"discountedAmount": money(500)})),
+                "discountOnTotalPrice",
+            ),
+            (
+                // An external total (or a discount the unit price does not carry).
+                Box::new(|o| o["lineItems"][0]["totalPrice"] = money(11_000)),
+                "lineItems/0/totalPrice",
+            ),
+            (
                 Box::new(|o| o["custom"]["fields"]["approvals"] = json!("yes")),
                 "custom/fields/approvals",
             ),
@@ -723,6 +787,7 @@ mod tests {
         let mut discounted = order();
         discounted["lineItems"][0]["discountedPricePerQuantity"] =
             json!([{"quantity": 12, "discountedPrice": {"value": money(950)}}]);
+        discounted["lineItems"][0]["totalPrice"] = money(11_400);
         let placed = placed(discounted).unwrap();
         assert_eq!(
             placed.lines.as_slice()[0].unit_price.value().to_string(),
@@ -731,25 +796,44 @@ mod tests {
     }
 
     #[test]
-    fn test_messages_and_other_types_are_ignored_and_garbage_is_refused() {
+    fn the_test_message_is_ignored_and_anything_else_but_an_order_created_is_refused() {
         let test = json!({"notificationType": "ResourceCreated", "projectKey": "shop",
             "resource": {"typeId": "subscription", "id": "s1"}, "version": 1})
         .to_string();
-        assert!(
-            matches!(read(&test), Ok(Reading::Ignored(w)) if w == "ResourceCreated notification")
-        );
-        let other = json!({"notificationType": "Message", "type": "OrderStateChanged", "id": "m"})
-            .to_string();
-        assert!(
-            matches!(read(&other), Ok(Reading::Ignored(w)) if w == "OrderStateChanged message")
-        );
-        assert!(matches!(read("{"), Err(OrderError::NotANotification(_))));
+        assert!(matches!(read(&test, "shop"), Ok(Reading::Ignored(_))));
+        let refused = |body: Value| match read(&body.to_string(), "shop") {
+            Err(OrderError::NotAnOrderCreated(what)) => what,
+            other => panic!("{other:?}"),
+        };
+        let other = json!({"notificationType": "Message", "projectKey": "shop",
+            "type": "OrderImported", "id": "m"});
+        assert_eq!(refused(other), "a OrderImported message");
+        let cloud_event = json!({"specversion": "1.0", "projectKey": "shop", "type": "com.commercetools.order.message.OrderCreated"});
+        assert!(refused(cloud_event).contains("CloudEvents"));
+        let change = json!({"notificationType": "ResourceCreated", "projectKey": "shop",
+            "resource": {"typeId": "order", "id": "o"}});
+        assert_eq!(refused(change), "a ResourceCreated notification");
+        assert!(matches!(
+            read("{", "shop"),
+            Err(OrderError::NotANotification(_))
+        ));
         let mut unreadable: Value = serde_json::from_str(&notification(order())).unwrap();
         unreadable["order"]["lineItems"][0]["quantity"] = json!("twelve");
         assert!(matches!(
-            read(&unreadable.to_string()),
+            read(&unreadable.to_string(), "shop"),
             Err(OrderError::UnreadableOrder(_))
         ));
+    }
+
+    #[test]
+    fn a_notification_of_another_project_is_refused() {
+        assert_eq!(
+            read(&notification(order()), "production").unwrap_err(),
+            OrderError::OtherProject {
+                found: "shop".into(),
+                expected: "production".into()
+            }
+        );
     }
 
     #[test]
@@ -760,7 +844,7 @@ mod tests {
         large.as_object_mut().unwrap().remove("type");
         large["payloadNotIncluded"] =
             json!({"reason": "Payload too large", "payloadType": "OrderCreated"});
-        match read(&large.to_string()).unwrap() {
+        match read(&large.to_string(), "shop").unwrap() {
             Reading::OrderById { message_id, id } => {
                 assert_eq!(message_id, "7c5f4f4e-msg");
                 assert_eq!(id, "0f8a-order");

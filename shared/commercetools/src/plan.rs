@@ -56,6 +56,12 @@ pub enum PlanError {
         "customer id {0:?} cannot be a commercetools customer key (2 to 256 of A-Z a-z 0-9 _ -)"
     )]
     InvalidCustomerKey(String),
+    #[error(
+        "PIM attribute {0:?} cannot be a commercetools attribute name (attr- and up to 251 of A-Z a-z 0-9 _ -)"
+    )]
+    InvalidAttributeCode(String),
+    #[error("product {0} has no name in any locale; commercetools requires one")]
+    NoName(String),
 }
 
 /// Which resource a plan is about, for the errors an operator reads.
@@ -109,7 +115,7 @@ impl<'a> Resource<'a> {
 
 /// A Number field's value as a revision: a non-negative integer (`42`, or `42.0` from a
 /// platform that stores numbers as decimals).
-fn revision_of(value: &Value) -> Option<Revision> {
+pub(crate) fn revision_of(value: &Value) -> Option<Revision> {
     if let Some(whole) = value.as_u64() {
         return Some(Revision::new(whole));
     }

@@ -6,9 +6,10 @@
 use crate::client::{Call, Client};
 use crate::error::ShopError;
 use crate::model::Reference;
+use crate::product::{AttributeSpec, category_key};
 use serde::Deserialize;
 use serde_json::json;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use tokio::sync::OnceCell;
 
@@ -77,6 +78,10 @@ pub const ORDER_TYPE: TypeSpec = TypeSpec {
     }],
 };
 
+/// The product type of every product the bridge publishes; its attributes grow with the
+/// PIM's codes.
+pub const PRODUCT_TYPE_KEY: &str = "bridge-product";
+
 /// The channel the ERP's order numbers are recorded under, as the orders' sync info.
 pub const ERP_CHANNEL_KEY: &str = "bridge-erp";
 
@@ -94,6 +99,10 @@ pub(crate) struct Setup {
     customer_type: OnceCell<String>,
     order_type: OnceCell<String>,
     erp_channel: OnceCell<String>,
+    /// `bridge-product`'s id and the attributes it is known to define.
+    product_type: tokio::sync::Mutex<Option<(String, HashSet<String>)>>,
+    /// Category key → id, one cell per key (a level is looked up or created once).
+    categories: Mutex<HashMap<String, Arc<OnceCell<String>>>>,
     /// Types of the shop's own (on its orders) known to hold `bridgeRevision`.
     revision_fields: Mutex<HashMap<String, Arc<OnceCell<()>>>>,
     /// Warehouse → channel id. One cell per warehouse, so two publishes for a new warehouse
@@ -201,6 +210,57 @@ impl Setup {
         cell.get_or_try_init(|| ensure_fields_by_id(client, call, type_id, &ORDER_TYPE))
             .await
             .copied()
+    }
+
+    /// The id of `bridge-product`, defining (at least) `needed`: created when missing, and
+    /// extended with an attribute it lacks (a new `attr.*` code of the PIM).
+    pub async fn product_type(
+        &self,
+        client: &Client,
+        call: &mut Call<'_>,
+        needed: &[AttributeSpec],
+    ) -> Result<String, ShopError> {
+        let mut known = self.product_type.lock().await;
+        if let Some((id, attributes)) = known.as_ref()
+            && needed.iter().all(|a| attributes.contains(&a.name))
+        {
+            return Ok(id.clone());
+        }
+        let (id, attributes) = ensure_product_type(client, call, needed).await?;
+        *known = Some((id.clone(), attributes));
+        Ok(id)
+    }
+
+    /// The id of the category at the end of `path` (from the root), each level created when
+    /// missing (key [`category_key`], named in `locales`, below its parent).
+    pub async fn category(
+        &self,
+        client: &Client,
+        call: &mut Call<'_>,
+        path: &[String],
+        locales: &[String],
+    ) -> Result<String, ShopError> {
+        let mut parent: Option<String> = None;
+        let mut id = String::new();
+        for depth in 1..=path.len() {
+            let key = category_key(&path[..depth]);
+            let cell = self
+                .categories
+                .lock()
+                .expect("category cache lock")
+                .entry(key.clone())
+                .or_default()
+                .clone();
+            let name = &path[depth - 1];
+            id = cell
+                .get_or_try_init(|| {
+                    ensure_category(client, call, &key, name, locales, parent.as_deref())
+                })
+                .await?
+                .clone();
+            parent = Some(key);
+        }
+        Ok(id)
     }
 
     /// The id of the warehouse's supply channel (key = warehouse code).
@@ -318,6 +378,163 @@ async fn ensure_fields_by_id(
         ),
         retry_after: None,
     })
+}
+
+#[derive(Debug, Deserialize)]
+struct ProductType {
+    id: String,
+    version: u64,
+    #[serde(default)]
+    attributes: Vec<AttributeDefinition>,
+}
+
+#[derive(Debug, Deserialize)]
+struct AttributeDefinition {
+    name: String,
+    #[serde(rename = "type")]
+    attribute_type: FieldType,
+}
+
+fn attribute_definition(spec: &AttributeSpec) -> serde_json::Value {
+    json!({
+        "type": {"name": spec.type_name},
+        "name": spec.name,
+        "label": {"en": spec.name},
+        "isRequired": false,
+        "attributeConstraint": "None",
+        "isSearchable": false,
+        "inputHint": "SingleLine",
+    })
+}
+
+/// `bridge-product` with every attribute of `needed`: its id and the names it defines.
+async fn ensure_product_type(
+    client: &Client,
+    call: &mut Call<'_>,
+    needed: &[AttributeSpec],
+) -> Result<(String, HashSet<String>), ShopError> {
+    let by_key = client.url(&["product-types", &format!("key={PRODUCT_TYPE_KEY}")]);
+    for _ in 0..MAX_TYPE_ATTEMPTS {
+        let Some(existing) = client
+            .get_optional::<ProductType>(call, by_key.clone())
+            .await?
+        else {
+            let draft = json!({
+                "key": PRODUCT_TYPE_KEY,
+                "name": "ERP bridge: PIM product",
+                "description": "Products of the PIM, published by the ERP bridge",
+                "attributes": needed.iter().map(attribute_definition).collect::<Vec<_>>(),
+            });
+            match client
+                .post::<ProductType>(call, client.url(&["product-types"]), &draft)
+                .await
+            {
+                Ok(created) => {
+                    let names = created.attributes.into_iter().map(|a| a.name).collect();
+                    return Ok((created.id, names));
+                }
+                Err(err) if err.is_duplicate_field() => continue,
+                Err(err) => return Err(err),
+            }
+        };
+        let mut missing = Vec::new();
+        for spec in needed {
+            match existing.attributes.iter().find(|a| a.name == spec.name) {
+                None => missing.push(spec),
+                Some(defined) if defined.attribute_type.name == spec.type_name => {}
+                Some(defined) => {
+                    return Err(ShopError::Unexpected {
+                        request: format!("GET {}", by_key.path()),
+                        reason: format!(
+                            "product type {PRODUCT_TYPE_KEY} defines {} as {}, the bridge writes {}",
+                            spec.name, defined.attribute_type.name, spec.type_name
+                        ),
+                    });
+                }
+            }
+        }
+        let mut names: HashSet<String> =
+            existing.attributes.iter().map(|a| a.name.clone()).collect();
+        if missing.is_empty() {
+            return Ok((existing.id, names));
+        }
+        let actions: Vec<_> = missing
+            .iter()
+            .map(|spec| json!({"action": "addAttributeDefinition", "attribute": attribute_definition(spec)}))
+            .collect();
+        let url = client.url(&["product-types", &existing.id]);
+        match client
+            .post::<ProductType>(
+                call,
+                url,
+                &json!({"version": existing.version, "actions": actions}),
+            )
+            .await
+        {
+            Ok(updated) => {
+                names.extend(missing.iter().map(|spec| spec.name.clone()));
+                return Ok((updated.id, names));
+            }
+            Err(ShopError::Conflict { .. }) => continue,
+            Err(err) => return Err(err),
+        }
+    }
+    Err(ShopError::Unavailable {
+        request: format!("POST {}", client.url(&["product-types"]).path()),
+        reason: format!(
+            "product type {PRODUCT_TYPE_KEY} kept changing while the bridge extended it ({MAX_TYPE_ATTEMPTS} attempts)"
+        ),
+        retry_after: None,
+    })
+}
+
+#[derive(Debug, Deserialize)]
+struct Category {
+    id: String,
+}
+
+/// The category of `key`, created (named `name` in `locales`, below `parent`) when missing.
+async fn ensure_category(
+    client: &Client,
+    call: &mut Call<'_>,
+    key: &str,
+    name: &str,
+    locales: &[String],
+    parent: Option<&str>,
+) -> Result<String, ShopError> {
+    let by_key = client.url(&["categories", &format!("key={key}")]);
+    if let Some(found) = client
+        .get_optional::<Category>(call, by_key.clone())
+        .await?
+    {
+        return Ok(found.id);
+    }
+    let locales: Vec<&str> = if locales.is_empty() {
+        vec!["en"]
+    } else {
+        locales.iter().map(String::as_str).collect()
+    };
+    let mut draft = json!({
+        "key": key,
+        "name": locales.iter().map(|l| (l.to_string(), json!(name))).collect::<serde_json::Map<_, _>>(),
+        "slug": locales.iter().map(|l| (l.to_string(), json!(key))).collect::<serde_json::Map<_, _>>(),
+    });
+    if let Some(parent) = parent {
+        draft["parent"] = json!({"typeId": "category", "key": parent});
+    }
+    match client
+        .post::<Category>(call, client.url(&["categories"]), &draft)
+        .await
+    {
+        Ok(created) => Ok(created.id),
+        // Made by someone else after our read: theirs is the category.
+        Err(err) if err.is_duplicate_field() => client
+            .get_optional::<Category>(call, by_key)
+            .await?
+            .map(|c| c.id)
+            .ok_or(err),
+        Err(err) => Err(err),
+    }
 }
 
 async fn create_type(

@@ -949,3 +949,143 @@ async fn an_orders_progress_reaches_the_shops_order_under_its_revision_and_a_con
     let absent = shop.publish_order_progress(&elsewhere).await.unwrap();
     assert!(matches!(absent, Published::Absent { .. }), "{absent:?}");
 }
+
+fn pim_product(
+    sku: &str,
+    name: &str,
+    path: &[&str],
+    codes: &[(&str, &str)],
+) -> bridge_domain::product::Product {
+    use bridge_domain::product::{Locale, Product, ProductStatus};
+    Product {
+        sku: Sku::parse(sku).unwrap(),
+        gtin: Some(bridge_domain::product::Gtin::gtin13(400_819_014_307)),
+        names: [(Locale::parse("de-DE").unwrap(), name.to_string())].into(),
+        descriptions: [(Locale::parse("de-DE").unwrap(), "HSS".to_string())].into(),
+        brand: Some("Muster".into()),
+        category: path.iter().map(|s| s.to_string()).collect(),
+        unit: None,
+        weight_kg: Some(Decimal::from_str("0.07").unwrap()),
+        images: vec![format!("https://pim.example/{sku}.jpg")],
+        status: ProductStatus::Active,
+        attributes: codes
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+    }
+}
+
+#[tokio::test]
+async fn a_pim_product_arrives_published_in_its_category_and_changes_send_only_what_changed() {
+    let world = world!();
+    let shop = world.shop();
+    let drill = pim_product(
+        "DRILL-7",
+        "Bohrer 7 mm",
+        &["Werkzeug", "Bohrer"],
+        &[("color", "silber")],
+    );
+
+    let created = shop
+        .publish_product(&drill, Revision::new(10))
+        .await
+        .unwrap();
+    assert!(matches!(created, Published::Written { .. }), "{created:?}");
+    let (status, stored) = world.raw.get("products/key=DRILL-7").await;
+    assert_eq!(status, 200, "{stored}");
+    let current = &stored["masterData"]["current"];
+    assert_eq!(stored["masterData"]["published"], true);
+    assert_eq!(current["name"]["de-DE"], "Bohrer 7 mm");
+    assert_eq!(current["description"]["de-DE"], "HSS");
+    let attributes: std::collections::BTreeMap<String, serde_json::Value> =
+        current["masterVariant"]["attributes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| (a["name"].as_str().unwrap().to_string(), a["value"].clone()))
+            .collect();
+    assert_eq!(attributes["attr-color"], "silber");
+    assert_eq!(attributes["bridgeRevision"], 10);
+    assert_eq!(attributes["gtin"], "4008190143077");
+    assert_eq!(
+        current["masterVariant"]["images"][0]["url"],
+        "https://pim.example/DRILL-7.jpg"
+    );
+    // The leaf of the path, below its parent, both made by the bridge.
+    let leaf_key = bridge_commercetools::category_key(&["Werkzeug".into(), "Bohrer".into()]);
+    let (_, leaf) = world.raw.get(&format!("categories/key={leaf_key}")).await;
+    assert_eq!(current["categories"][0]["id"], leaf["id"], "{stored}");
+    assert_eq!(leaf["name"]["de-DE"], "Bohrer");
+    let root_key = bridge_commercetools::category_key(&["Werkzeug".into()]);
+    let (_, root) = world.raw.get(&format!("categories/key={root_key}")).await;
+    assert_eq!(leaf["parent"]["id"], root["id"]);
+
+    // The same content again is already there; a new name and a new PIM code (the product
+    // type grows) send only those and the revision.
+    let again = shop
+        .publish_product(&drill, Revision::new(10))
+        .await
+        .unwrap();
+    assert!(
+        matches!(again, Published::AlreadyCurrent { .. }),
+        "{again:?}"
+    );
+    world.proxy.take_api_requests();
+    let renamed = pim_product(
+        "DRILL-7",
+        "Bohrer 7 mm HSS",
+        &["Werkzeug", "Bohrer"],
+        &[("color", "silber"), ("diameter_mm", "7")],
+    );
+    shop.publish_product(&renamed, Revision::new(11))
+        .await
+        .unwrap();
+    let requests = world.proxy.take_api_requests();
+    let update = requests
+        .iter()
+        .find(|r| r.method == "POST" && r.target.contains("/products/"))
+        .expect("an update");
+    assert_eq!(
+        update.body["actions"],
+        json!([
+            {"action": "changeName", "name": {"de-DE": "Bohrer 7 mm HSS"}, "staged": false},
+            {"action": "setAttribute", "sku": "DRILL-7", "name": "attr-diameter_mm", "value": "7", "staged": false},
+            {"action": "setAttribute", "sku": "DRILL-7", "name": "bridgeRevision", "value": 11, "staged": false},
+        ])
+    );
+    let (_, product_type) = world.raw.get("product-types/key=bridge-product").await;
+    assert!(
+        product_type["attributes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["name"] == "attr-diameter_mm"),
+        "{product_type}"
+    );
+
+    // Inactive in the PIM: unpublished, not deleted; an older revision changes nothing.
+    let mut retired = renamed.clone();
+    retired.status = bridge_domain::product::ProductStatus::Inactive;
+    shop.publish_product(&retired, Revision::new(12))
+        .await
+        .unwrap();
+    let (status, stored) = world.raw.get("products/key=DRILL-7").await;
+    assert_eq!(
+        (status, stored["masterData"]["published"].clone()),
+        (200, json!(false))
+    );
+    let late = shop
+        .publish_product(&renamed, Revision::new(11))
+        .await
+        .unwrap();
+    assert!(matches!(late, Published::Stale { .. }), "{late:?}");
+
+    // A sku that cannot be a key is found by its sku.
+    let odd = pim_product("AB-100/2.x", "Winkel", &[], &[]);
+    shop.publish_product(&odd, Revision::new(1)).await.unwrap();
+    let again = shop.publish_product(&odd, Revision::new(1)).await.unwrap();
+    assert!(
+        matches!(again, Published::AlreadyCurrent { .. }),
+        "{again:?}"
+    );
+}

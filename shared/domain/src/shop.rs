@@ -6,7 +6,8 @@ use crate::error::PortError;
 use crate::events::{CustomerChanged, OrderPlaced, OrderStatus, StockChanged, Tracking};
 use crate::ids::OrderId;
 use crate::orders::OrderState;
-use crate::ports::StoredOrder;
+use crate::ports::{StoredOrder, StoredProduct};
+use crate::product::Product;
 use crate::revision::Revision;
 use async_trait::async_trait;
 
@@ -50,12 +51,32 @@ pub trait Shop: Send + Sync {
     async fn publish_stock(&self, stock: &StockChanged) -> Result<Published, PortError>;
     /// The customer (key = customer id) with its company name and whether it may order.
     async fn publish_customer(&self, customer: &CustomerChanged) -> Result<Published, PortError>;
+    /// The product (key = sku) with its names, descriptions, category, attributes, GTIN and
+    /// images; inactive is unpublished, never deleted. `revision` is [`product_revision`].
+    async fn publish_product(
+        &self,
+        product: &Product,
+        revision: Revision,
+    ) -> Result<Published, PortError>;
     /// An order's progress in the ERP onto the shop's order of that id; `Absent` when the
     /// shop has none (the order came from elsewhere).
     async fn publish_order_progress(
         &self,
         progress: &OrderProgress,
     ) -> Result<Published, PortError>;
+}
+
+/// The revision a product travels with: the PIM sends none, so the time the import stored
+/// this version (milliseconds; imports of a catalog run one after another, so a later
+/// version of a product always has a later time).
+pub fn product_revision(stored: &StoredProduct) -> Revision {
+    Revision::new(u64::try_from(stored.updated_at.timestamp_millis()).unwrap_or(0))
+}
+
+/// Whether a product change is worth a shop request: its content (not the import's
+/// bookkeeping: hash, import id, time) changed.
+pub fn product_differs_for_shop(old: Option<&StoredProduct>, new: &StoredProduct) -> bool {
+    old.is_none_or(|old| old.product != new.product)
 }
 
 /// Where the shop shows an order: commercetools' order states.

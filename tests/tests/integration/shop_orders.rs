@@ -289,3 +289,63 @@ async fn a_shop_order_delivered_three_times_reaches_the_erp_once_with_its_b2b_fi
     assert_eq!(depth, 1, "in flight: the anonymous order's message only");
     stack.stop().await;
 }
+
+/// The shop's order feed with one answer: the same order on every delivery.
+struct SameOrder(bridge_domain::OrderPlaced);
+
+#[async_trait::async_trait]
+impl bridge_domain::shop::ShopOrderFeed for SameOrder {
+    async fn read_notification(
+        &self,
+        _: &str,
+        _: Option<&str>,
+    ) -> Result<bridge_domain::shop::ShopNotification, bridge_domain::PortError> {
+        Ok(bridge_domain::shop::ShopNotification::OrderPlaced {
+            message_id: "msg-twice".into(),
+            order: Box::new(self.0.clone()),
+        })
+    }
+}
+
+#[tokio::test]
+async fn the_intakes_receipt_of_the_message_id_queues_a_redelivered_order_once() {
+    let stack = bridge_testkit::TestStack::with_secrets(Default::default()).await;
+    let config = bridge_lambda::Config::from_map(stack.environment("shop-orders"));
+    let intake = webhook_intake::wiring::build_for_handover(&config, &stack.sdk).unwrap();
+    let order: bridge_domain::OrderPlaced = serde_json::from_value(json!({
+        "order_id": "SHOP-9", "revision": 1, "customer_id": "C-1", "currency": "EUR",
+        "lines": [{"line": 1, "sku": "A", "quantity": "2", "unit_price": "9.80"}],
+        "placed_at": "2026-12-07T09:00:00Z", "po_number": null, "cost_center": null,
+        "buyer": null, "approvals": [], "delivery": null}))
+    .unwrap();
+    let feed: std::sync::Arc<dyn bridge_domain::shop::ShopOrderFeed> =
+        std::sync::Arc::new(SameOrder(order));
+    let orders = shop_orders::ShopOrders::new(
+        shop_orders::ShopOrderSettings::from_config(&config).unwrap(),
+        bridge_commercetools::wiring::Reconnecting::fixed(feed),
+        std::sync::Arc::new(intake),
+        std::sync::Arc::new(bridge_aws::SqsQueue::new(aws_sdk_sqs::Client::new(
+            &stack.sdk,
+        ))),
+    )
+    .unwrap();
+    let mut queued = 0;
+    let mut duplicates = 0;
+    for n in 1..=3 {
+        let mut event = aws_lambda_events::event::sqs::SqsEvent::default();
+        event.records = vec![super::support::sqs_record(
+            stack.queue_arn("ShopOrderQueue"),
+            &format!("sqs-{n}"),
+            "{}",
+            n,
+        )];
+        let (result, metrics) = orders.process(event).await;
+        assert!(result.unwrap().batch_item_failures.is_empty());
+        queued += metrics.count("OrderQueued");
+        duplicates += metrics.count("OrderDuplicate");
+    }
+    assert_eq!((queued, duplicates), (1, 2));
+    let on_queue = stack.drain_queue("OrderPlacedQueue").await;
+    assert_eq!(on_queue.len(), 1, "one order.placed for three deliveries");
+    assert!(on_queue[0].body().unwrap_or_default().contains("SHOP-9"));
+}

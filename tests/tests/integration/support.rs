@@ -178,23 +178,9 @@ pub async fn shop_until(
     timeout: std::time::Duration,
     done: impl Fn(&Value) -> bool,
 ) -> Value {
-    let deadline = std::time::Instant::now() + timeout;
-    loop {
-        let answer = bridgectl::shop::get(&stack.shop_settings, path).await;
-        if let Ok(answer) = &answer
-            && done(answer)
-        {
-            return answer.clone();
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the shop did not get there in {timeout:?}: {}",
-            match answer {
-                Ok(answer) => answer.to_string(),
-                Err(err) => format!("{err:#}"),
-            }
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    match bridgectl::shop::until(&stack.shop_settings, path, timeout, done).await {
+        (true, Ok(answer)) => answer,
+        (_, last) => panic!("the shop did not get there in {timeout:?}: {last:?}"),
     }
 }
 
