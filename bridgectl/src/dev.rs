@@ -409,6 +409,7 @@ impl LocalStack {
             signing_secrets: signing,
             erp_base_url: erp_base_url.clone(),
             stack,
+            shop: Some(crate::stackfile::StackShop::of(&shop_settings)),
         };
         info.write(&options.stack_file)?;
         Ok(Self {

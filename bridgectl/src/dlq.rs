@@ -390,7 +390,7 @@ pub async fn redrive(
 }
 
 /// The queues by name: the local stack's by logical id, or a deployed stack's by prefix.
-async fn queues(target: &Target) -> anyhow::Result<(Client, BTreeMap<String, String>)> {
+pub(crate) async fn queues(target: &Target) -> anyhow::Result<(Client, BTreeMap<String, String>)> {
     let r = Resolved::new(target, target.queue_prefix.is_some()).await?;
     let client = Client::new(&r.aws);
     let queues = match (&target.queue_prefix, &r.file) {

@@ -218,7 +218,16 @@ pub async fn run_freshness(
         Err(_) => None,
     };
     let rows = report(&store, &slas, oldest_waiting, now).await?;
-    output(target.json, &rows, || text(&rows, now))?;
+    // The shop's lag per category beside the data's freshness (text only: the JSON stays
+    // the categories' list; `bridgectl shop status --json` has the shop's).
+    let shop = crate::shop::shop_freshness(&store).await?;
+    output(target.json, &rows, || {
+        format!(
+            "{}\n{}",
+            text(&rows, now),
+            crate::shop::shop_freshness_text(&shop, now)
+        )
+    })?;
     let stale = rows.iter().any(|r| r.state == FreshnessState::Stale);
     Ok(if stale {
         ExitCode::from(4)

@@ -113,6 +113,11 @@ enum Command {
         #[command(subcommand)]
         action: ReconcileAction,
     },
+    /// The shop (commercetools): `status`, `resync` (republish from the tables).
+    Shop {
+        #[command(subcommand)]
+        action: ShopAction,
+    },
     /// Dead-letter queues: `list`, `show QUEUE`, `redrive QUEUE`.
     Dlq {
         #[command(subcommand)]
@@ -161,6 +166,36 @@ enum ReconcileAction {
         /// Drifted records to print (--json prints all).
         #[arg(long, default_value_t = 50)]
         max: usize,
+        #[command(flatten)]
+        target: Target,
+    },
+}
+
+#[derive(Subcommand)]
+enum ShopAction {
+    /// When the shop last caught up with each category and that change's lag, and what
+    /// waits in the shop's dead-letter queues (exit 4 when something does).
+    Status {
+        /// Freshness table of a deployed stack.
+        #[arg(long, env = "BRIDGE_FRESHNESS_TABLE")]
+        freshness_table: Option<String>,
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Publish the tables' records to the shop again (after the shop was restored from a
+    /// backup, or to repair records given up on): through the shop sync's connector and
+    /// revision guard, so what the shop holds costs reads only and nothing newer there is
+    /// overwritten. Progress on stderr; exit 1 when a record failed.
+    Resync {
+        /// Only these categories (repeatable; default all).
+        #[arg(long, value_enum)]
+        category: Vec<bridgectl::shop::ResyncCategory>,
+        /// Only this sku (products and stock).
+        #[arg(long)]
+        sku: Option<String>,
+        /// Order table of a deployed stack.
+        #[arg(long, env = "BRIDGE_ORDER_TABLE")]
+        order_table: Option<String>,
         #[command(flatten)]
         target: Target,
     },
@@ -311,6 +346,20 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Reconcile {
             action: ReconcileAction::Report { file, max, target },
         } => sync::run_reconcile_report(&target, &file, max).await,
+        Command::Shop { action } => match action {
+            ShopAction::Status {
+                freshness_table,
+                target,
+            } => bridgectl::shop::run_status(&target, &freshness_table).await,
+            ShopAction::Resync {
+                category,
+                sku,
+                order_table,
+                target,
+            } => {
+                bridgectl::shop::run_resync(&target, &order_table, &category, sku.as_deref()).await
+            }
+        },
         Command::Dlq { action } => match action {
             DlqAction::List { target } => dlq::run_list(&target).await,
             DlqAction::Show {

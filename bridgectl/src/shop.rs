@@ -2,6 +2,7 @@
 
 use anyhow::Context;
 use bridge_commercetools::CommercetoolsConfig;
+use futures::StreamExt;
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 
@@ -210,5 +211,394 @@ pub fn order_created(project: &str, message_id: &str, order: &Value) -> Value {
         "resourceUserProvidedIdentifiers": {"orderNumber": order["orderNumber"]},
         "type": "OrderCreated", "order": order,
         "createdAt": order["createdAt"], "lastModifiedAt": order["createdAt"]
+    })
+}
+
+/// What a resync republishes, by the table it reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ResyncCategory {
+    Products,
+    Stock,
+    Customers,
+    Orders,
+}
+
+impl ResyncCategory {
+    pub const ALL: [ResyncCategory; 4] = [
+        ResyncCategory::Products,
+        ResyncCategory::Stock,
+        ResyncCategory::Customers,
+        ResyncCategory::Orders,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ResyncCategory::Products => "products",
+            ResyncCategory::Stock => "stock",
+            ResyncCategory::Customers => "customers",
+            ResyncCategory::Orders => "orders",
+        }
+    }
+
+    /// The table's logical id in the template.
+    pub fn table(self) -> &'static str {
+        match self {
+            ResyncCategory::Products => "ProductTable",
+            ResyncCategory::Stock => "StockTable",
+            ResyncCategory::Customers => "CustomerTable",
+            ResyncCategory::Orders => "OrderTable",
+        }
+    }
+}
+
+/// What a resync of one category did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct ResyncCounts {
+    /// Records read from the table.
+    pub read: u64,
+    pub written: u64,
+    pub already_current: u64,
+    /// The shop holds a newer revision (nothing written).
+    pub stale: u64,
+    /// Nothing the shop shows (an order the ERP has not answered, an order placed
+    /// elsewhere).
+    pub skipped: u64,
+    /// Permanent refusals and failures that outlasted the connector's retries, with the
+    /// record and the reason (the first 20).
+    pub failed: u64,
+    pub failures: Vec<String>,
+    /// Shop requests made.
+    pub requests: u64,
+}
+
+/// The records to republish of one page of a table: each as what the shop port publishes.
+enum Record {
+    Stock(bridge_domain::StockChanged),
+    Customer(bridge_domain::CustomerChanged),
+    Product(Box<bridge_domain::ports::StoredProduct>),
+    Order(Box<bridge_domain::ports::StoredOrder>),
+}
+
+impl Record {
+    fn decode(
+        category: ResyncCategory,
+        item: std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>,
+    ) -> Result<Self, serde_dynamo::Error> {
+        Ok(match category {
+            ResyncCategory::Stock => Record::Stock(serde_dynamo::from_item(item)?),
+            ResyncCategory::Customers => Record::Customer(serde_dynamo::from_item(item)?),
+            ResyncCategory::Products => Record::Product(Box::new(serde_dynamo::from_item(item)?)),
+            ResyncCategory::Orders => Record::Order(Box::new(serde_dynamo::from_item(item)?)),
+        })
+    }
+
+    fn name(&self) -> String {
+        match self {
+            Record::Stock(s) => format!("stock {}@{}", s.sku, s.warehouse),
+            Record::Customer(c) => format!("customer {}", c.customer_id),
+            Record::Product(p) => format!("product {}", p.product.sku),
+            Record::Order(o) => format!("order {}", o.order.order_id),
+        }
+    }
+
+    /// Publishes the record; `None` when the shop shows nothing of it.
+    async fn publish(
+        &self,
+        shop: &dyn bridge_domain::shop::Shop,
+    ) -> Result<Option<bridge_domain::shop::Published>, bridge_domain::PortError> {
+        use bridge_domain::shop::{OrderProgress, product_revision};
+        Ok(Some(match self {
+            Record::Stock(stock) => shop.publish_stock(stock).await?,
+            Record::Customer(customer) => shop.publish_customer(customer).await?,
+            Record::Product(stored) => {
+                shop.publish_product(&stored.product, product_revision(stored))
+                    .await?
+            }
+            Record::Order(order) => match OrderProgress::of(order) {
+                Some(progress) => shop.publish_order_progress(&progress).await?,
+                None => return Ok(None),
+            },
+        }))
+    }
+}
+
+/// How many records are published at once: the shop, not the bridge, is the bottleneck,
+/// and commercetools limits concurrent requests per client.
+const RESYNC_CONCURRENCY: usize = 8;
+
+/// Republishes `category` from its table to the shop, page by page (a page of the table
+/// at a time in memory, whatever its size), through the same connector and revision guard
+/// as the shop sync: what the shop already holds costs reads only, a newer revision there
+/// is never overwritten. `sku` limits it to one sku (products, stock). `progress` gets a
+/// line per page.
+pub async fn resync(
+    shop: &dyn bridge_domain::shop::Shop,
+    dynamo: &aws_sdk_dynamodb::Client,
+    table: &str,
+    category: ResyncCategory,
+    sku: Option<&str>,
+    progress: &mut dyn FnMut(&str),
+) -> anyhow::Result<ResyncCounts> {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    use bridge_domain::shop::Published;
+    let mut counts = ResyncCounts::default();
+    let mut start: Option<std::collections::HashMap<String, AttributeValue>> = None;
+    loop {
+        let mut scan = dynamo
+            .scan()
+            .table_name(table)
+            .set_exclusive_start_key(start.take());
+        if let Some(sku) = sku {
+            scan = scan
+                .filter_expression("sku = :sku")
+                .expression_attribute_values(":sku", AttributeValue::S(sku.to_string()));
+        }
+        let page = scan
+            .send()
+            .await
+            .with_context(|| format!("scanning {table}"))?;
+        let records: Vec<Result<Record, String>> = page
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .map(|item| {
+                let key = format!(
+                    "{:?}",
+                    item.get("sku")
+                        .or_else(|| item.get("customer_id"))
+                        .or_else(|| item.get("order_id"))
+                );
+                Record::decode(category, item)
+                    .map_err(|e| format!("{key}: not a valid record: {e}"))
+            })
+            .collect();
+        counts.read += records.len() as u64;
+        let results: Vec<_> = futures::stream::iter(records)
+            .map(|record| async move {
+                match record {
+                    Ok(record) => {
+                        let published = record.publish(shop).await;
+                        (record.name(), published.map_err(|e| e.to_string()))
+                    }
+                    Err(reason) => (String::new(), Err(reason)),
+                }
+            })
+            .buffer_unordered(RESYNC_CONCURRENCY)
+            .collect()
+            .await;
+        for (name, result) in results {
+            match result {
+                Ok(None) => counts.skipped += 1,
+                Ok(Some(published)) => {
+                    counts.requests += u64::from(published.requests());
+                    match published {
+                        Published::Written { .. } => counts.written += 1,
+                        Published::AlreadyCurrent { .. } => counts.already_current += 1,
+                        Published::Stale { .. } => counts.stale += 1,
+                        Published::Absent { .. } => counts.skipped += 1,
+                    }
+                }
+                Err(reason) => {
+                    counts.failed += 1;
+                    if counts.failures.len() < 20 {
+                        counts.failures.push(
+                            format!("{name}: {reason}")
+                                .trim_start_matches(": ")
+                                .to_string(),
+                        );
+                    }
+                }
+            }
+        }
+        progress(&format!(
+            "{}: {} read, {} written, {} already current, {} stale, {} skipped, {} failed",
+            category.as_str(),
+            counts.read,
+            counts.written,
+            counts.already_current,
+            counts.stale,
+            counts.skipped,
+            counts.failed
+        ));
+        match page.last_evaluated_key {
+            Some(key) if !key.is_empty() => start = Some(key),
+            _ => return Ok(counts),
+        }
+    }
+}
+
+/// The shop a command talks to: the local stack's (its file), else the `CTP_*` variables
+/// of a deployed stack's API client (`CTP_CLIENT_SECRET` with them).
+fn shop_of(resolved: &crate::cli::Resolved) -> anyhow::Result<CommercetoolsConfig> {
+    if let Some((_, file)) = &resolved.file
+        && let Some(shop) = &file.shop
+    {
+        return Ok(shop.config());
+    }
+    CommercetoolsConfig::from_lookup(|name| std::env::var(name).ok())
+        .context("the shop: set CTP_PROJECT_KEY, CTP_CLIENT_ID, CTP_CLIENT_SECRET, CTP_SCOPES, CTP_API_URL and CTP_AUTH_URL, or run the local stack")
+}
+
+/// `bridgectl shop resync`: republishes categories (all by default) from the tables.
+pub async fn run_resync(
+    target: &crate::cli::Target,
+    order_table: &Option<String>,
+    categories: &[ResyncCategory],
+    sku: Option<&str>,
+) -> anyhow::Result<std::process::ExitCode> {
+    let deployed = target.product_table.is_some()
+        || target.stock_table.is_some()
+        || target.customer_table.is_some()
+        || order_table.is_some();
+    let resolved = crate::cli::Resolved::new(target, deployed).await?;
+    let shop = bridge_commercetools::CommercetoolsShop::new(&shop_of(&resolved)?)?;
+    let dynamo = aws_sdk_dynamodb::Client::new(&resolved.aws);
+    let categories = if categories.is_empty() {
+        ResyncCategory::ALL.to_vec()
+    } else {
+        categories.to_vec()
+    };
+    let mut all = std::collections::BTreeMap::new();
+    for category in categories {
+        let given = match category {
+            ResyncCategory::Products => &target.product_table,
+            ResyncCategory::Stock => &target.stock_table,
+            ResyncCategory::Customers => &target.customer_table,
+            ResyncCategory::Orders => order_table,
+        };
+        let table = resolved.name(given, category.table())?;
+        let counts = resync(&shop, &dynamo, &table, category, sku, &mut |line| {
+            eprintln!("{line}")
+        })
+        .await?;
+        all.insert(category.as_str(), counts);
+    }
+    let failed = all.values().any(|c| c.failed > 0);
+    crate::cli::output(target.json, &all, || resync_text(&all))?;
+    Ok(if failed {
+        std::process::ExitCode::from(1)
+    } else {
+        std::process::ExitCode::SUCCESS
+    })
+}
+
+fn resync_text(all: &std::collections::BTreeMap<&str, ResyncCounts>) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    for (category, c) in all {
+        let _ = writeln!(
+            out,
+            "{category:<10} {} read: {} written, {} already current, {} stale (newer in the shop), {} skipped, {} failed, {} shop requests",
+            c.read, c.written, c.already_current, c.stale, c.skipped, c.failed, c.requests
+        );
+        for failure in &c.failures {
+            let _ = writeln!(out, "  failed  {failure}");
+        }
+    }
+    out
+}
+
+/// What `bridgectl shop status` shows: per category when the shop last caught up with a
+/// change and how long that change had waited, and what waits in the shop's dead-letter
+/// queues.
+#[derive(Debug, serde::Serialize)]
+pub struct ShopStatus {
+    pub categories: Vec<ShopCategoryStatus>,
+    pub dead_letters: std::collections::BTreeMap<String, u64>,
+}
+
+#[derive(Debug, serde::Serialize)]
+pub struct ShopCategoryStatus {
+    pub category: String,
+    pub caught_up_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub lag_ms: Option<i64>,
+}
+
+/// The shop's categories as the freshness table holds them (absent ones never caught up).
+pub async fn shop_freshness(
+    store: &dyn bridge_domain::shop::ShopFreshnessStore,
+) -> anyhow::Result<Vec<ShopCategoryStatus>> {
+    let recorded = store.shop_all().await?;
+    Ok(ResyncCategory::ALL
+        .iter()
+        .map(|category| {
+            let found = recorded.iter().find(|f| f.category == category.as_str());
+            ShopCategoryStatus {
+                category: category.as_str().to_string(),
+                caught_up_at: found.map(|f| f.at),
+                lag_ms: found.map(|f| f.lag.num_milliseconds()),
+            }
+        })
+        .collect())
+}
+
+pub fn shop_freshness_text(
+    rows: &[ShopCategoryStatus],
+    now: chrono::DateTime<chrono::Utc>,
+) -> String {
+    use std::fmt::Write;
+    let mut out = format!(
+        "{:<10} {:<26} {:>10} {:>12}\n",
+        "shop", "caught up at", "age", "its lag"
+    );
+    for row in rows {
+        let _ = writeln!(
+            out,
+            "{:<10} {:<26} {:>10} {:>12}",
+            row.category,
+            row.caught_up_at
+                .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+                .unwrap_or_else(|| "never".into()),
+            row.caught_up_at
+                .map(|t| format!("{}s", (now - t).num_seconds().max(0)))
+                .unwrap_or_else(|| "-".into()),
+            row.lag_ms
+                .map(|ms| format!("{:.1}s", ms as f64 / 1000.0))
+                .unwrap_or_else(|| "-".into()),
+        );
+    }
+    out
+}
+
+/// The shop's dead-letter queues.
+const SHOP_DEAD_LETTER_QUEUES: [&str; 2] = ["ShopSyncDeadLetterQueue", "ShopOrderDeadLetterQueue"];
+
+/// `bridgectl shop status`: exit 4 when something waits in the shop's dead-letter queues.
+pub async fn run_status(
+    target: &crate::cli::Target,
+    freshness_table: &Option<String>,
+) -> anyhow::Result<std::process::ExitCode> {
+    let resolved = crate::cli::Resolved::new(target, freshness_table.is_some()).await?;
+    let store = bridge_aws::DynamoFreshnessStore::new(
+        aws_sdk_dynamodb::Client::new(&resolved.aws),
+        resolved.name(freshness_table, "FreshnessTable")?,
+    );
+    let categories = shop_freshness(&store).await?;
+    let (sqs, queues) = crate::dlq::queues(target).await?;
+    let mut dead_letters = std::collections::BTreeMap::new();
+    for (name, url) in &queues {
+        if SHOP_DEAD_LETTER_QUEUES.iter().any(|q| name.contains(q)) {
+            dead_letters.insert(name.clone(), crate::dev::queue_depth(&sqs, url).await?);
+        }
+    }
+    let status = ShopStatus {
+        categories,
+        dead_letters,
+    };
+    let now = chrono::Utc::now();
+    crate::cli::output(target.json, &status, || {
+        let mut out = shop_freshness_text(&status.categories, now);
+        for (queue, depth) in &status.dead_letters {
+            out.push_str(&format!(
+                "{queue}: {depth} waiting (bridgectl dlq show {queue})\n"
+            ));
+        }
+        out
+    })?;
+    Ok(if status.dead_letters.values().any(|d| *d > 0) {
+        std::process::ExitCode::from(4)
+    } else {
+        std::process::ExitCode::SUCCESS
     })
 }

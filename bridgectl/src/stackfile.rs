@@ -20,6 +20,45 @@ pub struct StackFile {
     pub erp_base_url: String,
     /// Queues (URL, ARN), tables, buckets and secrets by template logical id.
     pub stack: Stack,
+    /// The shop (commercetools project) the shop sync publishes to.
+    #[serde(default)]
+    pub shop: Option<StackShop>,
+}
+
+/// The local stack's shop: the emulator's project (any client credentials work there) or
+/// the `CTP_*` project it was started with.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StackShop {
+    pub api_url: String,
+    pub auth_url: String,
+    pub project_key: String,
+    pub client_id: String,
+    pub client_secret: String,
+    pub scopes: String,
+}
+
+impl StackShop {
+    pub fn of(config: &bridge_commercetools::CommercetoolsConfig) -> Self {
+        Self {
+            api_url: config.api_url.clone(),
+            auth_url: config.auth_url.clone(),
+            project_key: config.project_key.clone(),
+            client_id: config.client_id.clone(),
+            client_secret: config.client_secret.expose().to_string(),
+            scopes: config.scopes.clone(),
+        }
+    }
+
+    pub fn config(&self) -> bridge_commercetools::CommercetoolsConfig {
+        bridge_commercetools::CommercetoolsConfig {
+            api_url: self.api_url.clone(),
+            auth_url: self.auth_url.clone(),
+            project_key: self.project_key.clone(),
+            client_id: self.client_id.clone(),
+            client_secret: bridge_commercetools::ClientSecret::new(self.client_secret.clone()),
+            scopes: self.scopes.clone(),
+        }
+    }
 }
 
 impl StackFile {

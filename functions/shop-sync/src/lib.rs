@@ -17,8 +17,8 @@ use bridge_domain::error::cause_chain;
 use bridge_domain::events::{CustomerChanged, StockChanged};
 use bridge_domain::ports::{MessageQueue, OutboundMessage, StoredOrder, StoredProduct};
 use bridge_domain::shop::{
-    Published, Shop, customer_differs_for_shop, order_progress_changed, product_differs_for_shop,
-    product_revision, stock_differs_for_shop,
+    Published, Shop, ShopFreshness, ShopFreshnessStore, customer_differs_for_shop,
+    order_progress_changed, product_differs_for_shop, product_revision, stock_differs_for_shop,
 };
 use bridge_domain::{ErrorClass, PortError};
 use bridge_lambda::batch::failure_attributes;
@@ -92,6 +92,8 @@ pub struct ShopSync {
     queue: Arc<dyn MessageQueue>,
     /// Batches handed back in a row, per stream (this container's): the backoff's exponent.
     failures_in_a_row: Mutex<HashMap<String, u32>>,
+    /// Where the shop's catch-up per category is recorded (`bridgectl shop status`).
+    freshness: Option<Arc<dyn ShopFreshnessStore>>,
 }
 
 /// The kinds of record the shop receives, by the table their stream comes from.
@@ -180,6 +182,44 @@ impl ShopSync {
             shop,
             queue,
             failures_in_a_row: Mutex::default(),
+            freshness: None,
+        }
+    }
+
+    /// Records when the shop caught up with each category, and the lag of that change.
+    pub fn with_freshness(mut self, freshness: Arc<dyn ShopFreshnessStore>) -> Self {
+        self.freshness = Some(freshness);
+        self
+    }
+
+    /// The shop's lag per category in this batch (the oldest change it caught up with) as
+    /// the `ShopLagMilliseconds` metric (dimension `Category`, alarmed per category) and in
+    /// the freshness table. Failing to record it does not fail the batch: logged, counted.
+    async fn record_lag(
+        &self,
+        lags: BTreeMap<&'static str, chrono::Duration>,
+        metrics: &mut Metrics,
+    ) {
+        bridge_lambda::metrics::category_gauges(
+            "ShopLagMilliseconds",
+            "Milliseconds",
+            lags.iter()
+                .map(|(category, lag)| (*category, lag.num_milliseconds().max(0) as u64)),
+        );
+        let Some(store) = &self.freshness else {
+            return;
+        };
+        let now = chrono::Utc::now();
+        for (category, lag) in lags {
+            let freshness = ShopFreshness {
+                category: category.to_string(),
+                at: now,
+                lag,
+            };
+            if let Err(err) = store.record_shop(&freshness).await {
+                warn!(category, error = %cause_chain(&err), "could not record the shop's freshness");
+                metrics.add("ShopFreshnessNotRecorded", 1);
+            }
         }
     }
 
@@ -267,6 +307,7 @@ impl ShopSync {
             .and_then(|r| r.event_source_arn.clone())
             .unwrap_or_default();
         let mut credentials_refused = false;
+        let mut lags: BTreeMap<&'static str, chrono::Duration> = BTreeMap::new();
         let reserve = reserve_before(deadline);
         for record in event.records {
             let sequence = record.change.sequence_number.clone();
@@ -276,8 +317,16 @@ impl ShopSync {
                 break;
             }
             let span = tracing::info_span!("record", event_id = %record.event_id, correlation_id = %record.event_id, sequence = ?sequence);
+            let waited = chrono::Utc::now() - record.change.approximate_creation_date_time;
+            let category = self.category_of(&record).ok();
             match self.publish(&record).instrument(span.clone()).await {
-                Ok(outcome) => count(metrics, outcome),
+                Ok(outcome) => {
+                    if let Some(category) = category {
+                        let lag = lags.entry(category.as_str()).or_insert(waited);
+                        *lag = (*lag).max(waited);
+                    }
+                    count(metrics, outcome)
+                }
                 Err(err) if err.class() == ErrorClass::Retryable => {
                     credentials_refused = err.is_credentials();
                     span.in_scope(|| {
@@ -309,6 +358,9 @@ impl ShopSync {
                     }
                 },
             }
+        }
+        if !lags.is_empty() {
+            self.record_lag(lags, metrics).await;
         }
         if response.batch_item_failures.is_empty() {
             self.failures_in_a_row
@@ -946,6 +998,66 @@ mod tests {
             ["DRILL-7@1796634000000", "DRILL-7@1796641200000"]
         );
         assert_eq!(metrics.count("ShopUnchanged"), 1);
+    }
+
+    #[derive(Default)]
+    struct FakeFreshness(Mutex<Vec<ShopFreshness>>);
+
+    #[async_trait::async_trait]
+    impl ShopFreshnessStore for FakeFreshness {
+        async fn record_shop(&self, freshness: &ShopFreshness) -> Result<(), PortError> {
+            self.0.lock().unwrap().push(freshness.clone());
+            Ok(())
+        }
+        async fn shop_all(&self) -> Result<Vec<ShopFreshness>, PortError> {
+            Ok(self.0.lock().unwrap().clone())
+        }
+    }
+
+    #[tokio::test]
+    async fn the_shops_lag_per_category_is_the_oldest_change_it_caught_up_with() {
+        let shop = Arc::new(FakeShop {
+            down: vec!["DOWN"],
+            ..Default::default()
+        });
+        let queue = Arc::new(FakeQueue::default());
+        let freshness = Arc::new(FakeFreshness::default());
+        let sync = ShopSync::new(settings(), shop, queue).with_freshness(freshness.clone());
+        let written_ago = |seconds: i64, mut record: Value| {
+            let at = chrono::Utc::now() - chrono::Duration::seconds(seconds);
+            record["dynamodb"]["ApproximateCreationDateTime"] = json!(at.timestamp());
+            record
+        };
+        let event = batch(vec![
+            written_ago(
+                30,
+                record("stock", 1, "INSERT", None, stock_image("A", "5", 1)),
+            ),
+            written_ago(
+                10,
+                record("stock", 2, "INSERT", None, stock_image("B", "5", 1)),
+            ),
+            // Not caught up with: it waits, so it is no catch-up of its own.
+            written_ago(
+                600,
+                record("stock", 3, "INSERT", None, stock_image("DOWN", "5", 1)),
+            ),
+        ]);
+        let mut metrics = Metrics::new(FUNCTION_NAME);
+        sync.process(
+            event,
+            Instant::now() + Duration::from_secs(60),
+            &mut metrics,
+        )
+        .await;
+        let recorded = freshness.0.lock().unwrap().clone();
+        assert_eq!(recorded.len(), 1, "{recorded:?}");
+        assert_eq!(recorded[0].category, "stock");
+        let lag = recorded[0].lag.num_seconds();
+        assert!(
+            (29..=40).contains(&lag),
+            "the oldest caught-up change: {lag} s"
+        );
     }
 
     #[tokio::test]

@@ -29,6 +29,7 @@ impl Function for ShopSync {
 
     fn check(config: &Config) -> Result<(), InitError> {
         ShopSyncSettings::from_config(config)?;
+        config.required("FRESHNESS_TABLE")?;
         wiring::check(config)
     }
 
@@ -41,6 +42,13 @@ impl Function for ShopSync {
         )
         .await?;
         let queue = SqsQueue::new(bridge_aws::sqs_client(aws));
-        Ok(ShopSync::with_shop(settings, shop, Arc::new(queue)))
+        let freshness = bridge_aws::DynamoFreshnessStore::new(
+            bridge_aws::dynamodb_client(aws),
+            config.required("FRESHNESS_TABLE")?,
+        );
+        Ok(
+            ShopSync::with_shop(settings, shop, Arc::new(queue))
+                .with_freshness(Arc::new(freshness)),
+        )
     }
 }

@@ -598,6 +598,77 @@ impl DynamoFreshnessStore {
     }
 }
 
+/// The freshness table's key of the shop's catch-up of a category.
+const SHOP_PREFIX: &str = "shop:";
+
+#[async_trait]
+impl bridge_domain::shop::ShopFreshnessStore for DynamoFreshnessStore {
+    async fn record_shop(
+        &self,
+        freshness: &bridge_domain::shop::ShopFreshness,
+    ) -> Result<(), PortError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(
+                "category",
+                s(format!("{SHOP_PREFIX}{}", freshness.category)),
+            )
+            .update_expression("SET last_success_at = :at, lag_ms = :lag")
+            .condition_expression("attribute_not_exists(last_success_at) OR last_success_at < :at")
+            .expression_attribute_values(
+                ":at",
+                s(freshness
+                    .at
+                    .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
+            )
+            .expression_attribute_values(
+                ":lag",
+                AttributeValue::N(freshness.lag.num_milliseconds().max(0).to_string()),
+            )
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(())
+            }
+            Err(err) => Err(classify("freshness.record_shop", err)),
+        }
+    }
+
+    async fn shop_all(&self) -> Result<Vec<bridge_domain::shop::ShopFreshness>, PortError> {
+        let items = scan_all(self.client.scan().table_name(&self.table), "freshness.all").await?;
+        Ok(items
+            .into_iter()
+            .filter_map(|item| {
+                let text = |k: &str| match item.get(k) {
+                    Some(AttributeValue::S(v)) => Some(v.clone()),
+                    _ => None,
+                };
+                let category = text("category")?.strip_prefix(SHOP_PREFIX)?.to_string();
+                let at = DateTime::parse_from_rfc3339(&text("last_success_at")?)
+                    .ok()?
+                    .with_timezone(&Utc);
+                let lag = match item.get("lag_ms") {
+                    Some(AttributeValue::N(n)) => n.parse().ok()?,
+                    _ => 0,
+                };
+                Some(bridge_domain::shop::ShopFreshness {
+                    category,
+                    at,
+                    lag: chrono::Duration::milliseconds(lag),
+                })
+            })
+            .collect())
+    }
+}
+
 #[async_trait]
 impl bridge_domain::ports::FreshnessStore for DynamoFreshnessStore {
     async fn record(

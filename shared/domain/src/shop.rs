@@ -79,6 +79,26 @@ pub fn product_differs_for_shop(old: Option<&StoredProduct>, new: &StoredProduct
     old.is_none_or(|old| old.product != new.product)
 }
 
+/// When the shop last caught up with a change of one category (a record published, found
+/// current or not needed there), and how long that change had waited since its table
+/// write: the shop's lag.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShopFreshness {
+    /// `stock`, `customers`, `products`, `orders`.
+    pub category: String,
+    pub at: chrono::DateTime<chrono::Utc>,
+    pub lag: chrono::Duration,
+}
+
+/// Where the shop sync records its freshness (beside the data categories' freshness).
+#[async_trait]
+pub trait ShopFreshnessStore: Send + Sync {
+    /// Records a catch-up (a later one never goes back in time).
+    async fn record_shop(&self, freshness: &ShopFreshness) -> Result<(), PortError>;
+    /// The last catch-up of every category that had one.
+    async fn shop_all(&self) -> Result<Vec<ShopFreshness>, PortError>;
+}
+
 /// Where the shop shows an order: commercetools' order states.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ShopOrderState {

@@ -114,6 +114,41 @@ pub fn heartbeat_document(category: &str, timestamp_ms: i64) -> String {
     .to_string()
 }
 
+/// A gauge of a data category (dimension `Category`), e.g. the shop's lag per category.
+pub fn category_gauge_document(
+    name: &str,
+    unit: &str,
+    category: &str,
+    value: u64,
+    timestamp_ms: i64,
+) -> String {
+    let mut doc = serde_json::json!({
+        "_aws": {
+            "Timestamp": timestamp_ms,
+            "CloudWatchMetrics": [{
+                "Namespace": NAMESPACE,
+                "Dimensions": [["Category"]],
+                "Metrics": [{"Name": name, "Unit": unit}],
+            }],
+        },
+        "Category": category,
+    });
+    doc[name] = serde_json::json!(value);
+    doc.to_string()
+}
+
+/// Emits one gauge document per (category, value).
+pub fn category_gauges<'a>(
+    name: &str,
+    unit: &str,
+    values: impl IntoIterator<Item = (&'a str, u64)>,
+) {
+    let now = chrono::Utc::now().timestamp_millis();
+    for (category, value) in values {
+        write_line(&category_gauge_document(name, unit, category, value, now));
+    }
+}
+
 /// Emits one heartbeat per category.
 pub fn heartbeats<'a>(categories: impl IntoIterator<Item = &'a str>) {
     let now = chrono::Utc::now().timestamp_millis();

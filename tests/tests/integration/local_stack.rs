@@ -203,5 +203,30 @@ async fn a_webhook_stock_change_and_a_customer_reach_the_shop_within_seconds_and
         4
     );
     assert_eq!(entries["results"].as_array().unwrap().len(), 1);
+
+    // The shop's lag per category, as `bridgectl shop status` and `freshness` show it.
+    let store = bridge_aws::DynamoFreshnessStore::new(
+        aws_sdk_dynamodb::Client::new(&stack.sdk),
+        stack.info.table("FreshnessTable").unwrap(),
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let rows = loop {
+        let rows = bridgectl::shop::shop_freshness(&store).await.unwrap();
+        let caught_up = |category: &str| {
+            rows.iter()
+                .any(|r| r.category == category && r.caught_up_at.is_some())
+        };
+        if (caught_up("stock") && caught_up("customers")) || std::time::Instant::now() > deadline {
+            break rows;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    for category in ["stock", "customers"] {
+        let row = rows.iter().find(|r| r.category == category).unwrap();
+        let lag = row.lag_ms.unwrap_or_else(|| panic!("{category}: {rows:?}"));
+        assert!((0..30_000).contains(&lag), "{category} lag {lag} ms");
+    }
+    let products = rows.iter().find(|r| r.category == "products").unwrap();
+    assert_eq!(products.caught_up_at, None, "no product flowed");
     stack.stop().await;
 }

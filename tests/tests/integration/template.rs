@@ -488,6 +488,8 @@ fn each_function_is_granted_exactly_the_calls_its_code_makes() {
     let shop_sync_needs = [
         ("sqs:SendMessage", "ShopSyncDeadLetterQueue"),
         ("secretsmanager:GetSecretValue", "ShopClientSecret"),
+        // When the shop caught up with each category (bridgectl shop status).
+        ("dynamodb:UpdateItem", "FreshnessTable"),
     ];
     for (action, resource) in shop_sync_needs {
         assert!(
@@ -495,12 +497,43 @@ fn each_function_is_granted_exactly_the_calls_its_code_makes() {
             "shop-sync lacks {action} on {resource}"
         );
     }
-    // The shop sync reads the tables only through their streams: it writes no record.
+    // The shop sync reads the tables only through their streams: it writes no record but
+    // its freshness.
     assert!(
         !statements("ShopSyncFunction")
             .iter()
-            .any(|(actions, _)| actions.iter().any(|a| a.starts_with("dynamodb:")))
+            .any(|(actions, resources)| {
+                actions.iter().any(|a| a.starts_with("dynamodb:"))
+                    && !resources.contains("FreshnessTable")
+                    || actions
+                        .iter()
+                        .any(|a| a.starts_with("dynamodb:") && a != "dynamodb:UpdateItem")
+            })
     );
+    // The shop's orders go through the intake's receipts and queue, and nowhere else.
+    let shop_orders_needs = [
+        ("sqs:SendMessage", "OrderPlacedQueue"),
+        ("sqs:SendMessage", "ShopOrderDeadLetterQueue"),
+        ("sqs:ChangeMessageVisibility", "ShopOrderQueue"),
+        ("dynamodb:PutItem", "WebhookReceiptTable"),
+        ("dynamodb:UpdateItem", "WebhookReceiptTable"),
+        ("dynamodb:DeleteItem", "WebhookReceiptTable"),
+        ("dynamodb:GetItem", "WebhookReceiptTable"),
+        ("s3:PutObject", "PayloadBucket.Arn}/claims/*"),
+        ("secretsmanager:GetSecretValue", "ShopClientSecret"),
+    ];
+    for (action, resource) in shop_orders_needs {
+        assert!(
+            grants("ShopOrdersFunction", action, resource),
+            "shop-orders lacks {action} on {resource}"
+        );
+    }
+    for queue in ["StockPriceQueue", "CustomerQueue", "OrderStatusQueue"] {
+        assert!(
+            !grants("ShopOrdersFunction", "sqs:SendMessage", queue),
+            "shop-orders may send to {queue}"
+        );
+    }
     // A pull never places orders, and reconciliation never writes snapshots (the ERP's).
     assert!(!grants(
         "DeltaPullFunction",
