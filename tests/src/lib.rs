@@ -106,6 +106,34 @@ impl TestStack {
     }
 
     /// The environment the template gives the function running `binary`.
+    /// The environment of `binary` with the shop's `CTP_*` settings aimed at a project of
+    /// its own on the commercetools emulator, the client secret in Secrets Manager (moto),
+    /// as deployed; and that project's key.
+    pub async fn environment_with_shop(&self, binary: &str) -> (HashMap<String, String>, String) {
+        let shop = shop_emulator();
+        let project = unique("bin");
+        let secret = unique("ctp-secret");
+        aws_sdk_secretsmanager::Client::new(&self.sdk)
+            .create_secret()
+            .name(&secret)
+            .secret_string("local")
+            .send()
+            .await
+            .expect("the secret is created");
+        let mut environment = self.environment(binary);
+        for (name, value) in [
+            ("CTP_API_URL", shop.to_string()),
+            ("CTP_AUTH_URL", shop.to_string()),
+            ("CTP_PROJECT_KEY", project.clone()),
+            ("CTP_CLIENT_ID", "local".to_string()),
+            ("CTP_SCOPES", format!("manage_project:{project}")),
+            ("CTP_CLIENT_SECRET_ID", secret),
+        ] {
+            environment.insert(name.to_string(), value);
+        }
+        (environment, project)
+    }
+
     pub fn environment(&self, binary: &str) -> HashMap<String, String> {
         let function = self
             .template

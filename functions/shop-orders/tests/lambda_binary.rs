@@ -12,27 +12,7 @@ use std::time::Duration;
 #[tokio::test]
 async fn the_binary_drops_the_test_message_and_dead_letters_what_is_no_notification() {
     let stack = TestStack::with_secrets(BTreeMap::new()).await;
-    let shop = bridge_testkit::shop_emulator();
-    let project = bridge_testkit::unique("bin");
-    let secret = bridge_testkit::unique("ctp-secret");
-    aws_sdk_secretsmanager::Client::new(&stack.sdk)
-        .create_secret()
-        .name(&secret)
-        .secret_string("local")
-        .send()
-        .await
-        .unwrap();
-    let mut environment = stack.environment("shop-orders");
-    for (name, value) in [
-        ("CTP_API_URL", shop.to_string()),
-        ("CTP_AUTH_URL", shop.to_string()),
-        ("CTP_PROJECT_KEY", project.clone()),
-        ("CTP_CLIENT_ID", "local".to_string()),
-        ("CTP_SCOPES", format!("manage_project:{project}")),
-        ("CTP_CLIENT_SECRET_ID", secret),
-    ] {
-        environment.insert(name.to_string(), value);
-    }
+    let (environment, project) = stack.environment_with_shop("shop-orders").await;
     let record = |id: &str, body: String| {
         json!({"messageId": id, "receiptHandle": format!("r-{id}"), "body": body,
             "attributes": {"ApproximateReceiveCount": "1"}, "messageAttributes": {},

@@ -29,27 +29,8 @@ fn record(stack: &TestStack, table: &str, sequence: u32, name: &str, image: Valu
 #[tokio::test]
 async fn the_binary_publishes_a_stream_batch_to_the_shop() {
     let stack = TestStack::with_secrets(BTreeMap::new()).await;
+    let (environment, project) = stack.environment_with_shop("shop-sync").await;
     let shop = bridge_testkit::shop_emulator();
-    let project = bridge_testkit::unique("bin");
-    let secret = bridge_testkit::unique("ctp-secret");
-    aws_sdk_secretsmanager::Client::new(&stack.sdk)
-        .create_secret()
-        .name(&secret)
-        .secret_string("local")
-        .send()
-        .await
-        .unwrap();
-    let mut environment = stack.environment("shop-sync");
-    for (name, value) in [
-        ("CTP_API_URL", shop.to_string()),
-        ("CTP_AUTH_URL", shop.to_string()),
-        ("CTP_PROJECT_KEY", project.clone()),
-        ("CTP_CLIENT_ID", "local".to_string()),
-        ("CTP_SCOPES", format!("manage_project:{project}")),
-        ("CTP_CLIENT_SECRET_ID", secret),
-    ] {
-        environment.insert(name.to_string(), value);
-    }
     let level = json!({"sku": {"S": "SKU-BIN"}, "warehouse": {"S": "W1"}, "available": {"S": "7"},
         "revision": {"N": "5"}});
     let event = json!({"Records": [

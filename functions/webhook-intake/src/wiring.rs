@@ -57,18 +57,7 @@ pub async fn build(config: &Config, aws: &aws_config::SdkConfig) -> Result<Intak
             config.parsed("SECRET_RECHECK_SECONDS", 10)?,
         ),
     };
-    let ports = IntakePorts {
-        queue: Arc::new(SqsQueue::new(bridge_aws::sqs_client(aws))),
-        receipts: Arc::new(DynamoReceiptStore::new(
-            bridge_aws::dynamodb_client(aws),
-            settings.receipt_table.clone(),
-            settings.receipt_retention_seconds,
-        )),
-        objects: Arc::new(S3ObjectStore::new(
-            bridge_aws::s3_client(aws),
-            settings.payload_bucket.clone(),
-        )),
-    };
+    let ports = ports(&settings, aws);
     Ok(Intake::new(settings, ports).with_refresh(refresh))
 }
 
@@ -80,7 +69,13 @@ pub fn build_for_handover(
     aws: &aws_config::SdkConfig,
 ) -> Result<Intake, ConfigError> {
     let settings = IntakeSettings::from_config(config, SigningSecrets::default())?;
-    let ports = IntakePorts {
+    let ports = ports(&settings, aws);
+    Ok(Intake::new(settings, ports))
+}
+
+/// The intake's queues, receipts and claim-check bucket on AWS.
+fn ports(settings: &IntakeSettings, aws: &aws_config::SdkConfig) -> IntakePorts {
+    IntakePorts {
         queue: Arc::new(SqsQueue::new(bridge_aws::sqs_client(aws))),
         receipts: Arc::new(DynamoReceiptStore::new(
             bridge_aws::dynamodb_client(aws),
@@ -91,8 +86,7 @@ pub fn build_for_handover(
             bridge_aws::s3_client(aws),
             settings.payload_bucket.clone(),
         )),
-    };
-    Ok(Intake::new(settings, ports))
+    }
 }
 
 #[async_trait::async_trait]

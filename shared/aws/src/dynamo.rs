@@ -598,6 +598,18 @@ impl DynamoFreshnessStore {
     }
 }
 
+/// A freshness item's key and last success (`None`: not one the bridge wrote).
+fn freshness_entry(item: &Item) -> Option<(String, DateTime<Utc>)> {
+    let text = |k: &str| match item.get(k) {
+        Some(AttributeValue::S(v)) => Some(v.as_str()),
+        _ => None,
+    };
+    let at = DateTime::parse_from_rfc3339(text("last_success_at")?)
+        .ok()?
+        .with_timezone(&Utc);
+    Some((text("category")?.to_string(), at))
+}
+
 /// The freshness table's key of the shop's catch-up of a category.
 const SHOP_PREFIX: &str = "shop:";
 
@@ -647,14 +659,8 @@ impl bridge_domain::shop::ShopFreshnessStore for DynamoFreshnessStore {
         Ok(items
             .into_iter()
             .filter_map(|item| {
-                let text = |k: &str| match item.get(k) {
-                    Some(AttributeValue::S(v)) => Some(v.clone()),
-                    _ => None,
-                };
-                let category = text("category")?.strip_prefix(SHOP_PREFIX)?.to_string();
-                let at = DateTime::parse_from_rfc3339(&text("last_success_at")?)
-                    .ok()?
-                    .with_timezone(&Utc);
+                let (category, at) = freshness_entry(&item)?;
+                let category = category.strip_prefix(SHOP_PREFIX)?.to_string();
                 let lag = match item.get("lag_ms") {
                     Some(AttributeValue::N(n)) => n.parse().ok()?,
                     _ => 0,
@@ -716,15 +722,13 @@ impl bridge_domain::ports::FreshnessStore for DynamoFreshnessStore {
         Ok(items
             .into_iter()
             .filter_map(|item| {
-                let text = |k: &str| match item.get(k) {
-                    Some(AttributeValue::S(v)) => Some(v.clone()),
-                    _ => None,
+                let (category, at) = freshness_entry(&item)?;
+                let category = bridge_domain::freshness::Category::parse(&category)?;
+                let function = match item.get("function") {
+                    Some(AttributeValue::S(v)) => v.clone(),
+                    _ => String::new(),
                 };
-                let category = bridge_domain::freshness::Category::parse(&text("category")?)?;
-                let at = DateTime::parse_from_rfc3339(&text("last_success_at")?)
-                    .ok()?
-                    .with_timezone(&Utc);
-                Some((category, at, text("function").unwrap_or_default()))
+                Some((category, at, function))
             })
             .collect())
     }

@@ -107,26 +107,13 @@ async fn the_shop_down_loses_nothing_and_catches_up_in_order_and_a_refused_recor
 
     // The refused record waits in the dead-letter queue with the shop's reason; nothing of
     // it reached the shop.
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    let message = loop {
-        let received = sqs
-            .receive_message()
-            .queue_url(&dead_letters)
-            .message_attribute_names("All")
-            .wait_time_seconds(1)
-            .send()
-            .await
-            .unwrap()
-            .messages
-            .unwrap_or_default();
-        if let Some(message) = received.into_iter().next() {
-            break message;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no dead letter for SKU-BAD"
-        );
-    };
+    let message = super::support::first_message(
+        &sqs,
+        &dead_letters,
+        Duration::from_secs(30),
+        "no dead letter for SKU-BAD",
+    )
+    .await;
     let attributes = message.message_attributes.unwrap_or_default();
     let attribute = |name: &str| attributes[name].string_value.clone().unwrap_or_default();
     assert_eq!(attribute("failure_code"), "shop_rejected");

@@ -252,26 +252,13 @@ async fn a_shop_order_delivered_three_times_reaches_the_erp_once_with_its_b2b_fi
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let dead_letters = stack.queue("ShopOrderDeadLetterQueue").url.clone();
-    let started = Instant::now();
-    let message = loop {
-        let received = sqs
-            .receive_message()
-            .queue_url(&dead_letters)
-            .message_attribute_names("All")
-            .wait_time_seconds(1)
-            .send()
-            .await
-            .unwrap()
-            .messages
-            .unwrap_or_default();
-        if let Some(message) = received.into_iter().next() {
-            break message;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "the anonymous order was not dead-lettered"
-        );
-    };
+    let message = super::support::first_message(
+        &sqs,
+        &dead_letters,
+        Duration::from_secs(30),
+        "the anonymous order was not dead-lettered",
+    )
+    .await;
     let attributes = message.message_attributes.unwrap_or_default();
     let attribute = |name: &str| attributes[name].string_value.clone().unwrap_or_default();
     assert_eq!(attribute("failure_code"), "order_refused");

@@ -184,6 +184,33 @@ pub async fn shop_until(
     }
 }
 
+/// The first message that arrives on `queue_url` (received, not deleted), or a panic naming
+/// `what` after `timeout`.
+pub async fn first_message(
+    sqs: &aws_sdk_sqs::Client,
+    queue_url: &str,
+    timeout: std::time::Duration,
+    what: &str,
+) -> aws_sdk_sqs::types::Message {
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        let received = sqs
+            .receive_message()
+            .queue_url(queue_url)
+            .message_attribute_names("All")
+            .wait_time_seconds(1)
+            .send()
+            .await
+            .unwrap()
+            .messages
+            .unwrap_or_default();
+        if let Some(message) = received.into_iter().next() {
+            return message;
+        }
+        assert!(std::time::Instant::now() < deadline, "{what}");
+    }
+}
+
 /// A TCP proxy in front of a server that can be switched off: while down, every
 /// connection (new or open) is cut, as an unreachable shop is. Records what clients sent.
 pub struct FaultProxy {
