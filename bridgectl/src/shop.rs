@@ -261,6 +261,11 @@ pub struct ResyncCounts {
     pub already_current: u64,
     /// The shop holds a newer revision (nothing written).
     pub stale: u64,
+    /// The shop holds the same revision with other content (edited there by hand, or
+    /// staged changes): not written, since the revision rule keeps what the shop holds at
+    /// an equal revision; listed (the first 20) for an operator.
+    pub differs: u64,
+    pub differing: Vec<String>,
     /// Nothing the shop shows (an order the ERP has not answered, an order placed
     /// elsewhere).
     pub skipped: u64,
@@ -291,6 +296,16 @@ impl Record {
             ResyncCategory::Products => Record::Product(Box::new(serde_dynamo::from_item(item)?)),
             ResyncCategory::Orders => Record::Order(Box::new(serde_dynamo::from_item(item)?)),
         })
+    }
+
+    /// The revision the record is published under.
+    fn revision(&self) -> Option<bridge_domain::Revision> {
+        match self {
+            Record::Stock(s) => Some(s.revision),
+            Record::Customer(c) => Some(c.revision),
+            Record::Product(p) => Some(bridge_domain::shop::product_revision(p)),
+            Record::Order(o) => bridge_domain::shop::OrderProgress::of(o).map(|p| p.revision),
+        }
     }
 
     fn name(&self) -> String {
@@ -330,8 +345,8 @@ const RESYNC_CONCURRENCY: usize = 8;
 /// Republishes `category` from its table to the shop, page by page (a page of the table
 /// at a time in memory, whatever its size), through the same connector and revision guard
 /// as the shop sync: what the shop already holds costs reads only, a newer revision there
-/// is never overwritten. `sku` limits it to one sku (products, stock). `progress` gets a
-/// line per page.
+/// is never overwritten. `sku` limits it to one sku (products and stock, whose partition
+/// key it is: a query, not a scan). `progress` gets a line per page.
 pub async fn resync(
     shop: &dyn bridge_domain::shop::Shop,
     dynamo: &aws_sdk_dynamodb::Client,
@@ -345,21 +360,32 @@ pub async fn resync(
     let mut counts = ResyncCounts::default();
     let mut start: Option<std::collections::HashMap<String, AttributeValue>> = None;
     loop {
-        let mut scan = dynamo
-            .scan()
-            .table_name(table)
-            .set_exclusive_start_key(start.take());
-        if let Some(sku) = sku {
-            scan = scan
-                .filter_expression("sku = :sku")
-                .expression_attribute_values(":sku", AttributeValue::S(sku.to_string()));
-        }
-        let page = scan
-            .send()
-            .await
-            .with_context(|| format!("scanning {table}"))?;
-        let records: Vec<Result<Record, String>> = page
-            .items
+        let (items, next) = match sku {
+            // The sku is the partition key of both tables that have one: a query.
+            Some(sku) => {
+                let page = dynamo
+                    .query()
+                    .table_name(table)
+                    .key_condition_expression("sku = :sku")
+                    .expression_attribute_values(":sku", AttributeValue::S(sku.to_string()))
+                    .set_exclusive_start_key(start.take())
+                    .send()
+                    .await
+                    .with_context(|| format!("reading {sku} from {table}"))?;
+                (page.items, page.last_evaluated_key)
+            }
+            None => {
+                let page = dynamo
+                    .scan()
+                    .table_name(table)
+                    .set_exclusive_start_key(start.take())
+                    .send()
+                    .await
+                    .with_context(|| format!("scanning {table}"))?;
+                (page.items, page.last_evaluated_key)
+            }
+        };
+        let records: Vec<Result<Record, String>> = items
             .unwrap_or_default()
             .into_iter()
             .map(|item| {
@@ -379,15 +405,19 @@ pub async fn resync(
                 match record {
                     Ok(record) => {
                         let published = record.publish(shop).await;
-                        (record.name(), published.map_err(|e| e.to_string()))
+                        (
+                            record.name(),
+                            record.revision(),
+                            published.map_err(|e| e.to_string()),
+                        )
                     }
-                    Err(reason) => (String::new(), Err(reason)),
+                    Err(reason) => (String::new(), None, Err(reason)),
                 }
             })
             .buffer_unordered(RESYNC_CONCURRENCY)
             .collect()
             .await;
-        for (name, result) in results {
+        for (name, revision, result) in results {
             match result {
                 Ok(None) => counts.skipped += 1,
                 Ok(Some(published)) => {
@@ -395,6 +425,16 @@ pub async fn resync(
                     match published {
                         Published::Written { .. } => counts.written += 1,
                         Published::AlreadyCurrent { .. } => counts.already_current += 1,
+                        Published::Stale { shop_revision, .. }
+                            if Some(shop_revision) == revision =>
+                        {
+                            counts.differs += 1;
+                            if counts.differing.len() < 20 {
+                                counts.differing.push(format!(
+                                    "{name}: the shop holds revision {shop_revision} with other content"
+                                ));
+                            }
+                        }
                         Published::Stale { .. } => counts.stale += 1,
                         Published::Absent { .. } => counts.skipped += 1,
                     }
@@ -412,16 +452,17 @@ pub async fn resync(
             }
         }
         progress(&format!(
-            "{}: {} read, {} written, {} already current, {} stale, {} skipped, {} failed",
+            "{}: {} read, {} written, {} already current, {} stale, {} differ, {} skipped, {} failed",
             category.as_str(),
             counts.read,
             counts.written,
             counts.already_current,
             counts.stale,
+            counts.differs,
             counts.skipped,
             counts.failed
         ));
-        match page.last_evaluated_key {
+        match next {
             Some(key) if !key.is_empty() => start = Some(key),
             _ => return Ok(counts),
         }
@@ -454,11 +495,22 @@ pub async fn run_resync(
     let resolved = crate::cli::Resolved::new(target, deployed).await?;
     let shop = bridge_commercetools::CommercetoolsShop::new(&shop_of(&resolved)?)?;
     let dynamo = aws_sdk_dynamodb::Client::new(&resolved.aws);
-    let categories = if categories.is_empty() {
-        ResyncCategory::ALL.to_vec()
-    } else {
-        categories.to_vec()
+    let categories = match (categories.is_empty(), sku) {
+        (true, None) => ResyncCategory::ALL.to_vec(),
+        // A sku names products and stock levels only.
+        (true, Some(_)) => vec![ResyncCategory::Products, ResyncCategory::Stock],
+        (false, _) => categories.to_vec(),
     };
+    if sku.is_some()
+        && let Some(other) = categories
+            .iter()
+            .find(|c| !matches!(c, ResyncCategory::Products | ResyncCategory::Stock))
+    {
+        anyhow::bail!(
+            "--sku names products and stock levels, not {}",
+            other.as_str()
+        );
+    }
     let mut all = std::collections::BTreeMap::new();
     for category in categories {
         let given = match category {
@@ -489,11 +541,24 @@ fn resync_text(all: &std::collections::BTreeMap<&str, ResyncCounts>) -> String {
     for (category, c) in all {
         let _ = writeln!(
             out,
-            "{category:<10} {} read: {} written, {} already current, {} stale (newer in the shop), {} skipped, {} failed, {} shop requests",
-            c.read, c.written, c.already_current, c.stale, c.skipped, c.failed, c.requests
+            "{category:<10} {} read: {} written, {} already current, {} stale (newer in the shop), {} differ at the same revision, {} skipped, {} failed, {} shop requests",
+            c.read,
+            c.written,
+            c.already_current,
+            c.stale,
+            c.differs,
+            c.skipped,
+            c.failed,
+            c.requests
         );
         for failure in &c.failures {
             let _ = writeln!(out, "  failed  {failure}");
+        }
+        for differing in &c.differing {
+            let _ = writeln!(
+                out,
+                "  differs {differing} (edited in the shop; the next change from the ERP or PIM writes it)"
+            );
         }
     }
     out

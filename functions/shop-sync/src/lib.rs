@@ -317,11 +317,13 @@ impl ShopSync {
                 break;
             }
             let span = tracing::info_span!("record", event_id = %record.event_id, correlation_id = %record.event_id, sequence = ?sequence);
-            let waited = chrono::Utc::now() - record.change.approximate_creation_date_time;
+            // A record without its creation time (Lambda always sends it) has no lag to tell.
+            let written = record.change.approximate_creation_date_time;
+            let waited = (written.timestamp() > 0).then(|| chrono::Utc::now() - written);
             let category = self.category_of(&record).ok();
             match self.publish(&record).instrument(span.clone()).await {
                 Ok(outcome) => {
-                    if let Some(category) = category {
+                    if let (Some(category), Some(waited)) = (category, waited) {
                         let lag = lags.entry(category.as_str()).or_insert(waited);
                         *lag = (*lag).max(waited);
                     }

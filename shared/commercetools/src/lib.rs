@@ -54,7 +54,7 @@ pub use orders::{
 pub use plan::{Plan, PlanError};
 pub use product::{
     AttributeSpec, CATEGORY_KEY_PREFIX, CODE_PREFIX, ProductDraft, ProductResource, ProductTarget,
-    attributes_needed, category_key, plan_product, product_key, slug,
+    attribute_name, attributes_needed, category_key, plan_product, product_key, slug,
 };
 pub use progress::{OrderTarget, plan_order_progress};
 pub use setup::{

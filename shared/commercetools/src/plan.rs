@@ -56,10 +56,11 @@ pub enum PlanError {
         "customer id {0:?} cannot be a commercetools customer key (2 to 256 of A-Z a-z 0-9 _ -)"
     )]
     InvalidCustomerKey(String),
-    #[error(
-        "PIM attribute {0:?} cannot be a commercetools attribute name (attr- and up to 251 of A-Z a-z 0-9 _ -)"
-    )]
-    InvalidAttributeCode(String),
+    #[error("{attribute} {value} cannot be written as a commercetools number")]
+    UnrepresentableValue {
+        attribute: &'static str,
+        value: String,
+    },
     #[error("product {0} has no name in any locale; commercetools requires one")]
     NoName(String),
 }

@@ -27,22 +27,27 @@ use std::collections::{BTreeMap, BTreeSet};
 const OPERATION: &str = "shop.publish_product";
 
 /// The product type's attributes the bridge writes besides the PIM's codes.
-pub const GTIN_ATTRIBUTE: &str = "gtin";
-pub const BRAND_ATTRIBUTE: &str = "brand";
-pub const UNIT_ATTRIBUTE: &str = "unit";
-pub const WEIGHT_ATTRIBUTE: &str = "weightKg";
+/// Prefixed, because commercetools requires an attribute name to have one type across all
+/// product types: a shop's own `brand` (an enum, say) must not keep `bridge-product` from
+/// being made.
+pub const GTIN_ATTRIBUTE: &str = "bridge-gtin";
+pub const BRAND_ATTRIBUTE: &str = "bridge-brand";
+pub const UNIT_ATTRIBUTE: &str = "bridge-unit";
+pub const WEIGHT_ATTRIBUTE: &str = "bridge-weightKg";
 /// The prefix of the attributes carrying the PIM's `attr.*` codes (`attr.color` →
 /// `attr-color`), apart from the bridge's own names.
 pub const CODE_PREFIX: &str = "attr-";
 /// The prefix of the keys of the categories the bridge makes from category paths.
 pub const CATEGORY_KEY_PREFIX: &str = "pim-";
 
-/// An attribute of `bridge-product`: its name and commercetools attribute type.
+/// An attribute of `bridge-product`: its name, commercetools attribute type and label.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct AttributeSpec {
     pub name: String,
     /// `text` or `number`.
     pub type_name: &'static str,
+    /// What the Merchant Center shows: the PIM's code as it is.
+    pub label: String,
 }
 
 /// The attributes `product` needs on the product type.
@@ -59,26 +64,33 @@ pub fn attributes_needed(product: &Product) -> Vec<AttributeSpec> {
         .map(|(name, type_name)| AttributeSpec {
             name: name.to_string(),
             type_name,
+            label: name.to_string(),
         })
         .chain(product.attributes.keys().map(|code| AttributeSpec {
-            name: format!("{CODE_PREFIX}{code}"),
+            name: attribute_name(code),
             type_name: "text",
+            label: code.clone(),
         }))
         .collect()
 }
 
-/// The attribute name a PIM code becomes, if commercetools allows it (2 to 256 of
-/// `A-Z a-z 0-9 _ -`).
-fn attribute_name(code: &str) -> Result<String, PlanError> {
-    let name = format!("{CODE_PREFIX}{code}");
-    let fits = name.len() <= 256
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
-    if fits {
-        Ok(name)
+/// The attribute name a PIM code becomes: `attr-` and the code where it fits an attribute
+/// name (`A-Z a-z 0-9 _ -`), else the code with every other character a `-` and a hash of
+/// the code (BMEcat's `classification.ECLASS-9.0`, a feature named `Länge (mm)`), so two
+/// codes never share a name; the label keeps the code as the PIM wrote it.
+pub fn attribute_name(code: &str) -> String {
+    let plain: String = code
+        .chars()
+        .map(|c| match c {
+            'A'..='Z' | 'a'..='z' | '0'..='9' | '_' | '-' => c,
+            _ => '-',
+        })
+        .take(200)
+        .collect();
+    if plain == code {
+        format!("{CODE_PREFIX}{code}")
     } else {
-        Err(PlanError::InvalidAttributeCode(code.to_string()))
+        format!("{CODE_PREFIX}{plain}-{}", &short_hash(code)[..8])
     }
 }
 
@@ -238,15 +250,16 @@ fn wanted_attributes(
     }
     if let Some(weight) = product.weight_kg {
         // The decimal's text as a JSON number (no f64 on the way).
-        let number: serde_json::Number = weight
-            .normalize()
-            .to_string()
-            .parse()
-            .map_err(|_| PlanError::InvalidAttributeCode(format!("weight {weight}")))?;
+        let number: serde_json::Number = weight.normalize().to_string().parse().map_err(|_| {
+            PlanError::UnrepresentableValue {
+                attribute: WEIGHT_ATTRIBUTE,
+                value: weight.to_string(),
+            }
+        })?;
         wanted.insert(WEIGHT_ATTRIBUTE.to_string(), Value::Number(number));
     }
     for (code, value) in &product.attributes {
-        wanted.insert(attribute_name(code)?, json!(value));
+        wanted.insert(attribute_name(code), json!(value));
     }
     Ok(wanted)
 }
@@ -466,24 +479,39 @@ pub(crate) async fn publish(
         .keys()
         .map(|l| l.as_str().to_string())
         .collect();
-    let category_id = if product.category.is_empty() {
-        None
-    } else {
-        Some(
-            setup
-                .category(client, call, &product.category, &names)
-                .await
-                .map_err(shop_error)?,
-        )
-    };
-    let listed = Listed {
-        product,
-        revision,
-        target: ProductTarget {
-            category_id: category_id.as_deref(),
-        },
-    };
-    write(client, call, &listed).await
+    for attempt in 1..=2 {
+        let category_id = if product.category.is_empty() {
+            None
+        } else {
+            Some(
+                setup
+                    .category(client, call, &product.category, &names)
+                    .await
+                    .map_err(shop_error)?,
+            )
+        };
+        let listed = Listed {
+            product,
+            revision,
+            target: ProductTarget {
+                category_id: category_id.as_deref(),
+            },
+        };
+        match write(client, call, &listed).await {
+            // A category the process knew was deleted in the shop (or the shop restored
+            // from a backup): look the path up again, once.
+            Err(err)
+                if attempt == 1
+                    && category_id.is_some()
+                    && err.message.contains("ReferencedResourceNotFound") =>
+            {
+                tracing::warn!(sku = %product.sku, error = %err, "a known category is gone from the shop; looking the path up again");
+                setup.forget_categories();
+            }
+            result => return result,
+        }
+    }
+    unreachable!("the second attempt returns")
 }
 
 /// A product bound for the shop.
@@ -601,9 +629,9 @@ mod tests {
                         sku: Some("DRILL-7".into()),
                         attributes: vec![
                             attribute(REVISION_FIELD, json!(5)),
-                            attribute("gtin", json!("4008190143077")),
-                            attribute("brand", json!("Muster")),
-                            attribute("weightKg", serde_json::from_str("0.07").unwrap()),
+                            attribute("bridge-gtin", json!("4008190143077")),
+                            attribute("bridge-brand", json!("Muster")),
+                            attribute("bridge-weightKg", serde_json::from_str("0.07").unwrap()),
                             attribute("attr-color", json!("silber")),
                             attribute("merchantBadge", json!("new")),
                         ],
@@ -644,10 +672,10 @@ mod tests {
                 "categories": [{"typeId": "category", "id": "cat-leaf"}],
                 "masterVariant": {"sku": "DRILL-7", "attributes": [
                     {"name": "attr-color", "value": "silber"},
-                    {"name": "brand", "value": "Muster"},
+                    {"name": "bridge-brand", "value": "Muster"},
+                    {"name": "bridge-gtin", "value": "4008190143077"},
+                    {"name": "bridge-weightKg", "value": 0.07},
                     {"name": "bridgeRevision", "value": 5},
-                    {"name": "gtin", "value": "4008190143077"},
-                    {"name": "weightKg", "value": 0.07},
                 ], "images": [{"url": "https://pim.example/drill-7.jpg", "dimensions": {"w": 0, "h": 0}}]},
                 "publish": true,
             })
@@ -757,11 +785,27 @@ mod tests {
             category_key(&["Werkzeug Bohrer".into()])
         );
         assert!(category_key(&["Ä".into()]).starts_with("pim-"));
-        let mut bad = product();
-        bad.attributes.insert("colour name".into(), "x".into());
-        assert_eq!(
-            plan_product(None, &bad, Revision::new(1), TARGET),
-            Err(PlanError::InvalidAttributeCode("colour name".into()))
+        assert_eq!(attribute_name("color"), "attr-color");
+        // BMEcat's classification codes and free-text feature names become valid names,
+        // apart from each other, with the code as the label.
+        let eclass = attribute_name("classification.ECLASS-9.0");
+        assert!(
+            eclass.starts_with("attr-classification-ECLASS-9-0-"),
+            "{eclass}"
         );
+        assert_ne!(attribute_name("Länge (mm)"), attribute_name("L-nge (mm)"));
+        assert!(
+            attribute_name("Länge (mm)")
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        );
+        let mut bmecat = product();
+        bmecat
+            .attributes
+            .insert("classification.ECLASS-9.0".into(), "23-11-01-01".into());
+        let needed = attributes_needed(&bmecat);
+        let spec = needed.iter().find(|a| a.name == eclass).unwrap();
+        assert_eq!(spec.label, "classification.ECLASS-9.0");
+        assert!(plan_product(None, &bmecat, Revision::new(1), TARGET).is_ok());
     }
 }

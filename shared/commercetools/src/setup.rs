@@ -263,6 +263,11 @@ impl Setup {
         Ok(id)
     }
 
+    /// Forgets the categories looked up so far (one of them is gone from the shop).
+    pub fn forget_categories(&self) {
+        self.categories.lock().expect("category cache lock").clear();
+    }
+
     /// The id of the warehouse's supply channel (key = warehouse code).
     pub async fn channel(
         &self,
@@ -399,7 +404,7 @@ fn attribute_definition(spec: &AttributeSpec) -> serde_json::Value {
     json!({
         "type": {"name": spec.type_name},
         "name": spec.name,
-        "label": {"en": spec.name},
+        "label": {"en": spec.label},
         "isRequired": false,
         "attributeConstraint": "None",
         "isSearchable": false,

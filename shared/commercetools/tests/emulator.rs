@@ -983,7 +983,10 @@ async fn a_pim_product_arrives_published_in_its_category_and_changes_send_only_w
         "DRILL-7",
         "Bohrer 7 mm",
         &["Werkzeug", "Bohrer"],
-        &[("color", "silber")],
+        &[
+            ("color", "silber"),
+            ("classification.ECLASS-9.0", "23-11-01-01"),
+        ],
     );
 
     let created = shop
@@ -1006,7 +1009,12 @@ async fn a_pim_product_arrives_published_in_its_category_and_changes_send_only_w
             .collect();
     assert_eq!(attributes["attr-color"], "silber");
     assert_eq!(attributes["bridgeRevision"], 10);
-    assert_eq!(attributes["gtin"], "4008190143077");
+    assert_eq!(attributes["bridge-gtin"], "4008190143077");
+    let eclass = bridge_commercetools::attribute_name("classification.ECLASS-9.0");
+    assert_eq!(
+        attributes[&eclass], "23-11-01-01",
+        "a BMEcat classification code"
+    );
     assert_eq!(
         current["masterVariant"]["images"][0]["url"],
         "https://pim.example/DRILL-7.jpg"
@@ -1035,7 +1043,11 @@ async fn a_pim_product_arrives_published_in_its_category_and_changes_send_only_w
         "DRILL-7",
         "Bohrer 7 mm HSS",
         &["Werkzeug", "Bohrer"],
-        &[("color", "silber"), ("diameter_mm", "7")],
+        &[
+            ("color", "silber"),
+            ("classification.ECLASS-9.0", "23-11-01-01"),
+            ("diameter_mm", "7"),
+        ],
     );
     shop.publish_product(&renamed, Revision::new(11))
         .await
@@ -1087,5 +1099,46 @@ async fn a_pim_product_arrives_published_in_its_category_and_changes_send_only_w
     assert!(
         matches!(again, Published::AlreadyCurrent { .. }),
         "{again:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_category_deleted_in_the_shop_is_made_again_for_the_next_product_of_its_path() {
+    let world = world!();
+    let shop = world.shop();
+    let path = ["Werkzeug", "Sägen"];
+    shop.publish_product(&pim_product("SAW-1", "Säge", &path, &[]), Revision::new(1))
+        .await
+        .unwrap();
+    let leaf_key = bridge_commercetools::category_key(&path.map(String::from));
+    let (_, leaf) = world.raw.get(&format!("categories/key={leaf_key}")).await;
+    let (status, _) = world
+        .raw
+        .delete(&format!(
+            "categories/{}?version={}",
+            leaf["id"].as_str().unwrap(),
+            leaf["version"]
+        ))
+        .await;
+    assert_eq!(status, 200);
+
+    let published = shop
+        .publish_product(
+            &pim_product("SAW-2", "Säge 2", &path, &[]),
+            Revision::new(1),
+        )
+        .await
+        .unwrap();
+    assert!(
+        matches!(published, Published::Written { .. }),
+        "{published:?}"
+    );
+    let (status, again) = world.raw.get(&format!("categories/key={leaf_key}")).await;
+    assert_eq!(status, 200, "{again}");
+    assert_ne!(again["id"], leaf["id"]);
+    let (_, saw) = world.raw.get("products/key=SAW-2").await;
+    assert_eq!(
+        saw["masterData"]["current"]["categories"][0]["id"],
+        again["id"]
     );
 }

@@ -224,5 +224,62 @@ async fn a_resync_republishes_what_the_shop_lost_and_costs_only_reads_for_what_i
         (1, 1, 0),
         "{again:?}"
     );
+
+    // A product the PIM import stored reaches the shop; edited there by hand at the same
+    // revision, a resync reports it instead of writing over it.
+    let product: bridge_domain::product::Product = serde_json::from_value(json!({
+        "sku": "SKU-RP", "gtin": null, "names": {"de": "Winkel"}, "descriptions": {},
+        "brand": null, "category": [], "unit": null, "weight_kg": null, "images": [],
+        "status": "active", "attributes": {}}))
+    .unwrap();
+    let catalog = bridge_aws::DynamoCatalogStore::new(
+        dynamo.clone(),
+        stack.info.table("ProductTable").unwrap(),
+    );
+    use bridge_domain::ports::CatalogStore;
+    catalog
+        .put_products(&[bridge_domain::ports::StoredProduct {
+            product,
+            content_hash: "h1".into(),
+            import_id: "i1".into(),
+            updated_at: chrono::Utc::now(),
+        }])
+        .await
+        .unwrap();
+    let shown = shop_until(
+        &stack,
+        "products/key=SKU-RP",
+        Duration::from_secs(30),
+        |p| p["masterData"]["published"] == true,
+    )
+    .await;
+    bridgectl::shop::request(
+        &stack.shop_settings,
+        reqwest::Method::POST,
+        &format!("products/{}", shown["id"].as_str().unwrap()),
+        Some(&json!({"version": shown["version"], "actions": [
+            {"action": "changeName", "name": {"de": "Winkel (von Hand)"}, "staged": false}]})),
+    )
+    .await
+    .unwrap();
+    let products = resync(
+        &shop,
+        &dynamo,
+        stack.info.table("ProductTable").unwrap(),
+        ResyncCategory::Products,
+        Some("SKU-RP"),
+        &mut |_| {},
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        (products.read, products.differs, products.written),
+        (1, 1, 0),
+        "{products:?}"
+    );
+    assert!(
+        products.differing[0].starts_with("product SKU-RP"),
+        "{products:?}"
+    );
     stack.stop().await;
 }

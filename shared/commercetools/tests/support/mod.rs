@@ -158,6 +158,21 @@ impl Raw {
         )
     }
 
+    /// `DELETE /{project}/{path}` → (status, body).
+    pub async fn delete(&self, path: &str) -> (u16, Value) {
+        let response = self
+            .http
+            .delete(format!("{}/{}/{path}", self.upstream, self.project))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .expect("emulator answers");
+        (
+            response.status().as_u16(),
+            response.json().await.unwrap_or(Value::Null),
+        )
+    }
+
     /// The only inventory entry of `sku` (panics on none or several).
     pub async fn entry(&self, sku: &str) -> Value {
         let (status, page) = self
