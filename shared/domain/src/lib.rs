@@ -32,6 +32,7 @@ pub mod pull;
 pub mod reconcile;
 pub mod revision;
 pub mod shop;
+pub mod shop_prices;
 pub mod sources;
 
 pub use error::{ErrorClass, InvalidValue, PortError};
