@@ -211,7 +211,11 @@ pub(crate) enum Reading {
 pub(crate) fn read(body: &str, project: &str) -> Result<Reading, OrderError> {
     let notification: Notification =
         serde_json::from_str(body).map_err(|e| OrderError::NotANotification(e.to_string()))?;
-    let found = notification.project_key.as_deref().unwrap_or_default();
+    let Some(found) = notification.project_key.as_deref() else {
+        return Err(OrderError::NotAnOrderCreated(
+            "a notification without projectKey (CloudEvents format?)".into(),
+        ));
+    };
     if found != project {
         return Err(OrderError::OtherProject {
             found: found.to_string(),
@@ -809,6 +813,8 @@ mod tests {
             "type": "OrderImported", "id": "m"});
         assert_eq!(refused(other), "a OrderImported message");
         let cloud_event = json!({"specversion": "1.0", "projectKey": "shop", "type": "com.commercetools.order.message.OrderCreated"});
+        assert!(refused(cloud_event).contains("CloudEvents"));
+        let cloud_event = json!({"specversion": "1.0", "source": "/shop/orders", "type": "com.commercetools.order.message.OrderCreated"});
         assert!(refused(cloud_event).contains("CloudEvents"));
         let change = json!({"notificationType": "ResourceCreated", "projectKey": "shop",
             "resource": {"typeId": "order", "id": "o"}});
