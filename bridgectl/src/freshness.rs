@@ -177,7 +177,7 @@ pub fn text(rows: &[CategoryFreshness], now: DateTime<Utc>) -> String {
     out
 }
 
-fn human(d: Duration) -> String {
+pub(crate) fn human(d: Duration) -> String {
     let s = d.num_seconds().max(0);
     match s {
         0..=119 => format!("{s}s"),

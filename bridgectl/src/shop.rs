@@ -616,7 +616,7 @@ pub fn shop_freshness_text(
                 .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
                 .unwrap_or_else(|| "never".into()),
             row.caught_up_at
-                .map(|t| format!("{}s", (now - t).num_seconds().max(0)))
+                .map(|t| crate::freshness::human(now - t))
                 .unwrap_or_else(|| "-".into()),
             row.lag_ms
                 .map(|ms| format!("{:.1}s", ms as f64 / 1000.0))
