@@ -265,7 +265,14 @@ pub async fn run(stack: &LocalStack) -> anyhow::Result<bool> {
     ok &= shop_order_demo(stack, &http, &run_id).await?;
 
     println!("\n== PIM import: bridgectl import demo-catalog.csv (2 bad rows, 1 repeat)");
-    ok &= import_demo(stack).await?;
+    let imported = import_demo(stack).await?;
+    ok &= imported;
+    if imported {
+        println!(
+            "\n== prices in the shop: C-100's price of DRILL-007, then a price change by webhook"
+        );
+        ok &= shop_price_demo(stack, &http, &run_id).await?;
+    }
 
     if stack.erp.is_some() {
         println!("\n== ERP without webhooks: bridgectl sync pull, then a snapshot with drift");
@@ -377,6 +384,105 @@ async fn import_demo(stack: &LocalStack) -> anyhow::Result<bool> {
         return Ok(false);
     }
     Ok(expected)
+}
+
+/// The ERP's prices of DRILL-007 (published by the import) by webhook, then a change of its
+/// contract price: each shown as C-100's customer group gets it in the shop (the group of
+/// its lists, CONTRACT-100 before BASE), timed from the webhook.
+async fn shop_price_demo(
+    stack: &LocalStack,
+    http: &reqwest::Client,
+    run_id: &str,
+) -> anyhow::Result<bool> {
+    let lists = ["CONTRACT-100", "BASE"].map(|l| bridge_domain::PriceListId::parse(l).unwrap());
+    let group = bridge_domain::shop_prices::price_group_key(&lists).unwrap_or_default();
+    let price = |list: &str, revision: u64, tiers: Value| {
+        event(
+            "price.changed",
+            json!({"price_list": list, "sku": "DRILL-007", "currency": "EUR",
+                   "revision": revision, "tiers": tiers}),
+        )
+    };
+    let steps = [
+        (
+            "BASE/DRILL-007 = 4.20 (rev 1)",
+            "dbase1",
+            price("BASE", 1, json!([{"min_qty": 1, "unit_price": "4.20"}])),
+            None,
+        ),
+        (
+            "CONTRACT-100/DRILL-007 = 3.90, from 10: 3.60 (rev 1)",
+            "dcontract1",
+            price(
+                "CONTRACT-100",
+                1,
+                json!([{"min_qty": 1, "unit_price": "3.90"}, {"min_qty": 10, "unit_price": "3.60"}]),
+            ),
+            Some(390),
+        ),
+        (
+            "CONTRACT-100/DRILL-007 = 3.75, from 10: 3.50 (rev 2)",
+            "dcontract2",
+            price(
+                "CONTRACT-100",
+                2,
+                json!([{"min_qty": 1, "unit_price": "3.75"}, {"min_qty": 10, "unit_price": "3.50"}]),
+            ),
+            Some(375),
+        ),
+    ];
+    let mut ok = true;
+    for (label, id, body, expected) in steps {
+        let posted = std::time::Instant::now();
+        let (status, _) = post(
+            http,
+            stack,
+            Source::erp(),
+            &format!("msg_{run_id}_{id}"),
+            &body,
+            false,
+        )
+        .await?;
+        println!("{status} {label}");
+        let Some(cents) = expected else { continue };
+        let (arrived, prices) = crate::shop::group_price_until(
+            &stack.shop_settings,
+            "DRILL-007",
+            &group,
+            Duration::from_secs(30),
+            |price| price["value"]["centAmount"] == cents,
+        )
+        .await?;
+        let shown: Vec<String> = prices
+            .iter()
+            .map(|p| {
+                let tiers: Vec<String> = p["tiers"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|t| {
+                        format!(
+                            "from {}: {}",
+                            t["minimumQuantity"], t["value"]["centAmount"]
+                        )
+                    })
+                    .collect();
+                format!("{} cents [{}]", p["value"]["centAmount"], tiers.join(", "))
+            })
+            .collect();
+        if arrived {
+            println!(
+                "ok  in the shop for group {group} after {:.1} s: {}",
+                posted.elapsed().as_secs_f64(),
+                shown.join("; ")
+            );
+        } else {
+            ok = false;
+            println!("BAD expected {cents} cents for group {group} in the shop, found {shown:?}");
+        }
+    }
+    Ok(ok)
 }
 
 /// Orders through the writeback to the ERP (the bundled simulator unless ERP_BASE_URL).

@@ -190,12 +190,15 @@ enum ShopAction {
         /// Only these categories (repeatable; default all).
         #[arg(long, value_enum)]
         category: Vec<bridgectl::shop::ResyncCategory>,
-        /// Only this sku (products and stock).
+        /// Only this sku (products, prices and stock).
         #[arg(long)]
         sku: Option<String>,
         /// Order table of a deployed stack.
         #[arg(long, env = "BRIDGE_ORDER_TABLE")]
         order_table: Option<String>,
+        /// Freshness table of a deployed stack (it holds the price groups).
+        #[arg(long, env = "BRIDGE_FRESHNESS_TABLE")]
+        freshness_table: Option<String>,
         #[command(flatten)]
         target: Target,
     },
@@ -355,9 +358,17 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 category,
                 sku,
                 order_table,
+                freshness_table,
                 target,
             } => {
-                bridgectl::shop::run_resync(&target, &order_table, &category, sku.as_deref()).await
+                bridgectl::shop::run_resync(
+                    &target,
+                    &order_table,
+                    &freshness_table,
+                    &category,
+                    sku.as_deref(),
+                )
+                .await
             }
         },
         Command::Dlq { action } => match action {

@@ -104,6 +104,40 @@ pub async fn inventory_until(
     Ok((arrived, results(&answer)))
 }
 
+/// Polls `sku`'s prices for the customer group `group_key` (the storefront's published
+/// copy) until one satisfies `done` or `timeout` passes: whether it did, and the group's
+/// prices as last read.
+pub async fn group_price_until(
+    shop: &CommercetoolsConfig,
+    sku: &str,
+    group_key: &str,
+    timeout: Duration,
+    done: impl Fn(&Value) -> bool,
+) -> anyhow::Result<(bool, Vec<Value>)> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let group_id = get(shop, &format!("customer-groups/key={group_key}"))
+            .await
+            .ok()
+            .and_then(|g| g["id"].as_str().map(str::to_string));
+        let prices: Vec<Value> = match (&group_id, get(shop, &format!("products/key={sku}")).await)
+        {
+            (Some(id), Ok(product)) => product["masterData"]["current"]["masterVariant"]["prices"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|p| p["customerGroup"]["id"].as_str() == Some(id.as_str()))
+                .collect(),
+            _ => Vec::new(),
+        };
+        if prices.iter().any(&done) || Instant::now() > deadline {
+            return Ok((prices.iter().any(&done), prices));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 /// Creates `draft` under `collection` unless a resource of its key is there already.
 async fn ensure(shop: &CommercetoolsConfig, collection: &str, draft: Value) -> anyhow::Result<()> {
     let key = draft["key"].as_str().context("a draft with a key")?;
@@ -219,14 +253,18 @@ pub fn order_created(project: &str, message_id: &str, order: &Value) -> Value {
 #[serde(rename_all = "lowercase")]
 pub enum ResyncCategory {
     Products,
+    /// Every sku's prices in every customer group of price lists (before the customers,
+    /// who are put into those groups).
+    Prices,
     Stock,
     Customers,
     Orders,
 }
 
 impl ResyncCategory {
-    pub const ALL: [ResyncCategory; 4] = [
+    pub const ALL: [ResyncCategory; 5] = [
         ResyncCategory::Products,
+        ResyncCategory::Prices,
         ResyncCategory::Stock,
         ResyncCategory::Customers,
         ResyncCategory::Orders,
@@ -235,6 +273,7 @@ impl ResyncCategory {
     pub fn as_str(self) -> &'static str {
         match self {
             ResyncCategory::Products => "products",
+            ResyncCategory::Prices => "prices",
             ResyncCategory::Stock => "stock",
             ResyncCategory::Customers => "customers",
             ResyncCategory::Orders => "orders",
@@ -245,6 +284,7 @@ impl ResyncCategory {
     pub fn table(self) -> &'static str {
         match self {
             ResyncCategory::Products => "ProductTable",
+            ResyncCategory::Prices => "PriceTable",
             ResyncCategory::Stock => "StockTable",
             ResyncCategory::Customers => "CustomerTable",
             ResyncCategory::Orders => "OrderTable",
@@ -295,6 +335,9 @@ impl Record {
             ResyncCategory::Customers => Record::Customer(serde_dynamo::from_item(item)?),
             ResyncCategory::Products => Record::Product(Box::new(serde_dynamo::from_item(item)?)),
             ResyncCategory::Orders => Record::Order(Box::new(serde_dynamo::from_item(item)?)),
+            ResyncCategory::Prices => {
+                unreachable!("prices are republished per sku (resync_prices)")
+            }
         })
     }
 
@@ -469,6 +512,120 @@ pub async fn resync(
     }
 }
 
+/// Republishes every sku's prices (or `sku`'s) in every registered customer group of price
+/// lists, through the shop sync's connector: what the shop holds costs a read and a query
+/// of the price table. The skus are the price table's (a scan of the sku attribute only).
+pub async fn resync_prices(
+    shop: &dyn bridge_domain::shop::Shop,
+    dynamo: &aws_sdk_dynamodb::Client,
+    price_table: &str,
+    freshness_table: &str,
+    sku: Option<&str>,
+    progress: &mut dyn FnMut(&str),
+) -> anyhow::Result<ResyncCounts> {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    use bridge_domain::shop::Published;
+    use bridge_domain::shop_prices::{PriceGroupRegistry, StoredGroupPrices};
+    let registry = bridge_aws::DynamoFreshnessStore::new(dynamo.clone(), freshness_table);
+    let groups: Vec<Vec<bridge_domain::PriceListId>> = registry
+        .price_groups()
+        .await
+        .context("reading the price groups")?
+        .into_iter()
+        .map(|group| group.lists)
+        .collect();
+    let mut counts = ResyncCounts::default();
+    if groups.is_empty() {
+        progress("prices: no customer has price lists yet; nothing to publish");
+        return Ok(counts);
+    }
+    let mut skus = std::collections::BTreeSet::new();
+    match sku {
+        Some(sku) => {
+            skus.insert(sku.to_string());
+        }
+        None => {
+            let mut start = None;
+            loop {
+                let page = dynamo
+                    .scan()
+                    .table_name(price_table)
+                    .projection_expression("sku")
+                    .set_exclusive_start_key(start.take())
+                    .send()
+                    .await
+                    .with_context(|| format!("scanning {price_table}"))?;
+                for item in page.items.unwrap_or_default() {
+                    if let Some(AttributeValue::S(sku)) = item.get("sku") {
+                        skus.insert(sku.clone());
+                    }
+                }
+                match page.last_evaluated_key {
+                    Some(key) if !key.is_empty() => start = Some(key),
+                    _ => break,
+                }
+            }
+        }
+    }
+    let source = StoredGroupPrices {
+        store: std::sync::Arc::new(bridge_aws::DynamoPriceStore::new(
+            dynamo.clone(),
+            price_table,
+        )),
+        groups,
+    };
+    let skus: Vec<String> = skus.into_iter().collect();
+    for page in skus.chunks(500) {
+        let results: Vec<_> = futures::stream::iter(page)
+            .map(|sku| {
+                let source = &source;
+                async move {
+                    let published = match bridge_domain::Sku::parse(sku) {
+                        Ok(parsed) => shop
+                            .publish_prices(&parsed, source)
+                            .await
+                            .map_err(|e| e.to_string()),
+                        Err(e) => Err(format!("not a valid sku: {e}")),
+                    };
+                    (sku, published)
+                }
+            })
+            .buffer_unordered(RESYNC_CONCURRENCY)
+            .collect()
+            .await;
+        for (sku, result) in results {
+            counts.read += 1;
+            match result {
+                Ok(published) => {
+                    counts.requests += u64::from(published.requests());
+                    match published {
+                        Published::Written { .. } => counts.written += 1,
+                        Published::AlreadyCurrent { .. } => counts.already_current += 1,
+                        Published::Stale { .. } => counts.stale += 1,
+                        Published::Absent { .. } => counts.skipped += 1,
+                    }
+                }
+                Err(reason) => {
+                    counts.failed += 1;
+                    if counts.failures.len() < 20 {
+                        counts.failures.push(format!("prices of {sku}: {reason}"));
+                    }
+                }
+            }
+        }
+        progress(&format!(
+            "prices: {} of {} skus, {} written, {} already current, {} without product in the shop, {} failed",
+            counts.read,
+            skus.len(),
+            counts.written,
+            counts.already_current,
+            counts.skipped,
+            counts.failed
+        ));
+    }
+    Ok(counts)
+}
+
 /// The shop a command talks to: the local stack's (its file), else the `CTP_*` variables
 /// of a deployed stack's API client (`CTP_CLIENT_SECRET` with them).
 fn shop_of(resolved: &crate::cli::Resolved) -> anyhow::Result<CommercetoolsConfig> {
@@ -485,10 +642,12 @@ fn shop_of(resolved: &crate::cli::Resolved) -> anyhow::Result<CommercetoolsConfi
 pub async fn run_resync(
     target: &crate::cli::Target,
     order_table: &Option<String>,
+    freshness_table: &Option<String>,
     categories: &[ResyncCategory],
     sku: Option<&str>,
 ) -> anyhow::Result<std::process::ExitCode> {
     let deployed = target.product_table.is_some()
+        || target.price_table.is_some()
         || target.stock_table.is_some()
         || target.customer_table.is_some()
         || order_table.is_some();
@@ -497,23 +656,41 @@ pub async fn run_resync(
     let dynamo = aws_sdk_dynamodb::Client::new(&resolved.aws);
     let categories = match (categories.is_empty(), sku) {
         (true, None) => ResyncCategory::ALL.to_vec(),
-        // A sku names products and stock levels only.
-        (true, Some(_)) => vec![ResyncCategory::Products, ResyncCategory::Stock],
+        // A sku names products, prices and stock levels only.
+        (true, Some(_)) => vec![
+            ResyncCategory::Products,
+            ResyncCategory::Prices,
+            ResyncCategory::Stock,
+        ],
         (false, _) => categories.to_vec(),
     };
     if sku.is_some()
-        && let Some(other) = categories
-            .iter()
-            .find(|c| !matches!(c, ResyncCategory::Products | ResyncCategory::Stock))
+        && let Some(other) = categories.iter().find(|c| {
+            !matches!(
+                c,
+                ResyncCategory::Products | ResyncCategory::Prices | ResyncCategory::Stock
+            )
+        })
     {
         anyhow::bail!(
-            "--sku names products and stock levels, not {}",
+            "--sku names products, prices and stock levels, not {}",
             other.as_str()
         );
     }
     let mut all = std::collections::BTreeMap::new();
     for category in categories {
+        if category == ResyncCategory::Prices {
+            let prices = resolved.name(&target.price_table, "PriceTable")?;
+            let freshness = resolved.name(freshness_table, "FreshnessTable")?;
+            let counts = resync_prices(&shop, &dynamo, &prices, &freshness, sku, &mut |line| {
+                eprintln!("{line}")
+            })
+            .await?;
+            all.insert(category.as_str(), counts);
+            continue;
+        }
         let given = match category {
+            ResyncCategory::Prices => &target.price_table,
             ResyncCategory::Products => &target.product_table,
             ResyncCategory::Stock => &target.stock_table,
             ResyncCategory::Customers => &target.customer_table,

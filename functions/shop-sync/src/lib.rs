@@ -13,12 +13,16 @@ pub mod wiring;
 use aws_lambda_events::event::dynamodb::{Event as StreamEvent, EventRecord};
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
 use bridge_commercetools::wiring::{Reconnect, Reconnecting};
+use bridge_domain::PriceListId;
 use bridge_domain::error::cause_chain;
-use bridge_domain::events::{CustomerChanged, StockChanged};
-use bridge_domain::ports::{MessageQueue, OutboundMessage, StoredOrder, StoredProduct};
+use bridge_domain::events::{CustomerChanged, PriceChanged, StockChanged};
+use bridge_domain::ports::{MessageQueue, OutboundMessage, PriceStore, StoredOrder, StoredProduct};
 use bridge_domain::shop::{
     Published, Shop, ShopFreshness, ShopFreshnessStore, customer_differs_for_shop,
     order_progress_changed, product_differs_for_shop, product_revision, stock_differs_for_shop,
+};
+use bridge_domain::shop_prices::{
+    PriceGroup, PriceGroupRegistry, StoredGroupPrices, price_differs_for_shop, price_group_key,
 };
 use bridge_domain::{ErrorClass, PortError};
 use bridge_lambda::batch::failure_attributes;
@@ -35,6 +39,7 @@ pub const STOCK_TABLE: &str = "STOCK_TABLE";
 pub const CUSTOMER_TABLE: &str = "CUSTOMER_TABLE";
 pub const ORDER_TABLE: &str = "ORDER_TABLE";
 pub const PRODUCT_TABLE: &str = "PRODUCT_TABLE";
+pub const PRICE_TABLE: &str = "PRICE_TABLE";
 
 /// The largest dead-letter body sent whole: an SQS message holds 256 KiB with its
 /// attributes.
@@ -62,6 +67,8 @@ pub struct ShopSyncSettings {
     pub order_table: String,
     /// The PIM's products.
     pub product_table: String,
+    /// The ERP's prices: published per combination of price lists customers have.
+    pub price_table: String,
     /// Where a record the shop refuses goes, with the shop's error.
     pub dead_letter_queue: String,
     /// Lambda retries a stream batch at once: the function waits (1 s, 2 s, 4 s... up to
@@ -79,6 +86,7 @@ impl ShopSyncSettings {
             customer_table: config.required(CUSTOMER_TABLE)?,
             order_table: config.required(ORDER_TABLE)?,
             product_table: config.required(PRODUCT_TABLE)?,
+            price_table: config.required(PRICE_TABLE)?,
             dead_letter_queue: config.required(SHOP_DLQ_URL)?,
             backoff_max: Duration::from_secs(config.parsed(SHOP_BACKOFF_MAX_SECONDS, 30)?),
         })
@@ -94,6 +102,26 @@ pub struct ShopSync {
     failures_in_a_row: Mutex<HashMap<String, u32>>,
     /// Where the shop's catch-up per category is recorded (`bridgectl shop status`).
     freshness: Option<Arc<dyn ShopFreshnessStore>>,
+    /// The price table and the combinations of lists published (`None`: a price record is
+    /// refused as not configured).
+    prices: Option<PriceSources>,
+}
+
+/// What publishing prices reads besides the stream: the price table (a sku's prices in
+/// every list) and the registry of the combinations of lists customers have.
+#[derive(Clone)]
+pub struct PriceSources {
+    pub store: Arc<dyn PriceStore>,
+    pub registry: Arc<dyn PriceGroupRegistry>,
+}
+
+/// What one batch has read once for all its records.
+#[derive(Default)]
+struct BatchState {
+    /// The registered combinations, read at the first record that needs them.
+    price_groups: Option<Vec<PriceGroup>>,
+    /// Skus whose prices the shop refused while a new group was published.
+    prices_refused: u64,
 }
 
 /// The kinds of record the shop receives, by the table their stream comes from.
@@ -103,6 +131,7 @@ pub enum Category {
     Customers,
     Orders,
     Products,
+    Prices,
 }
 
 impl Category {
@@ -112,6 +141,7 @@ impl Category {
             Category::Customers => "customers",
             Category::Orders => "orders",
             Category::Products => "products",
+            Category::Prices => "prices",
         }
     }
 }
@@ -135,6 +165,19 @@ pub enum RecordError {
         category: &'static str,
         message: String,
     },
+    #[error("a price record came, but this function was built without the price table")]
+    PricesNotConfigured,
+    #[error(
+        "the price group of {group} is not fully in the shop yet ({done} of {total} skus); the record's retry goes on"
+    )]
+    BackfillIncomplete {
+        group: String,
+        done: usize,
+        total: usize,
+    },
+    /// The bridge's own tables (prices, the registry of price groups).
+    #[error(transparent)]
+    Store(PortError),
     #[error(transparent)]
     Shop(#[from] PortError),
 }
@@ -142,7 +185,8 @@ pub enum RecordError {
 impl RecordError {
     fn class(&self) -> ErrorClass {
         match self {
-            RecordError::Shop(err) => err.class,
+            RecordError::Shop(err) | RecordError::Store(err) => err.class,
+            RecordError::BackfillIncomplete { .. } => ErrorClass::Retryable,
             _ => ErrorClass::Permanent,
         }
     }
@@ -157,6 +201,10 @@ impl RecordError {
             RecordError::Shop(_) if self.is_credentials() => "shop_credentials_refused",
             RecordError::UnknownTable(_) => "unknown_table",
             RecordError::InvalidImage { .. } => "invalid_image",
+            RecordError::PricesNotConfigured => "prices_not_configured",
+            RecordError::BackfillIncomplete { .. } => "price_group_backfill_incomplete",
+            RecordError::Store(err) if err.is_retryable() => "store_unavailable",
+            RecordError::Store(_) => "store_refused",
             RecordError::Shop(err) if err.is_retryable() => "shop_unavailable",
             RecordError::Shop(_) => "shop_rejected",
         }
@@ -183,7 +231,14 @@ impl ShopSync {
             queue,
             failures_in_a_row: Mutex::default(),
             freshness: None,
+            prices: None,
         }
+    }
+
+    /// Publishes the price table's changes (and the customers' price groups).
+    pub fn with_prices(mut self, prices: PriceSources) -> Self {
+        self.prices = Some(prices);
+        self
     }
 
     /// Records when the shop caught up with each category, and the lag of that change.
@@ -269,6 +324,8 @@ impl ShopSync {
             Ok(Category::Orders)
         } else if table == self.settings.product_table {
             Ok(Category::Products)
+        } else if table == self.settings.price_table {
+            Ok(Category::Prices)
         } else {
             Err(RecordError::UnknownTable(arn))
         }
@@ -309,6 +366,7 @@ impl ShopSync {
         let mut credentials_refused = false;
         let mut lags: BTreeMap<&'static str, chrono::Duration> = BTreeMap::new();
         let reserve = reserve_before(deadline);
+        let mut state = BatchState::default();
         for record in event.records {
             let sequence = record.change.sequence_number.clone();
             if Instant::now() + reserve > deadline {
@@ -321,7 +379,11 @@ impl ShopSync {
             let written = record.change.approximate_creation_date_time;
             let waited = (written.timestamp() > 0).then(|| chrono::Utc::now() - written);
             let category = self.category_of(&record).ok();
-            match self.publish(&record).instrument(span.clone()).await {
+            match self
+                .publish(&record, &mut state, deadline)
+                .instrument(span.clone())
+                .await
+            {
                 Ok(outcome) => {
                     if let (Some(category), Some(waited)) = (category, waited) {
                         let lag = lags.entry(category.as_str()).or_insert(waited);
@@ -364,6 +426,9 @@ impl ShopSync {
         if !lags.is_empty() {
             self.record_lag(lags, metrics).await;
         }
+        if state.prices_refused > 0 {
+            metrics.add("ShopPricesRefused", state.prices_refused);
+        }
         if response.batch_item_failures.is_empty() {
             self.failures_in_a_row
                 .lock()
@@ -378,9 +443,15 @@ impl ShopSync {
         response
     }
 
-    async fn publish(&self, record: &EventRecord) -> Result<RecordOutcome, RecordError> {
+    async fn publish(
+        &self,
+        record: &EventRecord,
+        state: &mut BatchState,
+        deadline: Instant,
+    ) -> Result<RecordOutcome, RecordError> {
         let category = self.category_of(record)?;
-        if record.event_name == "REMOVE" {
+        // A price record removed changes what the others resolve to.
+        if record.event_name == "REMOVE" && category != Category::Prices {
             info!(
                 category = category.as_str(),
                 outcome = "skipped",
@@ -401,6 +472,11 @@ impl ShopSync {
                 if !customer_differs_for_shop(old.as_ref(), &new) {
                     return Ok(RecordOutcome::Skipped);
                 }
+                // The group's prices are in the shop before the customer is put into it.
+                if !new.price_lists.is_empty() && self.prices.is_some() {
+                    self.backfill_price_group(&new.price_lists, state, deadline)
+                        .await?;
+                }
                 self.shop().publish_customer(&new).await?
             }
             Category::Products => {
@@ -408,9 +484,60 @@ impl ShopSync {
                 if !product_differs_for_shop(old.as_ref(), &new) {
                     return Ok(RecordOutcome::Skipped);
                 }
-                self.shop()
+                let published = self
+                    .shop()
                     .publish_product(&new.product, product_revision(&new))
+                    .await?;
+                // A new product's prices were not published while the shop lacked it.
+                match published {
+                    Published::Written { requests } if old.is_none() && self.prices.is_some() => {
+                        let priced = self.publish_all_prices(&new.product.sku, state).await?;
+                        Published::Written {
+                            requests: requests + priced.requests(),
+                        }
+                    }
+                    other => other,
+                }
+            }
+            Category::Prices => {
+                let sources = self
+                    .prices
+                    .clone()
+                    .ok_or(RecordError::PricesNotConfigured)?;
+                let (old, new) = price_images(record)?;
+                if let Some(new) = &new
+                    && !price_differs_for_shop(old.as_ref(), new)
+                {
+                    return Ok(RecordOutcome::Skipped);
+                }
+                let changed =
+                    new.as_ref()
+                        .or(old.as_ref())
+                        .ok_or_else(|| RecordError::InvalidImage {
+                            category: "price",
+                            message: "the record has neither image".into(),
+                        })?;
+                let groups: Vec<Vec<PriceListId>> = self
+                    .price_groups(state)
                     .await?
+                    .iter()
+                    .filter(|group| group.lists.contains(&changed.price_list))
+                    .map(|group| group.lists.clone())
+                    .collect();
+                if groups.is_empty() {
+                    info!(
+                        category = "prices",
+                        price_list = %changed.price_list,
+                        outcome = "skipped",
+                        "no customer has this price list"
+                    );
+                    return Ok(RecordOutcome::Skipped);
+                }
+                let source = StoredGroupPrices {
+                    store: sources.store,
+                    groups,
+                };
+                self.shop().publish_prices(&changed.sku, &source).await?
             }
             Category::Orders => {
                 let (old, new) = images::<StoredOrder>(record, "order")?;
@@ -433,6 +560,133 @@ impl ShopSync {
             "published to the shop"
         );
         Ok(RecordOutcome::Published(published))
+    }
+
+    /// The registered combinations of price lists, read once per batch (strongly
+    /// consistent; see [`PriceGroupRegistry`]).
+    async fn price_groups<'s>(
+        &self,
+        state: &'s mut BatchState,
+    ) -> Result<&'s [PriceGroup], RecordError> {
+        let sources = self
+            .prices
+            .as_ref()
+            .ok_or(RecordError::PricesNotConfigured)?;
+        if state.price_groups.is_none() {
+            let groups = sources
+                .registry
+                .price_groups()
+                .await
+                .map_err(RecordError::Store)?;
+            state.price_groups = Some(groups);
+        }
+        Ok(state.price_groups.as_deref().unwrap_or_default())
+    }
+
+    /// `sku`'s prices in every registered group (a product the shop did not have).
+    async fn publish_all_prices(
+        &self,
+        sku: &bridge_domain::Sku,
+        state: &mut BatchState,
+    ) -> Result<Published, RecordError> {
+        let sources = self
+            .prices
+            .clone()
+            .ok_or(RecordError::PricesNotConfigured)?;
+        let groups: Vec<Vec<PriceListId>> = self
+            .price_groups(state)
+            .await?
+            .iter()
+            .map(|group| group.lists.clone())
+            .collect();
+        if groups.is_empty() {
+            return Ok(Published::AlreadyCurrent { requests: 0 });
+        }
+        let source = StoredGroupPrices {
+            store: sources.store,
+            groups,
+        };
+        Ok(self.shop().publish_prices(sku, &source).await?)
+    }
+
+    /// Makes sure the customer group of `lists` holds the prices of every sku its lists
+    /// price: registered first (from then on the price stream keeps it current), then every
+    /// sku published for it, then marked done. Out of time, the record is retried and the
+    /// skus already there cost a read each.
+    async fn backfill_price_group(
+        &self,
+        lists: &[PriceListId],
+        state: &mut BatchState,
+        deadline: Instant,
+    ) -> Result<(), RecordError> {
+        let sources = self
+            .prices
+            .clone()
+            .ok_or(RecordError::PricesNotConfigured)?;
+        let known = self
+            .price_groups(state)
+            .await?
+            .iter()
+            .find(|group| group.lists == lists)
+            .map(|group| group.backfilled);
+        if known == Some(true) {
+            return Ok(());
+        }
+        let group = price_group_key(lists).unwrap_or_default();
+        if known.is_none() {
+            sources
+                .registry
+                .register_price_group(lists)
+                .await
+                .map_err(RecordError::Store)?;
+            // The next record reads the registry again, with this group in it.
+            state.price_groups = None;
+        }
+        let mut skus = std::collections::BTreeSet::new();
+        for list in lists {
+            skus.extend(
+                sources
+                    .store
+                    .skus_in_list(list)
+                    .await
+                    .map_err(RecordError::Store)?,
+            );
+        }
+        let source = StoredGroupPrices {
+            store: sources.store.clone(),
+            groups: vec![lists.to_vec()],
+        };
+        let reserve = reserve_before(deadline);
+        let (mut written, mut refused) = (0usize, 0usize);
+        for (done, sku) in skus.iter().enumerate() {
+            if Instant::now() + reserve > deadline {
+                return Err(RecordError::BackfillIncomplete {
+                    group,
+                    done,
+                    total: skus.len(),
+                });
+            }
+            match self.shop().publish_prices(sku, &source).await {
+                Ok(Published::Written { .. }) => written += 1,
+                Ok(_) => {}
+                Err(err) if err.is_retryable() => return Err(err.into()),
+                // One sku the shop refuses does not keep a customer out of its prices:
+                // counted and logged; the price stream dead-letters it on its next change.
+                Err(err) => {
+                    refused += 1;
+                    error!(%group, sku = %sku, code = "shop_rejected", reason = %cause_chain(&err), "the shop refused a sku's prices for a new price group");
+                    state.prices_refused += 1;
+                }
+            }
+        }
+        sources
+            .registry
+            .mark_backfilled(lists)
+            .await
+            .map_err(RecordError::Store)?;
+        state.price_groups = None;
+        info!(%group, skus = skus.len(), written, refused, "price group published for every sku of its lists");
+        Ok(())
     }
 
     /// The stream record itself is the message: `bridgectl dlq` shows it with the reason,
@@ -493,6 +747,27 @@ fn count(metrics: &mut Metrics, outcome: RecordOutcome) {
         RecordOutcome::Skipped => metrics.add("ShopUnchanged", 1),
         RecordOutcome::DeadLettered => metrics.add("ShopDeadLettered", 1),
     }
+}
+
+/// A price record's old and new image: either may be absent (INSERT, REMOVE), not both.
+fn price_images(
+    record: &EventRecord,
+) -> Result<(Option<PriceChanged>, Option<PriceChanged>), RecordError> {
+    let read = |image: &serde_dynamo::Item| -> Result<Option<PriceChanged>, RecordError> {
+        if image.is_empty() {
+            return Ok(None);
+        }
+        serde_dynamo::from_item(image.clone())
+            .map(Some)
+            .map_err(|e| RecordError::InvalidImage {
+                category: "price",
+                message: e.to_string(),
+            })
+    };
+    Ok((
+        read(&record.change.old_image)?,
+        read(&record.change.new_image)?,
+    ))
 }
 
 /// The record's old image (absent on INSERT) and new image as the table's records.
@@ -578,6 +853,36 @@ mod tests {
             Ok(Published::Written { requests: 2 })
         }
 
+        async fn publish_prices(
+            &self,
+            sku: &bridge_domain::Sku,
+            source: &dyn bridge_domain::shop::ShopPriceSource,
+        ) -> Result<Published, PortError> {
+            if self.refuse.contains(&sku.as_str()) {
+                return Err(PortError::permanent(
+                    "shop.publish_prices",
+                    "400 InvalidField: value",
+                ));
+            }
+            let wanted = source.prices_of(sku, chrono::Utc::now()).await?;
+            for (group, prices) in wanted.groups {
+                let values: Vec<String> =
+                    prices.prices.iter().map(|p| p.value.to_string()).collect();
+                self.published.lock().unwrap().push(format!(
+                    "{sku}:{}={}",
+                    prices
+                        .lists
+                        .iter()
+                        .map(|l| l.as_str())
+                        .collect::<Vec<_>>()
+                        .join("+"),
+                    values.join("/")
+                ));
+                assert!(group.starts_with("pl-"));
+            }
+            Ok(Published::Written { requests: 2 })
+        }
+
         async fn publish_order_progress(
             &self,
             progress: &bridge_domain::shop::OrderProgress,
@@ -621,6 +926,7 @@ mod tests {
             customer_table: "customers".into(),
             order_table: "orders".into(),
             product_table: "products".into(),
+            price_table: "prices".into(),
             dead_letter_queue: "shop-dlq".into(),
             backoff_max: Duration::ZERO,
         }
@@ -798,6 +1104,17 @@ mod tests {
             &self,
             _: &bridge_domain::product::Product,
             _: Revision,
+        ) -> Result<Published, PortError> {
+            Err(PortError::retryable(
+                bridge_commercetools::CREDENTIALS_OPERATION,
+                "POST /oauth/token: 401 invalid_client",
+            ))
+        }
+
+        async fn publish_prices(
+            &self,
+            _: &bridge_domain::Sku,
+            _: &dyn bridge_domain::shop::ShopPriceSource,
         ) -> Result<Published, PortError> {
             Err(PortError::retryable(
                 bridge_commercetools::CREDENTIALS_OPERATION,
@@ -1075,5 +1392,347 @@ mod tests {
         assert!(response.batch_item_failures.is_empty());
         assert_eq!(*shop.published.lock().unwrap(), ["C-1"]);
         assert_eq!(metrics.count("ShopStale"), 1);
+    }
+}
+
+#[cfg(test)]
+mod price_tests {
+    //! Prices and price groups on in-memory tables (the AWS path: tests/ of bridge-testkit).
+    use super::*;
+    use bridge_domain::revision::{ApplyOutcome, Revision};
+    use bridge_domain::shop::ShopPriceSource;
+    use bridge_domain::{PriceListId, Sku};
+    use serde_json::{Value, json};
+    use std::collections::BTreeSet;
+
+    #[derive(Default)]
+    struct Shop {
+        published: Mutex<Vec<String>>,
+    }
+
+    #[async_trait::async_trait]
+    impl bridge_domain::shop::Shop for Shop {
+        async fn publish_stock(&self, _: &StockChanged) -> Result<Published, PortError> {
+            unreachable!()
+        }
+        async fn publish_customer(&self, c: &CustomerChanged) -> Result<Published, PortError> {
+            self.published
+                .lock()
+                .unwrap()
+                .push(format!("customer {}", c.customer_id));
+            Ok(Published::Written { requests: 2 })
+        }
+        async fn publish_product(
+            &self,
+            p: &bridge_domain::product::Product,
+            _: Revision,
+        ) -> Result<Published, PortError> {
+            self.published
+                .lock()
+                .unwrap()
+                .push(format!("product {}", p.sku));
+            Ok(Published::Written { requests: 2 })
+        }
+        async fn publish_prices(
+            &self,
+            sku: &Sku,
+            source: &dyn ShopPriceSource,
+        ) -> Result<Published, PortError> {
+            let wanted = source.prices_of(sku, chrono::Utc::now()).await?;
+            for prices in wanted.groups.values() {
+                let lists: Vec<&str> = prices.lists.iter().map(|l| l.as_str()).collect();
+                let values: Vec<String> =
+                    prices.prices.iter().map(|p| p.value.to_string()).collect();
+                self.published.lock().unwrap().push(format!(
+                    "{sku} {}: {}",
+                    lists.join("+"),
+                    values.join("/")
+                ));
+            }
+            Ok(Published::Written { requests: 2 })
+        }
+        async fn publish_order_progress(
+            &self,
+            _: &bridge_domain::shop::OrderProgress,
+        ) -> Result<Published, PortError> {
+            unreachable!()
+        }
+    }
+
+    #[derive(Default)]
+    struct Tables {
+        prices: Mutex<Vec<PriceChanged>>,
+        groups: Mutex<Vec<PriceGroup>>,
+    }
+
+    #[async_trait::async_trait]
+    impl PriceStore for Tables {
+        async fn apply_price(&self, price: &PriceChanged) -> Result<ApplyOutcome, PortError> {
+            self.prices.lock().unwrap().push(price.clone());
+            Ok(ApplyOutcome::Applied)
+        }
+        async fn prices_of(
+            &self,
+            lists: &[PriceListId],
+            sku: &Sku,
+        ) -> Result<Vec<PriceChanged>, PortError> {
+            Ok(self
+                .prices
+                .lock()
+                .unwrap()
+                .iter()
+                .filter(|p| &p.sku == sku && lists.contains(&p.price_list))
+                .cloned()
+                .collect())
+        }
+        async fn scan_prices(
+            &self,
+            _: Option<String>,
+        ) -> Result<(Vec<PriceChanged>, Option<String>), PortError> {
+            Ok((self.prices.lock().unwrap().clone(), None))
+        }
+    }
+
+    #[async_trait::async_trait]
+    impl PriceGroupRegistry for Tables {
+        async fn price_groups(&self) -> Result<Vec<PriceGroup>, PortError> {
+            Ok(self.groups.lock().unwrap().clone())
+        }
+        async fn register_price_group(&self, lists: &[PriceListId]) -> Result<(), PortError> {
+            let mut groups = self.groups.lock().unwrap();
+            if !groups.iter().any(|g| g.lists == lists) {
+                groups.push(PriceGroup {
+                    lists: lists.to_vec(),
+                    backfilled: false,
+                });
+            }
+            Ok(())
+        }
+        async fn mark_backfilled(&self, lists: &[PriceListId]) -> Result<(), PortError> {
+            for group in self.groups.lock().unwrap().iter_mut() {
+                if group.lists == lists {
+                    group.backfilled = true;
+                }
+            }
+            Ok(())
+        }
+    }
+
+    #[derive(Default)]
+    struct Queue;
+
+    #[async_trait::async_trait]
+    impl MessageQueue for Queue {
+        async fn send(&self, _: &str, _: &OutboundMessage) -> Result<String, PortError> {
+            Ok("m".into())
+        }
+        async fn delay(&self, _: &str, _: &str, _: i32) -> Result<(), PortError> {
+            Ok(())
+        }
+    }
+
+    fn price(list: &str, sku: &str, value: &str, revision: u64) -> PriceChanged {
+        serde_json::from_value(json!({
+            "price_list": list, "sku": sku, "currency": "EUR",
+            "tiers": [{"min_qty": "1", "unit_price": value}],
+            "revision": revision, "price_unit": "PCE", "price_per": "1",
+            "validity": {"valid_from": null, "valid_until": null}, "deleted": false,
+        }))
+        .unwrap()
+    }
+
+    fn image<T: serde::Serialize>(value: &T) -> Value {
+        let item: serde_dynamo::Item = serde_dynamo::to_item(value).unwrap();
+        serde_json::to_value(item).unwrap()
+    }
+
+    fn customer(id: &str, lists: &[&str]) -> CustomerChanged {
+        serde_json::from_value(json!({
+            "customer_id": id, "name": "ACME", "revision": 1, "blocked": false,
+            "credit_limit": null, "open_items": null, "payment_terms": null,
+            "delivery_terms": null, "price_lists": lists, "cost_centers": [],
+            "approval_rules": [],
+        }))
+        .unwrap()
+    }
+
+    fn record(table: &str, sequence: u64, name: &str, old: Option<Value>, new: Value) -> Value {
+        let mut change = json!({"Keys": {}, "NewImage": new,
+            "SequenceNumber": sequence.to_string(), "SizeBytes": 100, "StreamViewType": "NEW_AND_OLD_IMAGES"});
+        if let Some(old) = old {
+            change["OldImage"] = old;
+        }
+        json!({"eventID": format!("e{sequence}"), "eventName": name, "eventSource": "aws:dynamodb",
+               "awsRegion": "eu-central-1",
+               "eventSourceARN": format!("arn:aws:dynamodb:eu-central-1:1:table/{table}/stream/2026"),
+               "dynamodb": change})
+    }
+
+    fn settings() -> ShopSyncSettings {
+        ShopSyncSettings {
+            stock_table: "stock".into(),
+            customer_table: "customers".into(),
+            order_table: "orders".into(),
+            product_table: "products".into(),
+            price_table: "prices".into(),
+            dead_letter_queue: "shop-dlq".into(),
+            backoff_max: Duration::ZERO,
+        }
+    }
+
+    async fn run(
+        shop: Arc<Shop>,
+        tables: Arc<Tables>,
+        records: Vec<Value>,
+    ) -> (DynamoDbEventResponse, Metrics) {
+        let sync = ShopSync::new(settings(), shop, Arc::new(Queue)).with_prices(PriceSources {
+            store: tables.clone(),
+            registry: tables,
+        });
+        let mut metrics = Metrics::new(FUNCTION_NAME);
+        let event = serde_json::from_value(json!({"Records": records})).unwrap();
+        let response = sync
+            .process(
+                event,
+                Instant::now() + Duration::from_secs(60),
+                &mut metrics,
+            )
+            .await;
+        (response, metrics)
+    }
+
+    fn lists(ids: &[&str]) -> Vec<PriceListId> {
+        ids.iter()
+            .map(|id| PriceListId::parse(id).unwrap())
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn a_new_combination_gets_every_sku_of_its_lists_before_its_first_customer() {
+        let tables = Arc::new(Tables::default());
+        for p in [
+            price("L1", "A", "10", 1),
+            price("L2", "A", "9", 1),
+            price("L2", "B", "20", 1),
+            price("L3", "C", "30", 1),
+        ] {
+            tables.apply_price(&p).await.unwrap();
+        }
+        let shop = Arc::new(Shop::default());
+        let records = vec![
+            record(
+                "customers",
+                1,
+                "INSERT",
+                None,
+                image(&customer("C-1", &["L1", "L2"])),
+            ),
+            // The same combination again: published already.
+            record(
+                "customers",
+                2,
+                "INSERT",
+                None,
+                image(&customer("C-2", &["L1", "L2"])),
+            ),
+        ];
+        let (response, _) = run(shop.clone(), tables.clone(), records).await;
+        assert!(response.batch_item_failures.is_empty());
+        assert_eq!(
+            *shop.published.lock().unwrap(),
+            ["A L1+L2: 10", "B L1+L2: 20", "customer C-1", "customer C-2"],
+            "L1 first for A, L2 for B; C is in no list of the group"
+        );
+        assert_eq!(
+            *tables.groups.lock().unwrap(),
+            [PriceGroup {
+                lists: lists(&["L1", "L2"]),
+                backfilled: true
+            }]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_price_change_goes_to_every_group_holding_its_list_and_nowhere_else() {
+        let tables = Arc::new(Tables::default());
+        for group in [&["L1"][..], &["L2", "L1"], &["L3"]] {
+            tables.register_price_group(&lists(group)).await.unwrap();
+        }
+        let old = price("L1", "A", "10", 1);
+        let new = price("L1", "A", "11", 2);
+        tables.apply_price(&new).await.unwrap();
+        tables.apply_price(&price("L2", "A", "9", 1)).await.unwrap();
+        let shop = Arc::new(Shop::default());
+        let records = vec![
+            record("prices", 1, "MODIFY", Some(image(&old)), image(&new)),
+            // Only the revision changed: nothing for the shop.
+            record(
+                "prices",
+                2,
+                "MODIFY",
+                Some(image(&new)),
+                image(&{
+                    let mut again = new.clone();
+                    again.revision = Revision::new(3);
+                    again
+                }),
+            ),
+            // A list no customer has.
+            record(
+                "prices",
+                3,
+                "INSERT",
+                None,
+                image(&price("L9", "A", "1", 1)),
+            ),
+        ];
+        let (response, metrics) = run(shop.clone(), tables, records).await;
+        assert!(response.batch_item_failures.is_empty());
+        let published: BTreeSet<String> = shop.published.lock().unwrap().iter().cloned().collect();
+        assert_eq!(
+            published,
+            BTreeSet::from(["A L1: 11".to_string(), "A L2+L1: 9".to_string()]),
+            "L2 comes first for the second group"
+        );
+        assert_eq!(metrics.count("ShopUnchanged"), 2);
+    }
+
+    #[tokio::test]
+    async fn a_removed_price_record_is_published_as_what_is_left_and_a_new_product_gets_its_prices()
+    {
+        let tables = Arc::new(Tables::default());
+        tables
+            .register_price_group(&lists(&["L1", "L2"]))
+            .await
+            .unwrap();
+        tables.apply_price(&price("L2", "A", "9", 1)).await.unwrap();
+        let shop = Arc::new(Shop::default());
+        let removed = price("L1", "A", "10", 1);
+        let records = vec![record(
+            "prices",
+            1,
+            "REMOVE",
+            Some(image(&removed)),
+            json!({}),
+        )];
+        let (response, _) = run(shop.clone(), tables.clone(), records).await;
+        assert!(response.batch_item_failures.is_empty());
+        assert_eq!(*shop.published.lock().unwrap(), ["A L1+L2: 9"]);
+
+        let shop = Arc::new(Shop::default());
+        let product = bridge_domain::ports::StoredProduct {
+            product: serde_json::from_value(json!({
+                "sku": "A", "gtin": null, "names": {"en": "A"}, "descriptions": {},
+                "brand": null, "category": [], "unit": null, "weight_kg": null, "images": [],
+                "status": "active", "attributes": {}}))
+            .unwrap(),
+            content_hash: "h".into(),
+            import_id: "i".into(),
+            updated_at: "2026-12-07T09:00:00Z".parse().unwrap(),
+        };
+        let records = vec![record("products", 1, "INSERT", None, image(&product))];
+        let (response, _) = run(shop.clone(), tables, records).await;
+        assert!(response.batch_item_failures.is_empty());
+        assert_eq!(*shop.published.lock().unwrap(), ["product A", "A L1+L2: 9"]);
     }
 }

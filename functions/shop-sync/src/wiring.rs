@@ -2,7 +2,7 @@
 //! from Secrets Manager, or `CTP_CLIENT_SECRET` where a local run has no secret store) and
 //! the dead-letter queue, through its [`Function`] contract.
 
-use crate::{ShopSync, ShopSyncSettings};
+use crate::{PriceSources, ShopSync, ShopSyncSettings};
 use aws_lambda_events::event::dynamodb::Event as StreamEvent;
 use aws_lambda_events::event::streams::DynamoDbEventResponse;
 use bridge_aws::SqsQueue;
@@ -42,13 +42,21 @@ impl Function for ShopSync {
         )
         .await?;
         let queue = SqsQueue::new(bridge_aws::sqs_client(aws));
-        let freshness = bridge_aws::DynamoFreshnessStore::new(
-            bridge_aws::dynamodb_client(aws),
+        let dynamodb = bridge_aws::dynamodb_client(aws);
+        let freshness = Arc::new(bridge_aws::DynamoFreshnessStore::new(
+            dynamodb.clone(),
             config.required("FRESHNESS_TABLE")?,
-        );
-        Ok(
-            ShopSync::with_shop(settings, shop, Arc::new(queue))
-                .with_freshness(Arc::new(freshness)),
-        )
+        ));
+        let prices = PriceSources {
+            store: Arc::new(bridge_aws::DynamoPriceStore::new(
+                dynamodb,
+                settings.price_table.clone(),
+            )),
+            // The combinations of price lists live beside the freshness items.
+            registry: freshness.clone(),
+        };
+        Ok(ShopSync::with_shop(settings, shop, Arc::new(queue))
+            .with_freshness(freshness)
+            .with_prices(prices))
     }
 }

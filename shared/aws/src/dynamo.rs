@@ -319,6 +319,39 @@ impl PriceStore for DynamoPriceStore {
     ) -> Result<(Vec<PriceChanged>, Option<String>), PortError> {
         scan_page(&self.client, &self.table, cursor, "price.scan").await
     }
+
+    async fn skus_in_list(
+        &self,
+        list: &PriceListId,
+    ) -> Result<std::collections::BTreeSet<Sku>, PortError> {
+        // The list is the partition: one query, only the sku of each window read.
+        let pages: Vec<_> = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("price_list = :list")
+            .expression_attribute_values(":list", s(list.as_str()))
+            .projection_expression("sku")
+            .consistent_read(true)
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<Vec<_>, _>>()
+            .await
+            .map_err(|e| classify("price.skus_in_list", e))?;
+        pages
+            .iter()
+            .map(|item| match item.get("sku") {
+                Some(AttributeValue::S(sku)) => Sku::parse(sku).map_err(|e| {
+                    PortError::permanent("price.skus_in_list", format!("a stored sku: {e}"))
+                }),
+                _ => Err(PortError::permanent(
+                    "price.skus_in_list",
+                    "a price record without its sku",
+                )),
+            })
+            .collect()
+    }
 }
 
 /// Customers: partition key `customer_id`.
@@ -672,6 +705,90 @@ impl bridge_domain::shop::ShopFreshnessStore for DynamoFreshnessStore {
                 })
             })
             .collect())
+    }
+}
+
+/// The freshness table's item holding the combinations of price lists the shop sync
+/// publishes (string sets of the lists joined by a space, which no list id holds).
+const PRICE_GROUPS_KEY: &str = "shop-price-groups";
+
+fn price_group_entry(lists: &[PriceListId]) -> String {
+    lists
+        .iter()
+        .map(PriceListId::as_str)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+impl DynamoFreshnessStore {
+    async fn add_price_group(
+        &self,
+        set: &str,
+        lists: &[PriceListId],
+        operation: &'static str,
+    ) -> Result<(), PortError> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key("category", s(PRICE_GROUPS_KEY))
+            .update_expression("ADD #set :entry")
+            .expression_attribute_names("#set", set)
+            .expression_attribute_values(
+                ":entry",
+                AttributeValue::Ss(vec![price_group_entry(lists)]),
+            )
+            .send()
+            .await
+            .map_err(|e| classify(operation, e))?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl bridge_domain::shop_prices::PriceGroupRegistry for DynamoFreshnessStore {
+    async fn price_groups(&self) -> Result<Vec<bridge_domain::shop_prices::PriceGroup>, PortError> {
+        let item = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("category", s(PRICE_GROUPS_KEY))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| classify("price_groups.read", e))?
+            .item
+            .unwrap_or_default();
+        let set = |name: &str| match item.get(name) {
+            Some(AttributeValue::Ss(entries)) => entries.clone(),
+            _ => Vec::new(),
+        };
+        let backfilled = set("backfilled");
+        set("groups")
+            .into_iter()
+            .map(|entry| {
+                let lists = entry
+                    .split(' ')
+                    .map(PriceListId::parse)
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(|e| {
+                        PortError::permanent("price_groups.read", format!("{entry:?}: {e}"))
+                    })?;
+                Ok(bridge_domain::shop_prices::PriceGroup {
+                    backfilled: backfilled.contains(&entry),
+                    lists,
+                })
+            })
+            .collect()
+    }
+
+    async fn register_price_group(&self, lists: &[PriceListId]) -> Result<(), PortError> {
+        self.add_price_group("groups", lists, "price_groups.register")
+            .await
+    }
+
+    async fn mark_backfilled(&self, lists: &[PriceListId]) -> Result<(), PortError> {
+        self.add_price_group("backfilled", lists, "price_groups.backfilled")
+            .await
     }
 }
 

@@ -2,22 +2,25 @@
 //! name as `companyName`, `blocked` as the `orderBlocked` field and the revision as
 //! `bridgeRevision` (Type `bridge-customer`).
 //!
-//! Not yet: the customer group that carries the customer's price lists (contract section 6,
-//! "customer group per the price mapping") comes with the price mapping.
+//! The customer group is the one of its ordered price lists (`pl-…`, see
+//! [`bridge_domain::shop_prices`]), whose prices the price sync publishes; a customer
+//! without lists leaves the bridge's group (a merchant's own group stays).
 
 use crate::MAX_WRITE_ATTEMPTS;
 use crate::client::{Call, Client};
 use crate::error::ShopError;
 use crate::model::{
-    CustomFieldsDraft, Customer, CustomerDraft, CustomerSignInResult, FieldValue, TypeKey,
-    UpdateAction,
+    CustomFieldsDraft, Customer, CustomerDraft, CustomerSignInResult, ExpandedReference,
+    FieldValue, Reference, TypeKey, UpdateAction,
 };
 use crate::plan::{Plan, PlanError, Resource, decide, revision_action};
+use crate::prices::price_group_name;
 use crate::setup::{CUSTOMER_TYPE, ORDER_BLOCKED_FIELD, REVISION_FIELD, Setup};
 use crate::write::{Writable, write};
 use bridge_domain::PortError;
 use bridge_domain::events::CustomerChanged;
 use bridge_domain::shop::Published;
+use bridge_domain::shop_prices::{PRICE_GROUP_PREFIX, price_group_key};
 use std::collections::BTreeMap;
 
 const OPERATION: &str = "shop.publish_customer";
@@ -57,8 +60,13 @@ pub fn plan_customer(
     current: Option<&Customer>,
     wanted: &CustomerChanged,
     type_id: &str,
+    group_id: Option<&str>,
 ) -> Result<Plan<CustomerDraft>, PlanError> {
     let key = customer_key(wanted.customer_id.as_str())?;
+    let group_reference = |id: &str| Reference {
+        type_id: "customer-group".into(),
+        id: id.to_string(),
+    };
     let Some(customer) = current else {
         return Ok(Plan::Create(CustomerDraft {
             key: key.to_string(),
@@ -67,6 +75,7 @@ pub fn plan_customer(
             // password (the bridge has none to give).
             authentication_mode: "ExternalAuth",
             company_name: wanted.name.clone(),
+            customer_group: group_id.map(group_reference),
             custom: CustomFieldsDraft {
                 type_key: TypeKey::new(CUSTOMER_TYPE.key),
                 fields: BTreeMap::from([
@@ -103,6 +112,21 @@ pub fn plan_customer(
             value: FieldValue::Boolean(wanted.blocked),
         });
     }
+    let current_group = customer.customer_group.as_ref();
+    match group_id {
+        Some(id) if current_group.is_none_or(|group| group.id != id) => {
+            actions.push(UpdateAction::SetCustomerGroup {
+                customer_group: Some(group_reference(id)),
+            });
+        }
+        // No price lists any more: out of the bridge's group (a merchant's own stays).
+        None if current_group.is_some_and(is_price_group) => {
+            actions.push(UpdateAction::SetCustomerGroup {
+                customer_group: None,
+            });
+        }
+        _ => {}
+    }
     Ok(decide(
         &resource,
         customer.version,
@@ -118,6 +142,15 @@ pub fn plan_customer(
     ))
 }
 
+/// A customer group the bridge made for a combination of price lists.
+fn is_price_group(group: &ExpandedReference) -> bool {
+    group
+        .obj
+        .as_ref()
+        .and_then(|g| g.key.as_deref())
+        .is_some_and(|key| key.starts_with(PRICE_GROUP_PREFIX))
+}
+
 pub(crate) async fn publish(
     client: &Client,
     setup: &Setup,
@@ -126,14 +159,30 @@ pub(crate) async fn publish(
 ) -> Result<Published, PortError> {
     let key = customer_key(customer.customer_id.as_str())
         .map_err(|err| PortError::permanent(OPERATION, err.to_string()))?;
+    let shop_error = |err: ShopError| err.into_port_error(OPERATION);
     let type_id = setup
         .customer_type(client, call)
         .await
-        .map_err(|err| err.into_port_error(OPERATION))?;
+        .map_err(shop_error)?;
+    let group_id = match price_group_key(&customer.price_lists) {
+        Some(group) => Some(
+            setup
+                .customer_group(
+                    client,
+                    call,
+                    &group,
+                    &price_group_name(&customer.price_lists),
+                )
+                .await
+                .map_err(shop_error)?,
+        ),
+        None => None,
+    };
     let account = Account {
         customer,
         key,
         type_id: &type_id,
+        group_id: group_id.as_deref(),
     };
     write(client, call, &account).await
 }
@@ -143,11 +192,14 @@ struct Account<'a> {
     customer: &'a CustomerChanged,
     key: &'a str,
     type_id: &'a str,
+    /// The customer group of its price lists.
+    group_id: Option<&'a str>,
 }
 
 #[async_trait::async_trait]
 impl Writable for Account<'_> {
     type Current = Customer;
+    type Updated = Customer;
     type Draft = CustomerDraft;
     type Created = CustomerSignInResult;
     const OPERATION: &'static str = OPERATION;
@@ -158,12 +210,35 @@ impl Writable for Account<'_> {
         client: &Client,
         call: &mut Call<'_>,
     ) -> Result<Option<Customer>, ShopError> {
-        let by_key = client.url(&["customers", &format!("key={}", self.key)]);
+        let mut by_key = client.url(&["customers", &format!("key={}", self.key)]);
+        by_key
+            .query_pairs_mut()
+            .append_pair("expand", "customerGroup");
         client.get_optional(call, by_key).await
     }
 
     fn plan(&self, current: Option<&Customer>) -> Result<Plan<CustomerDraft>, PlanError> {
-        plan_customer(current, self.customer, self.type_id)
+        plan_customer(current, self.customer, self.type_id, self.group_id)
+    }
+
+    fn completion(
+        &self,
+        created: &CustomerSignInResult,
+    ) -> Option<(String, u64, Vec<UpdateAction>)> {
+        let group_id = self.group_id?;
+        let customer = &created.customer;
+        (customer.customer_group.is_none()).then(|| {
+            (
+                customer.id.clone(),
+                customer.version,
+                vec![UpdateAction::SetCustomerGroup {
+                    customer_group: Some(Reference {
+                        type_id: "customer-group".into(),
+                        id: group_id.to_string(),
+                    }),
+                }],
+            )
+        })
     }
 
     fn contested(&self) -> String {
@@ -207,6 +282,7 @@ mod tests {
             version: 2,
             key: Some("C-10001".into()),
             company_name: Some(name.into()),
+            customer_group: None,
             custom: Some(CustomFields {
                 type_ref: Reference {
                     type_id: "type".into(),
@@ -234,7 +310,8 @@ mod tests {
 
     #[test]
     fn a_new_customer_is_created_with_key_placeholder_email_name_and_fields() {
-        let Plan::Create(draft) = plan_customer(None, &wanted("ACME", true, 7), "type-cu").unwrap()
+        let Plan::Create(draft) =
+            plan_customer(None, &wanted("ACME", true, 7), "type-cu", None).unwrap()
         else {
             panic!()
         };
@@ -255,7 +332,7 @@ mod tests {
     fn only_what_changed_is_sent() {
         let current = stored("ACME", Some(false), 7);
         assert_eq!(
-            plan_customer(Some(&current), &wanted("ACME", true, 8), "type-cu").unwrap(),
+            plan_customer(Some(&current), &wanted("ACME", true, 8), "type-cu", None).unwrap(),
             update(vec![
                 UpdateAction::SetCustomField {
                     name: ORDER_BLOCKED_FIELD,
@@ -265,7 +342,13 @@ mod tests {
             ])
         );
         assert_eq!(
-            plan_customer(Some(&current), &wanted("ACME GmbH", false, 8), "type-cu").unwrap(),
+            plan_customer(
+                Some(&current),
+                &wanted("ACME GmbH", false, 8),
+                "type-cu",
+                None
+            )
+            .unwrap(),
             update(vec![
                 UpdateAction::SetCompanyName {
                     company_name: "ACME GmbH".into()
@@ -279,7 +362,7 @@ mod tests {
     fn an_absent_blocked_flag_means_not_blocked() {
         let current = stored("ACME", None, 7);
         assert_eq!(
-            plan_customer(Some(&current), &wanted("ACME", false, 7), "type-cu").unwrap(),
+            plan_customer(Some(&current), &wanted("ACME", false, 7), "type-cu", None).unwrap(),
             Plan::AlreadyCurrent
         );
     }
@@ -289,15 +372,15 @@ mod tests {
         let current = stored("ACME", Some(false), 7);
         let shop_revision = Revision::new(7);
         assert_eq!(
-            plan_customer(Some(&current), &wanted("Other", true, 6), "type-cu").unwrap(),
+            plan_customer(Some(&current), &wanted("Other", true, 6), "type-cu", None).unwrap(),
             Plan::Stale { shop_revision }
         );
         assert_eq!(
-            plan_customer(Some(&current), &wanted("Other", false, 7), "type-cu").unwrap(),
+            plan_customer(Some(&current), &wanted("Other", false, 7), "type-cu", None).unwrap(),
             Plan::Stale { shop_revision }
         );
         assert_eq!(
-            plan_customer(Some(&current), &wanted("ACME", false, 7), "type-cu").unwrap(),
+            plan_customer(Some(&current), &wanted("ACME", false, 7), "type-cu", None).unwrap(),
             Plan::AlreadyCurrent
         );
     }
@@ -307,7 +390,7 @@ mod tests {
         let mut bare = stored("ACME", None, 0);
         bare.custom = None;
         assert_eq!(
-            plan_customer(Some(&bare), &wanted("ACME", true, 3), "type-cu").unwrap(),
+            plan_customer(Some(&bare), &wanted("ACME", true, 3), "type-cu", None).unwrap(),
             update(vec![UpdateAction::SetCustomType {
                 type_key: TypeKey::new("bridge-customer"),
                 fields: BTreeMap::from([
@@ -315,6 +398,72 @@ mod tests {
                     (ORDER_BLOCKED_FIELD, FieldValue::Boolean(true)),
                 ]),
             }])
+        );
+    }
+
+    #[test]
+    fn the_customer_goes_into_the_group_of_its_price_lists_and_out_of_it_without_lists() {
+        let group = |id: &str| Reference {
+            type_id: "customer-group".into(),
+            id: id.into(),
+        };
+        let Plan::Create(draft) =
+            plan_customer(None, &wanted("ACME", false, 7), "type-cu", Some("cg-1")).unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(draft.customer_group, Some(group("cg-1")));
+        let mut current = stored("ACME", Some(false), 7);
+        assert_eq!(
+            plan_customer(
+                Some(&current),
+                &wanted("ACME", false, 8),
+                "type-cu",
+                Some("cg-1")
+            )
+            .unwrap(),
+            update(vec![
+                UpdateAction::SetCustomerGroup {
+                    customer_group: Some(group("cg-1"))
+                },
+                set_revision(8)
+            ])
+        );
+        let in_group = |key: &str| {
+            Some(ExpandedReference {
+                id: "cg-1".into(),
+                obj: Some(crate::model::KeyedResource {
+                    key: Some(key.into()),
+                }),
+            })
+        };
+        current.customer_group = in_group("pl-00000000000000aa");
+        assert_eq!(
+            plan_customer(
+                Some(&current),
+                &wanted("ACME", false, 8),
+                "type-cu",
+                Some("cg-1")
+            )
+            .unwrap(),
+            update(vec![set_revision(8)]),
+            "already in it"
+        );
+        assert_eq!(
+            plan_customer(Some(&current), &wanted("ACME", false, 8), "type-cu", None).unwrap(),
+            update(vec![
+                UpdateAction::SetCustomerGroup {
+                    customer_group: None
+                },
+                set_revision(8)
+            ]),
+            "no lists: out of the bridge's group"
+        );
+        current.customer_group = in_group("key-accounts");
+        assert_eq!(
+            plan_customer(Some(&current), &wanted("ACME", false, 8), "type-cu", None).unwrap(),
+            update(vec![set_revision(8)]),
+            "a merchant's own group stays"
         );
     }
 

@@ -12,7 +12,7 @@ pub const CREDENTIALS_OPERATION: &str = "shop.credentials";
 
 /// A failed shop request. `request` is `METHOD /path?query`, so an operator can tell which
 /// action of which resource the shop refused.
-#[derive(Debug, Clone, thiserror::Error)]
+#[derive(Debug, thiserror::Error)]
 pub(crate) enum ShopError {
     /// 409: the resource changed since it was read (ConcurrentModification). The caller
     /// re-reads and recomputes; it never reaches the port unless the retries ran out.
@@ -48,6 +48,10 @@ pub(crate) enum ShopError {
     /// bridge will not write over (named in `reason`).
     #[error("{request}: {reason}")]
     Unexpected { request: String, reason: String },
+    /// The bridge's own store failed while the publish read what to write (the price
+    /// table): classified by the store.
+    #[error("reading what to publish: {0}")]
+    Source(PortError),
 }
 
 impl ShopError {
@@ -81,6 +85,7 @@ impl ShopError {
     pub fn into_port_error(self, operation: &'static str) -> PortError {
         let message = self.to_string();
         match self {
+            ShopError::Source(err) => err,
             // Named apart, so that the caller can read the secret again.
             ShopError::Credentials { .. } => PortError::retryable(CREDENTIALS_OPERATION, message),
             ShopError::Conflict { .. } | ShopError::Unavailable { .. } => {

@@ -27,6 +27,7 @@ mod error;
 mod model;
 mod orders;
 mod plan;
+mod prices;
 mod product;
 mod progress;
 mod setup;
@@ -43,15 +44,18 @@ pub use customer::{PLACEHOLDER_EMAIL_DOMAIN, customer_key, placeholder_email, pl
 pub use error::CREDENTIALS_OPERATION;
 pub use model::{
     CustomFields, CustomFieldsDraft, Customer, CustomerDraft, DeliveryItem, DeliveryResource,
-    ErrorObject, FieldValue, InventoryEntry, InventoryEntryDraft, Order, OrderLineItem,
-    ParcelDraft, ParcelResource, Reference, ShippingInfo, SyncInfo, TrackingData, TypeKey,
-    UpdateAction,
+    ErrorObject, ExpandedReference, FieldValue, InventoryEntry, InventoryEntryDraft, KeyedResource,
+    MoneyDraft, Order, OrderLineItem, ParcelDraft, ParcelResource, PriceDraft, PriceTierDraft,
+    Reference, ShippingInfo, SyncInfo, TrackingData, TypeKey, UpdateAction,
 };
 pub use orders::{
     APPROVALS_FIELD, BUYER_USER_ID_FIELD, COST_CENTER_FIELD, ORDER_CREATED, OrderError,
     PO_NUMBER_FIELD, REQUESTED_DELIVERY_DATE_FIELD, ShopOrder, order_id_of, order_placed,
 };
 pub use plan::{Plan, PlanError};
+pub use prices::{
+    PriceResource, PriceTierResource, money, plan_prices, price_draft, price_group_name, to_millis,
+};
 pub use product::{
     AttributeSpec, CATEGORY_KEY_PREFIX, CODE_PREFIX, ProductDraft, ProductResource, ProductTarget,
     attribute_name, attributes_needed, category_key, plan_product, product_key, slug,
@@ -143,6 +147,16 @@ impl Shop for CommercetoolsShop {
         let correlation_id = product.sku.to_string();
         let mut call = Call::new(Some(&correlation_id));
         product::publish(&self.client, &self.setup, &mut call, product, revision).await
+    }
+
+    async fn publish_prices(
+        &self,
+        sku: &bridge_domain::Sku,
+        source: &dyn bridge_domain::shop::ShopPriceSource,
+    ) -> Result<Published, PortError> {
+        let correlation_id = sku.to_string();
+        let mut call = Call::new(Some(&correlation_id));
+        prices::publish(&self.client, &self.setup, &mut call, sku, source).await
     }
 
     async fn publish_order_progress(

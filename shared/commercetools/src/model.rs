@@ -13,6 +13,18 @@ pub struct Reference {
     pub id: String,
 }
 
+/// A reference read with its resource expanded (where the read asked for it).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct ExpandedReference {
+    pub id: String,
+    pub obj: Option<KeyedResource>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct KeyedResource {
+    pub key: Option<String>,
+}
+
 /// The custom fields of a resource: the Type (always returned by id) and the values.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct CustomFields {
@@ -43,13 +55,14 @@ pub struct Customer {
     pub version: u64,
     pub key: Option<String>,
     pub company_name: Option<String>,
+    /// Read expanded, so that its key tells the bridge's price groups apart.
+    pub customer_group: Option<ExpandedReference>,
     pub custom: Option<CustomFields>,
 }
 
 /// `POST /customers` answers a sign-in result, not the bare customer.
 #[derive(Debug, Deserialize)]
 pub(crate) struct CustomerSignInResult {
-    #[allow(dead_code)] // read for its shape: a 201 without it is unexpected
     pub customer: Customer,
 }
 
@@ -109,6 +122,8 @@ pub struct CustomerDraft {
     pub email: String,
     pub authentication_mode: &'static str,
     pub company_name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub customer_group: Option<Reference>,
     pub custom: CustomFieldsDraft,
 }
 
@@ -294,6 +309,23 @@ pub enum UpdateAction {
         image_url: String,
         staged: bool,
     },
+    /// An embedded price on the variant of `sku`, to the published and the staged copy.
+    AddPrice {
+        sku: String,
+        price: PriceDraft,
+        staged: bool,
+    },
+    /// Changing a price is a remove and an add in one update: the emulator's `changePrice`
+    /// leaves the published copy as it was (tools/commercetools-mock/README.md).
+    RemovePrice {
+        price_id: String,
+        staged: bool,
+    },
+    /// Without a group it takes the customer out of the one it is in.
+    SetCustomerGroup {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        customer_group: Option<Reference>,
+    },
     Publish,
     Unpublish,
     /// For a resource without custom fields: attaches the bridge's Type with its values.
@@ -301,6 +333,47 @@ pub enum UpdateAction {
         #[serde(rename = "type")]
         type_key: TypeKey,
         fields: BTreeMap<&'static str, FieldValue>,
+    },
+}
+
+/// An embedded price the bridge writes: one customer group's price in one period.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PriceDraft {
+    pub value: MoneyDraft,
+    pub customer_group: Reference,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub valid_from: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub valid_until: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tiers: Vec<PriceTierDraft>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PriceTierDraft {
+    pub minimum_quantity: u64,
+    pub value: MoneyDraft,
+}
+
+/// Money in the currency's own digits (cent precision), or in more where the ERP's price
+/// has them (high precision: 0.0345 EUR a screw).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(
+    tag = "type",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase"
+)]
+pub enum MoneyDraft {
+    CentPrecision {
+        currency_code: String,
+        cent_amount: i64,
+    },
+    HighPrecision {
+        currency_code: String,
+        precise_amount: i64,
+        fraction_digits: u32,
     },
 }
 

@@ -121,7 +121,7 @@ pub struct DiscountedPerQuantity {
 }
 
 /// `CentPrecisionMoney` or `HighPrecisionMoney`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TypedMoney {
     pub currency_code: String,

@@ -195,6 +195,9 @@ pub struct Variant {
     pub attributes: Vec<Attribute>,
     #[serde(default)]
     pub images: Vec<Image>,
+    /// Embedded prices (`prices.rs` manages those of the bridge's customer groups).
+    #[serde(default)]
+    pub prices: Vec<crate::prices::PriceResource>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -514,6 +517,38 @@ pub(crate) async fn publish(
     unreachable!("the second attempt returns")
 }
 
+/// The shop's product of `sku` (by key where the sku fits one, else by its master variant's
+/// sku), its categories expanded where `expand_categories`.
+pub(crate) async fn find_product(
+    client: &Client,
+    call: &mut Call<'_>,
+    sku: &str,
+    expand_categories: bool,
+) -> Result<Option<ProductResource>, ShopError> {
+    if let Some(key) = product_key(sku) {
+        let mut url = client.url(&["products", &format!("key={key}")]);
+        if expand_categories {
+            url.query_pairs_mut()
+                .append_pair("expand", EXPAND_CATEGORIES);
+        }
+        return client.get_optional(call, url).await;
+    }
+    let mut url = client.url(&["products"]);
+    if expand_categories {
+        url.query_pairs_mut()
+            .append_pair("expand", EXPAND_CATEGORIES);
+    }
+    url.query_pairs_mut()
+        .append_pair(
+            "where",
+            &format!("masterData(staged(masterVariant(sku={})))", quoted(sku)),
+        )
+        .append_pair("limit", "1")
+        .append_pair("withTotal", "false");
+    let page: PagedQuery<ProductResource> = client.get(call, url).await?;
+    Ok(page.results.into_iter().next())
+}
+
 /// A product bound for the shop.
 struct Listed<'a> {
     product: &'a Product,
@@ -524,6 +559,7 @@ struct Listed<'a> {
 #[async_trait::async_trait]
 impl Writable for Listed<'_> {
     type Current = ProductResource;
+    type Updated = ProductResource;
     type Draft = ProductDraft;
     type Created = ProductResource;
     const OPERATION: &'static str = OPERATION;
@@ -534,24 +570,7 @@ impl Writable for Listed<'_> {
         client: &Client,
         call: &mut Call<'_>,
     ) -> Result<Option<ProductResource>, ShopError> {
-        let sku = self.product.sku.as_str();
-        if let Some(key) = product_key(sku) {
-            let mut url = client.url(&["products", &format!("key={key}")]);
-            url.query_pairs_mut()
-                .append_pair("expand", EXPAND_CATEGORIES);
-            return client.get_optional(call, url).await;
-        }
-        let mut url = client.url(&["products"]);
-        url.query_pairs_mut()
-            .append_pair("expand", EXPAND_CATEGORIES)
-            .append_pair(
-                "where",
-                &format!("masterData(staged(masterVariant(sku={})))", quoted(sku)),
-            )
-            .append_pair("limit", "1")
-            .append_pair("withTotal", "false");
-        let page: PagedQuery<ProductResource> = client.get(call, url).await?;
-        Ok(page.results.into_iter().next())
+        find_product(client, call, self.product.sku.as_str(), true).await
     }
 
     fn plan(&self, current: Option<&ProductResource>) -> Result<Plan<ProductDraft>, PlanError> {
@@ -636,6 +655,7 @@ mod tests {
                             attribute("merchantBadge", json!("new")),
                         ],
                         images: vec![Image::external("https://pim.example/drill-7.jpg")],
+                        prices: vec![],
                     },
                 },
             },

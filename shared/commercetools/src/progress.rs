@@ -191,6 +191,7 @@ struct Shown<'a> {
 #[async_trait::async_trait]
 impl Writable for Shown<'_> {
     type Current = Order;
+    type Updated = Order;
     type Draft = ();
     type Created = Order;
     const OPERATION: &'static str = OPERATION;

@@ -108,6 +108,8 @@ pub(crate) struct Setup {
     /// Warehouse → channel id. One cell per warehouse, so two publishes for a new warehouse
     /// look it up once and never create it twice.
     channels: Mutex<HashMap<String, Arc<OnceCell<String>>>>,
+    /// Customer group key (`pl-…`, a combination of price lists) → id.
+    customer_groups: Mutex<HashMap<String, Arc<OnceCell<String>>>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -286,6 +288,68 @@ impl Setup {
         cell.get_or_try_init(|| ensure_channel(client, call, warehouse, INVENTORY_SUPPLY, &name))
             .await
             .cloned()
+    }
+
+    /// The id of the customer group `key`, created (named `name`) when missing.
+    pub async fn customer_group(
+        &self,
+        client: &Client,
+        call: &mut Call<'_>,
+        key: &str,
+        name: &str,
+    ) -> Result<String, ShopError> {
+        let cell = self
+            .customer_groups
+            .lock()
+            .expect("customer group cache lock")
+            .entry(key.to_string())
+            .or_default()
+            .clone();
+        cell.get_or_try_init(|| ensure_customer_group(client, call, key, name))
+            .await
+            .cloned()
+    }
+
+    /// Forgets the customer groups looked up so far (one of them is gone from the shop).
+    pub fn forget_customer_groups(&self) {
+        self.customer_groups
+            .lock()
+            .expect("customer group cache lock")
+            .clear();
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct CustomerGroup {
+    id: String,
+}
+
+async fn ensure_customer_group(
+    client: &Client,
+    call: &mut Call<'_>,
+    key: &str,
+    name: &str,
+) -> Result<String, ShopError> {
+    let by_key = client.url(&["customer-groups", &format!("key={key}")]);
+    if let Some(group) = client
+        .get_optional::<CustomerGroup>(call, by_key.clone())
+        .await?
+    {
+        return Ok(group.id);
+    }
+    let draft = json!({"key": key, "groupName": name});
+    match client
+        .post::<CustomerGroup>(call, client.url(&["customer-groups"]), &draft)
+        .await
+    {
+        Ok(created) => Ok(created.id),
+        // Created by someone else after our read: theirs is the group.
+        Err(err) if err.is_duplicate_field() => Ok(client
+            .get_optional::<CustomerGroup>(call, by_key)
+            .await?
+            .ok_or(err)?
+            .id),
+        Err(err) => Err(err),
     }
 }
 

@@ -160,6 +160,7 @@ struct Level<'a> {
 #[async_trait::async_trait]
 impl Writable for Level<'_> {
     type Current = InventoryEntry;
+    type Updated = InventoryEntry;
     type Draft = InventoryEntryDraft;
     type Created = InventoryEntry;
     const OPERATION: &'static str = OPERATION;

@@ -16,11 +16,13 @@ use serde::de::DeserializeOwned;
 #[async_trait::async_trait]
 pub(crate) trait Writable: Sync {
     /// The resource as read, and as an update answers it.
-    type Current: DeserializeOwned + Send + Sync;
+    type Current: Send + Sync;
     type Draft: Serialize + Send + Sync;
     /// What a create answers (a customer's create answers a sign-in result): read for its
     /// shape, a 201 without it is unexpected.
     type Created: DeserializeOwned;
+    /// What an update answers: read for its shape (the resource, for most).
+    type Updated: DeserializeOwned;
     /// The operation named in errors (`shop.publish_stock`).
     const OPERATION: &'static str;
     /// The resource's endpoint (`inventory`, `customers`).
@@ -37,6 +39,13 @@ pub(crate) trait Writable: Sync {
 
     /// Why the publish gives up after [`MAX_WRITE_ATTEMPTS`] lost races, for the log.
     fn contested(&self) -> String;
+
+    /// What a create left out of the draft, as an update of the created resource (id,
+    /// version, actions): the emulator drops some draft fields the API takes (a customer's
+    /// group). `None`: the resource is as drafted.
+    fn completion(&self, _created: &Self::Created) -> Option<(String, u64, Vec<UpdateAction>)> {
+        None
+    }
 }
 
 pub(crate) async fn write<W: Writable>(
@@ -65,10 +74,27 @@ pub(crate) async fn write<W: Writable>(
                     requests: call.requests,
                 });
             }
-            Plan::Create(draft) => client
-                .post::<W::Created>(call, client.url(&[W::ENDPOINT]), &draft)
-                .await
-                .map(drop),
+            Plan::Create(draft) => {
+                match client
+                    .post::<W::Created>(call, client.url(&[W::ENDPOINT]), &draft)
+                    .await
+                {
+                    Ok(created) => match resource.completion(&created) {
+                        Some((id, version, actions)) => {
+                            let update = Update {
+                                version,
+                                actions: &actions,
+                            };
+                            client
+                                .post::<W::Updated>(call, client.url(&[W::ENDPOINT, &id]), &update)
+                                .await
+                                .map(drop)
+                        }
+                        None => Ok(()),
+                    },
+                    Err(err) => Err(err),
+                }
+            }
             Plan::Update {
                 id,
                 version,
@@ -79,7 +105,7 @@ pub(crate) async fn write<W: Writable>(
                     actions: &actions as &[UpdateAction],
                 };
                 client
-                    .post::<W::Current>(call, client.url(&[W::ENDPOINT, &id]), &update)
+                    .post::<W::Updated>(call, client.url(&[W::ENDPOINT, &id]), &update)
                     .await
                     .map(drop)
             }

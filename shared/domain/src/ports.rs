@@ -7,7 +7,7 @@ use crate::ids::{CustomerId, PriceListId, Sku};
 use crate::revision::ApplyOutcome;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Stock levels per (sku, warehouse), guarded by revision.
 #[async_trait]
@@ -40,6 +40,25 @@ pub trait PriceStore: Send + Sync {
         &self,
         cursor: Option<String>,
     ) -> Result<(Vec<PriceChanged>, Option<String>), PortError>;
+    /// Every sku `list` has a record of (deleted ones included). This reads every record;
+    /// a store keyed by list answers it from the list alone.
+    async fn skus_in_list(&self, list: &PriceListId) -> Result<BTreeSet<Sku>, PortError> {
+        let mut skus = BTreeSet::new();
+        let mut cursor = None;
+        loop {
+            let (records, next) = self.scan_prices(cursor).await?;
+            skus.extend(
+                records
+                    .into_iter()
+                    .filter(|r| &r.price_list == list)
+                    .map(|r| r.sku),
+            );
+            match next {
+                Some(next) => cursor = Some(next),
+                None => return Ok(skus),
+            }
+        }
+    }
 }
 
 /// Customer master data, guarded by revision.

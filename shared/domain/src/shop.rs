@@ -4,11 +4,12 @@
 
 use crate::error::PortError;
 use crate::events::{CustomerChanged, OrderPlaced, OrderStatus, StockChanged, Tracking};
-use crate::ids::OrderId;
+use crate::ids::{OrderId, Sku};
 use crate::orders::OrderState;
 use crate::ports::{StoredOrder, StoredProduct};
 use crate::product::Product;
 use crate::revision::Revision;
+use crate::shop_prices::SkuPrices;
 use async_trait::async_trait;
 
 /// What one publish did to the shop.
@@ -58,12 +59,35 @@ pub trait Shop: Send + Sync {
         product: &Product,
         revision: Revision,
     ) -> Result<Published, PortError>;
+    /// The prices of `sku` in the customer groups `source` names, read from `source` only
+    /// after the shop's product was read: a write is planned against what the shop held
+    /// before the table was read, and a write planned on an older read fails on the
+    /// product's version and is planned again, so an older state of the table never
+    /// overwrites a newer one. `Absent` when the shop has no product of that sku (its
+    /// prices follow it when it comes).
+    async fn publish_prices(
+        &self,
+        sku: &Sku,
+        source: &dyn ShopPriceSource,
+    ) -> Result<Published, PortError>;
     /// An order's progress in the ERP onto the shop's order of that id; `Absent` when the
     /// shop has none (the order came from elsewhere).
     async fn publish_order_progress(
         &self,
         progress: &OrderProgress,
     ) -> Result<Published, PortError>;
+}
+
+/// Where the shop adapter reads what a sku's prices must be, at the moment of its choosing
+/// (see [`Shop::publish_prices`]).
+#[async_trait]
+pub trait ShopPriceSource: Send + Sync {
+    /// What the shop must hold from `now` on.
+    async fn prices_of(
+        &self,
+        sku: &Sku,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<SkuPrices, PortError>;
 }
 
 /// The revision a product travels with: the PIM sends none, so the time the import stored

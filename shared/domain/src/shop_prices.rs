@@ -14,13 +14,19 @@
 //! a sku with no price for a single unit but one from a larger quantity (commercetools'
 //! price applies from one unit), and lists of one combination in different currencies.
 
+use crate::error::PortError;
 use crate::events::PriceChanged;
 use crate::ids::{PriceListId, Sku};
 use crate::money::{Currency, Quantity};
+use crate::ports::PriceStore;
 use crate::pricing::{PriceResolution, resolve_price};
+use crate::shop::ShopPriceSource;
+use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
+use std::collections::BTreeMap;
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 /// The prefix of the keys of the customer groups the bridge makes for list combinations.
 pub const PRICE_GROUP_PREFIX: &str = "pl-";
@@ -208,6 +214,111 @@ pub fn select_price(
             several.len()
         )),
     }
+}
+
+/// A combination of price lists customers have, as the shop sync keeps track of them (the
+/// shop's `pl-` customer groups): `backfilled` once every sku its lists price was published
+/// for its group (only then is a customer put into it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PriceGroup {
+    pub lists: Vec<PriceListId>,
+    pub backfilled: bool,
+}
+
+impl PriceGroup {
+    /// The shop's customer group key ([`price_group_key`]).
+    pub fn key(&self) -> String {
+        price_group_key(&self.lists).unwrap_or_default()
+    }
+}
+
+/// What the shop must hold of one sku's prices in the customer groups named (a group with
+/// no prices: none there); groups not named are left as they are.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SkuPrices {
+    /// By customer group key.
+    pub groups: BTreeMap<String, GroupPrices>,
+}
+
+/// One customer group's prices of a sku.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct GroupPrices {
+    /// The combination the group stands for (what the shop names it by).
+    pub lists: Vec<PriceListId>,
+    pub prices: Vec<GroupPrice>,
+}
+
+/// The combinations of price lists the shop sync publishes, kept where every invocation
+/// reads the same (the freshness table): the price stream publishes a sku's prices for
+/// every registered combination holding the changed list, the customer stream registers a
+/// customer's combination before it publishes its prices and puts the customer into it.
+/// Reads are strongly consistent: a price change that misses a combination registered
+/// after the read is published for it by that combination's backfill, which reads the
+/// price table later.
+#[async_trait]
+pub trait PriceGroupRegistry: Send + Sync {
+    async fn price_groups(&self) -> Result<Vec<PriceGroup>, PortError>;
+    /// Idempotent: registering a registered combination changes nothing.
+    async fn register_price_group(&self, lists: &[PriceListId]) -> Result<(), PortError>;
+    async fn mark_backfilled(&self, lists: &[PriceListId]) -> Result<(), PortError>;
+}
+
+/// The prices of a sku for some combinations as the price table holds them now: read when
+/// the shop adapter asks, after it read the shop's product (see
+/// [`crate::shop::ShopPriceSource`]).
+pub struct StoredGroupPrices {
+    pub store: Arc<dyn PriceStore>,
+    pub groups: Vec<Vec<PriceListId>>,
+}
+
+#[async_trait]
+impl ShopPriceSource for StoredGroupPrices {
+    async fn prices_of(&self, sku: &Sku, now: DateTime<Utc>) -> Result<SkuPrices, PortError> {
+        let lists: Vec<PriceListId> = self
+            .groups
+            .iter()
+            .flatten()
+            .cloned()
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let records = self.store.prices_of(&lists, sku).await?;
+        Ok(SkuPrices {
+            groups: self
+                .groups
+                .iter()
+                .filter_map(|group| {
+                    Some((
+                        price_group_key(group)?,
+                        GroupPrices {
+                            lists: group.clone(),
+                            prices: group_prices(group, &records, sku, now),
+                        },
+                    ))
+                })
+                .collect(),
+        })
+    }
+}
+
+/// Whether a price record's change is worth a shop request: what resolution reads changed
+/// (not only the revision, nor the unit the ERP names).
+pub fn price_differs_for_shop(old: Option<&PriceChanged>, new: &PriceChanged) -> bool {
+    old.is_none_or(|old| {
+        (
+            old.currency,
+            &old.tiers,
+            old.price_per,
+            &old.validity,
+            old.deleted,
+        ) != (
+            new.currency,
+            &new.tiers,
+            new.price_per,
+            &new.validity,
+            new.deleted,
+        )
+    })
 }
 
 #[cfg(test)]

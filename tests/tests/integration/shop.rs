@@ -283,3 +283,245 @@ async fn a_resync_republishes_what_the_shop_lost_and_costs_only_reads_for_what_i
     );
     stack.stop().await;
 }
+
+fn price_at(list: &str, sku: &str, revision: u64, tiers: Value) -> Value {
+    json!({"type": "price.changed", "timestamp": chrono::Utc::now().to_rfc3339(),
+           "data": {"price_list": list, "sku": sku, "currency": "EUR", "revision": revision,
+                    "tiers": tiers}})
+}
+
+fn customer_with(id: &str, lists: &[&str]) -> Value {
+    json!({"type": "customer.changed", "timestamp": chrono::Utc::now().to_rfc3339(),
+           "data": {"customer_id": id, "name": id, "revision": 1, "price_lists": lists}})
+}
+
+#[tokio::test]
+async fn prices_reach_every_customer_group_in_the_shop_and_a_new_combination_gets_them_before_its_customer()
+ {
+    use bridgectl::shop::{ResyncCategory, group_price_until, resync_prices};
+    let dir = std::env::temp_dir().join(bridge_testkit::unique("stack"));
+    let mut options = DevOptions::new(bridge_testkit::repo_root());
+    options.endpoint = Some(bridge_testkit::endpoint().to_string());
+    options.stack_name = bridge_testkit::unique("prices");
+    options.stack_file = dir.join("stack.json");
+    options.shop_emulator = Some(bridge_testkit::shop_emulator().to_string());
+    let stack = LocalStack::start(options)
+        .await
+        .expect("the local stack starts");
+    let post = |id: &'static str, body: Value| {
+        let stack = &stack;
+        async move { post_to_local_stack(stack, Source::erp(), id, &body).await }
+    };
+    let lists = |ids: &[&str]| -> Vec<bridge_domain::PriceListId> {
+        ids.iter()
+            .map(|id| bridge_domain::PriceListId::parse(id).unwrap())
+            .collect()
+    };
+    let group = |ids: &[&str]| bridge_domain::shop_prices::price_group_key(&lists(ids)).unwrap();
+    let cents = |prices: &[Value]| -> Vec<i64> {
+        prices
+            .iter()
+            .map(|p| p["value"]["centAmount"].as_i64().unwrap())
+            .collect()
+    };
+
+    // The product, as the PIM import stores it: the shop gets it from the product stream.
+    let product: bridge_domain::product::Product = serde_json::from_value(json!({
+        "sku": "SKU-P1", "gtin": null, "names": {"de": "Schraube"}, "descriptions": {},
+        "brand": null, "category": [], "unit": null, "weight_kg": null, "images": [],
+        "status": "active", "attributes": {}}))
+    .unwrap();
+    let dynamo = aws_sdk_dynamodb::Client::new(&stack.sdk);
+    use bridge_domain::ports::CatalogStore;
+    bridge_aws::DynamoCatalogStore::new(dynamo.clone(), stack.info.table("ProductTable").unwrap())
+        .put_products(&[bridge_domain::ports::StoredProduct {
+            product,
+            content_hash: "h1".into(),
+            import_id: "i1".into(),
+            updated_at: chrono::Utc::now(),
+        }])
+        .await
+        .unwrap();
+    shop_until(
+        &stack,
+        "products/key=SKU-P1",
+        Duration::from_secs(30),
+        |p| p["masterData"]["published"] == true,
+    )
+    .await;
+
+    // A customer with a contract list before the catalog list: its group is made (no
+    // prices yet), the customer put into it.
+    assert_eq!(
+        post("c1", customer_with("C-P1", &["CONTRACT-1", "BASE"])).await,
+        202
+    );
+    let customer = shop_until(
+        &stack,
+        "customers/key=C-P1?expand=customerGroup",
+        Duration::from_secs(30),
+        |c| c["customerGroup"]["obj"]["key"].is_string(),
+    )
+    .await;
+    assert_eq!(
+        customer["customerGroup"]["obj"]["key"],
+        group(&["CONTRACT-1", "BASE"])
+    );
+
+    // Prices by webhook: the catalog price for every group holding BASE, the contract price
+    // (tiered, and a promotion window ahead) for the contract group only.
+    let ahead = chrono::Utc::now() + chrono::Duration::days(3);
+    assert_eq!(
+        post(
+            "p1",
+            price_at(
+                "BASE",
+                "SKU-P1",
+                1,
+                json!([{"min_qty": 1, "unit_price": "1.20"}])
+            )
+        )
+        .await,
+        202
+    );
+    assert_eq!(
+        post("p2", price_at("CONTRACT-1", "SKU-P1", 1,
+            json!([{"min_qty": 1, "unit_price": "1.00"}, {"min_qty": 100, "unit_price": "0.9125"}]))).await,
+        202
+    );
+    let mut promotion = price_at(
+        "CONTRACT-1",
+        "SKU-P1",
+        1,
+        json!([{"min_qty": 1, "unit_price": "0.80"}]),
+    );
+    promotion["data"]["valid_from"] = json!(ahead.to_rfc3339());
+    promotion["data"]["valid_to"] = json!((ahead + chrono::Duration::days(2)).to_rfc3339());
+    assert_eq!(post("p3", promotion).await, 202);
+    let started = std::time::Instant::now();
+    let (arrived, prices) = group_price_until(
+        &stack.shop_settings,
+        "SKU-P1",
+        &group(&["CONTRACT-1", "BASE"]),
+        Duration::from_secs(30),
+        |p| p["value"]["centAmount"] == 80,
+    )
+    .await
+    .unwrap();
+    assert!(arrived, "{prices:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "{:?}",
+        started.elapsed()
+    );
+    let mut held = cents(&prices);
+    held.sort();
+    // Until the window the contract price, in it the promotion, after it BASE: the contract
+    // list's open record ends where its next window begins (contract v2), as `bridgectl
+    // price` answers.
+    assert_eq!(held, [80, 100, 120], "{prices:?}");
+    let after = chrono::Utc::now() + chrono::Duration::days(6);
+    let tables = bridgectl::read::Tables::new(
+        dynamo.clone(),
+        stack.info.table("StockTable").unwrap(),
+        stack.info.table("PriceTable").unwrap(),
+        stack.info.table("CustomerTable").unwrap(),
+    );
+    let answer = bridgectl::read::price(&tables, "C-P1", "SKU-P1", "1", after)
+        .await
+        .unwrap();
+    assert!(
+        matches!(&answer.resolution, bridge_domain::pricing::PriceResolution::Priced(p) if p.unit_price.to_string() == "1.20"),
+        "{answer:?}"
+    );
+    let tiered = prices
+        .iter()
+        .find(|p| p["tiers"].is_array())
+        .expect("the tiers");
+    assert_eq!(tiered["tiers"][0]["minimumQuantity"], 100);
+    assert_eq!(
+        tiered["tiers"][0]["value"]["preciseAmount"], 9125,
+        "{tiered}"
+    );
+
+    // A second customer with only BASE: a new combination. Its group gets SKU-P1's price
+    // from the table (published before the customer is put into it).
+    assert_eq!(post("c2", customer_with("C-P2", &["BASE"])).await, 202);
+    let customer = shop_until(
+        &stack,
+        "customers/key=C-P2?expand=customerGroup",
+        Duration::from_secs(30),
+        |c| c["customerGroup"]["obj"]["key"].is_string(),
+    )
+    .await;
+    assert_eq!(customer["customerGroup"]["obj"]["key"], group(&["BASE"]));
+    let (_, base) = group_price_until(
+        &stack.shop_settings,
+        "SKU-P1",
+        &group(&["BASE"]),
+        Duration::from_secs(5),
+        |_| true,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        cents(&base),
+        [120],
+        "in the shop when its customer was: {base:?}"
+    );
+
+    // A change of BASE: in the shop within seconds (the contract group, which prices
+    // SKU-P1 from its own list, stays as it is).
+    assert_eq!(
+        post(
+            "p4",
+            price_at(
+                "BASE",
+                "SKU-P1",
+                2,
+                json!([{"min_qty": 1, "unit_price": "1.25"}])
+            )
+        )
+        .await,
+        202
+    );
+    let (arrived, base) = group_price_until(
+        &stack.shop_settings,
+        "SKU-P1",
+        &group(&["BASE"]),
+        Duration::from_secs(30),
+        |p| p["value"]["centAmount"] == 125,
+    )
+    .await
+    .unwrap();
+    assert!(arrived, "{base:?}");
+
+    // A resync of prices: the shop holds every price, so reads only.
+    let shop = bridge_commercetools::CommercetoolsShop::new(&stack.shop_settings).unwrap();
+    let counts = resync_prices(
+        &shop,
+        &dynamo,
+        stack.info.table("PriceTable").unwrap(),
+        stack.info.table("FreshnessTable").unwrap(),
+        None,
+        &mut |_| {},
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        (
+            counts.read,
+            counts.written,
+            counts.already_current,
+            counts.failed
+        ),
+        (1, 0, 1, 0),
+        "{counts:?}"
+    );
+    assert_eq!(
+        ResyncCategory::ALL[1],
+        ResyncCategory::Prices,
+        "before the customers"
+    );
+    stack.stop().await;
+}

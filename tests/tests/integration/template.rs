@@ -488,8 +488,12 @@ fn each_function_is_granted_exactly_the_calls_its_code_makes() {
     let shop_sync_needs = [
         ("sqs:SendMessage", "ShopSyncDeadLetterQueue"),
         ("secretsmanager:GetSecretValue", "ShopClientSecret"),
-        // When the shop caught up with each category (bridgectl shop status).
+        // When the shop caught up with each category (bridgectl shop status), and the
+        // combinations of price lists it publishes (read once a batch, added to).
         ("dynamodb:UpdateItem", "FreshnessTable"),
+        ("dynamodb:GetItem", "FreshnessTable"),
+        // A sku's prices in a group's lists; a list's skus for a new group.
+        ("dynamodb:Query", "PriceTable"),
     ];
     for (action, resource) in shop_sync_needs {
         assert!(
@@ -497,17 +501,24 @@ fn each_function_is_granted_exactly_the_calls_its_code_makes() {
             "shop-sync lacks {action} on {resource}"
         );
     }
-    // The shop sync reads the tables only through their streams: it writes no record but
-    // its freshness.
+    // The shop sync reads the tables through their streams (and the prices by query): it
+    // writes no record but its freshness and price groups.
     assert!(
         !statements("ShopSyncFunction")
             .iter()
             .any(|(actions, resources)| {
-                actions.iter().any(|a| a.starts_with("dynamodb:"))
-                    && !resources.contains("FreshnessTable")
-                    || actions
+                let dynamo: Vec<&String> = actions
+                    .iter()
+                    .filter(|a| a.starts_with("dynamodb:"))
+                    .collect();
+                let freshness = resources.contains("FreshnessTable")
+                    && dynamo
                         .iter()
-                        .any(|a| a.starts_with("dynamodb:") && a != "dynamodb:UpdateItem")
+                        .all(|a| *a == "dynamodb:UpdateItem" || *a == "dynamodb:GetItem");
+                let prices = resources.contains("PriceTable")
+                    && !resources.contains("FreshnessTable")
+                    && dynamo.iter().all(|a| *a == "dynamodb:Query");
+                !dynamo.is_empty() && !freshness && !prices
             })
     );
     // The shop's orders go through the intake's receipts and queue, and nowhere else.
