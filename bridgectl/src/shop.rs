@@ -626,6 +626,83 @@ pub async fn resync_prices(
     Ok(counts)
 }
 
+/// Before customers are republished: every combination of price lists the customer table
+/// holds gets its customer group filled ([`bridge_domain::shop_prices::fill_price_group`],
+/// registered first where new), so that a customer put into its group sees the bridge's
+/// prices. Groups filled before cost nothing. Returns the combinations and skus refused.
+pub async fn fill_customer_groups(
+    shop: &dyn bridge_domain::shop::Shop,
+    dynamo: &aws_sdk_dynamodb::Client,
+    customer_table: &str,
+    price_table: &str,
+    freshness_table: &str,
+    progress: &mut dyn FnMut(&str),
+) -> anyhow::Result<(usize, Vec<String>)> {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    use bridge_domain::shop_prices::{PriceGroupRegistry, fill_price_group, price_group_key};
+    let mut combinations = std::collections::BTreeSet::new();
+    let mut start = None;
+    loop {
+        let page = dynamo
+            .scan()
+            .table_name(customer_table)
+            .projection_expression("price_lists")
+            .set_exclusive_start_key(start.take())
+            .send()
+            .await
+            .with_context(|| format!("scanning {customer_table}"))?;
+        for item in page.items.unwrap_or_default() {
+            let Some(AttributeValue::L(lists)) = item.get("price_lists") else {
+                continue;
+            };
+            let lists: Vec<bridge_domain::PriceListId> = lists
+                .iter()
+                .filter_map(|l| match l {
+                    AttributeValue::S(id) => bridge_domain::PriceListId::parse(id).ok(),
+                    _ => None,
+                })
+                .collect();
+            if !lists.is_empty() {
+                combinations.insert(lists);
+            }
+        }
+        match page.last_evaluated_key {
+            Some(key) if !key.is_empty() => start = Some(key),
+            _ => break,
+        }
+    }
+    let registry = bridge_aws::DynamoFreshnessStore::new(dynamo.clone(), freshness_table);
+    let store: std::sync::Arc<dyn bridge_domain::ports::PriceStore> = std::sync::Arc::new(
+        bridge_aws::DynamoPriceStore::new(dynamo.clone(), price_table),
+    );
+    let known = registry
+        .price_groups()
+        .await
+        .context("reading the price groups")?;
+    let mut refused = Vec::new();
+    for lists in &combinations {
+        let group = known.iter().find(|g| &g.lists == lists);
+        let report = fill_price_group(shop, store.clone(), &registry, group, lists, None)
+            .await
+            .with_context(|| format!("filling the price group of {lists:?}"))?;
+        let key = price_group_key(lists).unwrap_or_default();
+        for (sku, err) in report.refused {
+            refused.push(format!("prices of {sku} in {key}: {err}"));
+        }
+        progress(&format!(
+            "price group {key} ({}): {} skus, {} written",
+            lists
+                .iter()
+                .map(|l| l.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+            report.skus,
+            report.written
+        ));
+    }
+    Ok((combinations.len(), refused))
+}
+
 /// The shop a command talks to: the local stack's (its file), else the `CTP_*` variables
 /// of a deployed stack's API client (`CTP_CLIENT_SECRET` with them).
 fn shop_of(resolved: &crate::cli::Resolved) -> anyhow::Result<CommercetoolsConfig> {
@@ -697,10 +774,22 @@ pub async fn run_resync(
             ResyncCategory::Orders => order_table,
         };
         let table = resolved.name(given, category.table())?;
-        let counts = resync(&shop, &dynamo, &table, category, sku, &mut |line| {
+        let mut refused = Vec::new();
+        if category == ResyncCategory::Customers {
+            let prices = resolved.name(&target.price_table, "PriceTable")?;
+            let freshness = resolved.name(freshness_table, "FreshnessTable")?;
+            (_, refused) =
+                fill_customer_groups(&shop, &dynamo, &table, &prices, &freshness, &mut |line| {
+                    eprintln!("{line}")
+                })
+                .await?;
+        }
+        let mut counts = resync(&shop, &dynamo, &table, category, sku, &mut |line| {
             eprintln!("{line}")
         })
         .await?;
+        counts.failed += refused.len() as u64;
+        counts.failures.extend(refused.into_iter().take(20));
         all.insert(category.as_str(), counts);
     }
     let failed = all.values().any(|c| c.failed > 0);

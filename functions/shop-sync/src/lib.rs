@@ -22,7 +22,8 @@ use bridge_domain::shop::{
     order_progress_changed, product_differs_for_shop, product_revision, stock_differs_for_shop,
 };
 use bridge_domain::shop_prices::{
-    PriceGroup, PriceGroupRegistry, StoredGroupPrices, price_differs_for_shop, price_group_key,
+    PriceGroup, PriceGroupRegistry, StoredGroupPrices, fill_price_group, price_differs_for_shop,
+    price_group_key,
 };
 use bridge_domain::{ErrorClass, PortError};
 use bridge_lambda::batch::failure_attributes;
@@ -168,13 +169,9 @@ pub enum RecordError {
     #[error("a price record came, but this function was built without the price table")]
     PricesNotConfigured,
     #[error(
-        "the price group of {group} is not fully in the shop yet ({done} of {total} skus); the record's retry goes on"
+        "the price group {group} is not in the shop for all its {total} skus yet (the invocation's time is up); the record's retry goes on from the saved progress"
     )]
-    BackfillIncomplete {
-        group: String,
-        done: usize,
-        total: usize,
-    },
+    BackfillIncomplete { group: String, total: usize },
     /// The bridge's own tables (prices, the registry of price groups).
     #[error(transparent)]
     Store(PortError),
@@ -488,12 +485,17 @@ impl ShopSync {
                     .shop()
                     .publish_product(&new.product, product_revision(&new))
                     .await?;
-                // A new product's prices were not published while the shop lacked it.
+                // A new product's prices were not published while the shop lacked it (also
+                // on the record's retry, when the product is there already).
                 match published {
-                    Published::Written { requests } if old.is_none() && self.prices.is_some() => {
-                        let priced = self.publish_all_prices(&new.product.sku, state).await?;
-                        Published::Written {
-                            requests: requests + priced.requests(),
+                    Published::Written { requests } | Published::AlreadyCurrent { requests }
+                        if old.is_none() && self.prices.is_some() =>
+                    {
+                        let priced = self.publish_all_prices(&new.product.sku).await?;
+                        let requests = requests + priced.requests();
+                        match published {
+                            Published::Written { .. } => Published::Written { requests },
+                            _ => Published::AlreadyCurrent { requests },
                         }
                     }
                     other => other,
@@ -583,21 +585,21 @@ impl ShopSync {
         Ok(state.price_groups.as_deref().unwrap_or_default())
     }
 
-    /// `sku`'s prices in every registered group (a product the shop did not have).
-    async fn publish_all_prices(
-        &self,
-        sku: &bridge_domain::Sku,
-        state: &mut BatchState,
-    ) -> Result<Published, RecordError> {
+    /// `sku`'s prices in every registered group (a product the shop did not have). The
+    /// registry is read after the product was made, not from the batch's copy: a group
+    /// registered since, whose fill found no product yet, gets the sku's prices here.
+    async fn publish_all_prices(&self, sku: &bridge_domain::Sku) -> Result<Published, RecordError> {
         let sources = self
             .prices
             .clone()
             .ok_or(RecordError::PricesNotConfigured)?;
-        let groups: Vec<Vec<PriceListId>> = self
-            .price_groups(state)
-            .await?
-            .iter()
-            .map(|group| group.lists.clone())
+        let groups: Vec<Vec<PriceListId>> = sources
+            .registry
+            .price_groups()
+            .await
+            .map_err(RecordError::Store)?
+            .into_iter()
+            .map(|group| group.lists)
             .collect();
         if groups.is_empty() {
             return Ok(Published::AlreadyCurrent { requests: 0 });
@@ -610,9 +612,8 @@ impl ShopSync {
     }
 
     /// Makes sure the customer group of `lists` holds the prices of every sku its lists
-    /// price: registered first (from then on the price stream keeps it current), then every
-    /// sku published for it, then marked done. Out of time, the record is retried and the
-    /// skus already there cost a read each.
+    /// price before its customer is put into it ([`fill_price_group`]). Out of time, the
+    /// record is retried and the fill goes on from its saved progress.
     async fn backfill_price_group(
         &self,
         lists: &[PriceListId],
@@ -628,64 +629,40 @@ impl ShopSync {
             .await?
             .iter()
             .find(|group| group.lists == lists)
-            .map(|group| group.backfilled);
-        if known == Some(true) {
+            .cloned();
+        if known.as_ref().is_some_and(|group| group.backfilled) {
             return Ok(());
         }
         let group = price_group_key(lists).unwrap_or_default();
-        if known.is_none() {
-            sources
-                .registry
-                .register_price_group(lists)
-                .await
-                .map_err(RecordError::Store)?;
-            // The next record reads the registry again, with this group in it.
-            state.price_groups = None;
-        }
-        let mut skus = std::collections::BTreeSet::new();
-        for list in lists {
-            skus.extend(
-                sources
-                    .store
-                    .skus_in_list(list)
-                    .await
-                    .map_err(RecordError::Store)?,
-            );
-        }
-        let source = StoredGroupPrices {
-            store: sources.store.clone(),
-            groups: vec![lists.to_vec()],
-        };
-        let reserve = reserve_before(deadline);
-        let (mut written, mut refused) = (0usize, 0usize);
-        for (done, sku) in skus.iter().enumerate() {
-            if Instant::now() + reserve > deadline {
-                return Err(RecordError::BackfillIncomplete {
-                    group,
-                    done,
-                    total: skus.len(),
-                });
-            }
-            match self.shop().publish_prices(sku, &source).await {
-                Ok(Published::Written { .. }) => written += 1,
-                Ok(_) => {}
-                Err(err) if err.is_retryable() => return Err(err.into()),
-                // One sku the shop refuses does not keep a customer out of its prices:
-                // counted and logged; the price stream dead-letters it on its next change.
-                Err(err) => {
-                    refused += 1;
-                    error!(%group, sku = %sku, code = "shop_rejected", reason = %cause_chain(&err), "the shop refused a sku's prices for a new price group");
-                    state.prices_refused += 1;
-                }
-            }
-        }
-        sources
-            .registry
-            .mark_backfilled(lists)
-            .await
-            .map_err(RecordError::Store)?;
+        let until = deadline.checked_sub(reserve_before(deadline));
+        let shop = self.shop();
+        let report = fill_price_group(
+            shop.as_ref(),
+            sources.store.clone(),
+            sources.registry.as_ref(),
+            known.as_ref(),
+            lists,
+            until,
+        )
+        .await
+        .map_err(RecordError::Shop);
+        // The next record reads the registry again, with this group (and its progress).
         state.price_groups = None;
-        info!(%group, skus = skus.len(), written, refused, "price group published for every sku of its lists");
+        let report = report?;
+        for (sku, err) in &report.refused {
+            // One sku the shop refuses does not keep a customer out of its prices:
+            // counted, alarmed and logged; the price stream dead-letters it on its next
+            // change, `bridgectl shop resync --category prices --sku` repeats it.
+            error!(%group, sku = %sku, code = "shop_rejected", reason = %cause_chain(err), "the shop refused a sku's prices for a new price group");
+        }
+        state.prices_refused += report.refused.len() as u64;
+        if !report.complete {
+            return Err(RecordError::BackfillIncomplete {
+                group,
+                total: report.skus,
+            });
+        }
+        info!(%group, skus = report.skus, written = report.written, refused = report.refused.len(), "price group published for every sku of its lists");
         Ok(())
     }
 
@@ -1504,6 +1481,7 @@ mod price_tests {
                 groups.push(PriceGroup {
                     lists: lists.to_vec(),
                     backfilled: false,
+                    progress: None,
                 });
             }
             Ok(())
@@ -1512,6 +1490,14 @@ mod price_tests {
             for group in self.groups.lock().unwrap().iter_mut() {
                 if group.lists == lists {
                     group.backfilled = true;
+                }
+            }
+            Ok(())
+        }
+        async fn save_progress(&self, lists: &[PriceListId], last: &Sku) -> Result<(), PortError> {
+            for group in self.groups.lock().unwrap().iter_mut() {
+                if group.lists == lists {
+                    group.progress = Some(last.clone());
                 }
             }
             Ok(())
@@ -1647,7 +1633,8 @@ mod price_tests {
             *tables.groups.lock().unwrap(),
             [PriceGroup {
                 lists: lists(&["L1", "L2"]),
-                backfilled: true
+                backfilled: true,
+                progress: Some(Sku::parse("B").unwrap())
             }]
         );
     }
@@ -1734,5 +1721,51 @@ mod price_tests {
         let (response, _) = run(shop.clone(), tables, records).await;
         assert!(response.batch_item_failures.is_empty());
         assert_eq!(*shop.published.lock().unwrap(), ["product A", "A L1+L2: 9"]);
+    }
+    #[tokio::test]
+    async fn a_fill_out_of_time_is_retried_and_goes_on_from_its_saved_progress() {
+        let tables = Arc::new(Tables::default());
+        for n in 0..70 {
+            tables
+                .apply_price(&price("L1", &format!("S-{n:03}"), "1", 1))
+                .await
+                .unwrap();
+        }
+        let shop = Arc::new(Shop::default());
+        let group = lists(&["L1"]);
+        // No time left: registered, nothing published, not done.
+        let report = fill_price_group(
+            shop.as_ref(),
+            tables.clone(),
+            tables.as_ref(),
+            None,
+            &group,
+            Some(Instant::now()),
+        )
+        .await
+        .unwrap();
+        assert!(!report.complete);
+        assert!(shop.published.lock().unwrap().is_empty());
+        assert_eq!(tables.groups.lock().unwrap()[0].progress, None);
+        // Done up to S-063 before: the rest only.
+        tables
+            .save_progress(&group, &Sku::parse("S-063").unwrap())
+            .await
+            .unwrap();
+        let known = tables.groups.lock().unwrap()[0].clone();
+        let report = fill_price_group(
+            shop.as_ref(),
+            tables.clone(),
+            tables.as_ref(),
+            Some(&known),
+            &group,
+            None,
+        )
+        .await
+        .unwrap();
+        assert!(report.complete);
+        assert_eq!((report.skus, report.written), (70, 6));
+        assert_eq!(shop.published.lock().unwrap().len(), 6);
+        assert!(tables.groups.lock().unwrap()[0].backfilled);
     }
 }

@@ -773,9 +773,14 @@ impl bridge_domain::shop_prices::PriceGroupRegistry for DynamoFreshnessStore {
                     .map_err(|e| {
                         PortError::permanent("price_groups.read", format!("{entry:?}: {e}"))
                     })?;
+                let progress = match item.get(&progress_attribute(&lists)) {
+                    Some(AttributeValue::S(sku)) => Sku::parse(sku).ok(),
+                    _ => None,
+                };
                 Ok(bridge_domain::shop_prices::PriceGroup {
                     backfilled: backfilled.contains(&entry),
                     lists,
+                    progress,
                 })
             })
             .collect()
@@ -790,6 +795,28 @@ impl bridge_domain::shop_prices::PriceGroupRegistry for DynamoFreshnessStore {
         self.add_price_group("backfilled", lists, "price_groups.backfilled")
             .await
     }
+
+    async fn save_progress(&self, lists: &[PriceListId], last: &Sku) -> Result<(), PortError> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key("category", s(PRICE_GROUPS_KEY))
+            .update_expression("SET #progress = :sku")
+            .expression_attribute_names("#progress", progress_attribute(lists))
+            .expression_attribute_values(":sku", s(last.as_str()))
+            .send()
+            .await
+            .map_err(|e| classify("price_groups.progress", e))?;
+        Ok(())
+    }
+}
+
+/// The attribute of the price group item holding a group's fill progress.
+fn progress_attribute(lists: &[PriceListId]) -> String {
+    format!(
+        "progress-{}",
+        bridge_domain::shop_prices::price_group_key(lists).unwrap_or_default()
+    )
 }
 
 #[async_trait]

@@ -112,22 +112,22 @@ pub fn plan_customer(
             value: FieldValue::Boolean(wanted.blocked),
         });
     }
+    // The group follows from the record's price lists: written also at the revision the
+    // shop holds (customers published before the bridge had price groups get theirs).
     let current_group = customer.customer_group.as_ref();
-    match group_id {
+    let group_action = match group_id {
         Some(id) if current_group.is_none_or(|group| group.id != id) => {
-            actions.push(UpdateAction::SetCustomerGroup {
+            Some(UpdateAction::SetCustomerGroup {
                 customer_group: Some(group_reference(id)),
-            });
+            })
         }
         // No price lists any more: out of the bridge's group (a merchant's own stays).
-        None if current_group.is_some_and(is_price_group) => {
-            actions.push(UpdateAction::SetCustomerGroup {
-                customer_group: None,
-            });
-        }
-        _ => {}
-    }
-    Ok(decide(
+        None if current_group.is_some_and(is_price_group) => Some(UpdateAction::SetCustomerGroup {
+            customer_group: None,
+        }),
+        _ => None,
+    };
+    let plan = decide(
         &resource,
         customer.version,
         stored,
@@ -139,7 +139,39 @@ pub fn plan_customer(
             wanted.revision,
             BTreeMap::from([(ORDER_BLOCKED_FIELD, FieldValue::Boolean(wanted.blocked))]),
         ),
-    ))
+    );
+    Ok(match (plan, group_action) {
+        (plan, None) => plan,
+        (
+            Plan::Update {
+                id,
+                version,
+                mut actions,
+            },
+            Some(group),
+        ) => {
+            // Before the revision, which comes last.
+            actions.insert(actions.len().saturating_sub(1), group);
+            Plan::Update {
+                id,
+                version,
+                actions,
+            }
+        }
+        (Plan::AlreadyCurrent, Some(group)) => Plan::Update {
+            id: customer.id.clone(),
+            version: customer.version,
+            actions: vec![group],
+        },
+        (Plan::Stale { shop_revision }, Some(group)) if shop_revision == wanted.revision => {
+            Plan::Update {
+                id: customer.id.clone(),
+                version: customer.version,
+                actions: vec![group],
+            }
+        }
+        (plan, Some(_)) => plan,
+    })
 }
 
 /// A customer group the bridge made for a combination of price lists.
@@ -464,6 +496,39 @@ mod tests {
             plan_customer(Some(&current), &wanted("ACME", false, 8), "type-cu", None).unwrap(),
             update(vec![set_revision(8)]),
             "a merchant's own group stays"
+        );
+    }
+
+    #[test]
+    fn a_customer_at_the_shops_revision_still_gets_the_group_of_its_lists() {
+        let current = stored("ACME", Some(false), 7);
+        assert_eq!(
+            plan_customer(
+                Some(&current),
+                &wanted("ACME", false, 7),
+                "type-cu",
+                Some("cg-1")
+            )
+            .unwrap(),
+            update(vec![UpdateAction::SetCustomerGroup {
+                customer_group: Some(Reference {
+                    type_id: "customer-group".into(),
+                    id: "cg-1".into()
+                })
+            }])
+        );
+        // An older revision changes nothing, the group neither.
+        assert_eq!(
+            plan_customer(
+                Some(&current),
+                &wanted("ACME", false, 6),
+                "type-cu",
+                Some("cg-1")
+            )
+            .unwrap(),
+            Plan::Stale {
+                shop_revision: Revision::new(7)
+            }
         );
     }
 

@@ -61,6 +61,10 @@ pub enum PlanError {
         attribute: &'static str,
         value: String,
     },
+    #[error(
+        "product {product} has staged changes to the bridge's prices that are not published; publish or revert them in the shop, then resync the sku's prices"
+    )]
+    StagedPriceChanges { product: String },
     #[error("product {0} has no name in any locale; commercetools requires one")]
     NoName(String),
 }

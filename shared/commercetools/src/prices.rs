@@ -32,8 +32,19 @@ use std::collections::BTreeMap;
 
 const OPERATION: &str = "shop.publish_prices";
 
-/// The most fraction digits a commercetools high precision amount has.
-const MAX_FRACTION_DIGITS: u32 = 20;
+/// The most fraction digits the bridge writes: a price per 12 units divided out repeats
+/// forever (10/12), and commercetools keeps at most 20 digits in a 64-bit amount.
+const MAX_FRACTION_DIGITS: u32 = 12;
+
+/// What the shop holds of an amount: exact up to [`MAX_FRACTION_DIGITS`], rounded beyond.
+pub fn shop_amount(amount: Decimal) -> Decimal {
+    let exact = amount.normalize();
+    if exact.scale() > MAX_FRACTION_DIGITS {
+        exact.round_dp(MAX_FRACTION_DIGITS).normalize()
+    } else {
+        exact
+    }
+}
 
 /// An embedded price as the API returns it (the fields the bridge reads).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -59,7 +70,7 @@ pub struct PriceTierResource {
 
 /// A price reduced to what the shop's selection reads, to compare the shop's with the
 /// bridge's regardless of how either writes its amounts (`19.9` is `19.90`).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 struct Shape {
     group_id: String,
     currency: String,
@@ -97,11 +108,11 @@ impl Shape {
         Self {
             group_id: group_id.to_string(),
             currency: price.currency.code().to_string(),
-            value: price.value.normalize(),
+            value: shop_amount(price.value),
             tiers: price
                 .tiers
                 .iter()
-                .map(|(minimum, value)| (*minimum, value.normalize()))
+                .map(|(minimum, value)| (*minimum, shop_amount(*value)))
                 .collect(),
             valid_from: price.valid_from.map(to_millis),
             valid_until: price.valid_until.map(to_millis),
@@ -123,7 +134,7 @@ pub fn money(currency: Currency, amount: Decimal) -> Result<MoneyDraft, PlanErro
         value: format!("{amount} {}", currency.code()),
     };
     let digits = currency.minor_units();
-    let exact = amount.normalize();
+    let exact = shop_amount(amount);
     let scale = exact.scale().max(digits);
     if scale > MAX_FRACTION_DIGITS {
         return Err(unrepresentable());
@@ -202,22 +213,43 @@ pub fn plan_prices(
         .keys()
         .filter_map(|key| group_ids.get(key))
         .collect();
-    let mut removals = Vec::new();
-    for price in &product.master_data.staged.master_variant.prices {
-        let Some(group) = &price.customer_group else {
-            continue;
+    let ours = |prices: &[PriceResource]| -> Vec<(String, Shape)> {
+        let mut ours: Vec<(String, Shape)> = prices
+            .iter()
+            .filter(|p| p.channel.is_none() && p.country.is_none())
+            .filter_map(|p| {
+                let group = &p.customer_group.as_ref()?.id;
+                managed
+                    .contains(&group)
+                    .then(|| (p.id.clone(), Shape::of(p, group)))
+            })
+            .collect();
+        ours.sort_by(|a, b| a.1.cmp(&b.1));
+        ours
+    };
+    let staged = ours(&product.master_data.staged.master_variant.prices);
+    // Both copies are written alike (`staged: false`): where a merchant changed the
+    // bridge's prices in the staged copy only, an operator decides which copy is right.
+    if let Some(current) = &product.master_data.current {
+        let published = ours(&current.master_variant.prices);
+        let shapes = |prices: &[(String, Shape)]| -> Vec<Shape> {
+            prices.iter().map(|(_, shape)| shape.clone()).collect()
         };
-        if !managed.contains(&&group.id) || price.channel.is_some() || price.country.is_some() {
-            continue;
+        if shapes(&published) != shapes(&staged) {
+            return Err(PlanError::StagedPriceChanges {
+                product: product.id.clone(),
+            });
         }
-        let shape = Shape::of(price, &group.id);
+    }
+    let mut removals = Vec::new();
+    for (price_id, shape) in staged {
         match desired.iter().position(|(wanted, _)| *wanted == shape) {
             // The shop has it: nothing to add.
             Some(index) => {
                 desired.remove(index);
             }
             None => removals.push(UpdateAction::RemovePrice {
-                price_id: price.id.clone(),
+                price_id,
                 staged: false,
             }),
         }
@@ -520,6 +552,45 @@ mod tests {
                 staged: false
             }]
         );
+    }
+
+    #[test]
+    fn a_price_per_twelve_is_rounded_once_and_then_current() {
+        // 10 EUR per 12 pieces: 0.8333… a piece, held to 12 digits.
+        let per_piece = d("10") / d("12");
+        let draft = money(eur(), per_piece).unwrap();
+        assert_eq!(
+            serde_json::to_value(&draft).unwrap(),
+            json!({"type": "highPrecision", "currencyCode": "EUR", "preciseAmount": 833_333_333_333i64, "fractionDigits": 12})
+        );
+        let shop = json!([{"id": "pr-1", "value": {"type": "highPrecision", "currencyCode": "EUR",
+            "centAmount": 83, "preciseAmount": 833_333_333_333i64, "fractionDigits": 12},
+            "customerGroup": {"typeId": "customer-group", "id": "cg-a"}}]);
+        let wanted = wanted(&[("pl-a", &["L1"], vec![tiered("0", &[])])]);
+        let mut wanted = wanted;
+        wanted.groups.get_mut("pl-a").unwrap().prices[0].value = per_piece;
+        assert_eq!(
+            plan_prices(Some(&product(shop)), "SKU-1", &wanted, &ids()).unwrap(),
+            Plan::AlreadyCurrent
+        );
+    }
+
+    #[test]
+    fn unpublished_changes_to_the_bridges_prices_are_for_an_operator() {
+        let mut current = product(json!([
+            {"id": "pr-1", "value": {"type": "centPrecision", "currencyCode": "EUR", "centAmount": 950, "fractionDigits": 2},
+             "customerGroup": {"typeId": "customer-group", "id": "cg-a"}}]));
+        let mut published = current.master_data.staged.clone();
+        published.master_variant.prices[0].value.cent_amount = 990;
+        current.master_data.current = Some(published);
+        let err = plan_prices(
+            Some(&current),
+            "SKU-1",
+            &wanted(&[("pl-a", &["L1"], vec![tiered("9.5", &[])])]),
+            &ids(),
+        )
+        .unwrap_err();
+        assert!(matches!(err, PlanError::StagedPriceChanges { .. }), "{err}");
     }
 
     #[test]

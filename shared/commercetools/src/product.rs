@@ -149,6 +149,9 @@ pub struct MasterData {
     pub has_staged_changes: bool,
     /// The bridge compares with the staged copy: what the next publish shows.
     pub staged: ProductData,
+    /// The published copy (prices are checked against it too).
+    #[serde(default)]
+    pub current: Option<ProductData>,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -658,6 +661,7 @@ mod tests {
                         prices: vec![],
                     },
                 },
+                current: None,
             },
         }
     }

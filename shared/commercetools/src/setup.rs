@@ -5,7 +5,7 @@
 
 use crate::client::{Call, Client};
 use crate::error::ShopError;
-use crate::model::Reference;
+use crate::model::{InventoryEntry, Reference};
 use crate::product::{AttributeSpec, category_key};
 use serde::Deserialize;
 use serde_json::json;
@@ -110,7 +110,14 @@ pub(crate) struct Setup {
     channels: Mutex<HashMap<String, Arc<OnceCell<String>>>>,
     /// Customer group key (`pl-…`, a combination of price lists) → id.
     customer_groups: Mutex<HashMap<String, Arc<OnceCell<String>>>>,
+    /// Inventory entries as this process last wrote them, by (sku, channel id): the next
+    /// change of a level is written without a read (the version guards it).
+    inventory: Mutex<HashMap<(String, String), InventoryEntry>>,
 }
+
+/// The most inventory entries a process keeps (a few hundred bytes each); past it the
+/// cache starts over, and the next write of each level reads first.
+const KNOWN_INVENTORY_MAX: usize = 50_000;
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -308,6 +315,26 @@ impl Setup {
         cell.get_or_try_init(|| ensure_customer_group(client, call, key, name))
             .await
             .cloned()
+    }
+
+    /// The entry of `sku` in `channel_id` as this process last wrote it.
+    pub fn known_entry(&self, sku: &str, channel_id: &str) -> Option<InventoryEntry> {
+        self.inventory
+            .lock()
+            .expect("inventory cache lock")
+            .get(&(sku.to_string(), channel_id.to_string()))
+            .cloned()
+    }
+
+    pub fn remember_entry(&self, entry: &InventoryEntry) {
+        let Some(channel) = &entry.supply_channel else {
+            return;
+        };
+        let mut known = self.inventory.lock().expect("inventory cache lock");
+        if known.len() >= KNOWN_INVENTORY_MAX {
+            known.clear();
+        }
+        known.insert((entry.sku.clone(), channel.id.clone()), entry.clone());
     }
 
     /// Forgets the customer groups looked up so far (one of them is gone from the shop).

@@ -147,6 +147,7 @@ pub(crate) async fn publish(
             channel_id: &channel_id,
             type_id: &type_id,
         },
+        setup,
     };
     write(client, call, &level).await
 }
@@ -155,6 +156,7 @@ pub(crate) async fn publish(
 struct Level<'a> {
     stock: &'a StockChanged,
     target: StockTarget<'a>,
+    setup: &'a Setup,
 }
 
 #[async_trait::async_trait]
@@ -185,6 +187,19 @@ impl Writable for Level<'_> {
         current: Option<&InventoryEntry>,
     ) -> Result<Plan<InventoryEntryDraft>, PlanError> {
         plan_stock(current, self.stock, self.target)
+    }
+
+    fn known(&self) -> Option<InventoryEntry> {
+        self.setup
+            .known_entry(self.stock.sku.as_str(), self.target.channel_id)
+    }
+
+    fn remember_updated(&self, answer: &InventoryEntry) {
+        self.setup.remember_entry(answer);
+    }
+
+    fn remember_created(&self, answer: &InventoryEntry) {
+        self.setup.remember_entry(answer);
     }
 
     fn contested(&self) -> String {

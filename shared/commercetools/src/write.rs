@@ -40,6 +40,19 @@ pub(crate) trait Writable: Sync {
     /// Why the publish gives up after [`MAX_WRITE_ATTEMPTS`] lost races, for the log.
     fn contested(&self) -> String;
 
+    /// What this process learnt of the resource from its last write, planned against
+    /// instead of a read. Safe because every write carries the version it was planned on:
+    /// if the shop changed since, the write fails (409, 404) and the loop reads.
+    fn known(&self) -> Option<Self::Current> {
+        None
+    }
+
+    /// Keeps the resource as a successful update answered it, for [`Writable::known`].
+    fn remember_updated(&self, _answer: &Self::Updated) {}
+
+    /// Keeps the resource as a successful create answered it, for [`Writable::known`].
+    fn remember_created(&self, _answer: &Self::Created) {}
+
     /// What a create left out of the draft, as an update of the created resource (id,
     /// version, actions): the emulator drops some draft fields the API takes (a customer's
     /// group). `None`: the resource is as drafted.
@@ -55,7 +68,10 @@ pub(crate) async fn write<W: Writable>(
 ) -> Result<Published, PortError> {
     let shop_error = |err: ShopError| err.into_port_error(W::OPERATION);
     let plan_error = |err: PlanError| PortError::permanent(W::OPERATION, err.to_string());
-    let mut current = resource.read(client, call).await.map_err(shop_error)?;
+    let mut current = match resource.known() {
+        Some(known) => Some(known),
+        None => resource.read(client, call).await.map_err(shop_error)?,
+    };
     for attempt in 1..=MAX_WRITE_ATTEMPTS {
         let written = match resource.plan(current.as_ref()).map_err(plan_error)? {
             Plan::AlreadyCurrent => {
@@ -88,9 +104,12 @@ pub(crate) async fn write<W: Writable>(
                             client
                                 .post::<W::Updated>(call, client.url(&[W::ENDPOINT, &id]), &update)
                                 .await
-                                .map(drop)
+                                .map(|answer| resource.remember_updated(&answer))
                         }
-                        None => Ok(()),
+                        None => {
+                            resource.remember_created(&created);
+                            Ok(())
+                        }
                     },
                     Err(err) => Err(err),
                 }
@@ -107,7 +126,7 @@ pub(crate) async fn write<W: Writable>(
                 client
                     .post::<W::Updated>(call, client.url(&[W::ENDPOINT, &id]), &update)
                     .await
-                    .map(drop)
+                    .map(|answer| resource.remember_updated(&answer))
             }
         };
         let duplicate = match written {

@@ -117,7 +117,7 @@ async fn a_new_stock_level_is_created_with_its_revision_after_the_setup_it_needs
 }
 
 #[tokio::test]
-async fn an_update_sends_only_the_changed_quantity_and_the_revision() {
+async fn an_update_of_a_level_this_process_wrote_is_one_request_with_only_what_changed() {
     let world = world!();
     let shop = world.shop();
     shop.publish_stock(&stock("SKU-1", "W1", "10", 1, Some("2027-01-02")))
@@ -130,11 +130,13 @@ async fn an_update_sends_only_the_changed_quantity_and_the_revision() {
         .await
         .unwrap();
 
-    assert_eq!(published, written(2));
+    // Planned on what the create answered (its version guards it): no read.
+    assert_eq!(published, written(1));
     let requests = world.proxy.take_api_requests();
-    assert_eq!(requests[1].method, "POST");
+    assert_eq!(requests.len(), 1);
+    assert_eq!(requests[0].method, "POST");
     assert_eq!(
-        requests[1].body,
+        requests[0].body,
         json!({"version": 1, "actions": [
             {"action": "changeQuantity", "quantity": 7},
             {"action": "setCustomField", "name": "bridgeRevision", "value": 2},
@@ -155,8 +157,16 @@ async fn a_lower_revision_writes_nothing_and_costs_one_request() {
         .unwrap();
     let before = world.raw.entry("SKU-1").await;
     world.proxy.take_api_requests();
+    // Another process (a container that never wrote it): one read.
+    let other = world.shop();
+    // Its setup (Type, channel) done on another sku.
+    other
+        .publish_stock(&stock("SKU-WARM", "W1", "1", 1, None))
+        .await
+        .unwrap();
+    world.proxy.take_api_requests();
 
-    let published = shop
+    let published = other
         .publish_stock(&stock("SKU-1", "W1", "99", 4, None))
         .await
         .unwrap();
@@ -172,6 +182,17 @@ async fn a_lower_revision_writes_nothing_and_costs_one_request() {
     assert_eq!(requests.len(), 1);
     assert_eq!(requests[0].method, "GET");
     assert_eq!(world.raw.entry("SKU-1").await, before);
+    // The process that wrote revision 5 knows it: no request at all.
+    assert_eq!(
+        shop.publish_stock(&stock("SKU-1", "W1", "99", 4, None))
+            .await
+            .unwrap(),
+        Published::Stale {
+            shop_revision: Revision::new(5),
+            requests: 0
+        }
+    );
+    assert!(world.proxy.take_api_requests().is_empty());
 }
 
 #[tokio::test]
@@ -180,6 +201,17 @@ async fn an_identical_republish_is_already_current() {
     let shop = world.shop();
     let level = stock("SKU-1", "W1", "10", 5, Some("2027-05-01"));
     shop.publish_stock(&level).await.unwrap();
+    world.proxy.take_api_requests();
+    assert_eq!(
+        shop.publish_stock(&level).await.unwrap(),
+        Published::AlreadyCurrent { requests: 0 },
+        "the process that wrote it"
+    );
+    // Another process reads once.
+    let shop = world.shop();
+    shop.publish_stock(&stock("SKU-WARM", "W1", "1", 1, None))
+        .await
+        .unwrap();
     world.proxy.take_api_requests();
 
     assert_eq!(
@@ -227,14 +259,12 @@ async fn a_concurrent_edit_between_read_and_write_is_read_again_and_overwritten(
         .iter()
         .map(|r| (r.method.as_str(), r.status))
         .collect();
-    assert_eq!(
-        statuses,
-        [("GET", 200), ("POST", 409), ("GET", 200), ("POST", 200)]
-    );
-    assert_eq!(published, written(4));
+    // The first write was planned on what the process wrote last; the shop changed since.
+    assert_eq!(statuses, [("POST", 409), ("GET", 200), ("POST", 200)]);
+    assert_eq!(published, written(3));
     // The second write was computed from the fresh read, with its version.
-    let retried = &requests[3].body;
-    assert_ne!(retried["version"], requests[1].body["version"]);
+    let retried = &requests[2].body;
+    assert_ne!(retried["version"], requests[0].body["version"]);
     assert_eq!(
         retried["actions"],
         json!([
@@ -277,7 +307,7 @@ async fn a_newer_revision_written_concurrently_wins_and_the_publish_is_stale() {
         published,
         Published::Stale {
             shop_revision: Revision::new(9),
-            requests: 3
+            requests: 2
         }
     );
     let entry = world.raw.entry("SKU-1").await;
@@ -316,7 +346,8 @@ async fn an_entry_that_keeps_changing_is_left_to_the_batch_retry() {
             .filter(|r| r.method == "POST")
             .all(|r| r.status == 409)
     );
-    assert_eq!(requests.len() as u32, 2 * MAX_WRITE_ATTEMPTS);
+    // The first write without a read (the process wrote the entry), each other after one.
+    assert_eq!(requests.len() as u32, 2 * MAX_WRITE_ATTEMPTS - 1);
 }
 
 #[tokio::test]
@@ -546,7 +577,7 @@ async fn a_rejected_token_is_renewed_once_and_the_request_repeated() {
     // The cached token stops working (expired, revoked): the emulator's own 401 answers it.
     world
         .proxy
-        .on(Method::GET, |_| true, 1, Fault::CorruptToken);
+        .on(Method::POST, update_of("inventory"), 1, Fault::CorruptToken);
 
     let published = shop
         .publish_stock(&stock("SKU-1", "W1", "7", 2, None))
@@ -557,10 +588,10 @@ async fn a_rejected_token_is_renewed_once_and_the_request_repeated() {
     let requests = world.proxy.take_api_requests();
     assert_eq!(
         requests.iter().map(|r| r.status).collect::<Vec<_>>(),
-        [401, 200, 200]
+        [401, 200]
     );
     // The refused request counts: it was made.
-    assert_eq!(published, written(3));
+    assert_eq!(published, written(2));
     assert_eq!(world.raw.entry("SKU-1").await["quantityOnStock"], json!(7));
 }
 
@@ -583,7 +614,7 @@ async fn removing_an_expected_delivery_sends_the_reference_action_which_the_emul
     // test fails and becomes the success case.
     let requests = world.proxy.take_api_requests();
     assert_eq!(
-        requests[1].body["actions"][0],
+        requests[0].body["actions"][0],
         json!({"action": "setExpectedDelivery"})
     );
     let err = result.unwrap_err();

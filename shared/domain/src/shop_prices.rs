@@ -20,7 +20,7 @@ use crate::ids::{PriceListId, Sku};
 use crate::money::{Currency, Quantity};
 use crate::ports::PriceStore;
 use crate::pricing::{PriceResolution, resolve_price};
-use crate::shop::ShopPriceSource;
+use crate::shop::{Published, Shop, ShopPriceSource};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
@@ -223,6 +223,9 @@ pub fn select_price(
 pub struct PriceGroup {
     pub lists: Vec<PriceListId>,
     pub backfilled: bool,
+    /// While it is filled: the last sku (in order) done, where a fill interrupted (its
+    /// invocation's time up) goes on.
+    pub progress: Option<Sku>,
 }
 
 impl PriceGroup {
@@ -261,6 +264,98 @@ pub trait PriceGroupRegistry: Send + Sync {
     /// Idempotent: registering a registered combination changes nothing.
     async fn register_price_group(&self, lists: &[PriceListId]) -> Result<(), PortError>;
     async fn mark_backfilled(&self, lists: &[PriceListId]) -> Result<(), PortError>;
+    /// Records that every sku up to `last` (in order) is in the group's prices.
+    async fn save_progress(&self, lists: &[PriceListId], last: &Sku) -> Result<(), PortError>;
+}
+
+/// What filling a group did.
+#[derive(Debug, Default)]
+pub struct FillReport {
+    /// Skus its lists price (all of them, also those done before an interruption).
+    pub skus: usize,
+    /// Skus whose prices were written now.
+    pub written: usize,
+    /// Skus the shop refused (permanent), with its error: the group is filled without them.
+    pub refused: Vec<(Sku, PortError)>,
+    /// `false`: the time ran out; the progress is saved and the next fill goes on from it.
+    pub complete: bool,
+}
+
+/// Skus published at once while a group is filled (the shop is the bottleneck, and
+/// commercetools limits a client's concurrent requests).
+const FILL_CONCURRENCY: usize = 8;
+/// Skus between two saves of the fill's progress.
+const FILL_CHUNK: usize = 64;
+
+/// Fills the customer group of `lists` with the prices of every sku its lists price, so
+/// that a customer is put into it only once the shop shows it the bridge's prices: the
+/// combination registered first (from then on the price stream keeps it current), then
+/// the skus in order from where an earlier fill stopped, then marked done. `known` is the
+/// registry's entry of the combination, if any. With `until` the fill stops at that
+/// instant with its progress saved (`complete: false`). A shop that cannot take a sku now
+/// fails the fill (retryable, progress saved); a sku it refuses is reported and skipped.
+pub async fn fill_price_group(
+    shop: &dyn Shop,
+    store: Arc<dyn PriceStore>,
+    registry: &dyn PriceGroupRegistry,
+    known: Option<&PriceGroup>,
+    lists: &[PriceListId],
+    until: Option<std::time::Instant>,
+) -> Result<FillReport, PortError> {
+    let mut report = FillReport::default();
+    if known.is_some_and(|group| group.backfilled) {
+        report.complete = true;
+        return Ok(report);
+    }
+    if known.is_none() {
+        registry.register_price_group(lists).await?;
+    }
+    let mut skus = BTreeSet::new();
+    for list in lists {
+        skus.extend(store.skus_in_list(list).await?);
+    }
+    report.skus = skus.len();
+    let start = known.and_then(|group| group.progress.clone());
+    let pending: Vec<Sku> = skus
+        .into_iter()
+        .filter(|sku| start.as_ref().is_none_or(|done| sku > done))
+        .collect();
+    let source = StoredGroupPrices {
+        store,
+        groups: vec![lists.to_vec()],
+    };
+    for chunk in pending.chunks(FILL_CHUNK) {
+        if until.is_some_and(|until| std::time::Instant::now() >= until) {
+            return Ok(report);
+        }
+        // Joined a few at a time (a stream's buffer would not be `Send` in the handler).
+        let mut results: Vec<(&Sku, Result<Published, PortError>)> = Vec::new();
+        for together in chunk.chunks(FILL_CONCURRENCY) {
+            let published = futures::future::join_all(
+                together.iter().map(|sku| shop.publish_prices(sku, &source)),
+            )
+            .await;
+            results.extend(together.iter().zip(published));
+        }
+        let mut retry = None;
+        for (sku, result) in results {
+            match result {
+                Ok(Published::Written { .. }) => report.written += 1,
+                Ok(_) => {}
+                Err(err) if err.is_retryable() => retry = Some(err),
+                Err(err) => report.refused.push((sku.clone(), err)),
+            }
+        }
+        if let Some(err) = retry {
+            return Err(err);
+        }
+        if let Some(last) = chunk.last() {
+            registry.save_progress(lists, last).await?;
+        }
+    }
+    registry.mark_backfilled(lists).await?;
+    report.complete = true;
+    Ok(report)
 }
 
 /// The prices of a sku for some combinations as the price table holds them now: read when
