@@ -22,6 +22,8 @@ cargo build --release --bins "${packages[@]}"
 
 echo "== moto server"
 . "$root/scripts/moto.sh" moto-bench.log
+echo "== commercetools emulator"
+. "$root/scripts/ctmock.sh" ctmock-bench.log
 if [ -z "${BRIDGE_SAMPLES_DIR:-}" ] && [ -d "$root/../shared/samples/bmecat" ]; then
   export BRIDGE_SAMPLES_DIR="$root/../shared/samples"
 fi

@@ -4,13 +4,15 @@
 //! `target/bench/results.md`. A bench binary, not a test: it prints figures; only a
 //! broken measurement (a function that fails its event) stops it.
 //!
-//! Settings (environment): `BENCH_SECTIONS` (default `cold,intake,sync,import,requests`),
+//! Settings (environment): `BENCH_SECTIONS` (default `cold,intake,sync,import,requests,shop`),
 //! `BENCH_BIN_DIR` (the release binaries; default `target/release`), `BENCH_ROUNDS` (cold
 //! start rounds, default 15), `BENCH_CSV_ROWS` (default `100000,1000000`),
 //! `BENCH_OTHER_ROWS` (NDJSON and BMEcat records, default 200000), `BENCH_EVENTS` (request
 //! cost scenario, default 10000; the figures are per 1,000 events),
 //! `BRIDGE_SAMPLES_DIR` (real BMEcat files), `BENCH_PYTHON` (the Python for the baseline;
-//! default the project's venv, else `python3`).
+//! default the project's venv, else `python3`), `BENCH_SHOP_LEVELS` (stock levels of the
+//! shop figures, default 1000), `BENCH_SHOP_ROUNDS` (rounds of changes, default 10),
+//! `BENCH_RESYNC_PRODUCTS` (default `10000,100000`).
 
 mod cold;
 mod cpu;
@@ -20,6 +22,7 @@ mod import;
 mod inprocess;
 mod report;
 mod requests;
+mod shop;
 
 use report::Report;
 use std::path::PathBuf;
@@ -67,7 +70,7 @@ fn timed<T>(section: &str, run: impl FnOnce() -> T) -> T {
 
 fn main() -> anyhow::Result<()> {
     let root = bridge_testkit::repo_root();
-    let sections = list("BENCH_SECTIONS", "cold,intake,sync,import,requests");
+    let sections = list("BENCH_SECTIONS", "cold,intake,sync,import,requests,shop");
     let bin_dir = std::env::var_os("BENCH_BIN_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| root.join("target/release"));
@@ -131,6 +134,20 @@ fn main() -> anyhow::Result<()> {
         let events = number("BENCH_EVENTS", 10_000);
         timed("requests", || {
             runtime.block_on(requests::run(&mut report, events))
+        });
+    }
+    if has("shop") {
+        let settings = shop::Settings {
+            levels: number("BENCH_SHOP_LEVELS", 1000) as usize,
+            rounds: number("BENCH_SHOP_ROUNDS", 10),
+            resync_products: list("BENCH_RESYNC_PRODUCTS", "10000,100000")
+                .iter()
+                .map(|s| s.parse().expect("BENCH_RESYNC_PRODUCTS: numbers"))
+                .collect(),
+        };
+        // One thread: the resync's peak heap is its own.
+        timed("shop", || {
+            current.block_on(shop::run(&mut report, &settings))
         });
     }
     let out = root.join("target/bench");

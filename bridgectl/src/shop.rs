@@ -381,6 +381,10 @@ impl Record {
     }
 }
 
+/// Items per page of a table read: what a resync holds at a time, whatever the table's
+/// size (DynamoDB's own 1 MB page is larger than a page needs to be).
+const RESYNC_PAGE: i32 = 500;
+
 /// How many records are published at once: the shop, not the bridge, is the bottleneck,
 /// and commercetools limits concurrent requests per client.
 const RESYNC_CONCURRENCY: usize = 8;
@@ -421,6 +425,7 @@ pub async fn resync(
                 let page = dynamo
                     .scan()
                     .table_name(table)
+                    .limit(RESYNC_PAGE)
                     .set_exclusive_start_key(start.take())
                     .send()
                     .await
@@ -550,6 +555,7 @@ pub async fn resync_prices(
                 let page = dynamo
                     .scan()
                     .table_name(price_table)
+                    .limit(RESYNC_PAGE)
                     .projection_expression("sku")
                     .set_exclusive_start_key(start.take())
                     .send()
@@ -646,6 +652,7 @@ pub async fn fill_customer_groups(
         let page = dynamo
             .scan()
             .table_name(customer_table)
+            .limit(RESYNC_PAGE)
             .projection_expression("price_lists")
             .set_exclusive_start_key(start.take())
             .send()

@@ -32,3 +32,12 @@ pub fn peak_of<T>(f: impl FnOnce() -> T) -> (T, usize) {
     let out = f();
     (out, PEAK.load(Ordering::Relaxed).saturating_sub(base))
 }
+
+/// The peak heap bytes `f` added above the level when it started (an async `f`; nothing
+/// else may allocate meanwhile for the figure to be its alone: a current-thread runtime).
+pub async fn peak_of_async<T>(f: impl std::future::Future<Output = T>) -> (T, usize) {
+    let base = LIVE.load(Ordering::Relaxed);
+    PEAK.store(base, Ordering::Relaxed);
+    let out = f.await;
+    (out, PEAK.load(Ordering::Relaxed).saturating_sub(base))
+}

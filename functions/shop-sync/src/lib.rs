@@ -897,7 +897,7 @@ mod tests {
         }
     }
 
-    fn settings() -> ShopSyncSettings {
+    pub(super) fn settings() -> ShopSyncSettings {
         ShopSyncSettings {
             stock_table: "stock".into(),
             customer_table: "customers".into(),
@@ -1375,6 +1375,7 @@ mod tests {
 #[cfg(test)]
 mod price_tests {
     //! Prices and price groups on in-memory tables (the AWS path: tests/ of bridge-testkit).
+    use super::tests::settings;
     use super::*;
     use bridge_domain::revision::{ApplyOutcome, Revision};
     use bridge_domain::shop::ShopPriceSource;
@@ -1552,18 +1553,6 @@ mod price_tests {
                "awsRegion": "eu-central-1",
                "eventSourceARN": format!("arn:aws:dynamodb:eu-central-1:1:table/{table}/stream/2026"),
                "dynamodb": change})
-    }
-
-    fn settings() -> ShopSyncSettings {
-        ShopSyncSettings {
-            stock_table: "stock".into(),
-            customer_table: "customers".into(),
-            order_table: "orders".into(),
-            product_table: "products".into(),
-            price_table: "prices".into(),
-            dead_letter_queue: "shop-dlq".into(),
-            backoff_max: Duration::ZERO,
-        }
     }
 
     async fn run(

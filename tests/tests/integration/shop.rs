@@ -129,18 +129,23 @@ async fn the_shop_down_loses_nothing_and_catches_up_in_order_and_a_refused_recor
     stack.stop().await;
 }
 
-#[tokio::test]
-async fn a_resync_republishes_what_the_shop_lost_and_costs_only_reads_for_what_it_holds() {
-    use bridgectl::shop::{ResyncCategory, resync};
+/// A local stack of its own on the shared moto and emulator.
+async fn local_stack(name: &str) -> LocalStack {
     let dir = std::env::temp_dir().join(bridge_testkit::unique("stack"));
     let mut options = DevOptions::new(bridge_testkit::repo_root());
     options.endpoint = Some(bridge_testkit::endpoint().to_string());
-    options.stack_name = bridge_testkit::unique("resync");
+    options.stack_name = bridge_testkit::unique(name);
     options.stack_file = dir.join("stack.json");
     options.shop_emulator = Some(bridge_testkit::shop_emulator().to_string());
-    let stack = LocalStack::start(options)
+    LocalStack::start(options)
         .await
-        .expect("the local stack starts");
+        .expect("the local stack starts")
+}
+
+#[tokio::test]
+async fn a_resync_republishes_what_the_shop_lost_and_costs_only_reads_for_what_it_holds() {
+    use bridgectl::shop::{ResyncCategory, resync};
+    let stack = local_stack("resync").await;
     let post = |id: &'static str, body: Value| {
         let stack = &stack;
         async move { post_to_local_stack(stack, Source::erp(), id, &body).await }
@@ -299,15 +304,7 @@ fn customer_with(id: &str, lists: &[&str]) -> Value {
 async fn prices_reach_every_customer_group_in_the_shop_and_a_new_combination_gets_them_before_its_customer()
  {
     use bridgectl::shop::{ResyncCategory, group_price_until, resync_prices};
-    let dir = std::env::temp_dir().join(bridge_testkit::unique("stack"));
-    let mut options = DevOptions::new(bridge_testkit::repo_root());
-    options.endpoint = Some(bridge_testkit::endpoint().to_string());
-    options.stack_name = bridge_testkit::unique("prices");
-    options.stack_file = dir.join("stack.json");
-    options.shop_emulator = Some(bridge_testkit::shop_emulator().to_string());
-    let stack = LocalStack::start(options)
-        .await
-        .expect("the local stack starts");
+    let stack = local_stack("prices").await;
     let post = |id: &'static str, body: Value| {
         let stack = &stack;
         async move { post_to_local_stack(stack, Source::erp(), id, &body).await }
