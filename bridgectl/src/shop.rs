@@ -689,13 +689,18 @@ pub async fn fill_customer_groups(
     let mut refused = Vec::new();
     for lists in &combinations {
         let group = known.iter().find(|g| &g.lists == lists);
-        let report = fill_price_group(shop, store.clone(), &registry, group, lists, None)
-            .await
-            .with_context(|| format!("filling the price group of {lists:?}"))?;
         let key = price_group_key(lists).unwrap_or_default();
-        for (sku, err) in report.refused {
-            refused.push(format!("prices of {sku} in {key}: {err}"));
-        }
+        let report = fill_price_group(
+            shop,
+            store.clone(),
+            &registry,
+            group,
+            lists,
+            None,
+            &mut |sku, err| refused.push(format!("prices of {sku} in {key}: {err}")),
+        )
+        .await
+        .with_context(|| format!("filling the price group of {lists:?}"))?;
         progress(&format!(
             "price group {key} ({}): {} skus, {} written",
             lists

@@ -491,8 +491,18 @@ impl ShopSync {
                     Published::Written { requests } | Published::AlreadyCurrent { requests }
                         if old.is_none() && self.prices.is_some() =>
                     {
-                        let priced = self.publish_all_prices(&new.product.sku).await?;
-                        let requests = requests + priced.requests();
+                        let priced = match self.publish_all_prices(&new.product.sku).await {
+                            Ok(priced) => priced.requests(),
+                            Err(err) if err.class() == ErrorClass::Retryable => return Err(err),
+                            // The product is in the shop; its prices wait for the sku's next
+                            // price change or a resync, alarmed.
+                            Err(err) => {
+                                state.prices_refused += 1;
+                                error!(sku = %new.product.sku, code = err.code(), reason = %cause_chain(&err), "the shop refused a new product's prices");
+                                0
+                            }
+                        };
+                        let requests = requests + priced;
                         match published {
                             Published::Written { .. } => Published::Written { requests },
                             _ => Published::AlreadyCurrent { requests },
@@ -636,6 +646,7 @@ impl ShopSync {
         let group = price_group_key(lists).unwrap_or_default();
         let until = deadline.checked_sub(reserve_before(deadline));
         let shop = self.shop();
+        let mut refused = 0u64;
         let report = fill_price_group(
             shop.as_ref(),
             sources.store.clone(),
@@ -643,26 +654,32 @@ impl ShopSync {
             known.as_ref(),
             lists,
             until,
+            &mut |sku, err| {
+                // One sku the shop refuses does not keep a customer out of its prices:
+                // counted, alarmed and logged; the price stream dead-letters it on its
+                // next change, `bridgectl shop resync --category prices --sku` repeats it.
+                refused += 1;
+                error!(%group, sku = %sku, code = "shop_rejected", reason = %cause_chain(err), "the shop refused a sku's prices for a new price group");
+            },
         )
-        .await
-        .map_err(RecordError::Shop);
+        .await;
+        state.prices_refused += refused;
         // The next record reads the registry again, with this group (and its progress).
         state.price_groups = None;
-        let report = report?;
-        for (sku, err) in &report.refused {
-            // One sku the shop refuses does not keep a customer out of its prices:
-            // counted, alarmed and logged; the price stream dead-letters it on its next
-            // change, `bridgectl shop resync --category prices --sku` repeats it.
-            error!(%group, sku = %sku, code = "shop_rejected", reason = %cause_chain(err), "the shop refused a sku's prices for a new price group");
-        }
-        state.prices_refused += report.refused.len() as u64;
+        let report = report.map_err(|err| {
+            if err.operation.starts_with("shop") {
+                RecordError::Shop(err)
+            } else {
+                RecordError::Store(err)
+            }
+        })?;
         if !report.complete {
             return Err(RecordError::BackfillIncomplete {
                 group,
                 total: report.skus,
             });
         }
-        info!(%group, skus = report.skus, written = report.written, refused = report.refused.len(), "price group published for every sku of its lists");
+        info!(%group, skus = report.skus, written = report.written, refused = report.refused, "price group published for every sku of its lists");
         Ok(())
     }
 
@@ -1730,6 +1747,7 @@ mod price_tests {
             None,
             &group,
             Some(Instant::now()),
+            &mut |_, _| {},
         )
         .await
         .unwrap();
@@ -1749,6 +1767,7 @@ mod price_tests {
             Some(&known),
             &group,
             None,
+            &mut |_, _| {},
         )
         .await
         .unwrap();

@@ -326,6 +326,13 @@ impl Setup {
             .cloned()
     }
 
+    pub fn forget_entry(&self, sku: &str, channel_id: &str) {
+        self.inventory
+            .lock()
+            .expect("inventory cache lock")
+            .remove(&(sku.to_string(), channel_id.to_string()));
+    }
+
     pub fn remember_entry(&self, entry: &InventoryEntry) {
         let Some(channel) = &entry.supply_channel else {
             return;

@@ -202,6 +202,11 @@ impl Writable for Level<'_> {
         self.setup.remember_entry(answer);
     }
 
+    fn forget(&self) {
+        self.setup
+            .forget_entry(self.stock.sku.as_str(), self.target.channel_id);
+    }
+
     fn contested(&self) -> String {
         format!(
             "the inventory entry of {} in {} changed under {MAX_WRITE_ATTEMPTS} writes in a row; the batch retries later",

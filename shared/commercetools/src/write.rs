@@ -53,6 +53,9 @@ pub(crate) trait Writable: Sync {
     /// Keeps the resource as a successful create answered it, for [`Writable::known`].
     fn remember_created(&self, _answer: &Self::Created) {}
 
+    /// Drops what [`Writable::known`] holds: the shop changed the resource since.
+    fn forget(&self) {}
+
     /// What a create left out of the draft, as an update of the created resource (id,
     /// version, actions): the emulator drops some draft fields the API takes (a customer's
     /// group). `None`: the resource is as drafted.
@@ -68,7 +71,13 @@ pub(crate) async fn write<W: Writable>(
 ) -> Result<Published, PortError> {
     let shop_error = |err: ShopError| err.into_port_error(W::OPERATION);
     let plan_error = |err: PlanError| PortError::permanent(W::OPERATION, err.to_string());
-    let mut current = match resource.known() {
+    // What the process knows is only planned on for a write, which the version checks; a
+    // decision not to write (current, stale) is made on what the shop holds (a level
+    // deleted or edited by hand since is then seen).
+    let known = resource
+        .known()
+        .filter(|known| matches!(resource.plan(Some(known)), Ok(Plan::Update { .. })));
+    let mut current = match known {
         Some(known) => Some(known),
         None => resource.read(client, call).await.map_err(shop_error)?,
     };
@@ -137,8 +146,14 @@ pub(crate) async fn write<W: Writable>(
             }
             // Changed (409), deleted (404) or created (DuplicateField) by someone else since
             // our read: read again and decide again.
-            Err(ShopError::Conflict { .. }) => None,
-            Err(err) if err.is_not_found() && current.is_some() => None,
+            Err(ShopError::Conflict { .. }) => {
+                resource.forget();
+                None
+            }
+            Err(err) if err.is_not_found() && current.is_some() => {
+                resource.forget();
+                None
+            }
             Err(err) if err.is_duplicate_field() && current.is_none() => Some(err),
             Err(err) => return Err(shop_error(err)),
         };

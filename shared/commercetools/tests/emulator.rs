@@ -182,17 +182,18 @@ async fn a_lower_revision_writes_nothing_and_costs_one_request() {
     assert_eq!(requests.len(), 1);
     assert_eq!(requests[0].method, "GET");
     assert_eq!(world.raw.entry("SKU-1").await, before);
-    // The process that wrote revision 5 knows it: no request at all.
+    // The process that wrote revision 5 reads too: a decision not to write is made on what
+    // the shop holds, not on what the process remembers.
     assert_eq!(
         shop.publish_stock(&stock("SKU-1", "W1", "99", 4, None))
             .await
             .unwrap(),
         Published::Stale {
             shop_revision: Revision::new(5),
-            requests: 0
+            requests: 1
         }
     );
-    assert!(world.proxy.take_api_requests().is_empty());
+    assert_eq!(world.proxy.take_api_requests().len(), 1);
 }
 
 #[tokio::test]
@@ -204,8 +205,8 @@ async fn an_identical_republish_is_already_current() {
     world.proxy.take_api_requests();
     assert_eq!(
         shop.publish_stock(&level).await.unwrap(),
-        Published::AlreadyCurrent { requests: 0 },
-        "the process that wrote it"
+        Published::AlreadyCurrent { requests: 1 },
+        "the process that wrote it reads too"
     );
     // Another process reads once.
     let shop = world.shop();
@@ -229,6 +230,34 @@ async fn an_identical_republish_is_already_current() {
             requests: 1
         }
     );
+}
+
+#[tokio::test]
+async fn a_level_deleted_by_hand_is_made_again_when_its_record_comes_again() {
+    let world = world!();
+    let shop = world.shop();
+    let level = stock("SKU-1", "W1", "10", 42, None);
+    shop.publish_stock(&level).await.unwrap();
+    let entry = world.raw.entry("SKU-1").await;
+    let (status, _) = world
+        .raw
+        .delete(&format!(
+            "inventory/{}?version={}",
+            entry["id"].as_str().unwrap(),
+            entry["version"]
+        ))
+        .await;
+    assert_eq!(status, 200);
+    world.proxy.take_api_requests();
+
+    // The same record again (a redelivered batch): what the process wrote says "current",
+    // so the shop is read, and it has no entry.
+    let published = shop.publish_stock(&level).await.unwrap();
+
+    assert_eq!(published, written(2));
+    let entry = world.raw.entry("SKU-1").await;
+    assert_eq!(entry["quantityOnStock"], json!(10));
+    assert_eq!(entry["custom"]["fields"]["bridgeRevision"], json!(42));
 }
 
 #[tokio::test]

@@ -275,8 +275,9 @@ pub struct FillReport {
     pub skus: usize,
     /// Skus whose prices were written now.
     pub written: usize,
-    /// Skus the shop refused (permanent), with its error: the group is filled without them.
-    pub refused: Vec<(Sku, PortError)>,
+    /// Skus the shop refused (permanent; each also handed to the fill's `on_refused`): the
+    /// group is filled without them.
+    pub refused: usize,
     /// `false`: the time ran out; the progress is saved and the next fill goes on from it.
     pub complete: bool,
 }
@@ -290,10 +291,11 @@ const FILL_CHUNK: usize = 64;
 /// Fills the customer group of `lists` with the prices of every sku its lists price, so
 /// that a customer is put into it only once the shop shows it the bridge's prices: the
 /// combination registered first (from then on the price stream keeps it current), then
-/// the skus in order from where an earlier fill stopped, then marked done. `known` is the
-/// registry's entry of the combination, if any. With `until` the fill stops at that
-/// instant with its progress saved (`complete: false`). A shop that cannot take a sku now
-/// fails the fill (retryable, progress saved); a sku it refuses is reported and skipped.
+/// the skus in order from where an earlier fill stopped, 8 at a time, then marked done.
+/// `known` is the registry's entry of the combination, if any. With `until` the fill stops
+/// before a round that would start after it, its progress saved (`complete: false`). A
+/// shop that cannot take a sku now ends the fill there (retryable, progress saved up to
+/// the last round done); a sku it refuses goes to `on_refused` at once and is skipped.
 pub async fn fill_price_group(
     shop: &dyn Shop,
     store: Arc<dyn PriceStore>,
@@ -301,6 +303,7 @@ pub async fn fill_price_group(
     known: Option<&PriceGroup>,
     lists: &[PriceListId],
     until: Option<std::time::Instant>,
+    on_refused: &mut (dyn FnMut(&Sku, &PortError) + Send),
 ) -> Result<FillReport, PortError> {
     let mut report = FillReport::default();
     if known.is_some_and(|group| group.backfilled) {
@@ -324,33 +327,44 @@ pub async fn fill_price_group(
         store,
         groups: vec![lists.to_vec()],
     };
-    for chunk in pending.chunks(FILL_CHUNK) {
+    // The last sku of the rounds done, and whether it is saved.
+    let mut done: Option<&Sku> = None;
+    let mut saved = true;
+    for (index, round) in pending.chunks(FILL_CONCURRENCY).enumerate() {
         if until.is_some_and(|until| std::time::Instant::now() >= until) {
+            if let (Some(last), false) = (done, saved) {
+                registry.save_progress(lists, last).await?;
+            }
             return Ok(report);
         }
-        // Joined a few at a time (a stream's buffer would not be `Send` in the handler).
-        let mut results: Vec<(&Sku, Result<Published, PortError>)> = Vec::new();
-        for together in chunk.chunks(FILL_CONCURRENCY) {
-            let published = futures::future::join_all(
-                together.iter().map(|sku| shop.publish_prices(sku, &source)),
-            )
-            .await;
-            results.extend(together.iter().zip(published));
-        }
+        let published =
+            futures::future::join_all(round.iter().map(|sku| shop.publish_prices(sku, &source)))
+                .await;
         let mut retry = None;
-        for (sku, result) in results {
+        for (sku, result) in round.iter().zip(published) {
             match result {
                 Ok(Published::Written { .. }) => report.written += 1,
                 Ok(_) => {}
                 Err(err) if err.is_retryable() => retry = Some(err),
-                Err(err) => report.refused.push((sku.clone(), err)),
+                Err(err) => {
+                    report.refused += 1;
+                    on_refused(sku, &err);
+                }
             }
         }
         if let Some(err) = retry {
+            if let (Some(last), false) = (done, saved) {
+                registry.save_progress(lists, last).await?;
+            }
             return Err(err);
         }
-        if let Some(last) = chunk.last() {
+        done = round.last();
+        saved = false;
+        if (index + 1) % (FILL_CHUNK / FILL_CONCURRENCY) == 0
+            && let Some(last) = done
+        {
             registry.save_progress(lists, last).await?;
+            saved = true;
         }
     }
     registry.mark_backfilled(lists).await?;
