@@ -1640,7 +1640,9 @@ mod price_tests {
             [PriceGroup {
                 lists: lists(&["L1", "L2"]),
                 backfilled: true,
-                progress: Some(Sku::parse("B").unwrap())
+                // Progress is saved every 64 skus or when a fill stops early: two skus finish
+                // in one round, so the group is marked filled without a progress entry.
+                progress: None
             }]
         );
     }
