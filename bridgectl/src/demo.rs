@@ -254,6 +254,14 @@ pub async fn run(stack: &LocalStack) -> anyhow::Result<bool> {
         println!("BAD expected price on request");
     }
 
+    if let Some(api) = &stack.info.shop_api {
+        println!(
+            "\n== the shop read API at {}/v1 (what a cart page asks)",
+            api.url
+        );
+        ok &= shop_api_demo(api, &http, &tables, at).await?;
+    }
+
     println!(
         "\n== orders from the shop: one plain, one over the credit limit, one needing an approval"
     );
@@ -862,4 +870,92 @@ async fn erp_sync_demo(
         );
     }
     Ok(ok && found)
+}
+
+/// The read API answers a cart as `bridgectl price` does, availability and credit, and
+/// refuses a request without a key.
+async fn shop_api_demo(
+    api: &crate::stackfile::StackShopApi,
+    http: &reqwest::Client,
+    tables: &Tables,
+    at: chrono::DateTime<chrono::Utc>,
+) -> anyhow::Result<bool> {
+    let mut ok = true;
+    let mut check = |good: bool, what: &str| {
+        println!("{} {what}", if good { "ok " } else { "BAD" });
+        ok &= good;
+    };
+    let cart = json!({"customer_id": "C-100", "at": at.to_rfc3339(), "lines": [
+        {"sku": "SKU-100", "quantity": 12}, {"sku": "SKU-999", "quantity": 1}
+    ]});
+    let started = std::time::Instant::now();
+    let response = http
+        .post(format!("{}/v1/prices/resolve", api.url))
+        .bearer_auth(&api.key)
+        .json(&cart)
+        .send()
+        .await?;
+    let elapsed = started.elapsed();
+    let status = response.status().as_u16();
+    let cache = response
+        .headers()
+        .get("cache-control")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    let body: Value = response.json().await?;
+    println!(
+        "POST /v1/prices/resolve C-100: 12 x SKU-100, 1 x SKU-999 -> {status} in {} ms, cache-control {cache}",
+        elapsed.as_millis()
+    );
+    for line in body["lines"].as_array().into_iter().flatten() {
+        println!("    {line}");
+    }
+    let expected = read::price(tables, "C-100", "SKU-100", "12", at).await?;
+    let same = matches!(&expected.resolution, PriceResolution::Priced(p)
+        if body["lines"][0]["unit_price"] == p.unit_price.to_string()
+            && body["lines"][0]["price_list"] == p.price_list.to_string());
+    check(
+        status == 200 && same,
+        "SKU-100 is the price bridgectl price gives",
+    );
+    check(
+        body["lines"][1]["status"] == "on_request" && body["lines"][1].get("unit_price").is_none(),
+        "SKU-999 is on request, not 0",
+    );
+
+    let response = http
+        .get(format!("{}/v1/availability?sku=SKU-100", api.url))
+        .bearer_auth(&api.key)
+        .send()
+        .await?;
+    let status = response.status().as_u16();
+    let body: Value = response.json().await?;
+    println!("GET /v1/availability?sku=SKU-100 -> {status} {body}");
+    check(
+        body["skus"][0]["warehouses"][0]["available"] == "80",
+        "SKU-100 has 80 in W1 (revision 7)",
+    );
+
+    let response = http
+        .get(format!("{}/v1/customers/C-100/credit", api.url))
+        .bearer_auth(&api.key)
+        .send()
+        .await?;
+    let status = response.status().as_u16();
+    let body: Value = response.json().await?;
+    println!("GET /v1/customers/C-100/credit -> {status} {body}");
+    check(
+        status == 200 && body["credit_limit"].is_object(),
+        "C-100's credit is answered",
+    );
+
+    let refused = http
+        .get(format!("{}/v1/customers/C-100/credit", api.url))
+        .send()
+        .await?
+        .status()
+        .as_u16();
+    check(refused == 401, "a request without a key is 401");
+    Ok(ok)
 }

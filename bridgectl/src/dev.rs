@@ -263,8 +263,21 @@ impl LocalStack {
                 .and_then(|v| v.as_str())
                 .map(str::to_string)
         };
+        // One client with every endpoint, its key fresh for each start (as the signing
+        // secrets), stored where the deployed read API reads it.
+        let shop_api_key = format!("sak_local_{}", uuid::Uuid::new_v4().simple());
         let mut secret_values = BTreeMap::new();
         for function in &functions {
+            if let Some(id) = secret_ref(function, shop_api::wiring::API_KEYS_SECRET_ID) {
+                secret_values.insert(
+                    id,
+                    serde_json::json!({"clients": {LOCAL_SHOP_API_CLIENT: {
+                        "keys": [shop_api_key],
+                        "endpoints": ["prices", "availability", "credit"],
+                    }}})
+                    .to_string(),
+                );
+            }
             if let Some(id) = secret_ref(function, webhook_intake::config::WEBHOOK_SECRET_ID) {
                 secret_values.insert(id, serde_json::to_string(&signing)?);
             }
@@ -402,10 +415,19 @@ impl LocalStack {
             .iter()
             .find(|route| route.function == webhook_intake::FUNCTION_NAME)
             .map(|route| format!("{http_base}{}", route.path));
+        let shop_api = routes
+            .iter()
+            .any(|route| route.function == shop_api::FUNCTION_NAME)
+            .then(|| crate::stackfile::StackShopApi {
+                url: http_base.clone(),
+                client: LOCAL_SHOP_API_CLIENT.to_string(),
+                key: shop_api_key.clone(),
+            });
         let info = StackFile {
             endpoint,
             region: options.region.clone(),
             webhook_url: webhook_url.context("the template declares no webhook route")?,
+            shop_api,
             signing_secrets: signing,
             erp_base_url: erp_base_url.clone(),
             stack,
@@ -528,6 +550,9 @@ pub async fn queue_depth(client: &aws_sdk_sqs::Client, url: &str) -> anyhow::Res
         .filter_map(|v| v.parse::<u64>().ok())
         .sum())
 }
+
+/// The read API's client in the local stack's key secret.
+pub const LOCAL_SHOP_API_CLIENT: &str = "local-shop";
 
 /// An HTTP API route of the template and the function behind it.
 #[derive(Clone)]

@@ -270,6 +270,13 @@ async fn dev(demo: bool, endpoint: Option<String>, port: u16) -> anyhow::Result<
     println!("local stack {} is up", stack.info.stack.name);
     println!("  AWS endpoint  {}", stack.info.endpoint);
     println!("  webhook URL   {}", stack.info.webhook_url);
+    if let Some(api) = &stack.info.shop_api {
+        println!(
+            "  shop read API {}/v1 (key of client {} in .local/stack.json)",
+            api.url, api.client
+        );
+        println!("    {}", api.curl_example());
+    }
     println!(
         "  shop          {}/{} (commercetools{})",
         stack.shop_settings.api_url,

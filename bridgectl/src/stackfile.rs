@@ -15,6 +15,9 @@ pub struct StackFile {
     pub webhook_url: String,
     /// Per-source `whsec_` signing secrets.
     pub signing_secrets: BTreeMap<String, Vec<String>>,
+    /// The shop read API on the same port, with a key that may call every endpoint.
+    #[serde(default)]
+    pub shop_api: Option<StackShopApi>,
     /// The ERP the order writeback talks to (the bundled simulator unless ERP_BASE_URL).
     #[serde(default)]
     pub erp_base_url: String,
@@ -23,6 +26,26 @@ pub struct StackFile {
     /// The shop (commercetools project) the shop sync publishes to.
     #[serde(default)]
     pub shop: Option<StackShop>,
+}
+
+/// The local stack's shop read API (contract section 7).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StackShopApi {
+    /// `http://127.0.0.1:<port>`: the paths are `/v1/...`.
+    pub url: String,
+    pub client: String,
+    /// A bearer key of `client`, valid for every endpoint.
+    pub key: String,
+}
+
+impl StackShopApi {
+    /// A `curl` line that works against the running stack.
+    pub fn curl_example(&self) -> String {
+        format!(
+            "curl -s -X POST {}/v1/prices/resolve -H 'authorization: Bearer {}' -H 'content-type: application/json' -d '{{\"customer_id\": \"C-100\", \"lines\": [{{\"sku\": \"SKU-100\", \"quantity\": 12}}]}}'",
+            self.url, self.key
+        )
+    }
 }
 
 /// The local stack's shop: the emulator's project (any client credentials work there) or

@@ -13,6 +13,7 @@ pub const FUNCTIONS: &[Registration] = &[
     Registration::of::<delta_pull::DeltaPull>(),
     Registration::of::<shop_sync::ShopSync>(),
     Registration::of::<shop_orders::ShopOrders>(),
+    Registration::of::<shop_api::ShopApi>(),
 ];
 
 /// The registered function of this binary name.

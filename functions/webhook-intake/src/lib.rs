@@ -298,19 +298,14 @@ pub struct IntakePorts {
 pub struct Intake {
     settings: IntakeSettings,
     ports: IntakePorts,
-    /// Re-reads the signing secrets, so that a revoked secret stops working without a
-    /// redeploy; `None`: the secrets of `settings` for the life of the instance.
-    refresh: Option<SecretRefresh>,
-    secrets: std::sync::RwLock<LoadedSecrets>,
+    /// The signing secrets, read again as [`SecretRefresh`] says, so that a revoked secret
+    /// stops working without a redeploy; without one, those of `settings` for the life of
+    /// the instance.
+    secrets: bridge_lambda::Refreshing<SigningSecrets>,
 }
 
 /// Loads the signing secrets from where they are kept (Secrets Manager when deployed).
-pub type SecretLoader = Arc<
-    dyn Fn() -> std::pin::Pin<
-            Box<dyn std::future::Future<Output = Result<SigningSecrets, String>> + Send>,
-        > + Send
-        + Sync,
->;
+pub type SecretLoader = bridge_lambda::refresh::Loader<SigningSecrets>;
 
 /// When the intake reads its signing secrets again.
 #[derive(Clone)]
@@ -321,11 +316,6 @@ pub struct SecretRefresh {
     /// A signature no current secret verifies reads them again (a secret just added),
     /// at most once per this gap, so that bad signatures cannot drive reads.
     pub on_unknown_after: std::time::Duration,
-}
-
-struct LoadedSecrets {
-    secrets: SigningSecrets,
-    at: std::time::Instant,
 }
 
 /// How long a claim on a webhook id blocks concurrent deliveries of the same id; longer
@@ -345,54 +335,25 @@ fn valid_token(value: &str, max_len: usize) -> bool {
 
 impl Intake {
     pub fn new(settings: IntakeSettings, ports: IntakePorts) -> Self {
-        let secrets = std::sync::RwLock::new(LoadedSecrets {
-            secrets: settings.secrets.clone(),
-            at: std::time::Instant::now(),
-        });
+        let secrets = bridge_lambda::Refreshing::fixed(settings.secrets.clone());
         Self {
             settings,
             ports,
-            refresh: None,
             secrets,
         }
     }
 
-    /// Reads the signing secrets again as `refresh` says.
+    /// Reads the signing secrets again as `refresh` says. A failed read keeps the secrets
+    /// there are (and says so): the sender's retry is worse off with a 503 than with the
+    /// secrets of a minute ago.
     pub fn with_refresh(mut self, refresh: SecretRefresh) -> Self {
-        self.refresh = Some(refresh);
+        self.secrets = bridge_lambda::Refreshing::new(
+            self.settings.secrets.clone(),
+            refresh.load,
+            refresh.every,
+            refresh.on_unknown_after,
+        );
         self
-    }
-
-    fn loaded(&self) -> std::sync::RwLockReadGuard<'_, LoadedSecrets> {
-        self.secrets.read().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// The secrets of `source`, read again first if they are older than `older_than`. A
-    /// failed read keeps the secrets there are (and says so): the sender's retry is worse
-    /// off with a 503 than with the secrets of a minute ago.
-    async fn secrets(
-        &self,
-        source: &Source,
-        older_than: std::time::Duration,
-    ) -> Vec<SigningSecret> {
-        if let Some(refresh) = &self.refresh
-            && self.loaded().at.elapsed() >= older_than
-        {
-            match (refresh.load)().await {
-                Ok(secrets) => {
-                    *self.secrets.write().unwrap_or_else(|p| p.into_inner()) = LoadedSecrets {
-                        secrets,
-                        at: std::time::Instant::now(),
-                    };
-                }
-                Err(err) => {
-                    warn!(error = %err, "could not read the signing secrets again; the ones loaded before stay in use");
-                    self.secrets.write().unwrap_or_else(|p| p.into_inner()).at =
-                        std::time::Instant::now();
-                }
-            }
-        }
-        self.loaded().secrets.for_source(source).to_vec()
     }
 
     /// Handles one webhook delivery; emits its metrics.
@@ -448,10 +409,6 @@ impl Intake {
             metrics.add("PayloadTooLarge", 1);
             return IntakeResponse::json(413, json!({"error": "payload_too_large"}));
         }
-        let every = self
-            .refresh
-            .as_ref()
-            .map_or(std::time::Duration::MAX, |r| r.every);
         let check = |secrets: &[SigningSecret]| {
             verify(
                 secrets,
@@ -462,12 +419,12 @@ impl Intake {
                 now.timestamp(),
             )
         };
-        let mut verified = check(&self.secrets(&sender.source, every).await);
+        let mut verified = check(self.secrets.current().await.for_source(&sender.source));
         if verified.is_err()
-            && let Some(refresh) = &self.refresh
+            && let Some(reread) = self.secrets.recheck().await
         {
             // A secret added since the last read (a rotation) is recognised at once.
-            verified = check(&self.secrets(&sender.source, refresh.on_unknown_after).await);
+            verified = check(reread.for_source(&sender.source));
         }
         if let Err(err) = verified {
             // The reason stays in our logs; the sender only learns that it failed.

@@ -1,4 +1,4 @@
-//! The external contract (`contracts.md` sections 1 and 2) on the wire.
+//! The external contract (`contracts.md` sections 1, 2 and 7) on the wire.
 //!
 //! **API boundary:** this is the only crate that knows the JSON shape of webhook events
 //! and of queue messages. It turns bytes into `bridge_domain` values, reporting every
@@ -7,6 +7,7 @@
 pub mod delimited;
 pub mod envelope;
 pub mod json;
+pub mod read_api;
 pub mod signature;
 pub mod webhook;
 

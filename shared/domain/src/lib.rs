@@ -23,6 +23,8 @@ pub mod error;
 pub mod events;
 pub mod freshness;
 pub mod ids;
+#[cfg(feature = "memory")]
+pub mod memory;
 pub mod money;
 pub mod orders;
 pub mod ports;

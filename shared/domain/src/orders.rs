@@ -3,8 +3,8 @@
 
 use crate::CustomerChanged;
 use crate::events::{OrderPlaced, OrderStatus, OrderStatusChanged, PriceChanged};
-use crate::ids::Sku;
-use crate::money::Money;
+use crate::ids::{OrderId, Sku};
+use crate::money::{Currency, Money};
 use crate::pricing::{PriceResolution, resolve_price};
 use crate::revision::Revision;
 use chrono::{DateTime, Utc};
@@ -75,12 +75,93 @@ pub fn open_orders_total(
     order: &OrderPlaced,
     others: &[crate::ports::StoredOrder],
 ) -> Option<Decimal> {
-    others
+    open_orders_in(order.currency, Some(&order.order_id), others)
+}
+
+/// What `orders` add to a customer's exposure in `currency`, leaving out `except` (the
+/// order being checked): see [`open_orders_total`]. `None` beyond the decimal range.
+pub fn open_orders_in(
+    currency: Currency,
+    except: Option<&OrderId>,
+    orders: &[crate::ports::StoredOrder],
+) -> Option<Decimal> {
+    orders
         .iter()
         .filter(|o| o.state.counts_toward_exposure())
         .map(|o| &o.order)
-        .filter(|o| o.order_id != order.order_id && o.currency == order.currency)
+        .filter(|o| Some(&o.order_id) != except && o.currency == currency)
         .try_fold(Decimal::ZERO, |sum, o| sum.checked_add(o.total().amount))
+}
+
+/// A customer's credit as the order checks see it (contract section 7): its exposure is
+/// its open items plus its orders the ERP has and has not invoiced ([`open_orders_in`]),
+/// in the currency of its credit limit (else of its open items).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CreditPosition {
+    pub blocked: bool,
+    pub credit_limit: Option<Money>,
+    pub open_items: Option<Money>,
+    pub open_orders: Option<Money>,
+    /// `None` when the limit and the open items are in different currencies, or neither is
+    /// known: there is no rate to add them with.
+    pub exposure: Option<Money>,
+    /// The limit less the exposure; negative when the customer is over it. `None` without
+    /// a limit (the ERP's own check applies) or without an exposure.
+    pub headroom: Option<Money>,
+    /// Open orders in another currency than the exposure's: not in it, for want of a rate.
+    pub orders_in_other_currencies: usize,
+}
+
+/// The credit of `customer` given its stored `orders`; `None` when the amounts add up
+/// beyond the exact decimal range.
+pub fn credit_position(
+    customer: &CustomerChanged,
+    orders: &[crate::ports::StoredOrder],
+) -> Option<CreditPosition> {
+    let currency = customer
+        .credit_limit
+        .or(customer.open_items)
+        .map(|m| m.currency);
+    let open_orders = match currency {
+        Some(currency) => Some(Money::new(
+            open_orders_in(currency, None, orders)?,
+            currency,
+        )),
+        None => None,
+    };
+    let orders_in_other_currencies = orders
+        .iter()
+        .filter(|o| o.state.counts_toward_exposure())
+        .filter(|o| Some(o.order.currency) != currency)
+        .count();
+    let exposure = match (currency, customer.open_items, open_orders) {
+        (Some(currency), open_items, Some(open_orders)) => {
+            match open_items.unwrap_or(Money::new(Decimal::ZERO, currency)) {
+                open if open.currency == currency => Some(Money::new(
+                    open.amount.checked_add(open_orders.amount)?,
+                    currency,
+                )),
+                _ => None,
+            }
+        }
+        _ => None,
+    };
+    let headroom = match (customer.credit_limit, exposure) {
+        (Some(limit), Some(exposure)) => Some(Money::new(
+            limit.amount.checked_sub(exposure.amount)?,
+            limit.currency,
+        )),
+        _ => None,
+    };
+    Some(CreditPosition {
+        blocked: customer.blocked,
+        credit_limit: customer.credit_limit,
+        open_items: customer.open_items,
+        open_orders,
+        exposure,
+        headroom,
+        orders_in_other_currencies,
+    })
 }
 
 /// Runs every B2B check; all reasons are reported at once, so a held order shows everything
@@ -593,6 +674,50 @@ mod tests {
             !invoiced.counts_toward_exposure(),
             "the ERP's open items count it now"
         );
+    }
+
+    #[test]
+    fn the_credit_position_is_open_items_plus_open_orders_against_the_limit() {
+        let submitted = |id: &str, currency: &str, state: OrderState| {
+            let mut o = order(&[("A", "3", "100")]);
+            o.order_id = crate::ids::OrderId::parse(id).unwrap();
+            o.currency = Currency::parse(currency).unwrap();
+            let mut stored = crate::ports::StoredOrder::new(o, at());
+            stored.transition(state, at());
+            stored
+        };
+        let orders = [
+            submitted("SO-1", "EUR", OrderState::Submitted),
+            submitted("SO-2", "USD", OrderState::Submitted),
+            submitted("SO-3", "EUR", OrderState::Held { reasons: vec![] }),
+        ];
+        let position = credit_position(&customer(), &orders).unwrap();
+        assert_eq!(position.open_orders, Some(eur("300")));
+        assert_eq!(position.exposure, Some(eur("500")), "200 open items + 300");
+        assert_eq!(position.headroom, Some(eur("500")), "1000 - 500");
+        assert_eq!(position.orders_in_other_currencies, 1, "the USD order");
+        assert!(!position.blocked);
+
+        // Over the limit: a negative headroom, not zero.
+        let mut over = customer();
+        over.open_items = Some(eur("900"));
+        over.blocked = true;
+        let position = credit_position(&over, &orders).unwrap();
+        assert_eq!(position.headroom, Some(eur("-200")));
+        assert!(position.blocked);
+
+        // No limit: the exposure is known, the headroom is not.
+        let mut unlimited = customer();
+        unlimited.credit_limit = None;
+        let position = credit_position(&unlimited, &orders).unwrap();
+        assert_eq!(position.exposure, Some(eur("500")));
+        assert_eq!(position.headroom, None);
+
+        // Open items in another currency than the limit: no rate, no exposure.
+        let mut mixed = customer();
+        mixed.open_items = Some(Money::new(d("10"), Currency::parse("USD").unwrap()));
+        let position = credit_position(&mixed, &orders).unwrap();
+        assert_eq!((position.exposure, position.headroom), (None, None));
     }
 
     #[test]

@@ -7,7 +7,12 @@ use crate::ids::{CustomerId, PriceListId, Sku};
 use crate::revision::ApplyOutcome;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use futures::{StreamExt, TryStreamExt};
 use std::collections::{BTreeMap, BTreeSet};
+
+/// Reads of one batch call a store runs at once by default: enough to hide a round trip's
+/// latency, few enough not to meet the table's (or the emulator's) throttling.
+pub const READS_IN_FLIGHT: usize = 16;
 
 /// Stock levels per (sku, warehouse), guarded by revision.
 #[async_trait]
@@ -16,6 +21,18 @@ pub trait StockStore: Send + Sync {
     async fn apply_stock(&self, stock: &StockChanged) -> Result<ApplyOutcome, PortError>;
     /// Every warehouse's level of one sku.
     async fn stock_of(&self, sku: &Sku) -> Result<Vec<StockChanged>, PortError>;
+    /// Every warehouse's level of each of `skus` (the read API's availability): one call, so
+    /// that a store can read them together. By default the skus' reads run side by side.
+    async fn stock_of_skus(&self, skus: &[Sku]) -> Result<Vec<StockChanged>, PortError> {
+        // The futures are made first: a closure inside the stream would not be `Send`
+        // for every lifetime (rust-lang/rust#64552).
+        let reads: Vec<_> = skus.iter().map(|sku| self.stock_of(sku)).collect();
+        let levels: Vec<Vec<StockChanged>> = futures::stream::iter(reads)
+            .buffer_unordered(READS_IN_FLIGHT)
+            .try_collect()
+            .await?;
+        Ok(levels.into_iter().flatten().collect())
+    }
     /// One page of every stored level (reconciliation): a `None` cursor starts, a `None`
     /// next cursor ends. The cursor is opaque.
     async fn scan_stock(
@@ -34,6 +51,20 @@ pub trait PriceStore: Send + Sync {
         lists: &[PriceListId],
         sku: &Sku,
     ) -> Result<Vec<PriceChanged>, PortError>;
+    /// Every stored record of each of `skus` in any of `lists` (a cart's lines): one call,
+    /// so that a store can read them together. By default the skus' reads run side by side.
+    async fn prices_of_skus(
+        &self,
+        lists: &[PriceListId],
+        skus: &[Sku],
+    ) -> Result<Vec<PriceChanged>, PortError> {
+        let reads: Vec<_> = skus.iter().map(|sku| self.prices_of(lists, sku)).collect();
+        let records: Vec<Vec<PriceChanged>> = futures::stream::iter(reads)
+            .buffer_unordered(READS_IN_FLIGHT)
+            .try_collect()
+            .await?;
+        Ok(records.into_iter().flatten().collect())
+    }
     /// One page of every stored record (reconciliation): a `None` cursor starts, a `None`
     /// next cursor ends. The cursor is opaque.
     async fn scan_prices(

@@ -11,6 +11,7 @@ pub mod logging;
 pub mod metrics;
 pub mod prefetch;
 pub mod queues;
+pub mod refresh;
 pub mod s3_events;
 pub mod scratch;
 
@@ -20,3 +21,4 @@ pub use function::{Classified, Failure, Function, Handler, InitError, Registrati
 pub use metrics::Metrics;
 pub use prefetch::Prefetch;
 pub use queues::{ConsumeError, ConsumedQueue, ConsumedQueues, QueueVariables};
+pub use refresh::Refreshing;

@@ -14,6 +14,7 @@ mod orders;
 mod pull;
 mod reconcile;
 mod shop;
+mod shop_api;
 mod shop_orders;
 mod support;
 mod sync;

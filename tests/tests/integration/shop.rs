@@ -3,7 +3,7 @@
 //! answers), and a record the shop refuses (dead-lettered with the shop's error while its
 //! neighbours publish).
 
-use super::support::{FaultProxy, post_to_local_stack, shop_until, stock_event};
+use super::support::{FaultProxy, local_stack, post_to_local_stack, shop_until, stock_event};
 use bridge_domain::Source;
 use bridgectl::dev::{DevOptions, LocalStack};
 use serde_json::{Value, json};
@@ -127,19 +127,6 @@ async fn the_shop_down_loses_nothing_and_catches_up_in_order_and_a_refused_recor
     let bad = super::support::shop_get(&stack, "inventory?where=sku%3D%22SKU-BAD%22").await;
     assert_eq!(bad["results"], json!([]), "{bad}");
     stack.stop().await;
-}
-
-/// A local stack of its own on the shared moto and emulator.
-async fn local_stack(name: &str) -> LocalStack {
-    let dir = std::env::temp_dir().join(bridge_testkit::unique("stack"));
-    let mut options = DevOptions::new(bridge_testkit::repo_root());
-    options.endpoint = Some(bridge_testkit::endpoint().to_string());
-    options.stack_name = bridge_testkit::unique(name);
-    options.stack_file = dir.join("stack.json");
-    options.shop_emulator = Some(bridge_testkit::shop_emulator().to_string());
-    LocalStack::start(options)
-        .await
-        .expect("the local stack starts")
 }
 
 #[tokio::test]

@@ -284,3 +284,29 @@ impl FaultProxy {
             .collect()
     }
 }
+
+/// A local stack of its own on the shared moto and emulator.
+pub async fn local_stack(name: &str) -> bridgectl::dev::LocalStack {
+    local_stack_with(name, &[]).await
+}
+
+/// A local stack of its own with some of its functions' variables set.
+pub async fn local_stack_with(
+    name: &str,
+    overrides: &[(&str, &str)],
+) -> bridgectl::dev::LocalStack {
+    let dir = std::env::temp_dir().join(bridge_testkit::unique("stack"));
+    let mut options = bridgectl::dev::DevOptions::new(bridge_testkit::repo_root());
+    options.endpoint = Some(bridge_testkit::endpoint().to_string());
+    options.stack_name = bridge_testkit::unique(name);
+    options.stack_file = dir.join("stack.json");
+    options.shop_emulator = Some(bridge_testkit::shop_emulator().to_string());
+    for (name, value) in overrides {
+        options
+            .overrides
+            .insert(name.to_string(), value.to_string());
+    }
+    bridgectl::dev::LocalStack::start(options)
+        .await
+        .expect("the local stack starts")
+}

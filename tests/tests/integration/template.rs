@@ -545,6 +545,32 @@ fn each_function_is_granted_exactly_the_calls_its_code_makes() {
             "shop-orders may send to {queue}"
         );
     }
+    // The read API reads: the customer, a sku's prices and levels, the customer's orders,
+    // and its keys. It writes nothing, anywhere.
+    let shop_api_needs = [
+        ("dynamodb:GetItem", "CustomerTable"),
+        ("dynamodb:Query", "PriceTable"),
+        ("dynamodb:Query", "StockTable"),
+        ("dynamodb:Query", "OrderTable.Arn}/index/by_customer"),
+        ("secretsmanager:GetSecretValue", "ShopApiKeysSecret"),
+    ];
+    for (action, resource) in shop_api_needs {
+        assert!(
+            grants("ShopApiFunction", action, resource),
+            "shop-api lacks {action} on {resource}"
+        );
+    }
+    let read_only = [
+        "dynamodb:GetItem",
+        "dynamodb:Query",
+        "secretsmanager:GetSecretValue",
+    ];
+    for (actions, resources) in statements("ShopApiFunction") {
+        assert!(
+            actions.iter().all(|a| read_only.contains(&a.as_str())),
+            "shop-api may {actions:?} on {resources}"
+        );
+    }
     // A pull never places orders, and reconciliation never writes snapshots (the ERP's).
     assert!(!grants(
         "DeltaPullFunction",
