@@ -4,7 +4,7 @@
 //! `target/bench/results.md`. A bench binary, not a test: it prints figures; only a
 //! broken measurement (a function that fails its event) stops it.
 //!
-//! Settings (environment): `BENCH_SECTIONS` (default `cold,intake,sync,import,requests,shop`),
+//! Settings (environment): `BENCH_SECTIONS` (default `cold,intake,sync,import,requests,shop,api`),
 //! `BENCH_BIN_DIR` (the release binaries; default `target/release`), `BENCH_ROUNDS` (cold
 //! start rounds, default 15), `BENCH_CSV_ROWS` (default `100000,1000000`),
 //! `BENCH_OTHER_ROWS` (NDJSON and BMEcat records, default 200000), `BENCH_EVENTS` (request
@@ -12,8 +12,10 @@
 //! `BRIDGE_SAMPLES_DIR` (real BMEcat files), `BENCH_PYTHON` (the Python for the baseline;
 //! default the project's venv, else `python3`), `BENCH_SHOP_LEVELS` (stock levels of the
 //! shop figures, default 1000), `BENCH_SHOP_ROUNDS` (rounds of changes, default 10),
-//! `BENCH_RESYNC_PRODUCTS` (default `10000,100000`).
+//! `BENCH_RESYNC_PRODUCTS` (default `10000,100000`), `BENCH_API_REQUESTS` (resolves per
+//! latency figure of the read API, default 200).
 
+mod api;
 mod cold;
 mod cpu;
 mod events;
@@ -70,7 +72,10 @@ fn timed<T>(section: &str, run: impl FnOnce() -> T) -> T {
 
 fn main() -> anyhow::Result<()> {
     let root = bridge_testkit::repo_root();
-    let sections = list("BENCH_SECTIONS", "cold,intake,sync,import,requests,shop");
+    let sections = list(
+        "BENCH_SECTIONS",
+        "cold,intake,sync,import,requests,shop,api",
+    );
     let bin_dir = std::env::var_os("BENCH_BIN_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| root.join("target/release"));
@@ -148,6 +153,14 @@ fn main() -> anyhow::Result<()> {
         // One thread: the resync's peak heap is its own.
         timed("shop", || {
             current.block_on(shop::run(&mut report, &settings))
+        });
+    }
+    if has("api") {
+        let runtime = tokio::runtime::Runtime::new()?;
+        let requests = number("BENCH_API_REQUESTS", 200) as usize;
+        timed("api", || {
+            api::cpu_per_line(&mut report);
+            runtime.block_on(api::latency_against_the_local_stack(&mut report, requests))
         });
     }
     let out = root.join("target/bench");

@@ -376,7 +376,7 @@ impl ShopApi {
         let mut skus: Vec<Sku> = parsed.lines.iter().map(|l| l.sku.clone()).collect();
         skus.sort();
         skus.dedup();
-        let records = match self
+        let mut records = match self
             .ports
             .prices
             .prices_of_skus(&customer.price_lists, &skus)
@@ -385,7 +385,7 @@ impl ShopApi {
             Ok(records) => records,
             Err(err) => return unavailable(&err),
         };
-        let answer = resolve_lines(&customer.price_lists, &records, &parsed.lines, at);
+        let answer = resolve_lines(&customer.price_lists, &mut records, &parsed.lines, at);
         let priced = answer
             .iter()
             .filter(|l| l.status == answers::LineStatus::Priced)
@@ -507,22 +507,28 @@ impl ShopApi {
     }
 }
 
-/// Each line's answer, in the order asked: the shared resolution over the records read.
+/// Each line's answer, in the order asked: the shared resolution over the records read
+/// (sorted here by sku, so that each line sees only its sku's records, without copies).
 pub fn resolve_lines(
     price_lists: &[bridge_domain::PriceListId],
-    records: &[PriceChanged],
+    records: &mut [PriceChanged],
     lines: &[bridge_contract::read_api::ResolveLine],
     at: DateTime<Utc>,
 ) -> Vec<LineAnswer> {
-    let mut by_sku: HashMap<&Sku, Vec<PriceChanged>> = HashMap::new();
-    for record in records {
-        by_sku.entry(&record.sku).or_default().push(record.clone());
-    }
+    records.sort_unstable_by(|a, b| a.sku.cmp(&b.sku));
+    let records: &[PriceChanged] = records;
     lines
         .iter()
         .map(|line| {
-            let records = by_sku.get(&line.sku).map(Vec::as_slice).unwrap_or_default();
-            let resolution = resolve_price(price_lists, records, &line.sku, line.quantity, at);
+            let start = records.partition_point(|r| r.sku < line.sku);
+            let end = start + records[start..].partition_point(|r| r.sku == line.sku);
+            let resolution = resolve_price(
+                price_lists,
+                &records[start..end],
+                &line.sku,
+                line.quantity,
+                at,
+            );
             LineAnswer::from_resolution(&line.sku, line.quantity, resolution)
         })
         .collect()

@@ -71,12 +71,22 @@ impl PriceStore for MemoryStores {
         lists: &[PriceListId],
         sku: &Sku,
     ) -> Result<Vec<PriceChanged>, PortError> {
+        // As the table's key does: a range of each list's windows, `{sku}#` onwards.
         let prices = self.prices.lock().unwrap_or_else(|p| p.into_inner());
-        Ok(prices
-            .values()
-            .filter(|p| &p.sku == sku && lists.contains(&p.price_list))
-            .cloned()
-            .collect())
+        let prefix = PriceChanged::window_prefix(sku);
+        let mut records = Vec::new();
+        for list in lists {
+            let start = (list.as_str().to_string(), prefix.clone());
+            records.extend(
+                prices
+                    .range(start..)
+                    .take_while(|((l, window), _)| {
+                        l == list.as_str() && window.starts_with(&prefix)
+                    })
+                    .map(|(_, p)| p.clone()),
+            );
+        }
+        Ok(records)
     }
 
     async fn scan_prices(
