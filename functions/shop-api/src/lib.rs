@@ -151,7 +151,10 @@ impl Route {
                     .strip_prefix("/v1/customers/")?
                     .strip_suffix("/credit")?;
                 (!id.is_empty() && !id.contains('/')).then(|| Route::Credit {
-                    customer_id: percent_decode(id),
+                    // Not UTF-8 once decoded: kept as sent, which the id's parser refuses.
+                    customer_id: percent_encoding::percent_decode_str(id)
+                        .decode_utf8()
+                        .map_or_else(|_| id.to_string(), |d| d.into_owned()),
                 })
             }
         }
@@ -171,13 +174,6 @@ impl Route {
             Route::Credit { .. } => Endpoint::Credit,
         }
     }
-}
-
-fn percent_decode(text: &str) -> String {
-    form_urlencoded::parse(format!("id={}", text.replace('+', "%2B")).as_bytes())
-        .next()
-        .map(|(_, v)| v.into_owned())
-        .unwrap_or_default()
 }
 
 fn timestamp(at: DateTime<Utc>) -> String {
@@ -446,9 +442,9 @@ impl ShopApi {
                     .map(|level| {
                         // Cached no longer than until a fresh level turns stale.
                         if let Some(as_of) = level.as_of
-                            && as_of + sla > now
+                            && as_of + sla >= now
                         {
-                            max_age = max_age.min((as_of + sla - now).num_seconds().max(1));
+                            max_age = max_age.min((as_of + sla - now).num_seconds());
                         }
                         WarehouseLevel::from_level(level, now, sla)
                     })

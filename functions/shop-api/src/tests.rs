@@ -291,6 +291,58 @@ async fn credit_is_open_items_plus_unbilled_orders_and_a_block_is_said() {
     assert_eq!(unknown.status, 404);
 }
 
+#[tokio::test]
+async fn availability_is_not_cached_past_a_level_turning_stale_and_odd_ids_are_refused() {
+    use bridge_domain::ports::StockStore;
+    let (api, stores) = api().await;
+    let mut level = stores
+        .stock_of(&Sku::parse("BOLT-M8").unwrap())
+        .await
+        .unwrap()
+        .remove(0);
+    level.sku = Sku::parse("NEARLY-STALE").unwrap();
+    level.as_of = Some(now() - chrono::Duration::seconds(3600 - 10));
+    stores.apply_stock(&level).await.unwrap();
+    let response = api
+        .handle(
+            request("GET", "/v1/availability?sku=NEARLY-STALE", Some(KEY), None),
+            now(),
+        )
+        .await;
+    assert_eq!(response.body["skus"][0]["warehouses"][0]["stale"], false);
+    assert_eq!(
+        header(&response, "cache-control"),
+        Some("private, max-age=10")
+    );
+    level.as_of = Some(now() - chrono::Duration::seconds(3600));
+    stores
+        .apply_stock(&bridge_domain::StockChanged {
+            revision: bridge_domain::Revision::new(level.revision.value() + 1),
+            ..level
+        })
+        .await
+        .unwrap();
+    let at_the_edge = api
+        .handle(
+            request("GET", "/v1/availability?sku=NEARLY-STALE", Some(KEY), None),
+            now(),
+        )
+        .await;
+    assert_eq!(header(&at_the_edge, "cache-control"), Some("no-store"));
+
+    // A literal `&` or `%` is not part of any id: 400, never another customer's credit.
+    for path in [
+        "/v1/customers/C-1001&x/credit",
+        "/v1/customers/C-1001%FF/credit",
+    ] {
+        let response = api
+            .handle(request("GET", path, Some(KEY), None), now())
+            .await;
+        assert_eq!(response.status, 400, "{path}: {}", response.body);
+        assert_eq!(response.body["field"], "/customer_id");
+    }
+}
+
 #[test]
 fn routes_are_told_by_their_path() {
     assert_eq!(Route::of_path("/v1/prices/resolve/"), Some(Route::Resolve));

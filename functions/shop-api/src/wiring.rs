@@ -84,11 +84,18 @@ pub async fn build(config: &Config, aws: &aws_config::SdkConfig) -> Result<ShopA
             ApiKeys::from_json(&text).map_err(|e| e.to_string())
         })
     });
+    // A secret that cannot be read or is broken keeps the keys there are for a while (an
+    // edit in progress), but not for the life of the instance: a key removed in the same
+    // edit must stop working. After `KEY_MAX_STALE_SECONDS` every request is 401.
     let keys = Refreshing::new(
         keys,
         load,
         Duration::from_secs(config.parsed("KEY_REFRESH_SECONDS", 60)?),
         Duration::from_secs(config.parsed("KEY_RECHECK_SECONDS", 10)?),
+    )
+    .failing_closed(
+        Duration::from_secs(config.parsed("KEY_MAX_STALE_SECONDS", 300)?),
+        ApiKeys::default(),
     );
     let dynamo = bridge_aws::dynamodb_client(aws);
     let ports = ApiPorts {

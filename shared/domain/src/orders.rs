@@ -118,10 +118,17 @@ pub fn credit_position(
     customer: &CustomerChanged,
     orders: &[crate::ports::StoredOrder],
 ) -> Option<CreditPosition> {
+    let open = || orders.iter().filter(|o| o.state.counts_toward_exposure());
+    // Without a limit or open items, the open orders' currency if they share one.
     let currency = customer
         .credit_limit
         .or(customer.open_items)
-        .map(|m| m.currency);
+        .map(|m| m.currency)
+        .or_else(|| {
+            let mut currencies = open().map(|o| o.order.currency);
+            let first = currencies.next()?;
+            currencies.all(|c| c == first).then_some(first)
+        });
     let open_orders = match currency {
         Some(currency) => Some(Money::new(
             open_orders_in(currency, None, orders)?,
@@ -129,9 +136,7 @@ pub fn credit_position(
         )),
         None => None,
     };
-    let orders_in_other_currencies = orders
-        .iter()
-        .filter(|o| o.state.counts_toward_exposure())
+    let orders_in_other_currencies = open()
         .filter(|o| Some(o.order.currency) != currency)
         .count();
     let exposure = match (currency, customer.open_items, open_orders) {
@@ -712,6 +717,15 @@ mod tests {
         let position = credit_position(&unlimited, &orders).unwrap();
         assert_eq!(position.exposure, Some(eur("500")));
         assert_eq!(position.headroom, None);
+
+        // Neither a limit nor open items: the open orders' own currency.
+        let mut bare = customer();
+        bare.credit_limit = None;
+        bare.open_items = None;
+        let euro_orders = &orders[..1];
+        let position = credit_position(&bare, euro_orders).unwrap();
+        assert_eq!(position.exposure, Some(eur("300")));
+        assert_eq!(position.orders_in_other_currencies, 0);
 
         // Open items in another currency than the limit: no rate, no exposure.
         let mut mixed = customer();

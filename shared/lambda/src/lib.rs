@@ -7,6 +7,7 @@ pub mod batch;
 pub mod config;
 pub mod envelope;
 pub mod function;
+pub mod http;
 pub mod logging;
 pub mod metrics;
 pub mod prefetch;

@@ -11,9 +11,32 @@ pub type Loader<T> = Arc<dyn Fn() -> BoxFuture<'static, Result<T, String>> + Sen
 
 pub struct Refreshing<T> {
     load: Option<Loader<T>>,
-    current: RwLock<(Arc<T>, Instant)>,
+    current: RwLock<State<T>>,
     every: Duration,
     recheck_after: Duration,
+    /// After reads have failed for this long since the last good one, this value instead
+    /// (credentials: a key removed from a secret that cannot be read any more must not stay
+    /// valid for the life of the instance).
+    closed: Option<(Duration, Arc<T>)>,
+}
+
+struct State<T> {
+    value: Arc<T>,
+    /// The last read, good or failed: the next is `every` after it.
+    attempted: Instant,
+    /// The last good read.
+    loaded: Instant,
+}
+
+impl<T> State<T> {
+    fn new(value: T) -> Self {
+        let now = Instant::now();
+        Self {
+            value: Arc::new(value),
+            attempted: now,
+            loaded: now,
+        }
+    }
 }
 
 impl<T: Send + Sync + 'static> Refreshing<T> {
@@ -21,19 +44,28 @@ impl<T: Send + Sync + 'static> Refreshing<T> {
     pub fn fixed(value: T) -> Self {
         Self {
             load: None,
-            current: RwLock::new((Arc::new(value), Instant::now())),
+            current: RwLock::new(State::new(value)),
             every: Duration::MAX,
             recheck_after: Duration::MAX,
+            closed: None,
         }
     }
 
     pub fn new(value: T, load: Loader<T>, every: Duration, recheck_after: Duration) -> Self {
         Self {
             load: Some(load),
-            current: RwLock::new((Arc::new(value), Instant::now())),
+            current: RwLock::new(State::new(value)),
             every,
             recheck_after,
+            closed: None,
         }
+    }
+
+    /// Once reads have failed for `after` since the last good one, `closed` is the value
+    /// until a read succeeds again.
+    pub fn failing_closed(mut self, after: Duration, closed: T) -> Self {
+        self.closed = Some((after, Arc::new(closed)));
+        self
     }
 
     /// The value, read again first if it is older than `every`.
@@ -54,7 +86,7 @@ impl<T: Send + Sync + 'static> Refreshing<T> {
         self.current
             .read()
             .unwrap_or_else(|p| p.into_inner())
-            .1
+            .attempted
             .elapsed()
     }
 
@@ -64,21 +96,29 @@ impl<T: Send + Sync + 'static> Refreshing<T> {
         {
             match load().await {
                 Ok(value) => {
-                    *self.current.write().unwrap_or_else(|p| p.into_inner()) =
-                        (Arc::new(value), Instant::now());
+                    *self.current.write().unwrap_or_else(|p| p.into_inner()) = State::new(value);
                 }
                 Err(err) => {
                     // A failed read keeps what there is: a caller is better off with the
                     // value of a minute ago than with an error; the next read is `every` away.
-                    tracing::warn!(error = %err, "could not read the value again; the one loaded before stays in use");
-                    self.current.write().unwrap_or_else(|p| p.into_inner()).1 = Instant::now();
+                    let mut state = self.current.write().unwrap_or_else(|p| p.into_inner());
+                    state.attempted = Instant::now();
+                    match &self.closed {
+                        Some((after, closed)) if state.loaded.elapsed() >= *after => {
+                            tracing::error!(error = %err, failing_for_s = state.loaded.elapsed().as_secs(), "could not read the value again for too long; failing closed");
+                            state.value = closed.clone();
+                        }
+                        _ => {
+                            tracing::warn!(error = %err, "could not read the value again; the one loaded before stays in use");
+                        }
+                    }
                 }
             }
         }
         self.current
             .read()
             .unwrap_or_else(|p| p.into_inner())
-            .0
+            .value
             .clone()
     }
 }
@@ -115,5 +155,13 @@ mod tests {
         );
         assert_eq!(*failing.current().await, 5, "a failed read keeps the value");
         assert_eq!(Refreshing::fixed(1).recheck().await, None);
+        let closing = Refreshing::new(
+            5,
+            Arc::new(|| Box::pin(async { Err("down".to_string()) }) as BoxFuture<'static, _>),
+            Duration::ZERO,
+            Duration::ZERO,
+        )
+        .failing_closed(Duration::ZERO, 0);
+        assert_eq!(*closing.current().await, 0, "failed for too long: closed");
     }
 }

@@ -14,11 +14,14 @@ fn event(kind: &str, data: Value) -> Value {
     json!({"type": kind, "timestamp": Utc::now().to_rfc3339(), "data": data})
 }
 
+/// The first of next month where date-only bounds are read (the business time zone,
+/// Europe/Berlin by default): in UTC it may already be next month's eve.
 fn first_of_next_month(now: DateTime<Utc>) -> NaiveDate {
-    let (year, month) = if now.month() == 12 {
-        (now.year() + 1, 1)
+    let local = now.with_timezone(&chrono_tz::Europe::Berlin);
+    let (year, month) = if local.month() == 12 {
+        (local.year() + 1, 1)
     } else {
-        (now.year(), now.month() + 1)
+        (local.year(), local.month() + 1)
     };
     NaiveDate::from_ymd_opt(year, month, 1).unwrap()
 }
@@ -308,7 +311,11 @@ async fn the_read_api_answers_carts_as_bridgectl_price_and_availability_and_cred
 
 #[tokio::test]
 async fn keys_from_secrets_manager_rotate_and_hold_each_client_to_its_endpoints() {
-    let stack = local_stack_with("shopapikeys", &[("KEY_RECHECK_SECONDS", "0")]).await;
+    let stack = local_stack_with(
+        "shopapikeys",
+        &[("KEY_RECHECK_SECONDS", "0"), ("KEY_REFRESH_SECONDS", "1")],
+    )
+    .await;
     let info = stack
         .info
         .shop_api
@@ -391,4 +398,31 @@ async fn keys_from_secrets_manager_rotate_and_hold_each_client_to_its_endpoints(
         .call(reqwest::Method::GET, credit, Some(rotated), None)
         .await;
     assert_eq!(status, 404);
+
+    // The rotation ends: the old key removed stops working within the refresh.
+    let secret = json!({"clients": {
+        "local-shop": {"keys": [rotated], "endpoints": ["prices", "availability", "credit"]},
+        "stock-widget": {"keys": [widget], "endpoints": ["availability"]}
+    }});
+    aws_sdk_secretsmanager::Client::new(&stack.sdk)
+        .put_secret_value()
+        .secret_id(&stack.info.stack.secrets["ShopApiKeysSecret"])
+        .secret_string(secret.to_string())
+        .send()
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(
+        api.call(reqwest::Method::GET, path, Some(&info.key), None)
+            .await
+            .0,
+        401,
+        "the removed key"
+    );
+    assert_eq!(
+        api.call(reqwest::Method::GET, path, Some(rotated), None)
+            .await
+            .0,
+        200
+    );
 }
