@@ -220,6 +220,30 @@ impl Scenario {
                         "time": "26/Nov/2026:10:00:00 +0000", "timeEpoch": 0}
                 })
             }
+            "shop-api" => {
+                // A client's key in the key secret (read at init), then what a cart page
+                // asks: a sku's availability (one query).
+                let key = "sak_bench_cold_00000000000000000000000000000000";
+                aws_sdk_secretsmanager::Client::new(&self.stack.sdk)
+                    .put_secret_value()
+                    .secret_id(&self.stack.stack.secrets["ShopApiKeysSecret"])
+                    .secret_string(
+                        json!({"clients": {"bench": {"keys": [key], "endpoints": ["availability"]}}})
+                            .to_string(),
+                    )
+                    .send()
+                    .await
+                    .expect("the key secret is written");
+                json!({
+                    "version": "2.0", "routeKey": "GET /v1/availability", "rawPath": "/v1/availability",
+                    "rawQueryString": format!("sku=SKU-{round}"), "isBase64Encoded": false,
+                    "headers": {"authorization": format!("Bearer {key}")},
+                    "requestContext": {"accountId": "123456789012", "apiId": "api", "domainName": "x", "domainPrefix": "x",
+                        "http": {"method": "GET", "path": "/v1/availability", "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "bench"},
+                        "requestId": "r1", "routeKey": "GET /v1/availability", "stage": "$default",
+                        "time": "26/Nov/2026:10:00:00 +0000", "timeEpoch": 0}
+                })
+            }
             "price-stock-sync" => {
                 let body = events::body(0, 1_000 + round as u64, 1);
                 sqs_event(

@@ -309,6 +309,17 @@ async fn the_read_api_answers_carts_as_bridgectl_price_and_availability_and_cred
     assert_eq!(credit["blocked"], false);
 }
 
+/// What the operator does: the key secret's new value, in Secrets Manager.
+async fn put_keys(stack: &bridgectl::dev::LocalStack, secret: &Value) {
+    aws_sdk_secretsmanager::Client::new(&stack.sdk)
+        .put_secret_value()
+        .secret_id(&stack.info.stack.secrets["ShopApiKeysSecret"])
+        .secret_string(secret.to_string())
+        .send()
+        .await
+        .unwrap();
+}
+
 #[tokio::test]
 async fn keys_from_secrets_manager_rotate_and_hold_each_client_to_its_endpoints() {
     let stack = local_stack_with(
@@ -352,13 +363,7 @@ async fn keys_from_secrets_manager_rotate_and_hold_each_client_to_its_endpoints(
         "local-shop": {"keys": [info.key, rotated], "endpoints": ["prices", "availability", "credit"]},
         "stock-widget": {"keys": [widget], "endpoints": ["availability"]}
     }});
-    aws_sdk_secretsmanager::Client::new(&stack.sdk)
-        .put_secret_value()
-        .secret_id(&stack.info.stack.secrets["ShopApiKeysSecret"])
-        .secret_string(secret.to_string())
-        .send()
-        .await
-        .unwrap();
+    put_keys(&stack, &secret).await;
     let credit = "/v1/customers/C-ANY/credit";
     assert_eq!(
         api.call(reqwest::Method::GET, path, Some(rotated), None)
@@ -404,13 +409,7 @@ async fn keys_from_secrets_manager_rotate_and_hold_each_client_to_its_endpoints(
         "local-shop": {"keys": [rotated], "endpoints": ["prices", "availability", "credit"]},
         "stock-widget": {"keys": [widget], "endpoints": ["availability"]}
     }});
-    aws_sdk_secretsmanager::Client::new(&stack.sdk)
-        .put_secret_value()
-        .secret_id(&stack.info.stack.secrets["ShopApiKeysSecret"])
-        .secret_string(secret.to_string())
-        .send()
-        .await
-        .unwrap();
+    put_keys(&stack, &secret).await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert_eq!(
         api.call(reqwest::Method::GET, path, Some(&info.key), None)
