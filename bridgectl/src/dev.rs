@@ -293,6 +293,16 @@ impl LocalStack {
         let stack = Stack::provision(&template, &sdk, &options.stack_name, &secret_values)
             .await
             .context("creating the template's resources on the emulator")?;
+        // New tables: an empty price table is fully indexed. Marked as a deployed stack's
+        // is after `bridgectl prices reindex`, so the read API batches its reads.
+        bridge_aws::DynamoPriceStore::new(
+            aws_sdk_dynamodb::Client::new(&sdk),
+            stack.tables["PriceTable"].clone(),
+            stack.tables["PriceIndexTable"].clone(),
+        )
+        .rebuild_index()
+        .await
+        .context("marking the new price index complete")?;
         if let Some(seconds) = options.queue_visibility_seconds {
             let sqs = aws_sdk_sqs::Client::new(&sdk);
             for queue in stack.queues.values() {

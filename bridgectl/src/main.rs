@@ -113,6 +113,11 @@ enum Command {
         #[command(subcommand)]
         action: ReconcileAction,
     },
+    /// The price index the read API reads carts from: `reindex`.
+    Prices {
+        #[command(subcommand)]
+        action: PricesAction,
+    },
     /// The shop (commercetools): `status`, `resync` (republish from the tables).
     Shop {
         #[command(subcommand)]
@@ -199,6 +204,21 @@ enum ShopAction {
         /// Freshness table of a deployed stack (it holds the price groups).
         #[arg(long, env = "BRIDGE_FRESHNESS_TABLE")]
         freshness_table: Option<String>,
+        #[command(flatten)]
+        target: Target,
+    },
+}
+
+#[derive(Subcommand)]
+enum PricesAction {
+    /// Copy every price window into the price index and mark it complete, so that the read
+    /// API reads carts in batches. Run once after the first deploy that adds
+    /// PriceIndexTable, and after restoring the price table; safe beside running writers
+    /// and to repeat.
+    Reindex {
+        /// Price index table of a deployed stack (with --price-table).
+        #[arg(long, env = "BRIDGE_PRICE_INDEX_TABLE")]
+        price_index_table: Option<String>,
         #[command(flatten)]
         target: Target,
     },
@@ -356,6 +376,13 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Reconcile {
             action: ReconcileAction::Report { file, max, target },
         } => sync::run_reconcile_report(&target, &file, max).await,
+        Command::Prices {
+            action:
+                PricesAction::Reindex {
+                    price_index_table,
+                    target,
+                },
+        } => read::run_reindex(&target, &price_index_table).await,
         Command::Shop { action } => match action {
             ShopAction::Status {
                 freshness_table,

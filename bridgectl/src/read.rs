@@ -24,7 +24,7 @@ impl Tables {
     pub fn new(client: aws_sdk_dynamodb::Client, stock: &str, price: &str, customer: &str) -> Self {
         Self {
             stock: DynamoStockStore::new(client.clone(), stock),
-            prices: DynamoPriceStore::new(client.clone(), price),
+            prices: DynamoPriceStore::windows_only(client.clone(), price),
             customers: DynamoCustomerStore::new(client, customer),
         }
     }
@@ -280,6 +280,28 @@ async fn tables(target: &Target) -> anyhow::Result<Tables> {
         &r.name(&target.price_table, "PriceTable")?,
         &r.name(&target.customer_table, "CustomerTable")?,
     ))
+}
+
+/// `bridgectl prices reindex`.
+pub async fn run_reindex(
+    target: &Target,
+    price_index_table: &Option<String>,
+) -> anyhow::Result<ExitCode> {
+    let deployed = target.price_table.is_some() && price_index_table.is_some();
+    let r = Resolved::new(target, deployed).await?;
+    let store = DynamoPriceStore::new(
+        aws_sdk_dynamodb::Client::new(&r.aws),
+        r.name(&target.price_table, "PriceTable")?,
+        r.name(price_index_table, "PriceIndexTable")?,
+    );
+    let report = store.rebuild_index().await?;
+    output(target.json, &report, || {
+        format!(
+            "price index complete: {} windows, {} copied, {} already current\n",
+            report.windows, report.copied, report.current
+        )
+    })?;
+    Ok(ExitCode::SUCCESS)
 }
 
 /// `bridgectl price`.

@@ -574,7 +574,7 @@ pub async fn resync_prices(
         }
     }
     let source = StoredGroupPrices {
-        store: std::sync::Arc::new(bridge_aws::DynamoPriceStore::new(
+        store: std::sync::Arc::new(bridge_aws::DynamoPriceStore::windows_only(
             dynamo.clone(),
             price_table,
         )),
@@ -680,7 +680,7 @@ pub async fn fill_customer_groups(
     }
     let registry = bridge_aws::DynamoFreshnessStore::new(dynamo.clone(), freshness_table);
     let store: std::sync::Arc<dyn bridge_domain::ports::PriceStore> = std::sync::Arc::new(
-        bridge_aws::DynamoPriceStore::new(dynamo.clone(), price_table),
+        bridge_aws::DynamoPriceStore::windows_only(dynamo.clone(), price_table),
     );
     let known = registry
         .price_groups()

@@ -101,6 +101,16 @@ impl TestStack {
         let stack = Stack::provision(&template, &sdk, &unique("t"), &secret_values)
             .await
             .expect("the template's resources are created");
+        // New tables: an empty price table is fully indexed (as after `bridgectl prices
+        // reindex` on a deployed stack).
+        bridge_aws::DynamoPriceStore::new(
+            aws_sdk_dynamodb::Client::new(&sdk),
+            stack.tables["PriceTable"].clone(),
+            stack.tables["PriceIndexTable"].clone(),
+        )
+        .rebuild_index()
+        .await
+        .expect("the new price index is marked complete");
         Self {
             stack,
             sdk,

@@ -41,7 +41,7 @@ pub async fn build(config: &Config, aws: &aws_config::SdkConfig) -> anyhow::Resu
             dynamo.clone(),
             settings.customer_table.clone(),
         )),
-        prices: Arc::new(DynamoPriceStore::new(
+        prices: Arc::new(DynamoPriceStore::windows_only(
             dynamo.clone(),
             settings.price_table.clone(),
         )),

@@ -52,6 +52,7 @@ async fn the_binary_sends_a_placed_order_to_the_erp() {
         &bridge_aws::DynamoPriceStore::new(
             aws_sdk_dynamodb::Client::new(&stack.sdk),
             stack.table("PriceTable"),
+            stack.table("PriceIndexTable"),
         ),
         &price,
     )

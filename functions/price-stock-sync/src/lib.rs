@@ -23,6 +23,7 @@ pub const FUNCTION_NAME: &str = "price-stock-sync";
 
 pub const STOCK_TABLE: &str = "STOCK_TABLE";
 pub const PRICE_TABLE: &str = "PRICE_TABLE";
+pub const PRICE_INDEX_TABLE: &str = "PRICE_INDEX_TABLE";
 pub const CUSTOMER_TABLE: &str = "CUSTOMER_TABLE";
 pub const PAYLOAD_BUCKET: &str = "PAYLOAD_BUCKET";
 pub const MAX_RECEIVE_COUNT: &str = "MAX_RECEIVE_COUNT";
@@ -47,6 +48,7 @@ pub const QUEUES: [QueueVariables; 2] = [
 pub struct SyncSettings {
     pub stock_table: String,
     pub price_table: String,
+    pub price_index_table: String,
     pub customer_table: String,
     pub payload_bucket: String,
     pub freshness_table: String,
@@ -61,6 +63,7 @@ impl SyncSettings {
         Ok(Self {
             stock_table: config.required(STOCK_TABLE)?,
             price_table: config.required(PRICE_TABLE)?,
+            price_index_table: config.required(PRICE_INDEX_TABLE)?,
             customer_table: config.required(CUSTOMER_TABLE)?,
             payload_bucket: config.required(PAYLOAD_BUCKET)?,
             freshness_table: config.required(FRESHNESS_TABLE)?,

@@ -22,6 +22,7 @@ pub fn build(config: &Config, aws: &aws_config::SdkConfig) -> Result<PriceStockS
         prices: Arc::new(DynamoPriceStore::new(
             dynamo.clone(),
             settings.price_table.clone(),
+            settings.price_index_table.clone(),
         )),
         customers: Arc::new(DynamoCustomerStore::new(
             dynamo.clone(),

@@ -4,6 +4,7 @@
 //! |---|---|---|
 //! | `STOCK_TABLE` | the stock table | required |
 //! | `PRICE_TABLE` | the price table | required |
+//! | `PRICE_INDEX_TABLE` | the price index (every price write keeps it) | required |
 //! | `CATALOG_BUCKET` | the bucket of `erp/snapshots/` and `erp/reports/` | required |
 //! | `RECONCILE_DLQ_URL` | dead-letter queue of the notification queue | required |
 //! | `MAX_RECEIVE_COUNT` | the queue's `maxReceiveCount` | 5 |
@@ -25,6 +26,7 @@ use std::time::Instant;
 
 pub const STOCK_TABLE: &str = "STOCK_TABLE";
 pub const PRICE_TABLE: &str = "PRICE_TABLE";
+pub const PRICE_INDEX_TABLE: &str = "PRICE_INDEX_TABLE";
 pub const CATALOG_BUCKET: &str = "CATALOG_BUCKET";
 pub const RECONCILE_DLQ_URL: &str = "RECONCILE_DLQ_URL";
 pub const MAX_RECEIVE_COUNT: &str = "MAX_RECEIVE_COUNT";
@@ -76,6 +78,7 @@ struct Wiring {
     catalog_bucket: String,
     stock_table: String,
     price_table: String,
+    price_index_table: String,
     dead_letter_queue: String,
     max_receive_count: u32,
     drift_alarm_threshold: u64,
@@ -87,6 +90,7 @@ fn wiring(config: &Config) -> Result<Wiring, ConfigError> {
         catalog_bucket: config.required(CATALOG_BUCKET)?,
         stock_table: config.required(STOCK_TABLE)?,
         price_table: config.required(PRICE_TABLE)?,
+        price_index_table: config.required(PRICE_INDEX_TABLE)?,
         dead_letter_queue: config.required(RECONCILE_DLQ_URL)?,
         max_receive_count: config.parsed(MAX_RECEIVE_COUNT, 5)?,
         drift_alarm_threshold: config.parsed(DRIFT_ALARM_THRESHOLD, 0)?,
@@ -110,7 +114,11 @@ pub fn build(
             wiring.catalog_bucket,
         )),
         stock: Arc::new(DynamoStockStore::new(dynamo.clone(), wiring.stock_table)),
-        prices: Arc::new(DynamoPriceStore::new(dynamo, wiring.price_table)),
+        prices: Arc::new(DynamoPriceStore::new(
+            dynamo,
+            wiring.price_table,
+            wiring.price_index_table,
+        )),
     };
     Ok(ReconcileHandler::new(
         Reconciler::new(wiring.settings, ports),

@@ -165,6 +165,7 @@ pub async fn api() -> (ShopApi, Arc<MemoryStores>) {
         prices: stores.clone(),
         stock: stores.clone(),
         orders: stores.clone(),
+        rate: stores.clone(),
     };
     (
         ShopApi::new(ApiSettings::default(), ports, Refreshing::fixed(keys())),

@@ -58,12 +58,24 @@ struct SecretShape {
 struct ClientShape {
     keys: Vec<String>,
     endpoints: Vec<Endpoint>,
+    /// This client's own throttle (else the stack's `ShopApiClientRatePerSecond`).
+    #[serde(default)]
+    requests_per_second: Option<u32>,
 }
 
 struct Client {
     name: String,
     digests: Vec<[u8; 32]>,
     endpoints: Vec<Endpoint>,
+    requests_per_second: Option<u32>,
+}
+
+/// A request's client, let through authentication.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Authorized {
+    pub client: String,
+    /// Its own throttle, if the secret gives it one.
+    pub requests_per_second: Option<u32>,
 }
 
 /// The clients and their keys, as last read.
@@ -120,6 +132,7 @@ impl ApiKeys {
             clients.push(Client {
                 digests: client.keys.iter().map(|k| digest(k)).collect(),
                 endpoints: client.endpoints,
+                requests_per_second: client.requests_per_second,
                 name,
             });
         }
@@ -136,7 +149,7 @@ impl ApiKeys {
         &self,
         authorization: Option<&str>,
         endpoint: Endpoint,
-    ) -> Result<&str, Denied> {
+    ) -> Result<Authorized, Denied> {
         let Some(key) = authorization.and_then(bearer) else {
             return Err(Denied::Unauthenticated("no bearer key"));
         };
@@ -151,7 +164,10 @@ impl ApiKeys {
         }
         let client = found.ok_or(Denied::Unauthenticated("unknown key"))?;
         if client.endpoints.contains(&endpoint) {
-            Ok(&client.name)
+            Ok(Authorized {
+                client: client.name.clone(),
+                requests_per_second: client.requests_per_second,
+            })
         } else {
             Err(Denied::Forbidden {
                 client: client.name.clone(),
@@ -180,7 +196,7 @@ mod tests {
     fn keys() -> ApiKeys {
         ApiKeys::from_json(&format!(
             r#"{{"clients": {{"shop": {{"keys": ["{A}", "{A2}"], "endpoints": ["prices", "availability", "credit"]}},
-                "stock-widget": {{"keys": ["{B}"], "endpoints": ["availability"]}}}}, "unused": "x"}}"#
+                "stock-widget": {{"keys": ["{B}"], "endpoints": ["availability"], "requests_per_second": 5}}}}, "unused": "x"}}"#
         ))
         .unwrap()
     }
@@ -191,15 +207,24 @@ mod tests {
         assert_eq!(keys.key_count(), 3);
         assert_eq!(
             keys.authorize(Some(&format!("Bearer {A}")), Endpoint::Credit),
-            Ok("shop")
+            Ok(Authorized {
+                client: "shop".into(),
+                requests_per_second: None
+            })
         );
         assert_eq!(
             keys.authorize(Some(&format!("bearer {A2}")), Endpoint::Prices),
-            Ok("shop")
+            Ok(Authorized {
+                client: "shop".into(),
+                requests_per_second: None
+            })
         );
         assert_eq!(
             keys.authorize(Some(&format!("Bearer {B}")), Endpoint::Availability),
-            Ok("stock-widget")
+            Ok(Authorized {
+                client: "stock-widget".into(),
+                requests_per_second: Some(5)
+            })
         );
         assert_eq!(
             keys.authorize(Some(&format!("Bearer {B}")), Endpoint::Prices),

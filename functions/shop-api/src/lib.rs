@@ -20,7 +20,7 @@ use bridge_contract::ContractError;
 use bridge_contract::read_api::{
     parse_availability_query, parse_customer_path, parse_resolve_request,
 };
-use bridge_domain::ports::{CustomerStore, OrderStore, PriceStore, StockStore};
+use bridge_domain::ports::{CustomerStore, OrderStore, PriceStore, RateLimiter, StockStore};
 use bridge_domain::pricing::resolve_price;
 use bridge_domain::{ErrorClass, PortError, PriceChanged, Sku};
 use bridge_lambda::{Metrics, Refreshing};
@@ -41,6 +41,8 @@ pub struct ApiPorts {
     pub prices: Arc<dyn PriceStore>,
     pub stock: Arc<dyn StockStore>,
     pub orders: Arc<dyn OrderStore>,
+    /// The per-client throttle's counters.
+    pub rate: Arc<dyn RateLimiter>,
 }
 
 #[derive(Debug, Clone)]
@@ -52,6 +54,9 @@ pub struct ApiSettings {
     /// The longest an availability answer may be cached.
     pub stock_max_age_seconds: i64,
     pub max_body_bytes: usize,
+    /// Requests a second a client may send unless its key secret says otherwise (0: no
+    /// per-client limit; the HTTP API's stage throttle still holds).
+    pub client_requests_per_second: u32,
 }
 
 impl Default for ApiSettings {
@@ -61,6 +66,7 @@ impl Default for ApiSettings {
             price_max_age_seconds: 60,
             stock_max_age_seconds: 30,
             max_body_bytes: 256 * 1024,
+            client_requests_per_second: 50,
         }
     }
 }
@@ -258,6 +264,7 @@ impl ShopApi {
             401 => metrics.add("Unauthorized", 1),
             403 => metrics.add("Forbidden", 1),
             400 | 413 => metrics.add("BadRequests", 1),
+            429 => metrics.add("ClientThrottled", 1),
             _ => {}
         }
         metrics.flush();
@@ -284,20 +291,16 @@ impl ShopApi {
         }
         let authorization = request.headers.get("authorization").map(String::as_str);
         let keys = self.keys.current().await;
-        let mut authorized = keys
-            .authorize(authorization, route.endpoint())
-            .map(str::to_string);
+        let mut authorized = keys.authorize(authorization, route.endpoint());
         if matches!(authorized, Err(Denied::Unauthenticated(_)))
             && authorization.is_some()
             && let Some(reread) = self.keys.recheck().await
         {
             // A key added since the last read (a rotation) works at once.
-            authorized = reread
-                .authorize(authorization, route.endpoint())
-                .map(str::to_string);
+            authorized = reread.authorize(authorization, route.endpoint());
         }
-        let client = match authorized {
-            Ok(client) => client,
+        let authorized = match authorized {
+            Ok(authorized) => authorized,
             Err(Denied::Unauthenticated(reason)) => {
                 // The reason stays in our log; the caller learns only that it failed.
                 warn!(reason, "request refused: no valid key");
@@ -326,15 +329,62 @@ impl ShopApi {
                 );
             }
         };
+        let client = authorized.client.as_str();
         info!(
             client,
             endpoint = route.endpoint().as_str(),
             "request authorized"
         );
-        match route {
-            Route::Resolve => self.resolve(request, now, metrics).await,
-            Route::Availability => self.availability(&request.query, now, metrics).await,
-            Route::Credit { customer_id } => self.credit(&customer_id).await,
+        let limit = authorized
+            .requests_per_second
+            .unwrap_or(self.settings.client_requests_per_second);
+        let answer = async {
+            match route {
+                Route::Resolve => self.resolve(request, now, metrics).await,
+                Route::Availability => self.availability(&request.query, now, metrics).await,
+                Route::Credit { customer_id } => self.credit(&customer_id).await,
+            }
+        };
+        if limit == 0 {
+            return answer.await;
+        }
+        // Counted beside the answer's reads, not before them: the throttle adds no round
+        // trip to a cart that is let through.
+        let (admitted, response) = tokio::join!(self.admit(client, limit, now), answer);
+        if admitted {
+            response
+        } else {
+            ApiResponse::error(
+                429,
+                "too_many_requests",
+                format!("this client may send {limit} requests a second"),
+                None,
+            )
+            .with_header("retry-after", "1")
+        }
+    }
+
+    /// Whether `client` is within its requests a second. A throttle that cannot count lets
+    /// the request through (logged, `ClientThrottleUnavailable`): it protects the stack,
+    /// and the shop's checkout must not fail because a counter could not be written.
+    async fn admit(&self, client: &str, limit: u32, now: DateTime<Utc>) -> bool {
+        match self.ports.rate.admit(client, limit, now).await {
+            Ok(admitted) => {
+                if !admitted {
+                    warn!(
+                        client,
+                        limit, "request throttled: the client's requests a second are used up"
+                    );
+                }
+                admitted
+            }
+            Err(err) => {
+                warn!(client, error = %err, "the client throttle could not count: let through");
+                let mut metrics = Metrics::new(FUNCTION_NAME);
+                metrics.add("ClientThrottleUnavailable", 1);
+                metrics.flush();
+                true
+            }
         }
     }
 

@@ -121,6 +121,14 @@ pub async fn document() -> Value {
             ),
         );
         responses.insert(
+            "429".into(),
+            json!({
+                "description": "This client sent more requests this second than it may (its `requests_per_second` in the key secret, else the stack's `ShopApiClientRatePerSecond`), or the API's own throttle refused the request; retry after `Retry-After` seconds.",
+                "headers": {"Retry-After": {"schema": {"type": "integer"}}},
+                "content": content(error.clone(), json!({"error": "too_many_requests", "message": "this client may send 50 requests a second"})),
+            }),
+        );
+        responses.insert(
             "503".into(),
             json!({
                 "description": "The tables could not be read; retry after `Retry-After` seconds.",

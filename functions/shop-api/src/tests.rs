@@ -355,3 +355,94 @@ fn routes_are_told_by_their_path() {
     assert_eq!(Route::of_path("/v1/customers//credit"), None);
     assert_eq!(Route::of_path("/v2/prices/resolve"), None);
 }
+
+/// A shop that sends more than its requests a second gets 429 with `Retry-After`, while
+/// another client is served; the next second it is served again.
+#[tokio::test]
+async fn a_client_over_its_requests_a_second_is_throttled_and_no_other() {
+    let (_, stores) = api().await;
+    let ports = crate::ApiPorts {
+        customers: stores.clone(),
+        prices: stores.clone(),
+        stock: stores.clone(),
+        orders: stores.clone(),
+        rate: stores.clone(),
+    };
+    let settings = crate::ApiSettings {
+        client_requests_per_second: 2,
+        ..crate::ApiSettings::default()
+    };
+    // The stock widget's own limit in the key secret: one a second.
+    let keys = crate::keys::ApiKeys::from_json(
+        &json!({"clients": {
+            "shop-backend": {"keys": [KEY], "endpoints": ["availability"]},
+            "stock-widget": {"keys": [STOCK_ONLY_KEY], "endpoints": ["availability"], "requests_per_second": 1}
+        }})
+        .to_string(),
+    )
+    .unwrap();
+    let api = crate::ShopApi::new(settings, ports, bridge_lambda::Refreshing::fixed(keys));
+    let ask = |key, at| {
+        api.handle(
+            request("GET", "/v1/availability?sku=BOLT-M8", Some(key), None),
+            at,
+        )
+    };
+    let statuses = [
+        ask(KEY, now()).await,
+        ask(KEY, now()).await,
+        ask(KEY, now()).await,
+    ];
+    assert_eq!(statuses.each_ref().map(|r| r.status), [200, 200, 429]);
+    assert_eq!(header(&statuses[2], "retry-after"), Some("1"));
+    assert_eq!(statuses[2].body["error"], "too_many_requests");
+    assert_eq!(ask(STOCK_ONLY_KEY, now()).await.status, 200);
+    assert_eq!(ask(STOCK_ONLY_KEY, now()).await.status, 429);
+    let next_second = now() + chrono::Duration::seconds(1);
+    assert_eq!(ask(KEY, next_second).await.status, 200);
+}
+
+/// A throttle that cannot count lets the request through: it protects the stack, and a
+/// counter table's hiccup must not stop the shop's checkout.
+#[tokio::test]
+async fn a_throttle_that_cannot_count_lets_requests_through() {
+    struct Broken;
+    #[async_trait::async_trait]
+    impl bridge_domain::ports::RateLimiter for Broken {
+        async fn admit(
+            &self,
+            _: &str,
+            _: u32,
+            _: chrono::DateTime<chrono::Utc>,
+        ) -> Result<bool, bridge_domain::PortError> {
+            Err(bridge_domain::PortError::retryable(
+                "rate.admit",
+                "throttled",
+            ))
+        }
+    }
+    let (_, stores) = api().await;
+    let api = crate::ShopApi::new(
+        crate::ApiSettings {
+            client_requests_per_second: 1,
+            ..crate::ApiSettings::default()
+        },
+        crate::ApiPorts {
+            customers: stores.clone(),
+            prices: stores.clone(),
+            stock: stores.clone(),
+            orders: stores.clone(),
+            rate: std::sync::Arc::new(Broken),
+        },
+        bridge_lambda::Refreshing::fixed(crate::fixture::keys()),
+    );
+    for _ in 0..3 {
+        let response = api
+            .handle(
+                request("GET", "/v1/availability?sku=BOLT-M8", Some(KEY), None),
+                now(),
+            )
+            .await;
+        assert_eq!(response.status, 200, "{}", response.body);
+    }
+}

@@ -16,12 +16,17 @@ use std::time::Duration;
 pub const API_KEYS_SECRET_ID: &str = "API_KEYS_SECRET_ID";
 pub const CUSTOMER_TABLE: &str = "CUSTOMER_TABLE";
 pub const PRICE_TABLE: &str = "PRICE_TABLE";
+pub const PRICE_INDEX_TABLE: &str = "PRICE_INDEX_TABLE";
 pub const STOCK_TABLE: &str = "STOCK_TABLE";
 pub const ORDER_TABLE: &str = "ORDER_TABLE";
 /// The stock freshness SLA in hours (the stack's `FreshnessSlaStockHours`).
 pub const STOCK_SLA_HOURS: &str = "STOCK_SLA_HOURS";
 pub const PRICE_MAX_AGE_SECONDS: &str = "PRICE_MAX_AGE_SECONDS";
 pub const STOCK_MAX_AGE_SECONDS: &str = "STOCK_MAX_AGE_SECONDS";
+/// The per-client throttle's counters (one item per client and second).
+pub const CLIENT_RATE_TABLE: &str = "CLIENT_RATE_TABLE";
+/// Requests a second a client may send unless its key secret says otherwise (0: none).
+pub const CLIENT_REQUESTS_PER_SECOND: &str = "CLIENT_REQUESTS_PER_SECOND";
 
 #[derive(Debug, thiserror::Error)]
 pub enum WiringError {
@@ -42,6 +47,10 @@ pub fn settings(config: &Config) -> Result<ApiSettings, ConfigError> {
         stock_max_age_seconds: config
             .parsed(STOCK_MAX_AGE_SECONDS, defaults.stock_max_age_seconds)?,
         max_body_bytes: defaults.max_body_bytes,
+        client_requests_per_second: config.parsed(
+            CLIENT_REQUESTS_PER_SECOND,
+            defaults.client_requests_per_second,
+        )?,
     })
 }
 
@@ -51,8 +60,10 @@ pub fn check(config: &Config) -> Result<(), WiringError> {
         API_KEYS_SECRET_ID,
         CUSTOMER_TABLE,
         PRICE_TABLE,
+        PRICE_INDEX_TABLE,
         STOCK_TABLE,
         ORDER_TABLE,
+        CLIENT_RATE_TABLE,
     ] {
         config.required(name)?;
     }
@@ -106,12 +117,20 @@ pub async fn build(config: &Config, aws: &aws_config::SdkConfig) -> Result<ShopA
         prices: Arc::new(DynamoPriceStore::new(
             dynamo.clone(),
             config.required(PRICE_TABLE)?,
+            config.required(PRICE_INDEX_TABLE)?,
         )),
         stock: Arc::new(DynamoStockStore::new(
             dynamo.clone(),
             config.required(STOCK_TABLE)?,
         )),
-        orders: Arc::new(DynamoOrderStore::new(dynamo, config.required(ORDER_TABLE)?)),
+        orders: Arc::new(DynamoOrderStore::new(
+            dynamo.clone(),
+            config.required(ORDER_TABLE)?,
+        )),
+        rate: Arc::new(bridge_aws::DynamoRateLimiter::new(
+            dynamo,
+            config.required(CLIENT_RATE_TABLE)?,
+        )),
     };
     Ok(ShopApi::new(settings(config)?, ports, keys))
 }

@@ -48,7 +48,7 @@ impl Function for ShopSync {
             config.required("FRESHNESS_TABLE")?,
         ));
         let prices = PriceSources {
-            store: Arc::new(bridge_aws::DynamoPriceStore::new(
+            store: Arc::new(bridge_aws::DynamoPriceStore::windows_only(
                 dynamodb,
                 settings.price_table.clone(),
             )),

@@ -1,11 +1,12 @@
 //! Adapters of the PIM import: the product table, the import ledger and the catalog
 //! bucket (streaming reads for the parsers).
 
+use crate::batch::{BATCH_ATTEMPTS, BATCH_GET_KEYS, Item, backoff, batch_get};
 use crate::classify;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
-use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, PutRequest, WriteRequest};
+use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
 use bridge_domain::ports::{
     CatalogStore, FileMetadata, FileStore, ImportLedger, ImportRecord, ImportStatus, StoredProduct,
 };
@@ -14,18 +15,9 @@ use chrono::{DateTime, Utc};
 use std::collections::HashMap;
 use std::time::Duration;
 
-type Item = HashMap<String, AttributeValue>;
-
 fn s(value: impl Into<String>) -> AttributeValue {
     AttributeValue::S(value.into())
 }
-
-/// Backoff for unprocessed batch items: 50 ms doubling, 8 attempts (about 13 s in all).
-async fn backoff(attempt: u32) {
-    tokio::time::sleep(Duration::from_millis(50u64 << attempt.min(8))).await;
-}
-
-const BATCH_ATTEMPTS: u32 = 8;
 
 /// Products: partition key `sku`.
 #[derive(Clone)]
@@ -47,54 +39,25 @@ impl DynamoCatalogStore {
 impl CatalogStore for DynamoCatalogStore {
     async fn content_hashes(&self, skus: &[Sku]) -> Result<HashMap<Sku, String>, PortError> {
         let mut hashes = HashMap::new();
-        for chunk in skus.chunks(100) {
+        for chunk in skus.chunks(BATCH_GET_KEYS) {
             let keys: Vec<Item> = chunk
                 .iter()
                 .map(|sku| HashMap::from([("sku".to_string(), s(sku.as_str()))]))
                 .collect();
-            let mut request = Some(
-                KeysAndAttributes::builder()
-                    .set_keys(Some(keys))
-                    .projection_expression("sku, content_hash")
-                    .consistent_read(true)
-                    .build()
-                    .map_err(|e| PortError::permanent("catalog.hashes", e.to_string()))?,
-            );
-            let mut attempt = 0;
-            while let Some(keys) = request.take() {
-                let output = self
-                    .client
-                    .batch_get_item()
-                    .request_items(&self.table, keys)
-                    .send()
-                    .await
-                    .map_err(|e| classify("catalog.hashes", e))?;
-                for item in output
-                    .responses
-                    .unwrap_or_default()
-                    .remove(&self.table)
-                    .unwrap_or_default()
+            let items = batch_get(
+                &self.client,
+                &self.table,
+                keys,
+                Some("sku, content_hash"),
+                "catalog.hashes",
+            )
+            .await?;
+            for item in items {
+                if let (Some(AttributeValue::S(sku)), Some(AttributeValue::S(hash))) =
+                    (item.get("sku"), item.get("content_hash"))
+                    && let Ok(sku) = Sku::parse(sku)
                 {
-                    if let (Some(AttributeValue::S(sku)), Some(AttributeValue::S(hash))) =
-                        (item.get("sku"), item.get("content_hash"))
-                        && let Ok(sku) = Sku::parse(sku)
-                    {
-                        hashes.insert(sku, hash.clone());
-                    }
-                }
-                request = output
-                    .unprocessed_keys
-                    .and_then(|mut u| u.remove(&self.table))
-                    .filter(|k| !k.keys.is_empty());
-                if request.is_some() {
-                    attempt += 1;
-                    if attempt >= BATCH_ATTEMPTS {
-                        return Err(PortError::retryable(
-                            "catalog.hashes",
-                            "reads stayed unprocessed (throttled)",
-                        ));
-                    }
-                    backoff(attempt).await;
+                    hashes.insert(sku, hash.clone());
                 }
             }
         }

@@ -74,3 +74,24 @@ where
     };
     port_error.with_source(err)
 }
+
+/// A conditional DynamoDB write's outcome: true if written, false if its condition did not
+/// hold (an answer, not an error); any other failure classified.
+pub(crate) fn written<T, E>(
+    operation: &'static str,
+    result: Result<T, SdkError<E, HttpResponse>>,
+) -> Result<bool, PortError>
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    match result {
+        Ok(_) => Ok(true),
+        Err(err)
+            if err.as_service_error().and_then(|e| e.code())
+                == Some("ConditionalCheckFailedException") =>
+        {
+            Ok(false)
+        }
+        Err(err) => Err(classify(operation, err)),
+    }
+}

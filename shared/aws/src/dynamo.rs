@@ -1,16 +1,23 @@
 //! DynamoDB adapters: revision-guarded records and webhook receipts.
 
 use crate::classify;
+use crate::price_index::{PriceIndex, index_key, window_attribute};
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
-use bridge_domain::ports::{CustomerStore, PriceStore, ReceiptClaim, ReceiptStore, StockStore};
+use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
+use bridge_domain::ports::{
+    CustomerStore, PriceStore, READS_IN_FLIGHT, ReceiptClaim, ReceiptStore, StockStore,
+    prices_per_sku,
+};
 use bridge_domain::{
     ApplyOutcome, CustomerChanged, CustomerId, PortError, PriceChanged, PriceListId, Revision, Sku,
     StockChanged,
 };
 use chrono::{DateTime, Utc};
+use futures::{StreamExt, TryStreamExt};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::collections::{BTreeMap, HashMap};
@@ -25,7 +32,10 @@ fn to_item<T: Serialize>(operation: &'static str, value: &T) -> Result<Item, Por
         .map_err(|e| PortError::permanent(operation, format!("cannot encode record: {e}")))
 }
 
-fn from_item<T: DeserializeOwned>(operation: &'static str, item: Item) -> Result<T, PortError> {
+pub(crate) fn from_item<T: DeserializeOwned>(
+    operation: &'static str,
+    item: Item,
+) -> Result<T, PortError> {
     // A stored record that no longer passes validation is data corruption: permanent.
     serde_dynamo::from_item(item)
         .map_err(|e| PortError::permanent(operation, format!("stored record is invalid: {e}")))
@@ -251,20 +261,177 @@ async fn query_all<const N: usize>(
 /// Prices: partition key `price_list`, sort key `window` (`{sku}#{valid_from}`, see
 /// [`PriceChanged::window_key`]). A price record is one validity window (contract v2), and
 /// the revision guard holds per window: announcing next period's price adds a window.
+/// Beside it the price index (`crate::price_index`): each window also in one item per
+/// (list, sku), written in the same transaction, for the read API's batch reads.
 #[derive(Clone)]
 pub struct DynamoPriceStore {
     client: Client,
     table: String,
+    index: Option<PriceIndex>,
 }
 
 /// The price table's sort key.
 pub const PRICE_WINDOW: &str = "window";
 
+/// What [`DynamoPriceStore::rebuild_index`] did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct IndexRebuild {
+    /// Windows in the price table.
+    pub windows: u64,
+    /// Of those, copied into the index.
+    pub copied: u64,
+    /// Of those, already in the index at their revision or a newer one.
+    pub current: u64,
+}
+
 impl DynamoPriceStore {
-    pub fn new(client: Client, table: impl Into<String>) -> Self {
+    /// The windows in `table` and their index in `index_table`: every write keeps both.
+    pub fn new(client: Client, table: impl Into<String>, index_table: impl Into<String>) -> Self {
         Self {
             client,
             table: table.into(),
+            index: Some(PriceIndex::new(index_table.into())),
+        }
+    }
+
+    /// The windows alone, for readers without the index table (queries per sku). Such a
+    /// store refuses to write: a window written without its index entry would leave the
+    /// index behind, and the read API would answer from it.
+    pub fn windows_only(client: Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+            index: None,
+        }
+    }
+
+    /// Copies every window into the index (those written before it existed, or after a
+    /// restore of the price table), then marks the index complete so that readers use it.
+    /// Safe beside running writers and to repeat: an entry the index holds at the same or a
+    /// newer revision is left alone.
+    pub async fn rebuild_index(&self) -> Result<IndexRebuild, PortError> {
+        let index = self.index.as_ref().ok_or_else(|| {
+            PortError::permanent("price.index_rebuild", "this store has no index table")
+        })?;
+        let mut report = IndexRebuild::default();
+        let mut cursor = None;
+        loop {
+            let (records, next) = self.scan_prices(cursor).await?;
+            // The windows of one (list, sku) share an index item: copied one after another
+            // (no contention on the item, and an emulator that creates an item twice when
+            // two updates race for it loses nothing); different items side by side.
+            let copies: Vec<_> = records
+                .chunk_by(|a, b| a.price_list == b.price_list && a.sku == b.sku)
+                .map(|windows| async move {
+                    let mut copied = 0u64;
+                    for price in windows {
+                        let window = to_item("price.index_rebuild", price)?;
+                        copied += u64::from(index.copy_window(&self.client, price, window).await?);
+                    }
+                    Ok::<_, PortError>(copied)
+                })
+                .collect();
+            let copied: Vec<u64> = futures::stream::iter(copies)
+                .buffer_unordered(READS_IN_FLIGHT)
+                .try_collect()
+                .await?;
+            report.windows += records.len() as u64;
+            report.copied += copied.iter().sum::<u64>();
+            match next {
+                Some(next) => cursor = Some(next),
+                None => break,
+            }
+        }
+        report.current = report.windows - report.copied;
+        index.mark_complete(&self.client, report.windows).await?;
+        Ok(report)
+    }
+
+    /// The window's put (under the revision guard) and its index entry, in one transaction.
+    async fn put_window_and_index(
+        &self,
+        index: &PriceIndex,
+        price: &PriceChanged,
+    ) -> Result<ApplyOutcome, PortError> {
+        const OPERATION: &str = "price.put";
+        let window = to_item(OPERATION, price)?;
+        let mut item = window.clone();
+        item.insert(PRICE_WINDOW.into(), AttributeValue::S(price.window_key()));
+        let key: Item = [
+            ("price_list", item["price_list"].clone()),
+            (PRICE_WINDOW, item[PRICE_WINDOW].clone()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+        if let Some(stored) = peek_revision(&self.client, &self.table, key, OPERATION).await?
+            && stored >= price.revision
+        {
+            return Ok(ApplyOutcome::Stale { stored });
+        }
+        let build =
+            |e: aws_sdk_dynamodb::error::BuildError| PortError::permanent(OPERATION, e.to_string());
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(#rev) OR #rev < :rev")
+            .expression_attribute_names("#rev", REVISION)
+            .expression_attribute_values(
+                ":rev",
+                AttributeValue::N(price.revision.value().to_string()),
+            )
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .build()
+            .map_err(build)?;
+        // Unconditional: the window's condition decides for both, and a window is only
+        // ever written newer, so its entry is too.
+        let entry = Update::builder()
+            .table_name(&index.table)
+            .set_key(Some(index_key(
+                price.price_list.as_str(),
+                price.sku.as_str(),
+            )))
+            .update_expression("SET #w = :window")
+            .expression_attribute_names("#w", window_attribute(price))
+            .expression_attribute_values(":window", AttributeValue::M(window))
+            .build()
+            .map_err(build)?;
+        let result = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().put(put).build())
+            .transact_items(TransactWriteItem::builder().update(entry).build())
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(ApplyOutcome::Applied),
+            Err(err) => {
+                if let Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) =
+                    err.as_service_error()
+                    && let Some(reason) = cancelled.cancellation_reasons().first()
+                    && reason.code() == Some("ConditionalCheckFailed")
+                {
+                    return Ok(ApplyOutcome::Stale {
+                        stored: stored_revision(reason.item()).unwrap_or(price.revision),
+                    });
+                }
+                // Cancelled for a conflict with another writer or for throughput: worth
+                // another try. Anything else (an index item over 400 KB) as its code says.
+                let transient = matches!(
+                    err.as_service_error(),
+                    Some(TransactWriteItemsError::TransactionCanceledException(c))
+                        if c.cancellation_reasons().iter().any(|r| matches!(
+                            r.code(),
+                            Some("TransactionConflict" | "ProvisionedThroughputExceeded" | "ThrottlingError")
+                        ))
+                );
+                let error = classify(OPERATION, err);
+                Err(if transient {
+                    PortError::retryable(OPERATION, error.to_string())
+                } else {
+                    error
+                })
+            }
         }
     }
 }
@@ -272,17 +439,26 @@ impl DynamoPriceStore {
 #[async_trait]
 impl PriceStore for DynamoPriceStore {
     async fn apply_price(&self, price: &PriceChanged) -> Result<ApplyOutcome, PortError> {
-        let mut item = to_item("price.put", price)?;
-        item.insert(PRICE_WINDOW.into(), AttributeValue::S(price.window_key()));
-        put_if_newer(
-            &self.client,
-            &self.table,
-            item,
-            &["price_list", PRICE_WINDOW],
-            price.revision,
-            "price.put",
-        )
-        .await
+        match &self.index {
+            Some(index) => self.put_window_and_index(index, price).await,
+            None => Err(PortError::permanent(
+                "price.put",
+                "a price store without its index table cannot write (see DynamoPriceStore::windows_only)",
+            )),
+        }
+    }
+
+    async fn prices_of_skus(
+        &self,
+        lists: &[PriceListId],
+        skus: &[Sku],
+    ) -> Result<Vec<PriceChanged>, PortError> {
+        match &self.index {
+            Some(index) if index.is_complete(&self.client).await? => {
+                index.windows(&self.client, lists, skus).await
+            }
+            _ => prices_per_sku(self, lists, skus).await,
+        }
     }
 
     async fn prices_of(

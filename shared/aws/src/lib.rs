@@ -4,13 +4,16 @@
 //! [`PortError`](bridge_domain::PortError): throttling, timeouts and 5xx are retryable,
 //! everything else permanent, decided from the error's kind and code, never its text.
 
+mod batch;
 pub mod catalog;
 mod classify;
 pub mod clients;
 pub mod counting;
 pub mod dynamo;
 pub mod orders;
+pub mod price_index;
 pub mod pull;
+pub mod rate;
 pub mod s3;
 pub mod secrets;
 pub mod sqs;
@@ -23,10 +26,11 @@ pub use clients::{
 };
 pub use dynamo::{
     DynamoCustomerStore, DynamoFreshnessStore, DynamoPriceStore, DynamoReceiptStore,
-    DynamoStockStore,
+    DynamoStockStore, IndexRebuild,
 };
 pub use orders::DynamoOrderStore;
 pub use pull::DynamoPullStateStore;
+pub use rate::DynamoRateLimiter;
 pub use s3::S3ObjectStore;
 pub use secrets::load_secret_string;
 pub use sqs::SqsQueue;

@@ -1,6 +1,7 @@
 //! Orders of the writeback: partition key `order_id`, saves conditional on `version`.
 
 use crate::classify;
+use crate::classify::written;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -61,17 +62,7 @@ impl DynamoOrderStore {
             .set_item(Some(Self::item(order)?))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(err)
-                if err
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(err) => Err(classify(operation, err)),
-        }
+        written(operation, result)
     }
 
     fn decode(mut item: Item) -> Result<StoredOrder, PortError> {

@@ -1,6 +1,7 @@
 //! The delta pull's state in DynamoDB: partition key `name`, one item per pull.
 
 use crate::classify;
+use crate::classify::written;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -68,16 +69,6 @@ impl PullStateStore for DynamoPullStateStore {
                 .condition_expression("attribute_not_exists(#cursor)")
                 .expression_attribute_names("#cursor", "cursor"),
         };
-        match request.send().await {
-            Ok(_) => Ok(true),
-            Err(err)
-                if err
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(err) => Err(classify("pull_state.put", err)),
-        }
+        written("pull_state.put", request.send().await)
     }
 }

@@ -6,7 +6,7 @@ use crate::error::PortError;
 use crate::events::{CustomerChanged, PriceChanged, StockChanged};
 use crate::ids::{CustomerId, OrderId, PriceListId, Sku};
 use crate::orders::StateName;
-use crate::ports::{CustomerStore, OrderStore, PriceStore, StockStore, StoredOrder};
+use crate::ports::{CustomerStore, OrderStore, PriceStore, RateLimiter, StockStore, StoredOrder};
 use crate::revision::{ApplyOutcome, Revision};
 use async_trait::async_trait;
 use std::collections::BTreeMap;
@@ -20,6 +20,8 @@ pub struct MemoryStores {
     pub prices: Mutex<BTreeMap<(String, String), PriceChanged>>,
     pub customers: Mutex<BTreeMap<String, CustomerChanged>>,
     pub orders: Mutex<BTreeMap<String, StoredOrder>>,
+    /// (client, second) -> requests counted
+    pub requests: Mutex<BTreeMap<(String, i64), u32>>,
 }
 
 fn apply<K: Ord, V: Clone>(
@@ -176,5 +178,25 @@ impl OrderStore for MemoryStores {
             .filter(|o| &o.order.customer_id == customer)
             .cloned()
             .collect())
+    }
+}
+
+#[async_trait]
+impl RateLimiter for MemoryStores {
+    async fn admit(
+        &self,
+        client: &str,
+        limit: u32,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<bool, PortError> {
+        let mut requests = self.requests.lock().unwrap_or_else(|p| p.into_inner());
+        let counted = requests
+            .entry((client.to_string(), now.timestamp()))
+            .or_default();
+        if *counted >= limit {
+            return Ok(false);
+        }
+        *counted += 1;
+        Ok(true)
     }
 }

@@ -58,12 +58,7 @@ pub trait PriceStore: Send + Sync {
         lists: &[PriceListId],
         skus: &[Sku],
     ) -> Result<Vec<PriceChanged>, PortError> {
-        let reads: Vec<_> = skus.iter().map(|sku| self.prices_of(lists, sku)).collect();
-        let records: Vec<Vec<PriceChanged>> = futures::stream::iter(reads)
-            .buffer_unordered(READS_IN_FLIGHT)
-            .try_collect()
-            .await?;
-        Ok(records.into_iter().flatten().collect())
+        prices_per_sku(self, lists, skus).await
     }
     /// One page of every stored record (reconciliation): a `None` cursor starts, a `None`
     /// next cursor ends. The cursor is opaque.
@@ -90,6 +85,21 @@ pub trait PriceStore: Send + Sync {
             }
         }
     }
+}
+
+/// [`PriceStore::prices_of_skus`] as [`PriceStore::prices_of`] per sku, side by side: the
+/// default, and what a store falls back to when it cannot read the skus together.
+pub async fn prices_per_sku<S: PriceStore + ?Sized>(
+    store: &S,
+    lists: &[PriceListId],
+    skus: &[Sku],
+) -> Result<Vec<PriceChanged>, PortError> {
+    let reads: Vec<_> = skus.iter().map(|sku| store.prices_of(lists, sku)).collect();
+    let records: Vec<Vec<PriceChanged>> = futures::stream::iter(reads)
+        .buffer_unordered(READS_IN_FLIGHT)
+        .try_collect()
+        .await?;
+    Ok(records.into_iter().flatten().collect())
 }
 
 /// Customer master data, guarded by revision.
@@ -429,4 +439,13 @@ pub trait ErpOrders: Send + Sync {
     async fn create(&self, order: &crate::events::OrderPlaced) -> Result<String, ErpError>;
     /// The ERP's order number for an external reference, if it has the order.
     async fn find(&self, order_id: &crate::ids::OrderId) -> Result<Option<String>, ErpError>;
+}
+
+/// Requests per client per second, counted across every instance of a function (the read
+/// API's per-client throttle).
+#[async_trait]
+pub trait RateLimiter: Send + Sync {
+    /// Counts one request of `client` in the second of `now`; false if `limit` requests of
+    /// it were counted in that second already (the request is not counted then).
+    async fn admit(&self, client: &str, limit: u32, now: DateTime<Utc>) -> Result<bool, PortError>;
 }

@@ -66,6 +66,7 @@ async fn a_price_window_is_replaced_only_by_a_higher_revision_and_another_start_
     let store = DynamoPriceStore::new(
         aws_sdk_dynamodb::Client::new(&stack.sdk),
         stack.table("PriceTable"),
+        stack.table("PriceIndexTable"),
     );
     let price = |revision: u64, from: &str, deleted: bool| match event(json!({
         "type": "price.changed", "timestamp": "2026-11-26T10:00:00Z",
@@ -129,6 +130,167 @@ async fn a_price_window_is_replaced_only_by_a_higher_revision_and_another_start_
         .await
         .unwrap();
     assert!(other.is_empty());
+}
+
+/// A window of `sku` in `list` from `from` (`None`: open start).
+fn window(
+    list: &str,
+    sku: &str,
+    revision: u64,
+    from: Option<&str>,
+    price: &str,
+    deleted: bool,
+) -> bridge_domain::PriceChanged {
+    let mut data = json!({"price_list": list, "sku": sku, "currency": "EUR", "revision": revision,
+                          "deleted": deleted, "tiers": [{"min_qty": 1, "unit_price": price}, {"min_qty": 10, "unit_price": "0.5"}]});
+    if let Some(from) = from {
+        data["valid_from"] = json!(from);
+    }
+    match event(json!({"type": "price.changed", "timestamp": "2026-11-26T10:00:00Z", "data": data}))
+    {
+        DomainEvent::PriceChanged(p) => p,
+        _ => unreachable!(),
+    }
+}
+
+fn by_window(mut records: Vec<bridge_domain::PriceChanged>) -> Vec<bridge_domain::PriceChanged> {
+    records.sort_by_key(|r| (r.price_list.clone(), r.window_key()));
+    records
+}
+
+/// The read API's cart read: every window of 120 skus in two lists (some announced for next
+/// month, some deleted, some replaced by a newer revision, some lists without the sku) is
+/// three BatchGetItem requests and no query, and equal to what the per-sku queries of the
+/// windows give (what `bridgectl price` and the order checks read). An index wiped (as
+/// before its first rebuild) is not trusted: the reads fall back to the windows until
+/// `rebuild_index` copied them, which leaves an entry a writer made newer alone.
+#[tokio::test]
+async fn the_price_index_answers_a_cart_in_batches_exactly_as_the_windows_and_is_rebuilt() {
+    let stack = super::support::stack(false).await;
+    let (client, counter) = counted_dynamodb(&stack.sdk);
+    let store = || {
+        DynamoPriceStore::new(
+            client.clone(),
+            stack.table("PriceTable"),
+            stack.table("PriceIndexTable"),
+        )
+    };
+    let writer = store();
+    let skus: Vec<Sku> = (0..120)
+        .map(|n| Sku::parse(&format!("IX-{n:03}")).unwrap())
+        .collect();
+    let lists = [
+        bridge_domain::PriceListId::parse("CONTRACT").unwrap(),
+        bridge_domain::PriceListId::parse("BASE").unwrap(),
+    ];
+    let mut written = 0;
+    for (n, sku) in skus.iter().enumerate() {
+        let sku = sku.as_str();
+        let mut windows = Vec::new();
+        if n % 2 == 0 {
+            windows.push(window("CONTRACT", sku, 1, None, "9.50", false));
+        }
+        if n % 3 == 0 {
+            windows.push(window("BASE", sku, 1, None, "10.00", n % 7 == 0));
+        }
+        if n % 5 == 0 {
+            windows.push(window("BASE", sku, 2, Some("2027-01-01"), "10.40", false));
+        }
+        if n % 4 == 0 {
+            windows.push(window("CONTRACT", sku, 3, None, "9.40", false));
+            // A late older revision changes neither the window nor its entry.
+            windows.push(window("CONTRACT", sku, 2, None, "9.45", false));
+        }
+        for w in windows {
+            if writer.apply_price(&w).await.unwrap() == ApplyOutcome::Applied {
+                written += 1;
+            }
+        }
+    }
+    assert!(written > 100, "{written}");
+    let expected = by_window(
+        bridge_domain::ports::prices_per_sku(&writer, &lists, &skus)
+            .await
+            .unwrap(),
+    );
+    assert!(expected.iter().any(|w| w.deleted));
+    assert!(
+        expected
+            .iter()
+            .all(|w| w.tiers.as_slice()[0].unit_price.value().to_string() != "9.45")
+    );
+
+    let reader = store();
+    let before = counter.snapshot();
+    let batched = by_window(reader.prices_of_skus(&lists, &skus).await.unwrap());
+    let cost = counter.snapshot().minus(&before);
+    assert_eq!(batched, expected);
+    // 240 (list, sku) keys: three batches of at most 100, and the completeness marker.
+    assert_eq!(cost.operation("DynamoDB", "BatchGetItem"), 3, "{cost:?}");
+    assert_eq!(cost.operation("DynamoDB", "Query"), 0, "{cost:?}");
+    assert_eq!(cost.operation("DynamoDB", "GetItem"), 1, "{cost:?}");
+
+    // The index wiped, as on a stack deployed before it existed.
+    let index_table = stack.table("PriceIndexTable");
+    let items = client
+        .scan()
+        .table_name(index_table)
+        .send()
+        .await
+        .unwrap()
+        .items
+        .unwrap_or_default();
+    for item in items {
+        client
+            .delete_item()
+            .table_name(index_table)
+            .key("price_list", item["price_list"].clone())
+            .key("sku", item["sku"].clone())
+            .send()
+            .await
+            .unwrap();
+    }
+    let unindexed = store();
+    let before = counter.snapshot();
+    assert_eq!(
+        by_window(unindexed.prices_of_skus(&lists, &skus).await.unwrap()),
+        expected,
+        "an incomplete index is not read"
+    );
+    let cost = counter.snapshot().minus(&before);
+    assert_eq!(cost.operation("DynamoDB", "BatchGetItem"), 0, "{cost:?}");
+    assert!(cost.operation("DynamoDB", "Query") >= 120, "{cost:?}");
+
+    // A writer adds a newer window before the rebuild reaches it: the rebuild keeps it.
+    let newer = window("CONTRACT", "IX-000", 9, None, "9.10", false);
+    assert_eq!(
+        writer.apply_price(&newer).await.unwrap(),
+        ApplyOutcome::Applied
+    );
+    let report = unindexed.rebuild_index().await.unwrap();
+    assert_eq!(report.windows, expected.len() as u64);
+    assert_eq!((report.copied, report.current), (report.windows - 1, 1));
+    let expected: Vec<_> = expected
+        .into_iter()
+        .map(|w| {
+            if w.window_key() == newer.window_key() && w.price_list == newer.price_list {
+                newer.clone()
+            } else {
+                w
+            }
+        })
+        .collect();
+    let before = counter.snapshot();
+    assert_eq!(
+        by_window(unindexed.prices_of_skus(&lists, &skus).await.unwrap()),
+        expected
+    );
+    let cost = counter.snapshot().minus(&before);
+    assert_eq!(cost.operation("DynamoDB", "BatchGetItem"), 3, "{cost:?}");
+    assert_eq!(cost.operation("DynamoDB", "Query"), 0, "{cost:?}");
+    // Run again, everything is current.
+    let again = store().rebuild_index().await.unwrap();
+    assert_eq!((again.copied, again.current), (0, again.windows));
 }
 
 #[tokio::test]

@@ -579,7 +579,7 @@ async fn numbers_with_exponents_are_accepted_exactly() {
         exact("0.25")
     );
     let prices = bridge_domain::ports::PriceStore::prices_of(
-        &bridge_aws::DynamoPriceStore::new(dynamo, stack.table("PriceTable")),
+        &bridge_aws::DynamoPriceStore::windows_only(dynamo, stack.table("PriceTable")),
         &[bridge_domain::PriceListId::parse("PL-E").unwrap()],
         &sku,
     )

@@ -451,7 +451,11 @@ async fn chaos_loses_nothing_applies_nothing_twice_and_lets_nothing_stale_win() 
     let table = |id: &str| stack.info.table(id).unwrap().to_string();
     let dynamo = aws_sdk_dynamodb::Client::new(sdk);
     let stock = bridge_aws::DynamoStockStore::new(dynamo.clone(), table("StockTable"));
-    let prices = bridge_aws::DynamoPriceStore::new(dynamo.clone(), table("PriceTable"));
+    let prices = bridge_aws::DynamoPriceStore::new(
+        dynamo.clone(),
+        table("PriceTable"),
+        table("PriceIndexTable"),
+    );
     let customers_store =
         bridge_aws::DynamoCustomerStore::new(dynamo.clone(), table("CustomerTable"));
     let order_store = bridge_aws::DynamoOrderStore::new(dynamo, table("OrderTable"));

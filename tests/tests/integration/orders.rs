@@ -95,6 +95,7 @@ impl Setup {
         let store = bridge_aws::DynamoPriceStore::new(
             aws_sdk_dynamodb::Client::new(&self.stack.sdk),
             self.stack.table("PriceTable"),
+            self.stack.table("PriceIndexTable"),
         );
         store.apply_price(&p).await.unwrap();
     }
@@ -770,6 +771,7 @@ async fn a_price_announced_for_next_month_leaves_today_s_price_in_force_for_brid
     let prices = bridge_aws::DynamoPriceStore::new(
         aws_sdk_dynamodb::Client::new(&s.stack.sdk),
         s.stack.table("PriceTable"),
+        s.stack.table("PriceIndexTable"),
     );
     assert_eq!(
         prices.apply_price(&announced).await.unwrap(),

@@ -48,6 +48,7 @@ fn price_store(stack: &TestStack) -> bridge_aws::DynamoPriceStore {
     bridge_aws::DynamoPriceStore::new(
         aws_sdk_dynamodb::Client::new(&stack.sdk),
         stack.table("PriceTable"),
+        stack.table("PriceIndexTable"),
     )
 }
 

@@ -425,3 +425,60 @@ async fn keys_from_secrets_manager_rotate_and_hold_each_client_to_its_endpoints(
         200
     );
 }
+
+/// Per-client throttling through the counters on DynamoDB (moto): a widget allowed two
+/// requests a second by its entry in the key secret gets 429 for the rest of a burst, while
+/// the shop's own key is served beside it; a second later the widget is served again.
+#[tokio::test]
+async fn a_client_above_its_requests_a_second_gets_429_and_the_others_are_served() {
+    let stack = local_stack_with("shopapirate", &[("KEY_RECHECK_SECONDS", "0")]).await;
+    let info = stack
+        .info
+        .shop_api
+        .clone()
+        .expect("the stack serves the read API");
+    let api = Api {
+        http: reqwest::Client::new(),
+        url: info.url.clone(),
+        key: info.key.clone(),
+    };
+    let widget = "sak_widget_33333333333333333333333333333333";
+    put_keys(
+        &stack,
+        &json!({"clients": {
+            "local-shop": {"keys": [info.key], "endpoints": ["availability"]},
+            "stock-widget": {"keys": [widget], "endpoints": ["availability"], "requests_per_second": 2}
+        }}),
+    )
+    .await;
+    let path = "/v1/availability?sku=SKU-1";
+    let burst: Vec<_> = (0..8)
+        .map(|_| api.call(reqwest::Method::GET, path, Some(widget), None))
+        .collect();
+    let (answers, shop) = tokio::join!(futures::future::join_all(burst), api.get(path));
+    assert_eq!(
+        shop.0, 200,
+        "another client is not held to the widget's limit"
+    );
+    let served = answers.iter().filter(|(status, _)| *status == 200).count();
+    let throttled: Vec<_> = answers
+        .iter()
+        .filter(|(status, _)| *status == 429)
+        .collect();
+    // Two a second; a burst may straddle a second's boundary.
+    assert!((1..=4).contains(&served), "{answers:?}");
+    assert_eq!(served + throttled.len(), answers.len(), "{answers:?}");
+    assert!(
+        throttled
+            .iter()
+            .all(|(_, body)| body["error"] == "too_many_requests"),
+        "{throttled:?}"
+    );
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert_eq!(
+        api.call(reqwest::Method::GET, path, Some(widget), None)
+            .await
+            .0,
+        200
+    );
+}

@@ -386,6 +386,8 @@ fn each_function_is_granted_exactly_the_calls_its_code_makes() {
         ("dynamodb:GetItem", "StockTable"),
         ("dynamodb:GetItem", "PriceTable"),
         ("dynamodb:GetItem", "CustomerTable"),
+        // A price window and its index entry are one transaction.
+        ("dynamodb:UpdateItem", "PriceIndexTable"),
         ("s3:GetObject", "PayloadBucket.Arn}/claims/*"),
         ("sqs:SendMessage", "StockPriceDeadLetterQueue"),
         ("sqs:SendMessage", "CustomerDeadLetterQueue"),
@@ -477,6 +479,7 @@ fn each_function_is_granted_exactly_the_calls_its_code_makes() {
         ("dynamodb:GetItem", "PriceTable"),
         ("dynamodb:Scan", "PriceTable"),
         ("dynamodb:PutItem", "PriceTable"),
+        ("dynamodb:UpdateItem", "PriceIndexTable"),
         ("sqs:SendMessage", "ReconcileDeadLetterQueue"),
     ];
     for (action, resource) in reconcile_needs {
@@ -545,10 +548,14 @@ fn each_function_is_granted_exactly_the_calls_its_code_makes() {
             "shop-orders may send to {queue}"
         );
     }
-    // The read API reads: the customer, a sku's prices and levels, the customer's orders,
-    // and its keys. It writes nothing, anywhere.
+    // The read API reads: the customer, a cart's prices (batches from the price index and
+    // its completeness marker, or per sku), levels, the customer's orders, and its keys. It
+    // writes nothing but its clients' request counters.
     let shop_api_needs = [
         ("dynamodb:GetItem", "CustomerTable"),
+        ("dynamodb:BatchGetItem", "PriceIndexTable"),
+        ("dynamodb:GetItem", "PriceIndexTable"),
+        ("dynamodb:UpdateItem", "ShopApiClientRateTable"),
         ("dynamodb:Query", "PriceTable"),
         ("dynamodb:Query", "StockTable"),
         ("dynamodb:Query", "OrderTable.Arn}/index/by_customer"),
@@ -562,10 +569,19 @@ fn each_function_is_granted_exactly_the_calls_its_code_makes() {
     }
     let read_only = [
         "dynamodb:GetItem",
+        "dynamodb:BatchGetItem",
         "dynamodb:Query",
         "secretsmanager:GetSecretValue",
     ];
     for (actions, resources) in statements("ShopApiFunction") {
+        if resources.contains("ShopApiClientRateTable") {
+            assert_eq!(
+                actions,
+                BTreeSet::from(["dynamodb:UpdateItem".to_string()]),
+                "shop-api may {actions:?} on {resources}"
+            );
+            continue;
+        }
         assert!(
             actions.iter().all(|a| read_only.contains(&a.as_str())),
             "shop-api may {actions:?} on {resources}"
