@@ -4,7 +4,8 @@
 port="$("$venv/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
 mkdir -p "$root/target"
 moto_log="$root/target/$1"
-setsid "$venv/bin/moto_server" -H 127.0.0.1 -p "$port" >"$moto_log" 2>&1 &
+# tools/moto/serve.py: moto with DynamoDB's isolation (see its docstring).
+setsid "$venv/bin/python" "$root/tools/moto/serve.py" -H 127.0.0.1 -p "$port" >"$moto_log" 2>&1 &
 moto_pid=$!
 . "$root/scripts/on-exit.sh"
 on_exit "kill -- -$moto_pid 2>/dev/null || kill $moto_pid 2>/dev/null || true"

@@ -48,10 +48,13 @@ pub struct MotoServer {
     child: Child,
 }
 
+/// moto's server with DynamoDB's isolation (the file's docstring says why).
+const SERVE: &str = include_str!("../../tools/moto/serve.py");
+
 /// Runs moto as a child and ends it when stdin reaches end of file.
 const WATCHDOG: &str = r#"
 import subprocess, sys
-moto = subprocess.Popen([sys.argv[1], "-H", "127.0.0.1", "-p", sys.argv[2]],
+moto = subprocess.Popen([sys.executable, "-c", sys.argv[1], "-H", "127.0.0.1", "-p", sys.argv[2]],
                         stdout=subprocess.DEVNULL, stderr=open(sys.argv[3], "ab"))
 try:
     sys.stdin.read()
@@ -81,7 +84,7 @@ impl MotoServer {
         let child = Command::new(python)
             .arg("-c")
             .arg(WATCHDOG)
-            .arg(&moto)
+            .arg(SERVE)
             .arg(port.to_string())
             .arg(log)
             .stdin(Stdio::piped())

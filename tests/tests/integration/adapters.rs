@@ -291,6 +291,36 @@ async fn the_price_index_answers_a_cart_in_batches_exactly_as_the_windows_and_is
     // Run again, everything is current.
     let again = store().rebuild_index().await.unwrap();
     assert_eq!((again.copied, again.current), (0, again.windows));
+
+    // Two writers of one window at once: both may pass the revision peek, and the
+    // transaction's condition then cancels the older one, which is stale, not an error.
+    let before = counter.snapshot();
+    let mut applied = 0;
+    for n in 0..20 {
+        let sku = format!("RACE-{n}");
+        let (newer, older) = (
+            window("BASE", &sku, 6, None, "6.00", false),
+            window("BASE", &sku, 5, None, "5.00", false),
+        );
+        let (a, b) = tokio::join!(writer.apply_price(&newer), writer.apply_price(&older));
+        for outcome in [a.unwrap(), b.unwrap()] {
+            applied += usize::from(outcome == ApplyOutcome::Applied);
+        }
+        let sku = Sku::parse(&sku).unwrap();
+        let indexed = writer
+            .prices_of_skus(&lists[1..], std::slice::from_ref(&sku))
+            .await
+            .unwrap();
+        assert_eq!(indexed.len(), 1);
+        assert_eq!(indexed[0].revision, Revision::new(6));
+        assert_eq!(indexed, writer.prices_of(&lists[1..], &sku).await.unwrap());
+    }
+    let cost = counter.snapshot().minus(&before);
+    let transactions = cost.operation("DynamoDB", "TransactWriteItems") as usize;
+    println!(
+        "{transactions} transactions for {applied} applied windows: {} cancelled as stale",
+        transactions - applied
+    );
 }
 
 #[tokio::test]
