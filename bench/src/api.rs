@@ -183,7 +183,52 @@ pub fn cpu_per_line(report: &mut Report) {
         },
     );
     assert!(answer > LINES * 50, "the handler answered every line");
+    // What the target leaves room for: each line's answer alone, from a resolution made
+    // before timing to its JSON bytes (no parse, no reads, no Value), against resolution.
+    let resolutions: Vec<_> = lines
+        .iter()
+        .map(|(sku, quantity, records)| {
+            (
+                sku,
+                *quantity,
+                resolve_price(&lists, records, sku, *quantity, at()),
+            )
+        })
+        .collect();
+    let ((written, answer_alone), (_, alone_again)) = best_of_interleaved(
+        30,
+        || {
+            let mut out = Vec::with_capacity(LINES * 300);
+            for (sku, quantity, resolution) in &resolutions {
+                let line = shop_api::answers::LineAnswer::from_resolution(
+                    sku,
+                    *quantity,
+                    resolution.clone(),
+                );
+                serde_json::to_writer(&mut out, &line).expect("written");
+            }
+            out.len()
+        },
+        || {
+            lines
+                .iter()
+                .map(|(sku, quantity, records)| {
+                    resolve_price(&lists, records, sku, *quantity, at())
+                })
+                .collect::<Vec<_>>()
+        },
+    );
+    assert!(written > LINES * 50, "every line written");
     let per_line = |spent: Duration| spent.as_secs_f64() * 1e6 / LINES as f64;
+    report.add(
+        "api",
+        format!("answer alone per line: resolution made before, to JSON bytes ({LINES} lines)"),
+        per_line(answer_alone),
+        "pricing::resolve_price alone, same lines",
+        per_line(alone_again),
+        "µs",
+        None,
+    );
     report.add(
         "api",
         format!("CPU per resolved line, {LINES}-line cart through the handler (in-memory stores)"),
