@@ -585,17 +585,58 @@ async fn orders_demo(
     )
     .await?;
     ok &= code == 202;
+    // The warehouse ships it in two parcels; the carrier's news arrives out of order.
+    let logistics = Source::parse("logistics").expect("a source name");
+    let parcel = |id: &str, revision: u64, status: &str, lines: Value| {
+        event(
+            "shipment.updated",
+            json!({"shipment_id": format!("{}-{id}", ids[0]), "order_id": ids[0], "status": status,
+                   "revision": revision, "carrier": "DHL", "tracking_code": format!("JJD{run_id}{id}"),
+                   "lines": lines}),
+        )
+    };
+    for (n, body) in [
+        parcel("P2", 1, "dispatched", json!([{"line": 1, "quantity": 5}])),
+        parcel("P1", 2, "delivered", json!([{"line": 1, "quantity": 7}])),
+        parcel("P2", 2, "delivered", json!([])),
+    ]
+    .iter()
+    .enumerate()
+    {
+        let (code, _) = post(
+            http,
+            stack,
+            logistics.clone(),
+            &format!("msg_{}_parcel_{n}", ids[0]),
+            body,
+            false,
+        )
+        .await?;
+        ok &= code == 202;
+    }
     stack
         .drain(&["OrderStatusQueue"], Duration::from_secs(60))
         .await?;
-    let expected = ["confirmed", "held", "held"];
-    for (id, want) in ids.iter().zip(expected) {
+    let expected = [
+        ("confirmed", "delivered"),
+        ("held", "unshipped"),
+        ("held", "unshipped"),
+    ];
+    for (id, (want, shipped)) in ids.iter().zip(expected) {
         println!("\n== bridgectl order {id}");
         let stored = crate::orders::order(&store, id).await?;
         print!("{}", crate::orders::text(&stored));
         if stored.state.name() != want {
             ok = false;
             println!("BAD expected {want}");
+        }
+        let fulfilment = bridge_domain::shipments::fulfilment(&stored.order, &stored.shipments);
+        if fulfilment.as_str() != shipped {
+            ok = false;
+            println!(
+                "BAD expected fulfilment {shipped}, is {}",
+                fulfilment.as_str()
+            );
         }
     }
     if let Some(erp) = &stack.erp {

@@ -119,6 +119,52 @@ pub fn text(stored: &StoredOrder) -> String {
         }
         _ => {}
     }
+    if !stored.shipments.is_empty() {
+        let shipped = bridge_domain::shipments::shipped_per_line(&stored.shipments);
+        let _ = writeln!(
+            out,
+            "fulfilment    {}",
+            bridge_domain::shipments::fulfilment(o, &stored.shipments)
+                .as_str()
+                .to_uppercase()
+        );
+        for line in o.lines.as_slice() {
+            let _ = writeln!(
+                out,
+                "  line {:<3}    {} shipped of {} ({})",
+                line.line,
+                shipped.get(&line.line).copied().unwrap_or_default(),
+                line.quantity.value(),
+                line.sku
+            );
+        }
+        for (id, s) in &stored.shipments {
+            let lines: Vec<String> = s
+                .lines
+                .iter()
+                .map(|l| format!("line {} x {}", l.line, l.quantity.value()))
+                .collect();
+            let _ = writeln!(
+                out,
+                "shipment      {id} {} revision {} {} {} [{}]",
+                s.status.as_str(),
+                s.revision,
+                s.carrier.as_deref().unwrap_or("-"),
+                s.tracking_code.as_deref().unwrap_or("-"),
+                lines.join(", ")
+            );
+            if let Some(problem) = &s.exception
+                && s.status == bridge_domain::ShipmentStatus::Exception
+            {
+                let _ = writeln!(
+                    out,
+                    "  exception   {}: {}",
+                    problem.code,
+                    problem.message.as_deref().unwrap_or("-")
+                );
+            }
+        }
+    }
     if let Some(wait) = &stored.erp_wait {
         let since = wait
             .since

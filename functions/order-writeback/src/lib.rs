@@ -11,7 +11,7 @@ pub mod wiring;
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use bridge_domain::error::cause_chain;
-use bridge_domain::events::{OrderPlaced, OrderStatusChanged};
+use bridge_domain::events::{OrderPlaced, OrderStatusChanged, ShipmentUpdated};
 use bridge_domain::orders::{
     ErpWait, OrderState, OrderVersion, StateName, check_order, compare_versions, open_orders_total,
 };
@@ -20,6 +20,7 @@ use bridge_domain::ports::{
     StoredOrder,
 };
 use bridge_domain::pull::PullStateStore;
+use bridge_domain::shipments::ShipmentApplied;
 use bridge_domain::{DomainEvent, ErrorClass, PortError, Route};
 use bridge_lambda::{
     BatchSettings, Config, ConfigError, ConsumeError, ConsumedQueues, MessageError, MessageOutcome,
@@ -366,6 +367,7 @@ impl OrderWriteback {
                         }
                     }
                     DomainEvent::OrderStatusChanged(status) => self.status(status).await,
+                    DomainEvent::ShipmentUpdated(shipment) => self.shipment(shipment).await,
                     other => Err(MessageError::permanent(
                         "unexpected_event_type",
                         format!("{} does not belong on this queue", other.event_type()),
@@ -656,6 +658,69 @@ impl OrderWriteback {
                     }
                     bridge_lambda::metrics::heartbeats([category.as_str()]);
                     return Ok("Applied");
+                }
+                Err(err) if err.code == "concurrent_update" => continue,
+                Err(err) => return Err(err),
+            }
+        }
+        Err(MessageError::retryable(
+            "concurrent_update",
+            "the order kept changing",
+        ))
+    }
+
+    /// A shipment of an order (contract section 8): recorded under its own revision; a
+    /// shipment that names a line the order lacks or ships more than was ordered is refused
+    /// with its reason (dead-lettered), the order unchanged; an exception is alarmed.
+    pub async fn shipment(&self, event: ShipmentUpdated) -> Result<MessageOutcome, MessageError> {
+        for _ in 0..3 {
+            let Some(mut stored) = self
+                .ports
+                .orders
+                .get(&event.order_id)
+                .await
+                .map_err(store_failure)?
+            else {
+                return Err(MessageError::permanent(
+                    "unknown_order",
+                    format!(
+                        "shipment {} is for order {}, which was never placed through the bridge",
+                        event.shipment_id, event.order_id
+                    ),
+                ));
+            };
+            let order = stored.order.clone();
+            let applied = bridge_domain::shipments::apply_shipment(
+                &order,
+                &mut stored.shipments,
+                &event,
+                Utc::now(),
+            )
+            .map_err(|refused| MessageError::permanent(refused.code, refused.message))?;
+            let exception = match applied {
+                ShipmentApplied::Stale { stored: revision } => {
+                    info!(order_id = %event.order_id, shipment_id = %event.shipment_id, stored = revision.value(), "stale shipment revision: nothing changed");
+                    return Ok("Stale");
+                }
+                ShipmentApplied::Applied { exception } => exception,
+            };
+            match self.save_as_is(&mut stored).await {
+                Ok(()) => {
+                    let fulfilment =
+                        bridge_domain::shipments::fulfilment(&order, &stored.shipments);
+                    if exception {
+                        let problem = event.exception.as_ref();
+                        error!(
+                            order_id = %event.order_id,
+                            shipment_id = %event.shipment_id,
+                            code = problem.map(|p| p.code.as_str()).unwrap_or_default(),
+                            message = problem.and_then(|p| p.message.as_deref()).unwrap_or_default(),
+                            "shipment exception"
+                        );
+                        return Ok("ShipmentException");
+                    }
+                    info!(order_id = %event.order_id, shipment_id = %event.shipment_id, status = event.status.as_str(), fulfilment = fulfilment.as_str(), "shipment recorded");
+                    return Ok("ShipmentApplied");
                 }
                 Err(err) if err.code == "concurrent_update" => continue,
                 Err(err) => return Err(err),

@@ -196,7 +196,7 @@ mod tests {
             IntakeSettings::from_config(&Config::from_map(env.clone()), SigningSecrets::default())
                 .unwrap();
         assert_eq!(settings.sources, Sources::contract());
-        assert_eq!(settings.sources_without_secrets().len(), 2);
+        assert_eq!(settings.sources_without_secrets().len(), 3);
 
         env.insert(
             WEBHOOK_SOURCES.into(),

@@ -3,12 +3,13 @@
 use crate::json::{ContractError, Field, Obj};
 use bridge_domain::events::{
     Approval, ApprovalRule, Buyer, Delivery, DeliveryTerms, NextDelivery, OrderLine, OrderLines,
-    OrderStatus, PricePer, PriceTier, PriceTiers, Tracking, UnitPrice, ValidityWindow,
+    OrderStatus, PricePer, PriceTier, PriceTiers, ShipmentLine, ShipmentProblem, ShipmentStatus,
+    ShipmentUpdated, Tracking, UnitPrice, ValidityWindow,
 };
 use bridge_domain::{
     CostCenter, Currency, CustomerChanged, CustomerId, DomainEvent, EventType, InvalidValue, Money,
-    OrderId, OrderPlaced, OrderStatusChanged, PriceChanged, PriceListId, Quantity, Sender, Sku,
-    StockChanged, UnitCode, WarehouseId,
+    OrderId, OrderPlaced, OrderStatusChanged, PriceChanged, PriceListId, Quantity, Sender,
+    ShipmentId, Sku, StockChanged, UnitCode, WarehouseId,
 };
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -92,6 +93,7 @@ pub fn parse_data(event_type: EventType, data: Field<'_>) -> Result<DomainEvent,
             EventType::CustomerChanged => DomainEvent::CustomerChanged(customer(o)?),
             EventType::OrderStatusChanged => DomainEvent::OrderStatusChanged(order_status(o)?),
             EventType::OrderPlaced => DomainEvent::OrderPlaced(order_placed(o)?),
+            EventType::ShipmentUpdated => DomainEvent::ShipmentUpdated(shipment(o)?),
         })
     })
 }
@@ -228,6 +230,77 @@ fn order_status(o: &Obj<'_>) -> Result<OrderStatusChanged, ContractError> {
     })
 }
 
+/// `shipment.updated` (section 8). Lines are unique per order line and above 0; an
+/// `exception` status needs the exception's code (it is alarmed and shown with it).
+fn shipment(o: &Obj<'_>) -> Result<ShipmentUpdated, ContractError> {
+    let status = o.required("status", |f| {
+        f.parse(|s| {
+            ShipmentStatus::parse(s).ok_or_else(|| {
+                InvalidValue::new(
+                    "unknown_status",
+                    format!(
+                        "{s:?} is not one of {}",
+                        ShipmentStatus::ALL.map(|s| s.as_str()).join(", ")
+                    ),
+                )
+            })
+        })
+    })?;
+    let mut seen = std::collections::BTreeSet::new();
+    let lines = o.list("lines", |f| {
+        let line = f.object(|l| {
+            Ok(ShipmentLine {
+                line: l.required("line", |f| f.u32())?,
+                quantity: l.required("quantity", |f| {
+                    let quantity = quantity(f)?;
+                    if quantity.value().is_zero() {
+                        return Err(f.invalid(InvalidValue::new(
+                            "not_positive",
+                            "a shipped quantity must be above 0",
+                        )));
+                    }
+                    Ok(quantity)
+                })?,
+            })
+        })?;
+        if !seen.insert(line.line) {
+            return Err(f.invalid(InvalidValue::new(
+                "duplicate_line",
+                format!("line {} is listed twice", line.line),
+            )));
+        }
+        Ok(line)
+    })?;
+    let exception = o.optional("exception", |f| {
+        f.object(|e| {
+            Ok(ShipmentProblem {
+                code: e.required("code", |f| f.text(MAX_TEXT))?,
+                message: e.optional("message", |f| f.text(MAX_TEXT))?,
+            })
+        })
+    })?;
+    if status == ShipmentStatus::Exception && exception.is_none() {
+        return Err(ContractError::new(
+            "missing_field",
+            "a shipment in status exception needs exception.code",
+            Some(o.path().to_string() + "/exception"),
+        ));
+    }
+    Ok(ShipmentUpdated {
+        shipment_id: o.required("shipment_id", |f| f.parse(ShipmentId::parse))?,
+        order_id: o.required("order_id", |f| f.parse(OrderId::parse))?,
+        status,
+        revision: o.required("revision", |f| f.revision())?,
+        carrier: o.optional("carrier", |f| f.text(MAX_TEXT))?,
+        tracking_code: o.optional("tracking_code", |f| f.text(MAX_TEXT))?,
+        tracking_url: o.optional("tracking_url", |f| f.text(2048))?,
+        estimated_delivery: o.optional("estimated_delivery", |f| f.date())?,
+        occurred_at: o.optional("occurred_at", |f| f.timestamp())?,
+        lines,
+        exception,
+    })
+}
+
 fn order_placed(o: &Obj<'_>) -> Result<OrderPlaced, ContractError> {
     let lines = o.required("lines", |f| {
         f.array(|l| {
@@ -339,6 +412,71 @@ mod tests {
         assert_eq!(stock.available.to_string(), "12.5");
         assert_eq!(stock.revision.value(), 7);
         assert_eq!(stock.next_delivery.unwrap().quantity.to_string(), "40");
+    }
+
+    fn shipment_body(data: Value) -> Value {
+        json!({"type": "shipment.updated", "timestamp": "2026-12-07T10:00:00Z", "data": data})
+    }
+
+    #[test]
+    fn a_shipment_from_logistics_parses_with_every_field_and_bad_ones_name_their_pointer() {
+        let full = json!({"shipment_id": "00340434161094042557", "order_id": "SO-1", "status": "exception",
+            "revision": 4, "carrier": "DHL", "tracking_code": "JJD000390007", "tracking_url": "https://dhl.example/t/JJD000390007",
+            "estimated_delivery": "2026-12-09", "occurred_at": "2026-12-07T09:30:00Z",
+            "lines": [{"line": 1, "quantity": "2.5"}, {"line": 2, "quantity": 1}],
+            "exception": {"code": "address_unknown", "message": "recipient not found"}});
+        let DomainEvent::ShipmentUpdated(s) = parse("logistics", shipment_body(full.clone()))
+            .unwrap()
+            .event
+        else {
+            panic!()
+        };
+        assert_eq!(s.status, ShipmentStatus::Exception);
+        assert_eq!(s.lines[0].quantity.to_string(), "2.5");
+        assert_eq!(s.exception.unwrap().code, "address_unknown");
+        assert_eq!(s.estimated_delivery.unwrap().to_string(), "2026-12-09");
+        assert_eq!(
+            s.tracking_url.as_deref(),
+            Some("https://dhl.example/t/JJD000390007")
+        );
+        // Only the logistics source may send it.
+        assert_eq!(
+            parse("erp", shipment_body(full.clone())).unwrap_err().code,
+            "unknown_type"
+        );
+        for (change, pointer, code) in [
+            (json!({"status": "lost"}), "/data/status", "unknown_status"),
+            (
+                json!({"exception": null}),
+                "/data/exception",
+                "missing_field",
+            ),
+            (
+                json!({"lines": [{"line": 1, "quantity": 0}]}),
+                "/data/lines/0/quantity",
+                "not_positive",
+            ),
+            (
+                json!({"lines": [{"line": 1, "quantity": 1}, {"line": 1, "quantity": 2}]}),
+                "/data/lines/1",
+                "duplicate_line",
+            ),
+        ] {
+            let mut data = full.clone();
+            for (key, value) in change.as_object().unwrap() {
+                if value.is_null() {
+                    data.as_object_mut().unwrap().remove(key);
+                } else {
+                    data[key] = value.clone();
+                }
+            }
+            let err = parse("logistics", shipment_body(data)).unwrap_err();
+            assert_eq!(
+                (err.code.as_str(), err.field.as_deref()),
+                (code, Some(pointer)),
+                "{change}: {err:?}"
+            );
+        }
     }
 
     #[test]
@@ -512,6 +650,6 @@ mod published_examples {
             assert_eq!(parsed.event_type, event_type);
             seen.push(event_type);
         }
-        assert_eq!(seen.len(), 5);
+        assert_eq!(seen.len(), EventType::ALL.len());
     }
 }

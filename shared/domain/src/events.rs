@@ -5,7 +5,7 @@
 //! value of these types is valid however it was built.
 
 use crate::error::InvalidValue;
-use crate::ids::{CostCenter, CustomerId, OrderId, PriceListId, Sku, WarehouseId};
+use crate::ids::{CostCenter, CustomerId, OrderId, PriceListId, ShipmentId, Sku, WarehouseId};
 use crate::money::{Currency, Money, Quantity, UnitCode};
 use crate::revision::Revision;
 use chrono::{DateTime, NaiveDate, Utc};
@@ -55,15 +55,18 @@ pub enum EventType {
     OrderStatusChanged,
     #[serde(rename = "order.placed")]
     OrderPlaced,
+    #[serde(rename = "shipment.updated")]
+    ShipmentUpdated,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 5] = [
+    pub const ALL: [EventType; 6] = [
         EventType::StockChanged,
         EventType::PriceChanged,
         EventType::CustomerChanged,
         EventType::OrderStatusChanged,
         EventType::OrderPlaced,
+        EventType::ShipmentUpdated,
     ];
 
     pub fn parse(value: &str) -> Option<Self> {
@@ -77,6 +80,7 @@ impl EventType {
             EventType::CustomerChanged => "customer.changed",
             EventType::OrderStatusChanged => "order.status_changed",
             EventType::OrderPlaced => "order.placed",
+            EventType::ShipmentUpdated => "shipment.updated",
         }
     }
 
@@ -84,7 +88,8 @@ impl EventType {
         match self {
             EventType::StockChanged | EventType::PriceChanged => Route::StockPrice,
             EventType::CustomerChanged => Route::Customers,
-            EventType::OrderStatusChanged => Route::OrderStatus,
+            // A shipment changes its order: in line with the ERP's statuses of it.
+            EventType::OrderStatusChanged | EventType::ShipmentUpdated => Route::OrderStatus,
             EventType::OrderPlaced => Route::OrdersPlaced,
         }
     }
@@ -440,6 +445,76 @@ pub struct OrderStatusChanged {
     pub tracking: Vec<Tracking>,
 }
 
+/// Where a shipment is (contract section 8).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ShipmentStatus {
+    Dispatched,
+    InTransit,
+    OutForDelivery,
+    Delivered,
+    Exception,
+    ReturnedToSender,
+}
+
+impl ShipmentStatus {
+    pub const ALL: [ShipmentStatus; 6] = [
+        ShipmentStatus::Dispatched,
+        ShipmentStatus::InTransit,
+        ShipmentStatus::OutForDelivery,
+        ShipmentStatus::Delivered,
+        ShipmentStatus::Exception,
+        ShipmentStatus::ReturnedToSender,
+    ];
+
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            ShipmentStatus::Dispatched => "dispatched",
+            ShipmentStatus::InTransit => "in_transit",
+            ShipmentStatus::OutForDelivery => "out_for_delivery",
+            ShipmentStatus::Delivered => "delivered",
+            ShipmentStatus::Exception => "exception",
+            ShipmentStatus::ReturnedToSender => "returned_to_sender",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == value)
+    }
+}
+
+/// How much of an order line a shipment carries.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShipmentLine {
+    pub line: u32,
+    pub quantity: Quantity,
+}
+
+/// What went wrong with a shipment (status `exception`): the carrier's code and text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShipmentProblem {
+    pub code: String,
+    pub message: Option<String>,
+}
+
+/// `shipment.updated` (contract section 8): one shipment of an order, guarded by its own
+/// revision. Lines may be left out of a later update (a carrier's status change); the
+/// shipment keeps the lines it was announced with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShipmentUpdated {
+    pub shipment_id: ShipmentId,
+    pub order_id: OrderId,
+    pub status: ShipmentStatus,
+    pub revision: Revision,
+    pub carrier: Option<String>,
+    pub tracking_code: Option<String>,
+    pub tracking_url: Option<String>,
+    pub estimated_delivery: Option<NaiveDate>,
+    pub occurred_at: Option<DateTime<Utc>>,
+    pub lines: Vec<ShipmentLine>,
+    pub exception: Option<ShipmentProblem>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OrderLine {
     pub line: u32,
@@ -586,6 +661,8 @@ pub enum DomainEvent {
     OrderStatusChanged(OrderStatusChanged),
     #[serde(rename = "order.placed")]
     OrderPlaced(OrderPlaced),
+    #[serde(rename = "shipment.updated")]
+    ShipmentUpdated(ShipmentUpdated),
 }
 
 impl DomainEvent {
@@ -596,6 +673,7 @@ impl DomainEvent {
             DomainEvent::CustomerChanged(_) => EventType::CustomerChanged,
             DomainEvent::OrderStatusChanged(_) => EventType::OrderStatusChanged,
             DomainEvent::OrderPlaced(_) => EventType::OrderPlaced,
+            DomainEvent::ShipmentUpdated(_) => EventType::ShipmentUpdated,
         }
     }
 
@@ -607,6 +685,7 @@ impl DomainEvent {
             DomainEvent::CustomerChanged(e) => e.customer_id.to_string(),
             DomainEvent::OrderStatusChanged(e) => e.order_id.to_string(),
             DomainEvent::OrderPlaced(e) => e.order_id.to_string(),
+            DomainEvent::ShipmentUpdated(e) => format!("{}/{}", e.order_id, e.shipment_id),
         }
     }
 }

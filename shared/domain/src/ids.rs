@@ -96,6 +96,10 @@ identifier!(
     OrderId, "order id", 64
 );
 identifier!(
+    /// A shipment (parcel or consignment) as the carrier or 3PL numbers it.
+    ShipmentId, "shipment id", 64
+);
+identifier!(
     /// A cost center code of the buying organisation.
     CostCenter, "cost center", 64
 );

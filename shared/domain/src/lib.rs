@@ -33,6 +33,7 @@ pub mod product;
 pub mod pull;
 pub mod reconcile;
 pub mod revision;
+pub mod shipments;
 pub mod shop;
 pub mod shop_prices;
 pub mod sources;
@@ -40,9 +41,9 @@ pub mod sources;
 pub use error::{ErrorClass, InvalidValue, PortError};
 pub use events::{
     CustomerChanged, DomainEvent, EventType, OrderPlaced, OrderStatusChanged, PriceChanged, Route,
-    StockChanged,
+    ShipmentStatus, ShipmentUpdated, StockChanged,
 };
-pub use ids::{CostCenter, CustomerId, OrderId, PriceListId, Sku, WarehouseId};
+pub use ids::{CostCenter, CustomerId, OrderId, PriceListId, ShipmentId, Sku, WarehouseId};
 pub use money::{Currency, Money, Quantity, UnitCode};
 pub use revision::{ApplyOutcome, Revision};
 pub use sources::{EventTypes, Sender, Source, Sources};

@@ -355,6 +355,9 @@ pub struct StoredOrder {
     /// change after submission is the ERP's business), recorded and alarmed.
     #[serde(default)]
     pub changed_after_submission: Option<crate::revision::Revision>,
+    /// Every shipment of the order as last reported (contract section 8), by shipment id.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub shipments: crate::shipments::Shipments,
 }
 
 impl StoredOrder {
@@ -370,6 +373,7 @@ impl StoredOrder {
             version: 1,
             erp_wait: None,
             changed_after_submission: None,
+            shipments: Default::default(),
         }
     }
 

@@ -133,6 +133,10 @@ impl Sources {
                 ]),
             ),
             (Source::shop(), EventTypes::of([EventType::OrderPlaced])),
+            (
+                Source::parse("logistics").expect("a valid source name"),
+                EventTypes::of([EventType::ShipmentUpdated]),
+            ),
         ]))
     }
 

@@ -880,3 +880,154 @@ async fn a_scheduled_run_bounded_by_its_budget_continues_where_the_last_one_stop
         .unwrap();
     assert_eq!(again.unconfirmed, [first], "from the beginning again");
 }
+
+/// `shipment.updated` from source `logistics` on the order status queue, as the intake
+/// enqueues it, through the writeback wired as deployed: its outcome and metrics.
+async fn ship(s: &Setup, message_id: &str, data: Value) -> bridge_lambda::Metrics {
+    let envelope = json!({
+        "version": 1, "webhook_id": format!("w-{message_id}"), "source": "logistics",
+        "event_type": "shipment.updated", "correlation_id": format!("c-{message_id}"),
+        "received_at": "2026-12-07T10:00:00Z",
+        "payload": {"kind": "inline", "body": {"type": "shipment.updated", "timestamp": "2026-12-07T10:00:00Z", "data": data}}});
+    let mut event = aws_lambda_events::event::sqs::SqsEvent::default();
+    event.records.push(super::support::sqs_record(
+        s.stack.queue_arn("OrderStatusQueue"),
+        message_id,
+        &envelope.to_string(),
+        1,
+    ));
+    let (response, metrics) = s.writeback.process(event).await;
+    assert!(
+        response.unwrap().batch_item_failures.is_empty(),
+        "nothing left for a retry"
+    );
+    metrics
+}
+
+/// Contract section 8: partial shipments arriving in any order end `shipped`, then
+/// `delivered` once every shipment is, with every tracking code; a stale revision of a
+/// shipment changes nothing; a shipment above the ordered quantity is dead-lettered with
+/// `over_shipment` and the order keeps what it had; an exception is counted for its alarm
+/// and kept with its code.
+#[tokio::test]
+async fn partial_shipments_in_any_order_end_shipped_then_delivered_and_an_over_shipment_is_refused()
+{
+    let s = setup().await;
+    let DomainEvent::OrderPlaced(order) = event(
+        Source::shop(),
+        json!({"type": "order.placed", "timestamp": "2026-12-07T09:00:00Z",
+        "data": {"order_id": "SO-50", "customer_id": "C-1", "currency": "EUR", "placed_at": "2026-12-07T09:00:00Z", "cost_center": "CC-1",
+                 "lines": [{"line": 1, "sku": "A", "quantity": 6, "unit_price": "10.00"},
+                           {"line": 2, "sku": "A", "quantity": 2, "unit_price": "10.00"}]}}),
+    ) else {
+        unreachable!()
+    };
+    assert_eq!(s.deliver(&order, 1).await, Ok("Submitted"));
+    let fulfilment = |stored: &bridge_domain::ports::StoredOrder| {
+        bridge_domain::shipments::fulfilment(&stored.order, &stored.shipments)
+    };
+    let shipment = |id: &str, revision: u64, status: &str, lines: Value| {
+        json!({"shipment_id": id, "order_id": "SO-50", "status": status, "revision": revision,
+               "carrier": "DHL", "tracking_code": format!("JJD-{id}"), "lines": lines,
+               "estimated_delivery": "2026-12-09", "occurred_at": "2026-12-07T10:00:00Z"})
+    };
+    // The second parcel's news first.
+    let m = ship(
+        &s,
+        "m-1",
+        shipment(
+            "P-2",
+            1,
+            "in_transit",
+            json!([{"line": 1, "quantity": 2}, {"line": 2, "quantity": 2}]),
+        ),
+    )
+    .await;
+    assert_eq!(m.count("ShipmentApplied"), 1);
+    assert_eq!(
+        fulfilment(&s.stored("SO-50").await),
+        bridge_domain::shipments::Fulfilment::PartiallyShipped
+    );
+
+    // Over-shipment: line 2 has 2 of 2 already.
+    let m = ship(
+        &s,
+        "m-2",
+        shipment("P-3", 1, "dispatched", json!([{"line": 2, "quantity": 1}])),
+    )
+    .await;
+    assert_eq!(m.count("ShipmentApplied"), 0);
+    let dead = s.stack.drain_queue("OrderStatusDeadLetterQueue").await;
+    assert_eq!(dead.len(), 1);
+    let attributes = dead[0].message_attributes().unwrap();
+    assert_eq!(
+        attributes["failure_code"].string_value(),
+        Some("over_shipment")
+    );
+    assert!(
+        attributes["failure_reason"]
+            .string_value()
+            .unwrap()
+            .contains("line 2"),
+        "{attributes:?}"
+    );
+    assert!(!s.stored("SO-50").await.shipments.contains_key("P-3"));
+
+    ship(
+        &s,
+        "m-3",
+        shipment("P-1", 1, "dispatched", json!([{"line": 1, "quantity": 4}])),
+    )
+    .await;
+    let stored = s.stored("SO-50").await;
+    assert_eq!(
+        fulfilment(&stored),
+        bridge_domain::shipments::Fulfilment::Shipped
+    );
+
+    // P-1 delivered (a carrier's update without lines), then a late older P-1 update.
+    ship(&s, "m-4", shipment("P-1", 3, "delivered", json!([]))).await;
+    let m = ship(&s, "m-5", shipment("P-1", 2, "out_for_delivery", json!([]))).await;
+    assert_eq!(m.count("Stale"), 1);
+    let stored = s.stored("SO-50").await;
+    assert_eq!(
+        stored.shipments["P-1"].status,
+        bridge_domain::ShipmentStatus::Delivered
+    );
+    assert_eq!(stored.shipments["P-1"].lines.len(), 1, "its lines kept");
+    assert_eq!(
+        fulfilment(&stored),
+        bridge_domain::shipments::Fulfilment::Shipped
+    );
+
+    // P-2 hits a problem: alarmed, kept with its code; then delivered after all.
+    let mut problem = shipment("P-2", 2, "exception", json!([]));
+    problem["exception"] = json!({"code": "address_unknown", "message": "recipient not found"});
+    let m = ship(&s, "m-6", problem).await;
+    assert_eq!(m.count("ShipmentException"), 1);
+    let stored = s.stored("SO-50").await;
+    assert_eq!(
+        stored.shipments["P-2"].exception.as_ref().unwrap().code,
+        "address_unknown"
+    );
+    let shown = bridgectl::orders::text(&stored);
+    assert!(shown.contains("exception   address_unknown"), "{shown}");
+    ship(&s, "m-7", shipment("P-2", 3, "delivered", json!([]))).await;
+    let stored = s.stored("SO-50").await;
+    assert_eq!(
+        fulfilment(&stored),
+        bridge_domain::shipments::Fulfilment::Delivered
+    );
+    let shown = bridgectl::orders::text(&stored);
+    assert!(shown.contains("fulfilment    DELIVERED"), "{shown}");
+    for code in ["JJD-P-1", "JJD-P-2"] {
+        assert!(shown.contains(code), "{shown}");
+    }
+    assert!(shown.contains("6 shipped of 6"), "{shown}");
+    assert!(
+        s.stack
+            .drain_queue("OrderStatusDeadLetterQueue")
+            .await
+            .is_empty()
+    );
+}
