@@ -40,6 +40,7 @@ fn order_state(state: ShopOrderState) -> &'static str {
 
 fn shipment_state(state: ShopShipmentState) -> &'static str {
     match state {
+        ShopShipmentState::Partial => "Partial",
         ShopShipmentState::Shipped => "Shipped",
         ShopShipmentState::Delivered => "Delivered",
     }

@@ -136,6 +136,8 @@ pub enum ShopOrderState {
 /// statuses reach.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ShopShipmentState {
+    /// Some of the goods are on their way (logistics' shipments, not yet every line).
+    Partial,
     Shipped,
     Delivered,
 }
@@ -208,6 +210,7 @@ impl OrderProgress {
                 )
             }
         };
+        let (revision, shipment, tracking) = with_shipments(order, revision, shipment, tracking);
         Some(Self {
             order_id: order.order.order_id.clone(),
             revision,
@@ -217,6 +220,45 @@ impl OrderProgress {
             tracking,
         })
     }
+}
+
+/// What logistics' shipments (contract section 8) add to the ERP's word: their fulfilment
+/// as the shipment state (closer to the goods than the ERP's status), a parcel per tracking
+/// code, and their revisions in the progress's revision. Each shipment's revision only
+/// grows, as the ERP's does, so their sum grows with every change either makes and the
+/// shop's revision check lets it through.
+fn with_shipments(
+    order: &StoredOrder,
+    revision: Revision,
+    shipment: Option<ShopShipmentState>,
+    mut tracking: Vec<Tracking>,
+) -> (Revision, Option<ShopShipmentState>, Vec<Tracking>) {
+    if order.shipments.is_empty() {
+        return (revision, shipment, tracking);
+    }
+    let shipments: u64 = order
+        .shipments
+        .values()
+        .map(|s| s.revision.value())
+        .fold(0, u64::saturating_add);
+    let revision = Revision::new(revision.value().saturating_add(shipments));
+    let shipment = match crate::shipments::fulfilment(&order.order, &order.shipments) {
+        crate::shipments::Fulfilment::Unshipped => shipment,
+        crate::shipments::Fulfilment::PartiallyShipped => Some(ShopShipmentState::Partial),
+        crate::shipments::Fulfilment::Shipped => Some(ShopShipmentState::Shipped),
+        crate::shipments::Fulfilment::Delivered => Some(ShopShipmentState::Delivered),
+    };
+    for s in order.shipments.values().filter(|s| s.counts_as_shipped()) {
+        if let Some(code) = &s.tracking_code
+            && !tracking.iter().any(|t| t.code.as_ref() == Some(code))
+        {
+            tracking.push(Tracking {
+                carrier: s.carrier.clone(),
+                code: Some(code.clone()),
+            });
+        }
+    }
+    (revision, shipment, tracking)
 }
 
 /// The progress to publish when a stored order changed from `old` to `new`: `None` when
@@ -332,6 +374,76 @@ mod tests {
                     .collect(),
             })
             .unwrap()
+    }
+
+    /// Logistics' shipments show as the shop's shipment state (Partial until every line is
+    /// shipped), a parcel per tracking code, and raise the progress's revision each time.
+    #[test]
+    fn shipments_show_partial_then_shipped_then_delivered_with_their_parcels() {
+        use crate::events::{ShipmentLine, ShipmentStatus, ShipmentUpdated};
+        let mut order = with(OrderState::Accepted {
+            erp_order_number: "SO-9".into(),
+        });
+        let mut ship = |id: &str, revision: u64, status: ShipmentStatus, quantity: Option<&str>| {
+            let event = ShipmentUpdated {
+                shipment_id: crate::ids::ShipmentId::parse(id).unwrap(),
+                order_id: OrderId::parse("SHOP-1").unwrap(),
+                status,
+                revision: Revision::new(revision),
+                carrier: Some("GLS".into()),
+                tracking_code: Some(format!("JJD-{id}")),
+                tracking_url: None,
+                estimated_delivery: None,
+                occurred_at: None,
+                lines: quantity
+                    .map(|q| ShipmentLine {
+                        line: 1,
+                        quantity: Quantity::new(q.parse().unwrap()).unwrap(),
+                    })
+                    .into_iter()
+                    .collect(),
+                exception: None,
+            };
+            let snapshot = order.order.clone();
+            crate::shipments::apply_shipment(
+                &snapshot,
+                &mut order.shipments,
+                &event,
+                chrono::Utc::now(),
+            )
+            .unwrap();
+            OrderProgress::of(&order).unwrap()
+        };
+        let partial = ship("P1", 2, ShipmentStatus::Dispatched, Some("0.5"));
+        assert_eq!(
+            (partial.shipment, partial.revision),
+            (Some(ShopShipmentState::Partial), Revision::new(2))
+        );
+        assert_eq!(partial.tracking[0].code.as_deref(), Some("JJD-P1"));
+        let shipped = ship("P2", 1, ShipmentStatus::Delivered, Some("0.5"));
+        assert_eq!(
+            (shipped.shipment, shipped.revision, shipped.tracking.len()),
+            (Some(ShopShipmentState::Shipped), Revision::new(3), 2)
+        );
+        let delivered = ship("P1", 3, ShipmentStatus::Delivered, None);
+        assert_eq!(
+            (delivered.shipment, delivered.revision),
+            (Some(ShopShipmentState::Delivered), Revision::new(4))
+        );
+        // The ERP's status later: its revision counts on top; logistics' word on the goods
+        // stays, the ERP's parcel joins theirs.
+        let shipments = order.shipments.clone();
+        let mut order = with(erp(OrderStatus::Shipped, 5, &["1Z"]));
+        order.shipments = shipments;
+        let both = OrderProgress::of(&order).unwrap();
+        assert_eq!(both.revision, Revision::new(6 + 4));
+        assert_eq!(both.shipment, Some(ShopShipmentState::Delivered));
+        let codes: Vec<_> = both
+            .tracking
+            .iter()
+            .filter_map(|t| t.code.as_deref())
+            .collect();
+        assert_eq!(codes, ["1Z", "JJD-P1", "JJD-P2"]);
     }
 
     #[test]

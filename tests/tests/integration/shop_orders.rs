@@ -228,6 +228,38 @@ async fn a_shop_order_delivered_three_times_reaches_the_erp_once_with_its_b2b_fi
     );
     assert_eq!(after["version"], shipped["version"], "{after}");
 
+    // The carrier's word (contract section 8): the whole line delivered in one parcel. The
+    // shop's shipment state follows the goods, the parcel joins the delivery, and the
+    // shipment's revision lifts the order's bridgeRevision past the ERP's.
+    let delivered = json!({"type": "shipment.updated", "timestamp": "2026-12-07T12:00:00Z",
+        "data": {"shipment_id": "PCL-1001", "order_id": "SHOP-1001", "status": "delivered", "revision": 1,
+                 "carrier": "GLS", "tracking_code": "GLS-1001", "lines": [{"line": 1, "quantity": 12}]}});
+    assert_eq!(
+        post_to_local_stack(
+            &stack,
+            Source::parse("logistics").unwrap(),
+            "ship-1",
+            &delivered
+        )
+        .await,
+        202
+    );
+    let arrived = shop_order(Box::new(|o| o["shipmentState"] == "Delivered")).await;
+    let parcels = arrived["shippingInfo"]["deliveries"][0]["parcels"]
+        .as_array()
+        .unwrap();
+    assert!(
+        parcels
+            .iter()
+            .any(|p| p["trackingData"]["trackingId"] == "GLS-1001"
+                && p["trackingData"]["carrier"] == "GLS"),
+        "{arrived}"
+    );
+    assert_eq!(
+        arrived["custom"]["fields"]["bridgeRevision"], 4,
+        "the ERP's 3 + the shipment's 1: {arrived}"
+    );
+
     // Too large for the queue: the notification names the order, the bridge reads it.
     let large = checkout(&stack, Some(&shop_customer), sku, 3, "SHOP-1002").await;
     send(json!({"notificationType": "Message", "projectKey": project, "id": "msg-order-2",
