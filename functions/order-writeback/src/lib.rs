@@ -32,6 +32,14 @@ use tracing::{Instrument, error, info, warn};
 
 pub const FUNCTION_NAME: &str = "order-writeback";
 
+/// What an edit of a stored order decided (`OrderWriteback::edit_order`).
+enum Edit<T> {
+    /// Save the order as edited; `T` goes back to the caller.
+    Save(T),
+    /// Nothing to save: the message's outcome.
+    Leave(MessageOutcome),
+}
+
 tokio::task_local! {
     /// The correlation id of the message being handled: the ERP connector sends it on, so
     /// one id follows an order from the shop's webhook into the ERP's logs.
@@ -623,42 +631,31 @@ impl OrderWriteback {
         Ok(check_order(order, customer.as_ref(), &prices, open_orders))
     }
 
-    /// An ERP status event: newer revisions win.
-    pub async fn status(&self, event: OrderStatusChanged) -> Result<MessageOutcome, MessageError> {
+    /// Reads an order, lets `edit` change it and saves it under its version; when another
+    /// save came first, reads it again (three times in all). `Ok(Err(outcome))`: `edit`
+    /// left it alone; `Ok(Ok((order, value)))`: saved.
+    async fn edit_order<T>(
+        &self,
+        order_id: &bridge_domain::OrderId,
+        unknown: impl Fn() -> String,
+        mut edit: impl FnMut(&mut StoredOrder) -> Result<Edit<T>, MessageError>,
+    ) -> Result<Result<(StoredOrder, T), MessageOutcome>, MessageError> {
         for _ in 0..3 {
             let Some(mut stored) = self
                 .ports
                 .orders
-                .get(&event.order_id)
+                .get(order_id)
                 .await
                 .map_err(store_failure)?
             else {
-                return Err(MessageError::permanent(
-                    "unknown_order",
-                    format!(
-                        "order {} was never placed through the bridge",
-                        event.order_id
-                    ),
-                ));
+                return Err(MessageError::permanent("unknown_order", unknown()));
             };
-            let Some(state) = stored.state.with_status(&event) else {
-                return Ok("Stale");
+            let value = match edit(&mut stored)? {
+                Edit::Leave(outcome) => return Ok(Err(outcome)),
+                Edit::Save(value) => value,
             };
-            match self.save(&mut stored, state).await {
-                Ok(()) => {
-                    info!(order_id = %event.order_id, status = event.status.as_str(), "order status updated");
-                    let category = bridge_domain::freshness::Category::OrderStatus;
-                    if let Err(err) = self
-                        .ports
-                        .freshness
-                        .record(category, Utc::now(), FUNCTION_NAME)
-                        .await
-                    {
-                        warn!(error = %cause_chain(&err), "could not record freshness");
-                    }
-                    bridge_lambda::metrics::heartbeats([category.as_str()]);
-                    return Ok("Applied");
-                }
+            match self.save_as_is(&mut stored).await {
+                Ok(()) => return Ok(Ok((stored, value))),
                 Err(err) if err.code == "concurrent_update" => continue,
                 Err(err) => return Err(err),
             }
@@ -669,67 +666,94 @@ impl OrderWriteback {
         ))
     }
 
+    /// An ERP status event: newer revisions win.
+    pub async fn status(&self, event: OrderStatusChanged) -> Result<MessageOutcome, MessageError> {
+        let edited = self
+            .edit_order(
+                &event.order_id,
+                || {
+                    format!(
+                        "order {} was never placed through the bridge",
+                        event.order_id
+                    )
+                },
+                |stored| {
+                    Ok(match stored.state.with_status(&event) {
+                        None => Edit::Leave("Stale"),
+                        Some(state) => {
+                            stored.transition(state, Utc::now());
+                            Edit::Save(())
+                        }
+                    })
+                },
+            )
+            .await?;
+        if let Err(outcome) = edited {
+            return Ok(outcome);
+        }
+        info!(order_id = %event.order_id, status = event.status.as_str(), "order status updated");
+        let category = bridge_domain::freshness::Category::OrderStatus;
+        if let Err(err) = self
+            .ports
+            .freshness
+            .record(category, Utc::now(), FUNCTION_NAME)
+            .await
+        {
+            warn!(error = %cause_chain(&err), "could not record freshness");
+        }
+        bridge_lambda::metrics::heartbeats([category.as_str()]);
+        Ok("Applied")
+    }
+
     /// A shipment of an order (contract section 8): recorded under its own revision; a
     /// shipment that names a line the order lacks or ships more than was ordered is refused
     /// with its reason (dead-lettered), the order unchanged; an exception is alarmed.
     pub async fn shipment(&self, event: ShipmentUpdated) -> Result<MessageOutcome, MessageError> {
-        for _ in 0..3 {
-            let Some(mut stored) = self
-                .ports
-                .orders
-                .get(&event.order_id)
-                .await
-                .map_err(store_failure)?
-            else {
-                return Err(MessageError::permanent(
-                    "unknown_order",
+        let edited = self
+            .edit_order(
+                &event.order_id,
+                || {
                     format!(
                         "shipment {} is for order {}, which was never placed through the bridge",
                         event.shipment_id, event.order_id
-                    ),
-                ));
-            };
-            let order = stored.order.clone();
-            let applied = bridge_domain::shipments::apply_shipment(
-                &order,
-                &mut stored.shipments,
-                &event,
-                Utc::now(),
+                    )
+                },
+                |stored| {
+                    let applied = bridge_domain::shipments::apply_shipment(
+                        &stored.order,
+                        &mut stored.shipments,
+                        &event,
+                        Utc::now(),
+                    )
+                    .map_err(|refused| MessageError::permanent(refused.code, refused.message))?;
+                    Ok(match applied {
+                        ShipmentApplied::Stale { stored: revision } => {
+                            info!(order_id = %event.order_id, shipment_id = %event.shipment_id, stored = revision.value(), "stale shipment revision: nothing changed");
+                            Edit::Leave("Stale")
+                        }
+                        ShipmentApplied::Applied { exception } => Edit::Save(exception),
+                    })
+                },
             )
-            .map_err(|refused| MessageError::permanent(refused.code, refused.message))?;
-            let exception = match applied {
-                ShipmentApplied::Stale { stored: revision } => {
-                    info!(order_id = %event.order_id, shipment_id = %event.shipment_id, stored = revision.value(), "stale shipment revision: nothing changed");
-                    return Ok("Stale");
-                }
-                ShipmentApplied::Applied { exception } => exception,
-            };
-            match self.save_as_is(&mut stored).await {
-                Ok(()) => {
-                    let fulfilment =
-                        bridge_domain::shipments::fulfilment(&order, &stored.shipments);
-                    if exception {
-                        let problem = event.exception.as_ref();
-                        error!(
-                            order_id = %event.order_id,
-                            shipment_id = %event.shipment_id,
-                            code = problem.map(|p| p.code.as_str()).unwrap_or_default(),
-                            message = problem.and_then(|p| p.message.as_deref()).unwrap_or_default(),
-                            "shipment exception"
-                        );
-                        return Ok("ShipmentException");
-                    }
-                    info!(order_id = %event.order_id, shipment_id = %event.shipment_id, status = event.status.as_str(), fulfilment = fulfilment.as_str(), "shipment recorded");
-                    return Ok("ShipmentApplied");
-                }
-                Err(err) if err.code == "concurrent_update" => continue,
-                Err(err) => return Err(err),
-            }
+            .await?;
+        let (stored, exception) = match edited {
+            Ok(saved) => saved,
+            Err(outcome) => return Ok(outcome),
+        };
+        if exception {
+            let problem = event.exception.as_ref();
+            error!(
+                order_id = %event.order_id,
+                shipment_id = %event.shipment_id,
+                code = problem.map(|p| p.code.as_str()).unwrap_or_default(),
+                message = problem.and_then(|p| p.message.as_deref()).unwrap_or_default(),
+                "shipment exception"
+            );
+            return Ok("ShipmentException");
         }
-        Err(MessageError::retryable(
-            "concurrent_update",
-            "the order kept changing",
-        ))
+        let fulfilment = bridge_domain::shipments::fulfilment(&stored.order, &stored.shipments);
+        info!(order_id = %event.order_id, shipment_id = %event.shipment_id, status = event.status.as_str(), fulfilment = fulfilment.as_str(), "shipment recorded");
+        Ok("ShipmentApplied")
     }
 
     /// One run of the schedule: release held orders whose reasons cleared, resume submitted
