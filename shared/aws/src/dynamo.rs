@@ -69,6 +69,28 @@ async fn peek_revision(
     Ok(stored_revision(output.item.as_ref()))
 }
 
+/// The write condition of the revision rule: no stored record, or an older one.
+const OLDER_OR_ABSENT: &str = "attribute_not_exists(#rev) OR #rev < :rev";
+
+/// The stored revision of `item`'s record (its key is `key_attributes`) if it is at or
+/// above `revision`: writing `item` would be stale.
+async fn stored_at_or_above(
+    client: &Client,
+    table: &str,
+    item: &Item,
+    key_attributes: &[&str],
+    revision: Revision,
+    operation: &'static str,
+) -> Result<Option<Revision>, PortError> {
+    let key: Item = key_attributes
+        .iter()
+        .filter_map(|name| item.get(*name).map(|v| (name.to_string(), v.clone())))
+        .collect();
+    Ok(peek_revision(client, table, key, operation)
+        .await?
+        .filter(|stored| *stored >= revision))
+}
+
 /// Puts `item` only if no record with the same key has a revision at or above `revision`.
 /// The condition makes the revision rule atomic under concurrent writers. A read of the
 /// stored revision comes first: a redelivered or unchanged record (the common case of a
@@ -82,12 +104,8 @@ async fn put_if_newer(
     revision: Revision,
     operation: &'static str,
 ) -> Result<ApplyOutcome, PortError> {
-    let key: Item = key_attributes
-        .iter()
-        .filter_map(|name| item.get(*name).map(|v| (name.to_string(), v.clone())))
-        .collect();
-    if let Some(stored) = peek_revision(client, table, key, operation).await?
-        && stored >= revision
+    if let Some(stored) =
+        stored_at_or_above(client, table, &item, key_attributes, revision, operation).await?
     {
         return Ok(ApplyOutcome::Stale { stored });
     }
@@ -95,7 +113,7 @@ async fn put_if_newer(
         .put_item()
         .table_name(table)
         .set_item(Some(item))
-        .condition_expression("attribute_not_exists(#rev) OR #rev < :rev")
+        .condition_expression(OLDER_OR_ABSENT)
         .expression_attribute_names("#rev", REVISION)
         .expression_attribute_values(":rev", AttributeValue::N(revision.value().to_string()))
         .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
@@ -272,6 +290,7 @@ pub struct DynamoPriceStore {
 
 /// The price table's sort key.
 pub const PRICE_WINDOW: &str = "window";
+const PRICE_KEY: [&str; 2] = ["price_list", PRICE_WINDOW];
 
 /// What [`DynamoPriceStore::rebuild_index`] did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -357,15 +376,15 @@ impl DynamoPriceStore {
         let window = to_item(OPERATION, price)?;
         let mut item = window.clone();
         item.insert(PRICE_WINDOW.into(), AttributeValue::S(price.window_key()));
-        let key: Item = [
-            ("price_list", item["price_list"].clone()),
-            (PRICE_WINDOW, item[PRICE_WINDOW].clone()),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v))
-        .collect();
-        if let Some(stored) = peek_revision(&self.client, &self.table, key, OPERATION).await?
-            && stored >= price.revision
+        if let Some(stored) = stored_at_or_above(
+            &self.client,
+            &self.table,
+            &item,
+            &PRICE_KEY,
+            price.revision,
+            OPERATION,
+        )
+        .await?
         {
             return Ok(ApplyOutcome::Stale { stored });
         }
@@ -374,7 +393,7 @@ impl DynamoPriceStore {
         let put = Put::builder()
             .table_name(&self.table)
             .set_item(Some(item))
-            .condition_expression("attribute_not_exists(#rev) OR #rev < :rev")
+            .condition_expression(OLDER_OR_ABSENT)
             .expression_attribute_names("#rev", REVISION)
             .expression_attribute_values(
                 ":rev",
