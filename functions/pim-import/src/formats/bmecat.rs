@@ -11,58 +11,16 @@
 //! it with its references left literal would store `&xxe;` as a product name.
 
 use super::{MAX_RECORD_BYTES, ReadError, Record, RecordSource};
+use bridge_contract::xml::{Budgeted, declares_entities};
 use bridge_domain::product::RawProduct;
 use quick_xml::Reader;
 use quick_xml::events::{BytesStart, Event};
-use std::io::{BufRead, Read};
+use std::io::BufRead;
 
 const MAX_DEPTH: usize = 64;
 /// What an element costs a product beyond its text and `lang` (the entry it adds), so that
 /// a product of a million empty elements is bounded too.
 const ELEMENT_BYTES: usize = 32;
-
-/// The input, counting the bytes quick-xml takes for the event it is reading: it holds a
-/// whole event (a text, a CDATA section, a comment, a tag with its attributes) in memory,
-/// so one without an end would otherwise take the rest of the file — of a gzip bomb,
-/// gigabytes from a few megabytes.
-struct Budgeted {
-    inner: Box<dyn BufRead + Send>,
-    /// Bytes taken since the event before.
-    taken: usize,
-}
-
-impl Budgeted {
-    fn exceeded(&self) -> bool {
-        self.taken > MAX_RECORD_BYTES
-    }
-}
-
-impl Read for Budgeted {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let available = self.fill_buf()?;
-        let n = available.len().min(buf.len());
-        buf[..n].copy_from_slice(&available[..n]);
-        self.consume(n);
-        Ok(n)
-    }
-}
-
-impl BufRead for Budgeted {
-    fn fill_buf(&mut self) -> std::io::Result<&[u8]> {
-        if self.exceeded() {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::InvalidData,
-                format!("an XML token is longer than {MAX_RECORD_BYTES} bytes"),
-            ));
-        }
-        self.inner.fill_buf()
-    }
-
-    fn consume(&mut self, amount: usize) {
-        self.taken += amount;
-        self.inner.consume(amount);
-    }
-}
 
 /// ISO 639-2 (B and T) codes of the languages catalogs use, to ISO 639-1.
 fn language(code: &str) -> String {
@@ -229,10 +187,10 @@ pub struct BmecatSource {
 
 impl BmecatSource {
     pub fn new(input: Box<dyn BufRead + Send>) -> Self {
-        let mut reader = Reader::from_reader(Budgeted {
-            inner: input,
-            taken: 0,
-        });
+        // The input counts the bytes quick-xml takes for one event: it holds a whole event
+        // in memory, so one without an end would otherwise take the rest of the file (of a
+        // gzip bomb, gigabytes from a few megabytes).
+        let mut reader = Reader::from_reader(Budgeted::new(input, MAX_RECORD_BYTES));
         reader.config_mut().trim_text(false);
         Self {
             reader,
@@ -496,15 +454,6 @@ impl BmecatSource {
     }
 }
 
-/// Whether a DOCTYPE's content (its internal subset) declares an entity, general or
-/// parameter (`<!ENTITY`, matched without regard to case).
-fn declares_entities(doctype: &[u8]) -> bool {
-    const DECLARATION: &[u8] = b"<!ENTITY";
-    doctype
-        .windows(DECLARATION.len())
-        .any(|w| w.eq_ignore_ascii_case(DECLARATION))
-}
-
 impl RecordSource for BmecatSource {
     fn next_record(&mut self) -> Option<Result<Record, ReadError>> {
         loop {
@@ -513,7 +462,7 @@ impl RecordSource for BmecatSource {
             }
             self.buffer.clear();
             let line_before = self.line;
-            self.reader.get_mut().taken = 0;
+            self.reader.get_mut().start_token();
             let event = match self.reader.read_event_into(&mut self.buffer) {
                 Ok(event) => event.into_owned(),
                 Err(quick_xml::Error::Io(_)) if self.reader.get_ref().exceeded() => {
@@ -644,6 +593,7 @@ impl RecordSource for BmecatSource {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::Read;
 
     fn read(xml: &str) -> Vec<Result<Record, ReadError>> {
         let mut source = BmecatSource::new(Box::new(std::io::Cursor::new(xml.as_bytes().to_vec())));
