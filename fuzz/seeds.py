@@ -357,11 +357,58 @@ def bmecat_seeds():
                                        + '"><T_NEW_CATALOG/></BMECAT>'))
 
 
+# ---------------------------------------------------------------- openTRANS documents
+
+def dispatch(items, header_extra=""):
+    return ('<?xml version="1.0" encoding="ISO-8859-1"?>\n'
+            '<DISPATCHNOTIFICATION version="2.1" xmlns="http://www.opentrans.org/XMLSchema/2.1" '
+            'xmlns:bmecat="http://www.bmecat.org/bmecat/2005"><DISPATCHNOTIFICATION_HEADER>'
+            '<CONTROL_INFO><GENERATION_DATE>2026-12-07T08:00:00+01:00</GENERATION_DATE></CONTROL_INFO>'
+            '<DISPATCHNOTIFICATION_INFO><DISPATCHNOTIFICATION_ID>DN-1</DISPATCHNOTIFICATION_ID>'
+            '<DISPATCHNOTIFICATION_DATE>2026-12-07T09:00:00+01:00</DISPATCHNOTIFICATION_DATE>'
+            '<DELIVERY_DATE><DELIVERY_START_DATE>2026-12-08</DELIVERY_START_DATE>'
+            '<DELIVERY_END_DATE>2026-12-09</DELIVERY_END_DATE></DELIVERY_DATE>'
+            '<PARTIES><PARTY><bmecat:PARTY_ID type="supplier_specific">D1</bmecat:PARTY_ID>'
+            '<PARTY_ROLE>deliverer</PARTY_ROLE><ADDRESS><CONTACT_DETAILS>'
+            '<bmecat:CONTACT_NAME>Spedition M\u00fcller</bmecat:CONTACT_NAME></CONTACT_DETAILS>'
+            '</ADDRESS></PARTY></PARTIES><SHIPMENT_PARTIES_REFERENCE><DELIVERER_IDREF>D1'
+            '</DELIVERER_IDREF></SHIPMENT_PARTIES_REFERENCE><SHIPMENT_ID>JJD1</SHIPMENT_ID>'
+            '<TRACKING_TRACING_URL>https://t.example/JJD1</TRACKING_TRACING_URL>' + header_extra +
+            '</DISPATCHNOTIFICATION_INFO></DISPATCHNOTIFICATION_HEADER>'
+            '<DISPATCHNOTIFICATION_ITEM_LIST>' + items + '</DISPATCHNOTIFICATION_ITEM_LIST>'
+            '</DISPATCHNOTIFICATION>').encode("latin-1")
+
+
+def dispatch_item(line, pid, quantity, order):
+    return ('<DISPATCHNOTIFICATION_ITEM><LINE_ITEM_ID>' + line + '</LINE_ITEM_ID><PRODUCT_ID>'
+            '<bmecat:SUPPLIER_PID>' + pid + '</bmecat:SUPPLIER_PID></PRODUCT_ID><QUANTITY>'
+            + quantity + '</QUANTITY><bmecat:ORDER_UNIT>C62</bmecat:ORDER_UNIT>'
+            '<PARTIAL_DELIVERY_LIST><PARTIAL_DELIVERY><QUANTITY>1</QUANTITY></PARTIAL_DELIVERY>'
+            '</PARTIAL_DELIVERY_LIST><ORDER_REFERENCE><ORDER_ID>' + order + '</ORDER_ID>'
+            '<LINE_ITEM_ID>' + line + '</LINE_ITEM_ID></ORDER_REFERENCE></DISPATCHNOTIFICATION_ITEM>')
+
+
+def opentrans_seeds():
+    t = "opentrans_dispatch"
+    one = dispatch_item("1", "A-1", "2", "SO-1")
+    write(t, "one-item", dispatch(one))
+    write(t, "two-orders", dispatch(one + dispatch_item("2", "B&amp;2", "0.5", "SO-2")
+                                    + dispatch_item("P7", "C-3", "4000", "SO-1")))
+    write(t, "no-order-reference", dispatch(one.replace("<ORDER_ID>SO-1</ORDER_ID>", "")))
+    write(t, "bad-quantity", dispatch(dispatch_item("1", "A-1", "-3", "SO-1")))
+    write(t, "external-entity", b'<!DOCTYPE DISPATCHNOTIFICATION [<!ENTITY x SYSTEM '
+          b'"file:///etc/passwd">]><DISPATCHNOTIFICATION>&x;</DISPATCHNOTIFICATION>')
+    write(t, "other-document", b'<ORDER version="2.1"><ORDER_HEADER/></ORDER>')
+    write(t, "cdata-and-comments", dispatch(one.replace("<QUANTITY>2</QUANTITY>",
+                                                        "<QUANTITY><![CDATA[2]]><!-- x --></QUANTITY>")))
+
+
 if __name__ == "__main__":
     webhook_seeds()
     contract_seeds()
     csv_seeds()
     ndjson_seeds()
     bmecat_seeds()
+    opentrans_seeds()
     total = sum(len(files) for _, _, files in os.walk(ROOT))
     print(f"wrote the seeds under {ROOT}: {total} files")

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Fuzzes the webhook intake, the contract's parsers and the PIM format readers with
+# Fuzzes the webhook intake, the contract's parsers, the PIM format readers and the openTRANS reader with
 # cargo-fuzz (libFuzzer, AddressSanitizer) on the stable toolchain; docs/fuzzing.md.
 #
 #   scripts/fuzz.sh                          # every target for FUZZ_SECONDS (20) each: CI
@@ -25,7 +25,7 @@ sanitizer="${FUZZ_SANITIZER:-address}"
 rss_limit="${FUZZ_RSS_LIMIT_MB:-512}"
 malloc_limit="${FUZZ_MALLOC_LIMIT_MB:-256}"
 timeout="${FUZZ_TIMEOUT:-10}"
-all_targets=(webhook_intake contract_parse_event contract_values pim_csv pim_ndjson pim_bmecat)
+all_targets=(webhook_intake contract_parse_event contract_values pim_csv pim_ndjson pim_bmecat opentrans_dispatch)
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=("${all_targets[@]}")
 

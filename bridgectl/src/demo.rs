@@ -585,30 +585,87 @@ async fn orders_demo(
     )
     .await?;
     ok &= code == 202;
-    // The warehouse ships it in two parcels; the carrier's news arrives out of order.
-    let logistics = Source::parse("logistics").expect("a source name");
-    let parcel = |id: &str, revision: u64, status: &str, lines: Value| {
-        event(
-            "shipment.updated",
-            json!({"shipment_id": format!("{}-{id}", ids[0]), "order_id": ids[0], "status": status,
-                   "revision": revision, "carrier": "DHL", "tracking_code": format!("JJD{run_id}{id}"),
-                   "lines": lines}),
+    // The warehouse ships it in two parcels. The 3PL announces the second (5 pieces) as an
+    // openTRANS DISPATCHNOTIFICATION dropped into logistics/inbox/; the carrier's news of
+    // the first comes by webhook, out of order (delivered before dispatched news).
+    let notification_id = format!("DN-{run_id}");
+    // The carrier's later updates of a shipment a document announced carry the
+    // document's id and a revision above its generation time in ms (its revision).
+    let generated = chrono::Utc::now() - chrono::Duration::seconds(5);
+    let file = erp_simulator::documents::dispatch_notification(
+        &notification_id,
+        &generated.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        "DHL Freight",
+        &format!("JJD{run_id}P2"),
+        &[erp_simulator::documents::DispatchedItem {
+            order_id: &ids[0],
+            line: "1",
+            sku: "SKU-100",
+            quantity: "5",
+        }],
+    );
+    let bucket = stack
+        .info
+        .stack
+        .buckets
+        .get("CatalogBucket")
+        .cloned()
+        .unwrap_or_default();
+    let key = format!("logistics/inbox/{notification_id}.xml");
+    let s3 = aws_sdk_s3::Client::new(&stack.sdk);
+    s3.put_object()
+        .bucket(&bucket)
+        .key(&key)
+        .body(file.into())
+        .send()
+        .await?;
+    stack
+        .drain(
+            &["DocumentQueue", "OrderStatusQueue"],
+            Duration::from_secs(60),
         )
-    };
-    for (n, body) in [
-        parcel("P2", 1, "dispatched", json!([{"line": 1, "quantity": 5}])),
-        parcel("P1", 2, "delivered", json!([{"line": 1, "quantity": 7}])),
-        parcel("P2", 2, "delivered", json!([])),
-    ]
-    .iter()
-    .enumerate()
+        .await?;
+    let report_key = format!("logistics/reports/{notification_id}.xml.json");
+    let report: Value = match s3
+        .get_object()
+        .bucket(&bucket)
+        .key(&report_key)
+        .send()
+        .await
     {
+        Ok(object) => serde_json::from_slice(&object.body.collect().await?.into_bytes())?,
+        Err(e) => {
+            println!("BAD no report at {report_key}: {e}");
+            return Ok(false);
+        }
+    };
+    let mark = if report["status"] == "processed" && report["counts"]["queued"] == 1 {
+        "ok "
+    } else {
+        ok = false;
+        "BAD"
+    };
+    println!(
+        "{mark} {key}: {} ({} queued), report {report_key}",
+        report["status"].as_str().unwrap_or("?"),
+        report["counts"]["queued"]
+    );
+    let logistics = Source::parse("logistics").expect("a source name");
+    let news = [
+        json!({"shipment_id": format!("{}-P1", ids[0]), "order_id": ids[0], "status": "delivered",
+               "revision": 2, "carrier": "DHL", "tracking_code": format!("JJD{run_id}P1"),
+               "lines": [{"line": 1, "quantity": 7}]}),
+        json!({"shipment_id": notification_id, "order_id": ids[0], "status": "delivered",
+               "revision": chrono::Utc::now().timestamp_millis(), "carrier": "DHL Freight",
+               "tracking_code": format!("JJD{run_id}P2"), "lines": []}),
+    ];
+    for (n, data) in news.into_iter().enumerate() {
         let (code, _) = post(
             http,
             stack,
             logistics.clone(),
             &format!("msg_{}_parcel_{n}", ids[0]),
-            body,
+            &event("shipment.updated", data),
             false,
         )
         .await?;

@@ -14,6 +14,7 @@ pub const FUNCTIONS: &[Registration] = &[
     Registration::of::<shop_sync::ShopSync>(),
     Registration::of::<shop_orders::ShopOrders>(),
     Registration::of::<shop_api::ShopApi>(),
+    Registration::of::<document_inbox::DocumentInbox>(),
 ];
 
 /// The registered function of this binary name.

@@ -1031,3 +1031,228 @@ async fn partial_shipments_in_any_order_end_shipped_then_delivered_and_an_over_s
             .is_empty()
     );
 }
+
+/// A DISPATCHNOTIFICATION as the simulator's logistics partner writes one (ISO-8859-1):
+/// `items` are (order id, order line, sku, quantity).
+fn dispatch_notification(id: &str, generated: &str, items: &[(&str, &str, &str, &str)]) -> Vec<u8> {
+    let items: Vec<_> = items
+        .iter()
+        .map(
+            |(order_id, line, sku, quantity)| erp_simulator::documents::DispatchedItem {
+                order_id,
+                line,
+                sku,
+                quantity,
+            },
+        )
+        .collect();
+    erp_simulator::documents::dispatch_notification(
+        id,
+        generated,
+        "Spedition Müller",
+        &format!("TRK-{id}"),
+        &items,
+    )
+}
+
+impl Setup {
+    /// Drops `body` into the catalog bucket at `key`.
+    async fn drop_file(&self, key: &str, body: Vec<u8>) {
+        aws_sdk_s3::Client::new(&self.stack.sdk)
+            .put_object()
+            .bucket(self.stack.bucket("CatalogBucket"))
+            .key(key)
+            .body(body.into())
+            .send()
+            .await
+            .unwrap();
+    }
+
+    async fn report(&self, key: &str) -> Value {
+        let object = aws_sdk_s3::Client::new(&self.stack.sdk)
+            .get_object()
+            .bucket(self.stack.bucket("CatalogBucket"))
+            .key(key)
+            .send()
+            .await
+            .unwrap();
+        serde_json::from_slice(&object.body.collect().await.unwrap().into_bytes()).unwrap()
+    }
+
+    /// What S3 notified the document queue of, through the document inbox as deployed,
+    /// then what it queued, through the writeback: the inbox's metrics.
+    async fn read_documents(
+        &self,
+        inbox: &document_inbox::DocumentInbox,
+    ) -> bridge_lambda::Metrics {
+        let mut notifications = Vec::new();
+        for _ in 0..50 {
+            notifications = self.stack.drain_queue("DocumentQueue").await;
+            if !notifications.is_empty() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        assert!(!notifications.is_empty(), "S3 notified the document queue");
+        let event =
+            super::support::sqs_event(self.stack.queue_arn("DocumentQueue"), &notifications);
+        let (response, metrics) = inbox.process(event).await;
+        assert!(response.unwrap().batch_item_failures.is_empty());
+        let queued = self.stack.drain_queue("OrderStatusQueue").await;
+        if !queued.is_empty() {
+            let event =
+                super::support::sqs_event(self.stack.queue_arn("OrderStatusQueue"), &queued);
+            let (response, _) = self.writeback.process(event).await;
+            assert!(response.unwrap().batch_item_failures.is_empty());
+        }
+        metrics
+    }
+}
+
+/// Contract section 8, the document side: DISPATCHNOTIFICATION files under
+/// `logistics/inbox/` become each order's shipments through S3's notification, the intake
+/// and the writeback as deployed. Parts in any order end `shipped`, with every tracking
+/// code; an unknown order reference is reported (report, metric), not dropped; the same
+/// document read again (a redelivered notification, a re-upload) changes nothing; a
+/// correction that ships more than ordered is refused with `over_shipment`; a file that is
+/// no notification is refused with its reason.
+#[tokio::test]
+async fn dispatch_notifications_in_the_inbox_ship_the_order_and_report_what_they_cannot() {
+    let s = setup().await;
+    let DomainEvent::OrderPlaced(order) = event(
+        Source::shop(),
+        json!({"type": "order.placed", "timestamp": "2026-12-07T09:00:00Z",
+        "data": {"order_id": "SO-60", "customer_id": "C-1", "currency": "EUR", "placed_at": "2026-12-07T09:00:00Z", "cost_center": "CC-1",
+                 "lines": [{"line": 1, "sku": "A", "quantity": 6, "unit_price": "10.00"},
+                           {"line": 2, "sku": "A", "quantity": 2, "unit_price": "10.00"}]}}),
+    ) else {
+        unreachable!()
+    };
+    assert_eq!(s.deliver(&order, 1).await, Ok("Submitted"));
+    let inbox = document_inbox::wiring::build(
+        &Config::from_map(s.stack.environment("document-inbox")),
+        &s.stack.sdk,
+    )
+    .await
+    .unwrap();
+    let fulfilment = |stored: &bridge_domain::ports::StoredOrder| {
+        bridge_domain::shipments::fulfilment(&stored.order, &stored.shipments)
+    };
+
+    // The second parcel's notification first; beside it an order the bridge never had.
+    s.drop_file(
+        "logistics/inbox/dn-2.xml",
+        dispatch_notification(
+            "DN-2",
+            "2026-12-07T11:00:00+01:00",
+            &[
+                ("SO-60", "1", "A", "2"),
+                ("SO-60", "2", "A", "2"),
+                ("SO-404", "1", "A", "1"),
+            ],
+        ),
+    )
+    .await;
+    let m = s.read_documents(&inbox).await;
+    assert_eq!(m.count("UnknownOrderReferences"), 1);
+    assert_eq!(m.count("DocumentProblems"), 1);
+    let report = s.report("logistics/reports/dn-2.xml.json").await;
+    assert_eq!(report["status"], "incomplete", "{report}");
+    assert_eq!(report["entries"][0]["order_id"], "SO-404");
+    assert_eq!(report["entries"][0]["outcome"], "unknown_order");
+    assert_eq!(report["entries"][0]["items"], json!([3]));
+    assert_eq!(report["entries"][1]["outcome"], "queued");
+    let stored = s.stored("SO-60").await;
+    assert_eq!(
+        fulfilment(&stored),
+        bridge_domain::shipments::Fulfilment::PartiallyShipped
+    );
+    let dn2 = &stored.shipments["DN-2"];
+    assert_eq!(dn2.tracking_code.as_deref(), Some("TRK-DN-2"));
+    assert_eq!(dn2.carrier.as_deref(), Some("Spedition Müller"));
+
+    // The same file uploaded again: read again (a new version), handed over as duplicates.
+    s.drop_file(
+        "logistics/inbox/dn-2.xml",
+        dispatch_notification(
+            "DN-2",
+            "2026-12-07T11:00:00+01:00",
+            &[
+                ("SO-60", "1", "A", "2"),
+                ("SO-60", "2", "A", "2"),
+                ("SO-404", "1", "A", "1"),
+            ],
+        ),
+    )
+    .await;
+    s.read_documents(&inbox).await;
+    let report = s.report("logistics/reports/dn-2.xml.json").await;
+    assert_eq!(report["entries"][1]["outcome"], "duplicate", "{report}");
+    assert_eq!(s.stored("SO-60").await.shipments.len(), 1);
+
+    // The first parcel: the rest of line 1. The order is shipped.
+    s.drop_file(
+        "logistics/inbox/dn-1.xml",
+        dispatch_notification(
+            "DN-1",
+            "2026-12-07T10:00:00+01:00",
+            &[("SO-60", "1", "A", "4")],
+        ),
+    )
+    .await;
+    let m = s.read_documents(&inbox).await;
+    assert_eq!(m.count("DocumentsProcessed"), 1);
+    assert_eq!(m.count("DocumentProblems"), 0);
+    let stored = s.stored("SO-60").await;
+    assert_eq!(
+        fulfilment(&stored),
+        bridge_domain::shipments::Fulfilment::Shipped
+    );
+    let shown = bridgectl::orders::text(&stored);
+    for code in ["TRK-DN-1", "TRK-DN-2"] {
+        assert!(shown.contains(code), "{shown}");
+    }
+
+    // A correction of DN-1 (generated later) shipping 5 on line 1: 7 of 6, refused.
+    s.drop_file(
+        "logistics/inbox/dn-1-corrected.xml",
+        dispatch_notification(
+            "DN-1",
+            "2026-12-07T12:00:00+01:00",
+            &[("SO-60", "1", "A", "5")],
+        ),
+    )
+    .await;
+    s.read_documents(&inbox).await;
+    let dead = s.stack.drain_queue("OrderStatusDeadLetterQueue").await;
+    assert_eq!(dead.len(), 1);
+    assert_eq!(
+        dead[0].message_attributes().unwrap()["failure_code"].string_value(),
+        Some("over_shipment")
+    );
+    assert_eq!(
+        s.stored("SO-60").await.shipments["DN-1"].lines[0]
+            .quantity
+            .to_string(),
+        "4",
+        "the order keeps what it had"
+    );
+
+    // Not a notification at all: refused with its reason, nothing handed over.
+    s.drop_file(
+        "logistics/inbox/order.xml",
+        b"<ORDER version=\"2.1\"/>".to_vec(),
+    )
+    .await;
+    let m = s.read_documents(&inbox).await;
+    assert_eq!(m.count("DocumentsRefused"), 1);
+    let report = s.report("logistics/reports/order.xml.json").await;
+    assert_eq!(report["status"], "refused");
+    assert!(
+        report["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("not_a_dispatch_notification"),
+        "{report}"
+    );
+}

@@ -587,6 +587,41 @@ fn each_function_is_granted_exactly_the_calls_its_code_makes() {
             "shop-api may {actions:?} on {resources}"
         );
     }
+    // Documents become shipments through the intake's receipts and the order status
+    // queue; the function reads the inbox and the orders and writes only its reports.
+    let document_needs = [
+        ("s3:GetObject", "logistics/inbox/*"),
+        ("s3:GetObjectVersion", "logistics/inbox/*"),
+        ("s3:GetObject", "logistics/reports/*"),
+        ("s3:PutObject", "logistics/reports/*"),
+        ("dynamodb:GetItem", "OrderTable"),
+        ("sqs:SendMessage", "OrderStatusQueue"),
+        ("sqs:SendMessage", "DocumentDeadLetterQueue"),
+        ("dynamodb:PutItem", "WebhookReceiptTable"),
+        ("dynamodb:UpdateItem", "WebhookReceiptTable"),
+        ("dynamodb:DeleteItem", "WebhookReceiptTable"),
+        ("dynamodb:GetItem", "WebhookReceiptTable"),
+        ("s3:PutObject", "PayloadBucket.Arn}/claims/*"),
+    ];
+    for (action, resource) in document_needs {
+        assert!(
+            grants("DocumentInboxFunction", action, resource),
+            "document-inbox lacks {action} on {resource}"
+        );
+    }
+    for (queue, action) in [
+        ("OrderPlacedQueue", "sqs:SendMessage"),
+        ("StockPriceQueue", "sqs:SendMessage"),
+        ("CustomerQueue", "sqs:SendMessage"),
+        ("logistics/inbox/", "s3:PutObject"),
+        ("OrderTable", "dynamodb:PutItem"),
+        ("OrderTable", "dynamodb:UpdateItem"),
+    ] {
+        assert!(
+            !grants("DocumentInboxFunction", action, queue),
+            "document-inbox may {action} on {queue}"
+        );
+    }
     // A pull never places orders, and reconciliation never writes snapshots (the ERP's).
     assert!(!grants(
         "DeltaPullFunction",

@@ -26,6 +26,10 @@
 //! the ERP drops into S3.
 //!
 //! Admin endpoints need no token.
+//!
+//! [`documents`] writes what a logistics partner drops into the bucket (openTRANS).
+
+pub mod documents;
 
 use axum::Json;
 use axum::body::Bytes;

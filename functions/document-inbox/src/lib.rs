@@ -1,0 +1,472 @@
+//! Documents partners drop into the catalog bucket (contract section 8): each openTRANS
+//! `DISPATCHNOTIFICATION` under `logistics/inbox/` becomes the `shipment.updated` of every
+//! order it names, handed to the intake as the `logistics` source's event. So a document
+//! takes the path of a carrier's webhook: the same validation, receipts and queue, then
+//! the order writeback's revision guard per shipment and its refusal of over-shipments.
+//!
+//! Nothing in a file is dropped unseen: a report per file (`logistics/reports/<file>.json`)
+//! says what each order's part became; unknown order references, items that match no
+//! line of their order, and refused files are listed there, logged, counted
+//! (`DocumentProblems`) and alarmed. A file is read as a stream (`bridge_contract::xml`: no
+//! DTD, no entities, a budget per token, at most `MAX_ITEMS` items held).
+//!
+//! A notification read again (a redelivery, a re-upload) hands over the same events under
+//! the same receipts: duplicates, nothing twice. The receipt is the notification's id, the
+//! order and the revision, so a correction sent with a later `GENERATION_DATE` is new.
+
+pub mod report;
+pub mod wiring;
+
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
+use bridge_contract::opentrans::dispatch::{self, DispatchNotification, DocumentError};
+use bridge_domain::error::cause_chain;
+use bridge_domain::ports::{FileStore, MessageQueue, OrderStore};
+use bridge_domain::{EventType, OrderId, PortError, Sender};
+use bridge_lambda::batch::BatchFailed;
+use bridge_lambda::{BatchSettings, MessageError, MessageOutcome, Metrics};
+use chrono::Utc;
+use report::{Counts, DocumentReport, Entry, EntryOutcome, Status};
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tracing::{Instrument, info, warn};
+use webhook_intake::{Accepted, EventIntake};
+
+pub const FUNCTION_NAME: &str = "document-inbox";
+/// Where logistics partners drop DISPATCHNOTIFICATION files.
+pub const LOGISTICS_INBOX: &str = "logistics/inbox/";
+pub const LOGISTICS_REPORTS: &str = "logistics/reports/";
+
+/// Pauses before each attempt at handing a shipment over while another delivery of the
+/// same document holds its receipt (the first attempt at once).
+const IN_FLIGHT_WAITS: [Duration; 4] = [
+    Duration::ZERO,
+    Duration::from_millis(200),
+    Duration::from_millis(500),
+    Duration::from_millis(1000),
+];
+
+#[derive(Debug, thiserror::Error)]
+pub enum InboxError {
+    #[error(transparent)]
+    Port(#[from] PortError),
+    /// The file's stream broke (the file may be fine).
+    #[error("reading the document failed: {0}")]
+    Read(String),
+    #[error("{0} is not under {LOGISTICS_INBOX}")]
+    NotInInbox(String),
+    /// The intake could not make a shipment durable, or another delivery holds it.
+    #[error("the intake could not take the shipment of order {order_id}: {reason}")]
+    Intake { order_id: String, reason: String },
+    #[error("the reading task failed: {message}")]
+    Task { panicked: bool, message: String },
+}
+
+impl InboxError {
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            InboxError::Port(e) => e.is_retryable(),
+            InboxError::Read(_) | InboxError::Intake { .. } => true,
+            InboxError::Task { panicked, .. } => !panicked,
+            InboxError::NotInInbox(_) => false,
+        }
+    }
+}
+
+/// The report key of a document: its path below the inbox, under the reports.
+pub fn report_key(key: &str) -> Option<String> {
+    let relative = key.strip_prefix(LOGISTICS_INBOX)?;
+    (!relative.is_empty() && !relative.ends_with('/'))
+        .then(|| format!("{LOGISTICS_REPORTS}{relative}.json"))
+}
+
+/// The intake's receipt for one order's shipment out of one notification revision.
+fn receipt(document: &DispatchNotification, order_id: &str) -> String {
+    let digest = Sha256::digest(format!(
+        "{}\n{}\n{}",
+        document.id,
+        order_id,
+        document.revision()
+    ));
+    let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
+    format!("opentrans-dispatch-{hex}")
+}
+
+pub struct DocumentInbox {
+    files: Arc<dyn FileStore>,
+    orders: Arc<dyn OrderStore>,
+    intake: Arc<dyn EventIntake>,
+    /// The source the shipments come in as (`logistics`): allowed `shipment.updated`.
+    sender: Sender,
+    queue: Arc<dyn MessageQueue>,
+    dead_letter_queue: String,
+    max_receive_count: u32,
+}
+
+/// The configured source cannot send shipments.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    #[error(
+        "DOCUMENT_SOURCE names source {0:?}, which WEBHOOK_SOURCES does not configure; add it with shipment.updated"
+    )]
+    Unknown(String),
+    #[error(
+        "DOCUMENT_SOURCE names source {0:?}, which WEBHOOK_SOURCES does not allow to send shipment.updated"
+    )]
+    MayNotShip(String),
+}
+
+/// The sender documents come in as, checked: it exists and may send `shipment.updated`.
+pub fn shipment_sender(found: Option<Sender>, source: &str) -> Result<Sender, SourceError> {
+    let sender = found.ok_or_else(|| SourceError::Unknown(source.to_string()))?;
+    if !sender.allows(EventType::ShipmentUpdated) {
+        return Err(SourceError::MayNotShip(source.to_string()));
+    }
+    Ok(sender)
+}
+
+pub struct InboxPorts {
+    pub files: Arc<dyn FileStore>,
+    pub orders: Arc<dyn OrderStore>,
+    pub intake: Arc<dyn EventIntake>,
+    pub queue: Arc<dyn MessageQueue>,
+}
+
+impl DocumentInbox {
+    pub fn new(
+        ports: InboxPorts,
+        source: &str,
+        dead_letter_queue: String,
+        max_receive_count: u32,
+    ) -> Result<Self, SourceError> {
+        let sender = shipment_sender(ports.intake.sender(source), source)?;
+        Ok(Self {
+            files: ports.files,
+            orders: ports.orders,
+            intake: ports.intake,
+            sender,
+            queue: ports.queue,
+            dead_letter_queue,
+            max_receive_count,
+        })
+    }
+
+    /// Handles one SQS batch (S3 notifications, or `{"document": key}` to read one again)
+    /// and emits its metrics.
+    pub async fn handle_batch(&self, event: SqsEvent) -> Result<SqsBatchResponse, BatchFailed> {
+        let (result, mut metrics) = self.process(event).await;
+        metrics.flush();
+        result
+    }
+
+    pub async fn process(
+        &self,
+        event: SqsEvent,
+    ) -> (Result<SqsBatchResponse, BatchFailed>, Metrics) {
+        let mut metrics = Metrics::new(FUNCTION_NAME);
+        let settings = BatchSettings {
+            function: FUNCTION_NAME,
+            dead_letter_queue: &self.dead_letter_queue,
+            max_receive_count: self.max_receive_count,
+            queue: self.queue.as_ref(),
+            backoff: None,
+        };
+        let counts = Mutex::new(Vec::new());
+        let result = bridge_lambda::process_batch(event, &settings, &mut metrics, |message| {
+            self.handle_message(message, &counts)
+        })
+        .await;
+        for one in counts.into_inner().unwrap_or_else(|p| p.into_inner()) {
+            metrics.absorb(one);
+        }
+        (result, metrics)
+    }
+
+    async fn handle_message(
+        &self,
+        message: SqsMessage,
+        counts: &Mutex<Vec<Metrics>>,
+    ) -> Result<MessageOutcome, MessageError> {
+        let keys = bridge_lambda::s3_events::keys_of_message(
+            message.body.as_deref().unwrap_or_default(),
+            "document",
+        )?;
+        let mut last: MessageOutcome = "Ignored";
+        for key in keys {
+            let span = tracing::info_span!("document", function = FUNCTION_NAME, file = %key, correlation_id = %key);
+            let mut metrics = Metrics::new(FUNCTION_NAME);
+            let read = self
+                .read_document(&key, &mut metrics)
+                .instrument(span)
+                .await;
+            counts
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(metrics);
+            last = match read {
+                Ok(Some(_)) => "DocumentRead",
+                Ok(None) => "DocumentGone",
+                Err(err) => {
+                    let message = match &err {
+                        InboxError::Port(e) => cause_chain(e),
+                        other => other.to_string(),
+                    };
+                    return Err(if err.is_retryable() {
+                        MessageError::retryable("document_unavailable", message)
+                    } else {
+                        MessageError::permanent("document_failed", message)
+                    });
+                }
+            };
+        }
+        Ok(last)
+    }
+
+    /// Reads the document at `key` (its current version), hands its shipments over and
+    /// writes its report. A document whose report names this version is not read again.
+    /// `None`: the file is gone (a late notification of a deleted file; logged).
+    pub async fn read_document(
+        &self,
+        key: &str,
+        metrics: &mut Metrics,
+    ) -> Result<Option<DocumentReport>, InboxError> {
+        let report_key = report_key(key).ok_or_else(|| InboxError::NotInInbox(key.to_string()))?;
+        let Some(metadata) = self.files.metadata(key).await? else {
+            warn!(file = key, "the document is gone: nothing to read");
+            metrics.add("DocumentsGone", 1);
+            return Ok(None);
+        };
+        if metadata.version.is_some()
+            && let Some(existing) = self.existing_report(&report_key).await?
+            && existing.version == metadata.version
+        {
+            info!(file = key, version = ?metadata.version, status = existing.status.as_str(), "already read: the report names this version");
+            metrics.add("DocumentsAlreadyRead", 1);
+            return Ok(Some(existing));
+        }
+        let started_at = Utc::now();
+        let files = self.files.clone();
+        let (at, version) = (key.to_string(), metadata.version.clone());
+        let read = tokio::task::spawn_blocking(move || {
+            let input = files.open(&at, version.as_deref())?;
+            Ok::<_, PortError>(dispatch::read(Box::new(std::io::BufReader::new(input))))
+        })
+        .await
+        .map_err(|e| InboxError::Task {
+            panicked: e.is_panic(),
+            message: e.to_string(),
+        })??;
+        let mut report = DocumentReport {
+            file: key.to_string(),
+            version: metadata.version,
+            kind: "dispatch_notification".into(),
+            status: Status::Refused,
+            message: None,
+            document_id: None,
+            revision: None,
+            tracking_code: None,
+            started_at,
+            finished_at: started_at,
+            counts: Counts::default(),
+            entries: Vec::new(),
+        };
+        match read {
+            Err(err) if err.is_retryable() => return Err(InboxError::Read(err.message)),
+            Err(err) => report.message = Some(refusal(&err)),
+            Ok(document) => self.hand_over(&document, &mut report, metrics).await?,
+        }
+        report.finished_at = Utc::now();
+        self.files
+            .write(
+                &report_key,
+                serde_json::to_vec_pretty(&report).unwrap_or_default(),
+                "application/json",
+            )
+            .await?;
+        let problems = report.counts.problems;
+        match report.status {
+            Status::Processed => {
+                metrics.add("DocumentsProcessed", 1);
+                info!(document_id = report.document_id.as_deref(), queued = report.counts.queued, duplicates = report.counts.duplicates, report = %report_key, "dispatch notification read")
+            }
+            Status::Incomplete => {
+                metrics.add("DocumentsIncomplete", 1);
+                metrics.add("DocumentProblems", 1);
+                warn!(document_id = report.document_id.as_deref(), queued = report.counts.queued, problems, report = %report_key, "dispatch notification read in part: its report names what was not handed over")
+            }
+            Status::Refused => {
+                metrics.add("DocumentsRefused", 1);
+                metrics.add("DocumentProblems", 1);
+                warn!(message = report.message.as_deref().unwrap_or_default(), report = %report_key, "dispatch notification refused: nothing handed over")
+            }
+        }
+        Ok(Some(report))
+    }
+
+    /// Each order's shipment to the intake; what became of each into the report.
+    async fn hand_over(
+        &self,
+        document: &DispatchNotification,
+        report: &mut DocumentReport,
+        metrics: &mut Metrics,
+    ) -> Result<(), InboxError> {
+        report.document_id = Some(document.id.clone());
+        report.revision = Some(document.revision());
+        report.tracking_code = document.tracking_code.clone();
+        report.counts.items = document.items.len();
+        let by_order = document.items_by_order();
+        report.counts.orders = by_order.keys().filter(|k| k.is_some()).count();
+        for (order_ref, items) in by_order {
+            let positions: Vec<usize> = items.iter().map(|i| i.position).collect();
+            let mut entry = Entry {
+                order_id: order_ref.map(str::to_string),
+                outcome: EntryOutcome::NoOrderReference,
+                items: positions,
+                message: None,
+            };
+            if let Some(order_ref) = order_ref {
+                (entry.outcome, entry.message) = self
+                    .shipment_of_order(document, order_ref, &items, metrics)
+                    .await?;
+            } else {
+                entry.message = Some("items without ORDER_REFERENCE/ORDER_ID".into());
+            }
+            match entry.outcome {
+                EntryOutcome::Queued => report.counts.queued += 1,
+                EntryOutcome::Duplicate => report.counts.duplicates += 1,
+                EntryOutcome::UnknownOrder | EntryOutcome::NoOrderReference => {
+                    metrics.add("UnknownOrderReferences", 1);
+                    report.counts.problems += 1;
+                }
+                _ => {
+                    metrics.add("UnmatchedItems", 1);
+                    report.counts.problems += 1;
+                }
+            }
+            if !entry.outcome.is_handed_over() {
+                warn!(order_id = entry.order_id.as_deref(), outcome = ?entry.outcome, message = entry.message.as_deref().unwrap_or_default(), "part of the dispatch notification not handed over");
+            }
+            report.entries.push(entry);
+        }
+        report.status = if report.counts.problems == 0 {
+            Status::Processed
+        } else {
+            Status::Incomplete
+        };
+        Ok(())
+    }
+
+    async fn shipment_of_order(
+        &self,
+        document: &DispatchNotification,
+        order_ref: &str,
+        items: &[&dispatch::DispatchItem],
+        metrics: &mut Metrics,
+    ) -> Result<(EntryOutcome, Option<String>), InboxError> {
+        let order = match OrderId::parse(order_ref) {
+            Ok(id) => self.orders.get(&id).await?,
+            Err(_) => None,
+        };
+        let Some(order) = order else {
+            return Ok((
+                EntryOutcome::UnknownOrder,
+                Some(format!("no order {order_ref:?} is known to the bridge")),
+            ));
+        };
+        let lines = match dispatch::order_lines(items, &order.order) {
+            Ok(lines) => lines,
+            Err(problem) => {
+                return Ok((
+                    EntryOutcome::of_line_problem(problem.reason),
+                    Some(problem.message),
+                ));
+            }
+        };
+        let body = json!({
+            "type": EventType::ShipmentUpdated.as_str(),
+            "timestamp": Utc::now().to_rfc3339(),
+            "data": document.shipment_data(order_ref, &lines),
+        })
+        .to_string();
+        let receipt = receipt(document, order_ref);
+        let mut accepted = Accepted::InFlight;
+        // Two deliveries of one notification can meet: wait a moment for the other's
+        // verdict instead of a retry minutes later.
+        for wait in IN_FLIGHT_WAITS {
+            tokio::time::sleep(wait).await;
+            accepted = self
+                .intake
+                .accept(
+                    &self.sender,
+                    &receipt,
+                    order_ref,
+                    body.as_bytes(),
+                    Utc::now(),
+                    metrics,
+                )
+                .await;
+            if accepted != Accepted::InFlight {
+                break;
+            }
+        }
+        Ok(match accepted {
+            Accepted::Queued => (EntryOutcome::Queued, None),
+            Accepted::Duplicate => (EntryOutcome::Duplicate, None),
+            Accepted::Invalid(err) => (
+                EntryOutcome::Invalid,
+                Some(format!(
+                    "{} at {}: {}",
+                    err.code,
+                    err.field.as_deref().unwrap_or("/"),
+                    err.message
+                )),
+            ),
+            Accepted::Conflict => (
+                EntryOutcome::Conflict,
+                Some(format!(
+                    "notification {} revision {} was handed over for this order before with other content; send a correction with a later GENERATION_DATE",
+                    document.id,
+                    document.revision()
+                )),
+            ),
+            Accepted::InFlight => {
+                return Err(InboxError::Intake {
+                    order_id: order_ref.to_string(),
+                    reason: "another delivery of the same document is being handled".into(),
+                });
+            }
+            Accepted::Unavailable => {
+                return Err(InboxError::Intake {
+                    order_id: order_ref.to_string(),
+                    reason: "the queue, receipts or bucket are unavailable".into(),
+                });
+            }
+        })
+    }
+
+    /// The report written for `report_key`, if one is there and readable.
+    async fn existing_report(
+        &self,
+        report_key: &str,
+    ) -> Result<Option<DocumentReport>, InboxError> {
+        let Some(bytes) = self.files.read(report_key).await? else {
+            return Ok(None);
+        };
+        match serde_json::from_slice(&bytes) {
+            Ok(report) => Ok(Some(report)),
+            Err(e) => {
+                // Another shape or cut short: reading the document again replaces it.
+                warn!(report = report_key, error = %e, "the existing report is unreadable");
+                Ok(None)
+            }
+        }
+    }
+}
+
+fn refusal(err: &DocumentError) -> String {
+    format!("{}: {}", err.code, err.message)
+}
+
+#[cfg(test)]
+mod tests;

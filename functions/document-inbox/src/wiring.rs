@@ -1,0 +1,98 @@
+//! Builds the function from its configuration and one AWS configuration, through its
+//! [`Function`] contract.
+//!
+//! | variable | meaning | default |
+//! |---|---|---|
+//! | `CATALOG_BUCKET` | the bucket of `logistics/inbox/` and `logistics/reports/` | required |
+//! | `ORDER_TABLE` | the orders the documents' references are looked up in | required |
+//! | `DOCUMENT_DLQ_URL` | dead-letter queue of the notification queue | required |
+//! | `MAX_RECEIVE_COUNT` | the queue's `maxReceiveCount` | 5 |
+//! | `DOCUMENT_SOURCE` | the source the shipments come in as | `logistics` |
+//! | the intake's (`WEBHOOK_SOURCES`, `RECEIPT_TABLE`, queues, ...) | as the webhook intake's | |
+
+use crate::{DocumentInbox, InboxPorts, shipment_sender};
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+use bridge_aws::{DynamoOrderStore, S3FileStore, SqsQueue};
+use bridge_lambda::{Config, ConfigError, Failure, Function, Handler, InitError};
+use std::sync::Arc;
+use std::time::Instant;
+use webhook_intake::IntakeSettings;
+use webhook_intake::config::SigningSecrets;
+
+pub const CATALOG_BUCKET: &str = "CATALOG_BUCKET";
+pub const ORDER_TABLE: &str = "ORDER_TABLE";
+pub const DOCUMENT_DLQ_URL: &str = "DOCUMENT_DLQ_URL";
+pub const MAX_RECEIVE_COUNT: &str = "MAX_RECEIVE_COUNT";
+pub const DOCUMENT_SOURCE: &str = "DOCUMENT_SOURCE";
+
+struct Wiring {
+    catalog_bucket: String,
+    order_table: String,
+    dead_letter_queue: String,
+    max_receive_count: u32,
+    source: String,
+}
+
+fn wiring(config: &Config) -> Result<Wiring, ConfigError> {
+    Ok(Wiring {
+        catalog_bucket: config.required(CATALOG_BUCKET)?,
+        order_table: config.required(ORDER_TABLE)?,
+        dead_letter_queue: config.required(DOCUMENT_DLQ_URL)?,
+        max_receive_count: config.parsed(MAX_RECEIVE_COUNT, 5)?,
+        source: config
+            .optional(DOCUMENT_SOURCE)
+            .unwrap_or_else(|| "logistics".to_string()),
+    })
+}
+
+pub async fn build(
+    config: &Config,
+    aws: &aws_config::SdkConfig,
+) -> Result<DocumentInbox, InitError> {
+    let wiring = wiring(config)?;
+    let intake = webhook_intake::wiring::build_for_handover(config, aws)?;
+    Ok(DocumentInbox::new(
+        InboxPorts {
+            files: Arc::new(S3FileStore::new(
+                bridge_aws::s3_client(aws),
+                wiring.catalog_bucket,
+            )),
+            orders: Arc::new(DynamoOrderStore::new(
+                bridge_aws::dynamodb_client(aws),
+                wiring.order_table,
+            )),
+            intake: Arc::new(intake),
+            queue: Arc::new(SqsQueue::new(bridge_aws::sqs_client(aws))),
+        },
+        &wiring.source,
+        wiring.dead_letter_queue,
+        wiring.max_receive_count,
+    )?)
+}
+
+#[async_trait::async_trait]
+impl Handler for DocumentInbox {
+    async fn on_batch(
+        &self,
+        event: SqsEvent,
+        _deadline: Instant,
+    ) -> Result<SqsBatchResponse, Failure> {
+        Ok(self.handle_batch(event).await?)
+    }
+}
+
+#[async_trait::async_trait]
+impl Function for DocumentInbox {
+    const NAME: &'static str = crate::FUNCTION_NAME;
+
+    fn check(config: &Config) -> Result<(), InitError> {
+        let wiring = wiring(config)?;
+        let intake = IntakeSettings::from_config(config, SigningSecrets::default())?;
+        shipment_sender(intake.sources.sender(&wiring.source), &wiring.source)?;
+        Ok(())
+    }
+
+    async fn build(config: &Config, aws: &aws_config::SdkConfig) -> Result<Self, InitError> {
+        build(config, aws).await
+    }
+}
