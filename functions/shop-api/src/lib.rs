@@ -464,7 +464,18 @@ impl ShopApi {
             Ok(parsed) => parsed,
             Err(err) => return ApiResponse::invalid(err),
         };
-        let levels = match self.ports.stock.stock_of_skus(&parsed.skus).await {
+        // A warehouse given: its (sku, warehouse) keys read together; else every
+        // warehouse's levels of each sku.
+        let read = match &parsed.warehouse {
+            Some(warehouse) => {
+                self.ports
+                    .stock
+                    .stock_in_warehouse(&parsed.skus, warehouse)
+                    .await
+            }
+            None => self.ports.stock.stock_of_skus(&parsed.skus).await,
+        };
+        let levels = match read {
             Ok(levels) => levels,
             Err(err) => return unavailable(&err),
         };

@@ -14,7 +14,7 @@ use bridge_domain::ports::{
 };
 use bridge_domain::{
     ApplyOutcome, CustomerChanged, CustomerId, PortError, PriceChanged, PriceListId, Revision, Sku,
-    StockChanged,
+    StockChanged, WarehouseId,
 };
 use chrono::{DateTime, Utc};
 use futures::{StreamExt, TryStreamExt};
@@ -178,6 +178,52 @@ impl StockStore for DynamoStockStore {
         items
             .into_iter()
             .map(|i| from_item("stock.query", i))
+            .collect()
+    }
+
+    /// BatchGetItem of the (sku, warehouse) keys, 100 a request, several in flight.
+    async fn stock_in_warehouse(
+        &self,
+        skus: &[Sku],
+        warehouse: &WarehouseId,
+    ) -> Result<Vec<StockChanged>, PortError> {
+        // DynamoDB refuses a batch naming one key twice.
+        let skus: std::collections::BTreeSet<&Sku> = skus.iter().collect();
+        let keys: Vec<crate::batch::Item> = skus
+            .into_iter()
+            .map(|sku| {
+                HashMap::from([
+                    (
+                        "sku".to_string(),
+                        AttributeValue::S(sku.as_str().to_string()),
+                    ),
+                    (
+                        "warehouse".to_string(),
+                        AttributeValue::S(warehouse.as_str().to_string()),
+                    ),
+                ])
+            })
+            .collect();
+        let reads: Vec<_> = keys
+            .chunks(crate::batch::BATCH_GET_KEYS)
+            .map(|chunk| {
+                crate::batch::batch_get(
+                    &self.client,
+                    &self.table,
+                    chunk.to_vec(),
+                    None,
+                    "stock.batch_read",
+                )
+            })
+            .collect();
+        let items: Vec<Vec<crate::batch::Item>> = futures::stream::iter(reads)
+            .buffer_unordered(READS_IN_FLIGHT)
+            .try_collect()
+            .await?;
+        items
+            .into_iter()
+            .flatten()
+            .map(|item| from_item("stock.batch_read", item))
             .collect()
     }
 

@@ -33,6 +33,18 @@ pub trait StockStore: Send + Sync {
             .await?;
         Ok(levels.into_iter().flatten().collect())
     }
+    /// The level of each of `skus` in one warehouse (availability asked for a warehouse):
+    /// one call, so that a store can read the (sku, warehouse) keys together. By default
+    /// every warehouse's levels, filtered.
+    async fn stock_in_warehouse(
+        &self,
+        skus: &[Sku],
+        warehouse: &crate::ids::WarehouseId,
+    ) -> Result<Vec<StockChanged>, PortError> {
+        let mut levels = self.stock_of_skus(skus).await?;
+        levels.retain(|level| &level.warehouse == warehouse);
+        Ok(levels)
+    }
     /// One page of every stored level (reconciliation): a `None` cursor starts, a `None`
     /// next cursor ends. The cursor is opaque.
     async fn scan_stock(

@@ -158,6 +158,52 @@ fn by_window(mut records: Vec<bridge_domain::PriceChanged>) -> Vec<bridge_domain
     records
 }
 
+/// The read API's availability for one warehouse: 150 skus (one asked twice, some without a
+/// level there, some only in another warehouse) are two BatchGetItem requests and no query,
+/// and the same levels the per-sku queries give for that warehouse.
+#[tokio::test]
+async fn a_warehouses_levels_of_many_skus_are_read_in_batches_exactly_as_per_sku() {
+    let stack = super::support::stack(false).await;
+    let (client, counter) = counted_dynamodb(&stack.sdk);
+    let store = DynamoStockStore::new(client, stack.table("StockTable"));
+    let mut skus: Vec<Sku> = (0..150)
+        .map(|n| Sku::parse(&format!("AV-{n:03}")).unwrap())
+        .collect();
+    for (n, sku) in skus.iter().enumerate() {
+        for (warehouse, every) in [("W1", 2), ("W2", 3)] {
+            if n % every == 0 {
+                let DomainEvent::StockChanged(level) = event(
+                    json!({"type": "stock.changed", "timestamp": "2026-11-26T10:00:00Z",
+                    "data": {"sku": sku.as_str(), "warehouse": warehouse, "available": n.to_string(), "revision": 1,
+                             "as_of": "2026-11-26T09:00:00Z"}}),
+                ) else {
+                    unreachable!()
+                };
+                store.apply_stock(&level).await.unwrap();
+            }
+        }
+    }
+    skus.push(skus[0].clone());
+    let w1 = bridge_domain::WarehouseId::parse("W1").unwrap();
+    let sorted = |mut levels: Vec<bridge_domain::StockChanged>| {
+        levels.sort_by(|a, b| a.sku.cmp(&b.sku));
+        levels
+    };
+    let mut expected = store.stock_of_skus(&skus).await.unwrap();
+    expected.retain(|l| l.warehouse == w1);
+    // The sku asked twice is read twice one by one, once in a batch.
+    let mut expected = sorted(expected);
+    expected.dedup_by(|a, b| a.sku == b.sku);
+    assert_eq!(expected.len(), 75);
+
+    let before = counter.snapshot();
+    let batched = sorted(store.stock_in_warehouse(&skus, &w1).await.unwrap());
+    let cost = counter.snapshot().minus(&before);
+    assert_eq!(batched, expected);
+    assert_eq!(cost.operation("DynamoDB", "BatchGetItem"), 2, "{cost:?}");
+    assert_eq!(cost.operation("DynamoDB", "Query"), 0, "{cost:?}");
+}
+
 /// The read API's cart read: every window of 120 skus in two lists (some announced for next
 /// month, some deleted, some replaced by a newer revision, some lists without the sku) is
 /// three BatchGetItem requests and no query, and equal to what the per-sku queries of the

@@ -558,6 +558,7 @@ fn each_function_is_granted_exactly_the_calls_its_code_makes() {
         ("dynamodb:UpdateItem", "ShopApiClientRateTable"),
         ("dynamodb:Query", "PriceTable"),
         ("dynamodb:Query", "StockTable"),
+        ("dynamodb:BatchGetItem", "StockTable"),
         ("dynamodb:Query", "OrderTable.Arn}/index/by_customer"),
         ("secretsmanager:GetSecretValue", "ShopApiKeysSecret"),
     ];
