@@ -10,6 +10,7 @@ mod erp_outage;
 mod import;
 mod intake;
 mod local_stack;
+mod opentrans;
 mod orders;
 mod pull;
 mod reconcile;

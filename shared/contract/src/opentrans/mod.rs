@@ -3,6 +3,7 @@
 //! namespace binding changes nothing.
 
 pub mod dispatch;
+pub mod order;
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 
