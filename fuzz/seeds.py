@@ -389,7 +389,7 @@ def dispatch_item(line, pid, quantity, order):
 
 
 def opentrans_seeds():
-    t = "opentrans_dispatch"
+    t = "opentrans_documents"
     one = dispatch_item("1", "A-1", "2", "SO-1")
     write(t, "one-item", dispatch(one))
     write(t, "two-orders", dispatch(one + dispatch_item("2", "B&amp;2", "0.5", "SO-2")
@@ -401,6 +401,25 @@ def opentrans_seeds():
     write(t, "other-document", b'<ORDER version="2.1"><ORDER_HEADER/></ORDER>')
     write(t, "cdata-and-comments", dispatch(one.replace("<QUANTITY>2</QUANTITY>",
                                                         "<QUANTITY><![CDATA[2]]><!-- x --></QUANTITY>")))
+    write(t, "order-response", (
+        '<ORDERRESPONSE xmlns="http://www.opentrans.org/XMLSchema/2.1" '
+        'xmlns:bmecat="http://www.bmecat.org/bmecat/2005" version="2.1"><ORDERRESPONSE_HEADER>'
+        '<ORDERRESPONSE_INFO><ORDER_ID>SO-1</ORDER_ID><ORDERRESPONSE_DATE>2026-12-07T11:00:00Z'
+        '</ORDERRESPONSE_DATE><SUPPLIER_ORDER_ID>AB-1</SUPPLIER_ORDER_ID></ORDERRESPONSE_INFO>'
+        '</ORDERRESPONSE_HEADER><ORDERRESPONSE_ITEM_LIST><ORDERRESPONSE_ITEM><LINE_ITEM_ID>1'
+        '</LINE_ITEM_ID><QUANTITY>0</QUANTITY></ORDERRESPONSE_ITEM></ORDERRESPONSE_ITEM_LIST>'
+        '</ORDERRESPONSE>'))
+    write(t, "invoice", (
+        '<INVOICE xmlns="http://www.opentrans.org/XMLSchema/2.1" '
+        'xmlns:bmecat="http://www.bmecat.org/bmecat/2005" version="2.1"><INVOICE_HEADER>'
+        '<INVOICE_INFO><INVOICE_ID>R-1</INVOICE_ID><INVOICE_DATE>2026-12-07</INVOICE_DATE>'
+        '<INVOICE_TYPE>credit_memo</INVOICE_TYPE><PARTIES><PARTY><bmecat:PARTY_ID>C-1'
+        '</bmecat:PARTY_ID><ADDRESS><bmecat:NAME>K</bmecat:NAME></ADDRESS></PARTY></PARTIES>'
+        '<INVOICE_RECIPIENT_IDREF>C-1</INVOICE_RECIPIENT_IDREF><bmecat:CURRENCY>EUR'
+        '</bmecat:CURRENCY></INVOICE_INFO><ORDER_HISTORY><ORDER_ID>SO-1</ORDER_ID></ORDER_HISTORY>'
+        '</INVOICE_HEADER><INVOICE_SUMMARY><NET_VALUE_GOODS>100</NET_VALUE_GOODS><TOTAL_AMOUNT>'
+        '119.00</TOTAL_AMOUNT><TOTAL_TAX><TAX_DETAILS_FIX><TAX_AMOUNT>19</TAX_AMOUNT>'
+        '</TAX_DETAILS_FIX></TOTAL_TAX></INVOICE_SUMMARY></INVOICE>'))
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ sanitizer="${FUZZ_SANITIZER:-address}"
 rss_limit="${FUZZ_RSS_LIMIT_MB:-512}"
 malloc_limit="${FUZZ_MALLOC_LIMIT_MB:-256}"
 timeout="${FUZZ_TIMEOUT:-10}"
-all_targets=(webhook_intake contract_parse_event contract_values pim_csv pim_ndjson pim_bmecat opentrans_dispatch)
+all_targets=(webhook_intake contract_parse_event contract_values pim_csv pim_ndjson pim_bmecat opentrans_documents)
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=("${all_targets[@]}")
 

@@ -17,7 +17,7 @@
 //! A corrected notification is sent again with a later `GENERATION_DATE`: its revision is
 //! higher, so it replaces the first; the same file read again is the same shipment fact.
 
-use crate::xml::{Visit, XmlError, walk};
+use crate::xml::{Visit, walk};
 use bridge_domain::events::OrderPlaced;
 use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
@@ -33,38 +33,7 @@ pub const MAX_ITEMS: usize = 10_000;
 /// Bytes of one token (a text, a tag) of a notification.
 pub const MAX_TOKEN_BYTES: usize = 64 * 1024;
 
-/// Why a document is refused as a whole.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{code}: {message}")]
-pub struct DocumentError {
-    /// `not_xml`, `not_a_dispatch_notification`, `missing_field`, `invalid_value`,
-    /// `too_many_items`, or `read_failed` (the stream broke: retryable).
-    pub code: &'static str,
-    pub message: String,
-}
-
-impl DocumentError {
-    fn new(code: &'static str, message: impl Into<String>) -> Self {
-        Self {
-            code,
-            message: message.into(),
-        }
-    }
-
-    /// The stream broke, not the document: reading it again may succeed.
-    pub fn is_retryable(&self) -> bool {
-        self.code == "read_failed"
-    }
-}
-
-impl From<XmlError> for DocumentError {
-    fn from(err: XmlError) -> Self {
-        match err {
-            XmlError::Document(message) => DocumentError::new("not_xml", message),
-            XmlError::Io(message) => DocumentError::new("read_failed", message),
-        }
-    }
-}
+pub use super::DocumentError;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct DispatchItem {
@@ -126,12 +95,7 @@ impl Reading {
     fn open(&mut self, path: &[String], line: u64) -> Result<(), DocumentError> {
         let name = path.last().map(String::as_str).unwrap_or_default();
         if path.len() == 1 {
-            if name != "DISPATCHNOTIFICATION" {
-                return Err(DocumentError::new(
-                    "not_a_dispatch_notification",
-                    format!("the document is a {name}, not an openTRANS DISPATCHNOTIFICATION"),
-                ));
-            }
+            super::expect_root(name, "DISPATCHNOTIFICATION", "not_a_dispatch_notification")?;
             self.root_seen = true;
         }
         match name {
@@ -232,33 +196,13 @@ impl Reading {
                 "the file holds no XML element",
             ));
         }
-        let id = self.id.ok_or_else(|| {
-            DocumentError::new(
-                "missing_field",
-                "DISPATCHNOTIFICATION_INFO/DISPATCHNOTIFICATION_ID is missing",
-            )
-        })?;
-        let date_text = self.date.ok_or_else(|| {
-            DocumentError::new(
-                "missing_field",
-                "DISPATCHNOTIFICATION_INFO/DISPATCHNOTIFICATION_DATE is missing",
-            )
-        })?;
-        let date = super::datetime(&date_text).ok_or_else(|| {
-            DocumentError::new(
-                "invalid_value",
-                format!("DISPATCHNOTIFICATION_DATE {date_text:?} is no date and time"),
-            )
-        })?;
-        let generated_at = match self.generated_at {
-            None => None,
-            Some(text) => Some(super::datetime(&text).ok_or_else(|| {
-                DocumentError::new(
-                    "invalid_value",
-                    format!("CONTROL_INFO/GENERATION_DATE {text:?} is no date and time"),
-                )
-            })?),
-        };
+        let id = super::required(self.id, "DISPATCHNOTIFICATION_INFO/DISPATCHNOTIFICATION_ID")?;
+        let date = super::required_datetime(
+            self.date.as_deref(),
+            "DISPATCHNOTIFICATION_INFO/DISPATCHNOTIFICATION_DATE",
+        )?;
+        let generated_at =
+            super::optional_datetime(self.generated_at.as_deref(), "CONTROL_INFO/GENERATION_DATE")?;
         if self.items.is_empty() {
             return Err(DocumentError::new(
                 "missing_field",
@@ -323,8 +267,7 @@ impl DispatchNotification {
     /// The shipment's revision: when the notification was generated (else dated), in
     /// milliseconds, so a correction sent later replaces it.
     pub fn revision(&self) -> u64 {
-        let at = self.generated_at.unwrap_or(self.date);
-        u64::try_from(at.timestamp_millis()).unwrap_or(0).max(1)
+        super::revision_at(self.generated_at, self.date)
     }
 
     /// The items of each order named, in the order of the document; items without an

@@ -3,9 +3,95 @@
 //! namespace binding changes nothing.
 
 pub mod dispatch;
+pub mod invoice;
 pub mod order;
+pub mod response;
 
+use crate::xml::XmlError;
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+
+/// Why a document is refused as a whole.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{code}: {message}")]
+pub struct DocumentError {
+    /// `not_xml`, `not_a_<document>` (another document), `missing_field`,
+    /// `invalid_value`, `too_many_items`, or `read_failed` (the stream broke: retryable).
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl DocumentError {
+    pub fn new(code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// The stream broke, not the document: reading it again may succeed.
+    pub fn is_retryable(&self) -> bool {
+        self.code == "read_failed"
+    }
+}
+
+impl From<XmlError> for DocumentError {
+    fn from(err: XmlError) -> Self {
+        match err {
+            XmlError::Document(message) => DocumentError::new("not_xml", message),
+            XmlError::Io(message) => DocumentError::new("read_failed", message),
+        }
+    }
+}
+
+/// The document's root element must be `expected`.
+pub(crate) fn expect_root(
+    name: &str,
+    expected: &str,
+    code: &'static str,
+) -> Result<(), DocumentError> {
+    if name == expected {
+        return Ok(());
+    }
+    Err(DocumentError::new(
+        code,
+        format!("the document is a {name}, not an openTRANS {expected}"),
+    ))
+}
+
+/// A required element's text.
+pub(crate) fn required<T>(value: Option<T>, path: &str) -> Result<T, DocumentError> {
+    value.ok_or_else(|| DocumentError::new("missing_field", format!("{path} is missing")))
+}
+
+/// A `dtDATETIME` element's value.
+pub(crate) fn required_datetime(
+    text: Option<&str>,
+    path: &str,
+) -> Result<DateTime<Utc>, DocumentError> {
+    let text = required(text, path)?;
+    datetime(text).ok_or_else(|| {
+        DocumentError::new(
+            "invalid_value",
+            format!("{path} {text:?} is no date and time"),
+        )
+    })
+}
+
+/// An optional `dtDATETIME` element's value (present but unreadable is refused).
+pub(crate) fn optional_datetime(
+    text: Option<&str>,
+    path: &str,
+) -> Result<Option<DateTime<Utc>>, DocumentError> {
+    text.map(|t| required_datetime(Some(t), path)).transpose()
+}
+
+/// A document's revision: when it was generated (else its own date), in milliseconds, so
+/// a correction sent later replaces it.
+pub fn revision_at(generated_at: Option<DateTime<Utc>>, date: DateTime<Utc>) -> u64 {
+    u64::try_from(generated_at.unwrap_or(date).timestamp_millis())
+        .unwrap_or(0)
+        .max(1)
+}
 
 /// openTRANS `dtDATETIME`: RFC 3339; without an offset it is read as UTC; a date alone is
 /// its midnight (UTC).
