@@ -613,7 +613,8 @@ async fn orders_demo(
         .unwrap_or_default();
     let key = format!("logistics/inbox/{notification_id}.xml");
     let s3 = aws_sdk_s3::Client::new(&stack.sdk);
-    s3.put_object()
+    let put = s3
+        .put_object()
         .bucket(&bucket)
         .key(&key)
         .body(file.into())
@@ -625,7 +626,11 @@ async fn orders_demo(
             Duration::from_secs(60),
         )
         .await?;
-    let report_key = format!("logistics/reports/{notification_id}.xml.json");
+    // One report per version of a file.
+    let report_key = match put.version_id() {
+        Some(version) => format!("logistics/reports/{notification_id}.xml@{version}.json"),
+        None => format!("logistics/reports/{notification_id}.xml.json"),
+    };
     let report: Value = match s3
         .get_object()
         .bucket(&bucket)

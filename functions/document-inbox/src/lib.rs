@@ -4,8 +4,9 @@
 //! takes the path of a carrier's webhook: the same validation, receipts and queue, then
 //! the order writeback's revision guard per shipment and its refusal of over-shipments.
 //!
-//! Nothing in a file is dropped unseen: a report per file (`logistics/reports/<file>.json`)
-//! says what each order's part became; unknown order references, items that match no
+//! Nothing in a file is dropped unseen: a report per version of a file
+//! (`logistics/reports/<file>@<version>.json`; the version S3 notified, so a file name a
+//! partner uses again loses no upload) says what each order's part became; unknown order references, items that match no
 //! line of their order, and refused files are listed there, logged, counted
 //! (`DocumentProblems`) and alarmed. A file is read as a stream (`bridge_contract::xml`: no
 //! DTD, no entities, a budget per token, at most `MAX_ITEMS` items held).
@@ -74,11 +75,15 @@ impl InboxError {
     }
 }
 
-/// The report key of a document: its path below the inbox, under the reports.
-pub fn report_key(key: &str) -> Option<String> {
+/// The report key of one version of a document: its path below the inbox, under the
+/// reports, with the version (one report per version: a file name a partner uses again
+/// keeps every upload's report).
+pub fn report_key(key: &str, version: Option<&str>) -> Option<String> {
     let relative = key.strip_prefix(LOGISTICS_INBOX)?;
-    (!relative.is_empty() && !relative.ends_with('/'))
-        .then(|| format!("{LOGISTICS_REPORTS}{relative}.json"))
+    (!relative.is_empty() && !relative.ends_with('/')).then(|| match version {
+        Some(version) => format!("{LOGISTICS_REPORTS}{relative}@{version}.json"),
+        None => format!("{LOGISTICS_REPORTS}{relative}.json"),
+    })
 }
 
 /// The intake's receipt for one order's shipment out of one notification revision.
@@ -188,16 +193,17 @@ impl DocumentInbox {
         message: SqsMessage,
         counts: &Mutex<Vec<Metrics>>,
     ) -> Result<MessageOutcome, MessageError> {
-        let keys = bridge_lambda::s3_events::keys_of_message(
+        let objects = bridge_lambda::s3_events::objects_of_message(
             message.body.as_deref().unwrap_or_default(),
             "document",
         )?;
         let mut last: MessageOutcome = "Ignored";
-        for key in keys {
-            let span = tracing::info_span!("document", function = FUNCTION_NAME, file = %key, correlation_id = %key);
+        for object in objects {
+            let key = object.key;
+            let span = tracing::info_span!("document", function = FUNCTION_NAME, file = %key, version = object.version.as_deref().unwrap_or_default(), correlation_id = %key);
             let mut metrics = Metrics::new(FUNCTION_NAME);
             let read = self
-                .read_document(&key, &mut metrics)
+                .read_document(&key, object.version.as_deref(), &mut metrics)
                 .instrument(span)
                 .await;
             counts
@@ -223,33 +229,46 @@ impl DocumentInbox {
         Ok(last)
     }
 
-    /// Reads the document at `key` (its current version), hands its shipments over and
-    /// writes its report. A document whose report names this version is not read again.
-    /// `None`: the file is gone (a late notification of a deleted file; logged).
+    /// Reads `version` of the document at `key` (the one its notification names; `None`:
+    /// the current one), hands its shipments over and writes its report. A version whose
+    /// report exists is not read again. `None`: the file is gone (an operator's request for
+    /// a deleted file; logged and counted). A notified version that is gone fails
+    /// permanently (dead-lettered with the reason).
     pub async fn read_document(
         &self,
         key: &str,
+        version: Option<&str>,
         metrics: &mut Metrics,
     ) -> Result<Option<DocumentReport>, InboxError> {
-        let report_key = report_key(key).ok_or_else(|| InboxError::NotInInbox(key.to_string()))?;
-        let Some(metadata) = self.files.metadata(key).await? else {
-            warn!(file = key, "the document is gone: nothing to read");
-            metrics.add("DocumentsGone", 1);
-            return Ok(None);
+        if report_key(key, None).is_none() {
+            return Err(InboxError::NotInInbox(key.to_string()));
+        }
+        let version = match version {
+            Some(version) => Some(version.to_string()),
+            None => match self.files.metadata(key).await? {
+                Some(metadata) => metadata.version,
+                None => {
+                    warn!(file = key, "the document is gone: nothing to read");
+                    metrics.add("DocumentsGone", 1);
+                    return Ok(None);
+                }
+            },
         };
-        if metadata.version.is_some()
+        let report_key = report_key(key, version.as_deref())
+            .ok_or_else(|| InboxError::NotInInbox(key.to_string()))?;
+        if version.is_some()
             && let Some(existing) = self.existing_report(&report_key).await?
-            && existing.version == metadata.version
         {
-            info!(file = key, version = ?metadata.version, status = existing.status.as_str(), "already read: the report names this version");
+            info!(file = key, version = ?version, status = existing.status.as_str(), "already read: this version has its report");
             metrics.add("DocumentsAlreadyRead", 1);
             return Ok(Some(existing));
         }
         let started_at = Utc::now();
         let files = self.files.clone();
-        let (at, version) = (key.to_string(), metadata.version.clone());
+        let (at, read_version) = (key.to_string(), version.clone());
         let read = tokio::task::spawn_blocking(move || {
-            let input = files.open(&at, version.as_deref())?;
+            let input = files.open(&at, read_version.as_deref())?;
+            // The reader refuses a file above `dispatch::MAX_DOCUMENT_BYTES` as it streams.
             Ok::<_, PortError>(dispatch::read(Box::new(std::io::BufReader::new(input))))
         })
         .await
@@ -259,7 +278,7 @@ impl DocumentInbox {
         })??;
         let mut report = DocumentReport {
             file: key.to_string(),
-            version: metadata.version,
+            version,
             kind: "dispatch_notification".into(),
             status: Status::Refused,
             message: None,
@@ -335,7 +354,9 @@ impl DocumentInbox {
             match entry.outcome {
                 EntryOutcome::Queued => report.counts.queued += 1,
                 EntryOutcome::Duplicate => report.counts.duplicates += 1,
-                EntryOutcome::UnknownOrder | EntryOutcome::NoOrderReference => {
+                EntryOutcome::UnknownOrder
+                | EntryOutcome::NoOrderReference
+                | EntryOutcome::UnreadableOrder => {
                     metrics.add("UnknownOrderReferences", 1);
                     report.counts.problems += 1;
                 }
@@ -365,7 +386,21 @@ impl DocumentInbox {
         metrics: &mut Metrics,
     ) -> Result<(EntryOutcome, Option<String>), InboxError> {
         let order = match OrderId::parse(order_ref) {
-            Ok(id) => self.orders.get(&id).await?,
+            Ok(id) => match self.orders.get(&id).await {
+                Ok(order) => order,
+                // This order cannot be read (a record that does not decode): its part is
+                // reported, the rest of the file goes on.
+                Err(err) if !err.is_retryable() => {
+                    return Ok((
+                        EntryOutcome::UnreadableOrder,
+                        Some(format!(
+                            "order {order_ref:?} cannot be read: {}",
+                            cause_chain(&err)
+                        )),
+                    ));
+                }
+                Err(err) => return Err(err.into()),
+            },
             Err(_) => None,
         };
         let Some(order) = order else {

@@ -35,6 +35,8 @@ pub enum EntryOutcome {
     Duplicate,
     /// No order of this id is known (or the id is no valid order id).
     UnknownOrder,
+    /// The order is stored but cannot be read.
+    UnreadableOrder,
     /// Items without `ORDER_REFERENCE/ORDER_ID`.
     NoOrderReference,
     /// An item matches no single line of the order.
@@ -42,6 +44,8 @@ pub enum EntryOutcome {
     /// An item's sku is not that of the line it names.
     SkuMismatch,
     InvalidQuantity,
+    /// An item's unit is not the order's (pieces, `C62`).
+    UnitMismatch,
     /// The intake refused the shipment (the contract's rules).
     Invalid,
     /// The same notification id and revision was handed over with other content before.
@@ -57,6 +61,7 @@ impl EntryOutcome {
         match reason {
             "sku_mismatch" => EntryOutcome::SkuMismatch,
             "invalid_quantity" => EntryOutcome::InvalidQuantity,
+            "unit_mismatch" => EntryOutcome::UnitMismatch,
             _ => EntryOutcome::UnknownLine,
         }
     }

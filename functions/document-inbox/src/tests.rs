@@ -3,12 +3,16 @@ use super::*;
 #[test]
 fn reports_sit_beside_the_inbox_and_only_inbox_files_have_one() {
     assert_eq!(
-        report_key("logistics/inbox/2026/DN-77.xml").as_deref(),
-        Some("logistics/reports/2026/DN-77.xml.json")
+        report_key("logistics/inbox/2026/DN-77.xml", Some("v2")).as_deref(),
+        Some("logistics/reports/2026/DN-77.xml@v2.json")
     );
-    assert_eq!(report_key("logistics/inbox/"), None);
-    assert_eq!(report_key("logistics/inbox/sub/"), None);
-    assert_eq!(report_key("pim/inbox/a.xml"), None);
+    assert_eq!(
+        report_key("logistics/inbox/DN-77.xml", None).as_deref(),
+        Some("logistics/reports/DN-77.xml.json")
+    );
+    assert_eq!(report_key("logistics/inbox/", None), None);
+    assert_eq!(report_key("logistics/inbox/sub/", Some("v1")), None);
+    assert_eq!(report_key("pim/inbox/a.xml", None), None);
 }
 
 #[test]

@@ -45,10 +45,19 @@ async fn the_binary_reports_a_refused_document_and_dead_letters_what_names_no_fi
     };
     assert_eq!(response["batchItemFailures"], json!([]), "{response}");
 
+    // One report per version of the file: `<file>@<version>.json`.
+    let listed = s3
+        .list_objects_v2()
+        .bucket(bucket)
+        .prefix("logistics/reports/invoice.xml@")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(listed.contents().len(), 1, "{listed:?}");
     let report = s3
         .get_object()
         .bucket(bucket)
-        .key("logistics/reports/invoice.xml.json")
+        .key(listed.contents()[0].key().unwrap())
         .send()
         .await
         .expect("the report is written");

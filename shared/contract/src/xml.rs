@@ -21,15 +21,30 @@ pub struct Budgeted {
     /// Bytes taken since the event before.
     taken: usize,
     limit: usize,
+    /// Bytes taken in all, and the most the whole document may have.
+    total: u64,
+    max_total: u64,
 }
 
 impl Budgeted {
     pub fn new(inner: Box<dyn BufRead + Send>, limit: usize) -> Self {
+        Self::with_total(inner, limit, u64::MAX)
+    }
+
+    /// With a limit on the whole document too.
+    pub fn with_total(inner: Box<dyn BufRead + Send>, limit: usize, max_total: u64) -> Self {
         Self {
             inner,
             taken: 0,
             limit,
+            total: 0,
+            max_total,
         }
+    }
+
+    /// The whole document is over its limit.
+    pub fn too_large(&self) -> bool {
+        self.total > self.max_total
     }
 
     /// The next event's count starts.
@@ -38,7 +53,7 @@ impl Budgeted {
     }
 
     pub fn exceeded(&self) -> bool {
-        self.taken > self.limit
+        self.taken > self.limit || self.too_large()
     }
 
     pub fn limit(&self) -> usize {
@@ -69,6 +84,7 @@ impl BufRead for Budgeted {
 
     fn consume(&mut self, amount: usize) {
         self.taken += amount;
+        self.total += amount as u64;
         self.inner.consume(amount);
     }
 }
@@ -88,6 +104,9 @@ pub enum XmlError {
     /// Not well formed, refused (entities, depth, a token over budget): the file's fault.
     #[error("{0}")]
     Document(String),
+    /// The document is larger than the reader takes.
+    #[error("{0}")]
+    TooLarge(String),
     /// The stream broke: the file may be fine.
     #[error("reading failed: {0}")]
     Io(String),
@@ -110,14 +129,18 @@ pub enum Visit<'a> {
     },
 }
 
-/// Reads the whole document, handing each element's opening and closing to `visit`; its
-/// error stops the walk. Text is kept for the innermost element only, up to `max_text`.
+/// Reads the whole document (at most `max_bytes`), handing each element's opening and
+/// closing to `visit`; its error stops the walk. Text is kept for the innermost element
+/// only, up to `max_token` bytes. One root element: a second is refused (two documents
+/// pasted together must not be read as one).
 pub fn walk<E: From<XmlError>>(
     input: Box<dyn BufRead + Send>,
     max_token: usize,
+    max_bytes: u64,
     mut visit: impl FnMut(Visit<'_>) -> Result<(), E>,
 ) -> Result<(), E> {
-    let mut reader = Reader::from_reader(Budgeted::new(input, max_token));
+    let mut reader = Reader::from_reader(Budgeted::with_total(input, max_token, max_bytes));
+    let mut root_closed = false;
     reader.config_mut().trim_text(false);
     let mut buffer = Vec::new();
     let mut path: Vec<String> = Vec::new();
@@ -130,6 +153,12 @@ pub fn walk<E: From<XmlError>>(
         let at = line;
         let event = match reader.read_event_into(&mut buffer) {
             Ok(event) => event,
+            Err(quick_xml::Error::Io(_)) if reader.get_ref().too_large() => {
+                return Err(XmlError::TooLarge(format!(
+                    "the document is larger than {max_bytes} bytes"
+                ))
+                .into());
+            }
             Err(quick_xml::Error::Io(_)) if reader.get_ref().exceeded() => {
                 return Err(XmlError::Document(format!(
                     "an XML token near line {line} is longer than {} bytes",
@@ -152,6 +181,13 @@ pub fn walk<E: From<XmlError>>(
                 let _ = start;
                 return Err(XmlError::Document(format!(
                     "elements nested deeper than {MAX_DEPTH} at line {at}"
+                ))
+                .into());
+            }
+            Event::Start(start) | Event::Empty(start) if path.is_empty() && root_closed => {
+                return Err(XmlError::Document(format!(
+                    "a second root element <{}> at line {at}: one document per file",
+                    local_name(&start)
                 ))
                 .into());
             }
@@ -182,6 +218,7 @@ pub fn walk<E: From<XmlError>>(
                 })?;
                 path.pop();
                 text.clear();
+                root_closed |= path.is_empty();
             }
             Event::End(_) => {
                 visit(Visit::Close {
@@ -191,6 +228,7 @@ pub fn walk<E: From<XmlError>>(
                 })?;
                 path.pop();
                 text.clear();
+                root_closed |= path.is_empty();
             }
             Event::Text(t) => {
                 line += lines_in(t.as_ref());
@@ -268,12 +306,17 @@ mod tests {
 
     fn closes(xml: &[u8]) -> Result<Vec<(String, String)>, XmlError> {
         let mut out = Vec::new();
-        walk::<XmlError>(Box::new(std::io::Cursor::new(xml.to_vec())), 1024, |v| {
-            if let Visit::Close { path, text, .. } = v {
-                out.push((path.join("/"), text.to_string()));
-            }
-            Ok(())
-        })?;
+        walk::<XmlError>(
+            Box::new(std::io::Cursor::new(xml.to_vec())),
+            1024,
+            1 << 20,
+            |v| {
+                if let Visit::Close { path, text, .. } = v {
+                    out.push((path.join("/"), text.to_string()));
+                }
+                Ok(())
+            },
+        )?;
         Ok(out)
     }
 
@@ -310,6 +353,11 @@ mod tests {
         assert!(
             matches!(closes(b"<R></N>"), Err(XmlError::Document(m)) if m.contains("not well formed"))
         );
+        assert!(
+            matches!(closes(b"<R/><R/>"), Err(XmlError::Document(m)) if m.contains("second root"))
+        );
+        let big = format!("<R>{}</R>", "<a>x</a>".repeat(200_000));
+        assert!(matches!(closes(big.as_bytes()), Err(XmlError::TooLarge(_))));
         let deep = "<a>".repeat(MAX_DEPTH + 1);
         assert!(
             matches!(closes(deep.as_bytes()), Err(XmlError::Document(m)) if m.contains("deeper"))

@@ -30,6 +30,14 @@ pub fn decode_s3_key(key: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// An object an S3 notification reports as created: its key (decoded) and, in a versioned
+/// bucket, the version that was created.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CreatedObject {
+    pub key: String,
+    pub version: Option<String>,
+}
+
 /// The object keys a queue message names: an S3 notification, or an operator's request
 /// `{"<request_field>": "<key>"}` (a continuation, a manual re-run). Anything else is a
 /// permanent `invalid_message`.
@@ -37,12 +45,27 @@ pub fn keys_of_message(
     body: &str,
     request_field: &str,
 ) -> Result<Vec<String>, crate::MessageError> {
+    Ok(objects_of_message(body, request_field)?
+        .into_iter()
+        .map(|o| o.key)
+        .collect())
+}
+
+/// As [`keys_of_message`], with the version each notification names (a request names
+/// none: the current version).
+pub fn objects_of_message(
+    body: &str,
+    request_field: &str,
+) -> Result<Vec<CreatedObject>, crate::MessageError> {
     let value: Value = serde_json::from_str(body)
         .map_err(|e| crate::MessageError::permanent("invalid_message", format!("not JSON: {e}")))?;
     if let Some(key) = value.get(request_field).and_then(Value::as_str) {
-        return Ok(vec![key.to_string()]);
+        return Ok(vec![CreatedObject {
+            key: key.to_string(),
+            version: None,
+        }]);
     }
-    created_keys(&value).ok_or_else(|| {
+    created_objects(&value).ok_or_else(|| {
         crate::MessageError::permanent(
             "invalid_message",
             format!("neither an S3 notification nor a request {{\"{request_field}\": key}}"),
@@ -53,6 +76,17 @@ pub fn keys_of_message(
 /// The keys of the objects an S3 notification reports as created (decoded), or `None` if
 /// `message` is not an S3 notification. S3's `s3:TestEvent` names no object.
 pub fn created_keys(message: &Value) -> Option<Vec<String>> {
+    Some(
+        created_objects(message)?
+            .into_iter()
+            .map(|o| o.key)
+            .collect(),
+    )
+}
+
+/// The objects (key and version) an S3 notification reports as created, or `None` if
+/// `message` is not an S3 notification.
+pub fn created_objects(message: &Value) -> Option<Vec<CreatedObject>> {
     if message.get("Event").and_then(Value::as_str) == Some("s3:TestEvent") {
         return Some(Vec::new());
     }
@@ -65,8 +99,17 @@ pub fn created_keys(message: &Value) -> Option<Vec<String>> {
                     .as_str()
                     .is_none_or(|n| n.starts_with("ObjectCreated"))
             })
-            .filter_map(|r| r.pointer("/s3/object/key").and_then(Value::as_str))
-            .map(decode_s3_key)
+            .filter_map(|r| {
+                let key = r.pointer("/s3/object/key").and_then(Value::as_str)?;
+                Some(CreatedObject {
+                    key: decode_s3_key(key),
+                    version: r
+                        .pointer("/s3/object/versionId")
+                        .and_then(Value::as_str)
+                        .filter(|v| !v.is_empty() && *v != "null")
+                        .map(str::to_string),
+                })
+            })
             .collect(),
     )
 }
@@ -100,6 +143,20 @@ mod tests {
             Vec::<String>::new()
         );
         assert!(created_keys(&json!({"import": "x"})).is_none());
+        let versioned = json!({"Records": [{"eventName": "ObjectCreated:Put",
+            "s3": {"object": {"key": "logistics%2Finbox%2Fdn.xml", "versionId": "v-2"}}}]});
+        assert_eq!(
+            created_objects(&versioned).unwrap(),
+            vec![CreatedObject {
+                key: "logistics/inbox/dn.xml".into(),
+                version: Some("v-2".into())
+            }]
+        );
+        assert_eq!(
+            objects_of_message(r#"{"document": "logistics/inbox/a.xml"}"#, "document").unwrap()[0]
+                .version,
+            None
+        );
         assert!(created_keys(&json!([])).is_none());
     }
 }

@@ -1068,34 +1068,64 @@ impl Setup {
             .unwrap();
     }
 
-    async fn report(&self, key: &str) -> Value {
-        let object = aws_sdk_s3::Client::new(&self.stack.sdk)
-            .get_object()
-            .bucket(self.stack.bucket("CatalogBucket"))
-            .key(key)
+    /// The reports of every version of the inbox file `name`, oldest first.
+    async fn reports(&self, name: &str) -> Vec<Value> {
+        let s3 = aws_sdk_s3::Client::new(&self.stack.sdk);
+        let bucket = self.stack.bucket("CatalogBucket");
+        let listed = s3
+            .list_objects_v2()
+            .bucket(bucket)
+            .prefix(format!("logistics/reports/{name}@"))
             .send()
             .await
             .unwrap();
-        serde_json::from_slice(&object.body.collect().await.unwrap().into_bytes()).unwrap()
+        let mut reports = Vec::new();
+        for object in listed.contents() {
+            let body = s3
+                .get_object()
+                .bucket(bucket)
+                .key(object.key().unwrap())
+                .send()
+                .await
+                .unwrap();
+            let report: Value =
+                serde_json::from_slice(&body.body.collect().await.unwrap().into_bytes()).unwrap();
+            reports.push(report);
+        }
+        reports.sort_by_key(|r| r["started_at"].as_str().unwrap_or_default().to_string());
+        reports
     }
 
-    /// What S3 notified the document queue of, through the document inbox as deployed,
-    /// then what it queued, through the writeback: the inbox's metrics.
-    async fn read_documents(
-        &self,
-        inbox: &document_inbox::DocumentInbox,
-    ) -> bridge_lambda::Metrics {
+    /// The report of the file's last version read.
+    async fn report(&self, name: &str) -> Value {
+        self.reports(name).await.pop().expect("a report")
+    }
+
+    /// What S3 notified the document queue of (waiting for at least `expected`).
+    async fn notifications(&self, expected: usize) -> Vec<aws_sdk_sqs::types::Message> {
         let mut notifications = Vec::new();
         for _ in 0..50 {
-            notifications = self.stack.drain_queue("DocumentQueue").await;
-            if !notifications.is_empty() {
+            notifications.extend(self.stack.drain_queue("DocumentQueue").await);
+            if notifications.len() >= expected {
                 break;
             }
             tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         }
-        assert!(!notifications.is_empty(), "S3 notified the document queue");
-        let event =
-            super::support::sqs_event(self.stack.queue_arn("DocumentQueue"), &notifications);
+        assert!(
+            notifications.len() >= expected,
+            "S3 notified the document queue"
+        );
+        notifications
+    }
+
+    /// `notifications` through the document inbox as deployed, then what it queued,
+    /// through the writeback: the inbox's metrics.
+    async fn read_notified(
+        &self,
+        inbox: &document_inbox::DocumentInbox,
+        notifications: &[aws_sdk_sqs::types::Message],
+    ) -> bridge_lambda::Metrics {
+        let event = super::support::sqs_event(self.stack.queue_arn("DocumentQueue"), notifications);
         let (response, metrics) = inbox.process(event).await;
         assert!(response.unwrap().batch_item_failures.is_empty());
         let queued = self.stack.drain_queue("OrderStatusQueue").await;
@@ -1107,15 +1137,25 @@ impl Setup {
         }
         metrics
     }
+
+    /// What S3 notified of the last upload, read.
+    async fn read_documents(
+        &self,
+        inbox: &document_inbox::DocumentInbox,
+    ) -> bridge_lambda::Metrics {
+        let notifications = self.notifications(1).await;
+        self.read_notified(inbox, &notifications).await
+    }
 }
 
 /// Contract section 8, the document side: DISPATCHNOTIFICATION files under
 /// `logistics/inbox/` become each order's shipments through S3's notification, the intake
 /// and the writeback as deployed. Parts in any order end `shipped`, with every tracking
 /// code; an unknown order reference is reported (report, metric), not dropped; the same
-/// document read again (a redelivered notification, a re-upload) changes nothing; a
-/// correction that ships more than ordered is refused with `over_shipment`; a file that is
-/// no notification is refused with its reason.
+/// notification delivered again reads nothing, the same file uploaded again changes
+/// nothing; one file name used for two notifications, notified newest first, loses
+/// neither; a correction that ships more than ordered is refused with `over_shipment`; a
+/// file that is no notification is refused with its reason.
 #[tokio::test]
 async fn dispatch_notifications_in_the_inbox_ship_the_order_and_report_what_they_cannot() {
     let s = setup().await;
@@ -1138,10 +1178,7 @@ async fn dispatch_notifications_in_the_inbox_ship_the_order_and_report_what_they
     let fulfilment = |stored: &bridge_domain::ports::StoredOrder| {
         bridge_domain::shipments::fulfilment(&stored.order, &stored.shipments)
     };
-
-    // The second parcel's notification first; beside it an order the bridge never had.
-    s.drop_file(
-        "logistics/inbox/dn-2.xml",
+    let dn2 = || {
         dispatch_notification(
             "DN-2",
             "2026-12-07T11:00:00+01:00",
@@ -1150,13 +1187,16 @@ async fn dispatch_notifications_in_the_inbox_ship_the_order_and_report_what_they
                 ("SO-60", "2", "A", "2"),
                 ("SO-404", "1", "A", "1"),
             ],
-        ),
-    )
-    .await;
-    let m = s.read_documents(&inbox).await;
+        )
+    };
+
+    // The second parcel's notification first; beside it an order the bridge never had.
+    s.drop_file("logistics/inbox/dn-2.xml", dn2()).await;
+    let notified = s.notifications(1).await;
+    let m = s.read_notified(&inbox, &notified).await;
     assert_eq!(m.count("UnknownOrderReferences"), 1);
     assert_eq!(m.count("DocumentProblems"), 1);
-    let report = s.report("logistics/reports/dn-2.xml.json").await;
+    let report = s.report("dn-2.xml").await;
     assert_eq!(report["status"], "incomplete", "{report}");
     assert_eq!(report["entries"][0]["order_id"], "SO-404");
     assert_eq!(report["entries"][0]["outcome"], "unknown_order");
@@ -1167,57 +1207,70 @@ async fn dispatch_notifications_in_the_inbox_ship_the_order_and_report_what_they
         fulfilment(&stored),
         bridge_domain::shipments::Fulfilment::PartiallyShipped
     );
-    let dn2 = &stored.shipments["DN-2"];
-    assert_eq!(dn2.tracking_code.as_deref(), Some("TRK-DN-2"));
-    assert_eq!(dn2.carrier.as_deref(), Some("Spedition Müller"));
+    let shipment = &stored.shipments["DN-2"];
+    assert_eq!(shipment.tracking_code.as_deref(), Some("TRK-DN-2"));
+    assert_eq!(shipment.carrier.as_deref(), Some("Spedition Müller"));
+
+    // The same notification delivered again: that version has its report, nothing is read.
+    let m = s.read_notified(&inbox, &notified).await;
+    assert_eq!(m.count("DocumentsAlreadyRead"), 1);
+    assert_eq!(m.count("DocumentProblems"), 0);
+    assert_eq!(s.reports("dn-2.xml").await.len(), 1);
 
     // The same file uploaded again: read again (a new version), handed over as duplicates.
-    s.drop_file(
-        "logistics/inbox/dn-2.xml",
-        dispatch_notification(
-            "DN-2",
-            "2026-12-07T11:00:00+01:00",
-            &[
-                ("SO-60", "1", "A", "2"),
-                ("SO-60", "2", "A", "2"),
-                ("SO-404", "1", "A", "1"),
-            ],
-        ),
-    )
-    .await;
+    s.drop_file("logistics/inbox/dn-2.xml", dn2()).await;
     s.read_documents(&inbox).await;
-    let report = s.report("logistics/reports/dn-2.xml.json").await;
-    assert_eq!(report["entries"][1]["outcome"], "duplicate", "{report}");
+    let reports = s.reports("dn-2.xml").await;
+    assert_eq!(reports.len(), 2, "a report per version");
+    assert_ne!(reports[0]["version"], reports[1]["version"]);
+    assert_eq!(
+        reports[1]["entries"][1]["outcome"], "duplicate",
+        "{reports:?}"
+    );
     assert_eq!(s.stored("SO-60").await.shipments.len(), 1);
 
-    // The first parcel: the rest of line 1. The order is shipped.
+    // The partner uses one file name for every notification: DN-1a (1 of line 1), then
+    // DN-1b (3 of line 1) under the same key, their notifications handled newest first.
+    // Each version is read as notified: both parcels reach the order, which is shipped.
     s.drop_file(
-        "logistics/inbox/dn-1.xml",
+        "logistics/inbox/dispatch.xml",
         dispatch_notification(
-            "DN-1",
+            "DN-1a",
             "2026-12-07T10:00:00+01:00",
-            &[("SO-60", "1", "A", "4")],
+            &[("SO-60", "1", "A", "1")],
         ),
     )
     .await;
-    let m = s.read_documents(&inbox).await;
-    assert_eq!(m.count("DocumentsProcessed"), 1);
+    s.drop_file(
+        "logistics/inbox/dispatch.xml",
+        dispatch_notification(
+            "DN-1b",
+            "2026-12-07T10:05:00+01:00",
+            &[("SO-60", "1", "A", "3")],
+        ),
+    )
+    .await;
+    let mut notified = s.notifications(2).await;
+    notified.reverse();
+    let m = s.read_notified(&inbox, &notified).await;
+    assert_eq!(m.count("DocumentsProcessed"), 2);
     assert_eq!(m.count("DocumentProblems"), 0);
+    assert_eq!(s.reports("dispatch.xml").await.len(), 2);
     let stored = s.stored("SO-60").await;
     assert_eq!(
         fulfilment(&stored),
         bridge_domain::shipments::Fulfilment::Shipped
     );
     let shown = bridgectl::orders::text(&stored);
-    for code in ["TRK-DN-1", "TRK-DN-2"] {
+    for code in ["TRK-DN-1a", "TRK-DN-1b", "TRK-DN-2"] {
         assert!(shown.contains(code), "{shown}");
     }
 
-    // A correction of DN-1 (generated later) shipping 5 on line 1: 7 of 6, refused.
+    // A correction of DN-1b (generated later) shipping 5 on line 1: 8 of 6, refused.
     s.drop_file(
-        "logistics/inbox/dn-1-corrected.xml",
+        "logistics/inbox/dn-1b-corrected.xml",
         dispatch_notification(
-            "DN-1",
+            "DN-1b",
             "2026-12-07T12:00:00+01:00",
             &[("SO-60", "1", "A", "5")],
         ),
@@ -1231,10 +1284,10 @@ async fn dispatch_notifications_in_the_inbox_ship_the_order_and_report_what_they
         Some("over_shipment")
     );
     assert_eq!(
-        s.stored("SO-60").await.shipments["DN-1"].lines[0]
+        s.stored("SO-60").await.shipments["DN-1b"].lines[0]
             .quantity
             .to_string(),
-        "4",
+        "3",
         "the order keeps what it had"
     );
 
@@ -1246,7 +1299,7 @@ async fn dispatch_notifications_in_the_inbox_ship_the_order_and_report_what_they
     .await;
     let m = s.read_documents(&inbox).await;
     assert_eq!(m.count("DocumentsRefused"), 1);
-    let report = s.report("logistics/reports/order.xml.json").await;
+    let report = s.report("order.xml").await;
     assert_eq!(report["status"], "refused");
     assert!(
         report["message"]

@@ -30,8 +30,9 @@ use std::str::FromStr;
 /// Items one notification may carry: more is refused (the items are held while the file is
 /// read; this keeps a file's memory bounded whatever its size).
 pub const MAX_ITEMS: usize = 10_000;
-/// Bytes of one token (a text, a tag) of a notification.
-pub const MAX_TOKEN_BYTES: usize = 64 * 1024;
+pub use super::{MAX_DOCUMENT_BYTES, MAX_TOKEN_BYTES};
+/// Ids one party may carry.
+const MAX_PARTY_IDS: usize = 16;
 
 pub use super::DocumentError;
 
@@ -100,7 +101,8 @@ impl Reading {
         }
         match name {
             "PARTY" if within(path, "DISPATCHNOTIFICATION_INFO") => {
-                self.parties.push(Party::default())
+                self.parties.push(Party::default());
+                super::check_parties(self.parties.len())?;
             }
             "DISPATCHNOTIFICATION_ITEM" => {
                 if self.items.len() >= MAX_ITEMS {
@@ -139,7 +141,15 @@ impl Reading {
                 ("DISPATCHNOTIFICATION_ITEM", "LINE_ITEM_ID") => {
                     item.line_item_id = non_empty(text)
                 }
-                ("PRODUCT_ID", "SUPPLIER_PID") => item.supplier_pid = non_empty(text),
+                // The item's own product, not a kit component's.
+                ("PRODUCT_ID", "SUPPLIER_PID")
+                    if super::ends_with(
+                        path,
+                        &["DISPATCHNOTIFICATION_ITEM", "PRODUCT_ID", "SUPPLIER_PID"],
+                    ) =>
+                {
+                    item.supplier_pid = non_empty(text)
+                }
                 ("DISPATCHNOTIFICATION_ITEM", "QUANTITY") => {
                     match Decimal::from_str(text).ok().filter(|q| *q > Decimal::ZERO) {
                         Some(q) => item.quantity = Some(q.normalize()),
@@ -147,8 +157,26 @@ impl Reading {
                     }
                 }
                 ("DISPATCHNOTIFICATION_ITEM", "ORDER_UNIT") => item.unit = non_empty(text),
-                ("ORDER_REFERENCE", "ORDER_ID") => item.order_id = non_empty(text),
-                ("ORDER_REFERENCE", "LINE_ITEM_ID") => item.order_line = non_empty(text),
+                ("ORDER_REFERENCE", "ORDER_ID")
+                    if super::ends_with(
+                        path,
+                        &["DISPATCHNOTIFICATION_ITEM", "ORDER_REFERENCE", "ORDER_ID"],
+                    ) =>
+                {
+                    item.order_id = non_empty(text)
+                }
+                ("ORDER_REFERENCE", "LINE_ITEM_ID")
+                    if super::ends_with(
+                        path,
+                        &[
+                            "DISPATCHNOTIFICATION_ITEM",
+                            "ORDER_REFERENCE",
+                            "LINE_ITEM_ID",
+                        ],
+                    ) =>
+                {
+                    item.order_line = non_empty(text)
+                }
                 (_, "DISPATCHNOTIFICATION_ITEM") => {
                     if let Some(done) = self.item.take() {
                         self.items.push(done);
@@ -163,7 +191,9 @@ impl Reading {
         }
         if let Some(party) = self.parties.last_mut().filter(|_| within(path, "PARTY")) {
             match (parent, name) {
-                ("PARTY", "PARTY_ID") => party.ids.extend(non_empty(text)),
+                ("PARTY", "PARTY_ID") if party.ids.len() < MAX_PARTY_IDS => {
+                    party.ids.extend(non_empty(text))
+                }
                 ("PARTY", "PARTY_ROLE") => party.role = non_empty(text),
                 ("ADDRESS", "NAME") => party.name = non_empty(text),
                 ("CONTACT_DETAILS", "CONTACT_NAME") => party.contact = non_empty(text),
@@ -197,6 +227,14 @@ impl Reading {
             ));
         }
         let id = super::required(self.id, "DISPATCHNOTIFICATION_INFO/DISPATCHNOTIFICATION_ID")?;
+        // It becomes the shipment's id: checked here, so that a bad one refuses the file
+        // once instead of every order's shipment.
+        if let Err(e) = bridge_domain::ShipmentId::parse(&id) {
+            return Err(DocumentError::new(
+                "invalid_value",
+                format!("DISPATCHNOTIFICATION_ID {id:?} cannot be a shipment id: {e}"),
+            ));
+        }
         let date = super::required_datetime(
             self.date.as_deref(),
             "DISPATCHNOTIFICATION_INFO/DISPATCHNOTIFICATION_DATE",
@@ -225,9 +263,11 @@ impl Reading {
             generated_at,
             date,
             estimated_delivery: self.delivery_end.as_deref().and_then(super::date),
-            carrier: deliverer.and_then(|p| p.name.clone().or_else(|| p.contact.clone())),
-            tracking_code: self.tracking_code,
-            tracking_url: self.tracking_url,
+            carrier: deliverer
+                .and_then(|p| p.name.as_deref().or(p.contact.as_deref()))
+                .map(|name| super::one_line(name, 200)),
+            tracking_code: self.tracking_code.map(|t| super::one_line(&t, 512)),
+            tracking_url: self.tracking_url.map(|t| super::one_line(&t, 2048)),
             items: self.items,
         })
     }
@@ -241,7 +281,7 @@ fn within(path: &[String], name: &str) -> bool {
 /// [`MAX_ITEMS`]).
 pub fn read(input: Box<dyn BufRead + Send>) -> Result<DispatchNotification, DocumentError> {
     let mut reading = Reading::default();
-    walk::<DocumentError>(input, MAX_TOKEN_BYTES, |visit| {
+    walk::<DocumentError>(input, MAX_TOKEN_BYTES, MAX_DOCUMENT_BYTES, |visit| {
         match visit {
             Visit::Open { path, line, .. } => reading.open(path, line)?,
             Visit::Close { path, text, .. } => reading.close(path, text),
@@ -258,7 +298,7 @@ pub struct LineProblem {
     pub position: usize,
     /// `unknown_line` (neither the line number nor the sku is on the order, or the sku is
     /// on it twice), `sku_mismatch` (the line number names a line of another sku),
-    /// `invalid_quantity`.
+    /// `unit_mismatch` (not in pieces), `invalid_quantity`.
     pub reason: &'static str,
     pub message: String,
 }
@@ -322,6 +362,16 @@ pub fn order_lines(
             reason,
             message,
         };
+        // The order is in pieces (the ORDER says C62): another unit is not converted.
+        if let Some(unit) = item.unit.as_deref().filter(|u| *u != "C62") {
+            return Err(problem(
+                "unit_mismatch",
+                format!(
+                    "item {} is in {unit}; the order's lines are in pieces (C62)",
+                    item.position
+                ),
+            ));
+        }
         let Some(quantity) = item.quantity else {
             return Err(problem(
                 "invalid_quantity",
@@ -371,7 +421,13 @@ pub fn order_lines(
                 }
             }
         };
-        *lines.entry(line).or_default() += quantity;
+        let shipped = lines.entry(line).or_default();
+        *shipped = shipped.checked_add(quantity).ok_or_else(|| {
+            problem(
+                "invalid_quantity",
+                format!("the quantities of line {line} add up beyond the decimal range"),
+            )
+        })?;
     }
     Ok(lines.into_iter().collect())
 }

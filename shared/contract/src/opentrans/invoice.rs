@@ -69,12 +69,30 @@ struct Reading {
     currency: Option<String>,
     total: Option<String>,
     net: Option<String>,
-    tax: Option<String>,
+    taxes: Vec<String>,
     items: usize,
 }
 
 fn non_empty(text: &str) -> Option<String> {
     (!text.is_empty()).then(|| text.to_string())
+}
+
+/// Orders one invoice may name.
+const MAX_ORDERS: usize = 10_000;
+
+/// The summary's tax amounts added up (`None` without any).
+fn tax_total(taxes: &[String]) -> Result<Option<Decimal>, DocumentError> {
+    let mut total: Option<Decimal> = None;
+    for text in taxes {
+        let tax = amount(Some(text), "INVOICE_SUMMARY/TOTAL_TAX")?.unwrap_or_default();
+        total = Some(total.unwrap_or_default().checked_add(tax).ok_or_else(|| {
+            DocumentError::new(
+                "invalid_value",
+                "the tax amounts add up beyond the decimal range",
+            )
+        })?);
+    }
+    Ok(total)
 }
 
 fn amount(text: Option<&str>, path: &str) -> Result<Option<Decimal>, DocumentError> {
@@ -88,60 +106,77 @@ fn amount(text: Option<&str>, path: &str) -> Result<Option<Decimal>, DocumentErr
 /// Reads a whole INVOICE (streamed; only its header and totals are kept).
 pub fn read(input: Box<dyn BufRead + Send>) -> Result<Invoice, DocumentError> {
     let mut r = Reading::default();
-    walk::<DocumentError>(input, super::dispatch::MAX_TOKEN_BYTES, |visit| {
-        match visit {
-            Visit::Open { path, .. } => {
-                let name = path.last().map(String::as_str).unwrap_or_default();
-                if path.len() == 1 {
-                    super::expect_root(name, "INVOICE", "not_an_invoice")?;
-                    r.root_seen = true;
-                }
-                match name {
-                    "PARTY" if path.iter().any(|p| p == "INVOICE_INFO") => {
-                        r.parties.push(Party::default())
+    walk::<DocumentError>(
+        input,
+        super::MAX_TOKEN_BYTES,
+        super::MAX_DOCUMENT_BYTES,
+        |visit| {
+            match visit {
+                Visit::Open { path, .. } => {
+                    let name = path.last().map(String::as_str).unwrap_or_default();
+                    if path.len() == 1 {
+                        super::expect_root(name, "INVOICE", "not_an_invoice")?;
+                        r.root_seen = true;
                     }
-                    "INVOICE_ITEM" => r.items += 1,
-                    _ => {}
+                    match name {
+                        "PARTY" if path.iter().any(|p| p == "INVOICE_INFO") => {
+                            r.parties.push(Party::default());
+                            super::check_parties(r.parties.len())?;
+                        }
+                        "INVOICE_ITEM" => r.items += 1,
+                        _ => {}
+                    }
+                }
+                Visit::Close { path, text, .. } => {
+                    let name = path.last().map(String::as_str).unwrap_or_default();
+                    let parent = path
+                        .len()
+                        .checked_sub(2)
+                        .map(|i| path[i].as_str())
+                        .unwrap_or_default();
+                    let in_summary = path.iter().any(|p| p == "INVOICE_SUMMARY");
+                    match (parent, name) {
+                        ("PARTY", "PARTY_ID") => {
+                            if let Some(p) = r.parties.last_mut() {
+                                p.ids.extend(non_empty(text))
+                            }
+                        }
+                        ("ADDRESS", "NAME") => {
+                            if let Some(p) = r.parties.last_mut() {
+                                p.name = p.name.take().or_else(|| non_empty(text))
+                            }
+                        }
+                        ("INVOICE_INFO", "INVOICE_ID") => r.id = non_empty(text),
+                        ("INVOICE_INFO", "INVOICE_DATE") => r.date = non_empty(text),
+                        ("INVOICE_INFO", "INVOICE_TYPE") => r.kind = non_empty(text),
+                        ("INVOICE_INFO", "INVOICE_RECIPIENT_IDREF") => {
+                            r.recipient = non_empty(text)
+                        }
+                        ("INVOICE_INFO", "BUYER_IDREF") => r.buyer = non_empty(text),
+                        ("INVOICE_INFO", "CURRENCY") => r.currency = non_empty(text),
+                        ("CONTROL_INFO", "GENERATION_DATE") => r.generated_at = non_empty(text),
+                        ("ORDER_HISTORY", "ORDER_ID") | ("ORDER_REFERENCE", "ORDER_ID") => {
+                            r.order_ids.extend(non_empty(text));
+                            if r.order_ids.len() > MAX_ORDERS {
+                                return Err(DocumentError::new(
+                                    "too_large",
+                                    format!("more than {MAX_ORDERS} orders"),
+                                ));
+                            }
+                        }
+                        ("INVOICE_SUMMARY", "TOTAL_AMOUNT") => r.total = non_empty(text),
+                        ("INVOICE_SUMMARY", "NET_VALUE_GOODS") => r.net = non_empty(text),
+                        // Every rate's tax (7 % and 19 % on one invoice) adds up.
+                        ("TAX_DETAILS_FIX", "TAX_AMOUNT") if in_summary => {
+                            r.taxes.extend(non_empty(text))
+                        }
+                        _ => {}
+                    }
                 }
             }
-            Visit::Close { path, text, .. } => {
-                let name = path.last().map(String::as_str).unwrap_or_default();
-                let parent = path
-                    .len()
-                    .checked_sub(2)
-                    .map(|i| path[i].as_str())
-                    .unwrap_or_default();
-                let in_summary = path.iter().any(|p| p == "INVOICE_SUMMARY");
-                match (parent, name) {
-                    ("PARTY", "PARTY_ID") => {
-                        if let Some(p) = r.parties.last_mut() {
-                            p.ids.extend(non_empty(text))
-                        }
-                    }
-                    ("ADDRESS", "NAME") => {
-                        if let Some(p) = r.parties.last_mut() {
-                            p.name = p.name.take().or_else(|| non_empty(text))
-                        }
-                    }
-                    ("INVOICE_INFO", "INVOICE_ID") => r.id = non_empty(text),
-                    ("INVOICE_INFO", "INVOICE_DATE") => r.date = non_empty(text),
-                    ("INVOICE_INFO", "INVOICE_TYPE") => r.kind = non_empty(text),
-                    ("INVOICE_INFO", "INVOICE_RECIPIENT_IDREF") => r.recipient = non_empty(text),
-                    ("INVOICE_INFO", "BUYER_IDREF") => r.buyer = non_empty(text),
-                    ("INVOICE_INFO", "CURRENCY") => r.currency = non_empty(text),
-                    ("CONTROL_INFO", "GENERATION_DATE") => r.generated_at = non_empty(text),
-                    ("ORDER_HISTORY", "ORDER_ID") | ("ORDER_REFERENCE", "ORDER_ID") => {
-                        r.order_ids.extend(non_empty(text))
-                    }
-                    ("INVOICE_SUMMARY", "TOTAL_AMOUNT") => r.total = non_empty(text),
-                    ("INVOICE_SUMMARY", "NET_VALUE_GOODS") => r.net = non_empty(text),
-                    ("TAX_DETAILS_FIX", "TAX_AMOUNT") if in_summary => r.tax = non_empty(text),
-                    _ => {}
-                }
-            }
-        }
-        Ok(())
-    })?;
+            Ok(())
+        },
+    )?;
     if !r.root_seen {
         return Err(DocumentError::new(
             "not_xml",
@@ -193,7 +228,7 @@ pub fn read(input: Box<dyn BufRead + Send>) -> Result<Invoice, DocumentError> {
         order_ids: r.order_ids,
         total: Money::new(total, currency),
         net: amount(r.net.as_deref(), "INVOICE_SUMMARY/NET_VALUE_GOODS")?,
-        tax: amount(r.tax.as_deref(), "INVOICE_SUMMARY/TOTAL_TAX")?,
+        tax: tax_total(&r.taxes)?,
         items: r.items,
     })
 }
@@ -232,6 +267,15 @@ mod tests {
         );
         assert_eq!(inv.total.amount.to_string(), "119.00");
         assert_eq!(inv.tax, Some(Decimal::new(1900, 2)));
+        // Two rates: both taxes count.
+        let two_rates = invoice("").replace(
+            "<TAX_DETAILS_FIX><TAX_AMOUNT>19.00</TAX_AMOUNT></TAX_DETAILS_FIX>",
+            "<TAX_DETAILS_FIX><TAX_AMOUNT>7.00</TAX_AMOUNT></TAX_DETAILS_FIX><TAX_DETAILS_FIX><TAX_AMOUNT>9.50</TAX_AMOUNT></TAX_DETAILS_FIX>",
+        );
+        assert_eq!(
+            read_text(&two_rates).unwrap().tax,
+            Some(Decimal::new(1650, 2))
+        );
         let memo = read_text(&invoice("<INVOICE_TYPE>credit_memo</INVOICE_TYPE>")).unwrap();
         assert_eq!(memo.kind, InvoiceKind::CreditMemo);
         assert_eq!(

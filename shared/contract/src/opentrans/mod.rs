@@ -38,9 +38,49 @@ impl From<XmlError> for DocumentError {
     fn from(err: XmlError) -> Self {
         match err {
             XmlError::Document(message) => DocumentError::new("not_xml", message),
+            XmlError::TooLarge(message) => DocumentError::new("too_large", message),
             XmlError::Io(message) => DocumentError::new("read_failed", message),
         }
     }
+}
+
+/// The most a document may have (bytes): what a reader holds stays bounded by it.
+pub const MAX_DOCUMENT_BYTES: u64 = 32 * 1024 * 1024;
+/// Bytes of one token (a text, a tag).
+pub const MAX_TOKEN_BYTES: usize = 64 * 1024;
+/// Parties one document may name (each is held while it is read).
+pub const MAX_PARTIES: usize = 1_000;
+
+/// Whether `path` ends with the local names `tail` (an element at an exact place, not a
+/// namesake deeper down: a kit component's `SUPPLIER_PID` is not its item's).
+pub(crate) fn ends_with(path: &[String], tail: &[&str]) -> bool {
+    path.len() >= tail.len()
+        && path[path.len() - tail.len()..]
+            .iter()
+            .zip(tail)
+            .all(|(a, b)| a == b)
+}
+
+/// A party more than [`MAX_PARTIES`] is refused.
+pub(crate) fn check_parties(count: usize) -> Result<(), DocumentError> {
+    if count > MAX_PARTIES {
+        return Err(DocumentError::new(
+            "too_large",
+            format!("more than {MAX_PARTIES} parties"),
+        ));
+    }
+    Ok(())
+}
+
+/// Free text of a cosmetic field (a carrier's name) as one line: whitespace runs (line
+/// breaks, tabs) become one space, and it is cut at `max` characters.
+pub(crate) fn one_line(text: &str, max: usize) -> String {
+    text.split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .chars()
+        .take(max)
+        .collect()
 }
 
 /// The document's root element must be `expected`.

@@ -21,6 +21,7 @@ use std::str::FromStr;
 
 /// Items one answer may carry.
 pub const MAX_ITEMS: usize = 10_000;
+const MAX_REMARKS: usize = 100;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ResponseItem {
@@ -89,63 +90,83 @@ fn non_empty(text: &str) -> Option<String> {
 /// Reads a whole ORDERRESPONSE (streamed; at most [`MAX_ITEMS`] items held).
 pub fn read(input: Box<dyn BufRead + Send>) -> Result<OrderResponse, DocumentError> {
     let mut r = Reading::default();
-    walk::<DocumentError>(input, super::dispatch::MAX_TOKEN_BYTES, |visit| {
-        match visit {
-            Visit::Open { path, .. } => {
-                let name = path.last().map(String::as_str).unwrap_or_default();
-                if path.len() == 1 {
-                    super::expect_root(name, "ORDERRESPONSE", "not_an_order_response")?;
-                    r.root_seen = true;
-                }
-                if name == "ORDERRESPONSE_ITEM" {
-                    if r.items.len() >= MAX_ITEMS {
-                        return Err(DocumentError::new(
-                            "too_many_items",
-                            format!("more than {MAX_ITEMS} items"),
-                        ));
+    walk::<DocumentError>(
+        input,
+        super::MAX_TOKEN_BYTES,
+        super::MAX_DOCUMENT_BYTES,
+        |visit| {
+            match visit {
+                Visit::Open { path, .. } => {
+                    let name = path.last().map(String::as_str).unwrap_or_default();
+                    if path.len() == 1 {
+                        super::expect_root(name, "ORDERRESPONSE", "not_an_order_response")?;
+                        r.root_seen = true;
                     }
-                    r.item = Some(ResponseItem {
-                        line_item_id: None,
-                        supplier_pid: None,
-                        quantity: None,
-                    });
+                    if name == "ORDERRESPONSE_ITEM" {
+                        if r.items.len() >= MAX_ITEMS {
+                            return Err(DocumentError::new(
+                                "too_many_items",
+                                format!("more than {MAX_ITEMS} items"),
+                            ));
+                        }
+                        r.item = Some(ResponseItem {
+                            line_item_id: None,
+                            supplier_pid: None,
+                            quantity: None,
+                        });
+                    }
                 }
-            }
-            Visit::Close { path, text, .. } => {
-                let name = path.last().map(String::as_str).unwrap_or_default();
-                let parent = path
-                    .len()
-                    .checked_sub(2)
-                    .map(|i| path[i].as_str())
-                    .unwrap_or_default();
-                if let Some(item) = r.item.as_mut() {
+                Visit::Close { path, text, .. } => {
+                    let name = path.last().map(String::as_str).unwrap_or_default();
+                    let parent = path
+                        .len()
+                        .checked_sub(2)
+                        .map(|i| path[i].as_str())
+                        .unwrap_or_default();
+                    if let Some(item) = r.item.as_mut() {
+                        match (parent, name) {
+                            ("ORDERRESPONSE_ITEM", "LINE_ITEM_ID") => {
+                                item.line_item_id = non_empty(text)
+                            }
+                            ("PRODUCT_ID", "SUPPLIER_PID")
+                                if super::ends_with(
+                                    path,
+                                    &["ORDERRESPONSE_ITEM", "PRODUCT_ID", "SUPPLIER_PID"],
+                                ) =>
+                            {
+                                item.supplier_pid = non_empty(text)
+                            }
+                            ("ORDERRESPONSE_ITEM", "QUANTITY") => {
+                                item.quantity = Decimal::from_str(text).ok()
+                            }
+                            (_, "ORDERRESPONSE_ITEM") => r.items.extend(r.item.take()),
+                            _ => {}
+                        }
+                        return Ok(());
+                    }
                     match (parent, name) {
-                        ("ORDERRESPONSE_ITEM", "LINE_ITEM_ID") => {
-                            item.line_item_id = non_empty(text)
+                        ("ORDERRESPONSE_INFO", "ORDER_ID") => r.order_id = non_empty(text),
+                        ("ORDERRESPONSE_INFO", "SUPPLIER_ORDER_ID") => {
+                            r.erp_order_number = non_empty(text)
                         }
-                        ("PRODUCT_ID", "SUPPLIER_PID") => item.supplier_pid = non_empty(text),
-                        ("ORDERRESPONSE_ITEM", "QUANTITY") => {
-                            item.quantity = Decimal::from_str(text).ok()
+                        ("ORDERRESPONSE_INFO", "ORDERRESPONSE_DATE") => r.date = non_empty(text),
+                        ("CONTROL_INFO", "GENERATION_DATE") => r.generated_at = non_empty(text),
+                        ("ORDERRESPONSE_INFO", "REMARKS") => {
+                            r.remarks.extend(non_empty(text));
+                            if r.remarks.len() > MAX_REMARKS {
+                                return Err(DocumentError::new(
+                                    "too_large",
+                                    format!("more than {MAX_REMARKS} remarks"),
+                                ));
+                            }
                         }
-                        (_, "ORDERRESPONSE_ITEM") => r.items.extend(r.item.take()),
                         _ => {}
                     }
-                    return Ok(());
-                }
-                match (parent, name) {
-                    ("ORDERRESPONSE_INFO", "ORDER_ID") => r.order_id = non_empty(text),
-                    ("ORDERRESPONSE_INFO", "SUPPLIER_ORDER_ID") => {
-                        r.erp_order_number = non_empty(text)
-                    }
-                    ("ORDERRESPONSE_INFO", "ORDERRESPONSE_DATE") => r.date = non_empty(text),
-                    ("CONTROL_INFO", "GENERATION_DATE") => r.generated_at = non_empty(text),
-                    ("ORDERRESPONSE_INFO", "REMARKS") => r.remarks.extend(non_empty(text)),
-                    _ => {}
                 }
             }
-        }
-        Ok(())
-    })?;
+            Ok(())
+        },
+    )?;
     if !r.root_seen {
         return Err(DocumentError::new(
             "not_xml",

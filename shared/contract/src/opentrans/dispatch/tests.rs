@@ -236,3 +236,62 @@ fn the_real_sample_notification_reads_with_every_field_the_contract_names() {
         vec![(1, Decimal::new(4000, 0))]
     );
 }
+
+#[test]
+fn a_kit_components_sku_a_foreign_unit_and_an_overflow_are_not_taken_for_the_items() {
+    let so1 = order("SO-1", &[(1, "KIT-1", "2"), (2, "SCREW-9", "100")]);
+    let kit = item("1", "KIT-1", "2", "SO-1", "1").replace(
+        "<QUANTITY>2</QUANTITY>",
+        "<PRODUCT_COMPONENTS><PRODUCT_COMPONENT><PRODUCT_ID><bmecat:SUPPLIER_PID>SCREW-9</bmecat:SUPPLIER_PID></PRODUCT_ID>\
+         <QUANTITY>8</QUANTITY><bmecat:ORDER_UNIT>C62</bmecat:ORDER_UNIT></PRODUCT_COMPONENT></PRODUCT_COMPONENTS><QUANTITY>2</QUANTITY>",
+    );
+    let doc = read_text(&notification(&kit)).unwrap();
+    assert_eq!(doc.items[0].supplier_pid.as_deref(), Some("KIT-1"));
+    assert_eq!(doc.items[0].quantity, Some(Decimal::new(2, 0)));
+    let items = &doc.items_by_order()[&Some("SO-1")];
+    assert_eq!(
+        order_lines(items, &so1).unwrap(),
+        vec![(1, Decimal::new(2, 0))]
+    );
+
+    let packs = item("1", "KIT-1", "2", "SO-1", "1").replace(">C62<", ">PK<");
+    let doc = read_text(&notification(&packs)).unwrap();
+    assert_eq!(
+        order_lines(&doc.items_by_order()[&Some("SO-1")], &so1)
+            .unwrap_err()
+            .reason,
+        "unit_mismatch"
+    );
+
+    let huge = "79228162514264337593543950335";
+    let doc = read_text(&notification(&format!(
+        "{}{}",
+        item("1", "KIT-1", huge, "SO-1", "1"),
+        item("2", "KIT-1", huge, "SO-1", "1")
+    )))
+    .unwrap();
+    assert_eq!(
+        order_lines(&doc.items_by_order()[&Some("SO-1")], &so1)
+            .unwrap_err()
+            .reason,
+        "invalid_quantity"
+    );
+}
+
+#[test]
+fn an_id_no_shipment_can_have_and_two_documents_in_one_file_are_refused_and_names_are_one_line() {
+    let one = item("1", "A", "1", "SO-1", "1");
+    let spaced = notification(&one).replace(">DN-77<", ">LS 4711<");
+    assert_eq!(read_text(&spaced).unwrap_err().code, "invalid_value");
+    let twice = format!(
+        "{}{}",
+        notification(&one),
+        notification(&one).replace("<?xml version=\"1.0\" encoding=\"UTF-8\"?>", "")
+    );
+    assert_eq!(read_text(&twice).unwrap_err().code, "not_xml");
+    let broken_name = notification(&one).replace("DHL Freight", "DHL\n   Freight\t");
+    assert_eq!(
+        read_text(&broken_name).unwrap().carrier.as_deref(),
+        Some("DHL Freight")
+    );
+}

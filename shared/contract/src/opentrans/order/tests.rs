@@ -29,6 +29,7 @@ fn read_back(xml: &str) -> std::collections::BTreeMap<String, Vec<String>> {
     walk::<crate::xml::XmlError>(
         Box::new(std::io::Cursor::new(xml.as_bytes().to_vec())),
         4096,
+        1 << 20,
         |v| {
             if let Visit::Close { path, text, .. } = v
                 && !text.is_empty()
