@@ -30,7 +30,6 @@ use report::{Counts, DocumentReport, Entry, EntryOutcome, Status};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 use tracing::{Instrument, info, warn};
 use webhook_intake::{Accepted, EventIntake};
 
@@ -38,15 +37,6 @@ pub const FUNCTION_NAME: &str = "document-inbox";
 /// Where logistics partners drop DISPATCHNOTIFICATION files.
 pub const LOGISTICS_INBOX: &str = "logistics/inbox/";
 pub const LOGISTICS_REPORTS: &str = "logistics/reports/";
-
-/// Pauses before each attempt at handing a shipment over while another delivery of the
-/// same document holds its receipt (the first attempt at once).
-const IN_FLIGHT_WAITS: [Duration; 4] = [
-    Duration::ZERO,
-    Duration::from_millis(200),
-    Duration::from_millis(500),
-    Duration::from_millis(1000),
-];
 
 #[derive(Debug, thiserror::Error)]
 pub enum InboxError {
@@ -109,26 +99,16 @@ pub struct DocumentInbox {
     max_receive_count: u32,
 }
 
-/// The configured source cannot send shipments.
-#[derive(Debug, thiserror::Error)]
-pub enum SourceError {
-    #[error(
-        "DOCUMENT_SOURCE names source {0:?}, which WEBHOOK_SOURCES does not configure; add it with shipment.updated"
-    )]
-    Unknown(String),
-    #[error(
-        "DOCUMENT_SOURCE names source {0:?}, which WEBHOOK_SOURCES does not allow to send shipment.updated"
-    )]
-    MayNotShip(String),
-}
+pub use webhook_intake::handover::SourceError;
 
 /// The sender documents come in as, checked: it exists and may send `shipment.updated`.
 pub fn shipment_sender(found: Option<Sender>, source: &str) -> Result<Sender, SourceError> {
-    let sender = found.ok_or_else(|| SourceError::Unknown(source.to_string()))?;
-    if !sender.allows(EventType::ShipmentUpdated) {
-        return Err(SourceError::MayNotShip(source.to_string()));
-    }
-    Ok(sender)
+    webhook_intake::handover::checked_sender(
+        found,
+        wiring::DOCUMENT_SOURCE,
+        source,
+        EventType::ShipmentUpdated,
+    )
 }
 
 pub struct InboxPorts {
@@ -425,26 +405,15 @@ impl DocumentInbox {
         })
         .to_string();
         let receipt = receipt(document, order_ref);
-        let mut accepted = Accepted::InFlight;
-        // Two deliveries of one notification can meet: wait a moment for the other's
-        // verdict instead of a retry minutes later.
-        for wait in IN_FLIGHT_WAITS {
-            tokio::time::sleep(wait).await;
-            accepted = self
-                .intake
-                .accept(
-                    &self.sender,
-                    &receipt,
-                    order_ref,
-                    body.as_bytes(),
-                    Utc::now(),
-                    metrics,
-                )
-                .await;
-            if accepted != Accepted::InFlight {
-                break;
-            }
-        }
+        let accepted = webhook_intake::handover::accept_waiting(
+            self.intake.as_ref(),
+            &self.sender,
+            &receipt,
+            order_ref,
+            body.as_bytes(),
+            metrics,
+        )
+        .await;
         Ok(match accepted {
             Accepted::Queued => (EntryOutcome::Queued, None),
             Accepted::Duplicate => (EntryOutcome::Duplicate, None),

@@ -44,10 +44,10 @@ fn the_source_must_exist_and_may_send_shipments() {
     assert!(shipment_sender(sources.sender("logistics"), "logistics").is_ok());
     assert!(matches!(
         shipment_sender(sources.sender("erp"), "erp"),
-        Err(SourceError::MayNotShip(_))
+        Err(SourceError::NotAllowed { .. })
     ));
     assert!(matches!(
         shipment_sender(sources.sender("3pl"), "3pl"),
-        Err(SourceError::Unknown(_))
+        Err(SourceError::Unknown { .. })
     ));
 }

@@ -26,7 +26,6 @@ use bridge_lambda::{BatchSettings, Config, ConfigError, MessageError, MessageOut
 use chrono::Utc;
 use serde_json::json;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 use tracing::{Instrument, info, warn};
 use webhook_intake::{Accepted, EventIntake};
 
@@ -38,15 +37,6 @@ pub const SHOP_ORDER_DLQ_URL: &str = "SHOP_ORDER_DLQ_URL";
 /// `WEBHOOK_SOURCES` and may send `order.placed`.
 pub const SHOP_ORDER_SOURCE: &str = "SHOP_ORDER_SOURCE";
 pub const MAX_RECEIVE_COUNT: &str = "MAX_RECEIVE_COUNT";
-
-/// Pauses before each attempt at handing an order over while another delivery of the same
-/// notification holds its receipt (the first attempt at once).
-const IN_FLIGHT_WAITS: [Duration; 4] = [
-    Duration::ZERO,
-    Duration::from_millis(200),
-    Duration::from_millis(500),
-    Duration::from_millis(1000),
-];
 
 /// The prefix of the receipt ids of notifications: apart from the shop's own webhook ids.
 pub const RECEIPT_PREFIX: &str = "ct-message-";
@@ -80,27 +70,17 @@ impl ShopOrderSettings {
     }
 }
 
-/// The configured source cannot bring orders in.
-#[derive(Debug, thiserror::Error)]
-pub enum SourceError {
-    #[error(
-        "{SHOP_ORDER_SOURCE} names source {0:?}, which WEBHOOK_SOURCES does not configure; add it with order.placed"
-    )]
-    Unknown(String),
-    #[error(
-        "{SHOP_ORDER_SOURCE} names source {0:?}, which WEBHOOK_SOURCES does not allow to send order.placed"
-    )]
-    MayNotPlaceOrders(String),
-}
+pub use webhook_intake::handover::SourceError;
 
 /// The sender the orders come in as (`found`: what the intake's sources say of `source`),
 /// checked: it must exist and may send `order.placed`.
 pub fn order_sender(found: Option<Sender>, source: &str) -> Result<Sender, SourceError> {
-    let sender = found.ok_or_else(|| SourceError::Unknown(source.to_string()))?;
-    if !sender.allows(EventType::OrderPlaced) {
-        return Err(SourceError::MayNotPlaceOrders(source.to_string()));
-    }
-    Ok(sender)
+    webhook_intake::handover::checked_sender(
+        found,
+        SHOP_ORDER_SOURCE,
+        source,
+        EventType::OrderPlaced,
+    )
 }
 
 pub struct ShopOrders {
@@ -221,27 +201,15 @@ impl ShopOrders {
             .to_string();
             let receipt = format!("{RECEIPT_PREFIX}{message_id}");
             let mut counts = Metrics::new(FUNCTION_NAME);
-            let mut accepted = Accepted::InFlight;
-            // Two deliveries of one message often arrive in one batch: while the other is
-            // being queued this one waits a moment for its verdict instead of a retry
-            // minutes later.
-            for wait in IN_FLIGHT_WAITS {
-                tokio::time::sleep(wait).await;
-                accepted = self
-                    .intake
-                    .accept(
-                        &self.sender,
-                        &receipt,
-                        &order_id,
-                        body.as_bytes(),
-                        Utc::now(),
-                        &mut counts,
-                    )
-                    .await;
-                if accepted != Accepted::InFlight {
-                    break;
-                }
-            }
+            let accepted = webhook_intake::handover::accept_waiting(
+                self.intake.as_ref(),
+                &self.sender,
+                &receipt,
+                &order_id,
+                body.as_bytes(),
+                &mut counts,
+            )
+            .await;
             intake_counts
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())

@@ -247,7 +247,7 @@ async fn a_delivery_racing_another_of_the_same_message_waits_for_its_verdict() {
     assert!(result.is_err(), "the only message failed retryably");
     assert_eq!(
         stuck.intake.calls.lock().unwrap().len(),
-        IN_FLIGHT_WAITS.len()
+        webhook_intake::handover::IN_FLIGHT_WAITS.len()
     );
     assert_eq!(stuck.queue.delays.lock().unwrap().len(), 1);
 }

@@ -6,6 +6,7 @@
 //! API (payload 2.0) events into it, and the local stack converts real HTTP requests.
 
 pub mod config;
+pub mod handover;
 pub mod lambda;
 pub mod wiring;
 
