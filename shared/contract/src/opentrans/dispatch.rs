@@ -17,7 +17,7 @@
 //! A corrected notification is sent again with a later `GENERATION_DATE`: its revision is
 //! higher, so it replaces the first; the same file read again is the same shipment fact.
 
-use crate::xml::{Visit, walk};
+use super::{Element, Seen, non_empty, read_elements};
 use bridge_domain::events::OrderPlaced;
 use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
@@ -75,7 +75,6 @@ struct Party {
 
 #[derive(Default)]
 struct Reading {
-    root_seen: bool,
     id: Option<String>,
     generated_at: Option<String>,
     date: Option<String>,
@@ -88,19 +87,10 @@ struct Reading {
     item: Option<DispatchItem>,
 }
 
-fn non_empty(text: &str) -> Option<String> {
-    (!text.is_empty()).then(|| text.to_string())
-}
-
 impl Reading {
-    fn open(&mut self, path: &[String], line: u64) -> Result<(), DocumentError> {
-        let name = path.last().map(String::as_str).unwrap_or_default();
-        if path.len() == 1 {
-            super::expect_root(name, "DISPATCHNOTIFICATION", "not_a_dispatch_notification")?;
-            self.root_seen = true;
-        }
-        match name {
-            "PARTY" if within(path, "DISPATCHNOTIFICATION_INFO") => {
+    fn open(&mut self, element: &Element<'_>, line: u64) -> Result<(), DocumentError> {
+        match element.name {
+            "PARTY" if element.within("DISPATCHNOTIFICATION_INFO") => {
                 self.parties.push(Party::default());
                 super::check_parties(self.parties.len())?;
             }
@@ -129,24 +119,15 @@ impl Reading {
         Ok(())
     }
 
-    fn close(&mut self, path: &[String], text: &str) {
-        let name = path.last().map(String::as_str).unwrap_or_default();
-        let parent = path
-            .len()
-            .checked_sub(2)
-            .map(|i| path[i].as_str())
-            .unwrap_or_default();
+    fn close(&mut self, element: &Element<'_>, text: &str) {
         if let Some(item) = self.item.as_mut() {
-            match (parent, name) {
+            match (element.parent, element.name) {
                 ("DISPATCHNOTIFICATION_ITEM", "LINE_ITEM_ID") => {
                     item.line_item_id = non_empty(text)
                 }
                 // The item's own product, not a kit component's.
                 ("PRODUCT_ID", "SUPPLIER_PID")
-                    if super::ends_with(
-                        path,
-                        &["DISPATCHNOTIFICATION_ITEM", "PRODUCT_ID", "SUPPLIER_PID"],
-                    ) =>
+                    if element.at(&["DISPATCHNOTIFICATION_ITEM", "PRODUCT_ID", "SUPPLIER_PID"]) =>
                 {
                     item.supplier_pid = non_empty(text)
                 }
@@ -158,22 +139,20 @@ impl Reading {
                 }
                 ("DISPATCHNOTIFICATION_ITEM", "ORDER_UNIT") => item.unit = non_empty(text),
                 ("ORDER_REFERENCE", "ORDER_ID")
-                    if super::ends_with(
-                        path,
-                        &["DISPATCHNOTIFICATION_ITEM", "ORDER_REFERENCE", "ORDER_ID"],
-                    ) =>
+                    if element.at(&[
+                        "DISPATCHNOTIFICATION_ITEM",
+                        "ORDER_REFERENCE",
+                        "ORDER_ID",
+                    ]) =>
                 {
                     item.order_id = non_empty(text)
                 }
                 ("ORDER_REFERENCE", "LINE_ITEM_ID")
-                    if super::ends_with(
-                        path,
-                        &[
-                            "DISPATCHNOTIFICATION_ITEM",
-                            "ORDER_REFERENCE",
-                            "LINE_ITEM_ID",
-                        ],
-                    ) =>
+                    if element.at(&[
+                        "DISPATCHNOTIFICATION_ITEM",
+                        "ORDER_REFERENCE",
+                        "LINE_ITEM_ID",
+                    ]) =>
                 {
                     item.order_line = non_empty(text)
                 }
@@ -186,11 +165,11 @@ impl Reading {
             }
             return;
         }
-        if !within(path, "DISPATCHNOTIFICATION_HEADER") {
+        if !element.within("DISPATCHNOTIFICATION_HEADER") {
             return;
         }
-        if let Some(party) = self.parties.last_mut().filter(|_| within(path, "PARTY")) {
-            match (parent, name) {
+        if let Some(party) = self.parties.last_mut().filter(|_| element.within("PARTY")) {
+            match (element.parent, element.name) {
                 ("PARTY", "PARTY_ID") if party.ids.len() < MAX_PARTY_IDS => {
                     party.ids.extend(non_empty(text))
                 }
@@ -201,7 +180,7 @@ impl Reading {
             }
             return;
         }
-        match (parent, name) {
+        match (element.parent, element.name) {
             ("CONTROL_INFO", "GENERATION_DATE") => self.generated_at = non_empty(text),
             ("DISPATCHNOTIFICATION_INFO", "DISPATCHNOTIFICATION_ID") => self.id = non_empty(text),
             ("DISPATCHNOTIFICATION_INFO", "DISPATCHNOTIFICATION_DATE") => {
@@ -220,12 +199,6 @@ impl Reading {
     }
 
     fn finish(self) -> Result<DispatchNotification, DocumentError> {
-        if !self.root_seen {
-            return Err(DocumentError::new(
-                "not_xml",
-                "the file holds no XML element",
-            ));
-        }
         let id = super::required(self.id, "DISPATCHNOTIFICATION_INFO/DISPATCHNOTIFICATION_ID")?;
         // It becomes the shipment's id: checked here, so that a bad one refuses the file
         // once instead of every order's shipment.
@@ -273,21 +246,22 @@ impl Reading {
     }
 }
 
-fn within(path: &[String], name: &str) -> bool {
-    path.iter().any(|p| p == name)
-}
-
 /// Reads a whole notification (streamed: the text is never held, the items are, up to
 /// [`MAX_ITEMS`]).
 pub fn read(input: Box<dyn BufRead + Send>) -> Result<DispatchNotification, DocumentError> {
     let mut reading = Reading::default();
-    walk::<DocumentError>(input, MAX_TOKEN_BYTES, MAX_DOCUMENT_BYTES, |visit| {
-        match visit {
-            Visit::Open { path, line, .. } => reading.open(path, line)?,
-            Visit::Close { path, text, .. } => reading.close(path, text),
-        }
-        Ok(())
-    })?;
+    read_elements(
+        input,
+        "DISPATCHNOTIFICATION",
+        "not_a_dispatch_notification",
+        |seen| {
+            match seen {
+                Seen::Open(element, line) => reading.open(&element, line)?,
+                Seen::Close(element, text) => reading.close(&element, text),
+            }
+            Ok(())
+        },
+    )?;
     reading.finish()
 }
 

@@ -12,7 +12,7 @@
 //! | `GENERATION_DATE`, else `INVOICE_DATE`, in ms | the invoice's revision |
 
 use super::DocumentError;
-use crate::xml::{Visit, walk};
+use super::{Seen, non_empty, read_elements};
 use bridge_domain::{Currency, Money};
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
@@ -57,7 +57,6 @@ struct Party {
 
 #[derive(Default)]
 struct Reading {
-    root_seen: bool,
     id: Option<String>,
     date: Option<String>,
     generated_at: Option<String>,
@@ -73,12 +72,10 @@ struct Reading {
     items: usize,
 }
 
-fn non_empty(text: &str) -> Option<String> {
-    (!text.is_empty()).then(|| text.to_string())
-}
-
 /// Orders one invoice may name.
 const MAX_ORDERS: usize = 10_000;
+/// Ids one party may carry.
+const MAX_PARTY_IDS: usize = 16;
 
 /// The summary's tax amounts added up (`None` without any).
 fn tax_total(taxes: &[String]) -> Result<Option<Decimal>, DocumentError> {
@@ -106,83 +103,54 @@ fn amount(text: Option<&str>, path: &str) -> Result<Option<Decimal>, DocumentErr
 /// Reads a whole INVOICE (streamed; only its header and totals are kept).
 pub fn read(input: Box<dyn BufRead + Send>) -> Result<Invoice, DocumentError> {
     let mut r = Reading::default();
-    walk::<DocumentError>(
-        input,
-        super::MAX_TOKEN_BYTES,
-        super::MAX_DOCUMENT_BYTES,
-        |visit| {
-            match visit {
-                Visit::Open { path, .. } => {
-                    let name = path.last().map(String::as_str).unwrap_or_default();
-                    if path.len() == 1 {
-                        super::expect_root(name, "INVOICE", "not_an_invoice")?;
-                        r.root_seen = true;
-                    }
-                    match name {
-                        "PARTY" if path.iter().any(|p| p == "INVOICE_INFO") => {
-                            r.parties.push(Party::default());
-                            super::check_parties(r.parties.len())?;
-                        }
-                        "INVOICE_ITEM" => r.items += 1,
-                        _ => {}
+    read_elements(input, "INVOICE", "not_an_invoice", |seen| {
+        match seen {
+            Seen::Open(element, _) => match element.name {
+                "PARTY" if element.within("INVOICE_INFO") => {
+                    r.parties.push(Party::default());
+                    super::check_parties(r.parties.len())?;
+                }
+                "INVOICE_ITEM" => r.items += 1,
+                _ => {}
+            },
+            Seen::Close(element, text) => match (element.parent, element.name) {
+                ("PARTY", "PARTY_ID") => {
+                    if let Some(p) = r.parties.last_mut().filter(|p| p.ids.len() < MAX_PARTY_IDS) {
+                        p.ids.extend(non_empty(text))
                     }
                 }
-                Visit::Close { path, text, .. } => {
-                    let name = path.last().map(String::as_str).unwrap_or_default();
-                    let parent = path
-                        .len()
-                        .checked_sub(2)
-                        .map(|i| path[i].as_str())
-                        .unwrap_or_default();
-                    let in_summary = path.iter().any(|p| p == "INVOICE_SUMMARY");
-                    match (parent, name) {
-                        ("PARTY", "PARTY_ID") => {
-                            if let Some(p) = r.parties.last_mut() {
-                                p.ids.extend(non_empty(text))
-                            }
-                        }
-                        ("ADDRESS", "NAME") => {
-                            if let Some(p) = r.parties.last_mut() {
-                                p.name = p.name.take().or_else(|| non_empty(text))
-                            }
-                        }
-                        ("INVOICE_INFO", "INVOICE_ID") => r.id = non_empty(text),
-                        ("INVOICE_INFO", "INVOICE_DATE") => r.date = non_empty(text),
-                        ("INVOICE_INFO", "INVOICE_TYPE") => r.kind = non_empty(text),
-                        ("INVOICE_INFO", "INVOICE_RECIPIENT_IDREF") => {
-                            r.recipient = non_empty(text)
-                        }
-                        ("INVOICE_INFO", "BUYER_IDREF") => r.buyer = non_empty(text),
-                        ("INVOICE_INFO", "CURRENCY") => r.currency = non_empty(text),
-                        ("CONTROL_INFO", "GENERATION_DATE") => r.generated_at = non_empty(text),
-                        ("ORDER_HISTORY", "ORDER_ID") | ("ORDER_REFERENCE", "ORDER_ID") => {
-                            r.order_ids.extend(non_empty(text));
-                            if r.order_ids.len() > MAX_ORDERS {
-                                return Err(DocumentError::new(
-                                    "too_large",
-                                    format!("more than {MAX_ORDERS} orders"),
-                                ));
-                            }
-                        }
-                        ("INVOICE_SUMMARY", "TOTAL_AMOUNT") => r.total = non_empty(text),
-                        ("INVOICE_SUMMARY", "NET_VALUE_GOODS") => r.net = non_empty(text),
-                        // Every rate's tax (7 % and 19 % on one invoice) adds up.
-                        ("TAX_DETAILS_FIX", "TAX_AMOUNT") if in_summary => {
-                            r.taxes.extend(non_empty(text))
-                        }
-                        _ => {}
+                ("ADDRESS", "NAME") => {
+                    if let Some(p) = r.parties.last_mut() {
+                        p.name = p.name.take().or_else(|| non_empty(text))
                     }
                 }
-            }
-            Ok(())
-        },
-    )?;
-    if !r.root_seen {
-        return Err(DocumentError::new(
-            "not_xml",
-            "the file holds no XML element",
-        ));
-    }
+                ("INVOICE_INFO", "INVOICE_ID") => r.id = non_empty(text),
+                ("INVOICE_INFO", "INVOICE_DATE") => r.date = non_empty(text),
+                ("INVOICE_INFO", "INVOICE_TYPE") => r.kind = non_empty(text),
+                ("INVOICE_INFO", "INVOICE_RECIPIENT_IDREF") => r.recipient = non_empty(text),
+                ("INVOICE_INFO", "BUYER_IDREF") => r.buyer = non_empty(text),
+                ("INVOICE_INFO", "CURRENCY") => r.currency = non_empty(text),
+                ("CONTROL_INFO", "GENERATION_DATE") => r.generated_at = non_empty(text),
+                ("ORDER_HISTORY", "ORDER_ID") | ("ORDER_REFERENCE", "ORDER_ID") => {
+                    r.order_ids.extend(non_empty(text));
+                    if r.order_ids.len() > MAX_ORDERS {
+                        return Err(DocumentError::new(
+                            "too_large",
+                            format!("more than {MAX_ORDERS} orders"),
+                        ));
+                    }
+                }
+                ("INVOICE_SUMMARY", "TOTAL_AMOUNT") => r.total = non_empty(text),
+                ("INVOICE_SUMMARY", "NET_VALUE_GOODS") => r.net = non_empty(text),
+                // Every rate's tax (7 % and 19 % on one invoice) adds up.
+                ("TAX_DETAILS_FIX", "TAX_AMOUNT") if element.within("INVOICE_SUMMARY") => {
+                    r.taxes.extend(non_empty(text))
+                }
+                _ => {}
+            },
+        }
+        Ok(())
+    })?;
     let customer_id = super::required(
         r.recipient.or(r.buyer),
         "INVOICE_INFO/INVOICE_RECIPIENT_IDREF",

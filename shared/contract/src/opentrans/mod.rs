@@ -83,6 +83,84 @@ pub(crate) fn one_line(text: &str, max: usize) -> String {
         .collect()
 }
 
+/// One element as a reader sees it: the local names of the open elements (the last is this
+/// one), its own name and its parent's (`""` for the root).
+pub(crate) struct Element<'a> {
+    pub path: &'a [String],
+    pub name: &'a str,
+    pub parent: &'a str,
+}
+
+impl<'a> Element<'a> {
+    fn of(path: &'a [String]) -> Self {
+        let at = |back: usize| {
+            path.len()
+                .checked_sub(back)
+                .map_or("", |i| path[i].as_str())
+        };
+        Element {
+            path,
+            name: at(1),
+            parent: at(2),
+        }
+    }
+
+    /// Whether the element sits at exactly this place (see [`ends_with`]).
+    pub fn at(&self, tail: &[&str]) -> bool {
+        ends_with(self.path, tail)
+    }
+
+    /// Whether it is inside an element named `name`.
+    pub fn within(&self, name: &str) -> bool {
+        self.path.iter().any(|p| p == name)
+    }
+}
+
+/// What a reader is handed: an element opening (with its line), or closing with its text.
+pub(crate) enum Seen<'a> {
+    Open(Element<'a>, u64),
+    Close(Element<'a>, &'a str),
+}
+
+/// Walks an openTRANS document within the limits every reader keeps ([`MAX_DOCUMENT_BYTES`],
+/// [`MAX_TOKEN_BYTES`]); its root must be `root` (else `wrong_root`), and a file without
+/// any element is `not_xml`.
+pub(crate) fn read_elements(
+    input: Box<dyn std::io::BufRead + Send>,
+    root: &str,
+    wrong_root: &'static str,
+    mut read: impl FnMut(Seen<'_>) -> Result<(), DocumentError>,
+) -> Result<(), DocumentError> {
+    let mut root_seen = false;
+    crate::xml::walk::<DocumentError>(input, MAX_TOKEN_BYTES, MAX_DOCUMENT_BYTES, |visit| {
+        match visit {
+            crate::xml::Visit::Open { path, line, .. } => {
+                let element = Element::of(path);
+                if path.len() == 1 {
+                    expect_root(element.name, root, wrong_root)?;
+                    root_seen = true;
+                }
+                read(Seen::Open(element, line))
+            }
+            crate::xml::Visit::Close { path, text, .. } => {
+                read(Seen::Close(Element::of(path), text))
+            }
+        }
+    })?;
+    if !root_seen {
+        return Err(DocumentError::new(
+            "not_xml",
+            "the file holds no XML element",
+        ));
+    }
+    Ok(())
+}
+
+/// A text as a value: `None` when empty.
+pub(crate) fn non_empty(text: &str) -> Option<String> {
+    (!text.is_empty()).then(|| text.to_string())
+}
+
 /// The document's root element must be `expected`.
 pub(crate) fn expect_root(
     name: &str,

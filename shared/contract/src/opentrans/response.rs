@@ -13,7 +13,7 @@
 //! | `REMARKS` | the ERP's words, kept for the order's history |
 
 use super::DocumentError;
-use crate::xml::{Visit, walk};
+use super::{Seen, non_empty, read_elements};
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use std::io::BufRead;
@@ -73,7 +73,6 @@ impl OrderResponse {
 
 #[derive(Default)]
 struct Reading {
-    root_seen: bool,
     order_id: Option<String>,
     erp_order_number: Option<String>,
     date: Option<String>,
@@ -83,96 +82,71 @@ struct Reading {
     remarks: Vec<String>,
 }
 
-fn non_empty(text: &str) -> Option<String> {
-    (!text.is_empty()).then(|| text.to_string())
-}
-
 /// Reads a whole ORDERRESPONSE (streamed; at most [`MAX_ITEMS`] items held).
 pub fn read(input: Box<dyn BufRead + Send>) -> Result<OrderResponse, DocumentError> {
     let mut r = Reading::default();
-    walk::<DocumentError>(
-        input,
-        super::MAX_TOKEN_BYTES,
-        super::MAX_DOCUMENT_BYTES,
-        |visit| {
-            match visit {
-                Visit::Open { path, .. } => {
-                    let name = path.last().map(String::as_str).unwrap_or_default();
-                    if path.len() == 1 {
-                        super::expect_root(name, "ORDERRESPONSE", "not_an_order_response")?;
-                        r.root_seen = true;
-                    }
-                    if name == "ORDERRESPONSE_ITEM" {
-                        if r.items.len() >= MAX_ITEMS {
-                            return Err(DocumentError::new(
-                                "too_many_items",
-                                format!("more than {MAX_ITEMS} items"),
-                            ));
-                        }
-                        r.item = Some(ResponseItem {
-                            line_item_id: None,
-                            supplier_pid: None,
-                            quantity: None,
-                        });
-                    }
+    read_elements(input, "ORDERRESPONSE", "not_an_order_response", |seen| {
+        match seen {
+            Seen::Open(element, _) if element.name == "ORDERRESPONSE_ITEM" => {
+                if r.items.len() >= MAX_ITEMS {
+                    return Err(DocumentError::new(
+                        "too_many_items",
+                        format!("more than {MAX_ITEMS} items"),
+                    ));
                 }
-                Visit::Close { path, text, .. } => {
-                    let name = path.last().map(String::as_str).unwrap_or_default();
-                    let parent = path
-                        .len()
-                        .checked_sub(2)
-                        .map(|i| path[i].as_str())
-                        .unwrap_or_default();
-                    if let Some(item) = r.item.as_mut() {
-                        match (parent, name) {
-                            ("ORDERRESPONSE_ITEM", "LINE_ITEM_ID") => {
-                                item.line_item_id = non_empty(text)
-                            }
-                            ("PRODUCT_ID", "SUPPLIER_PID")
-                                if super::ends_with(
-                                    path,
-                                    &["ORDERRESPONSE_ITEM", "PRODUCT_ID", "SUPPLIER_PID"],
-                                ) =>
-                            {
-                                item.supplier_pid = non_empty(text)
-                            }
-                            ("ORDERRESPONSE_ITEM", "QUANTITY") => {
-                                item.quantity = Decimal::from_str(text).ok()
-                            }
-                            (_, "ORDERRESPONSE_ITEM") => r.items.extend(r.item.take()),
-                            _ => {}
+                r.item = Some(ResponseItem {
+                    line_item_id: None,
+                    supplier_pid: None,
+                    quantity: None,
+                });
+            }
+            Seen::Open(..) => {}
+            Seen::Close(element, text) => {
+                if let Some(item) = r.item.as_mut() {
+                    match (element.parent, element.name) {
+                        ("ORDERRESPONSE_ITEM", "LINE_ITEM_ID") => {
+                            item.line_item_id = non_empty(text)
                         }
-                        return Ok(());
-                    }
-                    match (parent, name) {
-                        ("ORDERRESPONSE_INFO", "ORDER_ID") => r.order_id = non_empty(text),
-                        ("ORDERRESPONSE_INFO", "SUPPLIER_ORDER_ID") => {
-                            r.erp_order_number = non_empty(text)
+                        // The item's own product, not a kit component's.
+                        ("PRODUCT_ID", "SUPPLIER_PID")
+                            if element.at(&[
+                                "ORDERRESPONSE_ITEM",
+                                "PRODUCT_ID",
+                                "SUPPLIER_PID",
+                            ]) =>
+                        {
+                            item.supplier_pid = non_empty(text)
                         }
-                        ("ORDERRESPONSE_INFO", "ORDERRESPONSE_DATE") => r.date = non_empty(text),
-                        ("CONTROL_INFO", "GENERATION_DATE") => r.generated_at = non_empty(text),
-                        ("ORDERRESPONSE_INFO", "REMARKS") => {
-                            r.remarks.extend(non_empty(text));
-                            if r.remarks.len() > MAX_REMARKS {
-                                return Err(DocumentError::new(
-                                    "too_large",
-                                    format!("more than {MAX_REMARKS} remarks"),
-                                ));
-                            }
+                        ("ORDERRESPONSE_ITEM", "QUANTITY") => {
+                            item.quantity = Decimal::from_str(text).ok()
                         }
+                        (_, "ORDERRESPONSE_ITEM") => r.items.extend(r.item.take()),
                         _ => {}
                     }
+                    return Ok(());
+                }
+                match (element.parent, element.name) {
+                    ("ORDERRESPONSE_INFO", "ORDER_ID") => r.order_id = non_empty(text),
+                    ("ORDERRESPONSE_INFO", "SUPPLIER_ORDER_ID") => {
+                        r.erp_order_number = non_empty(text)
+                    }
+                    ("ORDERRESPONSE_INFO", "ORDERRESPONSE_DATE") => r.date = non_empty(text),
+                    ("CONTROL_INFO", "GENERATION_DATE") => r.generated_at = non_empty(text),
+                    ("ORDERRESPONSE_INFO", "REMARKS") => {
+                        r.remarks.extend(non_empty(text));
+                        if r.remarks.len() > MAX_REMARKS {
+                            return Err(DocumentError::new(
+                                "too_large",
+                                format!("more than {MAX_REMARKS} remarks"),
+                            ));
+                        }
+                    }
+                    _ => {}
                 }
             }
-            Ok(())
-        },
-    )?;
-    if !r.root_seen {
-        return Err(DocumentError::new(
-            "not_xml",
-            "the file holds no XML element",
-        ));
-    }
+        }
+        Ok(())
+    })?;
     Ok(OrderResponse {
         order_id: super::required(r.order_id, "ORDERRESPONSE_INFO/ORDER_ID")?,
         erp_order_number: r.erp_order_number,
