@@ -19,7 +19,7 @@ pub mod report;
 pub mod wiring;
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
-use bridge_contract::opentrans::dispatch::{self, DispatchNotification, DocumentError};
+use bridge_contract::opentrans::dispatch::{self, DispatchNotification};
 use bridge_domain::error::cause_chain;
 use bridge_domain::ports::{FileStore, MessageQueue, OrderStore};
 use bridge_domain::{EventType, OrderId, PortError, Sender};
@@ -272,7 +272,8 @@ impl DocumentInbox {
         };
         match read {
             Err(err) if err.is_retryable() => return Err(InboxError::Read(err.message)),
-            Err(err) => report.message = Some(refusal(&err)),
+            // `code: message`, as the error shows itself.
+            Err(err) => report.message = Some(err.to_string()),
             Ok(document) => self.hand_over(&document, &mut report, metrics).await?,
         }
         report.finished_at = Utc::now();
@@ -466,10 +467,6 @@ impl DocumentInbox {
             }
         }
     }
-}
-
-fn refusal(err: &DocumentError) -> String {
-    format!("{}: {}", err.code, err.message)
 }
 
 #[cfg(test)]
