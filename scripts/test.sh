@@ -36,6 +36,9 @@ cargo clippy --workspace --all-targets -- -D warnings
 step "local stack demo (bridgectl dev --demo)"
 cargo run --quiet -p bridgectl -- dev --demo
 
+step "the demo with an ERP that takes openTRANS documents (ERP_CONNECTOR=opentrans)"
+ERP_CONNECTOR=opentrans cargo run --quiet -p bridgectl -- dev --demo
+
 step "moto server for the tests"
 . "$root/scripts/moto.sh" moto-tests.log
 

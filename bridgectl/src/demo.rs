@@ -556,24 +556,14 @@ async fn orders_demo(
         aws_sdk_dynamodb::Client::new(&stack.sdk),
         stack.info.table("OrderTable").unwrap_or_default(),
     );
-    let first = crate::orders::order(&store, &ids[0]).await?;
-    let number = match &first.state {
-        bridge_domain::orders::OrderState::Accepted { erp_order_number } => {
-            erp_order_number.clone()
-        }
-        other => {
-            println!(
-                "BAD {} should be accepted by the ERP, is {}",
-                ids[0],
-                other.name()
-            );
-            return Ok(false);
-        }
+    let Some(number) = erp_number(&store, &ids[0]).await? else {
+        return Ok(false);
     };
-    // The ERP confirms: its status webhook comes in.
+    // The ERP confirms: its status webhook comes in (an ERP that takes documents confirmed
+    // with its ORDERRESPONSE already: the same news again changes nothing).
     let status = event(
         "order.status_changed",
-        json!({"order_id": ids[0], "status": "confirmed", "revision": 1, "erp_order_number": number}),
+        json!({"order_id": ids[0], "status": "confirmed", "revision": status_revision(), "erp_order_number": number}),
     );
     let (code, _) = post(
         http,
@@ -725,6 +715,43 @@ async fn orders_demo(
     Ok(ok)
 }
 
+/// The revision of an ERP status the demo sends: the time in ms, above the revision of an
+/// ORDERRESPONSE (its generation time in ms) when the ERP takes documents.
+fn status_revision() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+/// The ERP's number of an order once the ERP has it: at once from a REST ERP, from its
+/// ORDERRESPONSE (through the EDI converter, the bucket and the document inbox) from an ERP
+/// that takes documents. `None` (printed) when it does not come within 60 s.
+async fn erp_number(
+    store: &bridge_aws::DynamoOrderStore,
+    id: &str,
+) -> anyhow::Result<Option<String>> {
+    use bridge_domain::orders::OrderState;
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let stored = crate::orders::order(store, id).await?;
+        match &stored.state {
+            OrderState::Accepted { erp_order_number }
+            | OrderState::Erp {
+                erp_order_number: Some(erp_order_number),
+                ..
+            } => return Ok(Some(erp_order_number.clone())),
+            OrderState::Submitted if std::time::Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(250)).await
+            }
+            other => {
+                println!(
+                    "BAD {id} should be accepted by the ERP, is {}",
+                    other.name()
+                );
+                return Ok(None);
+            }
+        }
+    }
+}
+
 /// An order checked out in the shop (the emulator makes it from a cart), its `OrderCreated`
 /// notification put on `ShopOrderQueue` twice as a Subscription may deliver it, then the
 /// ERP's answer and its shipment back on the shop's order.
@@ -774,12 +801,13 @@ async fn shop_order_demo(
         aws_sdk_dynamodb::Client::new(&stack.sdk),
         stack.info.table("OrderTable").unwrap_or_default(),
     );
-    let stored = crate::orders::order(&store, &number).await?;
-    print!("{}", crate::orders::text(&stored));
-    let bridge_domain::orders::OrderState::Accepted { erp_order_number } = &stored.state else {
-        println!("BAD expected the ERP to accept {number}");
+    let Some(erp_order_number) = erp_number(&store, &number).await? else {
         return Ok(false);
     };
+    print!(
+        "{}",
+        crate::orders::text(&crate::orders::order(&store, &number).await?)
+    );
     let mut ok = true;
     if let Some(erp) = &stack.erp {
         let orders: Value = http
@@ -800,7 +828,7 @@ async fn shop_order_demo(
     }
     let status = event(
         "order.status_changed",
-        json!({"order_id": number, "status": "shipped", "revision": 1,
+        json!({"order_id": number, "status": "shipped", "revision": status_revision(),
                "tracking": [{"carrier": "DHL", "code": format!("1Z{run_id}")}]}),
     );
     let (code, _) = post(

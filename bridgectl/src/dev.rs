@@ -317,6 +317,14 @@ impl LocalStack {
 
         let (shutdown, shutdown_rx) = watch::channel(false);
         let mut tasks = Vec::new();
+        // How orders reach the ERP (`ERP_CONNECTOR`: rest, or opentrans with the EDI
+        // converter below standing in for the ERP's).
+        let connector = options
+            .overrides
+            .get("ERP_CONNECTOR")
+            .cloned()
+            .or_else(|| std::env::var("ERP_CONNECTOR").ok())
+            .filter(|c| !c.is_empty());
         let mut routes = Vec::new();
         for function in &functions {
             let registration = bridge_registry::find(&function.binary).with_context(|| {
@@ -329,6 +337,11 @@ impl LocalStack {
             environment.extend(options.overrides.clone());
             if environment.contains_key("ERP_BASE_URL") {
                 environment.insert("ERP_BASE_URL".into(), erp_base_url.clone());
+            }
+            if let Some(connector) = &connector
+                && environment.contains_key("ERP_CONNECTOR")
+            {
+                environment.insert("ERP_CONNECTOR".into(), connector.clone());
             }
             if environment.contains_key("CTP_API_URL") {
                 environment.extend(shop_variables(&shop_settings));
@@ -417,6 +430,20 @@ impl LocalStack {
                     }
                 }));
             }
+        }
+        if connector.as_deref() == Some("opentrans") {
+            let converter = crate::edi::Converter {
+                s3: aws_sdk_s3::Client::new(&sdk),
+                bucket: stack
+                    .buckets
+                    .get("CatalogBucket")
+                    .cloned()
+                    .context("the template declares no CatalogBucket")?,
+                erp_base_url: erp_base_url.clone(),
+                erp_token: erp_token.clone(),
+                http: reqwest::Client::new(),
+            };
+            tasks.push(converter.spawn(Duration::from_secs(1), shutdown_rx.clone()));
         }
         let (http_base, server) =
             serve_http(routes.clone(), options.port, shutdown_rx.clone()).await?;

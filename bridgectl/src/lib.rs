@@ -5,6 +5,7 @@ pub mod cli;
 pub mod demo;
 pub mod dev;
 pub mod dlq;
+pub mod edi;
 pub mod freshness;
 pub mod orders;
 pub mod read;

@@ -15,13 +15,16 @@
 //! the same receipts: duplicates, nothing twice. The receipt is the notification's id, the
 //! order and the revision, so a correction sent with a later `GENERATION_DATE` is new.
 
+pub mod answers;
 pub mod report;
 pub mod wiring;
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use bridge_contract::opentrans::dispatch::{self, DispatchNotification};
+use bridge_contract::opentrans::response::{self, OrderResponse};
+use bridge_contract::opentrans::{DocumentError, ROOT_LOOKAHEAD, root_element};
 use bridge_domain::error::cause_chain;
-use bridge_domain::ports::{FileStore, MessageQueue, OrderStore};
+use bridge_domain::ports::{FileStore, MessageQueue, OrderStore, StoredOrder};
 use bridge_domain::{EventType, OrderId, PortError, Sender};
 use bridge_lambda::batch::BatchFailed;
 use bridge_lambda::{BatchSettings, MessageError, MessageOutcome, Metrics};
@@ -37,6 +40,14 @@ pub const FUNCTION_NAME: &str = "document-inbox";
 /// Where logistics partners drop DISPATCHNOTIFICATION files.
 pub const LOGISTICS_INBOX: &str = "logistics/inbox/";
 pub const LOGISTICS_REPORTS: &str = "logistics/reports/";
+/// Where the ERP's EDI converter drops its answers to our ORDER documents (section 9).
+pub const ERP_INBOX: &str = "erp/inbox/";
+pub const ERP_INBOX_REPORTS: &str = "erp/reports/inbox/";
+/// Each inbox with its reports.
+const INBOXES: [(&str, &str); 2] = [
+    (LOGISTICS_INBOX, LOGISTICS_REPORTS),
+    (ERP_INBOX, ERP_INBOX_REPORTS),
+];
 
 #[derive(Debug, thiserror::Error)]
 pub enum InboxError {
@@ -45,7 +56,7 @@ pub enum InboxError {
     /// The file's stream broke (the file may be fine).
     #[error("reading the document failed: {0}")]
     Read(String),
-    #[error("{0} is not under {LOGISTICS_INBOX}")]
+    #[error("{0} is not under {LOGISTICS_INBOX} or {ERP_INBOX}")]
     NotInInbox(String),
     /// The intake could not make a shipment durable, or another delivery holds it.
     #[error("the intake could not take the shipment of order {order_id}: {reason}")]
@@ -69,11 +80,50 @@ impl InboxError {
 /// reports, with the version (one report per version: a file name a partner uses again
 /// keeps every upload's report).
 pub fn report_key(key: &str, version: Option<&str>) -> Option<String> {
-    let relative = key.strip_prefix(LOGISTICS_INBOX)?;
+    let (relative, reports) = INBOXES
+        .iter()
+        .find_map(|(inbox, reports)| Some((key.strip_prefix(inbox)?, reports)))?;
     (!relative.is_empty() && !relative.ends_with('/')).then(|| match version {
-        Some(version) => format!("{LOGISTICS_REPORTS}{relative}@{version}.json"),
-        None => format!("{LOGISTICS_REPORTS}{relative}.json"),
+        Some(version) => format!("{reports}{relative}@{version}.json"),
+        None => format!("{reports}{relative}.json"),
     })
+}
+
+/// A document as read.
+enum Document {
+    Dispatch(DispatchNotification),
+    Response(OrderResponse),
+}
+
+/// Reads a document with the reader its inbox and root element call for: a logistics
+/// partner's file is a DISPATCHNOTIFICATION; the ERP's inbox takes ORDERRESPONSE.
+fn read_any(
+    mut input: Box<dyn std::io::Read + Send>,
+    from_erp: bool,
+) -> Result<Document, DocumentError> {
+    use std::io::Read;
+    if !from_erp {
+        return dispatch::read(Box::new(std::io::BufReader::new(input))).map(Document::Dispatch);
+    }
+    let mut head = Vec::new();
+    (&mut input)
+        .take(ROOT_LOOKAHEAD)
+        .read_to_end(&mut head)
+        .map_err(|e| DocumentError::new("read_failed", e.to_string()))?;
+    let root = root_element(&head);
+    let stream = Box::new(std::io::BufReader::new(
+        std::io::Cursor::new(head).chain(input),
+    ));
+    match root.as_deref() {
+        Some("ORDERRESPONSE") => response::read(stream).map(Document::Response),
+        other => Err(DocumentError::new(
+            "unexpected_document",
+            format!(
+                "{ERP_INBOX} takes openTRANS ORDERRESPONSE documents; this one's root element is {}",
+                other.unwrap_or("not found (no XML?)")
+            ),
+        )),
+    }
 }
 
 /// The intake's receipt for one order's shipment out of one notification revision.
@@ -94,6 +144,8 @@ pub struct DocumentInbox {
     intake: Arc<dyn EventIntake>,
     /// The source the shipments come in as (`logistics`): allowed `shipment.updated`.
     sender: Sender,
+    /// The source the ERP's answers come in as (`erp`): allowed `order.status_changed`.
+    erp_sender: Sender,
     queue: Arc<dyn MessageQueue>,
     dead_letter_queue: String,
     max_receive_count: u32,
@@ -111,6 +163,26 @@ pub fn shipment_sender(found: Option<Sender>, source: &str) -> Result<Sender, So
     )
 }
 
+/// The sender the ERP's answers come in as, checked: it exists and may send
+/// `order.status_changed`.
+pub fn answer_sender(found: Option<Sender>, source: &str) -> Result<Sender, SourceError> {
+    webhook_intake::handover::checked_sender(
+        found,
+        wiring::ERP_DOCUMENT_SOURCE,
+        source,
+        EventType::OrderStatusChanged,
+    )
+}
+
+/// The sources documents come in as.
+#[derive(Debug, Clone, Copy)]
+pub struct DocumentSources<'a> {
+    /// Dispatch notifications' shipments (`logistics`).
+    pub logistics: &'a str,
+    /// The ERP's answers (`erp`).
+    pub erp: &'a str,
+}
+
 pub struct InboxPorts {
     pub files: Arc<dyn FileStore>,
     pub orders: Arc<dyn OrderStore>,
@@ -121,16 +193,18 @@ pub struct InboxPorts {
 impl DocumentInbox {
     pub fn new(
         ports: InboxPorts,
-        source: &str,
+        sources: DocumentSources<'_>,
         dead_letter_queue: String,
         max_receive_count: u32,
     ) -> Result<Self, SourceError> {
-        let sender = shipment_sender(ports.intake.sender(source), source)?;
+        let sender = shipment_sender(ports.intake.sender(sources.logistics), sources.logistics)?;
+        let erp_sender = answer_sender(ports.intake.sender(sources.erp), sources.erp)?;
         Ok(Self {
             files: ports.files,
             orders: ports.orders,
             intake: ports.intake,
             sender,
+            erp_sender,
             queue: ports.queue,
             dead_letter_queue,
             max_receive_count,
@@ -246,10 +320,11 @@ impl DocumentInbox {
         let started_at = Utc::now();
         let files = self.files.clone();
         let (at, read_version) = (key.to_string(), version.clone());
+        let from_erp = key.starts_with(ERP_INBOX);
         let read = tokio::task::spawn_blocking(move || {
             let input = files.open(&at, read_version.as_deref())?;
-            // The reader refuses a file above `dispatch::MAX_DOCUMENT_BYTES` as it streams.
-            Ok::<_, PortError>(dispatch::read(Box::new(std::io::BufReader::new(input))))
+            // The readers refuse a file above `MAX_DOCUMENT_BYTES` as they stream.
+            Ok::<_, PortError>(read_any(input, from_erp))
         })
         .await
         .map_err(|e| InboxError::Task {
@@ -259,7 +334,12 @@ impl DocumentInbox {
         let mut report = DocumentReport {
             file: key.to_string(),
             version,
-            kind: "dispatch_notification".into(),
+            kind: if from_erp {
+                "erp_document"
+            } else {
+                "dispatch_notification"
+            }
+            .into(),
             status: Status::Refused,
             message: None,
             document_id: None,
@@ -274,7 +354,13 @@ impl DocumentInbox {
             Err(err) if err.is_retryable() => return Err(InboxError::Read(err.message)),
             // `code: message`, as the error shows itself.
             Err(err) => report.message = Some(err.to_string()),
-            Ok(document) => self.hand_over(&document, &mut report, metrics).await?,
+            Ok(Document::Dispatch(document)) => {
+                self.hand_over(&document, &mut report, metrics).await?
+            }
+            Ok(Document::Response(response)) => {
+                report.kind = "order_response".into();
+                self.answer(&response, &mut report, metrics).await?
+            }
         }
         report.finished_at = Utc::now();
         self.files
@@ -288,17 +374,17 @@ impl DocumentInbox {
         match report.status {
             Status::Processed => {
                 metrics.add("DocumentsProcessed", 1);
-                info!(document_id = report.document_id.as_deref(), queued = report.counts.queued, duplicates = report.counts.duplicates, report = %report_key, "dispatch notification read")
+                info!(kind = %report.kind, document_id = report.document_id.as_deref(), queued = report.counts.queued, duplicates = report.counts.duplicates, report = %report_key, "document read")
             }
             Status::Incomplete => {
                 metrics.add("DocumentsIncomplete", 1);
                 metrics.add("DocumentProblems", 1);
-                warn!(document_id = report.document_id.as_deref(), queued = report.counts.queued, problems, report = %report_key, "dispatch notification read in part: its report names what was not handed over")
+                warn!(kind = %report.kind, document_id = report.document_id.as_deref(), queued = report.counts.queued, problems, report = %report_key, "document read in part: its report names what was not handed over")
             }
             Status::Refused => {
                 metrics.add("DocumentsRefused", 1);
                 metrics.add("DocumentProblems", 1);
-                warn!(message = report.message.as_deref().unwrap_or_default(), report = %report_key, "dispatch notification refused: nothing handed over")
+                warn!(kind = %report.kind, message = report.message.as_deref().unwrap_or_default(), report = %report_key, "document refused: nothing handed over")
             }
         }
         Ok(Some(report))
@@ -332,84 +418,59 @@ impl DocumentInbox {
             } else {
                 entry.message = Some("items without ORDER_REFERENCE/ORDER_ID".into());
             }
-            match entry.outcome {
-                EntryOutcome::Queued => report.counts.queued += 1,
-                EntryOutcome::Duplicate => report.counts.duplicates += 1,
-                EntryOutcome::UnknownOrder
-                | EntryOutcome::NoOrderReference
-                | EntryOutcome::UnreadableOrder => {
-                    metrics.add("UnknownOrderReferences", 1);
-                    report.counts.problems += 1;
-                }
-                _ => {
-                    metrics.add("UnmatchedItems", 1);
-                    report.counts.problems += 1;
-                }
-            }
-            if !entry.outcome.is_handed_over() {
-                warn!(order_id = entry.order_id.as_deref(), outcome = ?entry.outcome, message = entry.message.as_deref().unwrap_or_default(), "part of the dispatch notification not handed over");
-            }
-            report.entries.push(entry);
+            report.add_entry(entry, metrics);
         }
-        report.status = if report.counts.problems == 0 {
-            Status::Processed
-        } else {
-            Status::Incomplete
-        };
+        report.conclude();
         Ok(())
     }
 
-    async fn shipment_of_order(
+    /// The stored order a document names, or the entry outcome saying why there is none.
+    async fn known_order(
         &self,
-        document: &DispatchNotification,
         order_ref: &str,
-        items: &[&dispatch::DispatchItem],
-        metrics: &mut Metrics,
-    ) -> Result<(EntryOutcome, Option<String>), InboxError> {
+    ) -> Result<Result<StoredOrder, (EntryOutcome, Option<String>)>, InboxError> {
         let order = match OrderId::parse(order_ref) {
             Ok(id) => match self.orders.get(&id).await {
                 Ok(order) => order,
                 // This order cannot be read (a record that does not decode): its part is
                 // reported, the rest of the file goes on.
                 Err(err) if !err.is_retryable() => {
-                    return Ok((
+                    return Ok(Err((
                         EntryOutcome::UnreadableOrder,
                         Some(format!(
                             "order {order_ref:?} cannot be read: {}",
                             cause_chain(&err)
                         )),
-                    ));
+                    )));
                 }
                 Err(err) => return Err(err.into()),
             },
             Err(_) => None,
         };
-        let Some(order) = order else {
-            return Ok((
+        Ok(order.ok_or_else(|| {
+            (
                 EntryOutcome::UnknownOrder,
                 Some(format!("no order {order_ref:?} is known to the bridge")),
-            ));
-        };
-        let lines = match dispatch::order_lines(items, &order.order) {
-            Ok(lines) => lines,
-            Err(problem) => {
-                return Ok((
-                    EntryOutcome::of_line_problem(problem.reason),
-                    Some(problem.message),
-                ));
-            }
-        };
-        let body = json!({
-            "type": EventType::ShipmentUpdated.as_str(),
-            "timestamp": Utc::now().to_rfc3339(),
-            "data": document.shipment_data(order_ref, &lines),
-        })
-        .to_string();
-        let receipt = receipt(document, order_ref);
+            )
+        }))
+    }
+
+    /// Hands one event to the intake; what became of it, as an entry outcome. `conflict`
+    /// says what to do when the receipt was used with other content.
+    async fn hand_to_intake(
+        &self,
+        sender: &Sender,
+        receipt: &str,
+        order_ref: &str,
+        body: serde_json::Value,
+        conflict: impl FnOnce() -> String,
+        metrics: &mut Metrics,
+    ) -> Result<(EntryOutcome, Option<String>), InboxError> {
+        let body = body.to_string();
         let accepted = webhook_intake::handover::accept_waiting(
             self.intake.as_ref(),
-            &self.sender,
-            &receipt,
+            sender,
+            receipt,
             order_ref,
             body.as_bytes(),
             metrics,
@@ -427,14 +488,7 @@ impl DocumentInbox {
                     err.message
                 )),
             ),
-            Accepted::Conflict => (
-                EntryOutcome::Conflict,
-                Some(format!(
-                    "notification {} revision {} was handed over for this order before with other content; send a correction with a later GENERATION_DATE",
-                    document.id,
-                    document.revision()
-                )),
-            ),
+            Accepted::Conflict => (EntryOutcome::Conflict, Some(conflict())),
             Accepted::InFlight => {
                 return Err(InboxError::Intake {
                     order_id: order_ref.to_string(),
@@ -448,6 +502,46 @@ impl DocumentInbox {
                 });
             }
         })
+    }
+
+    async fn shipment_of_order(
+        &self,
+        document: &DispatchNotification,
+        order_ref: &str,
+        items: &[&dispatch::DispatchItem],
+        metrics: &mut Metrics,
+    ) -> Result<(EntryOutcome, Option<String>), InboxError> {
+        let order = match self.known_order(order_ref).await? {
+            Ok(order) => order,
+            Err(outcome) => return Ok(outcome),
+        };
+        let lines = match dispatch::order_lines(items, &order.order) {
+            Ok(lines) => lines,
+            Err(problem) => {
+                return Ok((
+                    EntryOutcome::of_line_problem(problem.reason),
+                    Some(problem.message),
+                ));
+            }
+        };
+        let body = json!({
+            "type": EventType::ShipmentUpdated.as_str(),
+            "timestamp": Utc::now().to_rfc3339(),
+            "data": document.shipment_data(order_ref, &lines),
+        });
+        self.hand_to_intake(
+            &self.sender,
+            &receipt(document, order_ref),
+            order_ref,
+            body,
+            || format!(
+                "notification {} revision {} was handed over for this order before with other content; send a correction with a later GENERATION_DATE",
+                document.id,
+                document.revision()
+            ),
+            metrics,
+        )
+        .await
     }
 
     /// The report written for `report_key`, if one is there and readable.

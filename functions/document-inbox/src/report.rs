@@ -48,13 +48,20 @@ pub enum EntryOutcome {
     UnitMismatch,
     /// The intake refused the shipment (the contract's rules).
     Invalid,
-    /// The same notification id and revision was handed over with other content before.
+    /// The same notification id and revision was handed over with other content before; or
+    /// the ERP answered the order before, differently (the first answer stands).
     Conflict,
+    /// The ERP declined the order: its answer is recorded and the writeback rejects the
+    /// order (dead-lettered with the ERP's reasons, alarmed).
+    Declined,
 }
 
 impl EntryOutcome {
     pub fn is_handed_over(&self) -> bool {
-        matches!(self, EntryOutcome::Queued | EntryOutcome::Duplicate)
+        matches!(
+            self,
+            EntryOutcome::Queued | EntryOutcome::Duplicate | EntryOutcome::Declined
+        )
     }
 
     pub fn of_line_problem(reason: &str) -> Self {
@@ -88,12 +95,47 @@ pub struct Counts {
     pub problems: usize,
 }
 
+impl DocumentReport {
+    /// Adds what became of one order's part, counted and logged.
+    pub fn add_entry(&mut self, entry: Entry, metrics: &mut bridge_lambda::Metrics) {
+        match entry.outcome {
+            EntryOutcome::Queued => self.counts.queued += 1,
+            EntryOutcome::Duplicate => self.counts.duplicates += 1,
+            EntryOutcome::Declined => {}
+            EntryOutcome::UnknownOrder
+            | EntryOutcome::NoOrderReference
+            | EntryOutcome::UnreadableOrder => {
+                metrics.add("UnknownOrderReferences", 1);
+                self.counts.problems += 1;
+            }
+            _ => {
+                metrics.add("UnmatchedItems", 1);
+                self.counts.problems += 1;
+            }
+        }
+        if !entry.outcome.is_handed_over() {
+            tracing::warn!(kind = %self.kind, order_id = entry.order_id.as_deref(), outcome = ?entry.outcome, message = entry.message.as_deref().unwrap_or_default(), "part of the document not handed over");
+        }
+        self.entries.push(entry);
+    }
+
+    /// Processed when every part was handed over, else incomplete.
+    pub fn conclude(&mut self) {
+        self.status = if self.counts.problems == 0 {
+            Status::Processed
+        } else {
+            Status::Incomplete
+        };
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DocumentReport {
     pub file: String,
     /// The S3 version read (a redelivered notification of it is not read again).
     pub version: Option<String>,
-    /// `dispatch_notification`.
+    /// `dispatch_notification`, `order_response`, or `erp_document` (refused before its
+    /// kind was known).
     pub kind: String,
     pub status: Status,
     /// Why the file was refused (`code: message`).

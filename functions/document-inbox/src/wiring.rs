@@ -8,9 +8,10 @@
 //! | `DOCUMENT_DLQ_URL` | dead-letter queue of the notification queue | required |
 //! | `MAX_RECEIVE_COUNT` | the queue's `maxReceiveCount` | 5 |
 //! | `DOCUMENT_SOURCE` | the source the shipments come in as | `logistics` |
+//! | `ERP_DOCUMENT_SOURCE` | the source the ERP's answers (`erp/inbox/`) come in as | `erp` |
 //! | the intake's (`WEBHOOK_SOURCES`, `RECEIPT_TABLE`, queues, ...) | as the webhook intake's | |
 
-use crate::{DocumentInbox, InboxPorts, shipment_sender};
+use crate::{DocumentInbox, DocumentSources, InboxPorts, answer_sender, shipment_sender};
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use bridge_aws::{DynamoOrderStore, S3FileStore, SqsQueue};
 use bridge_lambda::{Config, ConfigError, Failure, Function, Handler, InitError};
@@ -24,6 +25,7 @@ pub const ORDER_TABLE: &str = "ORDER_TABLE";
 pub const DOCUMENT_DLQ_URL: &str = "DOCUMENT_DLQ_URL";
 pub const MAX_RECEIVE_COUNT: &str = "MAX_RECEIVE_COUNT";
 pub const DOCUMENT_SOURCE: &str = "DOCUMENT_SOURCE";
+pub const ERP_DOCUMENT_SOURCE: &str = "ERP_DOCUMENT_SOURCE";
 
 struct Wiring {
     catalog_bucket: String,
@@ -31,6 +33,16 @@ struct Wiring {
     dead_letter_queue: String,
     max_receive_count: u32,
     source: String,
+    erp_source: String,
+}
+
+impl Wiring {
+    fn sources(&self) -> DocumentSources<'_> {
+        DocumentSources {
+            logistics: &self.source,
+            erp: &self.erp_source,
+        }
+    }
 }
 
 fn wiring(config: &Config) -> Result<Wiring, ConfigError> {
@@ -42,6 +54,9 @@ fn wiring(config: &Config) -> Result<Wiring, ConfigError> {
         source: config
             .optional(DOCUMENT_SOURCE)
             .unwrap_or_else(|| "logistics".to_string()),
+        erp_source: config
+            .optional(ERP_DOCUMENT_SOURCE)
+            .unwrap_or_else(|| "erp".to_string()),
     })
 }
 
@@ -55,17 +70,17 @@ pub async fn build(
         InboxPorts {
             files: Arc::new(S3FileStore::new(
                 bridge_aws::s3_client(aws),
-                wiring.catalog_bucket,
+                wiring.catalog_bucket.clone(),
             )),
             orders: Arc::new(DynamoOrderStore::new(
                 bridge_aws::dynamodb_client(aws),
-                wiring.order_table,
+                wiring.order_table.clone(),
             )),
             intake: Arc::new(intake),
             queue: Arc::new(SqsQueue::new(bridge_aws::sqs_client(aws))),
         },
-        &wiring.source,
-        wiring.dead_letter_queue,
+        wiring.sources(),
+        wiring.dead_letter_queue.clone(),
         wiring.max_receive_count,
     )?)
 }
@@ -89,6 +104,10 @@ impl Function for DocumentInbox {
         let wiring = wiring(config)?;
         let intake = IntakeSettings::from_config(config, SigningSecrets::default())?;
         shipment_sender(intake.sources.sender(&wiring.source), &wiring.source)?;
+        answer_sender(
+            intake.sources.sender(&wiring.erp_source),
+            &wiring.erp_source,
+        )?;
         Ok(())
     }
 

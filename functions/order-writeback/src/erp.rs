@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 use bridge_domain::events::OrderPlaced;
 use bridge_domain::ids::OrderId;
-use bridge_domain::ports::{ErpError, ErpOrders};
+use bridge_domain::ports::{ErpError, ErpLookup, ErpOrders, ErpReceipt};
 use bridge_http::ApiClient;
 use serde_json::{Value, json};
 use std::sync::Mutex;
@@ -86,7 +86,7 @@ async fn errors(response: reqwest::Response) -> Vec<String> {
 
 #[async_trait]
 impl ErpOrders for HttpErp {
-    async fn create(&self, order: &OrderPlaced) -> Result<String, ErpError> {
+    async fn create(&self, order: &OrderPlaced) -> Result<ErpReceipt, ErpError> {
         let response = self
             .api
             .post("/sales-orders")
@@ -104,6 +104,7 @@ impl ErpOrders for HttpErp {
                     .await
                     .map_err(|e| ErpError::Ambiguous(e.to_string()))?;
                 order_number(&body)
+                    .map(ErpReceipt::Accepted)
                     .ok_or_else(|| ErpError::Ambiguous(format!("no erp_order_number in {body}")))
             }
             422 => Err(ErpError::Rejected {
@@ -119,7 +120,7 @@ impl ErpOrders for HttpErp {
         }
     }
 
-    async fn find(&self, order_id: &OrderId) -> Result<Option<String>, ErpError> {
+    async fn find(&self, order_id: &OrderId) -> Result<ErpLookup, ErpError> {
         let response = self
             .api
             .get("/sales-orders")
@@ -134,9 +135,11 @@ impl ErpOrders for HttpErp {
                     .json()
                     .await
                     .map_err(|e| ErpError::Transient(e.to_string()))?;
-                Ok(order_number(&body))
+                // A 200 without a number: the ERP has the order; its number comes with a
+                // status event. Never "unknown", which would send it again.
+                Ok(order_number(&body).map_or(ErpLookup::Pending, ErpLookup::Accepted))
             }
-            404 => Ok(None),
+            404 => Ok(ErpLookup::Unknown),
             status => Err(ErpError::Transient(format!("HTTP {status}"))),
         }
     }
@@ -144,8 +147,8 @@ impl ErpOrders for HttpErp {
 
 /// Opens after `threshold` failures in a row (transient or ambiguous) and refuses calls for
 /// `cool_down`; then lets one call through as a probe. Per function instance.
-pub struct Circuit<E> {
-    inner: E,
+pub struct Circuit<E: ?Sized> {
+    inner: Box<E>,
     threshold: u32,
     cool_down: Duration,
     state: Mutex<CircuitState>,
@@ -159,6 +162,13 @@ struct CircuitState {
 
 impl<E> Circuit<E> {
     pub fn new(inner: E, threshold: u32, cool_down: Duration) -> Self {
+        Self::around(Box::new(inner), threshold, cool_down)
+    }
+}
+
+impl<E: ?Sized> Circuit<E> {
+    /// Around the connector the stack chose (`Circuit<dyn ErpOrders>`).
+    pub fn around(inner: Box<E>, threshold: u32, cool_down: Duration) -> Self {
         Self {
             inner,
             threshold,
@@ -209,15 +219,15 @@ impl<E> Circuit<E> {
 }
 
 #[async_trait]
-impl<E: ErpOrders> ErpOrders for Circuit<E> {
-    async fn create(&self, order: &OrderPlaced) -> Result<String, ErpError> {
+impl<E: ErpOrders + ?Sized> ErpOrders for Circuit<E> {
+    async fn create(&self, order: &OrderPlaced) -> Result<ErpReceipt, ErpError> {
         self.admit()?;
         let result = self.inner.create(order).await;
         self.record(&result);
         result
     }
 
-    async fn find(&self, order_id: &OrderId) -> Result<Option<String>, ErpError> {
+    async fn find(&self, order_id: &OrderId) -> Result<ErpLookup, ErpError> {
         self.admit()?;
         let result = self.inner.find(order_id).await;
         self.record(&result);
@@ -234,13 +244,13 @@ mod tests {
 
     #[async_trait]
     impl ErpOrders for Failing {
-        async fn create(&self, _: &OrderPlaced) -> Result<String, ErpError> {
+        async fn create(&self, _: &OrderPlaced) -> Result<ErpReceipt, ErpError> {
             self.0.fetch_add(1, Ordering::SeqCst);
             Err(ErpError::Transient("down".into()))
         }
-        async fn find(&self, _: &OrderId) -> Result<Option<String>, ErpError> {
+        async fn find(&self, _: &OrderId) -> Result<ErpLookup, ErpError> {
             self.0.fetch_add(1, Ordering::SeqCst);
-            Ok(None)
+            Ok(ErpLookup::Unknown)
         }
     }
 

@@ -6,6 +6,7 @@
 //! whether it has it, and the ERP call itself carries the order id as its idempotency key.
 //! Transient failures retry through the message's visibility timeout, not by sleeping.
 
+pub mod documents;
 pub mod erp;
 pub mod wiring;
 
@@ -16,8 +17,8 @@ use bridge_domain::orders::{
     ErpWait, OrderState, OrderVersion, StateName, check_order, compare_versions, open_orders_total,
 };
 use bridge_domain::ports::{
-    CustomerStore, ErpError, ErpOrders, MessageQueue, ObjectStore, OrderStore, PriceStore,
-    StoredOrder,
+    CustomerStore, ErpError, ErpLookup, ErpOrders, ErpReceipt, MessageQueue, ObjectStore,
+    OrderStore, PriceStore, StoredOrder,
 };
 use bridge_domain::pull::PullStateStore;
 use bridge_domain::shipments::ShipmentApplied;
@@ -70,6 +71,8 @@ pub struct WritebackSettings {
     pub payload_bucket: String,
     pub erp_base_url: String,
     pub erp_token_secret: String,
+    /// How orders reach the ERP (`ERP_CONNECTOR`).
+    pub connector: Connector,
     pub queues: ConsumedQueues,
     /// Retry backoff of ERP failures: base and cap, in seconds.
     pub backoff: (u32, u32),
@@ -101,6 +104,7 @@ impl WritebackSettings {
             payload_bucket: config.required("PAYLOAD_BUCKET")?,
             erp_base_url: config.required("ERP_BASE_URL")?,
             erp_token_secret: config.required("ERP_TOKEN_SECRET_ID")?,
+            connector: Connector::from_config(config)?,
             queues,
             max_receive_count: config.parsed("MAX_RECEIVE_COUNT", 5)?,
             backoff: (
@@ -121,6 +125,35 @@ impl WritebackSettings {
                 config.parsed("SCHEDULE_BUDGET_SECONDS", 15)?,
             ),
         })
+    }
+}
+
+/// How orders reach the ERP, chosen per stack.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Connector {
+    /// `rest` (the default): the sales-order API of contract section 4.
+    Rest,
+    /// `opentrans`: ORDER documents into the bucket's `erp/outbox/orders/` (section 9).
+    OpenTrans {
+        bucket: String,
+        /// Our company's id as the ERP knows it.
+        supplier_id: String,
+    },
+}
+
+impl Connector {
+    pub fn from_config(config: &Config) -> Result<Self, ConfigError> {
+        match config.optional("ERP_CONNECTOR").as_deref() {
+            None | Some("") | Some("rest") => Ok(Connector::Rest),
+            Some("opentrans") => Ok(Connector::OpenTrans {
+                bucket: config.required("ORDER_DOCUMENT_BUCKET")?,
+                supplier_id: config.required("ERP_SUPPLIER_ID")?,
+            }),
+            Some(other) => Err(ConfigError::Invalid {
+                name: "ERP_CONNECTOR".into(),
+                message: format!("{other:?}: the connectors are rest and opentrans"),
+            }),
+        }
     }
 }
 
@@ -213,6 +246,10 @@ fn erp_failure(err: ErpError) -> MessageError {
 }
 
 const ERP_AMBIGUOUS: &str = "erp_ambiguous";
+/// The outcome of an order the ERP has but has not answered yet.
+const AWAITING_ERP_ANSWER: &str = "AwaitingErpAnswer";
+/// The wait of such an order, as `bridgectl order` shows it.
+pub const AWAITING_ANSWER: &str = "sent; waiting for the ERP's answer (ORDERRESPONSE)";
 const ERP_UNAVAILABLE: &str = "erp_unavailable";
 const ERP_CIRCUIT_OPEN: &str = "erp_circuit_open";
 
@@ -253,6 +290,8 @@ pub struct Resume {
     pub sent: u64,
     /// Still waiting for the ERP.
     pub waiting_for_erp: u64,
+    /// The ERP has them and has not answered yet (a document ERP).
+    pub awaiting_answer: u64,
     /// Touched too recently: a delivery may still be working on them.
     pub in_flight: u64,
     /// Waited longer than the outage window: moved to the dead-letter queue this run.
@@ -481,8 +520,10 @@ impl OrderWriteback {
             OrderState::Submitted => {
                 // An earlier attempt may have reached the ERP: ask before sending again.
                 match self.ports.erp.find(&id).await {
-                    Ok(Some(number)) => self.accept(stored, number).await,
-                    Ok(None) => self.submit(stored).await,
+                    Ok(ErpLookup::Accepted(number)) => self.accept(stored, number).await,
+                    Ok(ErpLookup::Unknown) => self.submit(stored).await,
+                    Ok(ErpLookup::Pending) => self.await_answer(stored).await,
+                    Ok(ErpLookup::Declined(errors)) => self.reject(stored, errors).await,
                     Err(err) => Err(self.wait_for_erp(stored, err).await),
                 }
             }
@@ -498,18 +539,16 @@ impl OrderWriteback {
     async fn submit(&self, mut stored: StoredOrder) -> Result<MessageOutcome, MessageError> {
         let id = stored.order.order_id.clone();
         match self.ports.erp.create(&stored.order).await {
-            Ok(number) => self.accept(stored, number).await,
-            Err(ErpError::Rejected { errors }) => {
-                warn!(order_id = %id, errors = ?errors, outcome = "rejected", "the ERP rejected the order");
-                let message = errors.join("; ");
-                self.save(&mut stored, OrderState::Rejected { errors })
-                    .await?;
-                Err(MessageError::permanent("erp_rejected", message))
-            }
+            Ok(ErpReceipt::Accepted(number)) => self.accept(stored, number).await,
+            Ok(ErpReceipt::Sent) => self.await_answer(stored).await,
+            Err(ErpError::Rejected { errors }) => self.reject(stored, errors).await,
             Err(ErpError::Conflict(message)) => {
+                error!(order_id = %id, code = "erp_conflict", reason = %message, "the ERP holds this order under something else; asking what it knows");
                 match self.ports.erp.find(&id).await.map_err(erp_failure)? {
-                    Some(number) => self.accept(stored, number).await,
-                    None => {
+                    ErpLookup::Accepted(number) => self.accept(stored, number).await,
+                    ErpLookup::Pending => self.await_answer(stored).await,
+                    ErpLookup::Declined(errors) => self.reject(stored, errors).await,
+                    ErpLookup::Unknown => {
                         self.save(
                             &mut stored,
                             OrderState::Rejected {
@@ -526,6 +565,42 @@ impl OrderWriteback {
                 Err(self.wait_for_erp(stored, err).await)
             }
         }
+    }
+
+    /// The ERP refused the order for good: saved `rejected` and dead-lettered with the
+    /// ERP's reasons.
+    async fn reject(
+        &self,
+        mut stored: StoredOrder,
+        errors: Vec<String>,
+    ) -> Result<MessageOutcome, MessageError> {
+        warn!(order_id = %stored.order.order_id, errors = ?errors, outcome = "rejected", "the ERP rejected the order");
+        let message = errors.join("; ");
+        stored.erp_wait = None;
+        self.save(&mut stored, OrderState::Rejected { errors })
+            .await?;
+        Err(MessageError::permanent("erp_rejected", message))
+    }
+
+    /// The ERP has the order as a document and answers later (openTRANS): the order stays
+    /// `submitted`, never sent again, with a wait that `bridgectl order`, the wait alarm
+    /// and the outage window see; the answer moves it on (an `order.status_changed`, or
+    /// the schedule's lookup).
+    async fn await_answer(&self, mut stored: StoredOrder) -> Result<MessageOutcome, MessageError> {
+        let awaiting = stored
+            .erp_wait
+            .as_ref()
+            .is_some_and(|w| w.last_error == AWAITING_ANSWER);
+        if !awaiting {
+            info!(order_id = %stored.order.order_id, outcome = "sent", "the ERP has the order; its answer comes later");
+            stored.erp_wait = Some(ErpWait::after_failure(
+                stored.erp_wait.as_ref(),
+                Utc::now(),
+                AWAITING_ANSWER,
+            ));
+            self.save_as_is(&mut stored).await?;
+        }
+        Ok(AWAITING_ERP_ANSWER)
     }
 
     /// Records that a submitted order could not reach the ERP (for `bridgectl order`, the
@@ -681,6 +756,8 @@ impl OrderWriteback {
                     Ok(match stored.state.with_status(&event) {
                         None => Edit::Leave("Stale"),
                         Some(state) => {
+                            // The ERP speaks of the order: it is not waiting for it any more.
+                            stored.erp_wait = None;
                             stored.transition(state, Utc::now());
                             Edit::Save(())
                         }
@@ -911,6 +988,7 @@ impl OrderWriteback {
                     continue;
                 }
                 match self.advance(stored.clone()).await {
+                    Ok(AWAITING_ERP_ANSWER) => resume.awaiting_answer += 1,
                     Ok(_) => resume.sent += 1,
                     Err(err) if waits_for_erp(&err) => resume.waiting_for_erp += 1,
                     Err(err) if err.class == ErrorClass::Permanent => {
@@ -933,6 +1011,7 @@ impl OrderWriteback {
         let mut metrics = Metrics::new(FUNCTION_NAME);
         metrics.add("Resumed", resume.sent);
         metrics.add("OrdersWaitingForErp", resume.waiting_for_erp);
+        metrics.add("OrdersAwaitingErpAnswer", resume.awaiting_answer);
         metrics.add("OrdersPastErpWindow", resume.dead_lettered);
         metrics.add("ResumeDeferred", resume.deferred);
         metrics.add("ResumeFailed", resume.failed);
@@ -1040,9 +1119,15 @@ impl OrderWriteback {
                     continue;
                 }
                 match self.ports.erp.find(&id).await {
-                    Ok(Some(_)) => result.unconfirmed.push(id.to_string()),
-                    Ok(None) => {
+                    Ok(ErpLookup::Accepted(_) | ErpLookup::Pending) => {
+                        result.unconfirmed.push(id.to_string())
+                    }
+                    Ok(ErpLookup::Unknown) => {
                         warn!(order_id = %id, "the ERP does not know an order it accepted");
+                        result.unknown.push(id.to_string());
+                    }
+                    Ok(ErpLookup::Declined(errors)) => {
+                        error!(order_id = %id, errors = ?errors, "the ERP declined an order it had accepted");
                         result.unknown.push(id.to_string());
                     }
                     Err(err) => {

@@ -1,13 +1,15 @@
 //! Builds the writeback from its configuration: the Lambda binary and the local stack wire
 //! it the same way. The ERP token is read from Secrets Manager once per cold start.
 
+use crate::documents::DocumentErp;
 use crate::erp::{Circuit, HttpErp};
-use crate::{OrderWriteback, WritebackPorts, WritebackSettings};
+use crate::{Connector, OrderWriteback, WritebackPorts, WritebackSettings};
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use bridge_aws::{
-    DynamoCustomerStore, DynamoOrderStore, DynamoPriceStore, S3ObjectStore, SqsQueue,
+    DynamoCustomerStore, DynamoOrderStore, DynamoPriceStore, S3FileStore, S3ObjectStore, SqsQueue,
     load_secret_string,
 };
+use bridge_domain::ports::{CustomerStore, ErpOrders};
 use bridge_lambda::{Config, Failure, Function, Handler, InitError};
 use serde_json::Value;
 use std::sync::Arc;
@@ -22,25 +24,40 @@ pub fn check(config: &Config) -> anyhow::Result<()> {
 
 pub async fn build(config: &Config, aws: &aws_config::SdkConfig) -> anyhow::Result<OrderWriteback> {
     let settings = WritebackSettings::from_config(config)?;
-    let token =
-        load_secret_string(&bridge_aws::secrets_client(aws), &settings.erp_token_secret).await?;
-    let timeout = Duration::from_secs(config.parsed("ERP_TIMEOUT_SECONDS", 10)?);
-    let circuit = Arc::new(Circuit::new(
-        HttpErp::new(&settings.erp_base_url, token.trim(), timeout)?,
+    let dynamo = bridge_aws::dynamodb_client(aws);
+    let customers: Arc<dyn CustomerStore> = Arc::new(DynamoCustomerStore::new(
+        dynamo.clone(),
+        settings.customer_table.clone(),
+    ));
+    let erp: Box<dyn ErpOrders> = match &settings.connector {
+        Connector::Rest => {
+            let token =
+                load_secret_string(&bridge_aws::secrets_client(aws), &settings.erp_token_secret)
+                    .await?;
+            let timeout = Duration::from_secs(config.parsed("ERP_TIMEOUT_SECONDS", 10)?);
+            Box::new(HttpErp::new(&settings.erp_base_url, token.trim(), timeout)?)
+        }
+        Connector::OpenTrans {
+            bucket,
+            supplier_id,
+        } => Box::new(DocumentErp::new(
+            Arc::new(S3FileStore::new(bridge_aws::s3_client(aws), bucket.clone())),
+            customers.clone(),
+            supplier_id.clone(),
+        )),
+    };
+    let circuit = Arc::new(Circuit::around(
+        erp,
         config.parsed("ERP_CIRCUIT_THRESHOLD", 5)?,
         Duration::from_secs(config.parsed("ERP_CIRCUIT_COOL_DOWN_SECONDS", 30)?),
     ));
-    let dynamo = bridge_aws::dynamodb_client(aws);
     let circuit_state = circuit.clone();
     let ports = WritebackPorts {
         orders: Arc::new(DynamoOrderStore::new(
             dynamo.clone(),
             settings.order_table.clone(),
         )),
-        customers: Arc::new(DynamoCustomerStore::new(
-            dynamo.clone(),
-            settings.customer_table.clone(),
-        )),
+        customers,
         prices: Arc::new(DynamoPriceStore::windows_only(
             dynamo.clone(),
             settings.price_table.clone(),

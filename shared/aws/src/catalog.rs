@@ -389,6 +389,59 @@ impl FileStore for S3FileStore {
         .await
     }
 
+    async fn create_new(
+        &self,
+        key: &str,
+        body: Vec<u8>,
+        content_type: &str,
+    ) -> Result<bool, PortError> {
+        // S3's conditional write: 412 when an object is there.
+        match self
+            .client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .content_type(content_type)
+            .if_none_match("*")
+            .body(aws_sdk_s3::primitives::ByteStream::from(body))
+            .send()
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(err)
+                if err
+                    .raw_response()
+                    .is_some_and(|r| r.status().as_u16() == 412) =>
+            {
+                Ok(false)
+            }
+            // 409 ConditionalRequestConflict: another write of the key is in flight.
+            Err(err) => Err(classify("files.create_new", err)),
+        }
+    }
+
+    async fn ever_written(&self, key: &str) -> Result<bool, PortError> {
+        // Every version and delete marker of the key (a partner who picked the file up and
+        // deleted it leaves a delete marker in a versioned bucket).
+        let output = self
+            .client
+            .list_object_versions()
+            .bucket(&self.bucket)
+            .prefix(key)
+            .max_keys(100)
+            .send()
+            .await
+            .map_err(|e| classify("files.versions", e))?;
+        // Keys sort before their extensions: the key's own versions come first.
+        let found = output
+            .versions()
+            .iter()
+            .filter_map(|v| v.key())
+            .chain(output.delete_markers().iter().filter_map(|m| m.key()))
+            .any(|found| found == key);
+        Ok(found || self.current_version(key).await?.is_some())
+    }
+
     async fn upload(
         &self,
         key: &str,

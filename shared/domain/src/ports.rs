@@ -235,6 +235,25 @@ pub trait FileStore: Send + Sync {
     async fn current_version(&self, key: &str) -> Result<Option<Option<String>>, PortError>;
     async fn read(&self, key: &str) -> Result<Option<Vec<u8>>, PortError>;
     async fn write(&self, key: &str, body: Vec<u8>, content_type: &str) -> Result<(), PortError>;
+    /// Writes `body` at `key` only if no object is there; `false` (nothing written) when one
+    /// is. The default looks first (fine for fakes); a real store writes conditionally.
+    async fn create_new(
+        &self,
+        key: &str,
+        body: Vec<u8>,
+        content_type: &str,
+    ) -> Result<bool, PortError> {
+        if self.current_version(key).await?.is_some() {
+            return Ok(false);
+        }
+        self.write(key, body, content_type).await?;
+        Ok(true)
+    }
+    /// Whether an object was ever written at `key`, even one deleted since (a versioned
+    /// store remembers it; the default knows the current object only).
+    async fn ever_written(&self, key: &str) -> Result<bool, PortError> {
+        Ok(self.current_version(key).await?.is_some())
+    }
     /// Uploads a local file, streaming it (reports too large to hold in memory). The
     /// default reads it whole and calls `write`: fine for fakes, not for real stores.
     async fn upload(
@@ -448,13 +467,35 @@ pub enum ErpError {
     CircuitOpen,
 }
 
-/// The ERP's sales orders (contract section 4).
+/// What sending an order to the ERP did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ErpReceipt {
+    /// The ERP took it at once, under its order number (the REST contract, section 4).
+    Accepted(String),
+    /// Handed over as a document; the ERP answers later (`ORDERRESPONSE`, section 9).
+    Sent,
+}
+
+/// What the ERP knows of an order (the lookup before anything is sent again).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ErpLookup {
+    /// Never reached the ERP: sending it is safe.
+    Unknown,
+    /// The ERP has it, under this number.
+    Accepted(String),
+    /// Handed over, no answer yet: it must not be sent again.
+    Pending,
+    /// The ERP answered that it refuses the order, with its reasons.
+    Declined(Vec<String>),
+}
+
+/// The ERP's sales orders (contract sections 4 and 9).
 #[async_trait]
 pub trait ErpOrders: Send + Sync {
-    /// Creates the order with its id as idempotency key; the ERP's order number.
-    async fn create(&self, order: &crate::events::OrderPlaced) -> Result<String, ErpError>;
-    /// The ERP's order number for an external reference, if it has the order.
-    async fn find(&self, order_id: &crate::ids::OrderId) -> Result<Option<String>, ErpError>;
+    /// Sends the order, its id the idempotency key.
+    async fn create(&self, order: &crate::events::OrderPlaced) -> Result<ErpReceipt, ErpError>;
+    /// What the ERP knows of the order with this external reference.
+    async fn find(&self, order_id: &crate::ids::OrderId) -> Result<ErpLookup, ErpError>;
 }
 
 /// Requests per client per second, counted across every instance of a function (the read

@@ -140,6 +140,27 @@ fn every_order_document_the_connector_writes_is_valid_opentrans_2_1() {
     )
     .unwrap();
     files.push(notification);
+    // The ERP's answers (the simulator's document side) to the first order, as it reads it:
+    // accepted, and declined.
+    let received = erp_simulator::documents::read_order(&std::fs::read(&files[0]).unwrap())
+        .expect("the simulator reads the ORDER");
+    assert_eq!(received.order_id, cases[0].1.order.order_id.as_str());
+    assert_eq!(received.buyer, cases[0].1.order.customer_id.as_str());
+    assert_eq!(received.items.len(), cases[0].1.order.lines.as_slice().len());
+    for (name, declined) in [("accepted", None), ("declined", Some("credit & blocked"))] {
+        let path = dir.join(format!("orderresponse-{name}.xml"));
+        std::fs::write(
+            &path,
+            erp_simulator::documents::order_response(
+                &received,
+                declined.is_none().then_some("4500000001"),
+                "2026-12-07T10:00:00.123Z",
+                declined,
+            ),
+        )
+        .unwrap();
+        files.push(path);
+    }
     let (output, valid) = validate(&xsd, &files);
     assert!(valid, "{output}");
     assert_eq!(output.matches("VALID ").count(), files.len(), "{output}");

@@ -1309,3 +1309,318 @@ async fn dispatch_notifications_in_the_inbox_ship_the_order_and_report_what_they
         "{report}"
     );
 }
+
+/// The openTRANS connector's setup: the writeback with `ERP_CONNECTOR=opentrans`, the
+/// document inbox, and the ERP's EDI converter in front of the simulator.
+async fn document_setup() -> (
+    Setup,
+    document_inbox::DocumentInbox,
+    bridgectl::edi::Converter,
+) {
+    let s = setup_with(&[
+        ("ERP_CONNECTOR", "opentrans"),
+        ("ERP_SUPPLIER_ID", "SUPPLIER-1"),
+    ])
+    .await;
+    let inbox = document_inbox::wiring::build(
+        &Config::from_map(s.stack.environment("document-inbox")),
+        &s.stack.sdk,
+    )
+    .await
+    .unwrap();
+    let converter = bridgectl::edi::Converter {
+        s3: aws_sdk_s3::Client::new(&s.stack.sdk),
+        bucket: s.stack.bucket("CatalogBucket").to_string(),
+        erp_base_url: s.sim.base_url.clone(),
+        erp_token: TOKEN.to_string(),
+        http: reqwest::Client::new(),
+    };
+    (s, inbox, converter)
+}
+
+impl Setup {
+    /// Every version of a key in the catalog bucket: (`is_delete_marker`, bytes).
+    async fn versions(&self, key: &str) -> Vec<(bool, Vec<u8>)> {
+        let s3 = aws_sdk_s3::Client::new(&self.stack.sdk);
+        let bucket = self.stack.bucket("CatalogBucket");
+        let listed = s3
+            .list_object_versions()
+            .bucket(bucket)
+            .prefix(key)
+            .send()
+            .await
+            .unwrap();
+        let mut versions = Vec::new();
+        for version in listed.versions() {
+            let body = s3
+                .get_object()
+                .bucket(bucket)
+                .key(key)
+                .version_id(version.version_id().unwrap())
+                .send()
+                .await
+                .unwrap();
+            versions.push((
+                false,
+                body.body.collect().await.unwrap().into_bytes().to_vec(),
+            ));
+        }
+        versions.extend(listed.delete_markers().iter().map(|_| (true, Vec::new())));
+        versions
+    }
+
+    /// The report of the ERP inbox file `name`'s last version read.
+    async fn erp_report(&self, name: &str) -> Value {
+        let s3 = aws_sdk_s3::Client::new(&self.stack.sdk);
+        let bucket = self.stack.bucket("CatalogBucket");
+        let listed = s3
+            .list_objects_v2()
+            .bucket(bucket)
+            .prefix(format!("erp/reports/inbox/{name}@"))
+            .send()
+            .await
+            .unwrap();
+        let mut reports: Vec<Value> = Vec::new();
+        for object in listed.contents() {
+            let body = s3
+                .get_object()
+                .bucket(bucket)
+                .key(object.key().unwrap())
+                .send()
+                .await
+                .unwrap();
+            reports.push(
+                serde_json::from_slice(&body.body.collect().await.unwrap().into_bytes()).unwrap(),
+            );
+        }
+        reports.sort_by_key(|r| r["started_at"].as_str().unwrap_or_default().to_string());
+        reports.pop().expect("a report")
+    }
+}
+
+/// Contract section 9, the openTRANS ERP connector, end to end on moto: the order is
+/// written once as an ORDER document to `erp/outbox/orders/`; redeliveries, and the lookup
+/// after the converter picked the file up (and deleted it), write nothing again; the ERP's
+/// ORDERRESPONSE, dropped into `erp/inbox/` by the converter, reaches the order through S3's
+/// notification, the document inbox, the intake and the writeback: `confirmed` with the
+/// ERP's number. The same answer again changes nothing; another answer for the same order
+/// is reported as a conflict and changes nothing either. A declined order ends `rejected`
+/// and dead-lettered with the ERP's reason.
+#[tokio::test]
+async fn an_erp_that_takes_documents_gets_each_order_once_and_its_answer_confirms_or_rejects_it() {
+    let (s, inbox, converter) = document_setup().await;
+    let order = s.order("SO-70", "3", "10.00");
+    let outbox = "erp/outbox/orders/SO-70.xml";
+    assert_eq!(s.deliver(&order, 1).await, Ok("AwaitingErpAnswer"));
+    let stored = s.stored("SO-70").await;
+    assert_eq!(stored.state.name(), "submitted");
+    assert_eq!(
+        stored.erp_wait.as_ref().map(|w| w.last_error.as_str()),
+        Some(order_writeback::AWAITING_ANSWER),
+        "bridgectl order shows what the order waits for"
+    );
+    let written = s.versions(outbox).await;
+    assert_eq!(written.len(), 1);
+    let document = String::from_utf8(written[0].1.clone()).unwrap();
+    assert!(
+        document.contains("<ORDER_ID>SO-70</ORDER_ID>"),
+        "{document}"
+    );
+    assert!(document.contains("SUPPLIER-1"), "{document}");
+    // A redelivery while the document waits in the outbox: nothing written again.
+    assert_eq!(s.deliver(&order, 1).await, Ok("AwaitingErpAnswer"));
+    assert_eq!(s.versions(outbox).await.len(), 1);
+
+    // The converter hands it to the ERP, drops the answer into erp/inbox/, deletes the file.
+    let round = converter.round().await.unwrap();
+    assert_eq!(round.answered.len(), 1, "{round:?}");
+    let answer_file = round.answered[0].clone();
+    // A redelivery after the pickup: the key was written once; nothing is written again.
+    assert_eq!(s.deliver(&order, 1).await, Ok("AwaitingErpAnswer"));
+    let after_pickup = s.versions(outbox).await;
+    assert_eq!(
+        after_pickup.iter().filter(|(marker, _)| !marker).count(),
+        1,
+        "one document, ever"
+    );
+    assert_eq!(after_pickup.iter().filter(|(marker, _)| *marker).count(), 1);
+
+    // S3 notifies the document queue; the inbox records the answer and hands it over.
+    let notified = s.notifications(1).await;
+    let m = s.read_notified(&inbox, &notified).await;
+    assert_eq!(m.count("DocumentsProcessed"), 1);
+    let name = answer_file.trim_start_matches("erp/inbox/");
+    let report = s.erp_report(name).await;
+    assert_eq!(report["kind"], "order_response", "{report}");
+    assert_eq!(report["entries"][0]["outcome"], "queued", "{report}");
+    let erp_orders = s.erp_orders().await;
+    assert_eq!(erp_orders.len(), 1);
+    let number = erp_orders[0]["erp_order_number"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let confirmed = s.stored("SO-70").await;
+    assert_eq!(confirmed.state.name(), "confirmed");
+    let bridge_domain::orders::OrderState::Erp {
+        erp_order_number, ..
+    } = &confirmed.state
+    else {
+        unreachable!()
+    };
+    assert_eq!(erp_order_number.as_deref(), Some(number.as_str()));
+    assert!(confirmed.erp_wait.is_none(), "no wait left to show");
+
+    // The same ORDERRESPONSE delivered again as a copy: a duplicate, the order unchanged.
+    let answer_bytes = s.versions(&answer_file).await.remove(0).1;
+    s.drop_file("erp/inbox/copy-of-answer.xml", answer_bytes.clone())
+        .await;
+    let m = s.read_documents(&inbox).await;
+    assert_eq!(m.count("DocumentProblems"), 0);
+    assert_eq!(
+        s.erp_report("copy-of-answer.xml").await["entries"][0]["outcome"],
+        "duplicate"
+    );
+    let after_copy = s.stored("SO-70").await;
+    assert_eq!(after_copy.state, confirmed.state);
+    assert_eq!(after_copy.history.len(), confirmed.history.len());
+
+    // Another answer to the same order (declining it, generated later): a conflict,
+    // reported and alarmed; the first answer stands.
+    let declined = String::from_utf8(answer_bytes)
+        .unwrap()
+        .replace("<QUANTITY>3</QUANTITY>", "<QUANTITY>0</QUANTITY>")
+        .replace("<GENERATION_DATE>", "<GENERATION_DATE>2099");
+    let declined = regex_like_generation(&declined);
+    s.drop_file("erp/inbox/second-answer.xml", declined.into_bytes())
+        .await;
+    let m = s.read_documents(&inbox).await;
+    assert_eq!(m.count("DocumentProblems"), 1);
+    let report = s.erp_report("second-answer.xml").await;
+    assert_eq!(report["entries"][0]["outcome"], "conflict", "{report}");
+    assert_eq!(s.stored("SO-70").await.state, confirmed.state);
+
+    // The ERP declines the next order of this customer: the answer is recorded, and the
+    // schedule's lookup rejects the order and dead-letters it with the ERP's reason.
+    s.faults(json!({"reject_customers": ["C-1"]})).await;
+    let refused = s.order("SO-71", "1", "10.00");
+    assert_eq!(s.deliver(&refused, 1).await, Ok("AwaitingErpAnswer"));
+    assert_eq!(converter.round().await.unwrap().answered.len(), 1);
+    let m = s.read_documents(&inbox).await;
+    assert_eq!(m.count("OrdersDeclinedByErp"), 1);
+    let run = s
+        .writeback
+        .scheduled(chrono::Utc::now() + chrono::Duration::minutes(10))
+        .await
+        .unwrap();
+    assert_eq!(run.resume.dead_lettered, 1, "{run:?}");
+    let rejected = s.stored("SO-71").await;
+    assert_eq!(rejected.state.name(), "rejected");
+    let dead = s.stack.drain_queue("OrderPlacedDeadLetterQueue").await;
+    assert_eq!(dead.len(), 1);
+    let attributes = dead[0].message_attributes().unwrap();
+    assert_eq!(
+        attributes["failure_code"].string_value(),
+        Some("erp_rejected")
+    );
+    assert!(
+        attributes["failure_reason"]
+            .string_value()
+            .unwrap()
+            .contains("customer C-1 may not order"),
+        "{attributes:?}"
+    );
+}
+
+/// Moves the answer's generation time (its revision) to a fixed later instant.
+fn regex_like_generation(document: &str) -> String {
+    let start = document.find("<GENERATION_DATE>").unwrap() + "<GENERATION_DATE>".len();
+    let end = document[start..].find("</GENERATION_DATE>").unwrap() + start;
+    format!(
+        "{}2030-01-01T00:00:00Z{}",
+        &document[..start],
+        &document[end..]
+    )
+}
+
+/// The guarantee of contract section 9 under a crash: an invocation that wrote the ORDER
+/// document and died before recording anything leaves one document; its redelivery, after
+/// the customer's data changed (the document would read differently now), finds it and
+/// writes nothing; a concurrent writer with the changed content is refused, named, and the
+/// first document stands. Never two documents with different content for one order.
+#[tokio::test]
+async fn a_crash_between_writing_the_order_document_and_recording_it_never_gives_two_documents() {
+    let (s, _inbox, converter) = document_setup().await;
+    let order = s.order("SO-80", "2", "10.00");
+    let outbox = "erp/outbox/orders/SO-80.xml";
+    let files: std::sync::Arc<dyn bridge_domain::ports::FileStore> =
+        std::sync::Arc::new(bridge_aws::S3FileStore::new(
+            aws_sdk_s3::Client::new(&s.stack.sdk),
+            s.stack.bucket("CatalogBucket"),
+        ));
+    let customers: std::sync::Arc<dyn CustomerStore> =
+        std::sync::Arc::new(bridge_aws::DynamoCustomerStore::new(
+            aws_sdk_dynamodb::Client::new(&s.stack.sdk),
+            s.stack.table("CustomerTable"),
+        ));
+    let connector = order_writeback::documents::DocumentErp::new(
+        files.clone(),
+        customers.clone(),
+        "SUPPLIER-1",
+    );
+    use bridge_domain::ports::{ErpError, ErpLookup, ErpOrders, ErpReceipt};
+    // The crashed invocation: the order saved `submitted`, the document written, then death.
+    let store = bridge_aws::DynamoOrderStore::new(
+        aws_sdk_dynamodb::Client::new(&s.stack.sdk),
+        s.stack.table("OrderTable"),
+    );
+    let mut stored = bridge_domain::ports::StoredOrder::new(order.clone(), chrono::Utc::now());
+    stored.transition(
+        bridge_domain::orders::OrderState::Submitted,
+        chrono::Utc::now() - chrono::Duration::minutes(5),
+    );
+    assert!(store.insert(&stored).await.unwrap());
+    assert_eq!(connector.create(&order).await, Ok(ErpReceipt::Sent));
+    let first = s.versions(outbox).await;
+    assert_eq!(first.len(), 1);
+
+    // The customer's name changes: the same order would now make another document.
+    s.customer(json!({"revision": 2, "name": "Kunde GmbH (neu)", "credit_limit": {"amount": "1000", "currency": "EUR"}})).await;
+    assert_ne!(connector.document(&order).await.unwrap(), first[0].1);
+
+    // The redelivery finds the document and writes nothing.
+    assert_eq!(s.deliver(&order, 1).await, Ok("AwaitingErpAnswer"));
+    // So does the schedule, before and after the converter picked the file up.
+    let later = chrono::Utc::now() + chrono::Duration::minutes(10);
+    let run = s.writeback.scheduled(later).await.unwrap();
+    assert_eq!(run.resume.awaiting_answer, 1, "{run:?}");
+    converter.round().await.unwrap();
+    assert_eq!(
+        connector.find(&order.order_id).await,
+        Ok(ErpLookup::Pending)
+    );
+    let run = s.writeback.scheduled(later).await.unwrap();
+    assert_eq!(run.resume.sent, 0, "{run:?}");
+    // A writer racing with the changed content (the file back in the outbox) is refused by
+    // name; nothing is replaced.
+    files
+        .write(outbox, first[0].1.clone(), "application/xml")
+        .await
+        .unwrap();
+    assert!(matches!(
+        connector.create(&order).await,
+        Err(ErpError::Conflict(message)) if message.contains(outbox)
+    ));
+    let documents: Vec<Vec<u8>> = s
+        .versions(outbox)
+        .await
+        .into_iter()
+        .filter(|(marker, _)| !marker)
+        .map(|(_, bytes)| bytes)
+        .collect();
+    assert!(
+        documents.iter().all(|d| *d == first[0].1),
+        "every document written for the order has the first content"
+    );
+    // The ERP got it once.
+    assert_eq!(s.erp_orders().await.len(), 1);
+}

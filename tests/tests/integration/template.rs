@@ -437,8 +437,19 @@ fn each_function_is_granted_exactly_the_calls_its_code_makes() {
         ("sqs:SendMessage", "OrderPlacedDeadLetterQueue"),
         ("sqs:SendMessage", "OrderStatusDeadLetterQueue"),
         ("secretsmanager:GetSecretValue", "ErpTokenSecret"),
+        // The openTRANS connector (`DocumentErp`): the ORDER written once, the answer read,
+        // the key's versions listed (`S3FileStore::ever_written`).
+        ("s3:PutObject", "erp/outbox/orders/*"),
+        ("s3:GetObject", "erp/outbox/orders/*"),
+        ("s3:GetObject", "erp/answers/orders/*"),
+        ("s3:ListBucketVersions", "CatalogBucket"),
+        ("s3:ListBucket", "CatalogBucket"),
     ];
     for (action, resource) in writeback_needs {
+        assert!(
+            !grants("OrderWritebackFunction", "s3:PutObject", "erp/answers"),
+            "the writeback only reads the ERP's answers"
+        );
         assert!(
             grants("OrderWritebackFunction", action, resource),
             "writeback lacks {action} on {resource}"
@@ -588,13 +599,19 @@ fn each_function_is_granted_exactly_the_calls_its_code_makes() {
             "shop-api may {actions:?} on {resources}"
         );
     }
-    // Documents become shipments through the intake's receipts and the order status
-    // queue; the function reads the inbox and the orders and writes only its reports.
+    // Documents become shipments and order statuses through the intake's receipts and the
+    // order status queue; the function reads the inboxes and the orders and writes only its
+    // reports and the ERP's answers.
     let document_needs = [
         ("s3:GetObject", "logistics/inbox/*"),
         ("s3:GetObjectVersion", "logistics/inbox/*"),
         ("s3:GetObject", "logistics/reports/*"),
         ("s3:PutObject", "logistics/reports/*"),
+        ("s3:GetObject", "erp/inbox/*"),
+        ("s3:GetObjectVersion", "erp/inbox/*"),
+        ("s3:PutObject", "erp/reports/inbox/*"),
+        ("s3:PutObject", "erp/answers/orders/*"),
+        ("s3:GetObject", "erp/answers/orders/*"),
         ("dynamodb:GetItem", "OrderTable"),
         ("sqs:SendMessage", "OrderStatusQueue"),
         ("sqs:SendMessage", "DocumentDeadLetterQueue"),
@@ -615,6 +632,8 @@ fn each_function_is_granted_exactly_the_calls_its_code_makes() {
         ("StockPriceQueue", "sqs:SendMessage"),
         ("CustomerQueue", "sqs:SendMessage"),
         ("logistics/inbox/", "s3:PutObject"),
+        ("erp/inbox/", "s3:PutObject"),
+        ("erp/outbox/", "s3:PutObject"),
         ("OrderTable", "dynamodb:PutItem"),
         ("OrderTable", "dynamodb:UpdateItem"),
     ] {

@@ -1,7 +1,8 @@
 //! The document side of a logistics partner (contract section 8): openTRANS 2.1
 //! `DISPATCHNOTIFICATION` files as an EDI converter writes them (ISO-8859-1, the `bmecat:`
 //! prefix, the deliverer as a party), for the local stack's demo and the tests to drop into
-//! `logistics/inbox/`.
+//! `logistics/inbox/`; and of an ERP that takes documents (section 9): the ORDER documents
+//! the bridge writes, read, and the ERP's `ORDERRESPONSE` to each.
 
 /// One item: the order it ships, the order's line (its number), the sku and the quantity.
 #[derive(Debug, Clone)]
@@ -69,4 +70,147 @@ pub fn dispatch_notification(
         count = items.matches("<DISPATCHNOTIFICATION_ITEM>").count()
     );
     encoding_rs::WINDOWS_1252.encode(&text).0.into_owned()
+}
+
+/// What the ERP takes from an openTRANS `ORDER` document (the side of an ERP that takes
+/// documents: contract section 9).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReceivedOrder {
+    /// `ORDER_INFO/ORDER_ID`: the bridge's order id.
+    pub order_id: String,
+    /// `ORDER_PARTIES_REFERENCE/BUYER_IDREF`: the customer.
+    pub buyer: String,
+    pub supplier: String,
+    /// `CUSTOMER_ORDER_REFERENCE/ORDER_ID`.
+    pub po_number: Option<String>,
+    pub currency: Option<String>,
+    /// `(LINE_ITEM_ID, SUPPLIER_PID, QUANTITY, PRICE_AMOUNT)`.
+    pub items: Vec<(String, String, String, String)>,
+}
+
+/// Reads an ORDER document's essentials; `Err` names what is wrong.
+pub fn read_order(xml: &[u8]) -> Result<ReceivedOrder, String> {
+    use quick_xml::events::Event;
+    let mut reader = quick_xml::Reader::from_reader(xml);
+    let mut path: Vec<String> = Vec::new();
+    let mut text = String::new();
+    let mut order = ReceivedOrder::default();
+    let mut item: Option<(String, String, String, String)> = None;
+    let mut buffer = Vec::new();
+    loop {
+        match reader.read_event_into(&mut buffer) {
+            Ok(Event::Start(e)) => {
+                let name = String::from_utf8_lossy(e.local_name().as_ref()).into_owned();
+                if name == "ORDER_ITEM" {
+                    item = Some(Default::default());
+                }
+                path.push(name);
+                text.clear();
+            }
+            Ok(Event::Text(t)) => {
+                text.push_str(&t.unescape().map_err(|e| e.to_string())?);
+            }
+            Ok(Event::End(_)) => {
+                let tail: Vec<&str> = path.iter().rev().take(2).map(String::as_str).collect();
+                let value = text.trim().to_string();
+                match (tail.get(1).copied(), tail[0]) {
+                    (Some("ORDER_INFO"), "ORDER_ID") => order.order_id = value,
+                    (Some("CUSTOMER_ORDER_REFERENCE"), "ORDER_ID") => order.po_number = Some(value),
+                    (Some("ORDER_PARTIES_REFERENCE"), "BUYER_IDREF") => order.buyer = value,
+                    (Some("ORDER_PARTIES_REFERENCE"), "SUPPLIER_IDREF") => order.supplier = value,
+                    (Some("ORDER_INFO"), "CURRENCY") => order.currency = Some(value),
+                    (Some("ORDER_ITEM"), "LINE_ITEM_ID") => {
+                        if let Some(i) = item.as_mut() {
+                            i.0 = value
+                        }
+                    }
+                    (Some("PRODUCT_ID"), "SUPPLIER_PID") => {
+                        if let Some(i) = item.as_mut() {
+                            i.1 = value
+                        }
+                    }
+                    (Some("ORDER_ITEM"), "QUANTITY") => {
+                        if let Some(i) = item.as_mut() {
+                            i.2 = value
+                        }
+                    }
+                    (Some("PRODUCT_PRICE_FIX"), "PRICE_AMOUNT") => {
+                        if let Some(i) = item.as_mut() {
+                            i.3 = value
+                        }
+                    }
+                    (_, "ORDER_ITEM") => order.items.extend(item.take()),
+                    _ => {}
+                }
+                path.pop();
+                text.clear();
+            }
+            Ok(Event::Eof) => break,
+            Ok(_) => {}
+            Err(e) => return Err(format!("not XML: {e}")),
+        }
+        buffer.clear();
+    }
+    if order.order_id.is_empty() {
+        return Err("ORDER_INFO/ORDER_ID is missing".into());
+    }
+    if order.items.is_empty() {
+        return Err("an order needs items".into());
+    }
+    Ok(order)
+}
+
+/// The ERP's `ORDERRESPONSE` to `order`, generated at `generated` (RFC 3339): accepted
+/// under `erp_order_number` with every item confirmed, or, with `declined`, every item
+/// confirmed with 0 and the reason as a remark. UTF-8.
+pub fn order_response(
+    order: &ReceivedOrder,
+    erp_order_number: Option<&str>,
+    generated: &str,
+    declined: Option<&str>,
+) -> Vec<u8> {
+    let escape = |text: &str| {
+        text.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+    };
+    let number = erp_order_number
+        .map(|n| format!("<SUPPLIER_ORDER_ID>{}</SUPPLIER_ORDER_ID>", escape(n)))
+        .unwrap_or_default();
+    let remarks = declined
+        .map(|r| format!("<REMARKS type=\"general\">{}</REMARKS>", escape(r)))
+        .unwrap_or_default();
+    let items: String = order
+        .items
+        .iter()
+        .map(|(line, sku, quantity, _)| {
+            format!(
+                "\n<ORDERRESPONSE_ITEM><LINE_ITEM_ID>{}</LINE_ITEM_ID>\
+                 <PRODUCT_ID><bmecat:SUPPLIER_PID>{}</bmecat:SUPPLIER_PID></PRODUCT_ID>\
+                 <QUANTITY>{}</QUANTITY><bmecat:ORDER_UNIT>C62</bmecat:ORDER_UNIT></ORDERRESPONSE_ITEM>",
+                escape(line),
+                escape(sku),
+                if declined.is_some() { "0" } else { quantity.as_str() },
+            )
+        })
+        .collect();
+    let (buyer, supplier) = (escape(&order.buyer), escape(&order.supplier));
+    format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?>
+<ORDERRESPONSE version="2.1" xmlns="http://www.opentrans.org/XMLSchema/2.1" xmlns:bmecat="http://www.bmecat.org/bmecat/2005">
+<ORDERRESPONSE_HEADER><CONTROL_INFO><GENERATION_DATE>{generated}</GENERATION_DATE></CONTROL_INFO>
+<ORDERRESPONSE_INFO><ORDER_ID>{order_id}</ORDER_ID><ORDERRESPONSE_DATE>{generated}</ORDERRESPONSE_DATE>{number}
+<PARTIES><PARTY><bmecat:PARTY_ID type="buyer_specific">{buyer}</bmecat:PARTY_ID><PARTY_ROLE>buyer</PARTY_ROLE></PARTY>
+<PARTY><bmecat:PARTY_ID type="buyer_specific">{supplier}</bmecat:PARTY_ID><PARTY_ROLE>supplier</PARTY_ROLE></PARTY></PARTIES>
+<ORDER_PARTIES_REFERENCE><bmecat:BUYER_IDREF type="buyer_specific">{buyer}</bmecat:BUYER_IDREF><bmecat:SUPPLIER_IDREF type="buyer_specific">{supplier}</bmecat:SUPPLIER_IDREF></ORDER_PARTIES_REFERENCE>
+{remarks}</ORDERRESPONSE_INFO></ORDERRESPONSE_HEADER>
+<ORDERRESPONSE_ITEM_LIST>{items}
+</ORDERRESPONSE_ITEM_LIST>
+<ORDERRESPONSE_SUMMARY><TOTAL_ITEM_NUM>{count}</TOTAL_ITEM_NUM></ORDERRESPONSE_SUMMARY>
+</ORDERRESPONSE>
+"#,
+        order_id = escape(&order.order_id),
+        count = order.items.len()
+    )
+    .into_bytes()
 }

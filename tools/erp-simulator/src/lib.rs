@@ -27,7 +27,14 @@
 //!
 //! Admin endpoints need no token.
 //!
-//! [`documents`] writes what a logistics partner drops into the bucket (openTRANS).
+//! The document side (contract section 9, an ERP that takes openTRANS): `POST
+//! /documents/orders` with an ORDER document (bearer token, faults as above) records the order
+//! under its ORDER_ID as the idempotency key and answers 200 with the ORDERRESPONSE (XML)
+//! an EDI converter drops into the bridge's `erp/inbox/`: accepted under the ERP's number, or
+//! declined (every item 0, the reason as a remark) for a customer in `reject_customers`.
+//!
+//! [`documents`] writes what a logistics partner or the ERP drops into the bucket (openTRANS)
+//! and reads the ORDER documents the bridge writes.
 
 pub mod documents;
 
@@ -555,6 +562,72 @@ async fn snapshot_prices(State(state): State<AppState>) -> Response {
     )
 }
 
+/// `POST /documents/orders`: an openTRANS ORDER as the ERP's EDI converter hands it over;
+/// the answer is the ORDERRESPONSE to drop into the bridge's `erp/inbox/` (200, XML). The
+/// document's ORDER_ID is the idempotency key: the same order again gets the same number. A
+/// customer in `reject_customers` is declined (every item 0, the reason as a remark). The
+/// faults apply as to any request (down: 503, nothing recorded).
+async fn receive_order_document(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let outcome = match admit(&state, &headers).await {
+        Ok(outcome) => outcome,
+        Err(response) => return response,
+    };
+    let received = match documents::read_order(&body) {
+        Ok(order) => order,
+        Err(message) => return error(StatusCode::UNPROCESSABLE_ENTITY, &message),
+    };
+    // An answer's generation time is its revision: to the millisecond.
+    let generated = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let answer = {
+        let mut erp = state.lock();
+        if erp.faults.reject_customers.contains(&received.buyer) {
+            let reason = format!("customer {} may not order", received.buyer);
+            documents::order_response(&received, None, &generated, Some(&reason))
+        } else {
+            let number = match erp.orders.get(&received.order_id) {
+                Some(existing) => existing.erp_order_number.clone(),
+                None => {
+                    erp.next_number += 1;
+                    let order = SalesOrder {
+                        erp_order_number: format!("45{:08}", erp.next_number),
+                        idempotency_key: received.order_id.clone(),
+                        external_reference: received.order_id.clone(),
+                        correlation_id: None,
+                        body: json!({
+                            "external_reference": received.order_id,
+                            "customer_id": received.buyer,
+                            "po_number": received.po_number,
+                            "currency": received.currency,
+                            "lines": received.items.iter().map(|(line, sku, quantity, price)| json!({
+                                "line": line, "sku": sku, "quantity": quantity, "unit_price": price,
+                            })).collect::<Vec<_>>(),
+                            "via": "opentrans",
+                            "document_bytes": body.len(),
+                        }),
+                    };
+                    let number = order.erp_order_number.clone();
+                    erp.orders.insert(received.order_id.clone(), order);
+                    number
+                }
+            };
+            documents::order_response(&received, Some(&number), &generated, None)
+        }
+    };
+    if outcome == Outcome::LostAfterCommit {
+        return error(StatusCode::INTERNAL_SERVER_ERROR, "connection reset");
+    }
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/xml")],
+        answer,
+    )
+        .into_response()
+}
+
 async fn set_faults(State(state): State<AppState>, Json(faults): Json<Faults>) -> StatusCode {
     let mut erp = state.lock();
     erp.script = faults.script.iter().copied().collect();
@@ -588,6 +661,7 @@ impl Simulator {
         let app = axum::Router::new()
             .route("/sales-orders", post(create).get(find))
             .route("/changes", get(changes))
+            .route("/documents/orders", post(receive_order_document))
             .route("/_admin/faults", post(set_faults))
             .route("/_admin/orders", get(orders))
             .route("/_admin/changes", post(append_changes).get(list_changes))

@@ -44,6 +44,26 @@ impl From<XmlError> for DocumentError {
     }
 }
 
+/// Bytes read ahead to find a document's root element (the XML declaration and comments
+/// come before it).
+pub const ROOT_LOOKAHEAD: u64 = 16 * 1024;
+
+/// The local name of the root element in the first bytes of a document (`None`: none in
+/// them, or no XML). Only to choose the reader: the reader checks the whole document.
+pub fn root_element(head: &[u8]) -> Option<String> {
+    let mut reader = quick_xml::Reader::from_reader(head);
+    let mut buffer = Vec::new();
+    loop {
+        match reader.read_event_into(&mut buffer) {
+            Ok(quick_xml::events::Event::Start(e) | quick_xml::events::Event::Empty(e)) => {
+                return Some(String::from_utf8_lossy(e.local_name().as_ref()).into_owned());
+            }
+            Ok(quick_xml::events::Event::Eof) | Err(_) => return None,
+            Ok(_) => buffer.clear(),
+        }
+    }
+}
+
 /// The most a document may have (bytes): what a reader holds stays bounded by it.
 pub const MAX_DOCUMENT_BYTES: u64 = 32 * 1024 * 1024;
 /// Bytes of one token (a text, a tag).

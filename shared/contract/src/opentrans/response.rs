@@ -71,6 +71,71 @@ impl OrderResponse {
     }
 }
 
+/// Where the ERP connector writes an order's ORDER document, for the EDI converter.
+pub const ORDER_OUTBOX: &str = "erp/outbox/orders/";
+/// Where the ERP's answers are recorded, one per order.
+pub const ANSWERS: &str = "erp/answers/orders/";
+
+pub fn order_document_key(order_id: &str) -> String {
+    format!("{ORDER_OUTBOX}{order_id}.xml")
+}
+
+pub fn answer_key(order_id: &str) -> String {
+    format!("{ANSWERS}{order_id}.json")
+}
+
+/// The ERP's answer to one order as the document inbox records it (`erp/answers/orders/
+/// <order_id>.json`, written once: the first answer decides) and the connector's lookup
+/// reads it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct RecordedAnswer {
+    pub order_id: String,
+    pub accepted: bool,
+    pub erp_order_number: Option<String>,
+    /// Why the ERP declined (its remarks), or what it remarked.
+    #[serde(default)]
+    pub remarks: Vec<String>,
+    pub revision: u64,
+    /// The document it came in, `key@version`.
+    pub document: String,
+    pub recorded_at: DateTime<Utc>,
+}
+
+impl RecordedAnswer {
+    pub fn of(response: &OrderResponse, document: String, now: DateTime<Utc>) -> Self {
+        let (accepted, erp_order_number) = match response.verdict() {
+            Verdict::Accepted { erp_order_number } => (true, erp_order_number),
+            Verdict::Declined => (false, None),
+        };
+        Self {
+            order_id: response.order_id.clone(),
+            accepted,
+            erp_order_number,
+            remarks: response.remarks.clone(),
+            revision: response.revision(),
+            document,
+            recorded_at: now,
+        }
+    }
+
+    /// The same answer (a redelivery, a copy of the file): not where it came from or when.
+    pub fn same_answer(&self, other: &RecordedAnswer) -> bool {
+        (
+            &self.order_id,
+            self.accepted,
+            &self.erp_order_number,
+            &self.remarks,
+            self.revision,
+        ) == (
+            &other.order_id,
+            other.accepted,
+            &other.erp_order_number,
+            &other.remarks,
+            other.revision,
+        )
+    }
+}
+
 #[derive(Default)]
 struct Reading {
     order_id: Option<String>,
