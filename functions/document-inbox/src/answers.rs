@@ -17,14 +17,12 @@ use bridge_domain::EventType;
 use bridge_lambda::Metrics;
 use chrono::Utc;
 use serde_json::json;
-use sha2::{Digest, Sha256};
 use tracing::{info, warn};
 
 /// The intake's receipt for an answer: the order and the answer's revision.
 fn receipt(response: &OrderResponse) -> String {
-    let digest = Sha256::digest(format!("{}\n{}", response.order_id, response.revision()));
-    let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
-    format!("opentrans-response-{hex}")
+    let revision = response.revision().to_string();
+    crate::document_receipt("response", &[&response.order_id, &revision])
 }
 
 impl DocumentInbox {

@@ -16,15 +16,17 @@
 //! order and the revision, so a correction sent with a later `GENERATION_DATE` is new.
 
 pub mod answers;
+pub mod invoices;
 pub mod report;
 pub mod wiring;
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use bridge_contract::opentrans::dispatch::{self, DispatchNotification};
+use bridge_contract::opentrans::invoice::{self, Invoice};
 use bridge_contract::opentrans::response::{self, OrderResponse};
 use bridge_contract::opentrans::{DocumentError, ROOT_LOOKAHEAD, root_element};
 use bridge_domain::error::cause_chain;
-use bridge_domain::ports::{FileStore, MessageQueue, OrderStore, StoredOrder};
+use bridge_domain::ports::{CustomerStore, FileStore, MessageQueue, OrderStore, StoredOrder};
 use bridge_domain::{EventType, OrderId, PortError, Sender};
 use bridge_lambda::batch::BatchFailed;
 use bridge_lambda::{BatchSettings, MessageError, MessageOutcome, Metrics};
@@ -93,10 +95,12 @@ pub fn report_key(key: &str, version: Option<&str>) -> Option<String> {
 enum Document {
     Dispatch(DispatchNotification),
     Response(OrderResponse),
+    Invoice(Invoice),
 }
 
 /// Reads a document with the reader its inbox and root element call for: a logistics
-/// partner's file is a DISPATCHNOTIFICATION; the ERP's inbox takes ORDERRESPONSE.
+/// partner's file is a DISPATCHNOTIFICATION; the ERP's inbox takes ORDERRESPONSE and
+/// INVOICE.
 fn read_any(
     mut input: Box<dyn std::io::Read + Send>,
     from_erp: bool,
@@ -116,31 +120,35 @@ fn read_any(
     ));
     match root.as_deref() {
         Some("ORDERRESPONSE") => response::read(stream).map(Document::Response),
+        Some("INVOICE") => invoice::read(stream).map(Document::Invoice),
         other => Err(DocumentError::new(
             "unexpected_document",
             format!(
-                "{ERP_INBOX} takes openTRANS ORDERRESPONSE documents; this one's root element is {}",
+                "{ERP_INBOX} takes openTRANS ORDERRESPONSE and INVOICE documents; this one's root element is {}",
                 other.unwrap_or("not found (no XML?)")
             ),
         )),
     }
 }
 
+/// The intake's receipt of what a document says: `opentrans-<kind>-` and a hash of the
+/// facts that make it one event (the same facts again are a duplicate).
+pub(crate) fn document_receipt(kind: &str, facts: &[&str]) -> String {
+    let digest = Sha256::digest(facts.join("\n"));
+    let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
+    format!("opentrans-{kind}-{hex}")
+}
+
 /// The intake's receipt for one order's shipment out of one notification revision.
 fn receipt(document: &DispatchNotification, order_id: &str) -> String {
-    let digest = Sha256::digest(format!(
-        "{}\n{}\n{}",
-        document.id,
-        order_id,
-        document.revision()
-    ));
-    let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
-    format!("opentrans-dispatch-{hex}")
+    let revision = document.revision().to_string();
+    document_receipt("dispatch", &[&document.id, order_id, &revision])
 }
 
 pub struct DocumentInbox {
     files: Arc<dyn FileStore>,
     orders: Arc<dyn OrderStore>,
+    customers: Arc<dyn CustomerStore>,
     intake: Arc<dyn EventIntake>,
     /// The source the shipments come in as (`logistics`): allowed `shipment.updated`.
     sender: Sender,
@@ -186,6 +194,8 @@ pub struct DocumentSources<'a> {
 pub struct InboxPorts {
     pub files: Arc<dyn FileStore>,
     pub orders: Arc<dyn OrderStore>,
+    /// The customers whose open items invoices change.
+    pub customers: Arc<dyn CustomerStore>,
     pub intake: Arc<dyn EventIntake>,
     pub queue: Arc<dyn MessageQueue>,
 }
@@ -202,6 +212,7 @@ impl DocumentInbox {
         Ok(Self {
             files: ports.files,
             orders: ports.orders,
+            customers: ports.customers,
             intake: ports.intake,
             sender,
             erp_sender,
@@ -360,6 +371,10 @@ impl DocumentInbox {
             Ok(Document::Response(response)) => {
                 report.kind = "order_response".into();
                 self.answer(&response, &mut report, metrics).await?
+            }
+            Ok(Document::Invoice(invoice)) => {
+                report.kind = "invoice".into();
+                self.invoice(&invoice, &mut report, metrics).await?
             }
         }
         report.finished_at = Utc::now();

@@ -54,13 +54,22 @@ pub enum EntryOutcome {
     /// The ERP declined the order: its answer is recorded and the writeback rejects the
     /// order (dead-lettered with the ERP's reasons, alarmed).
     Declined,
+    /// An invoice counted in its customer's open items.
+    OpenItemsAdjusted,
+    /// An invoice for a customer the bridge does not know: not counted.
+    UnknownCustomer,
+    /// An invoice in another currency than its customer's credit: not counted.
+    CurrencyMismatch,
 }
 
 impl EntryOutcome {
     pub fn is_handed_over(&self) -> bool {
         matches!(
             self,
-            EntryOutcome::Queued | EntryOutcome::Duplicate | EntryOutcome::Declined
+            EntryOutcome::Queued
+                | EntryOutcome::Duplicate
+                | EntryOutcome::Declined
+                | EntryOutcome::OpenItemsAdjusted
         )
     }
 
@@ -101,7 +110,11 @@ impl DocumentReport {
         match entry.outcome {
             EntryOutcome::Queued => self.counts.queued += 1,
             EntryOutcome::Duplicate => self.counts.duplicates += 1,
-            EntryOutcome::Declined => {}
+            EntryOutcome::Declined | EntryOutcome::OpenItemsAdjusted => {}
+            EntryOutcome::UnknownCustomer | EntryOutcome::CurrencyMismatch => {
+                metrics.add("OpenItemsNotAdjusted", 1);
+                self.counts.problems += 1;
+            }
             EntryOutcome::UnknownOrder
             | EntryOutcome::NoOrderReference
             | EntryOutcome::UnreadableOrder => {
@@ -134,8 +147,8 @@ pub struct DocumentReport {
     pub file: String,
     /// The S3 version read (a redelivered notification of it is not read again).
     pub version: Option<String>,
-    /// `dispatch_notification`, `order_response`, or `erp_document` (refused before its
-    /// kind was known).
+    /// `dispatch_notification`, `order_response`, `invoice`, or `erp_document` (refused
+    /// before its kind was known).
     pub kind: String,
     pub status: Status,
     /// Why the file was refused (`code: message`).

@@ -3,8 +3,9 @@
 //!
 //! | variable | meaning | default |
 //! |---|---|---|
-//! | `CATALOG_BUCKET` | the bucket of `logistics/inbox/` and `logistics/reports/` | required |
+//! | `CATALOG_BUCKET` | the bucket of the inboxes (`logistics/inbox/`, `erp/inbox/`), their reports and the ERP's recorded answers | required |
 //! | `ORDER_TABLE` | the orders the documents' references are looked up in | required |
+//! | `CUSTOMER_TABLE` | the customers whose open items invoices change | required |
 //! | `DOCUMENT_DLQ_URL` | dead-letter queue of the notification queue | required |
 //! | `MAX_RECEIVE_COUNT` | the queue's `maxReceiveCount` | 5 |
 //! | `DOCUMENT_SOURCE` | the source the shipments come in as | `logistics` |
@@ -13,7 +14,7 @@
 
 use crate::{DocumentInbox, DocumentSources, InboxPorts, answer_sender, shipment_sender};
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
-use bridge_aws::{DynamoOrderStore, S3FileStore, SqsQueue};
+use bridge_aws::{DynamoCustomerStore, DynamoOrderStore, S3FileStore, SqsQueue};
 use bridge_lambda::{Config, ConfigError, Failure, Function, Handler, InitError};
 use std::sync::Arc;
 use std::time::Instant;
@@ -22,6 +23,7 @@ use webhook_intake::config::SigningSecrets;
 
 pub const CATALOG_BUCKET: &str = "CATALOG_BUCKET";
 pub const ORDER_TABLE: &str = "ORDER_TABLE";
+pub const CUSTOMER_TABLE: &str = "CUSTOMER_TABLE";
 pub const DOCUMENT_DLQ_URL: &str = "DOCUMENT_DLQ_URL";
 pub const MAX_RECEIVE_COUNT: &str = "MAX_RECEIVE_COUNT";
 pub const DOCUMENT_SOURCE: &str = "DOCUMENT_SOURCE";
@@ -30,6 +32,7 @@ pub const ERP_DOCUMENT_SOURCE: &str = "ERP_DOCUMENT_SOURCE";
 struct Wiring {
     catalog_bucket: String,
     order_table: String,
+    customer_table: String,
     dead_letter_queue: String,
     max_receive_count: u32,
     source: String,
@@ -49,6 +52,7 @@ fn wiring(config: &Config) -> Result<Wiring, ConfigError> {
     Ok(Wiring {
         catalog_bucket: config.required(CATALOG_BUCKET)?,
         order_table: config.required(ORDER_TABLE)?,
+        customer_table: config.required(CUSTOMER_TABLE)?,
         dead_letter_queue: config.required(DOCUMENT_DLQ_URL)?,
         max_receive_count: config.parsed(MAX_RECEIVE_COUNT, 5)?,
         source: config
@@ -75,6 +79,10 @@ pub async fn build(
             orders: Arc::new(DynamoOrderStore::new(
                 bridge_aws::dynamodb_client(aws),
                 wiring.order_table.clone(),
+            )),
+            customers: Arc::new(DynamoCustomerStore::new(
+                bridge_aws::dynamodb_client(aws),
+                wiring.customer_table.clone(),
             )),
             intake: Arc::new(intake),
             queue: Arc::new(SqsQueue::new(bridge_aws::sqs_client(aws))),

@@ -12,7 +12,7 @@
 //! first one stands and the difference is reported, not sent.
 
 use async_trait::async_trait;
-use bridge_contract::opentrans::order::{OrderDocument, write};
+use bridge_contract::opentrans::order::{Agreement, OrderDocument, write};
 use bridge_contract::opentrans::response::{RecordedAnswer, answer_key, order_document_key};
 use bridge_domain::PortError;
 use bridge_domain::error::cause_chain;
@@ -56,13 +56,21 @@ impl DocumentErp {
                 order.customer_id
             )));
         };
+        let agreement = customer.framework_agreement.as_ref().map(|a| Agreement {
+            id: a.id.clone(),
+            // openTRANS wants an end: an open-ended agreement gets the far end of xsd:date.
+            ends: a
+                .valid_until
+                .or(chrono::NaiveDate::from_ymd_opt(9999, 12, 31))
+                .unwrap_or_default(),
+        });
         let document = OrderDocument {
             order,
             buyer_name: &customer.name,
             supplier_id: &self.supplier_id,
             payment_terms: customer.payment_terms.as_deref(),
             delivery_terms: customer.delivery_terms.as_ref(),
-            agreement: None,
+            agreement: agreement.as_ref(),
         };
         write(&document).map(String::into_bytes).map_err(|e| {
             // The order (or the customer's data) cannot make a valid document: like a

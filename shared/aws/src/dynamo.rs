@@ -8,6 +8,7 @@ use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
 use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
+use bridge_domain::orders::{AdjustOutcome, OpenItemsAdjustment};
 use bridge_domain::ports::{
     CustomerStore, PriceStore, READS_IN_FLIGHT, ReceiptClaim, ReceiptStore, StockStore,
     prices_per_sku,
@@ -627,6 +628,93 @@ impl CustomerStore for DynamoCustomerStore {
     }
 
     async fn customer(&self, id: &CustomerId) -> Result<Option<CustomerChanged>, PortError> {
+        self.customer_item(id)
+            .await?
+            .map(|item| from_item("customer.get", item))
+            .transpose()
+    }
+
+    /// The adjusted open items are written into the customer's record with the ids counted
+    /// (`open_items_adjusted_by`), under the record's revision and count of adjustments: a
+    /// `customer.changed` applied meanwhile (a new record, without them) or another
+    /// adjustment makes it read again. The ERP's next record replaces both.
+    async fn adjust_open_items(
+        &self,
+        id: &CustomerId,
+        adjustment: &OpenItemsAdjustment,
+    ) -> Result<AdjustOutcome, PortError> {
+        const OPERATION: &str = "customer.adjust_open_items";
+        for _ in 0..5 {
+            let Some(mut item) = self.customer_item(id).await? else {
+                return Ok(AdjustOutcome::UnknownCustomer);
+            };
+            let adjusted_by: Vec<String> = match item.remove(ADJUSTED_BY) {
+                Some(AttributeValue::L(ids)) => ids
+                    .into_iter()
+                    .filter_map(|v| v.as_s().ok().cloned())
+                    .collect(),
+                _ => Vec::new(),
+            };
+            if adjusted_by.contains(&adjustment.id) {
+                return Ok(AdjustOutcome::AlreadyApplied);
+            }
+            let revision = item.get(REVISION).cloned();
+            let mut customer: CustomerChanged = from_item(OPERATION, item)?;
+            let open_items = match adjustment.apply_to(&customer) {
+                Ok(open_items) => open_items,
+                Err(outcome) => return Ok(outcome),
+            };
+            customer.open_items = Some(open_items);
+            let mut new_item = to_item(OPERATION, &customer)?;
+            let mut ids: Vec<AttributeValue> =
+                adjusted_by.iter().cloned().map(AttributeValue::S).collect();
+            ids.push(AttributeValue::S(adjustment.id.clone()));
+            new_item.insert(ADJUSTED_BY.into(), AttributeValue::L(ids));
+            let mut put = self
+                .client
+                .put_item()
+                .table_name(&self.table)
+                .set_item(Some(new_item))
+                .expression_attribute_names("#rev", REVISION)
+                .expression_attribute_names("#by", ADJUSTED_BY)
+                .expression_attribute_values(
+                    ":rev",
+                    revision.unwrap_or(AttributeValue::N("0".into())),
+                );
+            put = if adjusted_by.is_empty() {
+                put.condition_expression("#rev = :rev AND attribute_not_exists(#by)")
+            } else {
+                put.condition_expression("#rev = :rev AND size(#by) = :count")
+                    .expression_attribute_values(
+                        ":count",
+                        AttributeValue::N(adjusted_by.len().to_string()),
+                    )
+            };
+            match put.send().await {
+                Ok(_) => return Ok(AdjustOutcome::Applied { open_items }),
+                Err(err)
+                    if matches!(
+                        err.as_service_error(),
+                        Some(PutItemError::ConditionalCheckFailedException(_))
+                    ) =>
+                {
+                    continue;
+                }
+                Err(err) => return Err(classify(OPERATION, err)),
+            }
+        }
+        Err(PortError::retryable(
+            OPERATION,
+            "the customer's record kept changing",
+        ))
+    }
+}
+
+/// The ids of the open-items adjustments a customer's record counts.
+const ADJUSTED_BY: &str = "open_items_adjusted_by";
+
+impl DynamoCustomerStore {
+    async fn customer_item(&self, id: &CustomerId) -> Result<Option<Item>, PortError> {
         let output = self
             .client
             .get_item()
@@ -636,10 +724,7 @@ impl CustomerStore for DynamoCustomerStore {
             .send()
             .await
             .map_err(|e| classify("customer.get", e))?;
-        output
-            .item
-            .map(|item| from_item("customer.get", item))
-            .transpose()
+        Ok(output.item)
     }
 }
 

@@ -301,6 +301,7 @@ mod tests {
             price_lists: vec![],
             cost_centers: vec![],
             approval_rules: vec![],
+            framework_agreement: None,
         }
     }
 

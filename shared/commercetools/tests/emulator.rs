@@ -51,6 +51,7 @@ fn customer(id: &str, name: &str, blocked: bool, revision: u64) -> CustomerChang
         price_lists: vec![],
         cost_centers: vec![],
         approval_rules: vec![],
+        framework_agreement: None,
     }
 }
 

@@ -2,9 +2,9 @@
 
 use crate::json::{ContractError, Field, Obj};
 use bridge_domain::events::{
-    Approval, ApprovalRule, Buyer, Delivery, DeliveryTerms, NextDelivery, OrderLine, OrderLines,
-    OrderStatus, PricePer, PriceTier, PriceTiers, ShipmentLine, ShipmentProblem, ShipmentStatus,
-    ShipmentUpdated, Tracking, UnitPrice, ValidityWindow,
+    Approval, ApprovalRule, Buyer, Delivery, DeliveryTerms, FrameworkAgreement, NextDelivery,
+    OrderLine, OrderLines, OrderStatus, PricePer, PriceTier, PriceTiers, ShipmentLine,
+    ShipmentProblem, ShipmentStatus, ShipmentUpdated, Tracking, UnitPrice, ValidityWindow,
 };
 use bridge_domain::{
     CostCenter, Currency, CustomerChanged, CustomerId, DomainEvent, EventType, InvalidValue, Money,
@@ -183,6 +183,15 @@ fn customer(o: &Obj<'_>) -> Result<CustomerChanged, ContractError> {
         })?,
         price_lists: o.list("price_lists", |f| f.parse(PriceListId::parse))?,
         cost_centers: o.list("cost_centers", |f| f.parse(CostCenter::parse))?,
+        framework_agreement: o.optional("framework_agreement", |f| {
+            f.object(|a| {
+                Ok(FrameworkAgreement {
+                    // openTRANS's AGREEMENT_ID takes 50 characters.
+                    id: a.required("id", |f| f.text(50))?,
+                    valid_until: a.optional("valid_until", |f| f.date())?,
+                })
+            })
+        })?,
         approval_rules: o.list("approval_rules", |f| {
             f.object(|r| {
                 let above = r.required("above", money)?;
@@ -623,6 +632,34 @@ mod tests {
         };
         assert_eq!(customer.price_lists.len(), 2);
         assert_eq!(customer.open_items.unwrap().amount.to_string(), "1200.5");
+        assert_eq!(customer.framework_agreement, None);
+
+        // A framework agreement (the documented extension), open-ended or with its last day.
+        let with_agreement = |agreement: Value| {
+            parse(
+                "erp",
+                json!({"type": "customer.changed", "timestamp": "2026-11-26T10:00:00Z", "data": {
+                    "customer_id": "C-1", "name": "Muster GmbH", "revision": 5,
+                    "framework_agreement": agreement}}),
+            )
+        };
+        let DomainEvent::CustomerChanged(customer) =
+            with_agreement(json!({"id": "RV-2026-17", "valid_until": "2027-12-31"}))
+                .unwrap()
+                .event
+        else {
+            panic!()
+        };
+        let agreement = customer.framework_agreement.unwrap();
+        assert_eq!(agreement.id, "RV-2026-17");
+        assert_eq!(agreement.valid_until.unwrap().to_string(), "2027-12-31");
+        let err = with_agreement(json!({"id": "RV-1", "valid_until": "end of 2027"})).unwrap_err();
+        assert_eq!(
+            err.field.as_deref(),
+            Some("/data/framework_agreement/valid_until")
+        );
+        let err = with_agreement(json!({"id": "R".repeat(51)})).unwrap_err();
+        assert_eq!(err.field.as_deref(), Some("/data/framework_agreement/id"));
     }
 }
 

@@ -394,6 +394,19 @@ pub struct CustomerChanged {
     pub price_lists: Vec<PriceListId>,
     pub cost_centers: Vec<CostCenter>,
     pub approval_rules: Vec<ApprovalRule>,
+    /// The framework agreement the customer orders under, if it has one (documented
+    /// extension of `customer.changed`; openTRANS ORDER documents name it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub framework_agreement: Option<FrameworkAgreement>,
+}
+
+/// A framework agreement (Rahmenvertrag) between the customer and us.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FrameworkAgreement {
+    pub id: String,
+    /// Its last day; `None`: open-ended.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub valid_until: Option<NaiveDate>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

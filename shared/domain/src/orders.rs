@@ -112,6 +112,56 @@ pub struct CreditPosition {
     pub orders_in_other_currencies: usize,
 }
 
+/// A change of a customer's open items the bridge learns before the ERP's own
+/// `customer.changed` says it (an invoice, a credit memo): counted at once, until the ERP's
+/// next `customer.changed` replaces the customer's record, its open items including it
+/// (contract section 9).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenItemsAdjustment {
+    /// Where it comes from (`invoice:<id>`): each is counted once.
+    pub id: String,
+    /// Signed: an invoice adds, a credit memo subtracts.
+    pub amount: Money,
+}
+
+/// What adjusting a customer's open items did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AdjustOutcome {
+    /// Counted; the customer's open items now.
+    Applied {
+        open_items: Money,
+    },
+    /// Counted before (the same document again).
+    AlreadyApplied,
+    UnknownCustomer,
+    /// The customer's credit is kept in another currency: there is no rate to add it in.
+    CurrencyMismatch {
+        customer: Currency,
+    },
+    /// Beyond the exact decimal range.
+    OutOfRange,
+}
+
+impl OpenItemsAdjustment {
+    /// The customer's open items with this adjustment counted, in the currency of its open
+    /// items (else of its credit limit, else the adjustment's).
+    pub fn apply_to(&self, customer: &CustomerChanged) -> Result<Money, AdjustOutcome> {
+        let currency = customer
+            .open_items
+            .or(customer.credit_limit)
+            .map_or(self.amount.currency, |m| m.currency);
+        if currency != self.amount.currency {
+            return Err(AdjustOutcome::CurrencyMismatch { customer: currency });
+        }
+        customer
+            .open_items
+            .map_or(Decimal::ZERO, |m| m.amount)
+            .checked_add(self.amount.amount)
+            .map(|amount| Money::new(amount, currency))
+            .ok_or(AdjustOutcome::OutOfRange)
+    }
+}
+
 /// The credit of `customer` given its stored `orders`; `None` when the amounts add up
 /// beyond the exact decimal range.
 pub fn credit_position(
@@ -502,6 +552,7 @@ mod tests {
                 above: eur("500"),
                 role: "manager".into(),
             }],
+            framework_agreement: None,
         }
     }
 

@@ -119,6 +119,19 @@ pub async fn prices_per_sku<S: PriceStore + ?Sized>(
 pub trait CustomerStore: Send + Sync {
     async fn apply_customer(&self, customer: &CustomerChanged) -> Result<ApplyOutcome, PortError>;
     async fn customer(&self, id: &CustomerId) -> Result<Option<CustomerChanged>, PortError>;
+    /// Counts `adjustment` in the customer's open items once (by its id), until the ERP's
+    /// next `customer.changed` replaces the record. Stores that keep none refuse it.
+    async fn adjust_open_items(
+        &self,
+        customer: &CustomerId,
+        adjustment: &crate::orders::OpenItemsAdjustment,
+    ) -> Result<crate::orders::AdjustOutcome, PortError> {
+        let _ = (customer, adjustment);
+        Err(PortError::permanent(
+            "customers.adjust_open_items",
+            "this customer store keeps no open-items adjustments",
+        ))
+    }
 }
 
 /// What a claim on a webhook id found.

@@ -146,7 +146,10 @@ fn every_order_document_the_connector_writes_is_valid_opentrans_2_1() {
         .expect("the simulator reads the ORDER");
     assert_eq!(received.order_id, cases[0].1.order.order_id.as_str());
     assert_eq!(received.buyer, cases[0].1.order.customer_id.as_str());
-    assert_eq!(received.items.len(), cases[0].1.order.lines.as_slice().len());
+    assert_eq!(
+        received.items.len(),
+        cases[0].1.order.lines.as_slice().len()
+    );
     for (name, declined) in [("accepted", None), ("declined", Some("credit & blocked"))] {
         let path = dir.join(format!("orderresponse-{name}.xml"));
         std::fs::write(
@@ -156,6 +159,28 @@ fn every_order_document_the_connector_writes_is_valid_opentrans_2_1() {
                 declined.is_none().then_some("4500000001"),
                 "2026-12-07T10:00:00.123Z",
                 declined,
+            ),
+        )
+        .unwrap();
+        files.push(path);
+    }
+    // The ERP's invoice and credit memo (the simulator's, for the demo and the tests).
+    for (name, credit_memo) in [("invoice", false), ("credit-memo", true)] {
+        let path = dir.join(format!("{name}.xml"));
+        std::fs::write(
+            &path,
+            erp_simulator::documents::invoice(
+                "RE-1",
+                "C-1",
+                "2026-12-07T12:00:00Z",
+                credit_memo,
+                &[erp_simulator::documents::InvoicedLine {
+                    order_id: "SO-1",
+                    line: "1",
+                    sku: "SKU-100",
+                    quantity: "12",
+                    unit_price: "9.80",
+                }],
             ),
         )
         .unwrap();

@@ -146,6 +146,21 @@ impl Setup {
             .expect("the order is stored")
     }
 
+    /// The one message a dead-letter queue holds: its failure code and reason.
+    async fn only_dead_letter(&self, queue: &str) -> (String, String) {
+        let dead = self.stack.drain_queue(queue).await;
+        assert_eq!(dead.len(), 1, "{queue}: {dead:?}");
+        let attributes = dead[0].message_attributes().unwrap();
+        let text = |name: &str| {
+            attributes
+                .get(name)
+                .and_then(|a| a.string_value())
+                .unwrap_or_default()
+                .to_string()
+        };
+        (text("failure_code"), text("failure_reason"))
+    }
+
     /// Requests the ERP has had (answered or refused).
     async fn erp_requests(&self) -> u64 {
         let body: Value = self
@@ -678,19 +693,9 @@ async fn a_rejected_order_reaches_the_dead_letter_queue_with_the_erp_s_errors() 
     let (response, metrics) = s.writeback.process(event).await;
     assert!(response.unwrap().batch_item_failures.is_empty());
     assert_eq!(metrics.count("Rejected"), 1);
-    let dead = s.stack.drain_queue("OrderPlacedDeadLetterQueue").await;
-    assert_eq!(dead.len(), 1);
-    let attributes = dead[0].message_attributes().unwrap();
-    assert_eq!(
-        attributes["failure_code"].string_value(),
-        Some("erp_rejected")
-    );
-    assert!(
-        attributes["failure_reason"]
-            .string_value()
-            .unwrap()
-            .contains("C-1 may not order")
-    );
+    let (code, reason) = s.only_dead_letter("OrderPlacedDeadLetterQueue").await;
+    assert_eq!(code, "erp_rejected");
+    assert!(reason.contains("C-1 may not order"), "{reason}");
     assert_eq!(s.state("SO-30").await, "rejected");
 }
 
@@ -957,20 +962,9 @@ async fn partial_shipments_in_any_order_end_shipped_then_delivered_and_an_over_s
     )
     .await;
     assert_eq!(m.count("ShipmentApplied"), 0);
-    let dead = s.stack.drain_queue("OrderStatusDeadLetterQueue").await;
-    assert_eq!(dead.len(), 1);
-    let attributes = dead[0].message_attributes().unwrap();
-    assert_eq!(
-        attributes["failure_code"].string_value(),
-        Some("over_shipment")
-    );
-    assert!(
-        attributes["failure_reason"]
-            .string_value()
-            .unwrap()
-            .contains("line 2"),
-        "{attributes:?}"
-    );
+    let (code, reason) = s.only_dead_letter("OrderStatusDeadLetterQueue").await;
+    assert_eq!(code, "over_shipment");
+    assert!(reason.contains("line 2"), "{reason}");
     assert!(!s.stored("SO-50").await.shipments.contains_key("P-3"));
 
     ship(
@@ -1277,12 +1271,8 @@ async fn dispatch_notifications_in_the_inbox_ship_the_order_and_report_what_they
     )
     .await;
     s.read_documents(&inbox).await;
-    let dead = s.stack.drain_queue("OrderStatusDeadLetterQueue").await;
-    assert_eq!(dead.len(), 1);
-    assert_eq!(
-        dead[0].message_attributes().unwrap()["failure_code"].string_value(),
-        Some("over_shipment")
-    );
+    let (code, _) = s.only_dead_letter("OrderStatusDeadLetterQueue").await;
+    assert_eq!(code, "over_shipment");
     assert_eq!(
         s.stored("SO-60").await.shipments["DN-1b"].lines[0]
             .quantity
@@ -1409,6 +1399,13 @@ impl Setup {
 #[tokio::test]
 async fn an_erp_that_takes_documents_gets_each_order_once_and_its_answer_confirms_or_rejects_it() {
     let (s, inbox, converter) = document_setup().await;
+    // The customer orders under an open-ended framework agreement: the ORDER names it.
+    s.customer(
+        json!({"revision": 2, "credit_limit": {"amount": "1000", "currency": "EUR"},
+        "open_items": {"amount": "100", "currency": "EUR"},
+        "framework_agreement": {"id": "RV-2026-17"}}),
+    )
+    .await;
     let order = s.order("SO-70", "3", "10.00");
     let outbox = "erp/outbox/orders/SO-70.xml";
     assert_eq!(s.deliver(&order, 1).await, Ok("AwaitingErpAnswer"));
@@ -1427,6 +1424,11 @@ async fn an_erp_that_takes_documents_gets_each_order_once_and_its_answer_confirm
         "{document}"
     );
     assert!(document.contains("SUPPLIER-1"), "{document}");
+    assert!(
+        document.contains("<bmecat:AGREEMENT_ID>RV-2026-17</bmecat:AGREEMENT_ID>")
+            && document.contains("9999-12-31"),
+        "{document}"
+    );
     // A redelivery while the document waits in the outbox: nothing written again.
     assert_eq!(s.deliver(&order, 1).await, Ok("AwaitingErpAnswer"));
     assert_eq!(s.versions(outbox).await.len(), 1);
@@ -1515,20 +1517,9 @@ async fn an_erp_that_takes_documents_gets_each_order_once_and_its_answer_confirm
     assert_eq!(run.resume.dead_lettered, 1, "{run:?}");
     let rejected = s.stored("SO-71").await;
     assert_eq!(rejected.state.name(), "rejected");
-    let dead = s.stack.drain_queue("OrderPlacedDeadLetterQueue").await;
-    assert_eq!(dead.len(), 1);
-    let attributes = dead[0].message_attributes().unwrap();
-    assert_eq!(
-        attributes["failure_code"].string_value(),
-        Some("erp_rejected")
-    );
-    assert!(
-        attributes["failure_reason"]
-            .string_value()
-            .unwrap()
-            .contains("customer C-1 may not order"),
-        "{attributes:?}"
-    );
+    let (code, reason) = s.only_dead_letter("OrderPlacedDeadLetterQueue").await;
+    assert_eq!(code, "erp_rejected");
+    assert!(reason.contains("customer C-1 may not order"), "{reason}");
 }
 
 /// Moves the answer's generation time (its revision) to a fixed later instant.
@@ -1623,4 +1614,110 @@ async fn a_crash_between_writing_the_order_document_and_recording_it_never_gives
     );
     // The ERP got it once.
     assert_eq!(s.erp_orders().await.len(), 1);
+}
+
+/// Contract section 9, INVOICE: an invoice under `erp/inbox/` counts in its customer's open
+/// items at once (gross), once per invoice id, and makes each order it names `invoiced`, so
+/// the order's amount leaves the open orders as it enters the open items. The same invoice
+/// again counts nothing; the ERP's next `customer.changed` replaces the adjusted open items
+/// with its own; a credit memo takes off; an invoice for a customer the bridge does not
+/// know is reported, not dropped.
+#[tokio::test]
+async fn an_erp_invoice_counts_in_the_customers_open_items_once_until_the_erps_next_update() {
+    let (s, inbox, converter) = document_setup().await;
+    let customers = bridge_aws::DynamoCustomerStore::new(
+        aws_sdk_dynamodb::Client::new(&s.stack.sdk),
+        s.stack.table("CustomerTable"),
+    );
+    let open_items = || async {
+        customers
+            .customer(&bridge_domain::CustomerId::parse("C-1").unwrap())
+            .await
+            .unwrap()
+            .unwrap()
+            .open_items
+            .map(|m| m.to_string())
+    };
+    // Documents generated after the ERP's answer (their revisions follow it).
+    let at = |minutes: i64| {
+        (chrono::Utc::now() + chrono::Duration::minutes(minutes))
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    };
+    let order = s.order("SO-90", "3", "10.00");
+    assert_eq!(s.deliver(&order, 1).await, Ok("AwaitingErpAnswer"));
+    converter.round().await.unwrap();
+    s.read_documents(&inbox).await;
+    assert_eq!(s.state("SO-90").await, "confirmed");
+    assert_eq!(open_items().await.as_deref(), Some("100 EUR"));
+
+    // The ERP invoices it: 30.00 net, 35.70 gross.
+    let line = erp_simulator::documents::InvoicedLine {
+        order_id: "SO-90",
+        line: "1",
+        sku: "A",
+        quantity: "3",
+        unit_price: "10.00",
+    };
+    let invoice = erp_simulator::documents::invoice(
+        "RE-2026-1",
+        "C-1",
+        &at(1),
+        false,
+        std::slice::from_ref(&line),
+    );
+    s.drop_file("erp/inbox/RE-2026-1.xml", invoice.clone())
+        .await;
+    let m = s.read_documents(&inbox).await;
+    assert_eq!(m.count("OpenItemsAdjusted"), 1);
+    let report = s.erp_report("RE-2026-1.xml").await;
+    assert_eq!(report["kind"], "invoice", "{report}");
+    assert_eq!(report["status"], "processed", "{report}");
+    assert_eq!(report["entries"][0]["outcome"], "open_items_adjusted");
+    assert_eq!(report["entries"][1]["order_id"], "SO-90");
+    assert_eq!(report["entries"][1]["outcome"], "queued");
+    assert_eq!(open_items().await.as_deref(), Some("135.70 EUR"));
+    let invoiced = s.stored("SO-90").await;
+    assert_eq!(invoiced.state.name(), "invoiced");
+    assert!(
+        !invoiced.state.counts_toward_exposure(),
+        "its amount is in the open items now, not in the open orders"
+    );
+
+    // The same invoice again (the converter delivers it twice): nothing counted twice.
+    s.drop_file("erp/inbox/RE-2026-1-again.xml", invoice).await;
+    let m = s.read_documents(&inbox).await;
+    assert_eq!(m.count("OpenItemsAdjusted"), 0);
+    assert_eq!(m.count("DocumentProblems"), 0);
+    assert_eq!(open_items().await.as_deref(), Some("135.70 EUR"));
+
+    // The ERP's own update includes the invoice: its figure replaces the bridge's.
+    s.customer(
+        json!({"revision": 3, "credit_limit": {"amount": "1000", "currency": "EUR"},
+        "open_items": {"amount": "135.70", "currency": "EUR"}}),
+    )
+    .await;
+    assert_eq!(open_items().await.as_deref(), Some("135.70 EUR"));
+    // A credit memo for one piece: 11.90 off, counted from the ERP's figure.
+    let memo = erp_simulator::documents::invoice(
+        "GS-2026-1",
+        "C-1",
+        &at(2),
+        true,
+        &[erp_simulator::documents::InvoicedLine {
+            quantity: "1",
+            ..line.clone()
+        }],
+    );
+    s.drop_file("erp/inbox/GS-2026-1.xml", memo).await;
+    s.read_documents(&inbox).await;
+    assert_eq!(open_items().await.as_deref(), Some("123.80 EUR"));
+
+    // An invoice to a customer the bridge does not know: reported and paged, nothing counted.
+    let stranger = erp_simulator::documents::invoice("RE-2026-2", "C-404", &at(3), false, &[line]);
+    s.drop_file("erp/inbox/RE-2026-2.xml", stranger).await;
+    let m = s.read_documents(&inbox).await;
+    assert_eq!(m.count("DocumentProblems"), 1);
+    let report = s.erp_report("RE-2026-2.xml").await;
+    assert_eq!(report["status"], "incomplete", "{report}");
+    assert_eq!(report["entries"][0]["outcome"], "unknown_customer");
 }

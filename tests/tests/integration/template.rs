@@ -613,6 +613,9 @@ fn each_function_is_granted_exactly_the_calls_its_code_makes() {
         ("s3:PutObject", "erp/answers/orders/*"),
         ("s3:GetObject", "erp/answers/orders/*"),
         ("dynamodb:GetItem", "OrderTable"),
+        // Invoices in the customers' open items (`DynamoCustomerStore::adjust_open_items`).
+        ("dynamodb:GetItem", "CustomerTable"),
+        ("dynamodb:PutItem", "CustomerTable"),
         ("sqs:SendMessage", "OrderStatusQueue"),
         ("sqs:SendMessage", "DocumentDeadLetterQueue"),
         ("dynamodb:PutItem", "WebhookReceiptTable"),

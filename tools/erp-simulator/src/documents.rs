@@ -4,6 +4,13 @@
 //! `logistics/inbox/`; and of an ERP that takes documents (section 9): the ORDER documents
 //! the bridge writes, read, and the ERP's `ORDERRESPONSE` to each.
 
+/// Text as XML character data.
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
 /// One item: the order it ships, the order's line (its number), the sku and the quantity.
 #[derive(Debug, Clone)]
 pub struct DispatchedItem<'a> {
@@ -22,11 +29,6 @@ pub fn dispatch_notification(
     tracking_code: &str,
     items: &[DispatchedItem<'_>],
 ) -> Vec<u8> {
-    let escape = |text: &str| {
-        text.replace('&', "&amp;")
-            .replace('<', "&lt;")
-            .replace('>', "&gt;")
-    };
     let items: String = items
         .iter()
         .enumerate()
@@ -169,11 +171,6 @@ pub fn order_response(
     generated: &str,
     declined: Option<&str>,
 ) -> Vec<u8> {
-    let escape = |text: &str| {
-        text.replace('&', "&amp;")
-            .replace('<', "&lt;")
-            .replace('>', "&gt;")
-    };
     let number = erp_order_number
         .map(|n| format!("<SUPPLIER_ORDER_ID>{}</SUPPLIER_ORDER_ID>", escape(n)))
         .unwrap_or_default();
@@ -211,6 +208,94 @@ pub fn order_response(
 "#,
         order_id = escape(&order.order_id),
         count = order.items.len()
+    )
+    .into_bytes()
+}
+
+/// One invoiced line: the order, its line, the sku, the quantity and the net unit price.
+#[derive(Debug, Clone)]
+pub struct InvoicedLine<'a> {
+    pub order_id: &'a str,
+    pub line: &'a str,
+    pub sku: &'a str,
+    pub quantity: &'a str,
+    pub unit_price: &'a str,
+}
+
+/// The ERP's openTRANS `INVOICE` (or, with `credit_memo`, a credit memo) `id` to `customer`,
+/// generated at `generated` (RFC 3339: its revision), in EUR with 19 % VAT: net per line, the
+/// tax and the gross total computed here. UTF-8.
+pub fn invoice(
+    id: &str,
+    customer: &str,
+    generated: &str,
+    credit_memo: bool,
+    lines: &[InvoicedLine<'_>],
+) -> Vec<u8> {
+    use std::str::FromStr;
+    let decimal = |text: &str| rust_decimal::Decimal::from_str(text).unwrap_or_default();
+    let rate = rust_decimal::Decimal::new(19, 2);
+    let mut net = rust_decimal::Decimal::ZERO;
+    let items: String = lines
+        .iter()
+        .enumerate()
+        .map(|(n, line)| {
+            let amount = (decimal(line.quantity) * decimal(line.unit_price)).round_dp(2);
+            net += amount;
+            format!(
+                "\n<INVOICE_ITEM><LINE_ITEM_ID>{}</LINE_ITEM_ID>\
+                 <PRODUCT_ID><bmecat:SUPPLIER_PID>{}</bmecat:SUPPLIER_PID></PRODUCT_ID>\
+                 <QUANTITY>{}</QUANTITY><bmecat:ORDER_UNIT>C62</bmecat:ORDER_UNIT>\
+                 <PRODUCT_PRICE_FIX><bmecat:PRICE_AMOUNT>{}</bmecat:PRICE_AMOUNT></PRODUCT_PRICE_FIX>\
+                 <PRICE_LINE_AMOUNT>{amount}</PRICE_LINE_AMOUNT>\
+                 <ORDER_REFERENCE><ORDER_ID>{}</ORDER_ID><LINE_ITEM_ID>{}</LINE_ITEM_ID></ORDER_REFERENCE>\
+                 </INVOICE_ITEM>",
+                n + 1,
+                escape(line.sku),
+                escape(line.quantity),
+                escape(line.unit_price),
+                escape(line.order_id),
+                escape(line.line),
+            )
+        })
+        .collect();
+    let tax = (net * rate).round_dp(2);
+    let total = net + tax;
+    let orders: std::collections::BTreeSet<&str> = lines.iter().map(|l| l.order_id).collect();
+    let history = orders
+        .iter()
+        .next()
+        .map(|order| {
+            format!(
+                "<ORDER_HISTORY><ORDER_ID>{}</ORDER_ID></ORDER_HISTORY>",
+                escape(order)
+            )
+        })
+        .unwrap_or_default();
+    let kind = if credit_memo {
+        "credit_memo"
+    } else {
+        "invoice"
+    };
+    let (id, customer) = (escape(id), escape(customer));
+    format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?>
+<INVOICE version="2.1" xmlns="http://www.opentrans.org/XMLSchema/2.1" xmlns:bmecat="http://www.bmecat.org/bmecat/2005">
+<INVOICE_HEADER><CONTROL_INFO><GENERATION_DATE>{generated}</GENERATION_DATE></CONTROL_INFO>
+<INVOICE_INFO><INVOICE_ID>{id}</INVOICE_ID><INVOICE_DATE>{generated}</INVOICE_DATE><INVOICE_TYPE>{kind}</INVOICE_TYPE>
+<PARTIES><PARTY><bmecat:PARTY_ID type="supplier_specific">SUPPLIER-1</bmecat:PARTY_ID><PARTY_ROLE>invoice_issuer</PARTY_ROLE></PARTY>
+<PARTY><bmecat:PARTY_ID type="supplier_specific">{customer}</bmecat:PARTY_ID><PARTY_ROLE>invoice_recipient</PARTY_ROLE></PARTY></PARTIES>
+<INVOICE_ISSUER_IDREF type="supplier_specific">SUPPLIER-1</INVOICE_ISSUER_IDREF><INVOICE_RECIPIENT_IDREF type="supplier_specific">{customer}</INVOICE_RECIPIENT_IDREF>
+<bmecat:CURRENCY>EUR</bmecat:CURRENCY>
+</INVOICE_INFO>{history}</INVOICE_HEADER>
+<INVOICE_ITEM_LIST>{items}
+</INVOICE_ITEM_LIST>
+<INVOICE_SUMMARY><TOTAL_ITEM_NUM>{count}</TOTAL_ITEM_NUM><NET_VALUE_GOODS>{net}</NET_VALUE_GOODS><TOTAL_AMOUNT>{total}</TOTAL_AMOUNT>
+<TOTAL_TAX><TAX_DETAILS_FIX><bmecat:TAX_CATEGORY>standard_rate</bmecat:TAX_CATEGORY><bmecat:TAX_TYPE>vat</bmecat:TAX_TYPE><bmecat:TAX>0.19</bmecat:TAX><TAX_AMOUNT>{tax}</TAX_AMOUNT></TAX_DETAILS_FIX></TOTAL_TAX>
+</INVOICE_SUMMARY>
+</INVOICE>
+"#,
+        count = lines.len()
     )
     .into_bytes()
 }

@@ -47,6 +47,15 @@ impl Invoice {
     pub fn revision(&self) -> u64 {
         super::revision_at(self.generated_at, self.date)
     }
+
+    /// What it changes in the customer's open items: an invoice adds its gross total, a
+    /// credit memo takes it off.
+    pub fn open_items_change(&self) -> Money {
+        match self.kind {
+            InvoiceKind::Invoice => self.total,
+            InvoiceKind::CreditMemo => Money::new(-self.total.amount, self.total.currency),
+        }
+    }
 }
 
 #[derive(Default)]
