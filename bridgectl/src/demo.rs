@@ -500,6 +500,11 @@ async fn orders_demo(
     run_id: &str,
 ) -> anyhow::Result<bool> {
     let mut ok = true;
+    if std::env::var("ERP_CONNECTOR").as_deref() == Ok("opentrans") {
+        println!(
+            "(the ERP takes openTRANS documents: each order goes to erp/outbox/orders/ as an ORDER; the EDI converter stand-in hands it to the ERP and drops its ORDERRESPONSE into erp/inbox/)"
+        );
+    }
     let order = |id: &str, qty: u32, price: &str, approved: bool| {
         let mut data = json!({"order_id": id, "customer_id": "C-100", "currency": "EUR",
             "placed_at": chrono::Utc::now().to_rfc3339(), "po_number": format!("PO-{id}"), "cost_center": "CC-10",

@@ -1,8 +1,9 @@
 //! The ERP's answers to our ORDER documents (contract section 9): an `ORDERRESPONSE` under
 //! `erp/inbox/` is recorded once per order (`erp/answers/orders/<order_id>.json`, the
 //! connector's lookup reads it) and, when it accepts, handed to the intake as the ERP's
-//! `order.status_changed` (`confirmed`, with the ERP's order number, the answer's
-//! generation time as revision), so that the order leaves `submitted` at once. A decline is
+//! `order.status_changed` (`confirmed`, with the ERP's order number, under the documents'
+//! revision 0: it fills in until the ERP sends a status itself, whatever its numbering), so
+//! that the order leaves `submitted` at once. A decline is
 //! recorded only: the writeback's schedule finds it, rejects the order with the ERP's
 //! remarks and dead-letters it (alarmed), as a REST ERP's 422.
 //!
@@ -14,6 +15,7 @@ use crate::report::{DocumentReport, Entry, EntryOutcome};
 use crate::{DocumentInbox, InboxError};
 use bridge_contract::opentrans::response::{OrderResponse, RecordedAnswer, answer_key};
 use bridge_domain::EventType;
+use bridge_domain::orders::DOCUMENT_REVISION;
 use bridge_lambda::Metrics;
 use chrono::Utc;
 use serde_json::json;
@@ -123,10 +125,12 @@ impl DocumentInbox {
         }
         // Handed over again when the answer was recorded before: a delivery that died
         // between recording and handing over is completed; the receipt keeps it once.
+        // Under the documents' revision: it fills in until the ERP sends a status itself,
+        // whatever its numbering (`OrderState::with_status`).
         let mut data = json!({
             "order_id": order_ref,
             "status": "confirmed",
-            "revision": response.revision(),
+            "revision": DOCUMENT_REVISION.value(),
         });
         if let Some(number) = &answer.erp_order_number {
             data["erp_order_number"] = json!(number);

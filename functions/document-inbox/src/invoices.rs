@@ -1,19 +1,46 @@
 //! The ERP's invoices (contract section 9): an `INVOICE` under `erp/inbox/` changes the
 //! customer's open items at once, by its gross total (a credit memo by minus that), counted
-//! once per invoice id, until the ERP's next `customer.changed` replaces the record (whose
-//! open items include it); and each order it names becomes `invoiced` (the ERP's
-//! `order.status_changed`, revision = the invoice's generation time in ms), so the order
-//! leaves the customer's open orders as its amount enters the open items: counted once.
+//! once per invoice id (`erp/answers/invoices/<id>.json` records it), until the ERP's next
+//! `customer.changed` replaces the record (whose open items include it); an invoice the ERP
+//! booked before its last customer record reached the bridge is in that record already and
+//! is not counted again. Each order of that customer it names becomes `invoiced` (the ERP's
+//! `order.status_changed` under the documents' revision 0; the writeback keeps `invoiced` for
+//! good), so the order leaves the customer's open orders as its amount enters the open
+//! items: counted once. A credit memo changes no order's status.
 
 use crate::report::{DocumentReport, Entry, EntryOutcome};
 use crate::{DocumentInbox, InboxError};
-use bridge_contract::opentrans::invoice::Invoice;
-use bridge_domain::orders::{AdjustOutcome, OpenItemsAdjustment};
+use bridge_contract::opentrans::invoice::{Invoice, InvoiceKind};
+use bridge_domain::orders::{AdjustOutcome, DOCUMENT_REVISION, OpenItemsAdjustment};
 use bridge_domain::{CustomerId, EventType};
 use bridge_lambda::Metrics;
 use chrono::Utc;
 use serde_json::json;
 use tracing::info;
+
+/// Where each invoice counted is recorded, by its id.
+pub const INVOICE_LEDGER: &str = "erp/answers/invoices/";
+
+/// An invoice id as a key name: characters S3 keys and operators read safely, the rest
+/// as `_` and a hash of the id (two ids never share a name).
+fn ledger_name(id: &str) -> String {
+    let safe: String = id
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(100)
+        .collect();
+    if safe == id {
+        safe
+    } else {
+        crate::document_receipt(&safe, &[id])
+    }
+}
 
 /// The intake's receipt for an invoice's status of one order.
 fn receipt(invoice: &Invoice, order_id: &str) -> String {
@@ -43,14 +70,26 @@ impl DocumentInbox {
             },
             metrics,
         );
-        for order_ref in &invoice.order_ids {
+        let orders = match invoice.kind {
+            InvoiceKind::Invoice => invoice.order_ids.iter().collect(),
+            // A credit memo gives money back; the orders it names were invoiced before.
+            InvoiceKind::CreditMemo => Vec::new(),
+        };
+        for order_ref in orders {
             let (outcome, message) = match self.known_order(order_ref).await? {
                 Err(outcome) => outcome,
+                Ok(stored) if stored.order.customer_id.as_str() != invoice.customer_id => (
+                    EntryOutcome::CustomerMismatch,
+                    Some(format!(
+                        "order {order_ref} is customer {}'s, the invoice is to {}: the order is left alone",
+                        stored.order.customer_id, invoice.customer_id
+                    )),
+                ),
                 Ok(_) => {
                     let body = json!({
                         "type": EventType::OrderStatusChanged.as_str(),
                         "timestamp": Utc::now().to_rfc3339(),
-                        "data": {"order_id": order_ref, "status": "invoiced", "revision": invoice.revision()},
+                        "data": {"order_id": order_ref, "status": "invoiced", "revision": DOCUMENT_REVISION.value()},
                     });
                     self.hand_to_intake(
                         &self.erp_sender,
@@ -98,14 +137,44 @@ impl DocumentInbox {
             ));
         };
         let change = invoice.open_items_change();
+        let ledger = format!("{INVOICE_LEDGER}{}.json", ledger_name(&invoice.id));
+        if self.files.read(&ledger).await?.is_some() {
+            return Ok((
+                EntryOutcome::Duplicate,
+                Some(format!(
+                    "invoice {} was counted before ({ledger})",
+                    invoice.id
+                )),
+            ));
+        }
         let adjustment = OpenItemsAdjustment {
             id: format!("invoice:{}", invoice.id),
             amount: change,
+            as_of: invoice.generated_at.unwrap_or(invoice.date),
         };
         let outcome = self
             .customers
             .adjust_open_items(&customer, &adjustment)
             .await?;
+        if matches!(
+            outcome,
+            AdjustOutcome::Applied { .. }
+                | AdjustOutcome::AlreadyApplied
+                | AdjustOutcome::IncludedByErp { .. }
+        ) {
+            // Outside the customer's record, which the ERP's next update replaces: the
+            // invoice read again later (a redelivery, a copy) counts nothing.
+            let record = json!({"invoice": invoice.id, "customer_id": invoice.customer_id,
+                "change": change.to_string(), "outcome": format!("{outcome:?}"),
+                "recorded_at": Utc::now()});
+            self.files
+                .create_new(
+                    &ledger,
+                    serde_json::to_vec_pretty(&record).unwrap_or_default(),
+                    "application/json",
+                )
+                .await?;
+        }
         Ok(match outcome {
             AdjustOutcome::Applied { open_items } => {
                 info!(customer_id = %customer, invoice = %invoice.id, change = %change, open_items = %open_items, "the invoice counts in the customer's open items until the ERP's next customer.changed");
@@ -122,6 +191,13 @@ impl DocumentInbox {
                     )),
                 )
             }
+            AdjustOutcome::IncludedByErp { record_applied_at } => (
+                EntryOutcome::IncludedByErp,
+                Some(format!(
+                    "invoice {} was booked before customer {customer}'s record from the ERP arrived ({record_applied_at}): its open items include it",
+                    invoice.id
+                )),
+            ),
             AdjustOutcome::AlreadyApplied => (
                 EntryOutcome::Duplicate,
                 Some(format!(

@@ -56,6 +56,10 @@ pub enum EntryOutcome {
     Declined,
     /// An invoice counted in its customer's open items.
     OpenItemsAdjusted,
+    /// An invoice the customer's record (sent by the ERP later) includes already.
+    IncludedByErp,
+    /// An invoice naming an order of another customer: that order is left alone.
+    CustomerMismatch,
     /// An invoice for a customer the bridge does not know: not counted.
     UnknownCustomer,
     /// An invoice in another currency than its customer's credit: not counted.
@@ -70,6 +74,7 @@ impl EntryOutcome {
                 | EntryOutcome::Duplicate
                 | EntryOutcome::Declined
                 | EntryOutcome::OpenItemsAdjusted
+                | EntryOutcome::IncludedByErp
         )
     }
 
@@ -110,7 +115,13 @@ impl DocumentReport {
         match entry.outcome {
             EntryOutcome::Queued => self.counts.queued += 1,
             EntryOutcome::Duplicate => self.counts.duplicates += 1,
-            EntryOutcome::Declined | EntryOutcome::OpenItemsAdjusted => {}
+            EntryOutcome::Declined
+            | EntryOutcome::OpenItemsAdjusted
+            | EntryOutcome::IncludedByErp => {}
+            EntryOutcome::CustomerMismatch => {
+                metrics.add("UnmatchedItems", 1);
+                self.counts.problems += 1;
+            }
             EntryOutcome::UnknownCustomer | EntryOutcome::CurrencyMismatch => {
                 metrics.add("OpenItemsNotAdjusted", 1);
                 self.counts.problems += 1;

@@ -50,11 +50,14 @@ impl DocumentErp {
             .await
             .map_err(unavailable)?;
         let Some(customer) = customer else {
-            // The checks passed with the customer: it can only be missing if it was removed.
-            return Err(ErpError::Transient(format!(
-                "customer {} is not stored; the document needs its name and terms",
-                order.customer_id
-            )));
+            // The checks passed with the customer: it was removed since. Refused for good,
+            // like a rejection by the ERP (dead-lettered with the reason, paged).
+            return Err(ErpError::Rejected {
+                errors: vec![format!(
+                    "customer {} is not stored; an ORDER document needs its name and terms",
+                    order.customer_id
+                )],
+            });
         };
         let agreement = customer.framework_agreement.as_ref().map(|a| Agreement {
             id: a.id.clone(),

@@ -135,9 +135,9 @@ impl ErpOrders for HttpErp {
                     .json()
                     .await
                     .map_err(|e| ErpError::Transient(e.to_string()))?;
-                // A 200 without a number: the ERP has the order; its number comes with a
-                // status event. Never "unknown", which would send it again.
-                Ok(order_number(&body).map_or(ErpLookup::Pending, ErpLookup::Accepted))
+                // Without a number the send is repeated: the idempotency key makes the ERP
+                // answer with the order it has.
+                Ok(order_number(&body).map_or(ErpLookup::Unknown, ErpLookup::Accepted))
             }
             404 => Ok(ErpLookup::Unknown),
             status => Err(ErpError::Transient(format!("HTTP {status}"))),

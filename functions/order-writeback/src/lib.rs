@@ -12,7 +12,7 @@ pub mod wiring;
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use bridge_domain::error::cause_chain;
-use bridge_domain::events::{OrderPlaced, OrderStatusChanged, ShipmentUpdated};
+use bridge_domain::events::{OrderPlaced, OrderStatus, OrderStatusChanged, ShipmentUpdated};
 use bridge_domain::orders::{
     ErpWait, OrderState, OrderVersion, StateName, check_order, compare_versions, open_orders_total,
 };
@@ -753,20 +753,30 @@ impl OrderWriteback {
                     )
                 },
                 |stored| {
+                    // Invoiced is for good, even when the status itself comes too late to
+                    // show: the amount is in the customer's open items.
+                    let newly_invoiced = event.status == OrderStatus::Invoiced && !stored.invoiced;
+                    stored.invoiced |= newly_invoiced;
                     Ok(match stored.state.with_status(&event) {
+                        None if newly_invoiced => Edit::Save(false),
                         None => Edit::Leave("Stale"),
                         Some(state) => {
                             // The ERP speaks of the order: it is not waiting for it any more.
                             stored.erp_wait = None;
                             stored.transition(state, Utc::now());
-                            Edit::Save(())
+                            Edit::Save(true)
                         }
                     })
                 },
             )
             .await?;
-        if let Err(outcome) = edited {
-            return Ok(outcome);
+        match edited {
+            Err(outcome) => return Ok(outcome),
+            Ok((_, false)) => {
+                info!(order_id = %event.order_id, outcome = "invoiced_noted", "invoiced: the order leaves the open orders; its stored status is newer and stays");
+                return Ok("InvoicedNoted");
+            }
+            Ok((_, true)) => {}
         }
         info!(order_id = %event.order_id, status = event.status.as_str(), "order status updated");
         let category = bridge_domain::freshness::Category::OrderStatus;
@@ -960,6 +970,9 @@ impl OrderWriteback {
                 }
                 match &stored.erp_wait {
                     Some(wait) if wait.dead_lettered_at.is_some() => continue,
+                    // The ERP has an order it has not answered: it is not unreachable, and
+                    // its answer may come any time (the wait alarm pages meanwhile).
+                    Some(wait) if wait.last_error == AWAITING_ANSWER => {}
                     Some(wait) if now - wait.since > self.settings.outage_window => {
                         let waited = now - wait.since;
                         let err = MessageError::permanent(

@@ -5,6 +5,8 @@ use crate::classify;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
 use bridge_domain::PortError;
+use bridge_domain::ports::READS_IN_FLIGHT;
+use futures::{StreamExt, TryStreamExt};
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -18,6 +20,27 @@ pub(crate) const BATCH_ATTEMPTS: u32 = 8;
 
 pub(crate) async fn backoff(attempt: u32) {
     tokio::time::sleep(Duration::from_millis(50u64 << attempt.min(8))).await;
+}
+
+/// Every item of `keys` that exists, however many: requests of [`BATCH_GET_KEYS`] keys,
+/// [`READS_IN_FLIGHT`] of them at a time. The keys must be distinct (DynamoDB refuses a
+/// request naming one twice).
+pub(crate) async fn get_many(
+    client: &Client,
+    table: &str,
+    keys: &[Item],
+    projection: Option<&str>,
+    operation: &'static str,
+) -> Result<Vec<Item>, PortError> {
+    let reads: Vec<_> = keys
+        .chunks(BATCH_GET_KEYS)
+        .map(|chunk| batch_get(client, table, chunk.to_vec(), projection, operation))
+        .collect();
+    let items: Vec<Vec<Item>> = futures::stream::iter(reads)
+        .buffer_unordered(READS_IN_FLIGHT)
+        .try_collect()
+        .await?;
+    Ok(items.into_iter().flatten().collect())
 }
 
 /// Every item of `keys` (at most [`BATCH_GET_KEYS`]) that exists, read consistently,

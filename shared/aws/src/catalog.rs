@@ -1,7 +1,7 @@
 //! Adapters of the PIM import: the product table, the import ledger and the catalog
 //! bucket (streaming reads for the parsers).
 
-use crate::batch::{BATCH_ATTEMPTS, BATCH_GET_KEYS, Item, backoff, batch_get};
+use crate::batch::{BATCH_ATTEMPTS, Item, backoff, get_many};
 use crate::classify;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
@@ -38,27 +38,27 @@ impl DynamoCatalogStore {
 #[async_trait]
 impl CatalogStore for DynamoCatalogStore {
     async fn content_hashes(&self, skus: &[Sku]) -> Result<HashMap<Sku, String>, PortError> {
+        // DynamoDB refuses a request naming one key twice.
+        let skus: std::collections::BTreeSet<&Sku> = skus.iter().collect();
+        let keys: Vec<Item> = skus
+            .into_iter()
+            .map(|sku| HashMap::from([("sku".to_string(), s(sku.as_str()))]))
+            .collect();
+        let items = get_many(
+            &self.client,
+            &self.table,
+            &keys,
+            Some("sku, content_hash"),
+            "catalog.hashes",
+        )
+        .await?;
         let mut hashes = HashMap::new();
-        for chunk in skus.chunks(BATCH_GET_KEYS) {
-            let keys: Vec<Item> = chunk
-                .iter()
-                .map(|sku| HashMap::from([("sku".to_string(), s(sku.as_str()))]))
-                .collect();
-            let items = batch_get(
-                &self.client,
-                &self.table,
-                keys,
-                Some("sku, content_hash"),
-                "catalog.hashes",
-            )
-            .await?;
-            for item in items {
-                if let (Some(AttributeValue::S(sku)), Some(AttributeValue::S(hash))) =
-                    (item.get("sku"), item.get("content_hash"))
-                    && let Ok(sku) = Sku::parse(sku)
-                {
-                    hashes.insert(sku, hash.clone());
-                }
+        for item in items {
+            if let (Some(AttributeValue::S(sku)), Some(AttributeValue::S(hash))) =
+                (item.get("sku"), item.get("content_hash"))
+                && let Ok(sku) = Sku::parse(sku)
+            {
+                hashes.insert(sku, hash.clone());
             }
         }
         Ok(hashes)
@@ -415,7 +415,19 @@ impl FileStore for S3FileStore {
             {
                 Ok(false)
             }
-            // 409 ConditionalRequestConflict: another write of the key is in flight.
+            // 409 ConditionalRequestConflict: another write of the key is in flight; the
+            // retry finds what it wrote.
+            Err(err)
+                if err
+                    .raw_response()
+                    .is_some_and(|r| r.status().as_u16() == 409) =>
+            {
+                Err(PortError::retryable(
+                    "files.create_new",
+                    "another write of the key is in flight",
+                )
+                .with_source(err))
+            }
             Err(err) => Err(classify("files.create_new", err)),
         }
     }

@@ -9,13 +9,11 @@
 //! reindex`), which marks the index complete when done; until then readers use the
 //! windows.
 
-use crate::batch::{BATCH_GET_KEYS, Item, batch_get};
+use crate::batch::{Item, get_many};
 use crate::dynamo::{REVISION, from_item};
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::AttributeValue;
-use bridge_domain::ports::READS_IN_FLIGHT;
 use bridge_domain::{PortError, PriceChanged, PriceListId, Sku};
-use futures::{StreamExt, TryStreamExt};
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -112,24 +110,9 @@ impl PriceIndex {
                     .map(|sku| index_key(list.as_str(), sku.as_str()))
             })
             .collect();
-        let reads: Vec<_> = keys
-            .chunks(BATCH_GET_KEYS)
-            .map(|chunk| {
-                batch_get(
-                    client,
-                    &self.table,
-                    chunk.to_vec(),
-                    None,
-                    "price.index_read",
-                )
-            })
-            .collect();
-        let items: Vec<Vec<Item>> = futures::stream::iter(reads)
-            .buffer_unordered(READS_IN_FLIGHT)
-            .try_collect()
-            .await?;
+        let items = get_many(client, &self.table, &keys, None, "price.index_read").await?;
         let mut records = Vec::new();
-        for item in items.into_iter().flatten() {
+        for item in items {
             for (name, value) in item {
                 if !name.starts_with(WINDOW_ATTRIBUTE_PREFIX) {
                     continue;

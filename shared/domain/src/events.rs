@@ -441,6 +441,17 @@ impl OrderStatus {
     pub fn parse(value: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|s| s.as_str() == value)
     }
+
+    /// Where in an order's life the status comes: later stages follow earlier ones.
+    pub fn stage(&self) -> u8 {
+        match self {
+            OrderStatus::Confirmed => 1,
+            OrderStatus::Shipped => 2,
+            OrderStatus::Delivered => 3,
+            OrderStatus::Invoiced => 4,
+            OrderStatus::Cancelled => 5,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

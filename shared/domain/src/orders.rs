@@ -87,7 +87,7 @@ pub fn open_orders_in(
 ) -> Option<Decimal> {
     orders
         .iter()
-        .filter(|o| o.state.counts_toward_exposure())
+        .filter(|o| o.counts_toward_exposure())
         .map(|o| &o.order)
         .filter(|o| Some(&o.order_id) != except && o.currency == currency)
         .try_fold(Decimal::ZERO, |sum, o| sum.checked_add(o.total().amount))
@@ -122,6 +122,9 @@ pub struct OpenItemsAdjustment {
     pub id: String,
     /// Signed: an invoice adds, a credit memo subtracts.
     pub amount: Money,
+    /// When the ERP booked it (an invoice's generation time): a customer record the ERP
+    /// sent later includes it already.
+    pub as_of: DateTime<Utc>,
 }
 
 /// What adjusting a customer's open items did.
@@ -133,6 +136,11 @@ pub enum AdjustOutcome {
     },
     /// Counted before (the same document again).
     AlreadyApplied,
+    /// The customer's record reached the bridge after the ERP booked it: its open items
+    /// include it already.
+    IncludedByErp {
+        record_applied_at: DateTime<Utc>,
+    },
     UnknownCustomer,
     /// The customer's credit is kept in another currency: there is no rate to add it in.
     CurrencyMismatch {
@@ -168,7 +176,7 @@ pub fn credit_position(
     customer: &CustomerChanged,
     orders: &[crate::ports::StoredOrder],
 ) -> Option<CreditPosition> {
-    let open = || orders.iter().filter(|o| o.state.counts_toward_exposure());
+    let open = || orders.iter().filter(|o| o.counts_toward_exposure());
     // Without a limit or open items, the open orders' currency if they share one.
     let currency = customer
         .credit_limit
@@ -419,11 +427,22 @@ impl OrderState {
     }
 
     /// The state after an ERP status event: newer revisions win, older ones change nothing.
+    ///
+    /// Revision 0 is what the bridge gives the statuses it reads from the ERP's documents
+    /// ([`DOCUMENT_REVISION`]: an ORDERRESPONSE's `confirmed`, an INVOICE's `invoiced`):
+    /// they fill in until the ERP sends a status of its own, whatever its numbering, and
+    /// among themselves the later stage wins.
     pub fn with_status(&self, event: &OrderStatusChanged) -> Option<OrderState> {
-        if let OrderState::Erp { revision, .. } = self
-            && !event.revision.supersedes(Some(*revision))
+        if let OrderState::Erp {
+            revision, status, ..
+        } = self
         {
-            return None;
+            let among_documents = event.revision == DOCUMENT_REVISION
+                && *revision == DOCUMENT_REVISION
+                && event.status.stage() > status.stage();
+            if !event.revision.supersedes(Some(*revision)) && !among_documents {
+                return None;
+            }
         }
         let tracking = match self {
             OrderState::Erp { tracking, .. } if event.tracking.is_empty() => tracking.clone(),
@@ -444,6 +463,9 @@ impl OrderState {
         })
     }
 }
+
+/// The revision of statuses read from the ERP's documents (see [`OrderState::with_status`]).
+pub const DOCUMENT_REVISION: Revision = Revision::new(0);
 
 /// How a delivered version of an order relates to the stored one (contract v2: the shop's
 /// `revision` of the order decides, never the order in which deliveries arrive).

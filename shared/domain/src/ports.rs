@@ -402,6 +402,10 @@ pub struct StoredOrder {
     /// Every shipment of the order as last reported (contract section 8), by shipment id.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub shipments: crate::shipments::Shipments,
+    /// The ERP said it invoiced the order (a status, an INVOICE naming it): its amount is in
+    /// the customer's open items from then on, whatever status comes later.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub invoiced: bool,
 }
 
 impl StoredOrder {
@@ -418,7 +422,14 @@ impl StoredOrder {
             erp_wait: None,
             changed_after_submission: None,
             shipments: Default::default(),
+            invoiced: false,
         }
+    }
+
+    /// Whether the order counts toward its customer's exposure: by its state, and never
+    /// once invoiced (its amount is in the open items then).
+    pub fn counts_toward_exposure(&self) -> bool {
+        !self.invoiced && self.state.counts_toward_exposure()
     }
 
     /// Moves to `state`, recording it in the history.

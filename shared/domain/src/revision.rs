@@ -10,7 +10,7 @@ use std::fmt;
 pub struct Revision(u64);
 
 impl Revision {
-    pub fn new(value: u64) -> Self {
+    pub const fn new(value: u64) -> Self {
         Self(value)
     }
 

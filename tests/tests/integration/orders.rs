@@ -1486,13 +1486,11 @@ async fn an_erp_that_takes_documents_gets_each_order_once_and_its_answer_confirm
     assert_eq!(after_copy.state, confirmed.state);
     assert_eq!(after_copy.history.len(), confirmed.history.len());
 
-    // Another answer to the same order (declining it, generated later): a conflict,
-    // reported and alarmed; the first answer stands.
+    // Another answer to the same order (declining it): a conflict, reported and alarmed;
+    // the first answer stands.
     let declined = String::from_utf8(answer_bytes)
         .unwrap()
-        .replace("<QUANTITY>3</QUANTITY>", "<QUANTITY>0</QUANTITY>")
-        .replace("<GENERATION_DATE>", "<GENERATION_DATE>2099");
-    let declined = regex_like_generation(&declined);
+        .replace("<QUANTITY>3</QUANTITY>", "<QUANTITY>0</QUANTITY>");
     s.drop_file("erp/inbox/second-answer.xml", declined.into_bytes())
         .await;
     let m = s.read_documents(&inbox).await;
@@ -1501,17 +1499,38 @@ async fn an_erp_that_takes_documents_gets_each_order_once_and_its_answer_confirm
     assert_eq!(report["entries"][0]["outcome"], "conflict", "{report}");
     assert_eq!(s.stored("SO-70").await.state, confirmed.state);
 
+    // The ERP's own statuses follow, numbered its way (1, 2, ...): the document's
+    // confirmation never makes them stale.
+    let DomainEvent::OrderStatusChanged(shipped) = event(
+        Source::erp(),
+        json!({"type": "order.status_changed", "timestamp": "2026-12-07T12:00:00Z",
+               "data": {"order_id": "SO-70", "status": "shipped", "revision": 1}}),
+    ) else {
+        unreachable!()
+    };
+    assert_eq!(s.writeback.status(shipped).await.unwrap(), "Applied");
+    assert_eq!(s.state("SO-70").await, "shipped");
+
     // The ERP declines the next order of this customer: the answer is recorded, and the
     // schedule's lookup rejects the order and dead-letters it with the ERP's reason.
+    // Its answer comes after the outage window (8 hours): an order the ERP has is not
+    // dead-lettered as unreachable meanwhile, and the late decline still rejects it.
     s.faults(json!({"reject_customers": ["C-1"]})).await;
     let refused = s.order("SO-71", "1", "10.00");
     assert_eq!(s.deliver(&refused, 1).await, Ok("AwaitingErpAnswer"));
+    let overnight = chrono::Utc::now() + chrono::Duration::hours(9);
+    let run = s.writeback.scheduled(overnight).await.unwrap();
+    assert_eq!(
+        (run.resume.awaiting_answer, run.resume.dead_lettered),
+        (1, 0),
+        "{run:?}"
+    );
     assert_eq!(converter.round().await.unwrap().answered.len(), 1);
     let m = s.read_documents(&inbox).await;
     assert_eq!(m.count("OrdersDeclinedByErp"), 1);
     let run = s
         .writeback
-        .scheduled(chrono::Utc::now() + chrono::Duration::minutes(10))
+        .scheduled(overnight + chrono::Duration::minutes(10))
         .await
         .unwrap();
     assert_eq!(run.resume.dead_lettered, 1, "{run:?}");
@@ -1520,17 +1539,6 @@ async fn an_erp_that_takes_documents_gets_each_order_once_and_its_answer_confirm
     let (code, reason) = s.only_dead_letter("OrderPlacedDeadLetterQueue").await;
     assert_eq!(code, "erp_rejected");
     assert!(reason.contains("customer C-1 may not order"), "{reason}");
-}
-
-/// Moves the answer's generation time (its revision) to a fixed later instant.
-fn regex_like_generation(document: &str) -> String {
-    let start = document.find("<GENERATION_DATE>").unwrap() + "<GENERATION_DATE>".len();
-    let end = document[start..].find("</GENERATION_DATE>").unwrap() + start;
-    format!(
-        "{}2030-01-01T00:00:00Z{}",
-        &document[..start],
-        &document[end..]
-    )
 }
 
 /// The guarantee of contract section 9 under a crash: an invocation that wrote the ORDER
@@ -1581,7 +1589,9 @@ async fn a_crash_between_writing_the_order_document_and_recording_it_never_gives
     // The redelivery finds the document and writes nothing.
     assert_eq!(s.deliver(&order, 1).await, Ok("AwaitingErpAnswer"));
     // So does the schedule, before and after the converter picked the file up.
-    let later = chrono::Utc::now() + chrono::Duration::minutes(10);
+    // Long after the outage window: the order the ERP has waits for its answer, never
+    // dead-lettered as unreachable.
+    let later = chrono::Utc::now() + chrono::Duration::hours(9);
     let run = s.writeback.scheduled(later).await.unwrap();
     assert_eq!(run.resume.awaiting_answer, 1, "{run:?}");
     converter.round().await.unwrap();
@@ -1679,24 +1689,62 @@ async fn an_erp_invoice_counts_in_the_customers_open_items_once_until_the_erps_n
     let invoiced = s.stored("SO-90").await;
     assert_eq!(invoiced.state.name(), "invoiced");
     assert!(
-        !invoiced.state.counts_toward_exposure(),
+        !invoiced.counts_toward_exposure(),
         "its amount is in the open items now, not in the open orders"
     );
+    // The ERP's own later status (delivered, its numbering) shows, and the order stays out
+    // of the open orders: invoiced is for good.
+    let DomainEvent::OrderStatusChanged(delivered) = event(
+        Source::erp(),
+        json!({"type": "order.status_changed", "timestamp": "2026-12-07T12:00:00Z",
+               "data": {"order_id": "SO-90", "status": "delivered", "revision": 3}}),
+    ) else {
+        unreachable!()
+    };
+    assert_eq!(s.writeback.status(delivered).await.unwrap(), "Applied");
+    let delivered = s.stored("SO-90").await;
+    assert_eq!(delivered.state.name(), "delivered");
+    assert!(!delivered.counts_toward_exposure());
 
     // The same invoice again (the converter delivers it twice): nothing counted twice.
-    s.drop_file("erp/inbox/RE-2026-1-again.xml", invoice).await;
+    s.drop_file("erp/inbox/RE-2026-1-again.xml", invoice.clone())
+        .await;
     let m = s.read_documents(&inbox).await;
     assert_eq!(m.count("OpenItemsAdjusted"), 0);
     assert_eq!(m.count("DocumentProblems"), 0);
     assert_eq!(open_items().await.as_deref(), Some("135.70 EUR"));
 
-    // The ERP's own update includes the invoice: its figure replaces the bridge's.
+    // The ERP's own update includes the invoice (and more): its figure replaces the
+    // bridge's. The invoice read once more after it (a late copy) counts nothing, and
+    // neither does an invoice the ERP booked before that update.
     s.customer(
         json!({"revision": 3, "credit_limit": {"amount": "1000", "currency": "EUR"},
-        "open_items": {"amount": "135.70", "currency": "EUR"}}),
+        "open_items": {"amount": "140.00", "currency": "EUR"}}),
     )
     .await;
-    assert_eq!(open_items().await.as_deref(), Some("135.70 EUR"));
+    assert_eq!(open_items().await.as_deref(), Some("140.00 EUR"));
+    s.drop_file("erp/inbox/RE-2026-1-late-copy.xml", invoice)
+        .await;
+    s.read_documents(&inbox).await;
+    assert_eq!(
+        s.erp_report("RE-2026-1-late-copy.xml").await["entries"][0]["outcome"],
+        "duplicate"
+    );
+    let booked_earlier = erp_simulator::documents::invoice(
+        "RE-2026-0",
+        "C-1",
+        &at(-60),
+        false,
+        std::slice::from_ref(&line),
+    );
+    s.drop_file("erp/inbox/RE-2026-0.xml", booked_earlier).await;
+    let m = s.read_documents(&inbox).await;
+    assert_eq!(m.count("DocumentProblems"), 0);
+    assert_eq!(
+        s.erp_report("RE-2026-0.xml").await["entries"][0]["outcome"],
+        "included_by_erp"
+    );
+    assert_eq!(open_items().await.as_deref(), Some("140.00 EUR"));
     // A credit memo for one piece: 11.90 off, counted from the ERP's figure.
     let memo = erp_simulator::documents::invoice(
         "GS-2026-1",
@@ -1710,9 +1758,15 @@ async fn an_erp_invoice_counts_in_the_customers_open_items_once_until_the_erps_n
     );
     s.drop_file("erp/inbox/GS-2026-1.xml", memo).await;
     s.read_documents(&inbox).await;
-    assert_eq!(open_items().await.as_deref(), Some("123.80 EUR"));
+    assert_eq!(open_items().await.as_deref(), Some("128.10 EUR"));
+    assert_eq!(
+        s.state("SO-90").await,
+        "delivered",
+        "a credit memo changes no status"
+    );
 
-    // An invoice to a customer the bridge does not know: reported and paged, nothing counted.
+    // An invoice to a customer the bridge does not know, naming C-1's order: reported and
+    // paged, nothing counted, the order left alone.
     let stranger = erp_simulator::documents::invoice("RE-2026-2", "C-404", &at(3), false, &[line]);
     s.drop_file("erp/inbox/RE-2026-2.xml", stranger).await;
     let m = s.read_documents(&inbox).await;
@@ -1720,4 +1774,6 @@ async fn an_erp_invoice_counts_in_the_customers_open_items_once_until_the_erps_n
     let report = s.erp_report("RE-2026-2.xml").await;
     assert_eq!(report["status"], "incomplete", "{report}");
     assert_eq!(report["entries"][0]["outcome"], "unknown_customer");
+    assert_eq!(report["entries"][1]["outcome"], "customer_mismatch");
+    assert_eq!(open_items().await.as_deref(), Some("128.10 EUR"));
 }

@@ -612,6 +612,8 @@ fn each_function_is_granted_exactly_the_calls_its_code_makes() {
         ("s3:PutObject", "erp/reports/inbox/*"),
         ("s3:PutObject", "erp/answers/orders/*"),
         ("s3:GetObject", "erp/answers/orders/*"),
+        ("s3:PutObject", "erp/answers/invoices/*"),
+        ("s3:GetObject", "erp/answers/invoices/*"),
         ("dynamodb:GetItem", "OrderTable"),
         // Invoices in the customers' open items (`DynamoCustomerStore::adjust_open_items`).
         ("dynamodb:GetItem", "CustomerTable"),
