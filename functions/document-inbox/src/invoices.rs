@@ -1,9 +1,10 @@
 //! The ERP's invoices (contract section 9): an `INVOICE` under `erp/inbox/` changes the
 //! customer's open items at once, by its gross total (a credit memo by minus that), counted
-//! once per invoice id (`erp/answers/invoices/<id>.json` records it), until the ERP's next
-//! `customer.changed` replaces the record (whose open items include it); an invoice the ERP
-//! booked before its last customer record reached the bridge is in that record already and
-//! is not counted again. Each order of that customer it names becomes `invoiced` (the ERP's
+//! once per document (`erp/answers/invoices/<kind>-<id>.json` records it), until the ERP's
+//! next `customer.changed` replaces the record (whose open items include it). A file that
+//! arrives after that record (which already includes it) counts on top until the ERP's next
+//! one: the customer's credit looks tighter for a while, never looser. Each order of that
+//! customer it names becomes `invoiced` (the ERP's
 //! `order.status_changed` under the documents' revision 0; the writeback keeps `invoiced` for
 //! good), so the order leaves the customer's open orders as its amount enters the open
 //! items: counted once. A credit memo changes no order's status.
@@ -137,7 +138,12 @@ impl DocumentInbox {
             ));
         };
         let change = invoice.open_items_change();
-        let ledger = format!("{INVOICE_LEDGER}{}.json", ledger_name(&invoice.id));
+        // An invoice and a credit memo may share a number: each counts once.
+        let kind = match invoice.kind {
+            InvoiceKind::Invoice => "invoice",
+            InvoiceKind::CreditMemo => "credit_memo",
+        };
+        let ledger = format!("{INVOICE_LEDGER}{kind}-{}.json", ledger_name(&invoice.id));
         if self.files.read(&ledger).await?.is_some() {
             return Ok((
                 EntryOutcome::Duplicate,
@@ -148,9 +154,8 @@ impl DocumentInbox {
             ));
         }
         let adjustment = OpenItemsAdjustment {
-            id: format!("invoice:{}", invoice.id),
+            id: format!("{kind}:{}", invoice.id),
             amount: change,
-            as_of: invoice.generated_at.unwrap_or(invoice.date),
         };
         let outcome = self
             .customers
@@ -158,9 +163,7 @@ impl DocumentInbox {
             .await?;
         if matches!(
             outcome,
-            AdjustOutcome::Applied { .. }
-                | AdjustOutcome::AlreadyApplied
-                | AdjustOutcome::IncludedByErp { .. }
+            AdjustOutcome::Applied { .. } | AdjustOutcome::AlreadyApplied
         ) {
             // Outside the customer's record, which the ERP's next update replaces: the
             // invoice read again later (a redelivery, a copy) counts nothing.
@@ -191,13 +194,6 @@ impl DocumentInbox {
                     )),
                 )
             }
-            AdjustOutcome::IncludedByErp { record_applied_at } => (
-                EntryOutcome::IncludedByErp,
-                Some(format!(
-                    "invoice {} was booked before customer {customer}'s record from the ERP arrived ({record_applied_at}): its open items include it",
-                    invoice.id
-                )),
-            ),
             AdjustOutcome::AlreadyApplied => (
                 EntryOutcome::Duplicate,
                 Some(format!(

@@ -56,8 +56,6 @@ pub enum EntryOutcome {
     Declined,
     /// An invoice counted in its customer's open items.
     OpenItemsAdjusted,
-    /// An invoice the customer's record (sent by the ERP later) includes already.
-    IncludedByErp,
     /// An invoice naming an order of another customer: that order is left alone.
     CustomerMismatch,
     /// An invoice for a customer the bridge does not know: not counted.
@@ -74,7 +72,6 @@ impl EntryOutcome {
                 | EntryOutcome::Duplicate
                 | EntryOutcome::Declined
                 | EntryOutcome::OpenItemsAdjusted
-                | EntryOutcome::IncludedByErp
         )
     }
 
@@ -115,9 +112,7 @@ impl DocumentReport {
         match entry.outcome {
             EntryOutcome::Queued => self.counts.queued += 1,
             EntryOutcome::Duplicate => self.counts.duplicates += 1,
-            EntryOutcome::Declined
-            | EntryOutcome::OpenItemsAdjusted
-            | EntryOutcome::IncludedByErp => {}
+            EntryOutcome::Declined | EntryOutcome::OpenItemsAdjusted => {}
             EntryOutcome::CustomerMismatch => {
                 metrics.add("UnmatchedItems", 1);
                 self.counts.problems += 1;

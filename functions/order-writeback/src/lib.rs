@@ -583,21 +583,20 @@ impl OrderWriteback {
     }
 
     /// The ERP has the order as a document and answers later (openTRANS): the order stays
-    /// `submitted`, never sent again, with a wait that `bridgectl order`, the wait alarm
-    /// and the outage window see; the answer moves it on (an `order.status_changed`, or
-    /// the schedule's lookup).
+    /// `submitted`, never sent again, with a wait that `bridgectl order` and the wait alarm
+    /// see and no outage window ends (`ErpWait::awaiting_answer`); the answer moves it on
+    /// (an `order.status_changed`, or the schedule's lookup).
     async fn await_answer(&self, mut stored: StoredOrder) -> Result<MessageOutcome, MessageError> {
         let awaiting = stored
             .erp_wait
             .as_ref()
-            .is_some_and(|w| w.last_error == AWAITING_ANSWER);
+            .is_some_and(|w| w.awaiting_answer && w.last_error == AWAITING_ANSWER);
         if !awaiting {
             info!(order_id = %stored.order.order_id, outcome = "sent", "the ERP has the order; its answer comes later");
-            stored.erp_wait = Some(ErpWait::after_failure(
-                stored.erp_wait.as_ref(),
-                Utc::now(),
-                AWAITING_ANSWER,
-            ));
+            let mut wait =
+                ErpWait::after_failure(stored.erp_wait.as_ref(), Utc::now(), AWAITING_ANSWER);
+            wait.awaiting_answer = true;
+            stored.erp_wait = Some(wait);
             self.save_as_is(&mut stored).await?;
         }
         Ok(AWAITING_ERP_ANSWER)
@@ -972,7 +971,7 @@ impl OrderWriteback {
                     Some(wait) if wait.dead_lettered_at.is_some() => continue,
                     // The ERP has an order it has not answered: it is not unreachable, and
                     // its answer may come any time (the wait alarm pages meanwhile).
-                    Some(wait) if wait.last_error == AWAITING_ANSWER => {}
+                    Some(wait) if wait.awaiting_answer => {}
                     Some(wait) if now - wait.since > self.settings.outage_window => {
                         let waited = now - wait.since;
                         let err = MessageError::permanent(

@@ -599,12 +599,7 @@ impl DynamoCustomerStore {
 #[async_trait]
 impl CustomerStore for DynamoCustomerStore {
     async fn apply_customer(&self, customer: &CustomerChanged) -> Result<ApplyOutcome, PortError> {
-        let mut item = to_item("customer.put", customer)?;
-        // When the ERP's figures arrived: adjustments booked before are in them.
-        item.insert(
-            APPLIED_AT.into(),
-            AttributeValue::S(Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
-        );
+        let item = to_item("customer.put", customer)?;
         put_if_newer(
             &self.client,
             &self.table,
@@ -647,17 +642,6 @@ impl CustomerStore for DynamoCustomerStore {
             if adjusted_by.contains(&adjustment.id) {
                 return Ok(AdjustOutcome::AlreadyApplied);
             }
-            let applied_at = item.remove(APPLIED_AT);
-            let record_applied_at = applied_at
-                .as_ref()
-                .and_then(|v| v.as_s().ok())
-                .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
-                .map(|t| t.with_timezone(&Utc));
-            if let Some(record_applied_at) = record_applied_at
-                && adjustment.as_of <= record_applied_at
-            {
-                return Ok(AdjustOutcome::IncludedByErp { record_applied_at });
-            }
             let revision = item.get(REVISION).cloned();
             let mut customer: CustomerChanged = from_item(OPERATION, item)?;
             let open_items = match adjustment.apply_to(&customer) {
@@ -670,9 +654,6 @@ impl CustomerStore for DynamoCustomerStore {
                 adjusted_by.iter().cloned().map(AttributeValue::S).collect();
             ids.push(AttributeValue::S(adjustment.id.clone()));
             new_item.insert(ADJUSTED_BY.into(), AttributeValue::L(ids));
-            if let Some(applied_at) = applied_at {
-                new_item.insert(APPLIED_AT.into(), applied_at);
-            }
             let mut put = self
                 .client
                 .put_item()
@@ -715,8 +696,6 @@ impl CustomerStore for DynamoCustomerStore {
 
 /// The ids of the open-items adjustments a customer's record counts.
 const ADJUSTED_BY: &str = "open_items_adjusted_by";
-/// When the customer's record (the ERP's figures) arrived.
-const APPLIED_AT: &str = "applied_at";
 
 impl DynamoCustomerStore {
     async fn customer_item(&self, id: &CustomerId) -> Result<Option<Item>, PortError> {

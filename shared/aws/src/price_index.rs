@@ -102,7 +102,9 @@ impl PriceIndex {
         lists: &[PriceListId],
         skus: &[Sku],
     ) -> Result<Vec<PriceChanged>, PortError> {
+        // DynamoDB refuses a request naming one key twice: each list and sku once.
         let skus: BTreeSet<&Sku> = skus.iter().collect();
+        let lists: BTreeSet<&PriceListId> = lists.iter().collect();
         let keys: Vec<Item> = lists
             .iter()
             .flat_map(|list| {

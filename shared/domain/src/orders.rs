@@ -122,9 +122,6 @@ pub struct OpenItemsAdjustment {
     pub id: String,
     /// Signed: an invoice adds, a credit memo subtracts.
     pub amount: Money,
-    /// When the ERP booked it (an invoice's generation time): a customer record the ERP
-    /// sent later includes it already.
-    pub as_of: DateTime<Utc>,
 }
 
 /// What adjusting a customer's open items did.
@@ -136,11 +133,6 @@ pub enum AdjustOutcome {
     },
     /// Counted before (the same document again).
     AlreadyApplied,
-    /// The customer's record reached the bridge after the ERP booked it: its open items
-    /// include it already.
-    IncludedByErp {
-        record_applied_at: DateTime<Utc>,
-    },
     UnknownCustomer,
     /// The customer's credit is kept in another currency: there is no rate to add it in.
     CurrencyMismatch {
@@ -503,6 +495,11 @@ pub struct ErpWait {
     /// the schedule leaves it alone until it is redriven.
     #[serde(default)]
     pub dead_lettered_at: Option<DateTime<Utc>>,
+    /// The ERP has the order (a document it has not answered): the wait is for its answer,
+    /// not for an ERP that cannot be reached, and no outage window ends it. Kept through
+    /// later failures of the lookup.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub awaiting_answer: bool,
 }
 
 impl ErpWait {
@@ -516,6 +513,7 @@ impl ErpWait {
                 attempts: wait.attempts.saturating_add(1),
                 last_error: error,
                 dead_lettered_at: None,
+                awaiting_answer: wait.awaiting_answer,
             },
             _ => Self {
                 since: at,
@@ -523,6 +521,7 @@ impl ErpWait {
                 attempts: 1,
                 last_error: error,
                 dead_lettered_at: None,
+                awaiting_answer: false,
             },
         }
     }
@@ -752,6 +751,16 @@ mod tests {
             !invoiced.counts_toward_exposure(),
             "the ERP's open items count it now"
         );
+    }
+
+    #[test]
+    fn a_wait_for_the_erp_s_answer_stays_one_through_failed_lookups() {
+        let mut awaiting = ErpWait::after_failure(None, at(), "sent");
+        awaiting.awaiting_answer = true;
+        let failed = ErpWait::after_failure(Some(&awaiting), at(), "S3 unavailable");
+        assert!(failed.awaiting_answer, "no outage window ends it");
+        assert_eq!((failed.since, failed.attempts), (awaiting.since, 2));
+        assert!(!ErpWait::after_failure(None, at(), "HTTP 503").awaiting_answer);
     }
 
     #[test]

@@ -149,8 +149,9 @@ pub enum ShopShipmentState {
 pub struct OrderProgress {
     pub order_id: OrderId,
     /// Stored on the shop's order and checked before a write: 0 while the writeback's
-    /// answer is all the bridge knows (accepted or rejected by the ERP), then the ERP
-    /// status's revision + 1, so that any status the ERP reports supersedes the answer.
+    /// answer is all the bridge knows (accepted or rejected by the ERP), then grown from the
+    /// ERP status's revision and stage (`erp_progress_revision`), so that any status the ERP
+    /// reports supersedes the answer.
     pub revision: Revision,
     pub state: ShopOrderState,
     /// `None` leaves the shop's shipment state as it is.
@@ -202,7 +203,7 @@ impl OrderProgress {
                     OrderStatus::Cancelled => (ShopOrderState::Cancelled, None),
                 };
                 (
-                    Revision::new(revision.value().saturating_add(1)),
+                    erp_progress_revision(*revision, *status),
                     state,
                     shipment,
                     erp_order_number.clone(),
@@ -220,6 +221,19 @@ impl OrderProgress {
             tracking,
         })
     }
+}
+
+/// The shop's revision of an ERP status: above the writeback's answer (0), growing with
+/// the ERP's revision and, within one revision, with the status's stage, so that statuses
+/// read from documents (all under revision 0, `orders::DOCUMENT_REVISION`) reach the shop
+/// one after another and every status the ERP numbers itself (1 and up) supersedes them.
+fn erp_progress_revision(revision: Revision, status: OrderStatus) -> Revision {
+    Revision::new(
+        revision
+            .value()
+            .saturating_mul(8)
+            .saturating_add(u64::from(status.stage())),
+    )
 }
 
 /// What logistics' shipments (contract section 8) add to the ERP's word: their fulfilment
@@ -436,7 +450,7 @@ mod tests {
         let mut order = with(erp(OrderStatus::Shipped, 5, &["1Z"]));
         order.shipments = shipments;
         let both = OrderProgress::of(&order).unwrap();
-        assert_eq!(both.revision, Revision::new(6 + 4));
+        assert_eq!(both.revision, Revision::new(5 * 8 + 2 + 4));
         assert_eq!(both.shipment, Some(ShopShipmentState::Delivered));
         let codes: Vec<_> = both
             .tracking
@@ -467,9 +481,9 @@ mod tests {
             (
                 ShopOrderState::Confirmed,
                 Some(ShopShipmentState::Shipped),
-                Revision::new(4)
+                Revision::new(3 * 8 + 2)
             ),
-            "the ERP's revision 3, after the writeback's 0"
+            "the ERP's revision 3 and shipped's stage, after the writeback's 0"
         );
         assert_eq!(shipped.tracking[0].code.as_deref(), Some("1Z1"));
         let states = [
@@ -488,6 +502,25 @@ mod tests {
                 (state, shipment),
                 "{status:?}"
             );
+        }
+    }
+
+    /// Statuses read from documents (revision 0) reach the shop one after another, and a
+    /// status the ERP numbers itself supersedes every one of them.
+    #[test]
+    fn document_statuses_reach_the_shop_in_order_and_the_erp_s_own_supersede_them() {
+        let revision = |status, revision| {
+            OrderProgress::of(&with(erp(status, revision, &[])))
+                .unwrap()
+                .revision
+        };
+        let accepted = Revision::new(0);
+        let confirmed = revision(OrderStatus::Confirmed, 0);
+        let invoiced = revision(OrderStatus::Invoiced, 0);
+        assert!(accepted < confirmed && confirmed < invoiced);
+        for status in OrderStatus::ALL {
+            assert!(revision(status, 1) > revision(OrderStatus::Cancelled, 0));
+            assert!(revision(status, 2) > revision(OrderStatus::Cancelled, 1));
         }
     }
 

@@ -1062,14 +1062,19 @@ impl Setup {
             .unwrap();
     }
 
-    /// The reports of every version of the inbox file `name`, oldest first.
+    /// The reports of every version of the logistics inbox file `name`, oldest first.
     async fn reports(&self, name: &str) -> Vec<Value> {
+        self.reports_in("logistics/reports/", name).await
+    }
+
+    /// The reports under `folder` of every version of the inbox file `name`, oldest first.
+    async fn reports_in(&self, folder: &str, name: &str) -> Vec<Value> {
         let s3 = aws_sdk_s3::Client::new(&self.stack.sdk);
         let bucket = self.stack.bucket("CatalogBucket");
         let listed = s3
             .list_objects_v2()
             .bucket(bucket)
-            .prefix(format!("logistics/reports/{name}@"))
+            .prefix(format!("{folder}{name}@"))
             .send()
             .await
             .unwrap();
@@ -1361,30 +1366,10 @@ impl Setup {
 
     /// The report of the ERP inbox file `name`'s last version read.
     async fn erp_report(&self, name: &str) -> Value {
-        let s3 = aws_sdk_s3::Client::new(&self.stack.sdk);
-        let bucket = self.stack.bucket("CatalogBucket");
-        let listed = s3
-            .list_objects_v2()
-            .bucket(bucket)
-            .prefix(format!("erp/reports/inbox/{name}@"))
-            .send()
+        self.reports_in("erp/reports/inbox/", name)
             .await
-            .unwrap();
-        let mut reports: Vec<Value> = Vec::new();
-        for object in listed.contents() {
-            let body = s3
-                .get_object()
-                .bucket(bucket)
-                .key(object.key().unwrap())
-                .send()
-                .await
-                .unwrap();
-            reports.push(
-                serde_json::from_slice(&body.body.collect().await.unwrap().into_bytes()).unwrap(),
-            );
-        }
-        reports.sort_by_key(|r| r["started_at"].as_str().unwrap_or_default().to_string());
-        reports.pop().expect("a report")
+            .pop()
+            .expect("a report")
     }
 }
 
@@ -1715,8 +1700,7 @@ async fn an_erp_invoice_counts_in_the_customers_open_items_once_until_the_erps_n
     assert_eq!(open_items().await.as_deref(), Some("135.70 EUR"));
 
     // The ERP's own update includes the invoice (and more): its figure replaces the
-    // bridge's. The invoice read once more after it (a late copy) counts nothing, and
-    // neither does an invoice the ERP booked before that update.
+    // bridge's. The invoice read once more after it (a late copy) counts nothing.
     s.customer(
         json!({"revision": 3, "credit_limit": {"amount": "1000", "currency": "EUR"},
         "open_items": {"amount": "140.00", "currency": "EUR"}}),
@@ -1730,24 +1714,11 @@ async fn an_erp_invoice_counts_in_the_customers_open_items_once_until_the_erps_n
         s.erp_report("RE-2026-1-late-copy.xml").await["entries"][0]["outcome"],
         "duplicate"
     );
-    let booked_earlier = erp_simulator::documents::invoice(
-        "RE-2026-0",
-        "C-1",
-        &at(-60),
-        false,
-        std::slice::from_ref(&line),
-    );
-    s.drop_file("erp/inbox/RE-2026-0.xml", booked_earlier).await;
-    let m = s.read_documents(&inbox).await;
-    assert_eq!(m.count("DocumentProblems"), 0);
-    assert_eq!(
-        s.erp_report("RE-2026-0.xml").await["entries"][0]["outcome"],
-        "included_by_erp"
-    );
     assert_eq!(open_items().await.as_deref(), Some("140.00 EUR"));
     // A credit memo for one piece: 11.90 off, counted from the ERP's figure.
+    // It carries the invoice's number: an invoice and a credit memo each count once.
     let memo = erp_simulator::documents::invoice(
-        "GS-2026-1",
+        "RE-2026-1",
         "C-1",
         &at(2),
         true,

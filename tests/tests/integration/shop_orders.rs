@@ -213,8 +213,8 @@ async fn a_shop_order_delivered_three_times_reaches_the_erp_once_with_its_b2b_fi
         .unwrap();
     assert_eq!(items[0]["quantity"], 12, "the whole line ships: {shipped}");
     assert_eq!(
-        shipped["custom"]["fields"]["bridgeRevision"], 3,
-        "the ERP's revision 2 + 1"
+        shipped["custom"]["fields"]["bridgeRevision"], 18,
+        "the ERP's revision 2 x 8 + the stage of shipped (erp_progress_revision)"
     );
     stack
         .drain(&["OrderStatusQueue"], Duration::from_secs(30))
@@ -256,8 +256,8 @@ async fn a_shop_order_delivered_three_times_reaches_the_erp_once_with_its_b2b_fi
         "{arrived}"
     );
     assert_eq!(
-        arrived["custom"]["fields"]["bridgeRevision"], 4,
-        "the ERP's 3 + the shipment's 1: {arrived}"
+        arrived["custom"]["fields"]["bridgeRevision"], 19,
+        "the ERP's 18 + the shipment's 1: {arrived}"
     );
 
     // Too large for the queue: the notification names the order, the bridge reads it.
