@@ -432,17 +432,16 @@ impl LocalStack {
             }
         }
         if connector.as_deref() == Some("opentrans") {
-            let converter = crate::edi::Converter {
-                s3: aws_sdk_s3::Client::new(&sdk),
-                bucket: stack
-                    .buckets
-                    .get("CatalogBucket")
-                    .cloned()
-                    .context("the template declares no CatalogBucket")?,
-                erp_base_url: erp_base_url.clone(),
-                erp_token: erp_token.clone(),
-                http: reqwest::Client::new(),
-            };
+            let bucket = stack
+                .buckets
+                .get("CatalogBucket")
+                .context("the template declares no CatalogBucket")?;
+            let converter = crate::edi::Converter::new(
+                aws_sdk_s3::Client::new(&sdk),
+                bucket,
+                &erp_base_url,
+                &erp_token,
+            );
             tasks.push(converter.spawn(Duration::from_secs(1), shutdown_rx.clone()));
         }
         let (http_base, server) =

@@ -6,7 +6,9 @@
 //! document where it is, for the next round.
 
 use anyhow::Context;
+use bridge_aws::S3FileStore;
 use bridge_contract::opentrans::response::ORDER_OUTBOX;
+use bridge_domain::ports::FileStore;
 use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -15,11 +17,11 @@ use tokio::task::JoinHandle;
 pub const ERP_INBOX: &str = "erp/inbox/";
 
 pub struct Converter {
-    pub s3: aws_sdk_s3::Client,
-    pub bucket: String,
-    pub erp_base_url: String,
-    pub erp_token: String,
-    pub http: reqwest::Client,
+    /// The catalog bucket, through the bridge's own file store.
+    files: S3FileStore,
+    erp_base_url: String,
+    erp_token: String,
+    http: reqwest::Client,
 }
 
 /// What one round did.
@@ -31,50 +33,51 @@ pub struct Round {
 }
 
 impl Converter {
+    pub fn new(s3: aws_sdk_s3::Client, bucket: &str, erp_base_url: &str, erp_token: &str) -> Self {
+        Self {
+            files: S3FileStore::new(s3, bucket),
+            erp_base_url: erp_base_url.to_string(),
+            erp_token: erp_token.to_string(),
+            http: reqwest::Client::new(),
+        }
+    }
+
     /// Hands every document in the outbox to the ERP once.
     pub async fn round(&self) -> anyhow::Result<Round> {
         let listed = self
-            .s3
-            .list_objects_v2()
-            .bucket(&self.bucket)
-            .prefix(ORDER_OUTBOX)
-            .send()
+            .files
+            .list(ORDER_OUTBOX)
             .await
             .context("listing the ERP outbox")?;
         let mut round = Round::default();
-        for object in listed.contents() {
-            let Some(key) = object.key() else { continue };
-            let document = self
-                .s3
-                .get_object()
-                .bucket(&self.bucket)
-                .key(key)
-                .send()
+        for (key, _) in listed {
+            let Some(document) = self
+                .files
+                .read(&key)
                 .await
                 .with_context(|| format!("reading {key}"))?
-                .body
-                .collect()
-                .await
-                .with_context(|| format!("reading {key}"))?
-                .into_bytes();
+            else {
+                // Picked up by another round meanwhile.
+                continue;
+            };
             let response = self
                 .http
                 .post(format!("{}/documents/orders", self.erp_base_url))
                 .bearer_auth(&self.erp_token)
                 .header("content-type", "application/xml")
-                .body(document.to_vec())
+                .body(document)
                 .timeout(Duration::from_secs(10))
                 .send()
                 .await;
             let answer = match response {
                 Ok(response) if response.status().is_success() => response.bytes().await?,
                 Ok(response) => {
-                    tracing::warn!(document = key, status = %response.status(), "the ERP did not take the document; it stays for the next round");
+                    tracing::warn!(document = %key, status = %response.status(), "the ERP did not take the document; it stays for the next round");
                     round.left += 1;
                     continue;
                 }
                 Err(err) => {
-                    tracing::warn!(document = key, error = %err, "the ERP cannot be reached; the document stays for the next round");
+                    tracing::warn!(document = %key, error = %err, "the ERP cannot be reached; the document stays for the next round");
                     round.left += 1;
                     continue;
                 }
@@ -84,20 +87,12 @@ impl Converter {
                 .trim_end_matches(".xml");
             let millis = chrono::Utc::now().timestamp_millis();
             let answer_key = format!("{ERP_INBOX}ORDERRESPONSE-{name}-{millis}.xml");
-            self.s3
-                .put_object()
-                .bucket(&self.bucket)
-                .key(&answer_key)
-                .content_type("application/xml")
-                .body(answer.to_vec().into())
-                .send()
+            self.files
+                .write(&answer_key, answer.to_vec(), "application/xml")
                 .await
                 .with_context(|| format!("writing {answer_key}"))?;
-            self.s3
-                .delete_object()
-                .bucket(&self.bucket)
-                .key(key)
-                .send()
+            self.files
+                .delete(&key)
                 .await
                 .with_context(|| format!("deleting {key}"))?;
             round.answered.push(answer_key);

@@ -139,10 +139,7 @@ impl DocumentInbox {
         };
         let change = invoice.open_items_change();
         // An invoice and a credit memo may share a number: each counts once.
-        let kind = match invoice.kind {
-            InvoiceKind::Invoice => "invoice",
-            InvoiceKind::CreditMemo => "credit_memo",
-        };
+        let kind = invoice.kind.as_str();
         let ledger = format!("{INVOICE_LEDGER}{kind}-{}.json", ledger_name(&invoice.id));
         if self.files.read(&ledger).await?.is_some() {
             return Ok((

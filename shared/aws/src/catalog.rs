@@ -444,14 +444,14 @@ impl FileStore for S3FileStore {
             .send()
             .await
             .map_err(|e| classify("files.versions", e))?;
-        // Keys sort before their extensions: the key's own versions come first.
-        let found = output
+        // Keys sort before their extensions: the key's own versions come first, the current
+        // one among them (an unversioned bucket lists it as version "null").
+        Ok(output
             .versions()
             .iter()
             .filter_map(|v| v.key())
             .chain(output.delete_markers().iter().filter_map(|m| m.key()))
-            .any(|found| found == key);
-        Ok(found || self.current_version(key).await?.is_some())
+            .any(|found| found == key))
     }
 
     async fn upload(

@@ -1323,13 +1323,12 @@ async fn document_setup() -> (
     )
     .await
     .unwrap();
-    let converter = bridgectl::edi::Converter {
-        s3: aws_sdk_s3::Client::new(&s.stack.sdk),
-        bucket: s.stack.bucket("CatalogBucket").to_string(),
-        erp_base_url: s.sim.base_url.clone(),
-        erp_token: TOKEN.to_string(),
-        http: reqwest::Client::new(),
-    };
+    let converter = bridgectl::edi::Converter::new(
+        aws_sdk_s3::Client::new(&s.stack.sdk),
+        s.stack.bucket("CatalogBucket"),
+        &s.sim.base_url,
+        TOKEN,
+    );
     (s, inbox, converter)
 }
 

@@ -26,6 +26,16 @@ pub enum InvoiceKind {
     CreditMemo,
 }
 
+impl InvoiceKind {
+    /// Its `INVOICE_TYPE` (an invoice copy is the invoice).
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            InvoiceKind::Invoice => "invoice",
+            InvoiceKind::CreditMemo => "credit_memo",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Invoice {
     pub id: String,
