@@ -123,6 +123,7 @@ pub struct Stores {
     pub stock: Table<(String, String), StockChanged>,
     pub prices: Table<(String, String), PriceChanged>,
     pub customers: Table<String, CustomerChanged>,
+    pub contacts: Table<(String, String), bridge_domain::feedback::ContactChanged>,
 }
 
 #[async_trait]
@@ -177,6 +178,27 @@ impl CustomerStore for Stores {
 
     async fn customer(&self, _id: &CustomerId) -> Result<Option<CustomerChanged>, PortError> {
         Ok(None)
+    }
+}
+
+#[async_trait]
+impl bridge_domain::ports::ContactStore for Stores {
+    async fn apply_contact(
+        &self,
+        contact: &bridge_domain::feedback::ContactChanged,
+    ) -> Result<ApplyOutcome, PortError> {
+        let key = (
+            contact.customer_id.to_string(),
+            contact.contact_id.to_string(),
+        );
+        Ok(self.contacts.apply(key, contact, |c| c.revision))
+    }
+
+    async fn contacts_of(
+        &self,
+        _customer: &CustomerId,
+    ) -> Result<Vec<bridge_domain::feedback::ContactChanged>, PortError> {
+        Ok(Vec::new())
     }
 }
 

@@ -140,6 +140,7 @@ fn sync() -> PriceStockSync {
         ("STOCK_TABLE", "stock"),
         ("PRICE_TABLE", "prices"),
         ("CUSTOMER_TABLE", "customers"),
+        ("CONTACT_TABLE", "contacts"),
         ("PAYLOAD_BUCKET", "payloads"),
         ("FRESHNESS_TABLE", "freshness"),
     ] {
@@ -162,7 +163,8 @@ fn sync() -> PriceStockSync {
         SyncPorts {
             stock: stores.clone(),
             prices: stores.clone(),
-            customers: stores,
+            customers: stores.clone(),
+            contacts: stores,
             objects: Arc::new(Objects::default()),
             queue: Arc::new(Queue::default()),
             freshness: Arc::new(Freshness),

@@ -514,6 +514,27 @@ async fn orders_demo(
         }
         event("order.placed", data)
     };
+    // The CRM says who may approve for C-100 (contract section 9): approvals count only
+    // from an active contact of the customer holding the role.
+    let contact = event(
+        "contact.changed",
+        json!({"contact_id": "u-3", "customer_id": "C-100", "revision": 1, "name": "Petra Schmidt",
+               "email": "einkauf@muster.example", "roles": ["buyer", "purchasing_manager"], "active": true}),
+    );
+    let crm = Source::parse("crm").expect("a source name");
+    let (code, _) = post(
+        http,
+        stack,
+        crm,
+        &format!("msg_{run_id}_contact"),
+        &contact,
+        false,
+    )
+    .await?;
+    ok &= code == 202;
+    stack
+        .drain(&["CustomerQueue"], Duration::from_secs(60))
+        .await?;
     let ids = [
         format!("SO-{run_id}-1"),
         format!("SO-{run_id}-2"),
@@ -716,6 +737,135 @@ async fn orders_demo(
             erp.base_url, count, ids[0]
         );
         ok &= count == 1;
+    }
+    ok &= return_and_payment_demo(stack, http, run_id, &ids[0]).await?;
+    Ok(ok)
+}
+
+/// The delivered order comes back in part (a return to the ERP, exactly once) and its
+/// invoice is paid (the payment to the ERP, counted in the open items at once); then
+/// `bridgectl return` and `bridgectl customer` show both.
+async fn return_and_payment_demo(
+    stack: &LocalStack,
+    http: &reqwest::Client,
+    run_id: &str,
+    order_id: &str,
+) -> anyhow::Result<bool> {
+    use bridge_domain::feedback::{PaymentReceived, PostingState, ReturnRequested};
+    use bridge_domain::ports::PostingStore;
+    let mut ok = true;
+    let return_id = format!("RMA-{run_id}");
+    let payment_id = format!("PAY-{run_id}");
+    let tables = crate::read::Tables::new(
+        aws_sdk_dynamodb::Client::new(&stack.sdk),
+        stack.info.table("StockTable").unwrap_or_default(),
+        stack.info.table("PriceTable").unwrap_or_default(),
+        stack.info.table("CustomerTable").unwrap_or_default(),
+    );
+    let open_before = crate::read::customer(&tables, "C-100").await?.open_items;
+    let sent = [
+        (
+            Source::shop(),
+            "return.requested",
+            json!({"return_id": return_id, "order_id": order_id, "revision": 1,
+                   "lines": [{"line": 1, "sku": "SKU-100", "quantity": 2, "reason": "damaged in transit"}]}),
+            "return 2 of 12 delivered",
+        ),
+        (
+            Source::parse("psp").expect("a source name"),
+            "payment.received",
+            json!({"payment_id": payment_id, "customer_id": "C-100", "amount": {"amount": "117.60", "currency": "EUR"},
+                   "received_at": chrono::Utc::now().to_rfc3339(), "invoices": [format!("RE-{run_id}")]}),
+            "the invoice paid: 117.60 EUR",
+        ),
+    ];
+    for (source, kind, data, label) in sent {
+        // Twice, as a sender retrying after a timeout would: the ERP gets each once.
+        for attempt in 0..2 {
+            let (status, answer) = post(
+                http,
+                stack,
+                source.clone(),
+                &format!("msg_{run_id}_{kind}_{attempt}"),
+                &event(kind, data.clone()),
+                false,
+            )
+            .await?;
+            let mark = if status == 202 {
+                "ok "
+            } else {
+                ok = false;
+                "BAD"
+            };
+            println!("{mark} {status} {kind:<20} {label:<35} {answer}");
+        }
+    }
+    stack
+        .drain(&["ReturnQueue", "PaymentQueue"], Duration::from_secs(60))
+        .await?;
+    let client = aws_sdk_dynamodb::Client::new(&stack.sdk);
+    let postings = stack.info.table("PostingTable").unwrap_or_default();
+    let returns: bridge_aws::DynamoPostingStore<ReturnRequested> =
+        bridge_aws::DynamoPostingStore::new(client.clone(), postings);
+    println!("\n== bridgectl return {return_id}");
+    match returns.get(&return_id).await? {
+        Some(posting) => {
+            print!("{}", crate::postings::return_text(&posting));
+            if !matches!(posting.state, PostingState::Accepted { .. }) {
+                ok = false;
+                println!("BAD expected accepted by the ERP");
+            }
+        }
+        None => {
+            ok = false;
+            println!("BAD the return is not stored");
+        }
+    }
+    println!("\n== bridgectl customer C-100");
+    let payments: bridge_aws::DynamoPostingStore<PaymentReceived> =
+        bridge_aws::DynamoPostingStore::new(client.clone(), postings);
+    let contacts = bridge_aws::DynamoContactStore::new(
+        client,
+        stack.info.table("ContactTable").unwrap_or_default(),
+    );
+    let customer = crate::read::customer(&tables, "C-100").await?;
+    let view = crate::postings::CustomerView::read(customer, &contacts, &payments).await?;
+    print!("{}", view.text());
+    let counted = view
+        .payments
+        .iter()
+        .any(|p| p.request.payment_id.as_str() == payment_id && p.counted && p.number().is_some());
+    let expected_open = open_before.map(|m| m.amount - rust_decimal::Decimal::new(11760, 2));
+    if !counted || view.customer.open_items.map(|m| m.amount) != expected_open {
+        ok = false;
+        println!("BAD expected the payment accepted and counted once in the open items");
+    }
+    if !view.contacts.iter().any(|c| c.contact_id.as_str() == "u-3") {
+        ok = false;
+        println!("BAD expected the CRM's contact u-3");
+    }
+    if let Some(erp) = &stack.erp {
+        let booked: Value = http
+            .get(format!("{}/_admin/orders", erp.base_url))
+            .send()
+            .await?
+            .json()
+            .await?;
+        let count = |book: &str, reference: &str| {
+            booked[book]
+                .as_array()
+                .map(|b| {
+                    b.iter()
+                        .filter(|r| r["external_reference"] == reference)
+                        .count()
+                })
+                .unwrap_or(0)
+        };
+        let (returns, payments) = (count("returns", &return_id), count("payments", &payment_id));
+        println!(
+            "\nERP simulator holds {returns} return(s) {return_id} and {payments} payment(s) {payment_id}"
+        );
+        ok &= returns == 1 && payments == 1;
     }
     Ok(ok)
 }

@@ -231,6 +231,15 @@ impl LocalStack {
                 (Some(simulator), url, token)
             }
         };
+        // The CRM: `CRM_BASE_URL` and `CRM_TOKEN` name one that takes leads (section 9);
+        // otherwise the ERP simulator's `/crm` stands in for it.
+        let (crm_base_url, crm_token) = match std::env::var("CRM_BASE_URL") {
+            Ok(url) => (url, std::env::var("CRM_TOKEN").unwrap_or_default()),
+            Err(_) if erp.is_some() => (format!("{erp_base_url}/crm"), erp_token.clone()),
+            Err(_) => anyhow::bail!(
+                "ERP_BASE_URL names an ERP of your own: CRM_BASE_URL (and CRM_TOKEN) must name the CRM"
+            ),
+        };
         // The shop: `BRIDGE_CTMOCK_URL` names an emulator that runs already (the test
         // command's: each stack takes a project of its own name there, so stacks never see
         // each other's data); `CTP_API_URL` and the other `CTP_*` variables a commercetools
@@ -283,6 +292,9 @@ impl LocalStack {
             }
             if let Some(id) = secret_ref(function, "ERP_TOKEN_SECRET_ID") {
                 secret_values.insert(id, erp_token.clone());
+            }
+            if let Some(id) = secret_ref(function, "CRM_TOKEN_SECRET_ID") {
+                secret_values.insert(id, crm_token.clone());
             }
             if let Some(id) =
                 secret_ref(function, bridge_commercetools::wiring::CTP_CLIENT_SECRET_ID)
@@ -337,6 +349,9 @@ impl LocalStack {
             environment.extend(options.overrides.clone());
             if environment.contains_key("ERP_BASE_URL") {
                 environment.insert("ERP_BASE_URL".into(), erp_base_url.clone());
+            }
+            if environment.contains_key("CRM_BASE_URL") {
+                environment.insert("CRM_BASE_URL".into(), crm_base_url.clone());
             }
             if let Some(connector) = &connector
                 && environment.contains_key("ERP_CONNECTOR")

@@ -8,6 +8,7 @@ pub mod dlq;
 pub mod edi;
 pub mod freshness;
 pub mod orders;
+pub mod postings;
 pub mod read;
 pub mod replay;
 pub mod shop;

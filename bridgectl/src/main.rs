@@ -5,7 +5,7 @@
 use bridgectl::cli::Target;
 use bridgectl::dev::{DevOptions, LocalStack};
 use bridgectl::stackfile::find_root;
-use bridgectl::{catalog, dlq, freshness, orders, read, replay, sync};
+use bridgectl::{catalog, dlq, freshness, orders, postings, read, replay, sync};
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -56,9 +56,24 @@ enum Command {
         #[command(flatten)]
         target: Target,
     },
-    /// A customer's master data as synced from the ERP.
+    /// A customer: its master data from the ERP, its contacts from the CRM, its payments.
     Customer {
         id: String,
+        /// Contact table of a deployed stack.
+        #[arg(long, env = "BRIDGE_CONTACT_TABLE")]
+        contact_table: Option<String>,
+        /// Posting table (returns, payments, leads) of a deployed stack.
+        #[arg(long, env = "BRIDGE_POSTING_TABLE")]
+        posting_table: Option<String>,
+        #[command(flatten)]
+        target: Target,
+    },
+    /// A return: where it stands with the ERP (or why it is held), its history.
+    Return {
+        id: String,
+        /// Posting table (returns, payments, leads) of a deployed stack.
+        #[arg(long, env = "BRIDGE_POSTING_TABLE")]
+        posting_table: Option<String>,
         #[command(flatten)]
         target: Target,
     },
@@ -338,7 +353,17 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             target,
         } => read::run_price(&target, &customer, &sku, &qty, at.as_deref()).await,
         Command::Stock { sku, target } => read::run_stock(&target, &sku).await,
-        Command::Customer { id, target } => read::run_customer(&target, &id).await,
+        Command::Customer {
+            id,
+            contact_table,
+            posting_table,
+            target,
+        } => read::run_customer(&target, &id, &contact_table, &posting_table).await,
+        Command::Return {
+            id,
+            posting_table,
+            target,
+        } => postings::run_return(&target, &id, &posting_table).await,
         Command::Product { sku, target } => catalog::run_product(&target, &sku).await,
         Command::Replay {
             webhook_id,

@@ -26,6 +26,10 @@ fn reason_text(reason: &HoldReason) -> String {
         HoldReason::ApprovalMissing { role, above } => {
             format!("approval_missing: orders above {above} need the approval of a {role}")
         }
+        HoldReason::ApprovalInvalid { role, reasons } => format!(
+            "approval_invalid: the {role} approval does not count ({})",
+            reasons.join("; ")
+        ),
         HoldReason::CostCenterInvalid { cost_center } => format!(
             "cost_center_invalid: {:?} is not one of the customer's cost centers",
             cost_center.as_deref().unwrap_or("none")

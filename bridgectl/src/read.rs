@@ -331,9 +331,17 @@ pub async fn run_stock(target: &Target, sku: &str) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// `bridgectl customer`.
-pub async fn run_customer(target: &Target, id: &str) -> anyhow::Result<ExitCode> {
+/// `bridgectl customer`: the ERP's record, the CRM's contacts, the payments counted.
+pub async fn run_customer(
+    target: &Target,
+    id: &str,
+    contact_table: &Option<String>,
+    posting_table: &Option<String>,
+) -> anyhow::Result<ExitCode> {
     let customer = customer(&tables(target).await?, id).await?;
-    output(target.json, &customer, || customer_text(&customer))?;
+    let (contacts, payments) =
+        crate::postings::customer_stores(target, contact_table, posting_table).await?;
+    let view = crate::postings::CustomerView::read(customer, &contacts, &payments).await?;
+    output(target.json, &view, || view.text())?;
     Ok(ExitCode::SUCCESS)
 }

@@ -3,8 +3,10 @@
 
 use async_trait::async_trait;
 use bridge_domain::events::OrderPlaced;
+use bridge_domain::feedback::{AccountRegistered, PaymentReceived, ReturnRequested};
 use bridge_domain::ids::OrderId;
-use bridge_domain::ports::{ErpError, ErpLookup, ErpOrders, ErpReceipt};
+use bridge_domain::ids::ReturnId;
+use bridge_domain::ports::{CrmLeads, ErpError, ErpLookup, ErpOrders, ErpPostings, ErpReceipt};
 use bridge_http::ApiClient;
 use serde_json::{Value, json};
 use std::sync::Mutex;
@@ -39,10 +41,11 @@ pub fn sales_order(order: &OrderPlaced) -> Value {
     })
 }
 
-/// The ERP's order number, as a JSON string or a JSON number (many ERPs number their orders
-/// and send them as such); its text as sent, never through a float.
-fn order_number(body: &Value) -> Option<String> {
-    match &body["erp_order_number"] {
+/// The ERP's number of what it took (`field`: `erp_order_number`, `erp_return_number`, ...),
+/// as a JSON string or a JSON number (many ERPs number their documents and send them as
+/// such); its text as sent, never through a float.
+fn erp_number(body: &Value, field: &str) -> Option<String> {
+    match &body[field] {
         Value::String(number) if !number.is_empty() => Some(number.clone()),
         Value::Number(number) => Some(number.to_string()),
         _ => None,
@@ -84,15 +87,22 @@ async fn errors(response: reqwest::Response) -> Vec<String> {
     }
 }
 
-#[async_trait]
-impl ErpOrders for HttpErp {
-    async fn create(&self, order: &OrderPlaced) -> Result<ErpReceipt, ErpError> {
+impl HttpErp {
+    /// `POST {path}` under `key` (contract sections 4 and 9): the ERP's number from
+    /// `number_field` of a 201 or 200 (the same key seen before).
+    async fn post_once(
+        &self,
+        path: &str,
+        key: &str,
+        body: &Value,
+        number_field: &str,
+    ) -> Result<String, ErpError> {
         let response = self
             .api
-            .post("/sales-orders")
-            .header("Idempotency-Key", order.order_id.as_str())
+            .post(path)
+            .header("Idempotency-Key", key)
             .header("X-Correlation-Id", correlation_id())
-            .json(&sales_order(order))
+            .json(body)
             .send()
             .await
             .map_err(|e| transport(e, true))?;
@@ -103,9 +113,8 @@ impl ErpOrders for HttpErp {
                     .json()
                     .await
                     .map_err(|e| ErpError::Ambiguous(e.to_string()))?;
-                order_number(&body)
-                    .map(ErpReceipt::Accepted)
-                    .ok_or_else(|| ErpError::Ambiguous(format!("no erp_order_number in {body}")))
+                erp_number(&body, number_field)
+                    .ok_or_else(|| ErpError::Ambiguous(format!("no {number_field} in {body}")))
             }
             422 => Err(ErpError::Rejected {
                 errors: errors(response).await,
@@ -120,11 +129,19 @@ impl ErpOrders for HttpErp {
         }
     }
 
-    async fn find(&self, order_id: &OrderId) -> Result<ErpLookup, ErpError> {
+    /// `GET {path}?external_reference=`: the ERP's number of what it has under that
+    /// reference; `None` when it has nothing (404, or 200 without a number: the send is
+    /// repeated, and the idempotency key makes the ERP answer with what it has).
+    async fn lookup(
+        &self,
+        path: &str,
+        reference: &str,
+        number_field: &str,
+    ) -> Result<Option<String>, ErpError> {
         let response = self
             .api
-            .get("/sales-orders")
-            .query(&[("external_reference", order_id.as_str())])
+            .get(path)
+            .query(&[("external_reference", reference)])
             .header("X-Correlation-Id", correlation_id())
             .send()
             .await
@@ -135,13 +152,121 @@ impl ErpOrders for HttpErp {
                     .json()
                     .await
                     .map_err(|e| ErpError::Transient(e.to_string()))?;
-                // Without a number the send is repeated: the idempotency key makes the ERP
-                // answer with the order it has.
-                Ok(order_number(&body).map_or(ErpLookup::Unknown, ErpLookup::Accepted))
+                Ok(erp_number(&body, number_field))
             }
-            404 => Ok(ErpLookup::Unknown),
+            404 => Ok(None),
             status => Err(ErpError::Transient(format!("HTTP {status}"))),
         }
+    }
+}
+
+#[async_trait]
+impl ErpOrders for HttpErp {
+    async fn create(&self, order: &OrderPlaced) -> Result<ErpReceipt, ErpError> {
+        self.post_once(
+            "/sales-orders",
+            order.order_id.as_str(),
+            &sales_order(order),
+            "erp_order_number",
+        )
+        .await
+        .map(ErpReceipt::Accepted)
+    }
+
+    async fn find(&self, order_id: &OrderId) -> Result<ErpLookup, ErpError> {
+        Ok(self
+            .lookup("/sales-orders", order_id.as_str(), "erp_order_number")
+            .await?
+            .map_or(ErpLookup::Unknown, ErpLookup::Accepted))
+    }
+}
+
+/// The body of `POST /returns` (contract section 9): the return's lines with the order's
+/// references the ERP books it against.
+pub fn return_body(request: &ReturnRequested, order: &OrderPlaced) -> Value {
+    json!({
+        "external_reference": request.return_id,
+        "order_reference": request.order_id,
+        "customer_id": order.customer_id,
+        "lines": request.lines.iter().map(|l| json!({
+            "line": l.line, "sku": l.sku, "quantity": l.quantity.value().to_string(),
+            "reason": l.reason,
+        })).collect::<Vec<_>>(),
+    })
+}
+
+/// The CRM (`POST {CRM_BASE_URL}/leads`, contract section 9): it answers as the ERP's API
+/// does (201 new, 200 for a key seen before, 422 refused), with the lead's `lead_id`.
+pub struct HttpCrm(HttpErp);
+
+impl HttpCrm {
+    pub fn new(base_url: &str, token: &str, timeout: Duration) -> Result<Self, reqwest::Error> {
+        Ok(Self(HttpErp::new(base_url, token, timeout)?))
+    }
+}
+
+#[async_trait]
+impl CrmLeads for HttpCrm {
+    async fn create_lead(&self, registration: &AccountRegistered) -> Result<String, ErpError> {
+        let body = json!({
+            "external_reference": registration.registration_id,
+            "company": registration.company,
+            "vat_id": registration.vat_id,
+            "contact": registration.contact.as_ref().map(|c| json!({"name": c.name, "email": c.email, "phone": c.phone})),
+            "address": registration.address,
+            "source": "shop",
+        });
+        self.0
+            .post_once(
+                "/leads",
+                registration.registration_id.as_str(),
+                &body,
+                "lead_id",
+            )
+            .await
+    }
+}
+
+/// The body of `POST /payments` (contract section 9).
+pub fn payment_body(payment: &PaymentReceived) -> Value {
+    json!({
+        "external_reference": payment.payment_id,
+        "customer_id": payment.customer_id,
+        "amount": {"amount": payment.amount.amount.to_string(), "currency": payment.amount.currency},
+        "received_at": payment.received_at,
+        "invoices": payment.invoices,
+    })
+}
+
+#[async_trait]
+impl ErpPostings for HttpErp {
+    async fn create_return(
+        &self,
+        request: &ReturnRequested,
+        order: &OrderPlaced,
+    ) -> Result<String, ErpError> {
+        self.post_once(
+            "/returns",
+            request.return_id.as_str(),
+            &return_body(request, order),
+            "erp_return_number",
+        )
+        .await
+    }
+
+    async fn find_return(&self, id: &ReturnId) -> Result<Option<String>, ErpError> {
+        self.lookup("/returns", id.as_str(), "erp_return_number")
+            .await
+    }
+
+    async fn create_payment(&self, payment: &PaymentReceived) -> Result<String, ErpError> {
+        self.post_once(
+            "/payments",
+            payment.payment_id.as_str(),
+            &payment_body(payment),
+            "erp_payment_number",
+        )
+        .await
     }
 }
 
@@ -256,7 +381,7 @@ mod tests {
 
     #[test]
     fn an_erp_order_number_may_be_a_string_or_a_number() {
-        let number = |body: Value| order_number(&body);
+        let number = |body: Value| erp_number(&body, "erp_order_number");
         assert_eq!(
             number(json!({"erp_order_number": "4500001"})).as_deref(),
             Some("4500001")

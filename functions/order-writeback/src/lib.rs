@@ -8,17 +8,21 @@
 
 pub mod documents;
 pub mod erp;
+pub mod postings;
 pub mod wiring;
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use bridge_domain::error::cause_chain;
 use bridge_domain::events::{OrderPlaced, OrderStatus, OrderStatusChanged, ShipmentUpdated};
+use bridge_domain::feedback::{AccountRegistered, PaymentReceived, ReturnRequested};
 use bridge_domain::orders::{
-    ErpWait, OrderState, OrderVersion, StateName, check_order, compare_versions, open_orders_total,
+    Approvers, ErpWait, OrderState, OrderVersion, StateName, check_order, compare_versions,
+    open_orders_total,
 };
+use bridge_domain::ports::PostingStore;
 use bridge_domain::ports::{
-    CustomerStore, ErpError, ErpLookup, ErpOrders, ErpReceipt, MessageQueue, ObjectStore,
-    OrderStore, PriceStore, StoredOrder,
+    ContactStore, CrmLeads, CustomerStore, ErpError, ErpLookup, ErpOrders, ErpPostings, ErpReceipt,
+    MessageQueue, ObjectStore, OrderStore, PriceStore, StoredOrder,
 };
 use bridge_domain::pull::PullStateStore;
 use bridge_domain::shipments::ShipmentApplied;
@@ -48,7 +52,7 @@ tokio::task_local! {
 }
 
 /// The queues this function consumes; their URLs carry the retry backoff.
-pub const QUEUES: [QueueVariables; 2] = [
+pub const QUEUES: [QueueVariables; 5] = [
     QueueVariables {
         arn: "ORDER_PLACED_QUEUE_ARN",
         url: Some("ORDER_PLACED_QUEUE_URL"),
@@ -61,6 +65,24 @@ pub const QUEUES: [QueueVariables; 2] = [
         dead_letter_queue: "ORDER_STATUS_DLQ_URL",
         route: Route::OrderStatus,
     },
+    QueueVariables {
+        arn: "RETURN_QUEUE_ARN",
+        url: Some("RETURN_QUEUE_URL"),
+        dead_letter_queue: "RETURN_DLQ_URL",
+        route: Route::Returns,
+    },
+    QueueVariables {
+        arn: "PAYMENT_QUEUE_ARN",
+        url: Some("PAYMENT_QUEUE_URL"),
+        dead_letter_queue: "PAYMENT_DLQ_URL",
+        route: Route::Payments,
+    },
+    QueueVariables {
+        arn: "LEAD_QUEUE_ARN",
+        url: Some("LEAD_QUEUE_URL"),
+        dead_letter_queue: "LEAD_DLQ_URL",
+        route: Route::Leads,
+    },
 ];
 
 #[derive(Debug, Clone)]
@@ -71,8 +93,17 @@ pub struct WritebackSettings {
     pub payload_bucket: String,
     pub erp_base_url: String,
     pub erp_token_secret: String,
+    /// The CRM's leads API (`CRM_BASE_URL`) and its token's secret.
+    pub crm_base_url: String,
+    pub crm_token_secret: String,
     /// How orders reach the ERP (`ERP_CONNECTOR`).
     pub connector: Connector,
+    /// Whether approvals are checked against the CRM's contacts (`APPROVALS_CHECKED_AGAINST`
+    /// `crm`, the default) or taken on the shop's word (`shop`, a stack without a CRM).
+    pub approvals_from_crm: bool,
+    pub contact_table: String,
+    /// Returns and payments as posted to the ERP.
+    pub posting_table: String,
     pub queues: ConsumedQueues,
     /// Retry backoff of ERP failures: base and cap, in seconds.
     pub backoff: (u32, u32),
@@ -104,7 +135,21 @@ impl WritebackSettings {
             payload_bucket: config.required("PAYLOAD_BUCKET")?,
             erp_base_url: config.required("ERP_BASE_URL")?,
             erp_token_secret: config.required("ERP_TOKEN_SECRET_ID")?,
+            crm_base_url: config.required("CRM_BASE_URL")?,
+            crm_token_secret: config.required("CRM_TOKEN_SECRET_ID")?,
             connector: Connector::from_config(config)?,
+            approvals_from_crm: match config.optional("APPROVALS_CHECKED_AGAINST").as_deref() {
+                None | Some("") | Some("crm") => true,
+                Some("shop") => false,
+                Some(other) => {
+                    return Err(ConfigError::Invalid {
+                        name: "APPROVALS_CHECKED_AGAINST".into(),
+                        message: format!("{other:?}: approvals are checked against crm or shop"),
+                    });
+                }
+            },
+            contact_table: config.required("CONTACT_TABLE")?,
+            posting_table: config.required("POSTING_TABLE")?,
             queues,
             max_receive_count: config.parsed("MAX_RECEIVE_COUNT", 5)?,
             backoff: (
@@ -161,10 +206,17 @@ impl Connector {
 pub struct WritebackPorts {
     pub orders: Arc<dyn OrderStore>,
     pub customers: Arc<dyn CustomerStore>,
+    pub contacts: Arc<dyn ContactStore>,
     pub prices: Arc<dyn PriceStore>,
     pub objects: Arc<dyn ObjectStore>,
     pub queue: Arc<dyn MessageQueue>,
     pub erp: Arc<dyn ErpOrders>,
+    /// Returns and payments (the REST API whichever connector sends orders).
+    pub erp_postings: Arc<dyn ErpPostings>,
+    pub returns: Arc<dyn PostingStore<ReturnRequested>>,
+    pub payments: Arc<dyn PostingStore<PaymentReceived>>,
+    pub leads: Arc<dyn PostingStore<AccountRegistered>>,
+    pub crm: Arc<dyn CrmLeads>,
     /// Whether the ERP circuit is open (for the metric and alarm).
     pub circuit_open: Arc<dyn Fn() -> bool + Send + Sync>,
     pub freshness: Arc<dyn bridge_domain::ports::FreshnessStore>,
@@ -415,6 +467,14 @@ impl OrderWriteback {
                     }
                     DomainEvent::OrderStatusChanged(status) => self.status(status).await,
                     DomainEvent::ShipmentUpdated(shipment) => self.shipment(shipment).await,
+                    DomainEvent::ReturnRequested(request) => {
+                        self.return_requested(request).await
+                    }
+                    DomainEvent::ReturnStatusChanged(status) => self.return_status(status).await,
+                    DomainEvent::PaymentReceived(payment) => self.payment_received(payment).await,
+                    DomainEvent::AccountRegistered(registration) => {
+                        self.account_registered(registration).await
+                    }
                     other => Err(MessageError::permanent(
                         "unexpected_event_type",
                         format!("{} does not belong on this queue", other.event_type()),
@@ -702,7 +762,28 @@ impl OrderWriteback {
                 )
             })?;
         }
-        Ok(check_order(order, customer.as_ref(), &prices, open_orders))
+        // The CRM's contacts, only when an approval is to be judged.
+        let contacts = if self.settings.approvals_from_crm && !order.approvals.is_empty() {
+            self.ports
+                .contacts
+                .contacts_of(&order.customer_id)
+                .await
+                .map_err(store_failure)?
+        } else {
+            Vec::new()
+        };
+        let approvers = if self.settings.approvals_from_crm {
+            Approvers::Contacts(&contacts)
+        } else {
+            Approvers::ShopsWord
+        };
+        Ok(check_order(
+            order,
+            customer.as_ref(),
+            &prices,
+            open_orders,
+            approvers,
+        ))
     }
 
     /// Reads an order, lets `edit` change it and saves it under its version; when another
@@ -1167,30 +1248,8 @@ impl OrderWriteback {
                     release.deferred += 1;
                     continue;
                 }
-                let id = stored.order.order_id.clone();
-                walk.visited(&id);
-                match self.advance(stored.clone()).await {
-                    Ok("Held") => release.still_held += 1,
-                    Ok(_) => release.submitted += 1,
-                    // Saved `submitted` with its wait: the resume sends it when the ERP is back.
-                    Err(err) if waits_for_erp(&err) => {
-                        warn!(order_id = %id, code = %err.code, reason = %err.message, outcome = "waiting_for_erp", "a released order waits for the ERP");
-                        release.waiting_for_erp += 1;
-                    }
-                    // The ERP refused it for good: to the DLQ with its reason, as any order.
-                    Err(err) if err.class == ErrorClass::Permanent => {
-                        error!(order_id = %id, code = %err.code, reason = %err.message, "a released order was refused");
-                        release.failed += 1;
-                        if let Err(dlq_err) = self.dead_letter_order(stored, &err, Utc::now()).await
-                        {
-                            error!(order_id = %id, error = %dlq_err.message, "could not dead-letter a refused released order");
-                        }
-                    }
-                    Err(err) => {
-                        error!(order_id = %id, code = %err.code, reason = %err.message, "releasing a held order failed");
-                        release.failed += 1;
-                    }
-                }
+                walk.visited(&stored.order.order_id);
+                self.release_one(stored, &mut release).await;
             }
             walk.page_done();
         }
@@ -1202,5 +1261,48 @@ impl OrderWriteback {
         metrics.add("ReleaseFailed", release.failed);
         metrics.flush();
         Ok(release)
+    }
+
+    /// Checks a held order again and sends it when its reasons cleared.
+    async fn release_one(&self, stored: StoredOrder, release: &mut Release) {
+        let id = stored.order.order_id.clone();
+        match self.advance(stored.clone()).await {
+            Ok("Held") => release.still_held += 1,
+            Ok(_) => release.submitted += 1,
+            // Saved `submitted` with its wait: the resume sends it when the ERP is back.
+            Err(err) if waits_for_erp(&err) => {
+                warn!(order_id = %id, code = %err.code, reason = %err.message, outcome = "waiting_for_erp", "a released order waits for the ERP");
+                release.waiting_for_erp += 1;
+            }
+            // The ERP refused it for good: to the DLQ with its reason, as any order.
+            Err(err) if err.class == ErrorClass::Permanent => {
+                error!(order_id = %id, code = %err.code, reason = %err.message, "a released order was refused");
+                release.failed += 1;
+                if let Err(dlq_err) = self.dead_letter_order(stored, &err, Utc::now()).await {
+                    error!(order_id = %id, error = %dlq_err.message, "could not dead-letter a refused released order");
+                }
+            }
+            Err(err) => {
+                error!(order_id = %id, code = %err.code, reason = %err.message, "releasing a held order failed");
+                release.failed += 1;
+            }
+        }
+    }
+
+    /// Checks the customer's orders held for credit again at once (a payment came in),
+    /// instead of at the next scheduled release. The number sent on.
+    pub async fn release_credit_held_of(
+        &self,
+        customer: &bridge_domain::CustomerId,
+    ) -> Result<u64, PortError> {
+        let mut release = Release::default();
+        for stored in self.ports.orders.of_customer(customer).await? {
+            let credit_held = matches!(&stored.state, OrderState::Held { reasons }
+                if reasons.iter().any(|r| matches!(r, bridge_domain::orders::HoldReason::CreditHold { .. })));
+            if credit_held {
+                self.release_one(stored, &mut release).await;
+            }
+        }
+        Ok(release.submitted + release.waiting_for_erp)
     }
 }

@@ -2,12 +2,12 @@
 //! it the same way. The ERP token is read from Secrets Manager once per cold start.
 
 use crate::documents::DocumentErp;
-use crate::erp::{Circuit, HttpErp};
+use crate::erp::{Circuit, HttpCrm, HttpErp};
 use crate::{Connector, OrderWriteback, WritebackPorts, WritebackSettings};
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use bridge_aws::{
-    DynamoCustomerStore, DynamoOrderStore, DynamoPriceStore, S3FileStore, S3ObjectStore, SqsQueue,
-    load_secret_string,
+    DynamoContactStore, DynamoCustomerStore, DynamoOrderStore, DynamoPostingStore,
+    DynamoPriceStore, S3FileStore, S3ObjectStore, SqsQueue, load_secret_string,
 };
 use bridge_domain::ports::{CustomerStore, ErpOrders};
 use bridge_lambda::{Config, Failure, Function, Handler, InitError};
@@ -29,14 +29,20 @@ pub async fn build(config: &Config, aws: &aws_config::SdkConfig) -> anyhow::Resu
         dynamo.clone(),
         settings.customer_table.clone(),
     ));
+    // Returns and payments go to the REST API whichever connector sends the orders.
+    let token =
+        load_secret_string(&bridge_aws::secrets_client(aws), &settings.erp_token_secret).await?;
+    let timeout = Duration::from_secs(config.parsed("ERP_TIMEOUT_SECONDS", 10)?);
+    let rest = Arc::new(HttpErp::new(&settings.erp_base_url, token.trim(), timeout)?);
+    let crm_token =
+        load_secret_string(&bridge_aws::secrets_client(aws), &settings.crm_token_secret).await?;
+    let crm = Arc::new(HttpCrm::new(
+        &settings.crm_base_url,
+        crm_token.trim(),
+        timeout,
+    )?);
     let erp: Box<dyn ErpOrders> = match &settings.connector {
-        Connector::Rest => {
-            let token =
-                load_secret_string(&bridge_aws::secrets_client(aws), &settings.erp_token_secret)
-                    .await?;
-            let timeout = Duration::from_secs(config.parsed("ERP_TIMEOUT_SECONDS", 10)?);
-            Box::new(HttpErp::new(&settings.erp_base_url, token.trim(), timeout)?)
-        }
+        Connector::Rest => Box::new(HttpErp::new(&settings.erp_base_url, token.trim(), timeout)?),
         Connector::OpenTrans {
             bucket,
             supplier_id,
@@ -58,6 +64,24 @@ pub async fn build(config: &Config, aws: &aws_config::SdkConfig) -> anyhow::Resu
             settings.order_table.clone(),
         )),
         customers,
+        contacts: Arc::new(DynamoContactStore::new(
+            dynamo.clone(),
+            settings.contact_table.clone(),
+        )),
+        erp_postings: rest,
+        returns: Arc::new(DynamoPostingStore::new(
+            dynamo.clone(),
+            settings.posting_table.clone(),
+        )),
+        payments: Arc::new(DynamoPostingStore::new(
+            dynamo.clone(),
+            settings.posting_table.clone(),
+        )),
+        leads: Arc::new(DynamoPostingStore::new(
+            dynamo.clone(),
+            settings.posting_table.clone(),
+        )),
+        crm,
         prices: Arc::new(DynamoPriceStore::windows_only(
             dynamo.clone(),
             settings.price_table.clone(),
@@ -84,7 +108,7 @@ pub async fn build(config: &Config, aws: &aws_config::SdkConfig) -> anyhow::Resu
 
 #[async_trait::async_trait]
 impl Handler for OrderWriteback {
-    /// Placed orders and ERP status events.
+    /// Placed orders, ERP status events, returns and payments.
     async fn on_batch(
         &self,
         event: SqsEvent,

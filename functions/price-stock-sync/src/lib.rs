@@ -1,5 +1,5 @@
 //! Price, stock and customer sync (contract section 2): applies `stock.changed`,
-//! `price.changed` and `customer.changed` from their queues to DynamoDB under the
+//! `price.changed`, `customer.changed` and the CRM's `contact.changed` from their queues to DynamoDB under the
 //! revision guard. Lower or equal revisions change nothing and count as stale; what cannot
 //! be applied goes to the source queue's dead-letter queue with its reason.
 
@@ -9,7 +9,7 @@ use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use bridge_domain::error::cause_chain;
 use bridge_domain::freshness::Category;
 use bridge_domain::ports::{
-    CustomerStore, FreshnessStore, MessageQueue, ObjectStore, PriceStore, StockStore,
+    ContactStore, CustomerStore, FreshnessStore, MessageQueue, ObjectStore, PriceStore, StockStore,
 };
 use bridge_domain::{ApplyOutcome, DomainEvent, ErrorClass, PortError, Route};
 use bridge_lambda::{
@@ -25,6 +25,8 @@ pub const STOCK_TABLE: &str = "STOCK_TABLE";
 pub const PRICE_TABLE: &str = "PRICE_TABLE";
 pub const PRICE_INDEX_TABLE: &str = "PRICE_INDEX_TABLE";
 pub const CUSTOMER_TABLE: &str = "CUSTOMER_TABLE";
+/// The CRM's contacts of each customer (`contact.changed` travels with the customers).
+pub const CONTACT_TABLE: &str = "CONTACT_TABLE";
 pub const PAYLOAD_BUCKET: &str = "PAYLOAD_BUCKET";
 pub const MAX_RECEIVE_COUNT: &str = "MAX_RECEIVE_COUNT";
 pub const FRESHNESS_TABLE: &str = "FRESHNESS_TABLE";
@@ -50,6 +52,7 @@ pub struct SyncSettings {
     pub price_table: String,
     pub price_index_table: String,
     pub customer_table: String,
+    pub contact_table: String,
     pub payload_bucket: String,
     pub freshness_table: String,
     pub queues: ConsumedQueues,
@@ -65,6 +68,7 @@ impl SyncSettings {
             price_table: config.required(PRICE_TABLE)?,
             price_index_table: config.required(PRICE_INDEX_TABLE)?,
             customer_table: config.required(CUSTOMER_TABLE)?,
+            contact_table: config.required(CONTACT_TABLE)?,
             payload_bucket: config.required(PAYLOAD_BUCKET)?,
             freshness_table: config.required(FRESHNESS_TABLE)?,
             queues,
@@ -78,6 +82,7 @@ pub struct SyncPorts {
     pub stock: Arc<dyn StockStore>,
     pub prices: Arc<dyn PriceStore>,
     pub customers: Arc<dyn CustomerStore>,
+    pub contacts: Arc<dyn ContactStore>,
     pub objects: Arc<dyn ObjectStore>,
     pub queue: Arc<dyn MessageQueue>,
     pub freshness: Arc<dyn FreshnessStore>,
@@ -196,6 +201,9 @@ impl PriceStockSync {
             DomainEvent::PriceChanged(price) => self.ports.prices.apply_price(price).await,
             DomainEvent::CustomerChanged(customer) => {
                 self.ports.customers.apply_customer(customer).await
+            }
+            DomainEvent::ContactChanged(contact) => {
+                self.ports.contacts.apply_contact(contact).await
             }
             other => {
                 return Err(MessageError::permanent(

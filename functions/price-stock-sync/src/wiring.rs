@@ -28,6 +28,10 @@ pub fn build(config: &Config, aws: &aws_config::SdkConfig) -> Result<PriceStockS
             dynamo.clone(),
             settings.customer_table.clone(),
         )),
+        contacts: Arc::new(bridge_aws::DynamoContactStore::new(
+            dynamo.clone(),
+            settings.contact_table.clone(),
+        )),
         objects: Arc::new(S3ObjectStore::new(
             bridge_aws::s3_client(aws),
             settings.payload_bucket.clone(),

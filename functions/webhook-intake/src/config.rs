@@ -12,6 +12,9 @@ pub fn queue_variable(route: Route) -> &'static str {
         Route::Customers => "CUSTOMER_QUEUE_URL",
         Route::OrderStatus => "ORDER_STATUS_QUEUE_URL",
         Route::OrdersPlaced => "ORDER_PLACED_QUEUE_URL",
+        Route::Returns => "RETURN_QUEUE_URL",
+        Route::Payments => "PAYMENT_QUEUE_URL",
+        Route::Leads => "LEAD_QUEUE_URL",
     }
 }
 
@@ -105,15 +108,55 @@ pub struct IntakeSettings {
 
 impl IntakeSettings {
     /// Everything but the secrets, which the caller loads from Secrets Manager.
+    /// Every route the configured sources can send to needs its queue.
     pub fn from_config(config: &Config, secrets: SigningSecrets) -> Result<Self, ConfigError> {
-        config.apply_business_time_zone()?;
-        let queues = Route::ALL
+        let sources = Self::sources(config)?;
+        let mut routes: Vec<Route> = sources
+            .names()
+            .filter_map(|name| sources.sender(name.as_str()))
+            .flat_map(|sender| {
+                sender
+                    .may_send
+                    .iter()
+                    .map(|t| t.route())
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        routes.sort_by_key(|r| r.as_str());
+        routes.dedup();
+        let queues = routes
             .into_iter()
             .map(|route| Ok((route, config.required(queue_variable(route))?)))
             .collect::<Result<_, ConfigError>>()?;
+        Self::with_queues(config, secrets, sources, queues)
+    }
+
+    /// A function that hands its own events to the intake (the delta pull, the shop's
+    /// orders, the document inbox): the queues its environment names, which are those of
+    /// what it hands over; an event for another route is refused by name.
+    pub fn for_handover(config: &Config) -> Result<Self, ConfigError> {
+        let queues = Route::ALL
+            .into_iter()
+            .filter_map(|route| Some((route, config.optional(queue_variable(route))?)))
+            .collect();
+        Self::with_queues(
+            config,
+            SigningSecrets::default(),
+            Self::sources(config)?,
+            queues,
+        )
+    }
+
+    fn with_queues(
+        config: &Config,
+        secrets: SigningSecrets,
+        sources: Sources,
+        queues: HashMap<Route, String>,
+    ) -> Result<Self, ConfigError> {
+        config.apply_business_time_zone()?;
         Ok(Self {
             secrets,
-            sources: Self::sources(config)?,
+            sources,
             queues,
             receipt_table: config.required(RECEIPT_TABLE)?,
             payload_bucket: config.required(PAYLOAD_BUCKET)?,
@@ -147,8 +190,8 @@ impl IntakeSettings {
             .collect()
     }
 
-    pub fn queue_for(&self, route: Route) -> &str {
-        &self.queues[&route]
+    pub fn queue_for(&self, route: Route) -> Option<&str> {
+        self.queues.get(&route).map(String::as_str)
     }
 }
 

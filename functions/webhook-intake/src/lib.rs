@@ -471,7 +471,15 @@ impl Intake {
             body_value,
             body_sha256,
         } = delivery;
-        let queue = self.settings.queue_for(event_type.route());
+        let queue = self.settings.queue_for(event_type.route()).ok_or_else(|| {
+            bridge_domain::PortError::permanent(
+                "intake.route",
+                format!(
+                    "no queue is configured for {event_type} (route {})",
+                    event_type.route().as_str()
+                ),
+            )
+        })?;
         let mut envelope = Envelope {
             version: bridge_contract::envelope::ENVELOPE_VERSION,
             webhook_id: webhook_id.to_string(),

@@ -68,7 +68,7 @@ pub fn build_for_handover(
     config: &Config,
     aws: &aws_config::SdkConfig,
 ) -> Result<Intake, ConfigError> {
-    let settings = IntakeSettings::from_config(config, SigningSecrets::default())?;
+    let settings = IntakeSettings::for_handover(config)?;
     let ports = ports(&settings, aws);
     Ok(Intake::new(settings, ports))
 }

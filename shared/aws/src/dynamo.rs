@@ -694,6 +694,59 @@ impl CustomerStore for DynamoCustomerStore {
     }
 }
 
+/// The CRM's contacts: partition key `customer_id`, sort key `contact_id`.
+#[derive(Clone)]
+pub struct DynamoContactStore {
+    client: Client,
+    table: String,
+}
+
+impl DynamoContactStore {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+        }
+    }
+}
+
+#[async_trait]
+impl bridge_domain::ports::ContactStore for DynamoContactStore {
+    async fn apply_contact(
+        &self,
+        contact: &bridge_domain::feedback::ContactChanged,
+    ) -> Result<ApplyOutcome, PortError> {
+        let item = to_item("contact.put", contact)?;
+        put_if_newer(
+            &self.client,
+            &self.table,
+            item,
+            &["customer_id", "contact_id"],
+            contact.revision,
+            "contact.put",
+        )
+        .await
+    }
+
+    async fn contacts_of(
+        &self,
+        customer: &CustomerId,
+    ) -> Result<Vec<bridge_domain::feedback::ContactChanged>, PortError> {
+        query_all(
+            &self.client,
+            &self.table,
+            "customer_id = :c",
+            [(":c", customer.to_string())],
+            &[],
+            "contact.query",
+        )
+        .await?
+        .into_iter()
+        .map(|item| from_item("contact.query", item))
+        .collect()
+    }
+}
+
 /// The ids of the open-items adjustments a customer's record counts.
 const ADJUSTED_BY: &str = "open_items_adjusted_by";
 

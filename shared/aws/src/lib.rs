@@ -11,6 +11,7 @@ pub mod clients;
 pub mod counting;
 pub mod dynamo;
 pub mod orders;
+pub mod postings;
 pub mod price_index;
 pub mod pull;
 pub mod rate;
@@ -25,10 +26,11 @@ pub use clients::{
     sqs_client,
 };
 pub use dynamo::{
-    DynamoCustomerStore, DynamoFreshnessStore, DynamoPriceStore, DynamoReceiptStore,
-    DynamoStockStore, IndexRebuild,
+    DynamoContactStore, DynamoCustomerStore, DynamoFreshnessStore, DynamoPriceStore,
+    DynamoReceiptStore, DynamoStockStore, IndexRebuild,
 };
 pub use orders::DynamoOrderStore;
+pub use postings::DynamoPostingStore;
 pub use pull::DynamoPullStateStore;
 pub use rate::DynamoRateLimiter;
 pub use s3::S3ObjectStore;

@@ -6,6 +6,11 @@ use bridge_domain::events::{
     OrderLine, OrderLines, OrderStatus, PricePer, PriceTier, PriceTiers, ShipmentLine,
     ShipmentProblem, ShipmentStatus, ShipmentUpdated, Tracking, UnitPrice, ValidityWindow,
 };
+use bridge_domain::feedback::{
+    AccountRegistered, ContactChanged, LeadContact, PaymentReceived, ReturnLine, ReturnRequested,
+    ReturnStatus, ReturnStatusChanged,
+};
+use bridge_domain::{ContactId, PaymentId, RegistrationId, ReturnId};
 use bridge_domain::{
     CostCenter, Currency, CustomerChanged, CustomerId, DomainEvent, EventType, InvalidValue, Money,
     OrderId, OrderPlaced, OrderStatusChanged, PriceChanged, PriceListId, Quantity, Sender,
@@ -94,6 +99,11 @@ pub fn parse_data(event_type: EventType, data: Field<'_>) -> Result<DomainEvent,
             EventType::OrderStatusChanged => DomainEvent::OrderStatusChanged(order_status(o)?),
             EventType::OrderPlaced => DomainEvent::OrderPlaced(order_placed(o)?),
             EventType::ShipmentUpdated => DomainEvent::ShipmentUpdated(shipment(o)?),
+            EventType::ReturnRequested => DomainEvent::ReturnRequested(return_requested(o)?),
+            EventType::ReturnStatusChanged => DomainEvent::ReturnStatusChanged(return_status(o)?),
+            EventType::PaymentReceived => DomainEvent::PaymentReceived(payment(o)?),
+            EventType::ContactChanged => DomainEvent::ContactChanged(contact(o)?),
+            EventType::AccountRegistered => DomainEvent::AccountRegistered(registration(o)?),
         })
     })
 }
@@ -361,6 +371,129 @@ fn order_placed(o: &Obj<'_>) -> Result<OrderPlaced, ContractError> {
                 })
             })
         })?,
+    })
+}
+
+/// `return.requested` (section 9): lines unique per order line, each above 0.
+fn return_requested(o: &Obj<'_>) -> Result<ReturnRequested, ContractError> {
+    let mut seen = std::collections::BTreeSet::new();
+    let lines = o.required("lines", |f| {
+        let lines = f.array(|l| {
+            let line = l.object(|l| {
+                Ok(ReturnLine {
+                    line: l.required("line", |f| f.u32())?,
+                    sku: l.required("sku", |f| f.parse(Sku::parse))?,
+                    quantity: l.required("quantity", positive_quantity)?,
+                    reason: l.optional("reason", |f| f.text(MAX_TEXT))?,
+                })
+            })?;
+            if !seen.insert(line.line) {
+                return Err(l.invalid(InvalidValue::new(
+                    "duplicate_line",
+                    format!("line {} is listed twice", line.line),
+                )));
+            }
+            Ok(line)
+        })?;
+        if lines.is_empty() {
+            return Err(f.invalid(InvalidValue::new(
+                "empty",
+                "a return needs at least one line",
+            )));
+        }
+        Ok(lines)
+    })?;
+    Ok(ReturnRequested {
+        return_id: o.required("return_id", |f| f.parse(ReturnId::parse))?,
+        order_id: o.required("order_id", |f| f.parse(OrderId::parse))?,
+        lines,
+        revision: o.required("revision", |f| f.revision())?,
+    })
+}
+
+fn positive_quantity(f: Field<'_>) -> Result<Quantity, ContractError> {
+    let value = quantity(f)?;
+    if value.value().is_zero() {
+        return Err(f.invalid(InvalidValue::new(
+            "not_positive",
+            "the quantity must be above 0",
+        )));
+    }
+    Ok(value)
+}
+
+/// `return.status_changed` (section 9), from the ERP under its revision of the return.
+fn return_status(o: &Obj<'_>) -> Result<ReturnStatusChanged, ContractError> {
+    Ok(ReturnStatusChanged {
+        return_id: o.required("return_id", |f| f.parse(ReturnId::parse))?,
+        status: o.required("status", |f| {
+            f.parse(|s| {
+                ReturnStatus::parse(s).ok_or_else(|| {
+                    InvalidValue::new(
+                        "unknown_status",
+                        format!(
+                            "{s:?} is not one of {}",
+                            ReturnStatus::ALL.map(|s| s.as_str()).join(", ")
+                        ),
+                    )
+                })
+            })
+        })?,
+        revision: o.required("revision", |f| f.revision())?,
+        erp_return_number: o.optional("erp_return_number", |f| f.text(MAX_TEXT))?,
+    })
+}
+
+/// `payment.received` (section 9): the amount above 0.
+fn payment(o: &Obj<'_>) -> Result<PaymentReceived, ContractError> {
+    let amount = o.required("amount", |f| {
+        let amount = money(f)?;
+        if amount.amount <= rust_decimal::Decimal::ZERO {
+            return Err(f.invalid(InvalidValue::new(
+                "not_positive",
+                "a payment's amount must be above 0",
+            )));
+        }
+        Ok(amount)
+    })?;
+    Ok(PaymentReceived {
+        payment_id: o.required("payment_id", |f| f.parse(PaymentId::parse))?,
+        customer_id: o.required("customer_id", |f| f.parse(CustomerId::parse))?,
+        amount,
+        received_at: o.required("received_at", |f| f.timestamp())?,
+        invoices: o.list("invoices", |f| f.text(MAX_TEXT))?,
+    })
+}
+
+/// `contact.changed` (section 9), from the CRM under its revision of the contact.
+fn contact(o: &Obj<'_>) -> Result<ContactChanged, ContractError> {
+    Ok(ContactChanged {
+        contact_id: o.required("contact_id", |f| f.parse(ContactId::parse))?,
+        customer_id: o.required("customer_id", |f| f.parse(CustomerId::parse))?,
+        revision: o.required("revision", |f| f.revision())?,
+        email: o.optional("email", |f| f.text(MAX_TEXT))?,
+        name: o.optional("name", |f| f.text(MAX_TEXT))?,
+        roles: o.list("roles", |f| f.text(MAX_TEXT))?,
+        active: o.optional("active", |f| f.bool())?.unwrap_or(true),
+    })
+}
+
+/// `account.registered` (section 9): a company asking for a B2B account.
+fn registration(o: &Obj<'_>) -> Result<AccountRegistered, ContractError> {
+    Ok(AccountRegistered {
+        registration_id: o.required("registration_id", |f| f.parse(RegistrationId::parse))?,
+        company: o.required("company", |f| f.text(MAX_TEXT))?,
+        vat_id: o.optional("vat_id", |f| f.text(64))?,
+        contact: o.optional("contact", |f| {
+            f.object(|c| {
+                Ok(LeadContact {
+                    name: c.optional("name", |f| f.text(MAX_TEXT))?,
+                    email: c.optional("email", |f| f.text(MAX_TEXT))?,
+                    phone: c.optional("phone", |f| f.text(64))?,
+                })
+            })
+        })?,
+        address: o.optional("address", address)?.unwrap_or_default(),
     })
 }
 
@@ -660,6 +793,102 @@ mod tests {
         );
         let err = with_agreement(json!({"id": "R".repeat(51)})).unwrap_err();
         assert_eq!(err.field.as_deref(), Some("/data/framework_agreement/id"));
+    }
+}
+
+#[cfg(test)]
+mod section_9 {
+    use super::*;
+    use serde_json::json;
+
+    fn parse(source: &str, event_type: &str, data: Value) -> Result<DomainEvent, ContractError> {
+        let sender = bridge_domain::Sources::contract().sender(source).unwrap();
+        let body = json!({"type": event_type, "timestamp": "2026-12-08T10:00:00Z", "data": data});
+        parse_event(&sender, body.to_string().as_bytes()).map(|p| p.event)
+    }
+
+    #[test]
+    fn returns_payments_contacts_and_registrations_parse_and_name_their_bad_fields() {
+        let ret = json!({"return_id": "R-1", "order_id": "SO-1", "revision": 1,
+            "lines": [{"line": 1, "sku": "A", "quantity": "2", "reason": "damaged"}]});
+        let DomainEvent::ReturnRequested(r) =
+            parse("shop", "return.requested", ret.clone()).unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(r.lines[0].quantity.value().to_string(), "2");
+        for (data, field) in [
+            (
+                json!({"return_id": "R-1", "order_id": "SO-1", "revision": 1, "lines": []}),
+                "/data/lines",
+            ),
+            (
+                json!({"return_id": "R-1", "order_id": "SO-1", "revision": 1,
+                "lines": [{"line": 1, "sku": "A", "quantity": 0}]}),
+                "/data/lines/0/quantity",
+            ),
+            (
+                json!({"return_id": "R-1", "order_id": "SO-1", "revision": 1,
+                "lines": [{"line": 1, "sku": "A", "quantity": 1}, {"line": 1, "sku": "A", "quantity": 1}]}),
+                "/data/lines/1",
+            ),
+            (
+                json!({"order_id": "SO-1", "revision": 1, "lines": [{"line": 1, "sku": "A", "quantity": 1}]}),
+                "/data/return_id",
+            ),
+        ] {
+            let err = parse("shop", "return.requested", data).unwrap_err();
+            assert_eq!(err.field.as_deref(), Some(field), "{err:?}");
+        }
+        // The ERP does not request returns, the shop does not say what became of them.
+        assert_eq!(
+            parse("erp", "return.requested", ret).unwrap_err().code,
+            "unknown_type"
+        );
+        let err = parse(
+            "erp",
+            "return.status_changed",
+            json!({"return_id": "R-1", "status": "lost", "revision": 2}),
+        )
+        .unwrap_err();
+        assert_eq!(err.field.as_deref(), Some("/data/status"));
+
+        let payment = json!({"payment_id": "P-1", "customer_id": "C-1",
+            "amount": {"amount": "100.50", "currency": "EUR"}, "received_at": "2026-12-08T09:00:00Z"});
+        assert!(parse("psp", "payment.received", payment.clone()).is_ok());
+        assert!(parse("shop", "payment.received", payment).is_ok());
+        let err = parse(
+            "psp",
+            "payment.received",
+            json!({"payment_id": "P-1", "customer_id": "C-1",
+            "amount": {"amount": "-1", "currency": "EUR"}, "received_at": "2026-12-08T09:00:00Z"}),
+        )
+        .unwrap_err();
+        assert_eq!(err.field.as_deref(), Some("/data/amount"));
+
+        let DomainEvent::ContactChanged(c) = parse(
+            "crm",
+            "contact.changed",
+            json!({"contact_id": "u-1", "customer_id": "C-1", "revision": 4, "roles": ["manager"]}),
+        )
+        .unwrap() else {
+            panic!()
+        };
+        assert!(c.active, "absent counts as active");
+        assert_eq!(
+            parse("shop", "contact.changed", json!({}))
+                .unwrap_err()
+                .code,
+            "unknown_type"
+        );
+
+        let err = parse(
+            "shop",
+            "account.registered",
+            json!({"registration_id": "REG-1", "company": ""}),
+        )
+        .unwrap_err();
+        assert_eq!(err.field.as_deref(), Some("/data/company"), "{err:?}");
     }
 }
 

@@ -22,14 +22,20 @@ pub enum Route {
     Customers,
     OrderStatus,
     OrdersPlaced,
+    Returns,
+    Payments,
+    Leads,
 }
 
 impl Route {
-    pub const ALL: [Route; 4] = [
+    pub const ALL: [Route; 7] = [
         Route::StockPrice,
         Route::Customers,
         Route::OrderStatus,
         Route::OrdersPlaced,
+        Route::Returns,
+        Route::Payments,
+        Route::Leads,
     ];
 
     pub fn as_str(&self) -> &'static str {
@@ -38,6 +44,9 @@ impl Route {
             Route::Customers => "customers",
             Route::OrderStatus => "order_status",
             Route::OrdersPlaced => "orders_placed",
+            Route::Returns => "returns",
+            Route::Payments => "payments",
+            Route::Leads => "leads",
         }
     }
 }
@@ -57,16 +66,31 @@ pub enum EventType {
     OrderPlaced,
     #[serde(rename = "shipment.updated")]
     ShipmentUpdated,
+    #[serde(rename = "return.requested")]
+    ReturnRequested,
+    #[serde(rename = "return.status_changed")]
+    ReturnStatusChanged,
+    #[serde(rename = "payment.received")]
+    PaymentReceived,
+    #[serde(rename = "contact.changed")]
+    ContactChanged,
+    #[serde(rename = "account.registered")]
+    AccountRegistered,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 6] = [
+    pub const ALL: [EventType; 11] = [
         EventType::StockChanged,
         EventType::PriceChanged,
         EventType::CustomerChanged,
         EventType::OrderStatusChanged,
         EventType::OrderPlaced,
         EventType::ShipmentUpdated,
+        EventType::ReturnRequested,
+        EventType::ReturnStatusChanged,
+        EventType::PaymentReceived,
+        EventType::ContactChanged,
+        EventType::AccountRegistered,
     ];
 
     pub fn parse(value: &str) -> Option<Self> {
@@ -81,16 +105,25 @@ impl EventType {
             EventType::OrderStatusChanged => "order.status_changed",
             EventType::OrderPlaced => "order.placed",
             EventType::ShipmentUpdated => "shipment.updated",
+            EventType::ReturnRequested => "return.requested",
+            EventType::ReturnStatusChanged => "return.status_changed",
+            EventType::PaymentReceived => "payment.received",
+            EventType::ContactChanged => "contact.changed",
+            EventType::AccountRegistered => "account.registered",
         }
     }
 
     pub fn route(&self) -> Route {
         match self {
             EventType::StockChanged | EventType::PriceChanged => Route::StockPrice,
-            EventType::CustomerChanged => Route::Customers,
+            // Contacts are the customer's people: applied beside its master data.
+            EventType::CustomerChanged | EventType::ContactChanged => Route::Customers,
             // A shipment changes its order: in line with the ERP's statuses of it.
             EventType::OrderStatusChanged | EventType::ShipmentUpdated => Route::OrderStatus,
             EventType::OrderPlaced => Route::OrdersPlaced,
+            EventType::ReturnRequested | EventType::ReturnStatusChanged => Route::Returns,
+            EventType::PaymentReceived => Route::Payments,
+            EventType::AccountRegistered => Route::Leads,
         }
     }
 }
@@ -687,6 +720,16 @@ pub enum DomainEvent {
     OrderPlaced(OrderPlaced),
     #[serde(rename = "shipment.updated")]
     ShipmentUpdated(ShipmentUpdated),
+    #[serde(rename = "return.requested")]
+    ReturnRequested(crate::feedback::ReturnRequested),
+    #[serde(rename = "return.status_changed")]
+    ReturnStatusChanged(crate::feedback::ReturnStatusChanged),
+    #[serde(rename = "payment.received")]
+    PaymentReceived(crate::feedback::PaymentReceived),
+    #[serde(rename = "contact.changed")]
+    ContactChanged(crate::feedback::ContactChanged),
+    #[serde(rename = "account.registered")]
+    AccountRegistered(crate::feedback::AccountRegistered),
 }
 
 impl DomainEvent {
@@ -698,6 +741,11 @@ impl DomainEvent {
             DomainEvent::OrderStatusChanged(_) => EventType::OrderStatusChanged,
             DomainEvent::OrderPlaced(_) => EventType::OrderPlaced,
             DomainEvent::ShipmentUpdated(_) => EventType::ShipmentUpdated,
+            DomainEvent::ReturnRequested(_) => EventType::ReturnRequested,
+            DomainEvent::ReturnStatusChanged(_) => EventType::ReturnStatusChanged,
+            DomainEvent::PaymentReceived(_) => EventType::PaymentReceived,
+            DomainEvent::ContactChanged(_) => EventType::ContactChanged,
+            DomainEvent::AccountRegistered(_) => EventType::AccountRegistered,
         }
     }
 
@@ -710,6 +758,11 @@ impl DomainEvent {
             DomainEvent::OrderStatusChanged(e) => e.order_id.to_string(),
             DomainEvent::OrderPlaced(e) => e.order_id.to_string(),
             DomainEvent::ShipmentUpdated(e) => format!("{}/{}", e.order_id, e.shipment_id),
+            DomainEvent::ReturnRequested(e) => format!("{}/{}", e.order_id, e.return_id),
+            DomainEvent::ReturnStatusChanged(e) => e.return_id.to_string(),
+            DomainEvent::PaymentReceived(e) => format!("{}/{}", e.customer_id, e.payment_id),
+            DomainEvent::ContactChanged(e) => format!("{}/{}", e.customer_id, e.contact_id),
+            DomainEvent::AccountRegistered(e) => e.registration_id.to_string(),
         }
     }
 }

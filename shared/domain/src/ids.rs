@@ -103,6 +103,22 @@ identifier!(
     /// A cost center code of the buying organisation.
     CostCenter, "cost center", 64
 );
+identifier!(
+    /// A return (RMA) as the shop numbers it.
+    ReturnId, "return id", 64
+);
+identifier!(
+    /// An incoming payment as the shop or the payment service provider numbers it.
+    PaymentId, "payment id", 64
+);
+identifier!(
+    /// A person of a customer as the CRM numbers it; the shop's `user_id` of the same person.
+    ContactId, "contact id", 64
+);
+identifier!(
+    /// A new B2B account's registration in the shop.
+    RegistrationId, "registration id", 64
+);
 
 #[cfg(test)]
 mod tests {

@@ -21,6 +21,7 @@ pub(crate) use serialize_as_str;
 
 pub mod error;
 pub mod events;
+pub mod feedback;
 pub mod freshness;
 pub mod ids;
 #[cfg(feature = "memory")]
@@ -43,7 +44,10 @@ pub use events::{
     CustomerChanged, DomainEvent, EventType, OrderPlaced, OrderStatusChanged, PriceChanged, Route,
     ShipmentStatus, ShipmentUpdated, StockChanged,
 };
-pub use ids::{CostCenter, CustomerId, OrderId, PriceListId, ShipmentId, Sku, WarehouseId};
+pub use ids::{
+    ContactId, CostCenter, CustomerId, OrderId, PaymentId, PriceListId, RegistrationId, ReturnId,
+    ShipmentId, Sku, WarehouseId,
+};
 pub use money::{Currency, Money, Quantity, UnitCode};
 pub use revision::{ApplyOutcome, Revision};
 pub use sources::{EventTypes, Sender, Source, Sources};

@@ -19,6 +19,8 @@ pub struct MemoryStores {
     /// (price list, window key)
     pub prices: Mutex<BTreeMap<(String, String), PriceChanged>>,
     pub customers: Mutex<BTreeMap<String, CustomerChanged>>,
+    /// (customer, contact)
+    pub contacts: Mutex<BTreeMap<(String, String), crate::feedback::ContactChanged>>,
     pub orders: Mutex<BTreeMap<String, StoredOrder>>,
     /// (client, second) -> requests counted
     pub requests: Mutex<BTreeMap<(String, i64), u32>>,
@@ -110,6 +112,32 @@ impl CustomerStore for MemoryStores {
     async fn customer(&self, id: &CustomerId) -> Result<Option<CustomerChanged>, PortError> {
         let customers = self.customers.lock().unwrap_or_else(|p| p.into_inner());
         Ok(customers.get(id.as_str()).cloned())
+    }
+}
+
+#[async_trait]
+impl crate::ports::ContactStore for MemoryStores {
+    async fn apply_contact(
+        &self,
+        contact: &crate::feedback::ContactChanged,
+    ) -> Result<ApplyOutcome, PortError> {
+        let key = (
+            contact.customer_id.to_string(),
+            contact.contact_id.to_string(),
+        );
+        Ok(apply(&self.contacts, key, contact, |c| c.revision))
+    }
+
+    async fn contacts_of(
+        &self,
+        customer: &CustomerId,
+    ) -> Result<Vec<crate::feedback::ContactChanged>, PortError> {
+        let contacts = self.contacts.lock().unwrap_or_else(|p| p.into_inner());
+        Ok(contacts
+            .values()
+            .filter(|c| &c.customer_id == customer)
+            .cloned()
+            .collect())
     }
 }
 

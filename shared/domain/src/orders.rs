@@ -2,7 +2,8 @@
 //! ERP, and the states an order goes through. Pure rules, for the order writeback.
 
 use crate::CustomerChanged;
-use crate::events::{OrderPlaced, OrderStatus, OrderStatusChanged, PriceChanged};
+use crate::events::{Approval, OrderPlaced, OrderStatus, OrderStatusChanged, PriceChanged};
+pub use crate::feedback::Approvers;
 use crate::ids::{OrderId, Sku};
 use crate::money::{Currency, Money};
 use crate::pricing::{PriceResolution, resolve_price};
@@ -23,6 +24,12 @@ pub enum HoldReason {
     ApprovalMissing {
         role: String,
         above: Money,
+    },
+    /// The approvals for the role come from no active contact of the customer holding it
+    /// (the CRM's contacts, contract section 9): why each does not count.
+    ApprovalInvalid {
+        role: String,
+        reasons: Vec<String>,
     },
     /// The order names no cost center, or one the customer does not have.
     CostCenterInvalid {
@@ -60,6 +67,7 @@ impl HoldReason {
             HoldReason::CustomerUnknown => "customer_unknown",
             HoldReason::CustomerBlocked => "customer_blocked",
             HoldReason::ApprovalMissing { .. } => "approval_missing",
+            HoldReason::ApprovalInvalid { .. } => "approval_invalid",
             HoldReason::CostCenterInvalid { .. } => "cost_center_invalid",
             HoldReason::CreditHold { .. } => "credit_hold",
             HoldReason::CurrencyMismatch { .. } => "currency_mismatch",
@@ -228,6 +236,7 @@ pub fn check_order(
     customer: Option<&CustomerChanged>,
     prices: &[PriceChanged],
     open_orders: Decimal,
+    approvers: Approvers<'_>,
 ) -> Vec<HoldReason> {
     let Some(customer) = customer else {
         return vec![HoldReason::CustomerUnknown];
@@ -245,11 +254,24 @@ pub fn check_order(
             });
             continue;
         }
-        let approved = order.approvals.iter().any(|a| a.role == rule.role);
-        if total.amount > rule.above.amount && !approved {
+        if total.amount <= rule.above.amount {
+            continue;
+        }
+        let given: Vec<&Approval> = order
+            .approvals
+            .iter()
+            .filter(|a| a.role == rule.role)
+            .collect();
+        let refusals: Vec<String> = given.iter().filter_map(|a| approvers.refusal(a)).collect();
+        if given.is_empty() {
             reasons.push(HoldReason::ApprovalMissing {
                 role: rule.role.clone(),
                 above: rule.above,
+            });
+        } else if refusals.len() == given.len() {
+            reasons.push(HoldReason::ApprovalInvalid {
+                role: rule.role.clone(),
+                reasons: refusals,
             });
         }
     }
@@ -631,7 +653,8 @@ mod tests {
                 &order(&[("A", "3", "10.00")]),
                 Some(&customer()),
                 &prices,
-                Decimal::ZERO
+                Decimal::ZERO,
+                Approvers::ShopsWord
             ),
             vec![]
         );
@@ -640,7 +663,13 @@ mod tests {
     #[test]
     fn an_unknown_or_blocked_customer_holds_the_order() {
         assert_eq!(
-            check_order(&order(&[("A", "1", "10")]), None, &[], Decimal::ZERO),
+            check_order(
+                &order(&[("A", "1", "10")]),
+                None,
+                &[],
+                Decimal::ZERO,
+                Approvers::ShopsWord
+            ),
             vec![HoldReason::CustomerUnknown]
         );
         let mut blocked = customer();
@@ -650,6 +679,7 @@ mod tests {
             Some(&blocked),
             &[price("A", "10", "1")],
             Decimal::ZERO,
+            Approvers::ShopsWord,
         );
         assert_eq!(reasons, vec![HoldReason::CustomerBlocked]);
     }
@@ -660,7 +690,13 @@ mod tests {
         let big = order(&[("A", "6", "100")]);
         let mut generous = customer();
         generous.credit_limit = Some(eur("5000"));
-        let reasons = check_order(&big, Some(&generous), &prices, Decimal::ZERO);
+        let reasons = check_order(
+            &big,
+            Some(&generous),
+            &prices,
+            Decimal::ZERO,
+            Approvers::ShopsWord,
+        );
         assert_eq!(
             reasons.iter().map(HoldReason::code).collect::<Vec<_>>(),
             vec!["approval_missing"]
@@ -671,7 +707,16 @@ mod tests {
             user_id: "u".into(),
             at: None,
         });
-        assert!(check_order(&approved, Some(&generous), &prices, Decimal::ZERO).is_empty());
+        assert!(
+            check_order(
+                &approved,
+                Some(&generous),
+                &prices,
+                Decimal::ZERO,
+                Approvers::ShopsWord
+            )
+            .is_empty()
+        );
     }
 
     #[test]
@@ -681,7 +726,13 @@ mod tests {
         customer.approval_rules.clear();
         // 200 open + 900 ordered > 1000.
         let ordered = order(&[("A", "9", "100")]);
-        let reasons = check_order(&ordered, Some(&customer), &prices, Decimal::ZERO);
+        let reasons = check_order(
+            &ordered,
+            Some(&customer),
+            &prices,
+            Decimal::ZERO,
+            Approvers::ShopsWord,
+        );
         assert_eq!(
             reasons,
             vec![HoldReason::CreditHold {
@@ -697,15 +748,31 @@ mod tests {
                 &order(&[("A", "8", "100")]),
                 Some(&customer),
                 &prices,
-                Decimal::ZERO
+                Decimal::ZERO,
+                Approvers::ShopsWord
             )
             .is_empty()
         );
         // Orders the ERP has but not yet invoiced count too: 200 + 500 + 400 > 1000, though
         // 200 + 400 alone would pass.
         let small = order(&[("A", "4", "100")]);
-        assert!(check_order(&small, Some(&customer), &prices, Decimal::ZERO).is_empty());
-        let reasons = check_order(&small, Some(&customer), &prices, d("500"));
+        assert!(
+            check_order(
+                &small,
+                Some(&customer),
+                &prices,
+                Decimal::ZERO,
+                Approvers::ShopsWord
+            )
+            .is_empty()
+        );
+        let reasons = check_order(
+            &small,
+            Some(&customer),
+            &prices,
+            d("500"),
+            Approvers::ShopsWord,
+        );
         assert_eq!(reasons[0].code(), "credit_hold");
     }
 
@@ -825,6 +892,7 @@ mod tests {
             Some(&customer()),
             &[price("A", "10", "1")],
             Decimal::ZERO,
+            Approvers::ShopsWord,
         );
         assert_eq!(
             reasons.iter().map(HoldReason::code).collect::<Vec<_>>(),
@@ -839,6 +907,7 @@ mod tests {
             Some(&customer()),
             &[price("A", "10.00", "1")],
             Decimal::ZERO,
+            Approvers::ShopsWord,
         );
         assert_eq!(
             reasons,
@@ -855,6 +924,7 @@ mod tests {
             Some(&customer()),
             &[],
             Decimal::ZERO,
+            Approvers::ShopsWord,
         );
         assert_eq!(reasons[0].code(), "price_mismatch");
         // A list priced per 100 compares per piece.
@@ -864,6 +934,7 @@ mod tests {
                 Some(&customer()),
                 &[price("C", "25", "100")],
                 Decimal::ZERO,
+                Approvers::ShopsWord,
             )
             .is_empty()
         );
@@ -967,7 +1038,8 @@ mod tests {
                 &order(&[("A", "3", "3.33")]),
                 Some(&customer()),
                 &prices,
-                Decimal::ZERO
+                Decimal::ZERO,
+                Approvers::ShopsWord
             )
             .is_empty()
         );
@@ -976,6 +1048,7 @@ mod tests {
             Some(&customer()),
             &prices,
             Decimal::ZERO,
+            Approvers::ShopsWord,
         );
         assert_eq!(reasons.len(), 1);
         assert_eq!(reasons[0].code(), "price_mismatch");

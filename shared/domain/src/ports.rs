@@ -134,6 +134,34 @@ pub trait CustomerStore: Send + Sync {
     }
 }
 
+/// The CRM's contacts of each customer, guarded by revision (contract section 9).
+#[async_trait]
+pub trait ContactStore: Send + Sync {
+    async fn apply_contact(
+        &self,
+        contact: &crate::feedback::ContactChanged,
+    ) -> Result<ApplyOutcome, PortError>;
+    /// Every contact of `customer`, active or not.
+    async fn contacts_of(
+        &self,
+        customer: &CustomerId,
+    ) -> Result<Vec<crate::feedback::ContactChanged>, PortError>;
+}
+
+/// Returns, payments and leads as the bridge posted them (`Posting`): saves conditional on
+/// the version, as orders'.
+#[async_trait]
+pub trait PostingStore<T: crate::feedback::Posted>: Send + Sync {
+    async fn get(&self, id: &str) -> Result<Option<crate::feedback::Posting<T>>, PortError>;
+    /// `false`: one with this id exists.
+    async fn insert(&self, posting: &crate::feedback::Posting<T>) -> Result<bool, PortError>;
+    /// Saves under `posting.version`, if the stored one is the version before; `false`
+    /// when another writer moved it meanwhile.
+    async fn save(&self, posting: &crate::feedback::Posting<T>) -> Result<bool, PortError>;
+    /// Every posting of `group` (a return's order, a payment's customer).
+    async fn of_group(&self, group: &str) -> Result<Vec<crate::feedback::Posting<T>>, PortError>;
+}
+
 /// What a claim on a webhook id found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ReceiptClaim {
@@ -489,6 +517,35 @@ pub enum ErpError {
     /// Not called: the ERP failed repeatedly just now and the circuit is open.
     #[error("the ERP circuit is open (the ERP failed repeatedly)")]
     CircuitOpen,
+}
+
+/// Returns and payments to the ERP (contract section 9), each under its id as the
+/// idempotency key; the ERP's number of what it took.
+#[async_trait]
+pub trait ErpPostings: Send + Sync {
+    async fn create_return(
+        &self,
+        request: &crate::feedback::ReturnRequested,
+        order: &crate::events::OrderPlaced,
+    ) -> Result<String, ErpError>;
+    /// The ERP's number of the return, `None` when it does not have it.
+    async fn find_return(&self, id: &crate::ids::ReturnId) -> Result<Option<String>, ErpError>;
+    /// The contract has no lookup of payments: a resend under the same key is the ERP's
+    /// to answer with what it has (200).
+    async fn create_payment(
+        &self,
+        payment: &crate::feedback::PaymentReceived,
+    ) -> Result<String, ErpError>;
+}
+
+/// The CRM's leads (contract section 9): a new B2B account's registration under its id as
+/// the idempotency key; the CRM's id of the lead.
+#[async_trait]
+pub trait CrmLeads: Send + Sync {
+    async fn create_lead(
+        &self,
+        registration: &crate::feedback::AccountRegistered,
+    ) -> Result<String, ErpError>;
 }
 
 /// What sending an order to the ERP did.

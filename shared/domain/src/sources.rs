@@ -119,8 +119,10 @@ impl Sender {
 pub struct Sources(BTreeMap<Source, EventTypes>);
 
 impl Sources {
-    /// The sources of contract section 1: the ERP owns master data and order status, the
-    /// shop owns placed orders. What a stack runs with when it configures nothing else.
+    /// The sources of the contract: the ERP owns master data, order and return status; the
+    /// shop placed orders, returns, payments and registrations (section 9); logistics
+    /// shipments (section 8); the CRM contacts; the payment service provider payments.
+    /// What a stack runs with when it configures nothing else.
     pub fn contract() -> Self {
         Self(BTreeMap::from([
             (
@@ -130,12 +132,29 @@ impl Sources {
                     EventType::PriceChanged,
                     EventType::CustomerChanged,
                     EventType::OrderStatusChanged,
+                    EventType::ReturnStatusChanged,
                 ]),
             ),
-            (Source::shop(), EventTypes::of([EventType::OrderPlaced])),
+            (
+                Source::shop(),
+                EventTypes::of([
+                    EventType::OrderPlaced,
+                    EventType::ReturnRequested,
+                    EventType::PaymentReceived,
+                    EventType::AccountRegistered,
+                ]),
+            ),
             (
                 Source::parse("logistics").expect("a valid source name"),
                 EventTypes::of([EventType::ShipmentUpdated]),
+            ),
+            (
+                Source::parse("crm").expect("a valid source name"),
+                EventTypes::of([EventType::ContactChanged]),
+            ),
+            (
+                Source::parse("psp").expect("a valid source name"),
+                EventTypes::of([EventType::PaymentReceived]),
             ),
         ]))
     }
@@ -220,7 +239,19 @@ mod tests {
         let shop = sources.sender("shop").unwrap();
         assert!(erp.allows(EventType::PriceChanged) && !erp.allows(EventType::OrderPlaced));
         assert!(shop.allows(EventType::OrderPlaced) && !shop.allows(EventType::StockChanged));
-        assert!(sources.sender("crm").is_none());
+        assert!(
+            sources
+                .sender("crm")
+                .unwrap()
+                .allows(EventType::ContactChanged)
+        );
+        assert!(
+            sources
+                .sender("psp")
+                .unwrap()
+                .allows(EventType::PaymentReceived)
+        );
+        assert!(sources.sender("pim").is_none());
         assert_eq!(
             Sources::parse(&Sources::contract().to_string()).unwrap(),
             sources

@@ -7,6 +7,7 @@ mod adversarial_webhook;
 mod chaos;
 mod dlq;
 mod erp_outage;
+mod feedback;
 mod import;
 mod intake;
 mod local_stack;

@@ -11,18 +11,18 @@ use serde_json::{Value, json};
 
 const TOKEN: &str = "erp-test-token";
 
-struct Setup {
-    stack: TestStack,
-    sim: Simulator,
-    writeback: OrderWriteback,
-    http: reqwest::Client,
+pub(super) struct Setup {
+    pub(super) stack: TestStack,
+    pub(super) sim: Simulator,
+    pub(super) writeback: OrderWriteback,
+    pub(super) http: reqwest::Client,
 }
 
-async fn setup() -> Setup {
+pub(super) async fn setup() -> Setup {
     setup_with(&[]).await
 }
 
-async fn setup_with(overrides: &[(&str, &str)]) -> Setup {
+pub(super) async fn setup_with(overrides: &[(&str, &str)]) -> Setup {
     let stack = super::support::stack(false).await;
     let sim = Simulator::start(0, TOKEN).await.unwrap();
     let secret = bridge_testkit::unique("erp-token");
@@ -35,7 +35,10 @@ async fn setup_with(overrides: &[(&str, &str)]) -> Setup {
         .unwrap();
     let mut env = stack.environment("order-writeback");
     env.insert("ERP_BASE_URL".into(), sim.base_url.clone());
-    env.insert("ERP_TOKEN_SECRET_ID".into(), secret);
+    env.insert("ERP_TOKEN_SECRET_ID".into(), secret.clone());
+    // The simulator's /crm stands in for the CRM, under the same token.
+    env.insert("CRM_BASE_URL".into(), format!("{}/crm", sim.base_url));
+    env.insert("CRM_TOKEN_SECRET_ID".into(), secret);
     env.insert("ERP_TIMEOUT_SECONDS".into(), "1".into());
     // Tests drive failures on purpose: keep the circuit out of the way unless a test wants it.
     env.insert("ERP_CIRCUIT_THRESHOLD".into(), "1000".into());
@@ -53,10 +56,12 @@ async fn setup_with(overrides: &[(&str, &str)]) -> Setup {
     };
     setup.customer(json!({"credit_limit": {"amount": "1000", "currency": "EUR"}, "open_items": {"amount": "100", "currency": "EUR"}})).await;
     setup.price("A", "10.00").await;
+    // The CRM's manager of C-1: the approvals of these tests are hers.
+    setup.contact("u-1", &["manager"], 1, true).await;
     setup
 }
 
-fn event(source: Source, body: Value) -> DomainEvent {
+pub(super) fn event(source: Source, body: Value) -> DomainEvent {
     let sender = bridge_domain::Sources::contract()
         .sender(source.as_str())
         .unwrap();
@@ -65,7 +70,26 @@ fn event(source: Source, body: Value) -> DomainEvent {
 }
 
 impl Setup {
-    async fn customer(&self, extra: Value) {
+    /// A contact of C-1 as the CRM sends it, applied as the sync applies it.
+    pub(super) async fn contact(&self, id: &str, roles: &[&str], revision: u64, active: bool) {
+        let DomainEvent::ContactChanged(c) = event(
+            Source::parse("crm").unwrap(),
+            json!({"type": "contact.changed", "timestamp": "2026-12-08T10:00:00Z",
+                "data": {"contact_id": id, "customer_id": "C-1", "revision": revision, "roles": roles, "active": active}}),
+        ) else {
+            unreachable!()
+        };
+        use bridge_domain::ports::ContactStore;
+        bridge_aws::DynamoContactStore::new(
+            aws_sdk_dynamodb::Client::new(&self.stack.sdk),
+            self.stack.table("ContactTable"),
+        )
+        .apply_contact(&c)
+        .await
+        .unwrap();
+    }
+
+    pub(super) async fn customer(&self, extra: Value) {
         let mut data = json!({"customer_id": "C-1", "name": "Kunde", "revision": 1, "price_lists": ["BASE"],
             "cost_centers": ["CC-1"], "approval_rules": [{"above": {"amount": "500", "currency": "EUR"}, "role": "manager"}]});
         for (k, v) in extra.as_object().unwrap() {
@@ -84,7 +108,7 @@ impl Setup {
         store.apply_customer(&c).await.unwrap();
     }
 
-    async fn price(&self, sku: &str, price: &str) {
+    pub(super) async fn price(&self, sku: &str, price: &str) {
         let DomainEvent::PriceChanged(p) = event(
             Source::erp(),
             json!({"type": "price.changed", "timestamp": "2026-11-26T10:00:00Z",
@@ -100,7 +124,7 @@ impl Setup {
         store.apply_price(&p).await.unwrap();
     }
 
-    fn order(&self, id: &str, qty: &str, price: &str) -> bridge_domain::OrderPlaced {
+    pub(super) fn order(&self, id: &str, qty: &str, price: &str) -> bridge_domain::OrderPlaced {
         let DomainEvent::OrderPlaced(o) = event(
             Source::shop(),
             json!({"type": "order.placed", "timestamp": "2026-11-26T10:00:00Z",
@@ -112,7 +136,7 @@ impl Setup {
         o
     }
 
-    async fn faults(&self, faults: Value) {
+    pub(super) async fn faults(&self, faults: Value) {
         self.http
             .post(format!("{}/_admin/faults", self.sim.base_url))
             .json(&faults)
@@ -134,7 +158,7 @@ impl Setup {
         body["orders"].as_array().unwrap().clone()
     }
 
-    async fn stored(&self, id: &str) -> bridge_domain::ports::StoredOrder {
+    pub(super) async fn stored(&self, id: &str) -> bridge_domain::ports::StoredOrder {
         let store = bridge_aws::DynamoOrderStore::new(
             aws_sdk_dynamodb::Client::new(&self.stack.sdk),
             self.stack.table("OrderTable"),
@@ -147,7 +171,7 @@ impl Setup {
     }
 
     /// The one message a dead-letter queue holds: its failure code and reason.
-    async fn only_dead_letter(&self, queue: &str) -> (String, String) {
+    pub(super) async fn only_dead_letter(&self, queue: &str) -> (String, String) {
         let dead = self.stack.drain_queue(queue).await;
         assert_eq!(dead.len(), 1, "{queue}: {dead:?}");
         let attributes = dead[0].message_attributes().unwrap();
@@ -175,7 +199,7 @@ impl Setup {
         body["requests"].as_u64().unwrap()
     }
 
-    async fn state(&self, id: &str) -> String {
+    pub(super) async fn state(&self, id: &str) -> String {
         let store = bridge_aws::DynamoOrderStore::new(
             aws_sdk_dynamodb::Client::new(&self.stack.sdk),
             self.stack.table("OrderTable"),
@@ -189,7 +213,7 @@ impl Setup {
     }
 
     /// Delivers the order until the writeback stops asking for a retry, as SQS would.
-    async fn deliver(
+    pub(super) async fn deliver(
         &self,
         order: &bridge_domain::OrderPlaced,
         attempts: usize,
@@ -709,7 +733,7 @@ async fn an_approval_sent_with_the_order_again_releases_it() {
         let mut data = json!({"order_id": "SO-40", "revision": if approved { 2 } else { 1 }, "customer_id": "C-1", "currency": "EUR", "placed_at": "2026-11-26T10:00:00Z",
             "cost_center": "CC-1", "lines": [{"line": 1, "sku": "B", "quantity": 4, "unit_price": "250.00"}]});
         if approved {
-            data["approvals"] = json!([{"role": "manager", "user_id": "u-9"}]);
+            data["approvals"] = json!([{"role": "manager", "user_id": "u-1"}]);
         }
         let DomainEvent::OrderPlaced(o) = event(
             Source::shop(),

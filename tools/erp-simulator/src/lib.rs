@@ -9,12 +9,15 @@
 //!   from the change log; 400 `{"errors": ["invalid cursor"]}` (or `"invalid limit"`).
 //!   `types` filters on the part of `type` before the dot; `limit` defaults to 100 and is
 //!   clamped to 1..=1000; the cursor advances past changes the filter skipped.
-//! - `Authorization: Bearer <token>` on all three (401 otherwise).
+//! - `POST /returns` and `GET /returns?external_reference=` (`erp_return_number`), `POST
+//!   /payments` (`erp_payment_number`), and the CRM's `POST /crm/leads` (`lead_id`): contract
+//!   section 9, booked and answered as the sales orders are, with the same faults.
+//! - `Authorization: Bearer <token>` on all of them (401 otherwise).
 //!
 //! Faults are switched through `POST /_admin/faults`: a script of outcomes consumed one per
 //! request (deterministic, for tests), then rates; `"down": true` answers every request 503
 //! (a maintenance window) until faults without it are posted. `GET /_admin/orders` lists what the ERP
-//! holds, `POST /_admin/reset` forgets everything (orders, faults, change log, counters).
+//! holds (orders, returns, payments, leads), `POST /_admin/reset` forgets everything (orders, faults, change log, counters).
 //!
 //! The change log is fed through `POST /_admin/changes` with
 //! `{"changes": [{"type": "stock.changed", "data": {...}}]}` (200
@@ -110,11 +113,73 @@ pub struct Change {
     pub data: Value,
 }
 
+/// What the ERP (and the CRM beside it) books under an idempotency key: each book is
+/// answered like the sales orders (201 new, 200 for a key seen before, 409 for a reference
+/// under another key, 422 refused).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Book {
+    Orders,
+    /// `POST /returns` (contract section 9).
+    Returns,
+    /// `POST /payments`.
+    Payments,
+    /// `POST /crm/leads`: the CRM's leads (`CRM_BASE_URL` = the simulator's `/crm`).
+    Leads,
+}
+
+impl Book {
+    /// The answer's field with the number, and how numbers start.
+    fn number(self) -> (&'static str, &'static str) {
+        match self {
+            Book::Orders => ("erp_order_number", "45"),
+            Book::Returns => ("erp_return_number", "RMA"),
+            Book::Payments => ("erp_payment_number", "ZE"),
+            Book::Leads => ("lead_id", "LEAD"),
+        }
+    }
+
+    /// Why the book refuses `body` (422), if it does.
+    fn refusal(self, body: &Value, faults: &Faults) -> Option<String> {
+        let has_lines = body
+            .get("lines")
+            .and_then(Value::as_array)
+            .is_some_and(|l| !l.is_empty());
+        match self {
+            Book::Orders => {
+                let customer = body
+                    .get("customer_id")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default();
+                if faults.reject_customers.iter().any(|c| c == customer) {
+                    Some(format!("customer {customer} may not order"))
+                } else if !has_lines {
+                    Some("an order needs lines".into())
+                } else {
+                    None
+                }
+            }
+            Book::Returns => (!has_lines).then(|| "a return needs lines".into()),
+            Book::Payments => body
+                .pointer("/amount/amount")
+                .is_none()
+                .then(|| "a payment needs an amount".into()),
+            Book::Leads => body
+                .get("company")
+                .and_then(Value::as_str)
+                .is_none_or(str::is_empty)
+                .then(|| "a lead needs a company".into()),
+        }
+    }
+}
+
 #[derive(Default)]
 struct Erp {
     faults: Faults,
     script: VecDeque<Outcome>,
     orders: BTreeMap<String, SalesOrder>,
+    returns: BTreeMap<String, SalesOrder>,
+    payments: BTreeMap<String, SalesOrder>,
+    leads: BTreeMap<String, SalesOrder>,
     next_number: u64,
     requests: u64,
     /// The change log; `changes[i].sequence == i + 1`.
@@ -222,11 +287,28 @@ async fn admit(state: &AppState, headers: &HeaderMap) -> Result<Outcome, Respons
     }
 }
 
-async fn create(
+impl Erp {
+    fn book(&mut self, book: Book) -> &mut BTreeMap<String, SalesOrder> {
+        match book {
+            Book::Orders => &mut self.orders,
+            Book::Returns => &mut self.returns,
+            Book::Payments => &mut self.payments,
+            Book::Leads => &mut self.leads,
+        }
+    }
+}
+
+async fn create(state: State<AppState>, headers: HeaderMap, body: Json<Value>) -> Response {
+    create_in(Book::Orders, state, headers, body).await
+}
+
+async fn create_in(
+    book: Book,
     State(state): State<AppState>,
     headers: HeaderMap,
     Json(body): Json<Value>,
 ) -> Response {
+    let (number_field, prefix) = book.number();
     let outcome = match admit(&state, &headers).await {
         Ok(outcome) => outcome,
         Err(response) => return response,
@@ -253,34 +335,20 @@ async fn create(
     };
     let (status, order) = {
         let mut erp = state.lock();
-        if let Some(existing) = erp.orders.values().find(|o| o.idempotency_key == key) {
+        if let Some(existing) = erp.book(book).values().find(|o| o.idempotency_key == key) {
             (StatusCode::OK, existing.clone())
-        } else if erp.orders.contains_key(&reference) {
+        } else if erp.book(book).contains_key(&reference) {
             return error(
                 StatusCode::CONFLICT,
                 "external_reference exists under another Idempotency-Key",
             );
         } else {
-            let customer = body
-                .get("customer_id")
-                .and_then(Value::as_str)
-                .unwrap_or_default();
-            if erp.faults.reject_customers.iter().any(|c| c == customer) {
-                return error(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    &format!("customer {customer} may not order"),
-                );
-            }
-            if body
-                .get("lines")
-                .and_then(Value::as_array)
-                .is_none_or(|l| l.is_empty())
-            {
-                return error(StatusCode::UNPROCESSABLE_ENTITY, "an order needs lines");
+            if let Some(refusal) = book.refusal(&body, &erp.faults) {
+                return error(StatusCode::UNPROCESSABLE_ENTITY, &refusal);
             }
             erp.next_number += 1;
             let order = SalesOrder {
-                erp_order_number: format!("45{:08}", erp.next_number),
+                erp_order_number: format!("{prefix}{:08}", erp.next_number),
                 idempotency_key: key,
                 external_reference: reference.clone(),
                 correlation_id: headers
@@ -289,14 +357,14 @@ async fn create(
                     .map(str::to_string),
                 body,
             };
-            erp.orders.insert(reference, order.clone());
+            erp.book(book).insert(reference, order.clone());
             (StatusCode::CREATED, order)
         }
     };
     if outcome == Outcome::LostAfterCommit {
         return error(StatusCode::INTERNAL_SERVER_ERROR, "connection reset");
     }
-    (status, Json(json!({"erp_order_number": order.erp_order_number, "external_reference": order.external_reference}))).into_response()
+    (status, Json(json!({number_field: order.erp_order_number, "external_reference": order.external_reference}))).into_response()
 }
 
 #[derive(Deserialize)]
@@ -304,7 +372,12 @@ struct Lookup {
     external_reference: String,
 }
 
-async fn find(
+async fn find(state: State<AppState>, headers: HeaderMap, lookup: Query<Lookup>) -> Response {
+    find_in(Book::Orders, state, headers, lookup).await
+}
+
+async fn find_in(
+    book: Book,
     State(state): State<AppState>,
     headers: HeaderMap,
     Query(lookup): Query<Lookup>,
@@ -313,9 +386,10 @@ async fn find(
     if let Err(response) = admit(&state, &headers).await {
         return response;
     }
-    match state.lock().orders.get(&lookup.external_reference) {
-        Some(order) => Json(json!({"erp_order_number": order.erp_order_number, "external_reference": order.external_reference, "order": order.body})).into_response(),
-        None => error(StatusCode::NOT_FOUND, "no such order"),
+    let (number_field, _) = book.number();
+    match state.lock().book(book).get(&lookup.external_reference) {
+        Some(order) => Json(json!({number_field: order.erp_order_number, "external_reference": order.external_reference, "order": order.body})).into_response(),
+        None => error(StatusCode::NOT_FOUND, "no such record"),
     }
 }
 
@@ -637,7 +711,13 @@ async fn set_faults(State(state): State<AppState>, Json(faults): Json<Faults>) -
 
 async fn orders(State(state): State<AppState>) -> Json<Value> {
     let erp = state.lock();
-    Json(json!({"orders": erp.orders.values().collect::<Vec<_>>(), "requests": erp.requests}))
+    Json(json!({
+        "orders": erp.orders.values().collect::<Vec<_>>(),
+        "returns": erp.returns.values().collect::<Vec<_>>(),
+        "payments": erp.payments.values().collect::<Vec<_>>(),
+        "leads": erp.leads.values().collect::<Vec<_>>(),
+        "requests": erp.requests,
+    }))
 }
 
 async fn reset(State(state): State<AppState>) -> StatusCode {
@@ -660,6 +740,19 @@ impl Simulator {
         };
         let app = axum::Router::new()
             .route("/sales-orders", post(create).get(find))
+            .route(
+                "/returns",
+                post(|s, h, b| create_in(Book::Returns, s, h, b))
+                    .get(|s, h, q| find_in(Book::Returns, s, h, q)),
+            )
+            .route(
+                "/payments",
+                post(|s, h, b| create_in(Book::Payments, s, h, b)),
+            )
+            .route(
+                "/crm/leads",
+                post(|s, h, b| create_in(Book::Leads, s, h, b)),
+            )
             .route("/changes", get(changes))
             .route("/documents/orders", post(receive_order_document))
             .route("/_admin/faults", post(set_faults))
