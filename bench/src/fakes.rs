@@ -123,7 +123,7 @@ pub struct Stores {
     pub stock: Table<(String, String), StockChanged>,
     pub prices: Table<(String, String), PriceChanged>,
     pub customers: Table<String, CustomerChanged>,
-    pub contacts: Table<(String, String), bridge_domain::feedback::ContactChanged>,
+    pub contacts: Table<String, bridge_domain::feedback::ContactChanged>,
 }
 
 #[async_trait]
@@ -187,10 +187,7 @@ impl bridge_domain::ports::ContactStore for Stores {
         &self,
         contact: &bridge_domain::feedback::ContactChanged,
     ) -> Result<ApplyOutcome, PortError> {
-        let key = (
-            contact.customer_id.to_string(),
-            contact.contact_id.to_string(),
-        );
+        let key = contact.contact_id.to_string();
         Ok(self.contacts.apply(key, contact, |c| c.revision))
     }
 

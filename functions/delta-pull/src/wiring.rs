@@ -12,7 +12,6 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use webhook_intake::IntakeSettings;
-use webhook_intake::config::SigningSecrets;
 
 pub const PULL_STATE_TABLE: &str = "PULL_STATE_TABLE";
 
@@ -63,7 +62,8 @@ pub fn check(config: &Config) -> anyhow::Result<()> {
     ] {
         config.required(variable)?;
     }
-    let intake = IntakeSettings::from_config(config, SigningSecrets::default())?;
+    let intake = IntakeSettings::for_handover(config)?;
+    intake.require_queues(&[Route::StockPrice, Route::Customers])?;
     if intake.sources.sender(crate::PULL_SOURCE).is_none() {
         anyhow::bail!(
             "the delta pull hands changes to the intake as source {}, which WEBHOOK_SOURCES does not configure",

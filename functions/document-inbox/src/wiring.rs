@@ -15,11 +15,11 @@
 use crate::{DocumentInbox, DocumentSources, InboxPorts, answer_sender, shipment_sender};
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use bridge_aws::{DynamoCustomerStore, DynamoOrderStore, S3FileStore, SqsQueue};
+use bridge_domain::Route;
 use bridge_lambda::{Config, ConfigError, Failure, Function, Handler, InitError};
 use std::sync::Arc;
 use std::time::Instant;
 use webhook_intake::IntakeSettings;
-use webhook_intake::config::SigningSecrets;
 
 pub const CATALOG_BUCKET: &str = "CATALOG_BUCKET";
 pub const ORDER_TABLE: &str = "ORDER_TABLE";
@@ -110,7 +110,8 @@ impl Function for DocumentInbox {
 
     fn check(config: &Config) -> Result<(), InitError> {
         let wiring = wiring(config)?;
-        let intake = IntakeSettings::from_config(config, SigningSecrets::default())?;
+        let intake = IntakeSettings::for_handover(config)?;
+        intake.require_queues(&[Route::OrderStatus])?;
         shipment_sender(intake.sources.sender(&wiring.source), &wiring.source)?;
         answer_sender(
             intake.sources.sender(&wiring.erp_source),

@@ -343,6 +343,36 @@ impl<E: ?Sized> Circuit<E> {
     }
 }
 
+/// Returns and payments behind a circuit of their own: an ERP down for them is not called
+/// by every retry.
+#[async_trait]
+impl<E: ErpPostings + ?Sized> ErpPostings for Circuit<E> {
+    async fn create_return(
+        &self,
+        request: &ReturnRequested,
+        order: &OrderPlaced,
+    ) -> Result<String, ErpError> {
+        self.admit()?;
+        let result = self.inner.create_return(request, order).await;
+        self.record(&result);
+        result
+    }
+
+    async fn find_return(&self, id: &ReturnId) -> Result<Option<String>, ErpError> {
+        self.admit()?;
+        let result = self.inner.find_return(id).await;
+        self.record(&result);
+        result
+    }
+
+    async fn create_payment(&self, payment: &PaymentReceived) -> Result<String, ErpError> {
+        self.admit()?;
+        let result = self.inner.create_payment(payment).await;
+        self.record(&result);
+        result
+    }
+}
+
 #[async_trait]
 impl<E: ErpOrders + ?Sized> ErpOrders for Circuit<E> {
     async fn create(&self, order: &OrderPlaced) -> Result<ErpReceipt, ErpError> {

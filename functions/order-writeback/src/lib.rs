@@ -361,6 +361,7 @@ pub struct ScheduledRun {
     pub release: Release,
     pub resume: Resume,
     pub reconciliation: Reconciliation,
+    pub postings: postings::PostingsResumed,
 }
 
 pub struct OrderWriteback {
@@ -468,12 +469,14 @@ impl OrderWriteback {
                     DomainEvent::OrderStatusChanged(status) => self.status(status).await,
                     DomainEvent::ShipmentUpdated(shipment) => self.shipment(shipment).await,
                     DomainEvent::ReturnRequested(request) => {
-                        self.return_requested(request).await
+                        self.wait_at_last(&message, self.return_requested(request).await)
                     }
                     DomainEvent::ReturnStatusChanged(status) => self.return_status(status).await,
-                    DomainEvent::PaymentReceived(payment) => self.payment_received(payment).await,
+                    DomainEvent::PaymentReceived(payment) => {
+                        self.wait_at_last(&message, self.payment_received(payment).await)
+                    }
                     DomainEvent::AccountRegistered(registration) => {
-                        self.account_registered(registration).await
+                        self.wait_at_last(&message, self.account_registered(registration).await)
                     }
                     other => Err(MessageError::permanent(
                         "unexpected_event_type",
@@ -931,16 +934,29 @@ impl OrderWriteback {
         // orders), each walk with its own share, so that none starves the others; a walk
         // that fails does not keep the others from running, and fails the run after them.
         let budget = self.settings.schedule_budget;
-        let resume = self.resume_submitted(now, budget.mul_f64(0.5)).await;
-        let release = self.release_held(budget.mul_f64(0.3)).await;
-        let reconciliation = self.reconcile(now, budget.mul_f64(0.2)).await;
-        let (resume, release, reconciliation) = match (resume, release, reconciliation) {
-            (Ok(resume), Ok(release), Ok(reconciliation)) => (resume, release, reconciliation),
-            (resume, release, reconciliation) => {
-                let errors: Vec<PortError> = [resume.err(), release.err(), reconciliation.err()]
-                    .into_iter()
-                    .flatten()
-                    .collect();
+        let resume = self.resume_submitted(now, budget.mul_f64(0.4)).await;
+        let release = self.release_held(budget.mul_f64(0.25)).await;
+        let reconciliation = self.reconcile(now, budget.mul_f64(0.15)).await;
+        let postings = self.resume_postings(now, budget.mul_f64(0.2)).await;
+        let (resume, release, reconciliation, postings) = match (
+            resume,
+            release,
+            reconciliation,
+            postings,
+        ) {
+            (Ok(resume), Ok(release), Ok(reconciliation), Ok(postings)) => {
+                (resume, release, reconciliation, postings)
+            }
+            (resume, release, reconciliation, postings) => {
+                let errors: Vec<PortError> = [
+                    resume.err(),
+                    release.err(),
+                    reconciliation.err(),
+                    postings.err(),
+                ]
+                .into_iter()
+                .flatten()
+                .collect();
                 for err in &errors {
                     error!(error = %cause_chain(err), "a scheduled walk over the orders failed; the others ran");
                 }
@@ -951,6 +967,7 @@ impl OrderWriteback {
             release,
             resume,
             reconciliation,
+            postings,
         })
     }
 

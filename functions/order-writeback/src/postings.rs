@@ -6,17 +6,18 @@
 //! items at once and releases the customer's credit-held orders that it clears. A new B2B
 //! account's registration becomes a lead in the CRM the same way.
 
-use crate::{OrderWriteback, erp_failure, store_failure};
+use crate::{ERP_CIRCUIT_OPEN, Edit, OrderWriteback, erp_failure, store_failure, waits_for_erp};
+use bridge_domain::PortError;
 use bridge_domain::feedback::{
-    AccountRegistered, PaymentReceived, Posted, Posting, PostingState, ReturnRequested,
-    ReturnStatusChanged, check_return,
+    AccountRegistered, PaymentReceived, Posted, Posting, PostingState, ReturnHold, ReturnRequested,
+    ReturnStatus, ReturnStatusChanged, check_return,
 };
-use bridge_domain::orders::AdjustOutcome;
+use bridge_domain::orders::{AdjustOutcome, OpenItemsAdjustment};
 use bridge_domain::ports::{ErpError, PostingStore};
 use bridge_lambda::{MessageError, MessageOutcome};
 use chrono::Utc;
 use std::future::Future;
-use tracing::{info, warn};
+use tracing::{error, info, warn};
 
 impl OrderWriteback {
     /// A return from the shop: recorded once, checked against what was shipped, and sent to
@@ -30,56 +31,28 @@ impl OrderWriteback {
             Recorded::Fresh(posting) => posting,
             Recorded::Done(outcome) => return Ok(outcome),
         };
-        if matches!(
+        let unsent = matches!(
             posting.state,
             PostingState::Received | PostingState::Held { .. }
-        ) {
-            let order = self
-                .ports
-                .orders
-                .get(&request.order_id)
-                .await
-                .map_err(store_failure)?;
-            let others: Vec<ReturnRequested> = store
-                .of_group(&request.group())
-                .await
-                .map_err(store_failure)?
-                .into_iter()
-                .filter(|other| {
-                    other.request.return_id != request.return_id
-                        && !matches!(other.state, PostingState::Rejected { .. })
-                })
-                .map(|other| other.request)
-                .collect();
-            let holds = check_return(&posting.request, order.as_ref(), &others);
+        );
+        if unsent {
+            let holds = match self.reserve_return(&request).await? {
+                Ok(()) => Vec::new(),
+                Err(holds) => holds,
+            };
             if !holds.is_empty() {
                 let reasons: Vec<String> = holds.iter().map(ToString::to_string).collect();
-                if posting.state
-                    != (PostingState::Held {
-                        reasons: reasons.clone(),
-                    })
-                {
-                    posting.advance(
-                        PostingState::Held {
-                            reasons: reasons.clone(),
-                        },
-                        Utc::now(),
-                    );
+                let held = PostingState::Held { reasons };
+                if posting.state != held {
+                    posting.advance(held.clone(), Utc::now());
                     save(store, &posting).await?;
                 }
-                warn!(return_id = %request.return_id, order_id = %request.order_id, reasons = ?reasons, outcome = "return_held", "the return is held: it does not match what was shipped");
+                warn!(return_id = %request.return_id, order_id = %request.order_id, reasons = ?holds, outcome = "return_held", "the return is held: it does not match what was shipped");
                 return Ok("ReturnHeld");
             }
             posting.advance(PostingState::Submitted, Utc::now());
             save(store, &posting).await?;
-            let order = order.expect("checked: the order is known").order;
-            return self
-                .post(store, posting, None, || {
-                    self.ports.erp_postings.create_return(&request, &order)
-                })
-                .await;
         }
-        // Submitted before (a crash, a lost answer, a redelivery): ask the ERP first.
         let order = self
             .ports
             .orders
@@ -96,23 +69,89 @@ impl OrderWriteback {
                 )
             })?
             .order;
-        let found = self
-            .ports
-            .erp_postings
-            .find_return(&request.return_id)
-            .await
-            .map_err(|err| self.erp_error(&request.return_id.to_string(), err));
-        let found = match found {
-            Ok(found) => found,
-            Err(err) => {
-                remember_failure(store, posting, &err).await;
-                return Err(err);
+        // Submitted before (a crash, a lost answer, a redelivery): ask the ERP first.
+        let found = if unsent {
+            None
+        } else {
+            match self
+                .ports
+                .erp_postings
+                .find_return(&request.return_id)
+                .await
+            {
+                Ok(found) => found,
+                Err(err) => {
+                    let err = self.erp_error(&request.return_id.to_string(), err);
+                    remember_failure(store, posting, &err).await;
+                    return Err(err);
+                }
             }
         };
-        self.post(store, posting, found, || {
-            self.ports.erp_postings.create_return(&request, &order)
-        })
-        .await
+        let result = self
+            .post(store, posting, found, || {
+                self.ports.erp_postings.create_return(&request, &order)
+            })
+            .await;
+        if matches!(&result, Err(err) if err.code == "erp_rejected") {
+            // What the ERP refused takes nothing back: another return may.
+            self.release_return(&request).await?;
+        }
+        result
+    }
+
+    /// Checks the return against its order and reserves its quantities there in the same
+    /// conditional save (`StoredOrder::returns`): `Err(holds)` when it may not go.
+    async fn reserve_return(
+        &self,
+        request: &ReturnRequested,
+    ) -> Result<Result<(), Vec<ReturnHold>>, MessageError> {
+        let mut holds = Vec::new();
+        let id = request.return_id.to_string();
+        let edited = self
+            .edit_order(
+                &request.order_id,
+                || format!("the order {} is not known", request.order_id),
+                |stored| {
+                    holds = check_return(request, Some(stored));
+                    if !holds.is_empty() {
+                        return Ok(Edit::Leave("ReturnHeld"));
+                    }
+                    if stored.returns.get(&id) == Some(&request.lines) {
+                        return Ok(Edit::Leave("Reserved"));
+                    }
+                    stored.returns.insert(id.clone(), request.lines.clone());
+                    Ok(Edit::Save(()))
+                },
+            )
+            .await;
+        match edited {
+            Err(err) if err.code == "unknown_order" => Ok(Err(vec![ReturnHold::UnknownOrder])),
+            Err(err) => Err(err),
+            Ok(_) if !holds.is_empty() => Ok(Err(holds)),
+            Ok(_) => Ok(Ok(())),
+        }
+    }
+
+    /// Gives a return's reservation back (the ERP refused or rejected it).
+    async fn release_return(&self, request: &ReturnRequested) -> Result<(), MessageError> {
+        let id = request.return_id.to_string();
+        let released = self
+            .edit_order(
+                &request.order_id,
+                || format!("the order {} is not known", request.order_id),
+                |stored| {
+                    Ok(match stored.returns.remove(&id) {
+                        Some(_) => Edit::Save(()),
+                        None => Edit::Leave("NotReserved"),
+                    })
+                },
+            )
+            .await;
+        match released {
+            Err(err) if err.code == "unknown_order" => Ok(()),
+            Err(err) => Err(err),
+            Ok(_) => Ok(()),
+        }
     }
 
     /// The ERP's status of a return, under its revision there.
@@ -151,6 +190,10 @@ impl OrderWriteback {
                 _ => posting.version += 1,
             }
             if store.save(&posting).await.map_err(store_failure)? {
+                if event.status == ReturnStatus::Rejected {
+                    // The ERP did not take the goods back: the quantity may be returned again.
+                    self.release_return(&posting.request).await?;
+                }
                 info!(return_id = %event.return_id, status = event.status.as_str(), revision = %event.revision, "return status applied");
                 return Ok("ReturnStatusApplied");
             }
@@ -172,6 +215,7 @@ impl OrderWriteback {
             Recorded::Fresh(posting) => posting,
             Recorded::Done(outcome) => return Ok(outcome),
         };
+        let mut not_counted = false;
         if !posting.counted {
             let outcome = self
                 .ports
@@ -182,32 +226,58 @@ impl OrderWriteback {
             match outcome {
                 AdjustOutcome::Applied { open_items } => {
                     info!(payment_id = %payment.payment_id, customer_id = %payment.customer_id, open_items = %open_items.amount, "payment counted in the open items");
+                    posting.counted = true;
                 }
-                AdjustOutcome::AlreadyApplied => {}
+                AdjustOutcome::AlreadyApplied => posting.counted = true,
                 other => {
                     // Still the ERP's to book: the credit waits for its next customer record.
                     warn!(payment_id = %payment.payment_id, customer_id = %payment.customer_id, outcome = ?other, "the payment cannot be counted in the open items");
+                    not_counted = true;
                 }
             }
-            posting.counted = true;
-            posting.version += 1;
-            save(store, &posting).await?;
-            let released = self
-                .release_credit_held_of(&payment.customer_id)
-                .await
-                .map_err(store_failure)?;
-            if released > 0 {
-                info!(customer_id = %payment.customer_id, released, "the payment released credit-held orders");
+            if posting.counted {
+                posting.version += 1;
+                save(store, &posting).await?;
             }
+        }
+        // Every delivery checks the customer's credit-held orders (each release is a
+        // conditional save): a release a crash or a failure cut short is done by the
+        // redelivery, not only by the next schedule.
+        let released = self
+            .release_credit_held_of(&payment.customer_id)
+            .await
+            .map_err(store_failure)?;
+        if released > 0 {
+            info!(customer_id = %payment.customer_id, released, "the payment released credit-held orders");
         }
         if posting.state == PostingState::Received {
             posting.advance(PostingState::Submitted, Utc::now());
             save(store, &posting).await?;
         }
-        self.post(store, posting, None, || {
-            self.ports.erp_postings.create_payment(&payment)
-        })
-        .await
+        let counted = posting.counted;
+        let result = self
+            .post(store, posting, None, || {
+                self.ports.erp_postings.create_payment(&payment)
+            })
+            .await;
+        match result {
+            Err(err) if err.code == "erp_rejected" && counted => {
+                // The ERP refused the payment: the credit it gave is taken back at once.
+                let reversal = OpenItemsAdjustment {
+                    id: format!("payment:{}:refused", payment.payment_id),
+                    amount: payment.amount,
+                };
+                let outcome = self
+                    .ports
+                    .customers
+                    .adjust_open_items(&payment.customer_id, &reversal)
+                    .await;
+                error!(payment_id = %payment.payment_id, customer_id = %payment.customer_id, reversal = ?outcome, "the ERP refused the payment; its count in the open items is taken back");
+                Err(err)
+            }
+            Ok(_) if not_counted => Ok("PaymentSentToErpNotCounted"),
+            other => other,
+        }
     }
 
     /// A new B2B account's registration: a lead in the CRM, once.
@@ -229,6 +299,107 @@ impl OrderWriteback {
             self.ports.crm.create_lead(&registration)
         })
         .await
+    }
+
+    /// The last delivery of a return, payment or lead the ERP (or the CRM) could not take,
+    /// or one that met an open circuit, ends here instead of in the dead-letter queue: it is
+    /// `submitted` and the schedule sends it once the partner is back (`resume_postings`).
+    pub(crate) fn wait_at_last(
+        &self,
+        message: &aws_lambda_events::event::sqs::SqsMessage,
+        result: Result<MessageOutcome, MessageError>,
+    ) -> Result<MessageOutcome, MessageError> {
+        match result {
+            Err(err)
+                if waits_for_erp(&err)
+                    && (err.code == ERP_CIRCUIT_OPEN
+                        || bridge_lambda::batch::receive_count(message)
+                            >= self.settings.max_receive_count) =>
+            {
+                warn!(code = %err.code, reason = %err.message, outcome = "waiting_for_erp", "the partner cannot be reached; the schedule sends it when it is back");
+                Ok("WaitingForErp")
+            }
+            other => other,
+        }
+    }
+
+    /// The schedule's part for returns, payments and leads: those sent but unanswered for
+    /// `resume_after` are sent again (a return looked up first), held returns checked again
+    /// (a shipment may have come since). `ErpWaitMinutes` counts the oldest wait, so the
+    /// unreachable-ERP alarm pages for these as for orders.
+    pub async fn resume_postings(
+        &self,
+        now: chrono::DateTime<Utc>,
+        budget: std::time::Duration,
+    ) -> Result<PostingsResumed, PortError> {
+        let started = std::time::Instant::now();
+        let mut resumed = PostingsResumed::default();
+        let stale = |at: chrono::DateTime<Utc>| now - at >= self.settings.resume_after;
+        let returns = self.ports.returns.pending().await?;
+        let payments = self.ports.payments.pending().await?;
+        let leads = self.ports.leads.pending().await?;
+        let held = self.ports.returns.held().await?;
+        let waits = returns
+            .iter()
+            .map(Posting::since)
+            .chain(payments.iter().map(Posting::since))
+            .chain(leads.iter().map(Posting::since));
+        resumed.longest_wait_seconds = waits.map(|at| (now - at).num_seconds()).max().unwrap_or(0);
+        let mut work: Vec<(chrono::DateTime<Utc>, Job)> = Vec::new();
+        work.extend(
+            returns
+                .into_iter()
+                .map(|p| (p.since(), Job::Return(p.request))),
+        );
+        work.extend(
+            payments
+                .into_iter()
+                .map(|p| (p.since(), Job::Payment(p.request))),
+        );
+        work.extend(leads.into_iter().map(|p| (p.since(), Job::Lead(p.request))));
+        work.extend(
+            held.into_iter()
+                .map(|p| (p.since(), Job::HeldReturn(p.request))),
+        );
+        for (since, job) in work {
+            if !stale(since) {
+                resumed.in_flight += 1;
+                continue;
+            }
+            if started.elapsed() >= budget {
+                resumed.deferred += 1;
+                continue;
+            }
+            let held = matches!(job, Job::HeldReturn(_));
+            let result = match job {
+                Job::Return(r) | Job::HeldReturn(r) => self.return_requested(r).await,
+                Job::Payment(p) => self.payment_received(p).await,
+                Job::Lead(l) => self.account_registered(l).await,
+            };
+            match result {
+                Ok("ReturnHeld") => resumed.still_held += 1,
+                Ok(_) if held => resumed.released += 1,
+                Ok(_) => resumed.sent += 1,
+                Err(err) if waits_for_erp(&err) => resumed.waiting_for_erp += 1,
+                Err(err) => {
+                    // Refused for good on the way (rejected, a conflict): the posting says so.
+                    warn!(code = %err.code, reason = %err.message, "a resumed posting failed");
+                    resumed.failed += 1;
+                }
+            }
+        }
+        let mut metrics = bridge_lambda::Metrics::new(crate::FUNCTION_NAME);
+        metrics.add("PostingsResumed", resumed.sent);
+        metrics.add("PostingsWaitingForErp", resumed.waiting_for_erp);
+        metrics.add("ReturnsStillHeld", resumed.still_held);
+        metrics.add("ReturnsReleased", resumed.released);
+        metrics.add("PostingsResumeFailed", resumed.failed);
+        metrics.add(
+            "ErpWaitMinutes",
+            u64::try_from(resumed.longest_wait_seconds / 60).unwrap_or(0),
+        );
+        metrics.flush();
+        Ok(resumed)
     }
 
     /// Calls the ERP for a submitted posting (unless `found` says it has it already) and
@@ -293,6 +464,29 @@ impl OrderWriteback {
             other => erp_failure(other),
         }
     }
+}
+
+/// What the schedule did with returns, payments and leads.
+#[derive(Debug, Default, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct PostingsResumed {
+    /// The partner has them now.
+    pub sent: u64,
+    pub waiting_for_erp: u64,
+    /// Held returns whose check passed now (sent).
+    pub released: u64,
+    pub still_held: u64,
+    /// Touched too recently: a delivery may still be working on them.
+    pub in_flight: u64,
+    pub deferred: u64,
+    pub failed: u64,
+    pub longest_wait_seconds: i64,
+}
+
+enum Job {
+    Return(ReturnRequested),
+    HeldReturn(ReturnRequested),
+    Payment(PaymentReceived),
+    Lead(AccountRegistered),
 }
 
 fn accepted_outcome(kind: &str) -> MessageOutcome {

@@ -33,7 +33,13 @@ pub async fn build(config: &Config, aws: &aws_config::SdkConfig) -> anyhow::Resu
     let token =
         load_secret_string(&bridge_aws::secrets_client(aws), &settings.erp_token_secret).await?;
     let timeout = Duration::from_secs(config.parsed("ERP_TIMEOUT_SECONDS", 10)?);
-    let rest = Arc::new(HttpErp::new(&settings.erp_base_url, token.trim(), timeout)?);
+    let threshold = config.parsed("ERP_CIRCUIT_THRESHOLD", 5)?;
+    let cool_down = Duration::from_secs(config.parsed("ERP_CIRCUIT_COOL_DOWN_SECONDS", 30)?);
+    let rest = Arc::new(Circuit::new(
+        HttpErp::new(&settings.erp_base_url, token.trim(), timeout)?,
+        threshold,
+        cool_down,
+    ));
     let crm_token =
         load_secret_string(&bridge_aws::secrets_client(aws), &settings.crm_token_secret).await?;
     let crm = Arc::new(HttpCrm::new(
@@ -52,11 +58,7 @@ pub async fn build(config: &Config, aws: &aws_config::SdkConfig) -> anyhow::Resu
             supplier_id.clone(),
         )),
     };
-    let circuit = Arc::new(Circuit::around(
-        erp,
-        config.parsed("ERP_CIRCUIT_THRESHOLD", 5)?,
-        Duration::from_secs(config.parsed("ERP_CIRCUIT_COOL_DOWN_SECONDS", 30)?),
-    ));
+    let circuit = Arc::new(Circuit::around(erp, threshold, cool_down));
     let circuit_state = circuit.clone();
     let ports = WritebackPorts {
         orders: Arc::new(DynamoOrderStore::new(

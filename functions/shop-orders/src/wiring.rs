@@ -5,12 +5,12 @@
 use crate::{ShopOrderSettings, ShopOrders};
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use bridge_aws::SqsQueue;
+use bridge_domain::Route;
 use bridge_domain::shop::ShopOrderFeed;
 use bridge_lambda::{Config, Failure, Function, Handler, InitError};
 use std::sync::Arc;
 use std::time::Instant;
 use webhook_intake::IntakeSettings;
-use webhook_intake::config::SigningSecrets;
 
 #[async_trait::async_trait]
 impl Handler for ShopOrders {
@@ -30,7 +30,8 @@ impl Function for ShopOrders {
     fn check(config: &Config) -> Result<(), InitError> {
         let settings = ShopOrderSettings::from_config(config)?;
         bridge_commercetools::wiring::check(config)?;
-        let intake = IntakeSettings::from_config(config, SigningSecrets::default())?;
+        let intake = IntakeSettings::for_handover(config)?;
+        intake.require_queues(&[Route::OrdersPlaced])?;
         crate::order_sender(intake.sources.sender(&settings.source), &settings.source)?;
         Ok(())
     }

@@ -190,6 +190,16 @@ impl IntakeSettings {
             .collect()
     }
 
+    /// A handover's check at init: the queues of what it hands over are configured.
+    pub fn require_queues(&self, routes: &[Route]) -> Result<(), ConfigError> {
+        for route in routes {
+            if !self.queues.contains_key(route) {
+                return Err(ConfigError::Missing(queue_variable(*route).to_string()));
+            }
+        }
+        Ok(())
+    }
+
     pub fn queue_for(&self, route: Route) -> Option<&str> {
         self.queues.get(&route).map(String::as_str)
     }
@@ -239,7 +249,7 @@ mod tests {
             IntakeSettings::from_config(&Config::from_map(env.clone()), SigningSecrets::default())
                 .unwrap();
         assert_eq!(settings.sources, Sources::contract());
-        assert_eq!(settings.sources_without_secrets().len(), 3);
+        assert_eq!(settings.sources_without_secrets().len(), 5);
 
         env.insert(
             WEBHOOK_SOURCES.into(),

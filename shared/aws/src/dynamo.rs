@@ -694,7 +694,8 @@ impl CustomerStore for DynamoCustomerStore {
     }
 }
 
-/// The CRM's contacts: partition key `customer_id`, sort key `contact_id`.
+/// The CRM's contacts: partition key `contact_id` (a contact moved to another customer is
+/// one record, under its revision), listed per customer by the index `by_customer`.
 #[derive(Clone)]
 pub struct DynamoContactStore {
     client: Client,
@@ -721,7 +722,7 @@ impl bridge_domain::ports::ContactStore for DynamoContactStore {
             &self.client,
             &self.table,
             item,
-            &["customer_id", "contact_id"],
+            &["contact_id"],
             contact.revision,
             "contact.put",
         )
@@ -732,18 +733,23 @@ impl bridge_domain::ports::ContactStore for DynamoContactStore {
         &self,
         customer: &CustomerId,
     ) -> Result<Vec<bridge_domain::feedback::ContactChanged>, PortError> {
-        query_all(
-            &self.client,
-            &self.table,
-            "customer_id = :c",
-            [(":c", customer.to_string())],
-            &[],
-            "contact.query",
-        )
-        .await?
-        .into_iter()
-        .map(|item| from_item("contact.query", item))
-        .collect()
+        let items: Vec<Item> = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name("by_customer")
+            .key_condition_expression("customer_id = :c")
+            .expression_attribute_values(":c", AttributeValue::S(customer.to_string()))
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<Vec<_>, _>>()
+            .await
+            .map_err(|e| classify("contact.query", e))?;
+        items
+            .into_iter()
+            .map(|item| from_item("contact.query", item))
+            .collect()
     }
 }
 

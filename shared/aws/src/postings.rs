@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::AttributeValue;
 use bridge_domain::PortError;
-use bridge_domain::feedback::{Posted, Posting};
+use bridge_domain::feedback::{Posted, Posting, PostingState};
 use bridge_domain::ports::PostingStore;
 use std::collections::HashMap;
 use std::marker::PhantomData;
@@ -16,6 +16,9 @@ type Item = HashMap<String, AttributeValue>;
 
 const POSTING_ID: &str = "posting_id";
 const GROUP_KEY: &str = "group_key";
+/// Present only while a posting is `submitted` (its kind) or `held` (`<kind>-held`): the key
+/// of the sparse index `pending`, which lists what waits without reading the whole table.
+const PENDING: &str = "pending";
 /// The posting table's index by group (`template.yaml`).
 pub const BY_GROUP: &str = "by_group";
 
@@ -46,12 +49,25 @@ impl<T: Posted> DynamoPostingStore<T> {
             GROUP_KEY.into(),
             AttributeValue::S(format!("{}#{}", T::KIND, posting.request.group())),
         );
+        match posting.state {
+            PostingState::Submitted => {
+                item.insert(PENDING.into(), AttributeValue::S(T::KIND.to_string()));
+            }
+            PostingState::Held { .. } => {
+                item.insert(
+                    PENDING.into(),
+                    AttributeValue::S(format!("{}-held", T::KIND)),
+                );
+            }
+            _ => {}
+        }
         Ok(item)
     }
 
     fn decode(mut item: Item) -> Result<Posting<T>, PortError> {
         item.remove(POSTING_ID);
         item.remove(GROUP_KEY);
+        item.remove(PENDING);
         serde_dynamo::from_item(item).map_err(|e| {
             PortError::permanent(
                 "postings.decode",
@@ -105,13 +121,35 @@ impl<T: Posted + 'static> PostingStore<T> for DynamoPostingStore<T> {
     }
 
     async fn of_group(&self, group: &str) -> Result<Vec<Posting<T>>, PortError> {
+        self.query(BY_GROUP, GROUP_KEY, format!("{}#{group}", T::KIND))
+            .await
+    }
+
+    async fn pending(&self) -> Result<Vec<Posting<T>>, PortError> {
+        self.query(PENDING, PENDING, T::KIND.to_string()).await
+    }
+
+    async fn held(&self) -> Result<Vec<Posting<T>>, PortError> {
+        self.query(PENDING, PENDING, format!("{}-held", T::KIND))
+            .await
+    }
+}
+
+impl<T: Posted> DynamoPostingStore<T> {
+    async fn query(
+        &self,
+        index: &str,
+        key: &str,
+        value: String,
+    ) -> Result<Vec<Posting<T>>, PortError> {
         let items: Vec<Item> = self
             .client
             .query()
             .table_name(&self.table)
-            .index_name(BY_GROUP)
-            .key_condition_expression("group_key = :g")
-            .expression_attribute_values(":g", AttributeValue::S(format!("{}#{group}", T::KIND)))
+            .index_name(index)
+            .key_condition_expression("#k = :v")
+            .expression_attribute_names("#k", key)
+            .expression_attribute_values(":v", AttributeValue::S(value))
             .into_paginator()
             .items()
             .send()

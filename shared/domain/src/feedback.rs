@@ -177,13 +177,10 @@ pub struct LeadContact {
     pub phone: Option<String>,
 }
 
-/// How much of each line of `order` can still be returned: what was shipped (logistics'
-/// shipments where the order has any, else all of it once the ERP reports it shipped,
-/// delivered or invoiced) minus what `other_returns` already take back.
-pub fn returnable_per_line<'a>(
-    order: &StoredOrder,
-    other_returns: impl IntoIterator<Item = &'a ReturnRequested>,
-) -> BTreeMap<u32, Decimal> {
+/// How much of each line of `order` can still be returned by `return_id`: what was shipped
+/// (logistics' shipments where the order has any, else all of it once the ERP reports it
+/// shipped, delivered or invoiced) minus what the order's other returns take back.
+pub fn returnable_per_line(order: &StoredOrder, return_id: &ReturnId) -> BTreeMap<u32, Decimal> {
     let mut returnable = if order.shipments.is_empty() {
         let shipped_by_erp = order.invoiced
             || matches!(
@@ -210,8 +207,12 @@ pub fn returnable_per_line<'a>(
     } else {
         crate::shipments::shipped_per_line(&order.shipments)
     };
-    for other in other_returns {
-        for line in &other.lines {
+    let others = order
+        .returns
+        .iter()
+        .filter(|(id, _)| id.as_str() != return_id.as_str());
+    for (_, lines) in others {
+        for line in lines {
             if let Some(left) = returnable.get_mut(&line.line) {
                 *left -= line.quantity.value();
             }
@@ -267,15 +268,11 @@ impl std::fmt::Display for ReturnHold {
 
 /// The checks of a return against its order: every line one of the order's, none above
 /// what can be returned.
-pub fn check_return<'a>(
-    request: &ReturnRequested,
-    order: Option<&StoredOrder>,
-    other_returns: impl IntoIterator<Item = &'a ReturnRequested>,
-) -> Vec<ReturnHold> {
+pub fn check_return(request: &ReturnRequested, order: Option<&StoredOrder>) -> Vec<ReturnHold> {
     let Some(order) = order else {
         return vec![ReturnHold::UnknownOrder];
     };
-    let returnable = returnable_per_line(order, other_returns);
+    let returnable = returnable_per_line(order, &request.return_id);
     let mut holds = Vec::new();
     for line in &request.lines {
         let ordered = order
@@ -426,6 +423,11 @@ impl<T: Posted> Posting<T> {
         self.version += 1;
     }
 
+    /// When it came to where it stands (the last step of its history).
+    pub fn since(&self) -> DateTime<Utc> {
+        self.history.last().map_or(Utc::now(), |t| t.at)
+    }
+
     /// The partner's number, once it took the posting.
     pub fn number(&self) -> Option<&str> {
         match &self.state {
@@ -492,7 +494,7 @@ mod tests {
 
     #[test]
     fn nothing_can_be_returned_before_anything_shipped() {
-        let holds = check_return(&request("R1", &[(1, "A", "1")]), Some(&order()), []);
+        let holds = check_return(&request("R1", &[(1, "A", "1")]), Some(&order()));
         assert_eq!(
             holds,
             vec![ReturnHold::AboveShipped {
@@ -502,7 +504,7 @@ mod tests {
             }]
         );
         assert_eq!(
-            check_return(&request("R1", &[(1, "A", "1")]), None, []),
+            check_return(&request("R1", &[(1, "A", "1")]), None),
             vec![ReturnHold::UnknownOrder]
         );
     }
@@ -529,10 +531,14 @@ mod tests {
             },
         );
         let first = request("R1", &[(1, "A", "4")]);
-        assert!(check_return(&first, Some(&stored), []).is_empty());
+        assert!(check_return(&first, Some(&stored)).is_empty());
+        stored.returns.insert("R1".into(), first.lines.clone());
+        // The first return's own reservation does not count against it when it is checked
+        // again (a redelivery).
+        assert!(check_return(&first, Some(&stored)).is_empty());
         let second = request("R2", &[(1, "A", "3"), (2, "B", "1"), (3, "A", "1")]);
         assert_eq!(
-            check_return(&second, Some(&stored), [&first]),
+            check_return(&second, Some(&stored)),
             vec![
                 ReturnHold::AboveShipped {
                     line: 1,
@@ -561,8 +567,7 @@ mod tests {
         assert!(
             check_return(
                 &request("R1", &[(1, "A", "10"), (2, "B", "4")]),
-                Some(&stored),
-                []
+                Some(&stored)
             )
             .is_empty()
         );

@@ -19,8 +19,8 @@ pub struct MemoryStores {
     /// (price list, window key)
     pub prices: Mutex<BTreeMap<(String, String), PriceChanged>>,
     pub customers: Mutex<BTreeMap<String, CustomerChanged>>,
-    /// (customer, contact)
-    pub contacts: Mutex<BTreeMap<(String, String), crate::feedback::ContactChanged>>,
+    /// by contact id
+    pub contacts: Mutex<BTreeMap<String, crate::feedback::ContactChanged>>,
     pub orders: Mutex<BTreeMap<String, StoredOrder>>,
     /// (client, second) -> requests counted
     pub requests: Mutex<BTreeMap<(String, i64), u32>>,
@@ -121,10 +121,7 @@ impl crate::ports::ContactStore for MemoryStores {
         &self,
         contact: &crate::feedback::ContactChanged,
     ) -> Result<ApplyOutcome, PortError> {
-        let key = (
-            contact.customer_id.to_string(),
-            contact.contact_id.to_string(),
-        );
+        let key = contact.contact_id.to_string();
         Ok(apply(&self.contacts, key, contact, |c| c.revision))
     }
 

@@ -160,6 +160,10 @@ pub trait PostingStore<T: crate::feedback::Posted>: Send + Sync {
     async fn save(&self, posting: &crate::feedback::Posting<T>) -> Result<bool, PortError>;
     /// Every posting of `group` (a return's order, a payment's customer).
     async fn of_group(&self, group: &str) -> Result<Vec<crate::feedback::Posting<T>>, PortError>;
+    /// Every posting of this kind that is `submitted` (sent, the answer not recorded).
+    async fn pending(&self) -> Result<Vec<crate::feedback::Posting<T>>, PortError>;
+    /// Every posting of this kind that is `held`.
+    async fn held(&self) -> Result<Vec<crate::feedback::Posting<T>>, PortError>;
 }
 
 /// What a claim on a webhook id found.
@@ -434,6 +438,11 @@ pub struct StoredOrder {
     /// the customer's open items from then on, whatever status comes later.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub invoiced: bool,
+    /// What the returns sent to the ERP take back, by return id: reserved on the order in
+    /// the same conditional save as the check, so two returns cannot together take back
+    /// more than was shipped.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub returns: std::collections::BTreeMap<String, Vec<crate::feedback::ReturnLine>>,
 }
 
 impl StoredOrder {
@@ -451,6 +460,7 @@ impl StoredOrder {
             changed_after_submission: None,
             shipments: Default::default(),
             invoiced: false,
+            returns: Default::default(),
         }
     }
 

@@ -65,6 +65,31 @@ impl Setup {
         Err(last.expect("at least one attempt"))
     }
 
+    /// POSTs the simulator answered 200 for a key it had seen: a resend without a lookup.
+    async fn replays(&self) -> u64 {
+        let body: Value = self
+            .http
+            .get(format!("{}/_admin/orders", self.sim.base_url))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        body["replays"].as_u64().unwrap()
+    }
+
+    /// The schedule's run over returns, payments and leads, as if `minutes` had passed.
+    async fn resume(&self, minutes: i64) -> order_writeback::postings::PostingsResumed {
+        self.writeback
+            .resume_postings(
+                chrono::Utc::now() + chrono::Duration::minutes(minutes),
+                std::time::Duration::from_secs(60),
+            )
+            .await
+            .unwrap()
+    }
+
     async fn shipped(&self, order: &str, revision: u64) {
         let body = json!({"type": "order.status_changed", "timestamp": "2026-12-08T10:00:00Z",
             "data": {"order_id": order, "status": "shipped", "revision": revision}});
@@ -171,6 +196,9 @@ async fn a_return_delivered_three_times_after_a_crash_or_a_lost_answer_is_one_er
             .count(),
         1
     );
+    // Neither the retry after the lost answer nor the one after the crash sent it again:
+    // each found the ERP's return by its reference first.
+    assert_eq!(s.replays().await, 0);
 
     // More than was shipped (5, of which 3 are being returned) is held by name; the ERP
     // sees nothing of it, nor of a return for an order the bridge does not know.
@@ -217,6 +245,66 @@ async fn a_return_delivered_three_times_after_a_crash_or_a_lost_answer_is_one_er
         s.hand_over("erp", unknown, 1).await.unwrap_err().code,
         "unknown_return"
     );
+}
+
+#[tokio::test]
+async fn two_returns_at_once_never_take_back_more_than_was_shipped_and_a_held_one_goes_once_shipped()
+ {
+    let s = setup().await;
+    assert_eq!(
+        s.deliver(&s.order("SO-C1", "5", "10.00"), 1).await,
+        Ok("Submitted")
+    );
+    s.shipped("SO-C1", 1).await;
+    // Two returns of 4 of the 5 shipped, handled at the same time: one goes, one is held.
+    let (a, b) = tokio::join!(
+        s.hand_over("shop", return_body("R-C1", "SO-C1", "4"), 5),
+        s.hand_over("shop", return_body("R-C2", "SO-C1", "4"), 5),
+    );
+    let mut outcomes = vec![a.unwrap(), b.unwrap()];
+    outcomes.sort();
+    assert_eq!(outcomes, ["ReturnHeld", "ReturnSentToErp"]);
+    assert_eq!(s.booked("returns").await.len(), 1);
+    let sent = if s.the_return("R-C1").await.number().is_some() {
+        "R-C1"
+    } else {
+        "R-C2"
+    };
+
+    // A return the shop sends before the order was shipped is held, and goes to the ERP by
+    // the schedule once the shipment is known.
+    assert_eq!(
+        s.deliver(&s.order("SO-C2", "3", "10.00"), 1).await,
+        Ok("Submitted")
+    );
+    assert_eq!(
+        s.hand_over("shop", return_body("R-C3", "SO-C2", "3"), 1)
+            .await
+            .unwrap(),
+        "ReturnHeld"
+    );
+    let first = s.resume(10).await;
+    assert_eq!((first.still_held, first.released), (2, 0), "{first:?}");
+    s.shipped("SO-C2", 1).await;
+    let second = s.resume(10).await;
+    assert_eq!((second.still_held, second.released), (1, 1), "{second:?}");
+    assert!(matches!(
+        s.the_return("R-C3").await.state,
+        PostingState::Accepted { .. }
+    ));
+    assert_eq!(s.booked("returns").await.len(), 2);
+
+    // The ERP rejects the first return after inspection: its 4 may be returned again, and
+    // the held one goes.
+    let rejected = json!({"type": "return.status_changed", "timestamp": "2026-12-09T10:00:00Z",
+        "data": {"return_id": sent, "status": "rejected", "revision": 5}});
+    assert_eq!(
+        s.hand_over("erp", rejected, 1).await.unwrap(),
+        "ReturnStatusApplied"
+    );
+    let third = s.resume(10).await;
+    assert_eq!((third.still_held, third.released), (0, 1), "{third:?}");
+    assert_eq!(s.booked("returns").await.len(), 3);
 }
 
 #[tokio::test]
@@ -283,10 +371,35 @@ async fn a_payment_frees_a_credit_held_order_at_once_and_counts_once_after_the_e
     let err = s.hand_over("psp", second.clone(), 3).await.unwrap_err();
     assert_eq!(err.code, "erp_ambiguous");
     assert_eq!(s.open_items().await, "300.00");
+    // Its deliveries ran out while the ERP was down: the schedule sends it when it is back.
+    let waiting = s.resume(10).await;
+    assert_eq!(
+        (waiting.waiting_for_erp, waiting.sent),
+        (1, 0),
+        "{waiting:?}"
+    );
+    assert!(waiting.longest_wait_seconds >= 600);
     s.faults(json!({})).await;
+    let back = s.resume(10).await;
+    assert_eq!((back.waiting_for_erp, back.sent), (0, 1), "{back:?}");
     assert_eq!(
         s.hand_over("psp", second, 1).await.unwrap(),
-        "PaymentSentToErp"
+        "AlreadyPosted"
+    );
+    assert_eq!(s.open_items().await, "300.00");
+    assert_eq!(s.booked("payments").await.len(), 2);
+
+    // A payment the ERP refuses: counted at once, taken back when the ERP says no.
+    s.faults(json!({"reject_customers": ["C-1"]})).await;
+    let refused = json!({"type": "payment.received", "timestamp": "2026-12-08T13:00:00Z",
+        "data": {"payment_id": "PAY-3", "customer_id": "C-1", "amount": {"amount": "100", "currency": "EUR"},
+            "received_at": "2026-12-08T12:59:00Z"}});
+    let err = s.hand_over("psp", refused.clone(), 1).await.unwrap_err();
+    assert_eq!(err.code, "erp_rejected");
+    assert_eq!(s.open_items().await, "300.00");
+    assert_eq!(
+        s.hand_over("psp", refused, 1).await.unwrap(),
+        "AlreadyRejected"
     );
     assert_eq!(s.open_items().await, "300.00");
     assert_eq!(s.booked("payments").await.len(), 2);

@@ -247,7 +247,7 @@ async fn bad_requests_get_specific_answers() {
     assert_eq!(response.body, json!({"error": "payload_too_large"}));
 
     let mut unknown_source = send("b7", stock_event("S", 1, "1").to_string());
-    unknown_source.source = "crm".into();
+    unknown_source.source = "pim".into();
     assert_eq!(
         intake
             .handle(unknown_source, chrono::Utc::now())

@@ -84,7 +84,7 @@ pub struct Faults {
     pub timeout_rate: f64,
     #[serde(default)]
     pub lost_after_commit_rate: f64,
-    /// Customers whose orders the ERP refuses with 422.
+    /// Customers whose orders (and payments) the ERP refuses with 422.
     #[serde(default)]
     pub reject_customers: Vec<String>,
     /// Down for maintenance: every request is answered 503 before anything happens (the
@@ -159,10 +159,19 @@ impl Book {
                 }
             }
             Book::Returns => (!has_lines).then(|| "a return needs lines".into()),
-            Book::Payments => body
-                .pointer("/amount/amount")
-                .is_none()
-                .then(|| "a payment needs an amount".into()),
+            Book::Payments => {
+                let customer = body
+                    .get("customer_id")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default();
+                if faults.reject_customers.iter().any(|c| c == customer) {
+                    Some(format!("customer {customer} has no account for payments"))
+                } else if body.pointer("/amount/amount").is_none() {
+                    Some("a payment needs an amount".into())
+                } else {
+                    None
+                }
+            }
             Book::Leads => body
                 .get("company")
                 .and_then(Value::as_str)
@@ -180,6 +189,8 @@ struct Erp {
     returns: BTreeMap<String, SalesOrder>,
     payments: BTreeMap<String, SalesOrder>,
     leads: BTreeMap<String, SalesOrder>,
+    /// POSTs answered 200 for a key seen before (a sender that did not look up first).
+    replays: u64,
     next_number: u64,
     requests: u64,
     /// The change log; `changes[i].sequence == i + 1`.
@@ -335,8 +346,14 @@ async fn create_in(
     };
     let (status, order) = {
         let mut erp = state.lock();
-        if let Some(existing) = erp.book(book).values().find(|o| o.idempotency_key == key) {
-            (StatusCode::OK, existing.clone())
+        if let Some(existing) = erp
+            .book(book)
+            .values()
+            .find(|o| o.idempotency_key == key)
+            .cloned()
+        {
+            erp.replays += 1;
+            (StatusCode::OK, existing)
         } else if erp.book(book).contains_key(&reference) {
             return error(
                 StatusCode::CONFLICT,
@@ -716,6 +733,7 @@ async fn orders(State(state): State<AppState>) -> Json<Value> {
         "returns": erp.returns.values().collect::<Vec<_>>(),
         "payments": erp.payments.values().collect::<Vec<_>>(),
         "leads": erp.leads.values().collect::<Vec<_>>(),
+        "replays": erp.replays,
         "requests": erp.requests,
     }))
 }
