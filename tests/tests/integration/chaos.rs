@@ -12,7 +12,10 @@
 //!    outage shorter than the outage window (a maintenance window is among the faults);
 //! 3. every order's ERP status is the one of its highest status revision;
 //! 4. every dead-lettered message carries its reason, no queue holds anything else, and
-//!    nothing the intake refused reached a table.
+//!    nothing the intake refused reached a table;
+//! 5. every payment (sent by the shop and the payment provider alike), lead and return is in
+//!    the ERP (the CRM) exactly once, accepted, and each customer's open items count its
+//!    payments exactly once.
 //!
 //! `CHAOS_SEED` replays a run; `CHAOS_SCALE` (default 1) multiplies the record counts.
 
@@ -185,11 +188,14 @@ async fn erp_faults(stack: &LocalStack, faults: Value) {
         .unwrap();
 }
 
-const SOURCE_QUEUES: [&str; 4] = [
+const SOURCE_QUEUES: [&str; 7] = [
     "StockPriceQueue",
     "CustomerQueue",
     "OrderPlacedQueue",
     "OrderStatusQueue",
+    "ReturnQueue",
+    "PaymentQueue",
+    "LeadQueue",
 ];
 
 #[tokio::test]
@@ -355,6 +361,38 @@ async fn chaos_loses_nothing_applies_nothing_twice_and_lets_nothing_stale_win() 
             });
         }
     }
+    // Payments (each sent by the shop and by the payment provider too) and registrations.
+    let mut payments: BTreeMap<String, (String, u64)> = BTreeMap::new();
+    for n in 0..40 * scale {
+        let payment_id = format!("PAY-{run}-{n}");
+        // Not the customer whose bookings the ERP refuses.
+        let customer = customers[1 + n % (customers.len() - 1)].clone();
+        let cents = 100 + n as u64;
+        payments.insert(payment_id.clone(), (customer.clone(), cents));
+        let data = json!({"payment_id": payment_id, "customer_id": customer,
+            "amount": {"amount": format!("{}.{:02}", cents / 100, cents % 100), "currency": "EUR"},
+            "received_at": "2026-12-08T10:00:00Z"});
+        for source in [Source::shop(), Source::parse("psp").unwrap()] {
+            unique.push(Delivery {
+                id: id(),
+                source,
+                event: event("payment.received", data.clone()),
+            });
+        }
+    }
+    let mut registrations = BTreeSet::new();
+    for n in 0..30 * scale {
+        let registration_id = format!("REG-{run}-{n}");
+        registrations.insert(registration_id.clone());
+        unique.push(Delivery {
+            id: id(),
+            source: Source::shop(),
+            event: event(
+                "account.registered",
+                json!({"registration_id": registration_id, "company": format!("Firma {n}")}),
+            ),
+        });
+    }
     let storm = with_redeliveries(&mut rng, unique, &mut ledger);
     let storm_size = storm.len();
 
@@ -445,6 +483,74 @@ async fn chaos_loses_nothing_applies_nothing_twice_and_lets_nothing_stale_win() 
         .drain(&SOURCE_QUEUES, Duration::from_secs(120))
         .await
         .expect("every queue drains");
+
+    // Returns of delivered orders while the ERP fails and loses answers again.
+    let mut returns = BTreeMap::new();
+    for order_id in in_erp.keys().take(30 * scale) {
+        returns.insert(format!("RET-{order_id}"), order_id.clone());
+    }
+    let mut return_deliveries = Vec::new();
+    for (return_id, order_id) in &returns {
+        let stored = waiting_orders
+            .get(&bridge_domain::OrderId::parse(order_id).unwrap())
+            .await
+            .unwrap()
+            .unwrap();
+        let line = &stored.order.lines.as_slice()[0];
+        return_deliveries.push(Delivery {
+            id: format!("ret-{return_id}"),
+            source: Source::shop(),
+            event: event(
+                "return.requested",
+                json!({"return_id": return_id, "order_id": order_id, "revision": 1,
+                       "lines": [{"line": line.line, "sku": line.sku, "quantity": 1}]}),
+            ),
+        });
+    }
+    erp_faults(
+        &stack,
+        json!({"server_error_rate": 0.2, "lost_after_commit_rate": 0.3, "reject_customers": [rejected_customer]}),
+    )
+    .await;
+    let return_deliveries = with_redeliveries(&mut rng, return_deliveries, &mut ledger);
+    deliver(&stack, return_deliveries, &mut ledger).await;
+    erp_faults(&stack, json!({"reject_customers": [rejected_customer]})).await;
+    stack
+        .drain(&SOURCE_QUEUES, Duration::from_secs(120))
+        .await
+        .expect("every queue drains");
+    // What ran out of deliveries while the ERP was down waits for the schedule.
+    let posting_table = stack.info.table("PostingTable").unwrap().to_string();
+    let pending_payments: bridge_aws::DynamoPostingStore<bridge_domain::feedback::PaymentReceived> =
+        bridge_aws::DynamoPostingStore::new(
+            aws_sdk_dynamodb::Client::new(&stack.sdk),
+            posting_table.clone(),
+        );
+    let pending_leads: bridge_aws::DynamoPostingStore<bridge_domain::feedback::AccountRegistered> =
+        bridge_aws::DynamoPostingStore::new(
+            aws_sdk_dynamodb::Client::new(&stack.sdk),
+            posting_table.clone(),
+        );
+    let pending_returns: bridge_aws::DynamoPostingStore<bridge_domain::feedback::ReturnRequested> =
+        bridge_aws::DynamoPostingStore::new(
+            aws_sdk_dynamodb::Client::new(&stack.sdk),
+            posting_table,
+        );
+    let waited = Instant::now();
+    loop {
+        use bridge_domain::ports::PostingStore;
+        let waiting = pending_payments.pending().await.unwrap().len()
+            + pending_leads.pending().await.unwrap().len()
+            + pending_returns.pending().await.unwrap().len();
+        if waiting == 0 {
+            break;
+        }
+        assert!(
+            waited.elapsed() < Duration::from_secs(120),
+            "{waiting} returns, payments or leads still waiting 120 s after the ERP recovered"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
 
     // ---- invariants
     let sdk = &stack.sdk;
@@ -614,6 +720,81 @@ async fn chaos_loses_nothing_applies_nothing_twice_and_lets_nothing_stale_win() 
             violations.push(format!("{order_id}: in the ERP but never placed"));
         }
     }
+    // Payments, leads and returns: each once in the ERP (the CRM), accepted; each
+    // customer's open items count its payments once (the ground records carry none).
+    let listed: Value = reqwest::get(format!("{}/_admin/orders", stack.info.erp_base_url))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let booked = |book: &str| -> BTreeMap<String, u64> {
+        let mut counts = BTreeMap::new();
+        for entry in listed[book].as_array().unwrap() {
+            *counts
+                .entry(entry["external_reference"].as_str().unwrap().to_string())
+                .or_default() += 1;
+        }
+        counts
+    };
+    {
+        for (book, expected, accepted) in [
+            (
+                "payments",
+                payments.keys().cloned().collect::<BTreeSet<_>>(),
+                accepted_count(&pending_payments, payments.keys()).await,
+            ),
+            (
+                "leads",
+                registrations.clone(),
+                accepted_count(&pending_leads, registrations.iter()).await,
+            ),
+            (
+                "returns",
+                returns.keys().cloned().collect::<BTreeSet<_>>(),
+                accepted_count(&pending_returns, returns.keys()).await,
+            ),
+        ] {
+            let counts = booked(book);
+            for id in &expected {
+                if counts.get(id) != Some(&1) {
+                    violations.push(format!(
+                        "{book} {id}: {:?} times in the ERP",
+                        counts.get(id)
+                    ));
+                }
+            }
+            for id in counts.keys() {
+                if id.contains(&run) && !expected.contains(id) {
+                    violations.push(format!("{book} {id}: in the ERP but never sent"));
+                }
+            }
+            if accepted != expected.len() {
+                violations.push(format!(
+                    "{book}: {accepted} of {} stored as accepted",
+                    expected.len()
+                ));
+            }
+        }
+    }
+    let mut paid: BTreeMap<&String, u64> = BTreeMap::new();
+    for (customer, cents) in payments.values() {
+        *paid.entry(customer).or_default() += cents;
+    }
+    for (customer, cents) in paid {
+        let record = customers_store
+            .customer(&bridge_domain::CustomerId::parse(customer).unwrap())
+            .await
+            .unwrap()
+            .unwrap();
+        let expected = -rust_decimal::Decimal::new(cents as i64, 2);
+        if record.open_items.map(|m| m.amount) != Some(expected) {
+            violations.push(format!(
+                "{customer}: open items {:?}, its payments {expected}",
+                record.open_items
+            ));
+        }
+    }
     for (queue, body, attributes) in &dead_letters {
         if !attributes.contains_key("failure_code") {
             violations.push(format!("{queue}: a message without its reason: {body}"));
@@ -632,6 +813,9 @@ async fn chaos_loses_nothing_applies_nothing_twice_and_lets_nothing_stale_win() 
         "answers": ledger.answers,
         "records_checked": ledger.accepted.len(),
         "orders": orders.len(),
+        "payments": payments.len(),
+        "leads": registrations.len(),
+        "returns": returns.len(),
         "order_fates": fates,
         "invocations_killed": chaos.kills(),
         "dead_letters": dead_letters.len(),
@@ -651,6 +835,23 @@ async fn chaos_loses_nothing_applies_nothing_twice_and_lets_nothing_stale_win() 
         *ledger.answers.get(&200).unwrap_or(&0) > 0,
         "no redelivery was recognised"
     );
+}
+
+/// How many of `ids` are stored as accepted by the partner.
+async fn accepted_count<'a, T: bridge_domain::feedback::Posted + 'static>(
+    store: &bridge_aws::DynamoPostingStore<T>,
+    ids: impl Iterator<Item = &'a String>,
+) -> usize {
+    use bridge_domain::ports::PostingStore;
+    let mut accepted = 0;
+    for id in ids {
+        if let Some(posting) = store.get(id).await.unwrap()
+            && posting.number().is_some()
+        {
+            accepted += 1;
+        }
+    }
+    accepted
 }
 
 /// The ERP's orders by external reference.
