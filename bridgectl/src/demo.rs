@@ -47,6 +47,12 @@ pub async fn post(
     Ok((status, response.text().await?))
 }
 
+/// `ok ` or `BAD` for a line of the demo's output; a `BAD` fails the demo.
+fn verdict(good: bool, ok: &mut bool) -> &'static str {
+    *ok &= good;
+    if good { "ok " } else { "BAD" }
+}
+
 fn event(kind: &str, data: Value) -> Value {
     json!({"type": kind, "timestamp": chrono::Utc::now().to_rfc3339(), "data": data})
 }
@@ -164,12 +170,7 @@ pub async fn run(stack: &LocalStack) -> anyhow::Result<bool> {
             .unwrap_or(body);
         let (status, answer) =
             post(&http, stack, Source::erp(), &webhook_id, &body, tamper).await?;
-        let mark = if status == expected {
-            "ok "
-        } else {
-            ok = false;
-            "BAD"
-        };
+        let mark = verdict(status == expected, &mut ok);
         println!("{mark} {status} {label:<45} {answer}");
         sent.push((webhook_id, body));
     }
@@ -567,12 +568,7 @@ async fn orders_demo(
             false,
         )
         .await?;
-        let mark = if status == 202 {
-            "ok "
-        } else {
-            ok = false;
-            "BAD"
-        };
+        let mark = verdict(status == 202, &mut ok);
         println!("{mark} {status} {id:<18} {label:<45} {answer}");
     }
     stack
@@ -660,12 +656,10 @@ async fn orders_demo(
             return Ok(false);
         }
     };
-    let mark = if report["status"] == "processed" && report["counts"]["queued"] == 1 {
-        "ok "
-    } else {
-        ok = false;
-        "BAD"
-    };
+    let mark = verdict(
+        report["status"] == "processed" && report["counts"]["queued"] == 1,
+        &mut ok,
+    );
     println!(
         "{mark} {key}: {} ({} queued), report {report_key}",
         report["status"].as_str().unwrap_or("?"),
@@ -791,12 +785,7 @@ async fn return_and_payment_demo(
                 false,
             )
             .await?;
-            let mark = if status == 202 {
-                "ok "
-            } else {
-                ok = false;
-                "BAD"
-            };
+            let mark = verdict(status == 202, &mut ok);
             println!("{mark} {status} {kind:<20} {label:<35} {answer}");
         }
     }

@@ -27,9 +27,15 @@ impl OrderWriteback {
         request: ReturnRequested,
     ) -> Result<MessageOutcome, MessageError> {
         let store = self.ports.returns.as_ref();
-        let mut posting = match recorded(store, &request).await? {
-            Recorded::Fresh(posting) => posting,
-            Recorded::Done(outcome) => return Ok(outcome),
+        let mut posting = match recorded(store, &request).await {
+            Ok(Recorded::Fresh(posting)) => posting,
+            Ok(Recorded::Done(outcome)) => return Ok(outcome),
+            Err(err) if err.code == "erp_rejected" => {
+                // A redelivery of a refused return: its reservation may not be given back yet.
+                self.release_return(&request).await?;
+                return Err(err);
+            }
+            Err(err) => return Err(err),
         };
         let unsent = matches!(
             posting.state,
@@ -211,9 +217,15 @@ impl OrderWriteback {
         payment: PaymentReceived,
     ) -> Result<MessageOutcome, MessageError> {
         let store = self.ports.payments.as_ref();
-        let mut posting = match recorded(store, &payment).await? {
-            Recorded::Fresh(posting) => posting,
-            Recorded::Done(outcome) => return Ok(outcome),
+        let mut posting = match recorded(store, &payment).await {
+            Ok(Recorded::Fresh(posting)) => posting,
+            Ok(Recorded::Done(outcome)) => return Ok(outcome),
+            Err(err) if err.code == "erp_rejected" => {
+                // A redelivery of a refused payment: the take-back may not have happened.
+                self.take_back(&payment).await;
+                return Err(err);
+            }
+            Err(err) => return Err(err),
         };
         let mut not_counted = false;
         if !posting.counted {
@@ -262,22 +274,28 @@ impl OrderWriteback {
             .await;
         match result {
             Err(err) if err.code == "erp_rejected" && counted => {
-                // The ERP refused the payment: the credit it gave is taken back at once.
-                let reversal = OpenItemsAdjustment {
-                    id: format!("payment:{}:refused", payment.payment_id),
-                    amount: payment.amount,
-                };
-                let outcome = self
-                    .ports
-                    .customers
-                    .adjust_open_items(&payment.customer_id, &reversal)
-                    .await;
-                error!(payment_id = %payment.payment_id, customer_id = %payment.customer_id, reversal = ?outcome, "the ERP refused the payment; its count in the open items is taken back");
+                self.take_back(&payment).await;
                 Err(err)
             }
             Ok(_) if not_counted => Ok("PaymentSentToErpNotCounted"),
             other => other,
         }
+    }
+
+    /// The ERP refused the payment: the credit it gave is taken back at once (once, by its
+    /// id; after the ERP's next customer record, which never had it, the take-back counts
+    /// on top: tighter, not looser).
+    async fn take_back(&self, payment: &PaymentReceived) {
+        let reversal = OpenItemsAdjustment {
+            id: format!("payment:{}:refused", payment.payment_id),
+            amount: payment.amount,
+        };
+        let outcome = self
+            .ports
+            .customers
+            .adjust_open_items(&payment.customer_id, &reversal)
+            .await;
+        error!(payment_id = %payment.payment_id, customer_id = %payment.customer_id, take_back = ?outcome, "the ERP refused the payment; its count in the open items is taken back");
     }
 
     /// A new B2B account's registration: a lead in the CRM, once.
@@ -559,11 +577,21 @@ async fn recorded<T: Posted + PartialEq + Revised>(
                 }
             }
         }
-        return Ok(match stored.state {
-            PostingState::Accepted { .. } => Recorded::Done("AlreadyPosted"),
-            PostingState::Rejected { .. } => Recorded::Done("AlreadyRejected"),
-            _ => Recorded::Fresh(stored),
-        });
+        return match stored.state {
+            PostingState::Accepted { .. } => Ok(Recorded::Done("AlreadyPosted")),
+            // Again to the dead-letter queue with the reason (the first delivery may have
+            // died before it got there), never deleted as a duplicate.
+            PostingState::Rejected { errors } => Err(MessageError::permanent(
+                "erp_rejected",
+                format!(
+                    "the partner rejected {} {}: {}",
+                    T::KIND,
+                    request.id(),
+                    errors.join("; ")
+                ),
+            )),
+            _ => Ok(Recorded::Fresh(stored)),
+        };
     }
     Err(MessageError::retryable(
         "concurrent_update",

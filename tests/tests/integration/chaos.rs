@@ -722,12 +722,7 @@ async fn chaos_loses_nothing_applies_nothing_twice_and_lets_nothing_stale_win() 
     }
     // Payments, leads and returns: each once in the ERP (the CRM), accepted; each
     // customer's open items count its payments once (the ground records carry none).
-    let listed: Value = reqwest::get(format!("{}/_admin/orders", stack.info.erp_base_url))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let listed = erp_listing(&stack).await;
     let booked = |book: &str| -> BTreeMap<String, u64> {
         let mut counts = BTreeMap::new();
         for entry in listed[book].as_array().unwrap() {
@@ -856,13 +851,7 @@ async fn accepted_count<'a, T: bridge_domain::feedback::Posted + 'static>(
 
 /// The ERP's orders by external reference.
 async fn erp_orders(stack: &LocalStack) -> BTreeMap<String, Value> {
-    let listed: Value = reqwest::get(format!("{}/_admin/orders", stack.info.erp_base_url))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    listed["orders"]
+    erp_listing(stack).await["orders"]
         .as_array()
         .unwrap()
         .iter()
@@ -873,6 +862,16 @@ async fn erp_orders(stack: &LocalStack) -> BTreeMap<String, Value> {
             )
         })
         .collect()
+}
+
+/// What the ERP simulator holds: its books (orders, returns, payments, leads) and counts.
+async fn erp_listing(stack: &LocalStack) -> Value {
+    reqwest::get(format!("{}/_admin/orders", stack.info.erp_base_url))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
 }
 
 /// Every message of every dead-letter queue: (queue, body, attributes).

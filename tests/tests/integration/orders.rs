@@ -145,17 +145,23 @@ impl Setup {
             .unwrap();
     }
 
-    async fn erp_orders(&self) -> Vec<Value> {
-        let body: Value = self
-            .http
+    /// What the simulator holds (`GET /_admin/orders`): its books and request counts.
+    pub(super) async fn erp_listing(&self) -> Value {
+        self.http
             .get(format!("{}/_admin/orders", self.sim.base_url))
             .send()
             .await
             .unwrap()
             .json()
             .await
-            .unwrap();
-        body["orders"].as_array().unwrap().clone()
+            .unwrap()
+    }
+
+    async fn erp_orders(&self) -> Vec<Value> {
+        self.erp_listing().await["orders"]
+            .as_array()
+            .unwrap()
+            .clone()
     }
 
     pub(super) async fn stored(&self, id: &str) -> bridge_domain::ports::StoredOrder {
@@ -187,16 +193,7 @@ impl Setup {
 
     /// Requests the ERP has had (answered or refused).
     async fn erp_requests(&self) -> u64 {
-        let body: Value = self
-            .http
-            .get(format!("{}/_admin/orders", self.sim.base_url))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        body["requests"].as_u64().unwrap()
+        self.erp_listing().await["requests"].as_u64().unwrap()
     }
 
     pub(super) async fn state(&self, id: &str) -> String {
