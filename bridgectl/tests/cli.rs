@@ -148,6 +148,47 @@ async fn price_stock_and_customer_answer_from_the_tables() {
     let (code, _, err) = bridgectl(&file, &["customer", "C-404"]);
     assert_eq!(code, 1);
     assert!(err.contains("customer C-404 is not known"), "{err}");
+
+    // The CRM's contact of C-7, and a return of an order the bridge does not know.
+    let contact = json!({"type": "contact.changed", "timestamp": "2026-12-08T10:00:00Z",
+        "data": {"contact_id": "u-70", "customer_id": "C-7", "revision": 1, "name": "Eva Berg",
+                 "roles": ["purchasing_manager"]}});
+    let crm = Source::parse("crm").unwrap();
+    let (status, body) = bridgectl::demo::post(&http, &stack, crm, "crm-1", &contact, false)
+        .await
+        .unwrap();
+    assert_eq!(status, 202, "{body}");
+    let ret = json!({"type": "return.requested", "timestamp": "2026-12-08T10:00:00Z",
+        "data": {"return_id": "R-70", "order_id": "SO-NOWHERE", "revision": 1,
+                 "lines": [{"line": 1, "sku": "A-1", "quantity": 1}]}});
+    let (status, body) = bridgectl::demo::post(&http, &stack, Source::shop(), "ret-1", &ret, false)
+        .await
+        .unwrap();
+    assert_eq!(status, 202, "{body}");
+    stack
+        .drain(&["CustomerQueue", "ReturnQueue"], Duration::from_secs(60))
+        .await
+        .unwrap();
+    let (code, out, _) = bridgectl(&file, &["customer", "C-7"]);
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("u-70") && out.contains("Eva Berg") && out.contains("purchasing_manager"),
+        "{out}"
+    );
+    let (code, out, _) = bridgectl(&file, &["customer", "C-7", "--json"]);
+    assert_eq!(code, 0);
+    let view: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(view["name"], "Süd AG");
+    assert_eq!(view["contacts"][0]["contact_id"], "u-70");
+    let (code, out, err) = bridgectl(&file, &["return", "R-70"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("held: unknown_order") && out.contains("SO-NOWHERE"),
+        "{out}"
+    );
+    let (code, _, err) = bridgectl(&file, &["return", "R-404"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("return R-404 is not known"), "{err}");
     let (code, _, err) = bridgectl(&file, &["price", "--customer", "C-7", "--sku", "A 1"]);
     assert_eq!(code, 1);
     assert!(err.contains("--sku"), "{err}");
