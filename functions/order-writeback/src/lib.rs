@@ -1134,35 +1134,39 @@ impl OrderWriteback {
         Ok(resume)
     }
 
-    /// Puts an order that has no queue message left into the placed orders' dead-letter
-    /// queue, in the format every dead-lettered message has, and marks its wait as ended.
-    async fn dead_letter_order(
+    /// Puts an event that has no queue message left (the schedule found it) into its route's
+    /// dead-letter queue, in the format every dead-lettered message has, so that a redrive
+    /// hands it back like any other delivery.
+    async fn dead_letter_event(
         &self,
-        mut stored: StoredOrder,
+        route: Route,
+        source: bridge_domain::Source,
+        webhook_id: String,
+        body: serde_json::Value,
         err: &MessageError,
         now: chrono::DateTime<Utc>,
     ) -> Result<(), MessageError> {
         use bridge_contract::envelope::{ENVELOPE_VERSION, Envelope, Payload};
-        let Some(queue) = self.settings.queues.of_route(Route::OrdersPlaced) else {
+        let Some(queue) = self.settings.queues.of_route(route) else {
             return Err(MessageError::permanent(
                 "no_dead_letter_queue",
-                "no dead-letter queue is configured for placed orders",
+                format!("no dead-letter queue is configured for {}", route.as_str()),
             ));
         };
-        let id = stored.order.order_id.to_string();
-        let webhook_id = format!("{id}.r{}.resumed", stored.order.revision);
+        let event_type = body["type"]
+            .as_str()
+            .and_then(bridge_domain::EventType::parse)
+            .ok_or_else(|| MessageError::permanent("invalid_event", "the body names no type"))?;
         let envelope = Envelope {
             version: ENVELOPE_VERSION,
             webhook_id: webhook_id.clone(),
-            source: bridge_domain::Source::shop(),
-            event_type: bridge_domain::EventType::OrderPlaced,
+            source,
+            event_type,
             correlation_id: CORRELATION_ID
                 .try_with(Clone::clone)
                 .unwrap_or_else(|_| webhook_id.clone()),
             received_at: now,
-            payload: Payload::Inline {
-                body: bridge_contract::order_placed_body(&stored.order, now),
-            },
+            payload: Payload::Inline { body },
         };
         let message = bridge_domain::ports::OutboundMessage {
             body: envelope.to_json(),
@@ -1178,7 +1182,28 @@ impl OrderWriteback {
             .queue
             .send(&queue.dead_letter_queue, &message)
             .await
-            .map_err(store_failure)?;
+            .map_err(store_failure)
+            .map(|_| ())
+    }
+
+    /// Puts an order that has no queue message left into the placed orders' dead-letter
+    /// queue, in the format every dead-lettered message has, and marks its wait as ended.
+    async fn dead_letter_order(
+        &self,
+        mut stored: StoredOrder,
+        err: &MessageError,
+        now: chrono::DateTime<Utc>,
+    ) -> Result<(), MessageError> {
+        let id = stored.order.order_id.to_string();
+        self.dead_letter_event(
+            Route::OrdersPlaced,
+            bridge_domain::Source::shop(),
+            format!("{id}.r{}.resumed", stored.order.revision),
+            bridge_contract::order_placed_body(&stored.order, now),
+            err,
+            now,
+        )
+        .await?;
         error!(order_id = %id, code = %err.code, reason = %err.message, outcome = "dead_lettered", "order moved to the dead-letter queue");
         // Marked on the order as it is now: the attempt that failed may have saved it since.
         if let Some(current) = self

@@ -7,13 +7,13 @@
 //! account's registration becomes a lead in the CRM the same way.
 
 use crate::{ERP_CIRCUIT_OPEN, Edit, OrderWriteback, erp_failure, store_failure, waits_for_erp};
-use bridge_domain::PortError;
 use bridge_domain::feedback::{
     AccountRegistered, PaymentReceived, Posted, Posting, PostingState, ReturnHold, ReturnRequested,
     ReturnStatus, ReturnStatusChanged, check_return,
 };
 use bridge_domain::orders::{AdjustOutcome, OpenItemsAdjustment};
 use bridge_domain::ports::{ErpError, PostingStore};
+use bridge_domain::{ErrorClass, EventType, PortError, Route, Source};
 use bridge_lambda::{MessageError, MessageOutcome};
 use chrono::Utc;
 use std::future::Future;
@@ -118,9 +118,15 @@ impl OrderWriteback {
                 &request.order_id,
                 || format!("the order {} is not known", request.order_id),
                 |stored| {
+                    // The check leaves this return's own reservation out; a held return
+                    // reserves nothing (a delivery that reserved and died, or an earlier
+                    // revision with other lines, leaves no reservation behind).
                     holds = check_return(request, Some(stored));
                     if !holds.is_empty() {
-                        return Ok(Edit::Leave("ReturnHeld"));
+                        return Ok(match stored.returns.remove(&id) {
+                            Some(_) => Edit::Save(()),
+                            None => Edit::Leave("ReturnHeld"),
+                        });
                     }
                     if stored.returns.get(&id) == Some(&request.lines) {
                         return Ok(Edit::Leave("Reserved"));
@@ -177,10 +183,13 @@ impl OrderWriteback {
                     format!("the return {} is not known to the bridge", event.return_id),
                 ));
             };
-            if posting
-                .erp_status
-                .is_some_and(|(_, stored)| !event.revision.supersedes(Some(stored)))
+            if let Some((status, stored)) = posting.erp_status
+                && !event.revision.supersedes(Some(stored))
             {
+                if status == ReturnStatus::Rejected {
+                    // The release after a saved rejection may have failed: it is idempotent.
+                    self.release_return(&posting.request).await?;
+                }
                 return Ok("Stale");
             }
             posting.erp_status = Some((event.status, event.revision));
@@ -222,7 +231,14 @@ impl OrderWriteback {
             Ok(Recorded::Done(outcome)) => return Ok(outcome),
             Err(err) if err.code == "erp_rejected" => {
                 // A redelivery of a refused payment: the take-back may not have happened.
-                self.take_back(&payment).await;
+                let counted = store
+                    .get(&payment.id())
+                    .await
+                    .map_err(store_failure)?
+                    .is_some_and(|p| p.counted);
+                if counted {
+                    self.take_back(&payment).await;
+                }
                 return Err(err);
             }
             Err(err) => return Err(err),
@@ -352,32 +368,42 @@ impl OrderWriteback {
     ) -> Result<PostingsResumed, PortError> {
         let started = std::time::Instant::now();
         let mut resumed = PostingsResumed::default();
+        // Untouched for `resume_after`: no delivery is still working on it.
         let stale = |at: chrono::DateTime<Utc>| now - at >= self.settings.resume_after;
         let returns = self.ports.returns.pending().await?;
         let payments = self.ports.payments.pending().await?;
         let leads = self.ports.leads.pending().await?;
         let held = self.ports.returns.held().await?;
-        let waits = returns
-            .iter()
-            .map(Posting::since)
-            .chain(payments.iter().map(Posting::since))
-            .chain(leads.iter().map(Posting::since));
-        resumed.longest_wait_seconds = waits.map(|at| (now - at).num_seconds()).max().unwrap_or(0);
+        let longest = |waits: &mut dyn Iterator<Item = chrono::DateTime<Utc>>| {
+            waits.map(|at| (now - at).num_seconds()).max().unwrap_or(0)
+        };
+        // The ERP's waits page as the orders' do; the CRM's (leads) have their own figure.
+        resumed.longest_wait_seconds = longest(
+            &mut returns
+                .iter()
+                .map(Posting::since)
+                .chain(payments.iter().map(Posting::since)),
+        );
+        resumed.longest_crm_wait_seconds = longest(&mut leads.iter().map(Posting::since));
         let mut work: Vec<(chrono::DateTime<Utc>, Job)> = Vec::new();
         work.extend(
             returns
                 .into_iter()
-                .map(|p| (p.since(), Job::Return(p.request))),
+                .map(|p| (p.touched(), Job::Return(p.request))),
         );
         work.extend(
             payments
                 .into_iter()
-                .map(|p| (p.since(), Job::Payment(p.request))),
+                .map(|p| (p.touched(), Job::Payment(p.request))),
         );
-        work.extend(leads.into_iter().map(|p| (p.since(), Job::Lead(p.request))));
+        work.extend(
+            leads
+                .into_iter()
+                .map(|p| (p.touched(), Job::Lead(p.request))),
+        );
         work.extend(
             held.into_iter()
-                .map(|p| (p.since(), Job::HeldReturn(p.request))),
+                .map(|p| (p.touched(), Job::HeldReturn(p.request))),
         );
         for (since, job) in work {
             if !stale(since) {
@@ -389,6 +415,8 @@ impl OrderWriteback {
                 continue;
             }
             let held = matches!(job, Job::HeldReturn(_));
+            let (route, source, body) = job.dead_letter_form(now);
+            let job_id = job.id();
             let result = match job {
                 Job::Return(r) | Job::HeldReturn(r) => self.return_requested(r).await,
                 Job::Payment(p) => self.payment_received(p).await,
@@ -399,9 +427,22 @@ impl OrderWriteback {
                 Ok(_) if held => resumed.released += 1,
                 Ok(_) => resumed.sent += 1,
                 Err(err) if waits_for_erp(&err) => resumed.waiting_for_erp += 1,
+                Err(err) if err.class == ErrorClass::Permanent => {
+                    // Refused for good (the ERP's 422 or 409): no message is left to carry
+                    // the reason, so one goes to the route's dead-letter queue (alarmed; a
+                    // redrive dead-letters it again with the reason, never sends it).
+                    error!(code = %err.code, reason = %err.message, outcome = "dead_lettered", "a resumed posting was refused");
+                    resumed.failed += 1;
+                    let webhook_id = format!("{}.resumed", job_id);
+                    if let Err(dlq_err) = self
+                        .dead_letter_event(route, source, webhook_id, body, &err, now)
+                        .await
+                    {
+                        error!(error = %dlq_err.message, "could not dead-letter a refused posting");
+                    }
+                }
                 Err(err) => {
-                    // Refused for good on the way (rejected, a conflict): the posting says so.
-                    warn!(code = %err.code, reason = %err.message, "a resumed posting failed");
+                    warn!(code = %err.code, reason = %err.message, "resuming a posting failed; the next run tries again");
                     resumed.failed += 1;
                 }
             }
@@ -415,6 +456,10 @@ impl OrderWriteback {
         metrics.add(
             "ErpWaitMinutes",
             u64::try_from(resumed.longest_wait_seconds / 60).unwrap_or(0),
+        );
+        metrics.add(
+            "CrmWaitMinutes",
+            u64::try_from(resumed.longest_crm_wait_seconds / 60).unwrap_or(0),
         );
         metrics.flush();
         Ok(resumed)
@@ -452,7 +497,13 @@ impl OrderWriteback {
                 info!(kind = T::KIND, id = %id, erp_number = %number, "accepted by the ERP");
                 Ok(accepted_outcome(T::KIND))
             }
-            Err(ErpError::Rejected { errors }) => {
+            // 422, or 409 (the reference is in the ERP under another key: a person must
+            // look): refused for good, never sent again.
+            Err(err @ (ErpError::Rejected { .. } | ErpError::Conflict(_))) => {
+                let errors = match err {
+                    ErpError::Rejected { errors } => errors,
+                    other => vec![format!("{CONFLICT_PREFIX}{other}")],
+                };
                 posting.advance(
                     PostingState::Rejected {
                         errors: errors.clone(),
@@ -460,10 +511,7 @@ impl OrderWriteback {
                     Utc::now(),
                 );
                 save(store, &posting).await?;
-                Err(MessageError::permanent(
-                    "erp_rejected",
-                    format!("the ERP rejected {} {id}: {}", T::KIND, errors.join("; ")),
-                ))
+                Err(refusal(T::KIND, &id, &errors))
             }
             Err(err) => {
                 let err = self.erp_error(&id, err);
@@ -497,7 +545,10 @@ pub struct PostingsResumed {
     pub in_flight: u64,
     pub deferred: u64,
     pub failed: u64,
+    /// The oldest return or payment waiting for the ERP, in seconds.
     pub longest_wait_seconds: i64,
+    /// The oldest lead waiting for the CRM, in seconds.
+    pub longest_crm_wait_seconds: i64,
 }
 
 enum Job {
@@ -505,6 +556,45 @@ enum Job {
     HeldReturn(ReturnRequested),
     Payment(PaymentReceived),
     Lead(AccountRegistered),
+}
+
+impl Job {
+    /// The route, sender and webhook body the posting came as: what its dead letter carries.
+    fn dead_letter_form(&self, now: chrono::DateTime<Utc>) -> (Route, Source, serde_json::Value) {
+        let body = |kind: EventType, data: serde_json::Result<serde_json::Value>| {
+            serde_json::json!({
+                "type": kind.as_str(),
+                "timestamp": now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                "data": data.unwrap_or_default(),
+            })
+        };
+        match self {
+            Job::Return(r) | Job::HeldReturn(r) => (
+                Route::Returns,
+                Source::shop(),
+                body(EventType::ReturnRequested, serde_json::to_value(r)),
+            ),
+            Job::Payment(p) => (
+                Route::Payments,
+                Source::shop(),
+                body(EventType::PaymentReceived, serde_json::to_value(p)),
+            ),
+            Job::Lead(l) => (
+                Route::Leads,
+                Source::shop(),
+                body(EventType::AccountRegistered, serde_json::to_value(l)),
+            ),
+        }
+    }
+
+    /// `<kind>.<id>`, for the dead letter's id.
+    fn id(&self) -> String {
+        match self {
+            Job::Return(r) | Job::HeldReturn(r) => format!("return.{}", r.id()),
+            Job::Payment(p) => format!("payment.{}", p.id()),
+            Job::Lead(l) => format!("lead.{}", l.id()),
+        }
+    }
 }
 
 fn accepted_outcome(kind: &str) -> MessageOutcome {
@@ -515,6 +605,23 @@ fn accepted_outcome(kind: &str) -> MessageOutcome {
         _ => "PostedToErp",
     }
 }
+
+/// The dead-letter reason of a posting refused for good: `erp_conflict` when the partner has
+/// the reference under another key (it may well have it: nothing is given back), else
+/// `erp_rejected` (422: what it took is given back).
+fn refusal(kind: &str, id: &str, errors: &[String]) -> MessageError {
+    let code = if errors.iter().any(|e| e.starts_with(CONFLICT_PREFIX)) {
+        "erp_conflict"
+    } else {
+        "erp_rejected"
+    };
+    MessageError::permanent(
+        code,
+        format!("the partner refused {kind} {id}: {}", errors.join("; ")),
+    )
+}
+
+const CONFLICT_PREFIX: &str = "erp_conflict: ";
 
 /// A posting as stored, or the outcome when there is nothing left to do.
 enum Recorded<T: Posted> {
@@ -581,15 +688,7 @@ async fn recorded<T: Posted + PartialEq + Revised>(
             PostingState::Accepted { .. } => Ok(Recorded::Done("AlreadyPosted")),
             // Again to the dead-letter queue with the reason (the first delivery may have
             // died before it got there), never deleted as a duplicate.
-            PostingState::Rejected { errors } => Err(MessageError::permanent(
-                "erp_rejected",
-                format!(
-                    "the partner rejected {} {}: {}",
-                    T::KIND,
-                    request.id(),
-                    errors.join("; ")
-                ),
-            )),
+            PostingState::Rejected { errors } => Err(refusal(T::KIND, &request.id(), &errors)),
             _ => Ok(Recorded::Fresh(stored)),
         };
     }
@@ -644,6 +743,7 @@ async fn remember_failure<T: Posted>(
     err: &MessageError,
 ) {
     posting.last_error = Some(format!("{}: {}", err.code, err.message));
+    posting.last_attempt = Some(Utc::now());
     posting.version += 1;
     if let Err(save_err) = store.save(&posting).await {
         warn!(kind = T::KIND, id = %posting.request.id(), error = %save_err, "could not record the failure");

@@ -392,6 +392,10 @@ pub struct Posting<T: Posted> {
     /// A payment: counted in the customer's open items.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub counted: bool,
+    /// The last failed attempt to reach the partner (the schedule leaves a posting a live
+    /// delivery may still be retrying alone).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_attempt: Option<DateTime<Utc>>,
     /// A return: the ERP's status of it and the revision it came with.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub erp_status: Option<(ReturnStatus, Revision)>,
@@ -408,6 +412,7 @@ impl<T: Posted> Posting<T> {
             }],
             version: 1,
             last_error: None,
+            last_attempt: None,
             counted: false,
             erp_status: None,
         }
@@ -426,6 +431,12 @@ impl<T: Posted> Posting<T> {
     /// When it came to where it stands (the last step of its history).
     pub fn since(&self) -> DateTime<Utc> {
         self.history.last().map_or(Utc::now(), |t| t.at)
+    }
+
+    /// When anything last happened to it: its last step or its last failed attempt.
+    pub fn touched(&self) -> DateTime<Utc> {
+        self.last_attempt
+            .map_or(self.since(), |attempt| attempt.max(self.since()))
     }
 
     /// The partner's number, once it took the posting.

@@ -385,6 +385,89 @@ async fn a_payment_frees_a_credit_held_order_at_once_and_counts_once_after_the_e
     );
     assert_eq!(s.open_items().await, "300.00");
     assert_eq!(s.booked("payments").await.len(), 2);
+
+    // One counted while the ERP was down, whose run died right after the ERP refused it
+    // (saved rejected, not yet taken back): the redelivery takes it back.
+    s.faults(json!({"down": true})).await;
+    let died = json!({"type": "payment.received", "timestamp": "2026-12-08T14:00:00Z",
+        "data": {"payment_id": "PAY-4", "customer_id": "C-1", "amount": {"amount": "40", "currency": "EUR"},
+            "received_at": "2026-12-08T13:59:00Z"}});
+    s.hand_over("psp", died.clone(), 1).await.unwrap_err();
+    assert_eq!(s.open_items().await, "260.00");
+    let payments: bridge_aws::DynamoPostingStore<bridge_domain::feedback::PaymentReceived> =
+        bridge_aws::DynamoPostingStore::new(
+            aws_sdk_dynamodb::Client::new(&s.stack.sdk),
+            s.stack.table("PostingTable"),
+        );
+    let mut stored = payments.get("PAY-4").await.unwrap().unwrap();
+    assert!(stored.counted);
+    stored.advance(
+        PostingState::Rejected {
+            errors: vec!["customer C-1 has no account for payments".into()],
+        },
+        chrono::Utc::now(),
+    );
+    assert!(payments.save(&stored).await.unwrap());
+    assert_eq!(
+        s.hand_over("psp", died, 1).await.unwrap_err().code,
+        "erp_rejected"
+    );
+    assert_eq!(s.open_items().await, "300.00");
+
+    // One whose deliveries ran out while the ERP was down, refused when the schedule sends
+    // it: dead-lettered with the reason (no message is left to carry it), taken back.
+    let late = json!({"type": "payment.received", "timestamp": "2026-12-08T15:00:00Z",
+        "data": {"payment_id": "PAY-5", "customer_id": "C-1", "amount": {"amount": "10", "currency": "EUR"},
+            "received_at": "2026-12-08T14:59:00Z"}});
+    s.hand_over("psp", late, 1).await.unwrap_err();
+    assert_eq!(s.open_items().await, "290.00");
+    s.faults(json!({"reject_customers": ["C-1"]})).await;
+    let refused = s.resume(10).await;
+    assert_eq!(refused.failed, 1, "{refused:?}");
+    assert_eq!(s.open_items().await, "300.00");
+    let (code, reason) = s.only_dead_letter("PaymentDeadLetterQueue").await;
+    assert_eq!(code, "erp_rejected");
+    assert!(reason.contains("PAY-5"), "{reason}");
+}
+
+#[tokio::test]
+async fn a_held_return_leaves_no_reservation_behind() {
+    let s = setup().await;
+    assert_eq!(
+        s.deliver(&s.order("SO-H1", "5", "10.00"), 1).await,
+        Ok("Submitted")
+    );
+    s.shipped("SO-H1", 1).await;
+    // A delivery reserved 4 for R-H1 and died before it saved the return as submitted.
+    let orders = bridge_aws::DynamoOrderStore::new(
+        aws_sdk_dynamodb::Client::new(&s.stack.sdk),
+        s.stack.table("OrderTable"),
+    );
+    let mut order = s.stored("SO-H1").await;
+    let DomainEvent::ReturnRequested(first) =
+        event(Source::shop(), return_body("R-H1", "SO-H1", "4"))
+    else {
+        unreachable!()
+    };
+    order.returns.insert("R-H1".into(), first.lines.clone());
+    order.version += 1;
+    assert!(
+        bridge_domain::ports::OrderStore::save(&orders, &order)
+            .await
+            .unwrap()
+    );
+    // The shop then sends the return again under revision 2 with more than was shipped:
+    // held, and the 4 reserved by the dead delivery are given back.
+    let mut second = return_body("R-H1", "SO-H1", "6");
+    second["data"]["revision"] = json!(2);
+    assert_eq!(s.hand_over("shop", second, 1).await.unwrap(), "ReturnHeld");
+    assert!(s.stored("SO-H1").await.returns.is_empty());
+    assert_eq!(
+        s.hand_over("shop", return_body("R-H2", "SO-H1", "5"), 1)
+            .await
+            .unwrap(),
+        "ReturnSentToErp"
+    );
 }
 
 #[tokio::test]
