@@ -685,10 +685,12 @@ async fn run_once(handler: &ImportHandler, key: &str) -> RunOutcome {
 #[tokio::test]
 async fn files_apply_in_the_order_they_arrived_whatever_order_their_imports_run_in() {
     let stack = TestStack::with_secrets(Default::default()).await;
-    // A waiting file holds its lease until shortly before its delayed message returns (a
-    // second here; the ledger counts whole seconds).
-    let handler = handler(&stack, &[("WAIT_FOR_EARLIER_SECONDS", "6")]);
-    let lease_ends = || tokio::time::sleep(Duration::from_millis(2100));
+    // A waiting file holds its lease until shortly before its delayed message returns: the
+    // wait less 5 s, 4 s here (whole seconds in the ledger, so 5.1 s to be sure it ended),
+    // room for the steps between a wait and the check that finds the file busy on a loaded
+    // 2-core machine (1 s was too little: a CI run failed there).
+    let handler = handler(&stack, &[("WAIT_FOR_EARLIER_SECONDS", "9")]);
+    let lease_ends = || tokio::time::sleep(Duration::from_millis(5100));
     let put = |key: &'static str, body: String| {
         let files = files(&stack);
         async move {
