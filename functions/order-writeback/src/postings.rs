@@ -26,23 +26,28 @@ impl OrderWriteback {
         &self,
         request: ReturnRequested,
     ) -> Result<MessageOutcome, MessageError> {
+        let result = self.send_return(&request).await;
+        if matches!(&result, Err(err) if err.code == "erp_rejected") {
+            // What the ERP refused takes nothing back: another return may. Also on a
+            // redelivery, in case the delivery that met the refusal died before this.
+            self.release_return(&request).await?;
+        }
+        result
+    }
+
+    async fn send_return(&self, request: &ReturnRequested) -> Result<MessageOutcome, MessageError> {
         let store = self.ports.returns.as_ref();
-        let mut posting = match recorded(store, &request).await {
-            Ok(Recorded::Fresh(posting)) => posting,
-            Ok(Recorded::Done(outcome)) => return Ok(outcome),
-            Err(err) if err.code == "erp_rejected" => {
-                // A redelivery of a refused return: its reservation may not be given back yet.
-                self.release_return(&request).await?;
-                return Err(err);
-            }
-            Err(err) => return Err(err),
+        let mut posting = match recorded(store, request).await? {
+            Recorded::Fresh(posting) => posting,
+            Recorded::Done(outcome) => return Ok(outcome),
+            Recorded::Refused { error, .. } => return Err(error),
         };
         let unsent = matches!(
             posting.state,
             PostingState::Received | PostingState::Held { .. }
         );
         if unsent {
-            let holds = match self.reserve_return(&request).await? {
+            let holds = match self.reserve_return(request).await? {
                 Ok(()) => Vec::new(),
                 Err(holds) => holds,
             };
@@ -93,16 +98,10 @@ impl OrderWriteback {
                 }
             }
         };
-        let result = self
-            .post(store, posting, found, || {
-                self.ports.erp_postings.create_return(&request, &order)
-            })
-            .await;
-        if matches!(&result, Err(err) if err.code == "erp_rejected") {
-            // What the ERP refused takes nothing back: another return may.
-            self.release_return(&request).await?;
-        }
-        result
+        self.post(store, posting, found, || {
+            self.ports.erp_postings.create_return(request, &order)
+        })
+        .await
     }
 
     /// Checks the return against its order and reserves its quantities there in the same
@@ -226,22 +225,16 @@ impl OrderWriteback {
         payment: PaymentReceived,
     ) -> Result<MessageOutcome, MessageError> {
         let store = self.ports.payments.as_ref();
-        let mut posting = match recorded(store, &payment).await {
-            Ok(Recorded::Fresh(posting)) => posting,
-            Ok(Recorded::Done(outcome)) => return Ok(outcome),
-            Err(err) if err.code == "erp_rejected" => {
+        let mut posting = match recorded(store, &payment).await? {
+            Recorded::Fresh(posting) => posting,
+            Recorded::Done(outcome) => return Ok(outcome),
+            Recorded::Refused { posting, error } => {
                 // A redelivery of a refused payment: the take-back may not have happened.
-                let counted = store
-                    .get(&payment.id())
-                    .await
-                    .map_err(store_failure)?
-                    .is_some_and(|p| p.counted);
-                if counted {
+                if error.code == "erp_rejected" && posting.counted {
                     self.take_back(&payment).await;
                 }
-                return Err(err);
+                return Err(error);
             }
-            Err(err) => return Err(err),
         };
         let mut not_counted = false;
         if !posting.counted {
@@ -323,6 +316,7 @@ impl OrderWriteback {
         let mut posting = match recorded(store, &registration).await? {
             Recorded::Fresh(posting) => posting,
             Recorded::Done(outcome) => return Ok(outcome),
+            Recorded::Refused { error, .. } => return Err(error),
         };
         if posting.state == PostingState::Received {
             posting.advance(PostingState::Submitted, Utc::now());
@@ -627,6 +621,12 @@ const CONFLICT_PREFIX: &str = "erp_conflict: ";
 enum Recorded<T: Posted> {
     Fresh(Posting<T>),
     Done(MessageOutcome),
+    /// Refused for good before: again to the dead-letter queue with the reason (the first
+    /// delivery may have died before it got there), never deleted as a duplicate.
+    Refused {
+        posting: Posting<T>,
+        error: MessageError,
+    },
 }
 
 /// The stored posting of `request` (recorded now when it is new). The same id with other
@@ -686,9 +686,10 @@ async fn recorded<T: Posted + PartialEq + Revised>(
         }
         return match stored.state {
             PostingState::Accepted { .. } => Ok(Recorded::Done("AlreadyPosted")),
-            // Again to the dead-letter queue with the reason (the first delivery may have
-            // died before it got there), never deleted as a duplicate.
-            PostingState::Rejected { errors } => Err(refusal(T::KIND, &request.id(), &errors)),
+            PostingState::Rejected { ref errors } => Ok(Recorded::Refused {
+                error: refusal(T::KIND, &request.id(), errors),
+                posting: stored,
+            }),
             _ => Ok(Recorded::Fresh(stored)),
         };
     }
